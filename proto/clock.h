@@ -1,0 +1,30 @@
+/*
+ * clock.h — the one wall-clock hook.
+ *
+ * Every reading of wall time in both binaries (HLC, scheduler, certificate
+ * checks via X509_VERIFY_PARAM_set_time, report defaults) goes through here.
+ * The environment variable QIANSHOU_CLOCK_OFFSET shifts the wall clock by a
+ * signed number of seconds, with an optional unit suffix: s, m, h, d
+ * ("+3600", "-2d", "90d"). It is read once, at the first call. Monotonic time
+ * (libuv timers) is never shifted.
+ */
+#ifndef QS_CLOCK_H
+#define QS_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Wall clock in milliseconds since the Unix epoch, shifted by the hook. */
+int64_t qs_clock_wall_ms(void);
+/* The same in seconds, as time_t (for X509_VERIFY_PARAM_set_time). */
+time_t qs_clock_wall_time(void);
+/* The offset in ms the hook applies (0 when unset). */
+int64_t qs_clock_offset_ms(void);
+
+/* Parse an offset like "+3600", "-2d", "12h" into ms. Returns 0 or QS_EINVAL. */
+int qs_clock_parse_offset(const char *s, int64_t *ms);
+
+/* Tests only: replace the offset (overrides the environment). */
+void qs_clock_set_offset_ms(int64_t ms);
+
+#endif

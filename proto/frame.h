@@ -1,0 +1,64 @@
+/*
+ * frame.h — the sync protocol's framing.
+ *
+ *   +----------------+---------+--------------------------------+
+ *   | length u32 BE  | flags u8| payload (length bytes)          |
+ *   +----------------+---------+--------------------------------+
+ *
+ * length counts the payload only (not the 5 header bytes). flags bit 0
+ * (QS_FRAME_ZSTD) = the payload is one zstd frame whose decompressed content
+ * is the msgpack message; the zstd frame must declare its content size. Other
+ * flag bits are reserved: a sender sets them to 0 and a receiver rejects them.
+ *
+ * Limits: length > limits.max_frame is rejected as soon as the header is read,
+ * before any allocation; a declared (or actual) decompressed size above
+ * limits.max_payload is rejected before decompression allocates. A zero-length
+ * payload is invalid (every payload is one msgpack map).
+ */
+#ifndef QS_FRAME_H
+#define QS_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/buf.h"
+#include "proto/err.h"
+#include "proto/limits.h"
+
+#define QS_FRAME_HDR 5
+#define QS_FRAME_ZSTD 0x01u
+#define QS_FRAME_FLAGS_KNOWN QS_FRAME_ZSTD
+
+/* Payloads smaller than this are never compressed (not worth it). */
+#define QS_FRAME_COMPRESS_MIN 256
+
+/* Append one frame carrying payload to out. If zstd_level > 0 and the payload
+ * is at least QS_FRAME_COMPRESS_MIN bytes, compress it, but only keep the
+ * compressed form when it is smaller. Returns 0, or QS_ELIMIT when the frame
+ * would exceed lim->max_frame or out's maximum. */
+int qs_frame_encode(const uint8_t *payload, size_t len, int zstd_level, const qs_limits *lim,
+                    qs_buf *out, qs_err *err);
+
+/* Incremental decoder: feed it bytes as they arrive, in chunks of any size. */
+typedef struct qs_frame_decoder qs_frame_decoder;
+
+/* The decoder copies *lim. Free with qs_frame_decoder_free. */
+qs_frame_decoder *qs_frame_decoder_new(const qs_limits *lim);
+void qs_frame_decoder_free(qs_frame_decoder *d);
+
+/* Consume bytes from data[0..len). Sets *used to the bytes consumed. Returns
+ *   1  a frame is complete: *payload/*payload_len hold its (decompressed)
+ *      payload, valid until the next call on this decoder; call again with the
+ *      rest of the data (data + *used),
+ *   0  all input consumed, the frame is not complete yet,
+ *   <0 QS_ELIMIT or QS_EINVAL: the stream is broken, the decoder is dead (every
+ *      later call returns the same error).
+ * The decoder buffers at most one frame: max_frame + max_payload bytes. */
+int qs_frame_decoder_feed(qs_frame_decoder *d, const uint8_t *data, size_t len, size_t *used,
+                          const uint8_t **payload, size_t *payload_len, uint8_t *flags,
+                          qs_err *err);
+
+/* Bytes of frames received so far (headers + payloads as sent), for counters. */
+uint64_t qs_frame_decoder_wire_bytes(const qs_frame_decoder *d);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * schema.h — the one schema: kinds, fields, types, bounds, enumerations.
+ *
+ * This table drives validation (here), the canonical body (field ids), the
+ * SQL projection (store/), CSV columns and labels (client/) and report queries.
+ * Adding a field is one edit in schema.c.
+ *
+ * Stability rules: kind ids, field ids and enum codes are never reused or
+ * renumbered; a field may be added (bump QS_SCHEMA_VERSION); a field a node
+ * does not know is accepted and kept in the body. Names are ASCII
+ * identifiers (CLI, CSV headers, SQL columns); labels are Chinese.
+ *
+ * Value forms in a body (msgpack):
+ *   TEXT     str, UTF-8, 1..max bytes (min/max are byte lengths)
+ *   INT      int in [min, max]
+ *   MONEY    int, fen (1/100 yuan), in [min, max]
+ *   DATE     int YYYYMMDD (date.h)
+ *   BOOL     bool
+ *   ENUM     uint, a code of the field's enumeration
+ *   ENUMSET  array of codes, strictly ascending (so no duplicates)
+ *   CODE     str, a division code (scope.h) of the field's level range
+ *   REF      bin 16: the id of a record of kind ref_kind
+ *   REFLIST  array of bin 16, no duplicates, at most max elements
+ *   DIGESTS  array of bin 16 (beneficiary pseudonyms), no duplicates
+ */
+#ifndef QS_SCHEMA_H
+#define QS_SCHEMA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/body.h"
+#include "proto/buf.h"
+#include "proto/err.h"
+#include "proto/scope.h"
+
+#define QS_SCHEMA_VERSION 1
+
+typedef enum qs_ftype {
+    QS_F_TEXT = 1,
+    QS_F_INT,
+    QS_F_MONEY,
+    QS_F_DATE,
+    QS_F_BOOL,
+    QS_F_ENUM,
+    QS_F_ENUMSET,
+    QS_F_CODE,
+    QS_F_REF,
+    QS_F_REFLIST,
+    QS_F_DIGESTS,
+} qs_ftype;
+
+/* Field flags */
+#define QS_FF_REQUIRED 0x1u /* must be present (and non-empty) in a live record */
+#define QS_FF_LOCAL 0x2u    /* never leaves the node (beneficiary name, ID number) */
+
+typedef struct qs_enum_val {
+    uint32_t code;     /* stable; what the wire and the database hold */
+    const char *name;  /* ASCII, e.g. "casework" */
+    const char *label; /* Chinese, e.g. "个案工作" */
+} qs_enum_val;
+
+typedef struct qs_enum {
+    const char *name; /* e.g. "service_type" */
+    const qs_enum_val *vals;
+    uint32_t n;
+} qs_enum;
+
+typedef struct qs_field {
+    uint32_t id;       /* stable body key, >= 1 */
+    const char *name;  /* ASCII identifier */
+    const char *label; /* Chinese label (CSV header alternative) */
+    qs_ftype type;
+    uint32_t flags;
+    int64_t min, max;  /* INT/MONEY/DATE value bounds; TEXT byte length; lists: count */
+    const qs_enum *en; /* ENUM, ENUMSET */
+    uint32_t ref_kind; /* REF, REFLIST */
+    qs_level min_level, max_level; /* CODE */
+} qs_field;
+
+struct qs_verrs;
+struct qs_kind;
+typedef void (*qs_kind_check_fn)(const struct qs_kind *k, const qs_body *b, struct qs_verrs *e);
+
+typedef struct qs_kind {
+    uint32_t id;       /* stable */
+    const char *name;  /* "service" */
+    const char *label; /* "服务记录" */
+    qs_level min_level, max_level; /* the record's scope level range */
+    bool local_only;   /* never in any feed (beneficiary) */
+    const qs_field *fields;
+    uint32_t nfields;
+    qs_kind_check_fn check; /* cross-field rules (minors <= total, ...), may be NULL */
+} qs_kind;
+
+enum qs_kind_id {
+    QS_K_COUNTY = 1,
+    QS_K_AGENCY = 2,
+    QS_K_PAIRING = 3,
+    QS_K_STATION = 10,
+    QS_K_PERSON = 11,
+    QS_K_WORKDAY = 12,
+    QS_K_SERVICE = 13,
+    QS_K_TRAINING = 14,
+    QS_K_EXPENSE = 15,
+    QS_K_OUTPUT = 16,
+    QS_K_BENEFICIARY = 20,
+};
+
+/* Lookup. NULL when unknown. Pointers are static, valid for the program's life. */
+const qs_kind *qs_schema_kind(uint32_t id);
+const qs_kind *qs_schema_kind_by_name(const char *name_or_label);
+uint32_t qs_schema_nkinds(void);
+const qs_kind *qs_schema_kind_at(uint32_t i);
+const qs_field *qs_kind_field(const qs_kind *k, uint32_t id);
+const qs_field *qs_kind_field_by_name(const qs_kind *k, const char *name_or_label);
+const qs_enum_val *qs_enum_by_code(const qs_enum *e, uint32_t code);
+/* Code, ASCII name or Chinese label. */
+const qs_enum_val *qs_enum_lookup(const qs_enum *e, const char *text);
+
+/* Validation: every error, each naming its field. */
+#define QS_VERR_MAX 32
+typedef struct qs_verr {
+    uint32_t field;       /* field id, 0 for a record-level error */
+    char name[32];        /* field name ("" for record-level) */
+    char reason[160];     /* a sentence: "must be a date YYYY-MM-DD" */
+} qs_verr;
+typedef struct qs_verrs {
+    qs_verr e[QS_VERR_MAX];
+    uint32_t n;         /* errors kept (<= QS_VERR_MAX) */
+    uint32_t dropped;   /* errors beyond QS_VERR_MAX */
+} qs_verrs;
+
+void qs_verrs_add(qs_verrs *e, const qs_field *f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Validate a body for kind k. A tombstone (deleted) is valid with any body.
+ * Unknown field ids are accepted. Returns 0, or QS_EINVAL with every problem
+ * in *errs (which the function clears first). If err is not NULL it gets a
+ * one-line summary "field: reason; field: reason". */
+int qs_schema_validate(const qs_kind *k, const qs_body *b, bool deleted, qs_verrs *errs,
+                       qs_err *err);
+
+/* Text forms, for the CLI, CSV import/export and reports.
+ * parse: enums take code, name or label; dates YYYY-MM-DD; MONEY yuan with up
+ * to two decimals ("1234.5", "1,234.50", "¥12", "12元") into fen; BOOL
+ * 1/0/true/false/yes/no/是/否; REF a UUID; lists separated by ',' '，' '、'
+ * or ';'; DIGESTS 32 hex chars each. The empty string parses to QS_V_NIL.
+ * format: the inverse; enums as the Chinese label when labels is true, else
+ * the ASCII name; money "1234.50"; lists joined with ','. */
+int qs_schema_parse(const qs_field *f, const char *text, qs_value *out, qs_err *err);
+int qs_schema_format(const qs_field *f, const qs_value *v, bool labels, qs_buf *out);
+
+/* The name of a field type ("text", "date", ...). */
+const char *qs_ftype_name(qs_ftype t);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * scope.h — node identity, scope prefixes and the write/visibility rules.
+ *
+ * A node id / scope is a GB/T 2260 administrative division code: 6 digits
+ * (province 630000, prefecture 632300, county 632322) or 9 digits (a township
+ * station, 632322100). "000000" is the national node.
+ *
+ * Prefix: a 6-digit code drops trailing "00" pairs (630000 -> "63",
+ * 632300 -> "6323", 632322 -> "632322", 000000 -> ""); a 9-digit code is its
+ * own prefix.
+ *
+ * Write rule: node N may write a record of scope S iff prefix(N) is a prefix of S.
+ * Visibility: node N receives a record of scope S iff prefix(S) is a prefix of N
+ * (an ancestor's data) or prefix(N) is a prefix of S (its own subtree).
+ * Each kind has a fixed scope level (schema.h): reference kinds are
+ * province-level, county kinds are county- or township-level.
+ */
+#ifndef QS_SCOPE_H
+#define QS_SCOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define QS_CODE_MAX 16 /* buffer size for a code: 9 digits + NUL, with room */
+
+typedef enum qs_level {
+    QS_LEVEL_NATION = 0,     /* 000000 */
+    QS_LEVEL_PROVINCE = 1,   /* xx0000 */
+    QS_LEVEL_PREFECTURE = 2, /* xxxx00 */
+    QS_LEVEL_COUNTY = 3,     /* xxxxxx, last pair != 00 */
+    QS_LEVEL_TOWNSHIP = 4,   /* 9 digits */
+} qs_level;
+
+/* True iff s is a well-formed code: 6 or 9 ASCII digits and nothing else;
+ * a 6-digit code's pairs may be 00 only as trailing pairs (630022 ok,
+ * 630100 ok, 600100 is not a valid code: a zero pair before a non-zero one). */
+bool qs_code_valid(const char *s);
+
+/* The level of a valid code; -1 if invalid. */
+int qs_code_level(const char *s);
+
+/* Write the prefix of a valid code into out (size >= QS_CODE_MAX). Returns
+ * its length, or -1 if the code is invalid. */
+int qs_code_prefix(const char *code, char *out, size_t n);
+
+/* The rules above. Both return false for invalid codes. */
+bool qs_scope_can_write(const char *node, const char *scope);
+bool qs_scope_visible(const char *node, const char *scope);
+
+/* True iff a record of a kind whose level range is [min_level, max_level]
+ * may have this scope. */
+bool qs_scope_level_ok(const char *scope, qs_level min_level, qs_level max_level);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * uuid.h — UUIDv7 record ids (RFC 9562): 48-bit ms timestamp, version 7,
+ * 74 random bits. Time-ordered keys keep B-tree inserts local.
+ */
+#ifndef QS_UUID_H
+#define QS_UUID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QS_ID_LEN 16
+#define QS_UUID_STR 37 /* 36 chars + NUL */
+
+/* New UUIDv7 for the given wall time (ms); randomness from OpenSSL RAND_bytes.
+ * Ids made by one process in the same ms are strictly increasing. */
+void qs_uuid7(uint8_t out[QS_ID_LEN], int64_t wall_ms);
+/* Lower-case 8-4-4-4-12 form into buf (QS_UUID_STR bytes). Returns buf. */
+char *qs_uuid_format(const uint8_t id[QS_ID_LEN], char *buf);
+/* Parse the 36-char form (case-insensitive). 0 or QS_EINVAL. */
+int qs_uuid_parse(const char *s, uint8_t out[QS_ID_LEN]);
+
+/* Hex helpers used for hashes: 2*n chars + NUL into buf; parse exact length. */
+char *qs_hex(const uint8_t *p, size_t n, char *buf);
+int qs_unhex(const char *s, uint8_t *out, size_t n);
+
+#endif
