@@ -1,0 +1,78 @@
+/*
+ * internal.h — what the store's .c files share. SQLite lives only here and in
+ * the store's .c files; nothing outside store/ includes this header.
+ */
+#ifndef QS_STORE_INTERNAL_H
+#define QS_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "proto/schema.h"
+#include "store/store.h"
+
+#define QS_STMT_CACHE 96
+
+typedef struct stmt_slot {
+    const char *sql; /* identity: the address of a string literal */
+    sqlite3_stmt *st;
+} stmt_slot;
+
+/* The typed projection of one kind: table k_<name>(id, scope, seq, fields...)
+ * and, per list field, k_<name>__<field>(id, v). */
+typedef struct kind_sql {
+    const qs_kind *k;
+    sqlite3_stmt *upsert;      /* INSERT OR REPLACE INTO k_<name> ... */
+    sqlite3_stmt *del;         /* DELETE FROM k_<name> WHERE id = ? */
+    sqlite3_stmt **child_del;  /* per field index; NULL unless a list field */
+    sqlite3_stmt **child_ins;
+} kind_sql;
+
+struct qs_store {
+    sqlite3 *db;
+    char dir[4096];
+    char node[QS_NODE_MAX];
+    char prefix[QS_CODE_MAX];
+    char user[64];
+    qs_role role;
+    uint8_t inc[QS_INC_LEN];
+    qs_limits lim;
+    int64_t max_offset_ms;
+    bool in_tx;
+    int fail_after; /* tests: fail apply after k writes (-1 off) */
+    stmt_slot cache[QS_STMT_CACHE];
+    kind_sql *ksql; /* one per schema kind, same order as qs_schema_kind_at */
+    uint32_t nksql;
+};
+
+/* A cached prepared statement for a string literal; reset and unbound. NULL
+ * (with err set) if it does not prepare. */
+sqlite3_stmt *qs__stmt(qs_store *st, const char *sql, qs_err *err);
+/* Map a SQLite result code to a QS_E code and a sentence in err. */
+int qs__sqlerr(qs_store *st, int rc, const char *what, qs_err *err);
+/* Run SQL without results. */
+int qs__exec(qs_store *st, const char *sql, qs_err *err);
+/* Begin/commit an IMMEDIATE transaction unless the caller has one open;
+ * *mine says whether this call opened it. */
+int qs__tx_begin(qs_store *st, bool *mine, qs_err *err);
+int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err);
+
+/* meta table */
+int qs__meta_get_int(qs_store *st, const char *k, int64_t *v, qs_err *err);
+int qs__meta_set_int(qs_store *st, const char *k, int64_t v, qs_err *err);
+int qs__meta_set_blob(qs_store *st, const char *k, const void *p, int n, qs_err *err);
+
+/* projection (project.c) */
+int qs__project_init(qs_store *st, qs_err *err);
+void qs__project_free(qs_store *st);
+/* Make the projection of record id show r (its winner): a row for a live
+ * record, none for a tombstone. */
+int qs__project(qs_store *st, const qs_record *r, uint64_t seq, qs_err *err);
+const kind_sql *qs__kind_sql(qs_store *st, uint32_t kind);
+
+/* versions (version.c) */
+int qs__row_to_record(sqlite3_stmt *s, int col0, qs_record *r);
+int qs__apply_parked(qs_store *st, qs_err *err);
+/* Build the outgoing ancestry of a held version. */
+int qs__ancestry(qs_store *st, qs_record *r, qs_err *err);
+
+#endif

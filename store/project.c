@@ -1,0 +1,342 @@
+/*
+ * project.c — the typed projection, generated from the one schema.
+ *
+ * Each kind K gets a table k_<K>(id BLOB PRIMARY KEY, scope TEXT, seq INTEGER,
+ * one column per field), holding the winner of every live record of that
+ * kind. Column types: TEXT and CODE as TEXT; INT, MONEY, DATE, BOOL, ENUM as
+ * INTEGER; ENUMSET as an INTEGER bitmask (bit = code); REF as BLOB. List
+ * fields (REFLIST, DIGESTS) get a side table k_<K>__<field>(id, v) with one
+ * row per element. A field added to the schema adds its column at the next
+ * open, and the kind is re-projected from the stored bodies.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/xmalloc.h"
+#include "store/internal.h"
+
+static bool is_list(const qs_field *f)
+{
+    return f->type == QS_F_REFLIST || f->type == QS_F_DIGESTS;
+}
+
+static const char *col_type(const qs_field *f)
+{
+    switch (f->type) {
+    case QS_F_TEXT:
+    case QS_F_CODE:
+        return "TEXT";
+    case QS_F_REF:
+        return "BLOB";
+    default:
+        return "INTEGER";
+    }
+}
+
+static int prep(qs_store *st, const char *sql, sqlite3_stmt **out, qs_err *err)
+{
+    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+    return rc == SQLITE_OK ? 0 : qs__sqlerr(st, rc, "preparing the projection", err);
+}
+
+static bool has_column(qs_store *st, const char *table, const char *col)
+{
+    char *sql = sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q) WHERE name = %Q", table, col);
+    sqlite3_stmt *s = NULL;
+    bool yes = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK &&
+               sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    sqlite3_free(sql);
+    return yes;
+}
+
+static int reproject_kind(qs_store *st, const qs_kind *k, qs_err *err);
+
+/* Create or extend the tables of kind k; *added = a column was added. */
+static int ensure_tables(qs_store *st, const qs_kind *k, bool *added, qs_err *err)
+{
+    char table[64];
+    int rc;
+    snprintf(table, sizeof table, "k_%s", k->name);
+    *added = false;
+    char *sql = sqlite3_mprintf("CREATE TABLE IF NOT EXISTS \"%w\"(id BLOB PRIMARY KEY, "
+                                "scope TEXT NOT NULL, seq INTEGER NOT NULL)",
+                                table);
+    rc = qs__exec(st, sql, err);
+    sqlite3_free(sql);
+    if (rc)
+        return rc;
+    sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_scope\" ON \"%w\"(scope)", table, table);
+    rc = qs__exec(st, sql, err);
+    sqlite3_free(sql);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < k->nfields; i++) {
+        const qs_field *f = &k->fields[i];
+        if (is_list(f)) {
+            sql = sqlite3_mprintf(
+                "CREATE TABLE IF NOT EXISTS \"%w__%w\"(id BLOB NOT NULL, v BLOB NOT NULL);"
+                "CREATE INDEX IF NOT EXISTS \"%w__%w_id\" ON \"%w__%w\"(id);"
+                "CREATE INDEX IF NOT EXISTS \"%w__%w_v\" ON \"%w__%w\"(v);",
+                table, f->name, table, f->name, table, f->name, table, f->name, table, f->name);
+            rc = qs__exec(st, sql, err);
+            sqlite3_free(sql);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (has_column(st, table, f->name))
+            continue;
+        sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN \"%w\" %s", table, f->name,
+                              col_type(f));
+        rc = qs__exec(st, sql, err);
+        sqlite3_free(sql);
+        if (rc)
+            return rc;
+        *added = true;
+    }
+    return 0;
+}
+
+static int prepare_kind(qs_store *st, kind_sql *ks, qs_err *err)
+{
+    const qs_kind *k = ks->k;
+    char table[64];
+    int rc;
+    snprintf(table, sizeof table, "k_%s", k->name);
+    qs_buf cols, vals;
+    qs_buf_init(&cols, 0);
+    qs_buf_init(&vals, 0);
+    for (uint32_t i = 0; i < k->nfields; i++) {
+        if (is_list(&k->fields[i]))
+            continue;
+        char *c = sqlite3_mprintf(", \"%w\"", k->fields[i].name);
+        qs_buf_append(&cols, c, strlen(c));
+        qs_buf_append(&vals, ", ?", 3);
+        sqlite3_free(c);
+    }
+    qs_buf_append(&cols, "", 1);
+    qs_buf_append(&vals, "", 1);
+    char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(id, scope, seq%s) VALUES (?, ?, ?%s)",
+                                table, (char *)cols.data, (char *)vals.data);
+    qs_buf_free(&cols);
+    qs_buf_free(&vals);
+    rc = prep(st, sql, &ks->upsert, err);
+    sqlite3_free(sql);
+    if (rc)
+        return rc;
+    sql = sqlite3_mprintf("DELETE FROM \"%w\" WHERE id = ?", table);
+    rc = prep(st, sql, &ks->del, err);
+    sqlite3_free(sql);
+    if (rc)
+        return rc;
+    ks->child_del = qs_xcalloc(k->nfields ? k->nfields : 1, sizeof *ks->child_del);
+    ks->child_ins = qs_xcalloc(k->nfields ? k->nfields : 1, sizeof *ks->child_ins);
+    for (uint32_t i = 0; i < k->nfields; i++) {
+        if (!is_list(&k->fields[i]))
+            continue;
+        sql = sqlite3_mprintf("DELETE FROM \"%w__%w\" WHERE id = ?", table, k->fields[i].name);
+        rc = prep(st, sql, &ks->child_del[i], err);
+        sqlite3_free(sql);
+        if (rc)
+            return rc;
+        sql = sqlite3_mprintf("INSERT INTO \"%w__%w\"(id, v) VALUES (?, ?)", table,
+                              k->fields[i].name);
+        rc = prep(st, sql, &ks->child_ins[i], err);
+        sqlite3_free(sql);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int qs__project_init(qs_store *st, qs_err *err)
+{
+    int rc = 0;
+    uint32_t n = qs_schema_nkinds();
+    bool *added = qs_xcalloc(n ? n : 1, sizeof *added);
+    st->ksql = qs_xcalloc(n ? n : 1, sizeof *st->ksql);
+    st->nksql = n;
+    if ((rc = qs__exec(st, "BEGIN IMMEDIATE", err)))
+        goto out;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        st->ksql[i].k = qs_schema_kind_at(i);
+        rc = ensure_tables(st, st->ksql[i].k, &added[i], err);
+    }
+    for (uint32_t i = 0; i < n && !rc; i++)
+        rc = prepare_kind(st, &st->ksql[i], err);
+    for (uint32_t i = 0; i < n && !rc; i++)
+        if (added[i])
+            rc = reproject_kind(st, st->ksql[i].k, err);
+    if (rc)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    else
+        rc = qs__exec(st, "COMMIT", err);
+out:
+    free(added);
+    return rc;
+}
+
+void qs__project_free(qs_store *st)
+{
+    for (uint32_t i = 0; i < st->nksql; i++) {
+        kind_sql *ks = &st->ksql[i];
+        sqlite3_finalize(ks->upsert);
+        sqlite3_finalize(ks->del);
+        for (uint32_t j = 0; ks->k && j < ks->k->nfields; j++) {
+            if (ks->child_del)
+                sqlite3_finalize(ks->child_del[j]);
+            if (ks->child_ins)
+                sqlite3_finalize(ks->child_ins[j]);
+        }
+        free(ks->child_del);
+        free(ks->child_ins);
+    }
+    free(st->ksql);
+    st->ksql = NULL;
+    st->nksql = 0;
+}
+
+const kind_sql *qs__kind_sql(qs_store *st, uint32_t kind)
+{
+    for (uint32_t i = 0; i < st->nksql; i++)
+        if (st->ksql[i].k->id == kind)
+            return &st->ksql[i];
+    return NULL;
+}
+
+static void bind_value(sqlite3_stmt *s, int col, const qs_field *f, const qs_value *v)
+{
+    if (!v || v->t == QS_V_NIL) {
+        sqlite3_bind_null(s, col);
+        return;
+    }
+    switch (f->type) {
+    case QS_F_TEXT:
+    case QS_F_CODE:
+        if (v->t == QS_V_STR)
+            sqlite3_bind_text(s, col, v->u.s.p, (int)v->u.s.n, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(s, col);
+        return;
+    case QS_F_REF:
+        if (v->t == QS_V_BIN)
+            sqlite3_bind_blob(s, col, v->u.s.p, (int)v->u.s.n, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(s, col);
+        return;
+    case QS_F_BOOL:
+        if (v->t == QS_V_BOOL)
+            sqlite3_bind_int(s, col, v->u.b);
+        else
+            sqlite3_bind_null(s, col);
+        return;
+    case QS_F_ENUMSET: {
+        if (v->t != QS_V_ARRAY) {
+            sqlite3_bind_null(s, col);
+            return;
+        }
+        int64_t mask = 0;
+        for (uint32_t i = 0; i < v->u.a.n; i++)
+            if (v->u.a.v[i].t == QS_V_INT && v->u.a.v[i].u.i >= 0 && v->u.a.v[i].u.i < 63)
+                mask |= (int64_t)1 << v->u.a.v[i].u.i;
+        sqlite3_bind_int64(s, col, mask);
+        return;
+    }
+    default:
+        if (v->t == QS_V_INT)
+            sqlite3_bind_int64(s, col, v->u.i);
+        else
+            sqlite3_bind_null(s, col);
+        return;
+    }
+}
+
+static int step_done(qs_store *st, sqlite3_stmt *s, qs_err *err)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "updating the projection", err);
+}
+
+int qs__project(qs_store *st, const qs_record *r, uint64_t seq, qs_err *err)
+{
+    const kind_sql *ks = qs__kind_sql(st, r->kind);
+    int rc;
+    if (!ks)
+        return 0; /* an unknown kind has no projection */
+    const qs_kind *k = ks->k;
+    for (uint32_t i = 0; i < k->nfields; i++) {
+        if (!ks->child_del[i])
+            continue;
+        sqlite3_bind_blob(ks->child_del[i], 1, r->id, QS_ID_LEN, SQLITE_STATIC);
+        if ((rc = step_done(st, ks->child_del[i], err)))
+            return rc;
+    }
+    if (r->deleted) {
+        sqlite3_bind_blob(ks->del, 1, r->id, QS_ID_LEN, SQLITE_STATIC);
+        return step_done(st, ks->del, err);
+    }
+    qs_body b;
+    qs_err e;
+    if (qs_body_decode(r->body, r->body_len, &st->lim, &b, &e))
+        return qs_err_set(err, QS_ECORRUPT, "stored body does not decode: %s", e.msg);
+    sqlite3_bind_blob(ks->upsert, 1, r->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(ks->upsert, 2, r->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ks->upsert, 3, (int64_t)seq);
+    int col = 4;
+    rc = 0;
+    for (uint32_t i = 0; i < k->nfields; i++) {
+        const qs_field *f = &k->fields[i];
+        if (is_list(f))
+            continue;
+        bind_value(ks->upsert, col++, f, qs_body_get(&b, f->id));
+    }
+    if ((rc = step_done(st, ks->upsert, err)))
+        goto out;
+    for (uint32_t i = 0; i < k->nfields; i++) {
+        const qs_value *v = qs_body_get(&b, k->fields[i].id);
+        if (!ks->child_ins[i] || !v || v->t != QS_V_ARRAY)
+            continue;
+        for (uint32_t j = 0; j < v->u.a.n; j++) {
+            const qs_value *e2 = &v->u.a.v[j];
+            if (e2->t != QS_V_BIN)
+                continue;
+            sqlite3_bind_blob(ks->child_ins[i], 1, r->id, QS_ID_LEN, SQLITE_STATIC);
+            sqlite3_bind_blob(ks->child_ins[i], 2, e2->u.s.p, (int)e2->u.s.n, SQLITE_STATIC);
+            if ((rc = step_done(st, ks->child_ins[i], err)))
+                goto out;
+        }
+    }
+out:
+    qs_body_free(&b);
+    return rc;
+}
+
+static int reproject_kind(qs_store *st, const qs_kind *k, qs_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(st,
+                  "SELECT seq, id, kind, scope, gen, hash, parents, hlc, author, deleted, "
+                  "schema, body FROM versions WHERE kind = ? AND head = 1",
+                  &s, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, k->id);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        qs_record rec;
+        qs_record_init(&rec);
+        qs__row_to_record(s, 1, &rec);
+        rc = qs__project(st, &rec, (uint64_t)sqlite3_column_int64(s, 0), err);
+        qs_record_free(&rec);
+        if (rc)
+            break;
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = qs__sqlerr(st, r, "re-projecting", err);
+    sqlite3_finalize(s);
+    return rc;
+}

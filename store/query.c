@@ -1,0 +1,168 @@
+/*
+ * query.c — listing records through the typed projection.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/scope.h"
+#include "proto/xmalloc.h"
+#include "store/internal.h"
+
+static bool is_list(const qs_field *f)
+{
+    return f->type == QS_F_REFLIST || f->type == QS_F_DIGESTS;
+}
+
+static void bind_filter(sqlite3_stmt *s, int col, const qs_field *f, const qs_value *v)
+{
+    switch (v->t) {
+    case QS_V_INT:
+        sqlite3_bind_int64(s, col, v->u.i);
+        break;
+    case QS_V_BOOL:
+        sqlite3_bind_int(s, col, v->u.b);
+        break;
+    case QS_V_STR:
+        sqlite3_bind_text(s, col, v->u.s.p, (int)v->u.s.n, SQLITE_TRANSIENT);
+        break;
+    case QS_V_BIN:
+        sqlite3_bind_blob(s, col, v->u.s.p, (int)v->u.s.n, SQLITE_TRANSIENT);
+        break;
+    case QS_V_ARRAY: {
+        int64_t mask = 0;
+        for (uint32_t i = 0; i < v->u.a.n; i++)
+            if (v->u.a.v[i].t == QS_V_INT && v->u.a.v[i].u.i >= 0 && v->u.a.v[i].u.i < 63)
+                mask |= (int64_t)1 << v->u.a.v[i].u.i;
+        sqlite3_bind_int64(s, col, mask);
+        break;
+    }
+    default:
+        sqlite3_bind_null(s, col);
+    }
+}
+
+/* Build "SELECT <what> FROM versions v JOIN k_<kind> p ... WHERE ..." for q. */
+static char *build(const qs_kind *k, const qs_query *q, const char *what, qs_err *err)
+{
+    char prefix[QS_CODE_MAX];
+    char *sql;
+    if (q->include_deleted) {
+        sql = sqlite3_mprintf("SELECT %s FROM versions v WHERE v.kind = %u AND v.head = 1", what,
+                              k->id);
+    } else {
+        sql = sqlite3_mprintf("SELECT %s FROM \"k_%w\" p JOIN versions v ON v.id = p.id AND "
+                              "v.head = 1 WHERE 1",
+                              what, k->name);
+        for (size_t i = 0; i < q->nfilters; i++) {
+            const qs_field *f = qs_kind_field(k, q->filters[i].field);
+            if (!f) {
+                sqlite3_free(sql);
+                qs_err_set(err, QS_ENOTFOUND, "a %s has no field %u", k->name,
+                           q->filters[i].field);
+                return NULL;
+            }
+            char *more;
+            if (is_list(f))
+                more = sqlite3_mprintf("%s AND EXISTS (SELECT 1 FROM \"k_%w__%w\" c WHERE "
+                                       "c.id = p.id AND c.v = ?)",
+                                       sql, k->name, f->name);
+            else if (f->type == QS_F_ENUMSET)
+                more = sqlite3_mprintf("%s AND (p.\"%w\" & ?) = ?", sql, f->name);
+            else
+                more = sqlite3_mprintf("%s AND p.\"%w\" IS ?", sql, f->name);
+            sqlite3_free(sql);
+            sql = more;
+        }
+    }
+    if (q->scope) {
+        if (qs_code_prefix(q->scope, prefix, sizeof prefix) < 0) {
+            sqlite3_free(sql);
+            qs_err_set(err, QS_EINVAL, "\"%s\" is not a division code", q->scope);
+            return NULL;
+        }
+        char *more = sqlite3_mprintf("%s AND substr(v.scope, 1, %d) = %Q", sql,
+                                     (int)strlen(prefix), prefix);
+        sqlite3_free(sql);
+        sql = more;
+    }
+    return sql;
+}
+
+static int prepare_bound(qs_store *st, const qs_kind *k, const qs_query *q, const char *sql,
+                         sqlite3_stmt **s, qs_err *err)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+    if (rc != SQLITE_OK)
+        return qs__sqlerr(st, rc, "preparing a query", err);
+    if (q->include_deleted)
+        return 0;
+    int col = 1;
+    for (size_t i = 0; i < q->nfilters; i++) {
+        const qs_field *f = qs_kind_field(k, q->filters[i].field);
+        bind_filter(*s, col++, f, &q->filters[i].value);
+        if (f->type == QS_F_ENUMSET) /* (column & mask) = mask */
+            bind_filter(*s, col++, f, &q->filters[i].value);
+    }
+    return 0;
+}
+
+int qs_store_list(qs_store *st, const qs_query *q, qs_record_cb cb, void *ctx, qs_err *err)
+{
+    const qs_kind *k = qs_schema_kind(q->kind);
+    if (!k)
+        return qs_err_set(err, QS_ENOTFOUND, "unknown kind %u", q->kind);
+    char *base = build(k, q,
+                       "v.id, v.kind, v.scope, v.gen, v.hash, v.parents, v.hlc, v.author, "
+                       "v.deleted, v.schema, v.body",
+                       err);
+    if (!base)
+        return err ? err->code : QS_EINVAL;
+    char *sql = q->limit ? sqlite3_mprintf("%s ORDER BY v.id LIMIT %llu", base,
+                                           (unsigned long long)q->limit)
+                         : sqlite3_mprintf("%s ORDER BY v.id", base);
+    sqlite3_free(base);
+    sqlite3_stmt *s = NULL;
+    int rc = prepare_bound(st, k, q, sql, &s, err);
+    sqlite3_free(sql);
+    if (rc) {
+        sqlite3_finalize(s);
+        return rc;
+    }
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        qs_record rec;
+        qs__row_to_record(s, 0, &rec);
+        rc = cb(ctx, &rec);
+        qs_record_free(&rec);
+        if (rc)
+            break;
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = qs__sqlerr(st, r, "listing records", err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int qs_store_count_eq(qs_store *st, uint32_t kind, const qs_filter *filters, size_t n,
+                      uint64_t *count, qs_err *err)
+{
+    const qs_kind *k = qs_schema_kind(kind);
+    if (!k)
+        return qs_err_set(err, QS_ENOTFOUND, "unknown kind %u", kind);
+    qs_query q = {.kind = kind, .filters = filters, .nfilters = n};
+    char *sql = build(k, &q, "count(*)", err);
+    if (!sql)
+        return err ? err->code : QS_EINVAL;
+    sqlite3_stmt *s = NULL;
+    int rc = prepare_bound(st, k, &q, sql, &s, err);
+    sqlite3_free(sql);
+    if (!rc) {
+        int r = sqlite3_step(s);
+        *count = r == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+        if (r != SQLITE_ROW)
+            rc = qs__sqlerr(st, r, "counting records", err);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}

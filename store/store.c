@@ -1,0 +1,814 @@
+/*
+ * store.c — opening the database, migrations, meta, transactions, the shared
+ * clock, permissions, backups, the daemon lock, pseudonyms and imports.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proto/clock.h"
+#include "proto/scope.h"
+#include "proto/xmalloc.h"
+#include "store/internal.h"
+
+/* Migrations by PRAGMA user_version: entry i brings the database to version i+1. */
+static const char *const MIGRATIONS[] = {
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+    "CREATE TABLE versions("
+    "  seq INTEGER PRIMARY KEY,"     /* local sequence number */
+    "  id BLOB NOT NULL, kind INTEGER NOT NULL, scope TEXT NOT NULL,"
+    "  gen INTEGER NOT NULL, hash BLOB NOT NULL,"
+    "  parents BLOB,"                /* n x (u64 BE gen + 16-byte hash), sorted */
+    "  ancestry BLOB,"               /* as received, n x 16 bytes; NULL if none */
+    "  hlc INTEGER NOT NULL, author TEXT NOT NULL, deleted INTEGER NOT NULL,"
+    "  schema INTEGER NOT NULL, body BLOB NOT NULL,"
+    "  head INTEGER NOT NULL,"       /* 0 superseded, 1 winner, 2 open loser */
+    "  local INTEGER NOT NULL,"      /* a local-only kind: never in a feed */
+    "  src_peer TEXT, src_inc BLOB," /* NULL for local edits */
+    "  stored_ms INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX versions_rev ON versions(id, hash);"
+    /* hashes known from received ancestries and parents (not always held) */
+    "CREATE TABLE history(id BLOB NOT NULL, hash BLOB NOT NULL,"
+    "  PRIMARY KEY(id, hash)) WITHOUT ROWID;"
+    "CREATE TABLE peers(peer TEXT PRIMARY KEY, inc BLOB,"
+    "  recv_cursor INTEGER NOT NULL DEFAULT 0, acked INTEGER NOT NULL DEFAULT 0,"
+    "  last_contact INTEGER, last_ok INTEGER, skew INTEGER, pending INTEGER,"
+    "  last_error TEXT);"
+    "CREATE TABLE rejections(rid INTEGER PRIMARY KEY, id BLOB NOT NULL, kind INTEGER,"
+    "  scope TEXT, gen INTEGER, hash BLOB NOT NULL, peer TEXT NOT NULL,"
+    "  outgoing INTEGER NOT NULL, reason TEXT, at INTEGER,"
+    "  UNIQUE(id, hash, peer, outgoing));"
+    "CREATE TABLE parked(id BLOB NOT NULL, hash BLOB NOT NULL, kind INTEGER,"
+    "  peer TEXT, dir INTEGER, wire BLOB NOT NULL, at INTEGER,"
+    "  PRIMARY KEY(id, hash)) WITHOUT ROWID;"
+    "CREATE TABLE imports(sha BLOB PRIMARY KEY, kind INTEGER, file TEXT,"
+    "  rows INTEGER, at INTEGER);"
+    "CREATE TABLE local_secret(k TEXT PRIMARY KEY, v BLOB NOT NULL);",
+};
+#define NMIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
+
+qs_store_opts qs_store_opts_default(void)
+{
+    qs_store_opts o = {0};
+    o.limits = qs_limits_default();
+    o.max_clock_offset_ms = 5 * 60 * 1000;
+    o.busy_timeout_ms = 5000;
+    return o;
+}
+
+int qs__sqlerr(qs_store *st, int rc, const char *what, qs_err *err)
+{
+    const char *m = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+        return qs_err_set(err, QS_EFULL, "%s: the disk is full (%s)", what, m);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return qs_err_set(err, QS_EBUSY, "%s: the database is busy (%s)", what, m);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return qs_err_set(err, QS_ECORRUPT, "%s: the database is damaged (%s)", what, m);
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_AUTH:
+        return qs_err_set(err, QS_EPERM, "%s: cannot write the database (%s)", what, m);
+    case SQLITE_CONSTRAINT:
+        return qs_err_set(err, QS_EINVAL, "%s: %s", what, m);
+    default:
+        return qs_err_set(err, QS_EIO, "%s: %s", what, m);
+    }
+}
+
+sqlite3_stmt *qs__stmt(qs_store *st, const char *sql, qs_err *err)
+{
+    size_t i;
+    for (i = 0; i < QS_STMT_CACHE && st->cache[i].sql; i++) {
+        if (st->cache[i].sql == sql) {
+            sqlite3_reset(st->cache[i].st);
+            sqlite3_clear_bindings(st->cache[i].st);
+            return st->cache[i].st;
+        }
+    }
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    if (rc != SQLITE_OK) {
+        qs__sqlerr(st, rc, "preparing a query", err);
+        return NULL;
+    }
+    if (i < QS_STMT_CACHE) {
+        st->cache[i].sql = sql;
+        st->cache[i].st = s;
+    } else {
+        /* The cache is sized for every literal in store/: this is a bug. */
+        abort();
+    }
+    return s;
+}
+
+int qs__exec(qs_store *st, const char *sql, qs_err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int r = qs__sqlerr(st, rc, "database", err);
+        if (err && msg)
+            snprintf(err->msg, sizeof err->msg, "%s", msg);
+        sqlite3_free(msg);
+        return r;
+    }
+    return 0;
+}
+
+int qs__tx_begin(qs_store *st, bool *mine, qs_err *err)
+{
+    *mine = false;
+    if (st->in_tx)
+        return 0;
+    int rc = qs__exec(st, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    st->in_tx = true;
+    *mine = true;
+    return 0;
+}
+
+int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err)
+{
+    if (!mine)
+        return rc;
+    st->in_tx = false;
+    if (rc) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    rc = qs__exec(st, "COMMIT", err);
+    if (rc)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int qs_store_begin(qs_store *st, qs_err *err)
+{
+    if (st->in_tx)
+        return qs_err_set(err, QS_EBUSY, "a transaction is already open");
+    bool mine;
+    return qs__tx_begin(st, &mine, err);
+}
+
+int qs_store_commit(qs_store *st, qs_err *err)
+{
+    if (!st->in_tx)
+        return qs_err_set(err, QS_EINVAL, "no transaction is open");
+    return qs__tx_end(st, true, 0, err);
+}
+
+void qs_store_rollback(qs_store *st)
+{
+    if (st->in_tx)
+        qs__tx_end(st, true, QS_EIO, NULL);
+}
+
+int qs__meta_get_int(qs_store *st, const char *k, int64_t *v, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st, "SELECT v FROM meta WHERE k = ?", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        return 0;
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE)
+        return qs_err_set(err, QS_ENOTFOUND, "meta %s missing", k);
+    return qs__sqlerr(st, rc, "reading meta", err);
+}
+
+static int meta_set(qs_store *st, const char *k, const void *p, int n, int64_t v, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st, "INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+    if (p)
+        sqlite3_bind_blob(s, 2, p, n, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(s, 2, v);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "writing meta", err);
+}
+
+int qs__meta_set_int(qs_store *st, const char *k, int64_t v, qs_err *err)
+{
+    return meta_set(st, k, NULL, 0, v, err);
+}
+
+int qs__meta_set_blob(qs_store *st, const char *k, const void *p, int n, qs_err *err)
+{
+    return meta_set(st, k, p, n, 0, err);
+}
+
+static int meta_get_text(qs_store *st, const char *k, char *out, size_t n, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st, "SELECT v FROM meta WHERE k = ?", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return qs_err_set(err, QS_ECORRUPT, "the database has no %s: not a Qianshou store?", k);
+    }
+    int len = sqlite3_column_bytes(s, 0);
+    const void *p = sqlite3_column_blob(s, 0);
+    if ((size_t)len >= n || !p) {
+        sqlite3_reset(s);
+        return qs_err_set(err, QS_ECORRUPT, "meta %s is malformed", k);
+    }
+    memcpy(out, p, (size_t)len);
+    out[len] = '\0';
+    sqlite3_reset(s);
+    return 0;
+}
+
+/* SQL functions: the scope rules, for feed queries. */
+static void sql_can_write(sqlite3_context *c, int argc, sqlite3_value **v)
+{
+    const char *node = (const char *)sqlite3_value_text(v[0]);
+    const char *scope = (const char *)sqlite3_value_text(v[1]);
+    sqlite3_result_int(c, node && scope && qs_scope_can_write(node, scope));
+}
+
+static void sql_visible(sqlite3_context *c, int argc, sqlite3_value **v)
+{
+    const char *node = (const char *)sqlite3_value_text(v[0]);
+    const char *scope = (const char *)sqlite3_value_text(v[1]);
+    sqlite3_result_int(c, node && scope && qs_scope_visible(node, scope));
+}
+
+static void set_file_modes(const char *dir)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm"};
+    char path[4200];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s%s", dir, QS_DB_FILE, sfx[i]);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && sb.st_uid == geteuid() && (sb.st_mode & 0777) != 0660)
+            chmod(path, 0660);
+    }
+}
+
+static void user_name(char *out, size_t n)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    const char *u = pw && pw->pw_name ? pw->pw_name : NULL;
+    if (u)
+        snprintf(out, n, "%s", u);
+    else
+        snprintf(out, n, "uid%u", (unsigned)geteuid());
+}
+
+static int migrate(qs_store *st, qs_err *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+        return qs__sqlerr(st, SQLITE_ERROR, "reading the schema version", err);
+    int64_t ver = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (ver > (int64_t)NMIGRATIONS)
+        return qs_err_set(err, QS_ESCHEMA,
+                          "the database was written by a newer qianshou (format %lld, this "
+                          "build knows %zu): upgrade this program",
+                          (long long)ver, NMIGRATIONS);
+    for (size_t i = (size_t)ver; i < NMIGRATIONS; i++) {
+        char pragma[64];
+        int rc = qs__exec(st, "BEGIN IMMEDIATE", err);
+        if (rc)
+            return rc;
+        rc = qs__exec(st, MIGRATIONS[i], err);
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %zu", i + 1);
+        if (!rc)
+            rc = qs__exec(st, pragma, err);
+        if (rc) {
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            return qs_err_prefix(err, "migrating the database to format %zu", i + 1);
+        }
+        rc = qs__exec(st, "COMMIT", err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int create_meta(qs_store *st, const qs_store_opts *o, qs_err *err)
+{
+    uint8_t inc[QS_INC_LEN], secret[32];
+    if (RAND_bytes(inc, sizeof inc) != 1 || RAND_bytes(secret, sizeof secret) != 1)
+        return qs_err_set(err, QS_EIO, "no randomness available");
+    bool mine;
+    int rc = qs__tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    int64_t existing;
+    if (qs__meta_get_int(st, "role", &existing, NULL) == 0) {
+        rc = qs_err_set(err, QS_EEXIST, "a store already exists in %s", o->dir);
+        goto done;
+    }
+    if ((rc = qs__meta_set_blob(st, "node", o->node, (int)strlen(o->node), err)) ||
+        (rc = qs__meta_set_int(st, "role", o->role, err)) ||
+        (rc = qs__meta_set_blob(st, "incarnation", inc, sizeof inc, err)) ||
+        (rc = qs__meta_set_int(st, "created", qs_clock_wall_ms(), err)) ||
+        (rc = qs__meta_set_int(st, "hlc", 0, err)))
+        goto done;
+    sqlite3_stmt *s = qs__stmt(st, "INSERT INTO local_secret(k, v) VALUES ('pseudonym', ?)", err);
+    if (!s) {
+        rc = err ? err->code : QS_EIO;
+        goto done;
+    }
+    sqlite3_bind_blob(s, 1, secret, sizeof secret, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE)
+        rc = qs__sqlerr(st, r, "creating the local secret", err);
+done:
+    OPENSSL_cleanse(secret, sizeof secret);
+    return qs__tx_end(st, mine, rc, err);
+}
+
+static int load_meta(qs_store *st, qs_err *err)
+{
+    int64_t role;
+    int rc;
+    if ((rc = meta_get_text(st, "node", st->node, sizeof st->node, err)))
+        return rc;
+    if ((rc = qs__meta_get_int(st, "role", &role, err)))
+        return rc;
+    st->role = (qs_role)role;
+    sqlite3_stmt *s = qs__stmt(st, "SELECT v FROM meta WHERE k = 'incarnation'", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    if (sqlite3_step(s) != SQLITE_ROW || sqlite3_column_bytes(s, 0) != QS_INC_LEN) {
+        sqlite3_reset(s);
+        return qs_err_set(err, QS_ECORRUPT, "the database has no valid incarnation");
+    }
+    memcpy(st->inc, sqlite3_column_blob(s, 0), QS_INC_LEN);
+    sqlite3_reset(s);
+    if (qs_code_prefix(st->node, st->prefix, sizeof st->prefix) < 0)
+        return qs_err_set(err, QS_ECORRUPT, "the stored node id %s is not a division code",
+                          st->node);
+    return 0;
+}
+
+int qs_store_open(const qs_store_opts *o, qs_store **out, qs_err *err)
+{
+    int rc;
+    *out = NULL;
+    if (!o->dir || !*o->dir)
+        return qs_err_set(err, QS_EINVAL, "no data directory given");
+    if (o->create) {
+        if (!o->node || !qs_code_valid(o->node))
+            return qs_err_set(err, QS_EINVAL,
+                              "node id \"%s\" is not a division code (6 or 9 digits, e.g. 632322)",
+                              o->node ? o->node : "");
+        if (o->role != QS_ROLE_COUNTY && o->role != QS_ROLE_AGGREGATOR)
+            return qs_err_set(err, QS_EINVAL, "role must be county or aggregator");
+    }
+    qs_store *st = qs_xcalloc(1, sizeof *st);
+    snprintf(st->dir, sizeof st->dir, "%s", o->dir);
+    st->lim = o->limits.max_body ? o->limits : qs_limits_default();
+    st->max_offset_ms = o->max_clock_offset_ms;
+    st->fail_after = -1;
+    if (o->user)
+        snprintf(st->user, sizeof st->user, "%s", o->user);
+    else
+        user_name(st->user, sizeof st->user);
+
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", o->dir, QS_DB_FILE);
+    struct stat sb;
+    if (!o->create && stat(path, &sb) != 0) {
+        rc = qs_err_set(err, QS_ENOTFOUND,
+                        "no Qianshou store in %s — create one with `qianshou init`", o->dir);
+        goto fail;
+    }
+    if (o->create && stat(path, &sb) == 0) {
+        rc = qs_err_set(err, QS_EEXIST, "a store already exists in %s", o->dir);
+        goto fail;
+    }
+    mode_t old = umask(007);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (o->create ? SQLITE_OPEN_CREATE : 0);
+    int r = sqlite3_open_v2(path, &st->db, flags, NULL);
+    umask(old);
+    if (r != SQLITE_OK) {
+        rc = qs_err_set(err, r == SQLITE_CANTOPEN ? QS_EPERM : QS_EIO,
+                        "cannot open %s: %s (is it readable and writable by you or your group?)",
+                        path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(r));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000);
+    old = umask(007);
+    rc = qs__exec(st,
+                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
+                  "PRAGMA secure_delete=ON;",
+                  err);
+    umask(old);
+    if (rc)
+        goto fail;
+    sqlite3_create_function(st->db, "qs_can_write", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                            sql_can_write, NULL, NULL);
+    sqlite3_create_function(st->db, "qs_visible", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                            sql_visible, NULL, NULL);
+    if ((rc = migrate(st, err)))
+        goto fail;
+    if (o->create && (rc = create_meta(st, o, err)))
+        goto fail;
+    if ((rc = load_meta(st, err)))
+        goto fail;
+    if (o->node && *o->node && strcmp(o->node, st->node) != 0) {
+        rc = qs_err_set(err, QS_EINVAL,
+                        "node id mismatch: the store in %s belongs to %s, not %s", o->dir,
+                        st->node, o->node);
+        goto fail;
+    }
+    if ((rc = qs__project_init(st, err)))
+        goto fail;
+    if ((rc = qs__apply_parked(st, err)))
+        goto fail;
+    set_file_modes(o->dir);
+    *out = st;
+    return 0;
+fail:
+    qs_store_close(st);
+    return rc;
+}
+
+void qs_store_close(qs_store *st)
+{
+    if (!st)
+        return;
+    if (st->in_tx)
+        qs_store_rollback(st);
+    for (size_t i = 0; i < QS_STMT_CACHE && st->cache[i].sql; i++)
+        sqlite3_finalize(st->cache[i].st);
+    qs__project_free(st);
+    if (st->db)
+        sqlite3_close_v2(st->db);
+    free(st);
+}
+
+static int count_q(qs_store *st, const char *sql, uint64_t *out, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st, sql, err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    int rc = sqlite3_step(s);
+    *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : qs__sqlerr(st, rc, "counting", err);
+}
+
+int qs_store_info_get(qs_store *st, qs_store_info *o, qs_err *err)
+{
+    int rc;
+    memset(o, 0, sizeof *o);
+    snprintf(o->node, sizeof o->node, "%s", st->node);
+    o->role = st->role;
+    memcpy(o->incarnation, st->inc, QS_INC_LEN);
+    o->schema = QS_SCHEMA_VERSION;
+    qs__meta_get_int(st, "created", &o->created_ms, NULL);
+    if ((rc = count_q(st, "SELECT coalesce(max(seq), 0) FROM versions", &o->max_seq, err)) ||
+        (rc = count_q(st, "SELECT count(*) FROM versions WHERE head = 1 AND deleted = 0",
+                      &o->records, err)) ||
+        (rc = count_q(st, "SELECT count(DISTINCT id) FROM versions WHERE head = 2",
+                      &o->conflicts, err)) ||
+        (rc = count_q(st, "SELECT count(*) FROM rejections", &o->rejected, err)) ||
+        (rc = count_q(st, "SELECT count(*) FROM parked", &o->parked, err)))
+        return rc;
+    return 0;
+}
+
+/* ---- clock ------------------------------------------------------------- */
+
+int qs_store_clock_now(qs_store *st, qs_hlc *out, qs_err *err)
+{
+    bool mine;
+    int rc = qs__tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    int64_t v = 0;
+    qs__meta_get_int(st, "hlc", &v, NULL);
+    qs_hlc h = (qs_hlc)v;
+    *out = qs_hlc_now(&h, qs_clock_wall_ms());
+    rc = qs__meta_set_int(st, "hlc", (int64_t)h, err);
+    return qs__tx_end(st, mine, rc, err);
+}
+
+int qs_store_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rejected,
+                        qs_err *err)
+{
+    bool mine;
+    int rc = qs__tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    int64_t v = 0;
+    qs__meta_get_int(st, "hlc", &v, NULL);
+    qs_hlc h = (qs_hlc)v;
+    qs_hlc_recv(&h, remote, qs_clock_wall_ms(), st->max_offset_ms, skew_ms, rejected);
+    rc = qs__meta_set_int(st, "hlc", (int64_t)h, err);
+    return qs__tx_end(st, mine, rc, err);
+}
+
+/* ---- incarnation ------------------------------------------------------- */
+
+int qs_store_check_cursor(qs_store *st, uint64_t cursor, bool *renewed, qs_err *err)
+{
+    uint64_t max;
+    *renewed = false;
+    int rc = count_q(st, "SELECT coalesce(max(seq), 0) FROM versions", &max, err);
+    if (rc || cursor <= max)
+        return rc;
+    uint8_t inc[QS_INC_LEN];
+    if (RAND_bytes(inc, sizeof inc) != 1)
+        return qs_err_set(err, QS_EIO, "no randomness available");
+    bool mine;
+    if ((rc = qs__tx_begin(st, &mine, err)))
+        return rc;
+    rc = qs__meta_set_blob(st, "incarnation", inc, sizeof inc, err);
+    rc = qs__tx_end(st, mine, rc, err);
+    if (rc == 0) {
+        memcpy(st->inc, inc, sizeof inc);
+        *renewed = true;
+    }
+    return rc;
+}
+
+/* ---- pseudonyms and imports --------------------------------------------- */
+
+int qs_store_pseudonym(qs_store *st, const char *id_number, uint8_t out[16], qs_err *err)
+{
+    char norm[64];
+    size_t n = 0;
+    for (const char *p = id_number; *p; p++) {
+        if (*p == ' ' || *p == '\t' || *p == '-')
+            continue;
+        if (n + 1 >= sizeof norm)
+            return qs_err_set(err, QS_EINVAL, "ID number too long");
+        norm[n++] = (*p == 'x') ? 'X' : *p;
+    }
+    norm[n] = '\0';
+    if (n == 0)
+        return qs_err_set(err, QS_EINVAL, "empty ID number");
+    sqlite3_stmt *s = qs__stmt(st, "SELECT v FROM local_secret WHERE k = 'pseudonym'", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    if (sqlite3_step(s) != SQLITE_ROW || sqlite3_column_bytes(s, 0) < 16) {
+        sqlite3_reset(s);
+        return qs_err_set(err, QS_ECORRUPT, "the county secret for pseudonyms is missing");
+    }
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    HMAC(EVP_sha256(), sqlite3_column_blob(s, 0), sqlite3_column_bytes(s, 0),
+         (const unsigned char *)norm, n, mac, &maclen);
+    sqlite3_reset(s);
+    memcpy(out, mac, 16);
+    OPENSSL_cleanse(norm, sizeof norm);
+    return 0;
+}
+
+int qs_store_import_lookup(qs_store *st, const uint8_t sha[32], int64_t *at_ms, uint64_t *rows,
+                           qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st, "SELECT at, rows FROM imports WHERE sha = ?", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_blob(s, 1, sha, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *at_ms = sqlite3_column_int64(s, 0);
+        *rows = (uint64_t)sqlite3_column_int64(s, 1);
+        sqlite3_reset(s);
+        return 0;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? QS_ENOTFOUND : qs__sqlerr(st, rc, "reading imports", err);
+}
+
+int qs_store_import_note(qs_store *st, const uint8_t sha[32], uint32_t kind, const char *file,
+                         uint64_t rows, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(
+        st, "INSERT OR REPLACE INTO imports(sha, kind, file, rows, at) VALUES (?, ?, ?, ?, ?)",
+        err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_blob(s, 1, sha, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, kind);
+    sqlite3_bind_text(s, 3, file, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (int64_t)rows);
+    sqlite3_bind_int64(s, 5, qs_clock_wall_ms());
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "noting the import", err);
+}
+
+/* ---- backup, restore, check, lock -------------------------------------- */
+
+int qs_store_backup(qs_store *st, const char *path, qs_err *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    unlink(tmp);
+    mode_t old = umask(077);
+    sqlite3 *dst = NULL;
+    int rc = 0;
+    int r = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    umask(old);
+    if (r != SQLITE_OK) {
+        rc = qs_err_set(err, QS_EIO, "cannot create %s: %s", tmp, sqlite3_errstr(r));
+        goto done;
+    }
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", st->db, "main");
+    if (!b) {
+        rc = qs_err_set(err, QS_EIO, "backup: %s", sqlite3_errmsg(dst));
+        goto done;
+    }
+    /* Step in chunks so writers are not blocked for long; restarts when the
+     * source changes under it are handled by SQLite. */
+    do {
+        r = sqlite3_backup_step(b, 256);
+        if (r == SQLITE_BUSY || r == SQLITE_LOCKED)
+            sqlite3_sleep(20);
+    } while (r == SQLITE_OK || r == SQLITE_BUSY || r == SQLITE_LOCKED);
+    sqlite3_backup_finish(b);
+    if (r != SQLITE_DONE) {
+        rc = qs_err_set(err, (r & 0xff) == SQLITE_FULL ? QS_EFULL : QS_EIO, "backup failed: %s",
+                        sqlite3_errstr(r));
+        goto done;
+    }
+    /* The copy is a single self-contained file. */
+    if (sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = qs_err_set(err, QS_EIO, "backup: %s", sqlite3_errmsg(dst));
+        goto done;
+    }
+    sqlite3_close(dst);
+    dst = NULL;
+    int fd = open(tmp, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    chmod(tmp, 0600);
+    if (rename(tmp, path) != 0)
+        rc = qs_err_set(err, QS_EIO, "cannot write %s: %s", path, strerror(errno));
+done:
+    if (dst)
+        sqlite3_close(dst);
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+int qs_store_lock(const char *dir, int *fd, qs_err *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/qianshoud.lock", dir);
+    mode_t old = umask(007);
+    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+    umask(old);
+    if (f < 0)
+        return qs_err_set(err, errno == EACCES ? QS_EPERM : QS_EIO, "cannot open %s: %s", path,
+                          strerror(errno));
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+        close(f);
+        return qs_err_set(err, QS_EBUSY, "the daemon (qianshoud) is running on %s: stop it first",
+                          dir);
+    }
+    *fd = f;
+    return 0;
+}
+
+void qs_store_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+int qs_store_restore(const char *dir, const char *path, qs_err *err)
+{
+    int lock = -1, rc;
+    sqlite3 *src = NULL;
+    char tmp[4200], dbp[4200];
+    snprintf(tmp, sizeof tmp, "%s/%s.restore", dir, QS_DB_FILE);
+    snprintf(dbp, sizeof dbp, "%s/%s", dir, QS_DB_FILE);
+    if ((rc = qs_store_lock(dir, &lock, err)))
+        return rc;
+    unlink(tmp);
+    /* Copy through SQLite: it checks the file is a database as it reads it. */
+    int r = sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL);
+    if (r != SQLITE_OK) {
+        rc = qs_err_set(err, QS_ENOTFOUND, "cannot open backup %s: %s", path, sqlite3_errstr(r));
+        goto done;
+    }
+    sqlite3_stmt *s = NULL;
+    r = sqlite3_prepare_v2(src, "PRAGMA quick_check", -1, &s, NULL);
+    const char *ok = r == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW
+                         ? (const char *)sqlite3_column_text(s, 0)
+                         : NULL;
+    if (!ok || strcmp(ok, "ok") != 0) {
+        rc = qs_err_set(err, QS_ECORRUPT, "%s is not an intact Qianshou backup", path);
+        sqlite3_finalize(s);
+        goto done;
+    }
+    sqlite3_finalize(s);
+    char *sql = sqlite3_mprintf("VACUUM INTO %Q", tmp);
+    mode_t old = umask(007);
+    r = sqlite3_exec(src, sql, NULL, NULL, NULL);
+    umask(old);
+    sqlite3_free(sql);
+    if (r != SQLITE_OK) {
+        rc = qs_err_set(err, (r & 0xff) == SQLITE_FULL ? QS_EFULL : QS_EIO,
+                        "cannot copy the backup: %s", sqlite3_errmsg(src));
+        goto done;
+    }
+    sqlite3_close(src);
+    src = NULL;
+    /* New incarnation: every peer starts over with this node. */
+    uint8_t inc[QS_INC_LEN];
+    RAND_bytes(inc, sizeof inc);
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        rc = qs_err_set(err, QS_EIO, "cannot open the restored copy");
+        sqlite3_close(db);
+        goto done;
+    }
+    r = sqlite3_prepare_v2(db, "UPDATE meta SET v = ? WHERE k = 'incarnation'", -1, &s, NULL);
+    if (r == SQLITE_OK) {
+        sqlite3_bind_blob(s, 1, inc, sizeof inc, SQLITE_STATIC);
+        r = sqlite3_step(s) == SQLITE_DONE && sqlite3_changes(db) == 1 ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    if (r != SQLITE_OK) {
+        rc = qs_err_set(err, QS_ECORRUPT, "%s is not a Qianshou store", path);
+        goto done;
+    }
+    chmod(tmp, 0660);
+    char side[4300];
+    snprintf(side, sizeof side, "%s-wal", dbp);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", dbp);
+    unlink(side);
+    if (rename(tmp, dbp) != 0) {
+        rc = qs_err_set(err, QS_EIO, "cannot put the restored database in place: %s",
+                        strerror(errno));
+        goto done;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+done:
+    if (src)
+        sqlite3_close(src);
+    if (rc)
+        unlink(tmp);
+    qs_store_unlock(lock);
+    return rc;
+}
+
+int qs_store_check(qs_store *st, qs_err *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK)
+        return qs__sqlerr(st, SQLITE_ERROR, "integrity check", err);
+    int rc = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(s, 0);
+        if (!t || strcmp(t, "ok") != 0)
+            rc = qs_err_set(err, QS_ECORRUPT, "integrity check: %s", t ? t : "?");
+    } else {
+        rc = qs__sqlerr(st, sqlite3_errcode(st->db), "integrity check", err);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+void qs_store_test_fail_after(qs_store *st, int k)
+{
+    st->fail_after = k;
+}

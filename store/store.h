@@ -1,0 +1,307 @@
+/*
+ * store.h — a node's records: local edits, applying remote versions, the change
+ * feed, peer cursors, conflicts, digests, backups.
+ *
+ * This header is free of SQLite types: a PostgreSQL backend for the national
+ * tier can stand behind it later. Today's backend is SQLite in WAL mode with
+ * synchronous=FULL (an edit reported as saved survives a power cut).
+ *
+ * Threads: a qs_store is used by one thread at a time (the daemon's store
+ * thread, or the CLI). Several processes may open the same directory: writes
+ * take the database lock (BEGIN IMMEDIATE) and wait up to a busy timeout.
+ *
+ * Model (DESIGN.md "Records and versions"): every record has one or more
+ * *versions*. The versions not superseded by another held version are the
+ * record's *heads*: the winner (by qs_rev_cmp) and, when there are several,
+ * the losers of an open conflict. The typed projection (queries, reports)
+ * shows the winner. Every version this node ever held, and every hash in their
+ * ancestries, is its *history* of that record.
+ *
+ * Sequence numbers: every version stored gets the next local sequence number
+ * (seq). A peer's cursor is a seq of the node that sent the versions.
+ */
+#ifndef QS_STORE_H
+#define QS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/body.h"
+#include "proto/err.h"
+#include "proto/limits.h"
+#include "proto/msg.h"
+#include "proto/record.h"
+
+typedef struct qs_store qs_store;
+
+#define QS_DB_FILE "qianshou.db"
+
+typedef enum qs_role {
+    QS_ROLE_COUNTY = 1,     /* syncs up to a parent */
+    QS_ROLE_AGGREGATOR = 2, /* serves children (and may itself sync up later) */
+} qs_role;
+
+typedef struct qs_store_opts {
+    const char *dir;   /* data directory; the database is dir/QS_DB_FILE */
+    bool create;       /* create a new store (fails with QS_EEXIST if one exists) */
+    const char *node;  /* create: the node id (division code); open: must match if set */
+    qs_role role;      /* create only */
+    const char *user;  /* local user for authorship; NULL = the process's user name */
+    qs_limits limits;  /* limits for decoding stored and received data */
+    int64_t max_clock_offset_ms; /* HLC: remote readings further ahead are not taken */
+    int busy_timeout_ms;         /* 0 = 5000 */
+} qs_store_opts;
+
+/* Defaults: limits from qs_limits_default(), max offset 5 minutes, busy 5 s. */
+qs_store_opts qs_store_opts_default(void);
+
+/* Open (or create) the store in opts->dir. Runs migrations, applies parked
+ * records whose kind this build knows, sets file modes (0660, and the
+ * directory's group is kept). On error *out is NULL and err says why. */
+int qs_store_open(const qs_store_opts *opts, qs_store **out, qs_err *err);
+void qs_store_close(qs_store *st);
+
+typedef struct qs_store_info {
+    char node[QS_NODE_MAX];
+    qs_role role;
+    uint8_t incarnation[QS_INC_LEN];
+    int64_t created_ms;
+    uint64_t max_seq;     /* highest local sequence number */
+    uint64_t records;     /* live records (winner not deleted), all kinds */
+    uint64_t conflicts;   /* records with an open conflict */
+    uint64_t rejected;    /* refusals recorded (ours refused upstream, and theirs) */
+    uint64_t parked;      /* versions of unknown kinds kept aside */
+    uint32_t schema;      /* schema version the database was last opened with */
+} qs_store_info;
+
+int qs_store_info_get(qs_store *st, qs_store_info *out, qs_err *err);
+
+/* ---- transactions ------------------------------------------------------ */
+/* Local edits and applies run in their own transaction unless the caller has
+ * one open; an open transaction makes a sequence of edits all-or-nothing
+ * (CSV import). Nesting is not allowed (QS_EBUSY). */
+int qs_store_begin(qs_store *st, qs_err *err);
+int qs_store_commit(qs_store *st, qs_err *err);
+void qs_store_rollback(qs_store *st);
+
+/* ---- the shared clock ------------------------------------------------- */
+/* Next HLC reading for a local event (persisted). */
+int qs_store_clock_now(qs_store *st, qs_hlc *out, qs_err *err);
+/* Take a remote reading (handshake): see qs_hlc_recv. *skew_ms = remote - local
+ * wall; *rejected when beyond max_clock_offset_ms (the clock is not dragged). */
+int qs_store_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rejected,
+                        qs_err *err);
+
+/* ---- local edits ------------------------------------------------------ */
+/* Create a record of kind with body. scope NULL = the node's own id. The body
+ * is validated against the schema (all field errors in err's message); the
+ * scope must be writable by this node and of the kind's level. Writes *id and
+ * *rev (either may be NULL). */
+int qs_store_create(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
+                    uint8_t id[QS_ID_LEN], qs_rev *rev, qs_err *err);
+/* Replace the body of record id (its current winner becomes the parent).
+ * QS_ENOTFOUND if there is no such live record. */
+int qs_store_update(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, qs_rev *rev,
+                    qs_err *err);
+/* Delete (tombstone) record id. */
+int qs_store_delete(qs_store *st, const uint8_t id[QS_ID_LEN], qs_rev *rev, qs_err *err);
+
+/* The current winner of record id into *out (caller frees with qs_record_free).
+ * Tombstones are returned too (out->deleted). QS_ENOTFOUND if unknown. */
+int qs_store_get(qs_store *st, const uint8_t id[QS_ID_LEN], qs_record *out, qs_err *err);
+
+/* Every version held of record id, oldest first; heads flagged. Caller frees
+ * each record and the arrays with free(). */
+typedef struct qs_version_info {
+    qs_record rec;
+    uint64_t seq;
+    int head; /* 0 superseded, 1 winner, 2 open loser */
+    char from[QS_NODE_MAX]; /* peer it came from, "" for a local edit */
+} qs_version_info;
+int qs_store_history(qs_store *st, const uint8_t id[QS_ID_LEN], qs_version_info **out, size_t *n,
+                     qs_err *err);
+void qs_version_info_free(qs_version_info *v, size_t n);
+
+/* ---- queries ---------------------------------------------------------- */
+typedef struct qs_filter {
+    uint32_t field; /* field id of the kind */
+    qs_value value; /* equality (an ENUMSET filter means "contains all of") */
+} qs_filter;
+
+typedef struct qs_query {
+    uint32_t kind;
+    const char *scope;     /* NULL = all; else records in this code's subtree */
+    const qs_filter *filters;
+    size_t nfilters;
+    uint64_t limit;        /* 0 = no limit */
+    bool include_deleted;
+} qs_query;
+
+/* Calls cb for each matching record's winner, in id order (creation order).
+ * The record is valid only during the callback. A non-zero return from cb
+ * stops the iteration and is returned. */
+typedef int (*qs_record_cb)(void *ctx, const qs_record *r);
+int qs_store_list(qs_store *st, const qs_query *q, qs_record_cb cb, void *ctx, qs_err *err);
+/* Count of live records of kind whose field equals value (e.g. duplicate work
+ * days: same person and date). */
+int qs_store_count_eq(qs_store *st, uint32_t kind, const qs_filter *filters, size_t n,
+                      uint64_t *count, qs_err *err);
+
+/* ---- applying remote versions ------------------------------------------ */
+typedef enum qs_direction {
+    QS_FROM_CHILD = 1,  /* a PUSH: the sender must be allowed to write each record */
+    QS_FROM_PARENT = 2, /* CHANGES: each record must be visible to this node */
+} qs_direction;
+
+typedef struct qs_apply_result {
+    uint8_t outcome; /* enum qs_outcome (msg.h) */
+    char reason[QS_REASON_MAX];
+} qs_apply_result;
+
+typedef struct qs_apply_batch {
+    const char *peer;                   /* sender's node id, from its certificate */
+    const uint8_t *peer_inc;            /* sender's incarnation */
+    qs_direction dir;
+    const qs_record *recs;
+    uint32_t n;
+    uint64_t cursor;                    /* the batch's upto: stored as the peer's cursor */
+    qs_apply_result *results;           /* n results, filled in */
+} qs_apply_batch;
+
+/* Apply batches (possibly from several peers) in ONE transaction, with each
+ * peer's new cursor stored in it. Each record gets exactly one of the four
+ * outcomes (or PARKED for an unknown kind). Returns non-zero only when the
+ * transaction fails (I/O error, disk full): then nothing was applied and no
+ * cursor moved, and the caller must not acknowledge. */
+int qs_store_apply(qs_store *st, qs_apply_batch *batches, size_t nbatches, qs_err *err);
+
+/* ---- the change feed -------------------------------------------------- */
+typedef enum qs_feed_dir {
+    QS_FEED_UP = 1,   /* to our parent: only records this node may write */
+    QS_FEED_DOWN = 2, /* to a child: only records visible to it */
+} qs_feed_dir;
+
+/* Head versions with seq > since, in seq order, at most max, for peer: never
+ * local-only kinds, never versions that came from peer under its current
+ * incarnation (echo suppression), each with an ancestry of at most
+ * limits.max_ancestry hashes. *n = records written to out (caller frees each
+ * with qs_record_free); *upto = the seq the peer's cursor may advance to after
+ * it applied them (past filtered rows too); *more = whether more may follow. */
+int qs_store_feed(qs_store *st, const char *peer, qs_feed_dir dir, uint64_t since, uint32_t max,
+                  qs_record *out, uint32_t *n, uint64_t *upto, bool *more, qs_err *err);
+
+/* Records waiting to go up: head versions with seq > the parent's ack cursor
+ * that the feed would send. */
+int qs_store_pending(qs_store *st, const char *parent, uint64_t *count, qs_err *err);
+
+/* ---- peers and cursors ------------------------------------------------ */
+typedef struct qs_peer {
+    char node[QS_NODE_MAX];
+    uint8_t inc[QS_INC_LEN];  /* the peer's incarnation as last seen (zero if never) */
+    uint64_t recv_cursor;     /* last of the peer's seqs we applied */
+    uint64_t acked;           /* last of our seqs the peer acknowledged */
+    int64_t last_contact_ms;
+    int64_t last_ok_ms;       /* last complete sync */
+    int64_t skew_ms;          /* clock skew measured at the last handshake */
+    uint64_t pending;         /* as the peer reported it (children) */
+    char last_error[QS_REASON_MAX];
+} qs_peer;
+
+/* The stored state of peer (zeroed with node set if never seen). */
+int qs_store_peer_get(qs_store *st, const char *peer, qs_peer *out, qs_err *err);
+/* Record a handshake with peer, whose incarnation is inc. If inc differs from
+ * the stored one, both cursors and echo suppression for that peer start over
+ * (*reset = true). */
+int qs_store_peer_hello(qs_store *st, const char *peer, const uint8_t inc[QS_INC_LEN],
+                        int64_t skew_ms, bool *reset, qs_err *err);
+/* The peer acknowledged our versions up to seq. */
+int qs_store_peer_acked(qs_store *st, const char *peer, uint64_t seq, qs_err *err);
+/* Note the end of a session: ok, or the error text; pending = what the peer
+ * reported waiting (children), or UINT64_MAX to leave it. */
+int qs_store_peer_done(qs_store *st, const char *peer, bool ok, const char *error,
+                       uint64_t pending, qs_err *err);
+/* All peers, for `status` and `nodes`. Caller frees *out. */
+int qs_store_peers(qs_store *st, qs_peer **out, size_t *n, qs_err *err);
+
+/* A peer claims to hold our versions up to `cursor`. If that is past our
+ * highest seq (a copied file, a VM snapshot, a restore), take a new
+ * incarnation (*renewed = true): every peer then starts over with us. */
+int qs_store_check_cursor(qs_store *st, uint64_t cursor, bool *renewed, qs_err *err);
+
+/* Store the outcome of our versions that a peer refused (ACK results with
+ * QS_OUT_REJECTED): kept and listed, never dropped. */
+int qs_store_note_rejected(qs_store *st, const char *peer, const qs_record *rec,
+                           const char *reason, qs_err *err);
+
+typedef struct qs_rejection {
+    uint8_t id[QS_ID_LEN];
+    uint32_t kind;
+    char scope[QS_CODE_MAX];
+    qs_rev rev;
+    char peer[QS_NODE_MAX];
+    bool outgoing; /* true: ours, refused by peer; false: peer's, refused by us */
+    char reason[QS_REASON_MAX];
+    int64_t at_ms;
+} qs_rejection;
+int qs_store_rejections(qs_store *st, qs_rejection **out, size_t *n, qs_err *err);
+
+/* ---- conflicts -------------------------------------------------------- */
+typedef struct qs_conflict {
+    uint8_t id[QS_ID_LEN];
+    uint32_t kind;
+    char scope[QS_CODE_MAX];
+    qs_rev winner;
+    qs_rev *losers; /* owned */
+    uint32_t nlosers;
+} qs_conflict;
+
+int qs_store_conflicts(qs_store *st, qs_conflict **out, size_t *n, qs_err *err);
+void qs_conflicts_free(qs_conflict *c, size_t n);
+
+/* Resolve record id's conflict: a new version whose parents are the winner and
+ * every open loser, with the body of `take` (one of the heads) or, if take is
+ * NULL, `body` (a merged body, validated). QS_ENOTFOUND when there is no open
+ * conflict on id. */
+int qs_store_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *take,
+                     const qs_body *body, qs_rev *rev, qs_err *err);
+
+/* ---- digests, local-only data, imports, backups ------------------------ */
+/* Order-independent digest of (id, head revisions) over every record in
+ * scope's subtree (NULL = every record), local-only kinds excluded: XOR of
+ * SHA-256(id || gen || hash) per head. *count = heads counted. */
+int qs_store_digest(qs_store *st, const char *scope, uint8_t out[32], uint64_t *count,
+                    qs_err *err);
+
+/* Beneficiary pseudonym: HMAC-SHA256 of the normalized ID number under this
+ * county's secret (kept in a local-only table, so backups carry it),
+ * truncated to 16 bytes. */
+int qs_store_pseudonym(qs_store *st, const char *id_number, uint8_t out[16], qs_err *err);
+
+/* Imports: a sheet's SHA-256 and when it was imported, so the same sheet is
+ * not imported twice by accident. lookup: QS_ENOTFOUND if never imported. */
+int qs_store_import_lookup(qs_store *st, const uint8_t sha[32], int64_t *at_ms, uint64_t *rows,
+                           qs_err *err);
+int qs_store_import_note(qs_store *st, const uint8_t sha[32], uint32_t kind, const char *file,
+                         uint64_t rows, qs_err *err);
+
+/* A consistent online copy of the database to path, mode 0600. */
+int qs_store_backup(qs_store *st, const char *path, qs_err *err);
+/* Replace the store in dir with the backup at path (no process may have it
+ * open), and give it a new incarnation. */
+int qs_store_restore(const char *dir, const char *path, qs_err *err);
+
+/* Run PRAGMA integrity_check; 0 or QS_ECORRUPT with the first problem. */
+int qs_store_check(qs_store *st, qs_err *err);
+
+/* The daemon's lock on a data directory (dir/qianshoud.lock, flock): the
+ * daemon holds it for its life; restore takes it too, so a restore refuses
+ * while a daemon runs (QS_EBUSY). *fd stays open while the lock is held. */
+int qs_store_lock(const char *dir, int *fd, qs_err *err);
+void qs_store_unlock(int fd);
+
+/* Tests only: make the next qs_store_apply fail with QS_EIO after k records
+ * were written inside its transaction (k < 0: off). */
+void qs_store_test_fail_after(qs_store *st, int k);
+
+#endif

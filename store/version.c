@@ -1,0 +1,942 @@
+/*
+ * version.c — versions of records: local edits, applying remote versions
+ * (the four outcomes), heads and conflicts, resolution, history, parking.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/clock.h"
+#include "proto/msg.h"
+#include "proto/schema.h"
+#include "proto/scope.h"
+#include "proto/xmalloc.h"
+#include "store/internal.h"
+
+#define VCOLS "id, kind, scope, gen, hash, parents, hlc, author, deleted, schema, body"
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+#define PARENT_BYTES (8 + QS_HASH_LEN)
+
+int qs__row_to_record(sqlite3_stmt *s, int c, qs_record *r)
+{
+    qs_record_init(r);
+    if (sqlite3_column_bytes(s, c) == QS_ID_LEN)
+        memcpy(r->id, sqlite3_column_blob(s, c), QS_ID_LEN);
+    r->kind = (uint32_t)sqlite3_column_int64(s, c + 1);
+    snprintf(r->scope, sizeof r->scope, "%s", (const char *)sqlite3_column_text(s, c + 2));
+    r->rev.gen = (uint64_t)sqlite3_column_int64(s, c + 3);
+    if (sqlite3_column_bytes(s, c + 4) == QS_HASH_LEN)
+        memcpy(r->rev.hash, sqlite3_column_blob(s, c + 4), QS_HASH_LEN);
+    int pn = sqlite3_column_bytes(s, c + 5) / PARENT_BYTES;
+    const uint8_t *pb = sqlite3_column_blob(s, c + 5);
+    if (pn > 0 && pb) {
+        r->parents = qs_xcalloc((size_t)pn, sizeof *r->parents);
+        for (int i = 0; i < pn; i++) {
+            r->parents[i].gen = get_be64(pb + i * PARENT_BYTES);
+            memcpy(r->parents[i].hash, pb + i * PARENT_BYTES + 8, QS_HASH_LEN);
+        }
+        r->nparents = (uint32_t)pn;
+    }
+    r->hlc = (qs_hlc)sqlite3_column_int64(s, c + 6);
+    snprintf(r->author, sizeof r->author, "%s", (const char *)sqlite3_column_text(s, c + 7));
+    r->deleted = sqlite3_column_int(s, c + 8) != 0;
+    r->schema = (uint32_t)sqlite3_column_int64(s, c + 9);
+    qs_record_set_body(r, sqlite3_column_blob(s, c + 10),
+                       (uint32_t)sqlite3_column_bytes(s, c + 10));
+    return 0;
+}
+
+/* One head of a record, as loaded for a decision. */
+typedef struct head {
+    uint64_t seq;
+    qs_rev rev;
+    int flag; /* 1 winner, 2 loser */
+} head;
+
+static int load_heads(qs_store *st, const uint8_t id[QS_ID_LEN], head **out, size_t *n,
+                      uint32_t *kind, char scope[QS_CODE_MAX], bool *exists, qs_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    *exists = false;
+    sqlite3_stmt *s = qs__stmt(
+        st, "SELECT seq, gen, hash, head, kind, scope FROM versions WHERE id = ? AND head > 0", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_blob(s, 1, id, QS_ID_LEN, SQLITE_STATIC);
+    int rc;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 2;
+            *out = qs_xreallocarray(*out, cap, sizeof **out);
+        }
+        head *h = &(*out)[(*n)++];
+        h->seq = (uint64_t)sqlite3_column_int64(s, 0);
+        h->rev.gen = (uint64_t)sqlite3_column_int64(s, 1);
+        memcpy(h->rev.hash, sqlite3_column_blob(s, 2), QS_HASH_LEN);
+        h->flag = sqlite3_column_int(s, 3);
+        if (kind)
+            *kind = (uint32_t)sqlite3_column_int64(s, 4);
+        if (scope)
+            snprintf(scope, QS_CODE_MAX, "%s", (const char *)sqlite3_column_text(s, 5));
+        *exists = true;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return qs__sqlerr(st, rc, "reading a record", err);
+    }
+    return 0;
+}
+
+static int load_version(qs_store *st, uint64_t seq, qs_record *r, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st, "SELECT " VCOLS " FROM versions WHERE seq = ?", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_int64(s, 1, (int64_t)seq);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        qs__row_to_record(s, 0, r);
+        sqlite3_reset(s);
+        return 0;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? qs_err_set(err, QS_ENOTFOUND, "version %llu missing",
+                                          (unsigned long long)seq)
+                             : qs__sqlerr(st, rc, "reading a version", err);
+}
+
+static int set_flag(qs_store *st, uint64_t seq, int flag, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st, "UPDATE versions SET head = ? WHERE seq = ?", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_int(s, 1, flag);
+    sqlite3_bind_int64(s, 2, (int64_t)seq);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "updating a record", err);
+}
+
+static bool in_history(qs_store *st, const uint8_t id[QS_ID_LEN], const uint8_t hash[QS_HASH_LEN],
+                       int *rc_out, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st,
+                               "SELECT 1 FROM versions WHERE id = ?1 AND hash = ?2 "
+                               "UNION ALL SELECT 1 FROM history WHERE id = ?1 AND hash = ?2",
+                               err);
+    *rc_out = 0;
+    if (!s) {
+        *rc_out = err ? err->code : QS_EIO;
+        return false;
+    }
+    sqlite3_bind_blob(s, 1, id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, hash, QS_HASH_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return true;
+    if (rc != SQLITE_DONE)
+        *rc_out = qs__sqlerr(st, rc, "reading history", err);
+    return false;
+}
+
+static int add_history(qs_store *st, const uint8_t id[QS_ID_LEN],
+                       const uint8_t hash[QS_HASH_LEN], qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st, "INSERT OR IGNORE INTO history(id, hash) VALUES (?, ?)", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_blob(s, 1, id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, hash, QS_HASH_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "writing history", err);
+}
+
+static int insert_version(qs_store *st, const qs_record *r, int flag, const char *peer,
+                          const uint8_t *peer_inc, uint64_t *seq, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(
+        st,
+        "INSERT INTO versions(id, kind, scope, gen, hash, parents, ancestry, hlc, author, "
+        "deleted, schema, body, head, local, src_peer, src_inc, stored_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    const qs_kind *k = qs_schema_kind(r->kind);
+    uint8_t stackbuf[4 * PARENT_BYTES];
+    uint8_t *pb = r->nparents <= 4 ? stackbuf : qs_xmalloc((size_t)r->nparents * PARENT_BYTES);
+    for (uint32_t i = 0; i < r->nparents; i++) {
+        put_be64(pb + i * PARENT_BYTES, r->parents[i].gen);
+        memcpy(pb + i * PARENT_BYTES + 8, r->parents[i].hash, QS_HASH_LEN);
+    }
+    sqlite3_bind_blob(s, 1, r->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, r->kind);
+    sqlite3_bind_text(s, 3, r->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (int64_t)r->rev.gen);
+    sqlite3_bind_blob(s, 5, r->rev.hash, QS_HASH_LEN, SQLITE_STATIC);
+    if (r->nparents)
+        sqlite3_bind_blob(s, 6, pb, (int)(r->nparents * PARENT_BYTES), SQLITE_STATIC);
+    if (r->nancestry)
+        sqlite3_bind_blob(s, 7, r->ancestry, (int)(r->nancestry * QS_HASH_LEN), SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, (int64_t)r->hlc);
+    sqlite3_bind_text(s, 9, r->author, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 10, r->deleted);
+    sqlite3_bind_int64(s, 11, r->schema);
+    sqlite3_bind_blob(s, 12, r->body, (int)r->body_len, SQLITE_STATIC);
+    sqlite3_bind_int(s, 13, flag);
+    sqlite3_bind_int(s, 14, k && k->local_only);
+    if (peer) {
+        sqlite3_bind_text(s, 15, peer, -1, SQLITE_STATIC);
+        if (peer_inc)
+            sqlite3_bind_blob(s, 16, peer_inc, QS_INC_LEN, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(s, 17, qs_clock_wall_ms());
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (pb != stackbuf)
+        free(pb);
+    if (rc != SQLITE_DONE)
+        return qs__sqlerr(st, rc, "storing a version", err);
+    *seq = (uint64_t)sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+static bool supersedes(const qs_record *r, const qs_rev *h)
+{
+    for (uint32_t i = 0; i < r->nparents; i++)
+        if (qs_rev_eq(&r->parents[i], h))
+            return true;
+    for (uint32_t i = 0; i < r->nancestry; i++)
+        if (memcmp(r->ancestry[i], h->hash, QS_HASH_LEN) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Store version r of a record whose heads are h[0..n): every head r's parents
+ * or ancestry name is superseded; r and the remaining heads are the new heads;
+ * the winner (qs_rev_cmp) is projected. *conflict = heads remain beside r.
+ */
+static int install(qs_store *st, const qs_record *r, head *h, size_t n, const char *peer,
+                   const uint8_t *peer_inc, bool *conflict, qs_err *err)
+{
+    int rc;
+    const head *old_winner = NULL, *winner = NULL;
+    size_t remaining = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (h[i].flag == 1)
+            old_winner = &h[i];
+        if (supersedes(r, &h[i].rev)) {
+            h[i].flag = -h[i].flag; /* mark: superseded */
+            continue;
+        }
+        remaining++;
+        if (!winner || qs_rev_cmp(&h[i].rev, &winner->rev) > 0)
+            winner = &h[i];
+    }
+    bool r_wins = !winner || qs_rev_cmp(&r->rev, &winner->rev) > 0;
+    for (size_t i = 0; i < n; i++) {
+        int want = h[i].flag < 0 ? 0 : (!r_wins && &h[i] == winner ? 1 : 2);
+        int had = h[i].flag < 0 ? -h[i].flag : h[i].flag;
+        if (want != had && (rc = set_flag(st, h[i].seq, want, err)))
+            return rc;
+    }
+    uint64_t seq;
+    if ((rc = insert_version(st, r, r_wins ? 1 : 2, peer, peer_inc, &seq, err)))
+        return rc;
+    if (peer) {
+        for (uint32_t i = 0; i < r->nparents; i++)
+            if ((rc = add_history(st, r->id, r->parents[i].hash, err)))
+                return rc;
+        for (uint32_t i = 0; i < r->nancestry; i++)
+            if ((rc = add_history(st, r->id, r->ancestry[i], err)))
+                return rc;
+    }
+    if (r_wins) {
+        rc = qs__project(st, r, seq, err);
+    } else if (winner != old_winner) {
+        qs_record w;
+        if ((rc = load_version(st, winner->seq, &w, err)))
+            return rc;
+        rc = qs__project(st, &w, winner->seq, err);
+        qs_record_free(&w);
+    }
+    *conflict = remaining > 0;
+    return rc;
+}
+
+/* ---- local edits ------------------------------------------------------- */
+
+static int check_body(const qs_kind *k, const qs_body *body, qs_err *err)
+{
+    qs_verrs ve;
+    int rc = qs_schema_validate(k, body, false, &ve, err);
+    if (rc)
+        return qs_err_prefix(err, "%s", k->name);
+    return 0;
+}
+
+/* Write a local version of record id with the given parents (the heads it
+ * settles) and body. */
+static int write_local(qs_store *st, const qs_kind *k, const char *scope,
+                       const uint8_t id[QS_ID_LEN], const qs_rev *parents, uint32_t np,
+                       bool deleted, const qs_buf *body, qs_rev *rev_out, qs_err *err)
+{
+    bool mine;
+    int rc = qs__tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    head *h = NULL;
+    size_t n = 0;
+    bool exists, conflict;
+    qs_record r;
+    qs_record_init(&r);
+    if ((rc = load_heads(st, id, &h, &n, NULL, NULL, &exists, err)))
+        goto done;
+    memcpy(r.id, id, QS_ID_LEN);
+    r.kind = k->id;
+    snprintf(r.scope, sizeof r.scope, "%s", scope);
+    qs_record_set_parents(&r, parents, np);
+    if ((rc = qs_store_clock_now(st, &r.hlc, err)))
+        goto done;
+    snprintf(r.author, sizeof r.author, "%s/%s", st->node, st->user);
+    r.deleted = deleted;
+    r.schema = QS_SCHEMA_VERSION;
+    qs_record_set_body(&r, body->data, (uint32_t)body->len);
+    qs_record_seal(&r);
+    rc = install(st, &r, h, n, NULL, NULL, &conflict, err);
+    if (!rc && rev_out)
+        *rev_out = r.rev;
+done:
+    free(h);
+    qs_record_free(&r);
+    return qs__tx_end(st, mine, rc, err);
+}
+
+int qs_store_create(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
+                    uint8_t id_out[QS_ID_LEN], qs_rev *rev, qs_err *err)
+{
+    const qs_kind *k = qs_schema_kind(kind);
+    if (!k)
+        return qs_err_set(err, QS_ENOTFOUND, "unknown kind %u", kind);
+    if (!scope)
+        scope = st->node;
+    if (!qs_code_valid(scope))
+        return qs_err_set(err, QS_EINVAL, "scope \"%s\" is not a division code", scope);
+    if (!qs_scope_level_ok(scope, k->min_level, k->max_level)) {
+        if (k->max_level <= QS_LEVEL_PROVINCE)
+            return qs_err_set(err, QS_ESCOPE,
+                              "a %s is province-level reference data: only the province can "
+                              "create it",
+                              k->name);
+        return qs_err_set(err, QS_ESCOPE,
+                          "a %s belongs to a county or a township station, not to %s", k->name,
+                          scope);
+    }
+    if (!qs_scope_can_write(st->node, scope))
+        return qs_err_set(err, QS_ESCOPE, "this node (%s) may not write records of %s", st->node,
+                          scope);
+    int rc = check_body(k, body, err);
+    if (rc)
+        return rc;
+    qs_buf b;
+    qs_buf_init(&b, st->lim.max_body);
+    if ((rc = qs_body_encode(body, &b, err)))
+        goto out;
+    uint8_t id[QS_ID_LEN];
+    qs_uuid7(id, qs_clock_wall_ms());
+    rc = write_local(st, k, scope, id, NULL, 0, false, &b, rev, err);
+    if (!rc && id_out)
+        memcpy(id_out, id, QS_ID_LEN);
+out:
+    qs_buf_free(&b);
+    return rc;
+}
+
+static int edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, bool deleted,
+                qs_rev *rev, qs_err *err)
+{
+    qs_record cur;
+    int rc = qs_store_get(st, id, &cur, err);
+    if (rc)
+        return rc;
+    const qs_kind *k = qs_schema_kind(cur.kind);
+    qs_buf b;
+    qs_buf_init(&b, st->lim.max_body);
+    char idtxt[QS_UUID_STR];
+    if (!k) {
+        rc = qs_err_set(err, QS_ESCHEMA, "record %s is of a kind this version does not know",
+                        qs_uuid_format(id, idtxt));
+        goto out;
+    }
+    if (cur.deleted) {
+        rc = qs_err_set(err, QS_ENOTFOUND, "record %s was deleted", qs_uuid_format(id, idtxt));
+        goto out;
+    }
+    if (!qs_scope_can_write(st->node, cur.scope)) {
+        rc = qs_err_set(err, QS_ESCOPE,
+                        "record %s belongs to %s: this node (%s) may not change it",
+                        qs_uuid_format(id, idtxt), cur.scope, st->node);
+        goto out;
+    }
+    if (deleted) {
+        qs_body empty;
+        qs_body_init(&empty);
+        rc = qs_body_encode(&empty, &b, err);
+    } else if (!(rc = check_body(k, body, err))) {
+        rc = qs_body_encode(body, &b, err);
+    }
+    if (!rc)
+        rc = write_local(st, k, cur.scope, id, &cur.rev, 1, deleted, &b, rev, err);
+out:
+    qs_buf_free(&b);
+    qs_record_free(&cur);
+    return rc;
+}
+
+int qs_store_update(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, qs_rev *rev,
+                    qs_err *err)
+{
+    return edit(st, id, body, false, rev, err);
+}
+
+int qs_store_delete(qs_store *st, const uint8_t id[QS_ID_LEN], qs_rev *rev, qs_err *err)
+{
+    return edit(st, id, NULL, true, rev, err);
+}
+
+int qs_store_get(qs_store *st, const uint8_t id[QS_ID_LEN], qs_record *out, qs_err *err)
+{
+    qs_record_init(out);
+    sqlite3_stmt *s =
+        qs__stmt(st, "SELECT " VCOLS " FROM versions WHERE id = ? AND head = 1", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_blob(s, 1, id, QS_ID_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        qs__row_to_record(s, 0, out);
+        sqlite3_reset(s);
+        return 0;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return qs__sqlerr(st, rc, "reading a record", err);
+    char t[QS_UUID_STR];
+    return qs_err_set(err, QS_ENOTFOUND, "no record %s", qs_uuid_format(id, t));
+}
+
+int qs_store_history(qs_store *st, const uint8_t id[QS_ID_LEN], qs_version_info **out, size_t *n,
+                     qs_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = qs__stmt(
+        st, "SELECT seq, head, src_peer, " VCOLS " FROM versions WHERE id = ? ORDER BY seq", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_blob(s, 1, id, QS_ID_LEN, SQLITE_STATIC);
+    int rc;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 4;
+            *out = qs_xreallocarray(*out, cap, sizeof **out);
+        }
+        qs_version_info *v = &(*out)[(*n)++];
+        v->seq = (uint64_t)sqlite3_column_int64(s, 0);
+        v->head = sqlite3_column_int(s, 1);
+        const char *from = (const char *)sqlite3_column_text(s, 2);
+        snprintf(v->from, sizeof v->from, "%s", from ? from : "");
+        qs__row_to_record(s, 3, &v->rec);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        qs_version_info_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return qs__sqlerr(st, rc, "reading history", err);
+    }
+    if (*n == 0) {
+        char t[QS_UUID_STR];
+        return qs_err_set(err, QS_ENOTFOUND, "no record %s", qs_uuid_format(id, t));
+    }
+    return 0;
+}
+
+void qs_version_info_free(qs_version_info *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        qs_record_free(&v[i].rec);
+    free(v);
+}
+
+/* ---- conflicts --------------------------------------------------------- */
+
+int qs_store_conflicts(qs_store *st, qs_conflict **out, size_t *n, qs_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = qs__stmt(st,
+                               "SELECT id, kind, scope, gen, hash, head FROM versions "
+                               "WHERE head > 0 AND id IN (SELECT id FROM versions WHERE head = 2) "
+                               "ORDER BY id, head, gen DESC, hash DESC",
+                               err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    int rc;
+    size_t cap = 0;
+    qs_conflict *c = NULL;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const void *id = sqlite3_column_blob(s, 0);
+        qs_rev rv = {.gen = (uint64_t)sqlite3_column_int64(s, 3)};
+        memcpy(rv.hash, sqlite3_column_blob(s, 4), QS_HASH_LEN);
+        if (!c || memcmp(c->id, id, QS_ID_LEN) != 0) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 4;
+                *out = qs_xreallocarray(*out, cap, sizeof **out);
+            }
+            c = &(*out)[(*n)++];
+            memset(c, 0, sizeof *c);
+            memcpy(c->id, id, QS_ID_LEN);
+            c->kind = (uint32_t)sqlite3_column_int64(s, 1);
+            snprintf(c->scope, sizeof c->scope, "%s", (const char *)sqlite3_column_text(s, 2));
+        }
+        if (sqlite3_column_int(s, 5) == 1) {
+            c->winner = rv;
+        } else {
+            c->losers = qs_xreallocarray(c->losers, c->nlosers + 1, sizeof *c->losers);
+            c->losers[c->nlosers++] = rv;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        qs_conflicts_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return qs__sqlerr(st, rc, "listing conflicts", err);
+    }
+    return 0;
+}
+
+void qs_conflicts_free(qs_conflict *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(c[i].losers);
+    free(c);
+}
+
+int qs_store_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *take,
+                     const qs_body *body, qs_rev *rev, qs_err *err)
+{
+    head *h = NULL;
+    size_t n = 0;
+    bool exists;
+    uint32_t kind = 0;
+    char scope[QS_CODE_MAX] = "";
+    char t[QS_UUID_STR];
+    qs_record chosen;
+    qs_record_init(&chosen);
+    qs_buf b;
+    qs_buf_init(&b, st->lim.max_body);
+    qs_rev *parents = NULL;
+    bool mine;
+    int rc = qs__tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    if ((rc = load_heads(st, id, &h, &n, &kind, scope, &exists, err)))
+        goto done;
+    if (n < 2) {
+        rc = qs_err_set(err, QS_ENOTFOUND, "record %s has no open conflict",
+                        qs_uuid_format(id, t));
+        goto done;
+    }
+    const qs_kind *k = qs_schema_kind(kind);
+    if (!k) {
+        rc = qs_err_set(err, QS_ESCHEMA, "unknown kind %u", kind);
+        goto done;
+    }
+    if (!qs_scope_can_write(st->node, scope)) {
+        rc = qs_err_set(err, QS_ESCOPE, "record %s belongs to %s: this node may not resolve it",
+                        qs_uuid_format(id, t), scope);
+        goto done;
+    }
+    bool deleted = false;
+    if (take) {
+        size_t i;
+        for (i = 0; i < n && !qs_rev_eq(&h[i].rev, take); i++)
+            ;
+        if (i == n) {
+            char rt[QS_REV_STR];
+            rc = qs_err_set(err, QS_ENOTFOUND, "revision %s is not one of the conflicting versions",
+                            qs_rev_format(take, rt));
+            goto done;
+        }
+        if ((rc = load_version(st, h[i].seq, &chosen, err)))
+            goto done;
+        deleted = chosen.deleted;
+        rc = qs_buf_append(&b, chosen.body, chosen.body_len);
+    } else {
+        if (!body) {
+            rc = qs_err_set(err, QS_EINVAL, "resolve needs a revision to take or a body");
+            goto done;
+        }
+        if (!(rc = check_body(k, body, err)))
+            rc = qs_body_encode(body, &b, err);
+    }
+    if (rc)
+        goto done;
+    parents = qs_xcalloc(n, sizeof *parents);
+    for (size_t i = 0; i < n; i++)
+        parents[i] = h[i].rev;
+    rc = write_local(st, k, scope, id, parents, (uint32_t)n, deleted, &b, rev, err);
+done:
+    free(parents);
+    free(h);
+    qs_buf_free(&b);
+    qs_record_free(&chosen);
+    return qs__tx_end(st, mine, rc, err);
+}
+
+/* ---- applying remote versions ------------------------------------------ */
+
+static void result(qs_apply_result *res, int outcome, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void result(qs_apply_result *res, int outcome, const char *fmt, ...)
+{
+    res->outcome = (uint8_t)outcome;
+    res->reason[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(res->reason, sizeof res->reason, fmt, ap);
+        va_end(ap);
+    }
+}
+
+static int note_incoming_rejection(qs_store *st, const char *peer, const qs_record *r,
+                                   const char *reason, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(
+        st,
+        "INSERT OR REPLACE INTO rejections(id, kind, scope, gen, hash, peer, outgoing, reason, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_blob(s, 1, r->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, r->kind);
+    sqlite3_bind_text(s, 3, r->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (int64_t)r->rev.gen);
+    sqlite3_bind_blob(s, 5, r->rev.hash, QS_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, peer ? peer : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 7, 0);
+    sqlite3_bind_text(s, 8, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 9, qs_clock_wall_ms());
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "noting a rejection", err);
+}
+
+int qs_store_note_rejected(qs_store *st, const char *peer, const qs_record *rec,
+                           const char *reason, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(
+        st,
+        "INSERT OR REPLACE INTO rejections(id, kind, scope, gen, hash, peer, outgoing, reason, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+        err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_blob(s, 1, rec->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, rec->kind);
+    sqlite3_bind_text(s, 3, rec->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (int64_t)rec->rev.gen);
+    sqlite3_bind_blob(s, 5, rec->rev.hash, QS_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, peer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, reason ? reason : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, qs_clock_wall_ms());
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "noting a rejection", err);
+}
+
+static int park(qs_store *st, const char *peer, qs_direction dir, const qs_record *r, qs_err *err)
+{
+    qs_buf w;
+    qs_buf_init(&w, 0);
+    int rc = qs_record_encode(r, &w, err);
+    if (rc)
+        goto out;
+    sqlite3_stmt *s = qs__stmt(st,
+                               "INSERT OR IGNORE INTO parked(id, hash, kind, peer, dir, wire, at) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               err);
+    if (!s) {
+        rc = err ? err->code : QS_EIO;
+        goto out;
+    }
+    sqlite3_bind_blob(s, 1, r->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, r->rev.hash, QS_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, r->kind);
+    sqlite3_bind_text(s, 4, peer, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, dir);
+    sqlite3_bind_blob(s, 6, w.data, (int)w.len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, qs_clock_wall_ms());
+    int r2 = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r2 != SQLITE_DONE)
+        rc = qs__sqlerr(st, r2, "parking a record", err);
+out:
+    qs_buf_free(&w);
+    return rc;
+}
+
+/* Decide and apply one remote version. Returns non-zero only for a storage
+ * failure; the outcome goes into *res. */
+static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs_direction dir,
+                     const qs_record *r, qs_apply_result *res, qs_err *err)
+{
+    qs_err e = {0};
+    int rc;
+    if (qs_record_verify(r, &st->lim, &e)) {
+        result(res, QS_OUT_REJECTED, "%s", e.msg);
+        goto rejected;
+    }
+    const qs_kind *k = qs_schema_kind(r->kind);
+    if (!k) {
+        if ((rc = park(st, peer, dir, r, err)))
+            return rc;
+        result(res, QS_OUT_PARKED, "kind %u is unknown to this node: kept until it is upgraded",
+               r->kind);
+        return 0;
+    }
+    if (k->local_only) {
+        result(res, QS_OUT_REJECTED, "%s records are local-only and never sync", k->name);
+        goto rejected;
+    }
+    if (dir == QS_FROM_CHILD && !qs_scope_can_write(peer, r->scope)) {
+        result(res, QS_OUT_REJECTED, "node %s may not write records of scope %s", peer, r->scope);
+        goto rejected;
+    }
+    if (dir == QS_FROM_PARENT && !qs_scope_visible(st->node, r->scope)) {
+        result(res, QS_OUT_REJECTED, "scope %s is not visible to node %s", r->scope, st->node);
+        goto rejected;
+    }
+    if (!qs_scope_level_ok(r->scope, k->min_level, k->max_level)) {
+        result(res, QS_OUT_REJECTED, "a %s cannot have scope %s (wrong level)", k->name,
+               r->scope);
+        goto rejected;
+    }
+    if (!r->deleted) {
+        qs_body b;
+        if (qs_body_decode(r->body, r->body_len, &st->lim, &b, &e)) {
+            result(res, QS_OUT_REJECTED, "body: %s", e.msg);
+            goto rejected;
+        }
+        qs_verrs ve;
+        int v = qs_schema_validate(k, &b, false, &ve, &e);
+        qs_body_free(&b);
+        if (v) {
+            result(res, QS_OUT_REJECTED, "invalid %s: %s", k->name, e.msg);
+            goto rejected;
+        }
+    }
+    bool dup = in_history(st, r->id, r->rev.hash, &rc, err);
+    if (rc)
+        return rc;
+    head *h = NULL;
+    size_t n = 0;
+    bool exists, conflict = false;
+    uint32_t kind = 0;
+    char scope[QS_CODE_MAX] = "";
+    if ((rc = load_heads(st, r->id, &h, &n, &kind, scope, &exists, err)))
+        return rc;
+    if (exists && (kind != r->kind || strcmp(scope, r->scope) != 0)) {
+        free(h);
+        result(res, QS_OUT_REJECTED, "record kind/scope changed from %u/%s to %u/%s", kind,
+               scope, r->kind, r->scope);
+        goto rejected;
+    }
+    if (dup) {
+        free(h);
+        result(res, QS_OUT_DUPLICATE, NULL);
+        return 0;
+    }
+    if (st->fail_after == 0) {
+        free(h);
+        return qs_err_set(err, QS_EIO, "injected failure (test hook)");
+    }
+    if (st->fail_after > 0)
+        st->fail_after--;
+    rc = install(st, r, h, n, peer, peer_inc, &conflict, err);
+    free(h);
+    if (rc)
+        return rc;
+    result(res, conflict ? QS_OUT_CONFLICT : QS_OUT_APPLIED, NULL);
+    return 0;
+rejected:
+    return note_incoming_rejection(st, peer, r, res->reason, err);
+}
+
+static int store_cursor(qs_store *st, const char *peer, uint64_t cursor, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st,
+                               "INSERT INTO peers(peer, recv_cursor) VALUES (?1, ?2) "
+                               "ON CONFLICT(peer) DO UPDATE SET recv_cursor = ?2",
+                               err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    sqlite3_bind_text(s, 1, peer, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (int64_t)cursor);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "storing a cursor", err);
+}
+
+int qs_store_apply(qs_store *st, qs_apply_batch *b, size_t nb, qs_err *err)
+{
+    bool mine;
+    int rc = qs__tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < nb && !rc; i++) {
+        for (uint32_t j = 0; j < b[i].n && !rc; j++)
+            rc = apply_one(st, b[i].peer, b[i].peer_inc, b[i].dir, &b[i].recs[j],
+                           &b[i].results[j], err);
+        if (!rc)
+            rc = store_cursor(st, b[i].peer, b[i].cursor, err);
+    }
+    st->fail_after = -1;
+    return qs__tx_end(st, mine, rc, err);
+}
+
+int qs__apply_parked(qs_store *st, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st, "SELECT id, hash, kind, peer, dir, wire FROM parked", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    /* Collect first: applying writes to the table being read. */
+    typedef struct pk {
+        uint8_t id[QS_ID_LEN], hash[QS_HASH_LEN];
+        char peer[QS_NODE_MAX];
+        int dir;
+        qs_buf wire;
+    } pk;
+    pk *p = NULL;
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!qs_schema_kind((uint32_t)sqlite3_column_int64(s, 2)))
+            continue;
+        p = qs_xreallocarray(p, n + 1, sizeof *p);
+        memcpy(p[n].id, sqlite3_column_blob(s, 0), QS_ID_LEN);
+        memcpy(p[n].hash, sqlite3_column_blob(s, 1), QS_HASH_LEN);
+        snprintf(p[n].peer, sizeof p[n].peer, "%s", (const char *)sqlite3_column_text(s, 3));
+        p[n].dir = sqlite3_column_int(s, 4);
+        qs_buf_init(&p[n].wire, 0);
+        qs_buf_append(&p[n].wire, sqlite3_column_blob(s, 5), (size_t)sqlite3_column_bytes(s, 5));
+        n++;
+    }
+    sqlite3_reset(s);
+    rc = rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "reading parked records", err);
+    if (n == 0 || rc)
+        goto out;
+    bool mine;
+    if ((rc = qs__tx_begin(st, &mine, err)))
+        goto out;
+    for (size_t i = 0; i < n && !rc; i++) {
+        qs_record r;
+        qs_apply_result res;
+        if (qs_record_decode(p[i].wire.data, p[i].wire.len, &st->lim, &r, NULL) == 0) {
+            rc = apply_one(st, p[i].peer, NULL, (qs_direction)p[i].dir, &r, &res, err);
+            qs_record_free(&r);
+        }
+        sqlite3_stmt *d = qs__stmt(st, "DELETE FROM parked WHERE id = ? AND hash = ?", err);
+        if (!rc && d) {
+            sqlite3_bind_blob(d, 1, p[i].id, QS_ID_LEN, SQLITE_STATIC);
+            sqlite3_bind_blob(d, 2, p[i].hash, QS_HASH_LEN, SQLITE_STATIC);
+            int r2 = sqlite3_step(d);
+            sqlite3_reset(d);
+            if (r2 != SQLITE_DONE)
+                rc = qs__sqlerr(st, r2, "unparking", err);
+        }
+    }
+    rc = qs__tx_end(st, mine, rc, err);
+out:
+    for (size_t i = 0; i < n; i++)
+        qs_buf_free(&p[i].wire);
+    free(p);
+    return rc;
+}
+
+/* ---- ancestry for the feed --------------------------------------------- */
+
+int qs__ancestry(qs_store *st, qs_record *r, qs_err *err)
+{
+    uint32_t max = st->lim.max_ancestry;
+    if (r->nparents == 0 || max == 0)
+        return 0;
+    uint8_t(*a)[QS_HASH_LEN] = qs_xcalloc(max, QS_HASH_LEN);
+    uint32_t n = 0;
+    /* Breadth-first over held versions: a[] doubles as the queue. */
+    for (uint32_t i = 0; i < r->nparents && n < max; i++)
+        memcpy(a[n++], r->parents[i].hash, QS_HASH_LEN);
+    sqlite3_stmt *s =
+        qs__stmt(st, "SELECT parents, ancestry FROM versions WHERE id = ? AND hash = ?", err);
+    int rc = s ? 0 : (err ? err->code : QS_EIO);
+    for (uint32_t q = 0; q < n && n < max && !rc; q++) {
+        sqlite3_bind_blob(s, 1, r->id, QS_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, a[q], QS_HASH_LEN, SQLITE_STATIC);
+        int r2 = sqlite3_step(s);
+        if (r2 == SQLITE_ROW) {
+            for (int col = 0; col < 2; col++) {
+                int stride = col == 0 ? PARENT_BYTES : QS_HASH_LEN;
+                int off = col == 0 ? 8 : 0;
+                const uint8_t *p = sqlite3_column_blob(s, col);
+                int cnt = sqlite3_column_bytes(s, col) / stride;
+                for (int j = 0; p && j < cnt && n < max; j++) {
+                    const uint8_t *hsh = p + j * stride + off;
+                    bool seen = false;
+                    for (uint32_t k = 0; k < n && !seen; k++)
+                        seen = memcmp(a[k], hsh, QS_HASH_LEN) == 0;
+                    if (!seen)
+                        memcpy(a[n++], hsh, QS_HASH_LEN);
+                }
+            }
+        } else if (r2 != SQLITE_DONE) {
+            rc = qs__sqlerr(st, r2, "reading ancestry", err);
+        }
+        sqlite3_reset(s);
+    }
+    if (!rc)
+        qs_record_set_ancestry(r, (const uint8_t(*)[QS_HASH_LEN])a, n);
+    free(a);
+    return rc;
+}
