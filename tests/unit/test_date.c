@@ -22,20 +22,10 @@ static void test_valid(void **state)
         {20230229, false}, /* common year */
         {20000229, true},  /* divisible by 400 */
         {19000229, false}, /* divisible by 100, not 400 */
-        {21000229, false},
-        {20230228, true},
-        {20231231, true},
-        {20231232, false},
-        {20230431, false},
-        {20230430, true},
-        {20231301, false},
-        {20230001, false},
-        {20230100, false},
-        {19000101, true}, /* range ends */
-        {21991231, true},
-        {18991231, false},
-        {22000101, false},
-        {0, false},
+        {21000229, false},  {20230228, true},  {20231231, true},  {20231232, false},
+        {20230431, false},  {20230430, true},  {20231301, false}, {20230001, false},
+        {20230100, false},  {19000101, true}, /* range ends */
+        {21991231, true},   {18991231, false}, {22000101, false}, {0, false},
         {-20240101, false},
     };
     for (size_t i = 0; i < N(t); i++) {
@@ -110,14 +100,14 @@ static void test_days(void **state)
     static const struct {
         int32_t ymd, days;
     } t[] = {
-        {19700101, 0},      {19700102, 1},     {19691231, -1},   {19000101, -25567},
-        {20000101, 10957},  {20000229, 11016}, {20000301, 11017}, {20240229, 19782},
-        {20240301, 19783},  {21991231, 84005}, {20380119, 24855},
+        {19700101, 0},     {19700102, 1},     {19691231, -1},    {19000101, -25567},
+        {20000101, 10957}, {20000229, 11016}, {20000301, 11017}, {20240229, 19782},
+        {20240301, 19783}, {21991231, 84005}, {20380119, 24855},
     };
     for (size_t i = 0; i < N(t); i++) {
         if (qs_date_to_days(t[i].ymd) != t[i].days)
-            fail_msg("to_days(%d) = %d, want %d", (int)t[i].ymd,
-                     (int)qs_date_to_days(t[i].ymd), (int)t[i].days);
+            fail_msg("to_days(%d) = %d, want %d", (int)t[i].ymd, (int)qs_date_to_days(t[i].ymd),
+                     (int)t[i].days);
         if (qs_date_from_days(t[i].days) != t[i].ymd)
             fail_msg("from_days(%d) = %d, want %d", (int)t[i].days,
                      (int)qs_date_from_days(t[i].days), (int)t[i].ymd);
