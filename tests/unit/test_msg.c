@@ -563,7 +563,7 @@ static void test_record_limits(void **state)
             } else if (key == 12 && e == 3) {
                 msgpack_pack_bin_with_body(&pk, bytes, 7);
             } else if (key == 3 && (e == 4 || e == 5)) {
-                msgpack_pack_str_with_body(&pk, "632322100123456", e == 4 ? 15 : 16);
+                msgpack_pack_str_with_body(&pk, "6323221001234567", e == 4 ? 15 : 16);
             } else if (key == 9 && (e == 6 || e == 7)) {
                 char a[96];
                 memset(a, 'a', sizeof a);
@@ -589,7 +589,10 @@ static void test_record_limits(void **state)
                 msgpack_pack_bin_with_body(&pk, bytes, 16);
                 msgpack_pack_nil(&pk);
             } else if (key == 3 && e == 15) {
-                msgpack_pack_str_with_body(&pk, "632\0322", 7);
+                msgpack_pack_str_with_body(&pk,
+                                           "632\0"
+                                           "322",
+                                           7);
             } else {
                 msgpack_pack_object(&pk, kv->val);
             }
