@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "proto/frame.h"
 #include "proto/mpcheck.h"
 #include "proto/msg.h"
 
@@ -715,6 +716,80 @@ static void test_names(void **state)
     assert_string_equal(qs_outcome_name(-1), "unknown");
 }
 
+/* The fuzz seed corpus (written by tests/fuzz/make_corpus.py, an independent
+ * msgpack encoder) decodes: every frame-* file into valid messages, raw-record
+ * as a record. */
+static void test_fuzz_corpus_decodes(void **state)
+{
+    (void)state;
+    const char *src = getenv("QS_SOURCE_DIR");
+    if (!src)
+        skip();
+    static const struct {
+        const char *file;
+        int frames;
+        uint32_t first_type;
+    } t[] = {
+        {"frame-hello", 1, QS_MSG_HELLO},
+        {"frame-welcome", 1, QS_MSG_WELCOME},
+        {"frame-push", 1, QS_MSG_PUSH},
+        {"frame-ack", 1, QS_MSG_ACK},
+        {"frame-pull", 1, QS_MSG_PULL},
+        {"frame-changes", 1, QS_MSG_CHANGES},
+        {"frame-done", 1, QS_MSG_DONE},
+        {"frame-error", 1, QS_MSG_ERROR},
+        {"frame-ping", 1, QS_MSG_PING},
+        {"frame-pong", 1, QS_MSG_PONG},
+        {"frame-push-zstd", 1, QS_MSG_PUSH},
+        {"frames-hello-push-done", 3, QS_MSG_HELLO},
+        {"raw-record", 0, 0},
+    };
+    qs_limits l = qs_limits_default();
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/fuzz/corpus/%s", src, t[i].file);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            fail_msg("cannot open %s", path);
+        uint8_t buf[8192];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        qs_err e = {0};
+        if (t[i].frames == 0) {
+            qs_record r;
+            if (qs_record_decode(buf, n, &l, &r, &e))
+                fail_msg("%s: %s", t[i].file, e.msg);
+            qs_record_free(&r);
+            continue;
+        }
+        qs_frame_decoder *d = qs_frame_decoder_new(&l);
+        int frames = 0;
+        size_t off = 0;
+        while (off < n) {
+            size_t used, pn;
+            const uint8_t *p;
+            uint8_t flags;
+            int rc = qs_frame_decoder_feed(d, buf + off, n - off, &used, &p, &pn, &flags, &e);
+            if (rc < 0)
+                fail_msg("%s: %s", t[i].file, e.msg);
+            off += used;
+            if (rc == 1) {
+                qs_msg m;
+                if (qs_msg_decode(p, pn, &l, &m, &e))
+                    fail_msg("%s: %s", t[i].file, e.msg);
+                if (frames == 0)
+                    assert_int_equal(m.type, t[i].first_type);
+                if (strstr(t[i].file, "zstd"))
+                    assert_int_equal(flags, QS_FRAME_ZSTD);
+                qs_msg_free(&m);
+                frames++;
+            }
+        }
+        assert_int_equal(frames, t[i].frames);
+        qs_frame_decoder_free(d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_fuzz_corpus_decodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
