@@ -237,6 +237,11 @@ int qs_tls_ctx_new(qs_tls_ctx **out, qs_tls_role role, const char *ca_file,
     }
     ERR_clear_error();
     if (SSL_CTX_use_PrivateKey_file(s, key_file, SSL_FILETYPE_PEM) != 1) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            rc = qs_err_set(e, QS_ETLS, "key %s does not match certificate %s", key_file,
+                            cert_file);
+            goto done;
+        }
         openssl_reason(why, sizeof why);
         rc = qs_err_set(e, QS_ETLS, "key %s: cannot load (%s)", key_file, why);
         goto done;
