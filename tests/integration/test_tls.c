@@ -101,6 +101,12 @@ static int group_setup(void **state)
             sh(Q " sign %s/%s %s/%s/node.csr -o %s/%s/node.crt --start %s --days 730" QUIET, pki, g_dir,
                nodes[i].ca, g_dir, nodes[i].name, g_dir, nodes[i].name, nodes[i].start);
     }
+    /* Signed by the provincial CA outside qs-pki (which refuses it): CN is a host name. */
+    sh("mkdir -p %s/badcn && cd %s/badcn && openssl genpkey -algorithm EC -pkeyopt "
+       "ec_paramgen_curve:P-256 -out node.key 2>/dev/null && openssl req -new -key node.key "
+       "-subj /CN=qianshou-agg.test -out node.csr && openssl x509 -req -in node.csr -CA "
+       "../ca/ca.crt -CAkey ../ca/ca.key -CAcreateserial -days 30 -out node.crt 2>/dev/null",
+       g_dir, g_dir);
     sh(Q " crl %s/ca -o %s/crl0.pem" QUIET, pki, g_dir, g_dir);
     sh(Q " revoke %s/ca %s/revoked/node.crt" QUIET, pki, g_dir, g_dir);
     sh(Q " crl %s/ca -o %s/crl.pem" QUIET, pki, g_dir, g_dir);
@@ -366,22 +372,27 @@ typedef struct refusal {
     int raw_max_version;     /* 0 = normal ctx */
     const char *server_says; /* substring of the server's close reason */
     const char *client_says; /* substring of the client's close reason */
+    int client_code;         /* 0 = QS_ETLS */
 } refusal;
 
 static const refusal refusals[] = {
     {"no client certificate", "agg", 1, NULL, TLS1_3_VERSION, "no client certificate",
-     "no client certificate"},
-    {"another CA", "agg", 1, "foreign", 0, "unknown CA", "unknown CA"},
+     "no client certificate", 0},
+    {"another CA", "agg", 1, "foreign", 0, "unknown CA", "unknown CA", 0},
     /* a machine with a right clock would not even make these contexts (the
      * clock rule), so these clients are built by hand */
     {"expired", "agg", 1, "expired", TLS1_3_VERSION, "certificate has expired (notAfter 2021-01-01 00:00:00 UTC)",
-     "refused our certificate: certificate has expired"},
+     "refused our certificate: certificate has expired", 0},
     {"not yet valid", "agg", 1, "future", TLS1_3_VERSION, "certificate is not yet valid (notBefore ",
-     "refused our certificate"},
-    {"revoked", "agg", 1, "revoked", 0, "certificate revoked", "certificate revoked"},
+     "refused our certificate", 0},
+    {"revoked", "agg", 1, "revoked", 0, "certificate revoked", "certificate revoked", 0},
     {"county cert as aggregator", "county", 0, "county", 0, "refused our certificate",
-     "host name mismatch"},
-    {"TLS 1.2 client", "agg", 1, "county", TLS1_2_VERSION, "protocol version", "protocol version"},
+     "host name mismatch", 0},
+    {"TLS 1.2 client", "agg", 1, "county", TLS1_2_VERSION, "protocol version", "protocol version", 0},
+    /* the server drops it after the handshake, without an alert */
+    {"CN not a node id", "agg", 1, "badcn", TLS1_3_VERSION,
+     "peer certificate CN \"qianshou-agg.test\" is not a node id", "closed the connection",
+     QS_EIO},
 };
 
 static void test_refusals(void **state)
@@ -403,7 +414,7 @@ static void test_refusals(void **state)
         assert_int_equal(v.srv.handshakes, 0);
         assert_int_equal(v.srv.rx, 0);
         assert_int_equal(v.srv.last_close.code, QS_ETLS);
-        assert_int_equal(cs.close.code, QS_ETLS);
+        assert_int_equal(cs.close.code, r->client_code ? r->client_code : QS_ETLS);
         if (!strstr(v.srv.last_close.msg, r->server_says))
             fail_msg("%s: server reason \"%s\" lacks \"%s\"", r->what, v.srv.last_close.msg,
                      r->server_says);
@@ -799,19 +810,27 @@ static void test_ctx_errors(void **state)
         assert_false(qs_tls_valid_node_id(bad[i], strlen(bad[i])));
 }
 
+/* Every test starts with the true clock, even after a failed test_clock_rule. */
+static int reset_clock(void **state)
+{
+    (void)state;
+    qs_clock_set_offset_ms(0);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ctx_errors),
-        cmocka_unit_test(test_handshake_ok),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_clock_rule),
-        cmocka_unit_test(test_crl_reload),
-        cmocka_unit_test(test_one_byte_writes),
-        cmocka_unit_test(test_engine_bytewise_records),
-        cmocka_unit_test(test_backpressure),
-        cmocka_unit_test(test_handshake_timeout),
-        cmocka_unit_test(test_churn),
+        cmocka_unit_test_setup(test_ctx_errors, reset_clock),
+        cmocka_unit_test_setup(test_handshake_ok, reset_clock),
+        cmocka_unit_test_setup(test_refusals, reset_clock),
+        cmocka_unit_test_setup(test_clock_rule, reset_clock),
+        cmocka_unit_test_setup(test_crl_reload, reset_clock),
+        cmocka_unit_test_setup(test_one_byte_writes, reset_clock),
+        cmocka_unit_test_setup(test_engine_bytewise_records, reset_clock),
+        cmocka_unit_test_setup(test_backpressure, reset_clock),
+        cmocka_unit_test_setup(test_handshake_timeout, reset_clock),
+        cmocka_unit_test_setup(test_churn, reset_clock),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
