@@ -385,6 +385,7 @@ static void test_apply_outcomes(void **state)
     assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
     assert_int_equal(res.outcome, QS_OUT_REJECTED);
     assert_non_null(strstr(res.reason, "632323"));
+    qs_record_free(&r);
     assert_int_equal(qs_store_get(p, other, &r, &e), QS_ENOTFOUND);
 
     /* Changing the scope of an existing record (valid hash): rejected. */
