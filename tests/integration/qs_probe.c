@@ -5,6 +5,7 @@
  *                                          prints the reply; exit 0, or 2 on error
  *   qs_probe conn --port P --ca CA [--cert C --key K | --no-cert] [--tls12]
  *                 [--dns NAME] [--hello NODE] [--bytewise] [--send HEX]
+ *                 [--raw: present the certificate as is, even expired]
  *                 [--hold SEC] [--flood SEC] [--many N --rounds R]
  *
  * conn prints one line per event: "handshake peer=ID", "recv TYPE",
@@ -29,7 +30,7 @@
 #include "proto/msg.h"
 
 static struct {
-    int port, tls12, no_cert, bytewise, many, rounds;
+    int port, tls12, no_cert, raw, bytewise, many, rounds;
     double hold, flood;
     const char *ca, *cert, *key, *dns, *hello, *send_hex;
 } o = {.dns = "qianshou-agg.test", .rounds = 1};
@@ -291,12 +292,13 @@ int main(int argc, char **argv)
         OPT("--tls12", o.tls12 = 1)
         OPT("--no-cert", o.no_cert = 1)
         OPT("--bytewise", o.bytewise = 1)
+        OPT("--raw", o.raw = 1)
         fprintf(stderr, "unknown option %s\n", a);
         return 1;
     }
     lim = qs_limits_default();
     qs_err e = {0};
-    if (o.tls12 || o.no_cert) {
+    if (o.tls12 || o.no_cert || o.raw) { /* no policy: may present a bad certificate */
         SSL_CTX *s = SSL_CTX_new(TLS_client_method());
         SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION);
         SSL_CTX_set_max_proto_version(s, o.tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
