@@ -23,7 +23,7 @@
 #include "daemon/ctl.h"
 #include "daemon/log.h"
 #include "daemon/net.h"
-#include "daemon/session.h"
+#include "daemon/link.h"
 #include "daemon/tls.h"
 #include "daemon/worker.h"
 #include "proto/clock.h"
@@ -60,7 +60,7 @@ struct daemon_s {
     int lock_fd;
     qs_tls_ctx *ctx;
     qs_net_listener *listener;
-    qs_session_env env;
+    qs_link_env env;
     uv_pipe_t ctl;
     int ctl_open;
     ctl_client *clients;
@@ -537,7 +537,7 @@ static int ctl_listen(daemon_s *d, qs_err *e)
 
 /* ---- sync (county) ---- */
 
-static void on_session_end(const qs_session_result *r, void *data)
+static void on_session_end(const qs_link_result *r, void *data)
 {
     daemon_s *d = data;
     if (!d->env.head || d->cfg.role == QS_ROLE_AGGREGATOR) {
@@ -579,9 +579,9 @@ static void start_sync(daemon_s *d)
     qs_err e = {0};
     int rc = qs_tls_ctx_check_clock(d->ctx, &e);
     if (rc == 0)
-        rc = qs_session_connect(&d->env, d->ctx, &e);
+        rc = qs_link_connect(&d->env, d->ctx, &e);
     if (rc != 0) {
-        qs_session_result r = {.err = e};
+        qs_link_result r = {.err = e};
         r.started_ms = r.ended_ms = qs_clock_wall_ms();
         qs_log(rc == QS_ECLOCK ? QS_LOG_ERROR : QS_LOG_WARN, "sync", "cannot start: %s", e.msg);
         on_session_end(&r, d);
@@ -681,7 +681,7 @@ static void begin_stop(daemon_s *d, const char *why)
         waiter_finish(d, d->waiters, err_reply("qianshoud is stopping"));
     for (ctl_client *cl = d->clients; cl; cl = cl->next)
         ctl_close(cl);
-    qs_session_close_all(&d->env);
+    qs_link_close_all(&d->env);
     qs_worker_close_handle(d->worker);
     uv_timer_start(&d->stop_timer, stop_timeout, 10000, 0);
     uv_unref((uv_handle_t *)&d->stop_timer);
@@ -761,7 +761,7 @@ static int run_daemon(daemon_s *d)
         qs_log(QS_LOG_ERROR, "daemon", "%s", e.msg);
         goto out;
     }
-    qs_session_env_init(&d->env);
+    qs_link_env_init(&d->env);
     d->env.loop = &loop;
     d->env.worker = d->worker;
     d->env.cfg = c;
@@ -789,7 +789,7 @@ static int run_daemon(daemon_s *d)
     }
     if (c->role == QS_ROLE_AGGREGATOR) {
         if (qs_net_listen(&d->listener, &loop, c->listen.address, c->listen.port, d->ctx,
-                          c->listen.max_connections, qs_session_server_callbacks(),
+                          c->listen.max_connections, qs_link_server_callbacks(),
                           &d->env.opts, &d->env, &e) != 0) {
             qs_log(QS_LOG_ERROR, "net", "cannot listen on %s:%d: %s", c->listen.address,
                    c->listen.port, e.msg);

@@ -1,5 +1,5 @@
 /* session.c — the handshake session; see session.h and proto/PROTOCOL-session.md. */
-#include "daemon/session.h"
+#include "daemon/link.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,11 +30,11 @@ static const char *state_name(state s)
     return n[s];
 }
 
-struct qs_session {
+struct qs_link {
     int tag_;
-    qs_session_env *env;
+    qs_link_env *env;
     qs_net_conn *conn;        /* NULL once closed */
-    qs_session *prev, *next;
+    qs_link *prev, *next;
     int client;
     state st;
     qs_frame_decoder *dec;
@@ -42,13 +42,13 @@ struct qs_session {
     int ended;                /* on_end delivered */
     int failed;               /* result set */
     qs_buf stalled;           /* one frame refused by back-pressure (QS_ELIMIT) */
-    qs_session_result res;
+    qs_link_result res;
     qs_hello peer_hello;      /* what the peer sent */
 };
 
 typedef struct sjob { /* a store job of a session */
     qs_job job;
-    qs_session *s;
+    qs_link *s;
     int rc;
     qs_err err;
     qs_hello out;             /* HELLO/WELCOME we send */
@@ -63,22 +63,22 @@ typedef struct donejob { /* peer_done, fire and forget */
     char error[QS_REASON_MAX];
 } donejob;
 
-void qs_session_env_init(qs_session_env *env)
+void qs_link_env_init(qs_link_env *env)
 {
     memset(env, 0, sizeof *env);
     env->tag_ = TAG_ENV;
 }
 
-static const char *peer_name(const qs_session *s)
+static const char *peer_name(const qs_link *s)
 {
     return s->res.peer[0] ? s->res.peer : "(unknown peer)";
 }
 
-static void maybe_free(qs_session *s)
+static void maybe_free(qs_link *s)
 {
     if (s->conn || s->job_busy || !s->ended)
         return;
-    qs_session_env *env = s->env;
+    qs_link_env *env = s->env;
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -91,9 +91,9 @@ static void maybe_free(qs_session *s)
     free(s);
 }
 
-static qs_session *session_new(qs_session_env *env, int client)
+static qs_link *session_new(qs_link_env *env, int client)
 {
-    qs_session *s = qs_xcalloc(1, sizeof *s);
+    qs_link *s = qs_xcalloc(1, sizeof *s);
     s->tag_ = TAG_SESSION;
     s->env = env;
     s->client = client;
@@ -110,7 +110,7 @@ static qs_session *session_new(qs_session_env *env, int client)
 
 /* Encode and queue one message. Back-pressure: a refused frame is kept (one
  * only) and reading pauses until on_drain. */
-static int send_msg(qs_session *s, const qs_msg *m, qs_err *e)
+static int send_msg(qs_link *s, const qs_msg *m, qs_err *e)
 {
     qs_buf payload, frame;
     qs_buf_init(&payload, 0);
@@ -136,8 +136,8 @@ static int send_msg(qs_session *s, const qs_msg *m, qs_err *e)
 }
 
 /* End the session with an error: log, ERROR to the peer (best effort), close. */
-static void fail(qs_session *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(qs_session *s, int code, const char *fmt, ...)
+static void fail(qs_link *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(qs_link *s, int code, const char *fmt, ...)
 {
     if (s->failed || !s->conn)
         return;
@@ -158,7 +158,7 @@ static void fail(qs_session *s, int code, const char *fmt, ...)
     qs_net_close(s->conn);
 }
 
-static void finish_ok(qs_session *s)
+static void finish_ok(qs_link *s)
 {
     s->st = S_FINISHED;
     s->failed = 1; /* result final: ok */
@@ -244,7 +244,7 @@ static void free_done(qs_job *job)
     free(job);
 }
 
-static void post_done(qs_session *s)
+static void post_done(qs_link *s)
 {
     donejob *j = qs_xcalloc(1, sizeof *j);
     j->job.work = work_done;
@@ -257,7 +257,7 @@ static void post_done(qs_session *s)
 
 static void job_done(qs_job *job);
 
-static void post(qs_session *s, void (*work)(qs_job *, qs_store *))
+static void post(qs_link *s, void (*work)(qs_job *, qs_store *))
 {
     sjob *j = qs_xcalloc(1, sizeof *j);
     j->job.work = work;
@@ -269,7 +269,7 @@ static void post(qs_session *s, void (*work)(qs_job *, qs_store *))
     qs_worker_post(s->env->worker, &j->job);
 }
 
-static void note_skew(qs_session *s, const sjob *j)
+static void note_skew(qs_link *s, const sjob *j)
 {
     s->res.skew_ms = j->skew;
     s->res.skew_rejected = j->rejected;
@@ -289,7 +289,7 @@ static void note_skew(qs_session *s, const sjob *j)
 static void job_done(qs_job *job)
 {
     sjob *j = (sjob *)job;
-    qs_session *s = j->s;
+    qs_link *s = j->s;
     s->job_busy = 0;
     if (job->cancelled || !s->conn || s->failed) {
         free(j);
@@ -329,7 +329,7 @@ static void job_done(qs_job *job)
 
 /* ---- messages ---- */
 
-static int check_hello(qs_session *s, const qs_hello *h, const char *what)
+static int check_hello(qs_link *s, const qs_hello *h, const char *what)
 {
     if (h->proto != QS_PROTO_VERSION) {
         fail(s, QS_EPROTO, "%s carries protocol version %u, we speak %d", what,
@@ -344,7 +344,7 @@ static int check_hello(qs_session *s, const qs_hello *h, const char *what)
     return 0;
 }
 
-static void handle(qs_session *s, qs_msg *m)
+static void handle(qs_link *s, qs_msg *m)
 {
     if (s->job_busy) {
         fail(s, QS_EPROTO, "%s while the previous message is being processed (wrong state)",
@@ -406,9 +406,9 @@ static void handle(qs_session *s, qs_msg *m)
 
 static void on_handshake(qs_net_conn *c)
 {
-    qs_session *s = qs_net_conn_data(c);
+    qs_link *s = qs_net_conn_data(c);
     if (s->tag_ == TAG_ENV) { /* server: the connection passed TLS */
-        s = session_new((qs_session_env *)s, 0);
+        s = session_new((qs_link_env *)s, 0);
         s->conn = c;
         qs_net_conn_set_data(c, s);
         s->st = S_WAIT_HELLO;
@@ -422,7 +422,7 @@ static void on_handshake(qs_net_conn *c)
 
 static void on_data(qs_net_conn *c, const uint8_t *p, size_t n)
 {
-    qs_session *s = qs_net_conn_data(c);
+    qs_link *s = qs_net_conn_data(c);
     if (s->tag_ != TAG_SESSION)
         return;
     while (n > 0 && !s->failed && s->conn) {
@@ -453,7 +453,7 @@ static void on_data(qs_net_conn *c, const uint8_t *p, size_t n)
 
 static void on_drain(qs_net_conn *c)
 {
-    qs_session *s = qs_net_conn_data(c);
+    qs_link *s = qs_net_conn_data(c);
     if (s->tag_ != TAG_SESSION || !s->stalled.len)
         return;
     qs_err e = {0};
@@ -471,7 +471,7 @@ static void on_drain(qs_net_conn *c)
 
 static void on_close(qs_net_conn *c, const qs_err *reason)
 {
-    qs_session *s = qs_net_conn_data(c);
+    qs_link *s = qs_net_conn_data(c);
     if (s->tag_ == TAG_ENV) { /* server: refused before or during TLS */
         qs_log(QS_LOG_WARN, "net", "refused a connection: %s",
                reason->code ? reason->msg : "closed by the peer during the TLS handshake");
@@ -506,15 +506,15 @@ static const qs_net_callbacks g_cb = {
     .on_close = on_close,
 };
 
-const qs_net_callbacks *qs_session_server_callbacks(void)
+const qs_net_callbacks *qs_link_server_callbacks(void)
 {
     return &g_cb;
 }
 
-int qs_session_connect(qs_session_env *env, qs_tls_ctx *ctx, qs_err *e)
+int qs_link_connect(qs_link_env *env, qs_tls_ctx *ctx, qs_err *e)
 {
     const qs_config *cfg = env->cfg;
-    qs_session *s = session_new(env, 1);
+    qs_link *s = session_new(env, 1);
     s->st = S_TLS;
     int rc = qs_net_connect(&s->conn, env->loop, cfg->up.address, cfg->up.port, cfg->up.host,
                             ctx, &g_cb, &env->opts, s, e);
@@ -526,9 +526,9 @@ int qs_session_connect(qs_session_env *env, qs_tls_ctx *ctx, qs_err *e)
     return rc;
 }
 
-void qs_session_close_all(qs_session_env *env)
+void qs_link_close_all(qs_link_env *env)
 {
-    for (qs_session *s = env->head; s; s = s->next)
+    for (qs_link *s = env->head; s; s = s->next)
         if (s->conn)
             qs_net_close(s->conn);
 }
