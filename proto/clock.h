@@ -5,8 +5,10 @@
  * checks via X509_VERIFY_PARAM_set_time, report defaults) goes through here.
  * The environment variable QIANSHOU_CLOCK_OFFSET shifts the wall clock by a
  * signed number of seconds, with an optional unit suffix: s, m, h, d
- * ("+3600", "-2d", "90d"). It is read once, at the first call. Monotonic time
- * (libuv timers) is never shifted.
+ * ("+3600", "-2d", "90d"; at most 100 years either way). It is read once,
+ * at the first call, thread-safely. A malformed value cannot make the clock
+ * fail: one line naming the variable goes to stderr and the offset is 0. An
+ * empty value means unset. Monotonic time (libuv timers) is never shifted.
  */
 #ifndef QS_CLOCK_H
 #define QS_CLOCK_H
@@ -21,7 +23,9 @@ time_t qs_clock_wall_time(void);
 /* The offset in ms the hook applies (0 when unset). */
 int64_t qs_clock_offset_ms(void);
 
-/* Parse an offset like "+3600", "-2d", "12h" into ms. Returns 0 or QS_EINVAL. */
+/* Parse an offset like "+3600", "-2d", "12h", "90m", "30s" into ms: optional
+ * sign, decimal digits, optional unit s/m/h/d, nothing else (no spaces).
+ * Returns 0 or QS_EINVAL (*ms untouched). */
 int qs_clock_parse_offset(const char *s, int64_t *ms);
 
 /* Tests only: replace the offset (overrides the environment). */

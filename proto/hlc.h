@@ -11,6 +11,7 @@
 #define QS_HLC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef uint64_t qs_hlc;
@@ -33,18 +34,23 @@ static inline qs_hlc qs_hlc_make(int64_t ms, uint32_t logical)
 
 /* Local or send event: returns the new reading, strictly greater than *state,
  * and stores it in *state. When the logical counter would overflow, the ms
- * part is advanced by one. */
+ * part is advanced by one. A wall reading outside 0..2^48-1 ms is clamped. */
 qs_hlc qs_hlc_now(qs_hlc *state, int64_t wall_ms);
 
-/* Receive event for a remote reading. If the remote physical time is more
- * than max_offset_ms ahead of wall_ms, the state is NOT advanced by it (only
- * by the local wall), *rejected is set true and the local reading returned.
+/* Receive event for a remote reading. Otherwise the new reading is the
+ * maximum of the local state, the remote reading and the wall, with the
+ * logical counter advanced as in the paper; it is stored and returned. If the
+ * remote physical time is more than max_offset_ms ahead of wall_ms, the state
+ * is NOT advanced by it (a local event, qs_hlc_now), *rejected is set true and
+ * that local reading returned. *rejected (if not NULL) is set false otherwise.
  * *skew_ms (if not NULL) = remote physical ms - wall_ms (positive = remote ahead). */
 qs_hlc qs_hlc_recv(qs_hlc *state, qs_hlc remote, int64_t wall_ms, int64_t max_offset_ms,
                    int64_t *skew_ms, bool *rejected);
 
-/* Format as "2026-11-28T23:44:07.123Z+5" (logical part after '+', omitted when 0).
- * Returns buf. */
+/* Format as "2026-11-28T23:44:07.123Z+5" (UTC; logical part after '+',
+ * omitted when 0) into buf of n bytes (QS_HLC_STR always suffices; a shorter
+ * buffer gets a truncated, NUL-terminated string). Returns buf. */
+#define QS_HLC_STR 32
 char *qs_hlc_format(qs_hlc h, char *buf, size_t n);
 
 #endif

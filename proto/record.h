@@ -3,7 +3,7 @@
  *
  * A revision is (generation, hash). generation = 1 + the highest parent
  * generation (1 for a new record). hash = the first 16 bytes of SHA-256 over
- * the revision input (PROTOCOL.md "Revision hash"):
+ * the revision input (proto/PROTOCOL-records.md "Revision hash"):
  *
  *   "qs-rev-1"                 8 ASCII bytes, domain separation
  *   gen                        u64 big-endian
@@ -17,7 +17,9 @@
  *
  * hlc, author, ancestry and schema are NOT hashed: they never decide anything.
  * Winner rule (everywhere the same): higher generation wins, then the higher
- * hash (memcmp). qs_rev_cmp orders revisions by it.
+ * hash (memcmp). qs_rev_cmp orders revisions by it. SHA-256 comes from
+ * OpenSSL's EVP interface; the fixed test vectors are in PROTOCOL-records.md
+ * and tests/unit/test_record.c.
  */
 #ifndef QS_RECORD_H
 #define QS_RECORD_H
@@ -78,14 +80,20 @@ void qs_rev_hash(const qs_record *r, uint8_t out[QS_HASH_LEN]);
  * rev.hash. Call after every field that is hashed has its final value. */
 void qs_record_seal(qs_record *r);
 
-/* Verify a received record: valid scope code, parents within
- * lim->max_parents and no duplicates, ancestry within lim->max_ancestry, body
- * within lim->max_body and canonical (qs_body_decode), generation =
- * 1 + max parent generation, hash recomputed equal. QS_EINVAL or QS_EHASH with
- * a reason in err. Does not look at the schema (see qs_schema_validate). */
+/* Verify a received record, in this order: valid scope code (qs_code_valid);
+ * parents within lim->max_parents, each with a generation >= 1, no hash listed
+ * twice; ancestry within lim->max_ancestry; body within lim->max_body and a
+ * canonical map (qs_body_decode; a tombstone carries a map too, usually the
+ * empty map 0x80, never zero bytes); generation = 1 + max parent generation;
+ * hash recomputed equal. Returns 0, or with a sentence in err: QS_ELIMIT (a
+ * limit crossed), QS_EINVAL (malformed: scope, parents, body), QS_EHASH
+ * (generation or hash does not verify). Does not look at the schema (see
+ * qs_schema_validate) nor at the write/visibility rules (qs_scope_*). */
 int qs_record_verify(const qs_record *r, const qs_limits *lim, qs_err *err);
 
-/* Text form of a revision: "<gen>-<32 hex>" into buf (>= QS_REV_STR). Parse back. */
+/* Text form of a revision: "<gen>-<32 lower-case hex>" into buf (>= QS_REV_STR),
+ * gen in decimal; returns buf. Parse accepts exactly that form (gen >= 1, no
+ * sign or leading zero, lower-case hex): 0 or QS_EINVAL (out untouched). */
 #define QS_REV_STR 56
 char *qs_rev_format(const qs_rev *r, char *buf);
 int qs_rev_parse(const char *s, qs_rev *out);

@@ -21,7 +21,14 @@
  *   CODE     str, a division code (scope.h) of the field's level range
  *   REF      bin 16: the id of a record of kind ref_kind
  *   REFLIST  array of bin 16, no duplicates, at most max elements
- *   DIGESTS  array of bin 16 (beneficiary pseudonyms), no duplicates
+ *   DIGESTS  array of bin 16 (beneficiary pseudonyms), no duplicates, at most
+ *            max elements; beneficiary.pseudonym, a single digest, is a
+ *            DIGESTS of max 1 (so both share one form and one text form)
+ *
+ * A field that is absent, nil, "" or [] counts as not given: an error only
+ * if the field is required. Kind-specific rules that a type cannot express
+ * (USCC charset, ID-number check digit, minors <= total, expense
+ * category/source by direction, ...) live in the kind's check function.
  */
 #ifndef QS_SCHEMA_H
 #define QS_SCHEMA_H
@@ -123,7 +130,9 @@ const qs_enum_val *qs_enum_lookup(const qs_enum *e, const char *text);
 typedef struct qs_verr {
     uint32_t field;       /* field id, 0 for a record-level error */
     char name[32];        /* field name ("" for record-level) */
-    char reason[160];     /* a sentence: "must be a date YYYY-MM-DD" */
+    char reason[160];     /* a sentence without the field: "must be greater than 0";
+                             show it as "amount (金额): must be greater than 0",
+                             the label from qs_kind_field(k, field) */
 } qs_verr;
 typedef struct qs_verrs {
     qs_verr e[QS_VERR_MAX];
@@ -131,13 +140,17 @@ typedef struct qs_verrs {
     uint32_t dropped;   /* errors beyond QS_VERR_MAX */
 } qs_verrs;
 
+/* Add an error for field f (NULL: record-level); beyond QS_VERR_MAX it is
+ * only counted in dropped. The reason is cut to fit on a UTF-8 boundary. */
 void qs_verrs_add(qs_verrs *e, const qs_field *f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Validate a body for kind k. A tombstone (deleted) is valid with any body.
  * Unknown field ids are accepted. Returns 0, or QS_EINVAL with every problem
- * in *errs (which the function clears first). If err is not NULL it gets a
- * one-line summary "field: reason; field: reason". */
+ * in *errs (which the function clears first; errs may be NULL). If err is
+ * not NULL it gets a one-line summary
+ * "kind 标签: field (标签): reason; field (标签): reason". k == NULL gives
+ * QS_ESCHEMA. */
 int qs_schema_validate(const qs_kind *k, const qs_body *b, bool deleted, qs_verrs *errs,
                        qs_err *err);
 
@@ -146,8 +159,18 @@ int qs_schema_validate(const qs_kind *k, const qs_body *b, bool deleted, qs_verr
  * to two decimals ("1234.5", "1,234.50", "¥12", "12元") into fen; BOOL
  * 1/0/true/false/yes/no/是/否; REF a UUID; lists separated by ',' '，' '、'
  * or ';'; DIGESTS 32 hex chars each. The empty string parses to QS_V_NIL.
+ * parse trims surrounding spaces (ASCII, U+3000, U+00A0), also '，' '；' as
+ * separators; empty list items are skipped; ENUMSET comes out ascending and
+ * unique, REFLIST/DIGESTS in order with repeats dropped. It checks the form
+ * (a date that exists, a known enum value, at most 2 decimals, no negative
+ * money, a count within max) and leaves bounds to qs_schema_validate. An enum
+ * label "A/B" also matches "A" or "B"; names match case-insensitively. On
+ * error err says "field (标签): "text" what is wrong"; *out is then NIL.
  * format: the inverse; enums as the Chinese label when labels is true, else
- * the ASCII name; money "1234.50"; lists joined with ','. */
+ * the ASCII name (an unknown code as its number); BOOL 是/否 or true/false;
+ * money "1234.50"; lists joined with ','. Appends to out and leaves a NUL
+ * after out->len (not counted). NIL appends nothing. Returns 0, QS_EINVAL
+ * (value of the wrong form for f; out unchanged) or QS_ELIMIT. */
 int qs_schema_parse(const qs_field *f, const char *text, qs_value *out, qs_err *err);
 int qs_schema_format(const qs_field *f, const qs_value *v, bool labels, qs_buf *out);
 

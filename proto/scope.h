@@ -31,9 +31,13 @@ typedef enum qs_level {
     QS_LEVEL_TOWNSHIP = 4,   /* 9 digits */
 } qs_level;
 
-/* True iff s is a well-formed code: 6 or 9 ASCII digits and nothing else;
- * a 6-digit code's pairs may be 00 only as trailing pairs (630022 ok,
- * 630100 ok, 600100 is not a valid code: a zero pair before a non-zero one). */
+/* True iff s is a well-formed code: 6 or 9 ASCII digits and nothing else.
+ * A 6-digit code starts with a GB/T 2260 province pair (11..82, the 34
+ * provincial-level units; 00 only in 000000, the nation), and its pairs may
+ * be 00 only as trailing pairs: 630100, 632322 and 500101 are valid; 630022
+ * is not (a 00 pair before a non-00 one), nor is 600100 (no province 60).
+ * A 9-digit code is a valid county-level 6-digit code (last pair not 00)
+ * followed by 3 digits that are not 000. */
 bool qs_code_valid(const char *s);
 
 /* The level of a valid code; -1 if invalid. */
