@@ -47,18 +47,23 @@ qs_frame_decoder *qs_frame_decoder_new(const qs_limits *lim);
 void qs_frame_decoder_free(qs_frame_decoder *d);
 
 /* Consume bytes from data[0..len). Sets *used to the bytes consumed. Returns
- *   1  a frame is complete: *payload/*payload_len hold its (decompressed)
+ *   1  a frame is complete: *payload and *payload_len hold its (decompressed)
  *      payload, valid until the next call on this decoder; call again with the
  *      rest of the data (data + *used),
  *   0  all input consumed, the frame is not complete yet,
  *   <0 QS_ELIMIT or QS_EINVAL: the stream is broken, the decoder is dead (every
  *      later call returns the same error).
- * The decoder buffers at most one frame: max_frame + max_payload bytes. */
+ * The decoder buffers at most one frame: max_frame + max_payload bytes. The
+ * frame buffer grows with the bytes that actually arrive (a header alone
+ * allocates nothing); the decompression buffer is sized from the zstd frame's
+ * declared content size after that is checked against max_payload. err may be
+ * NULL; the dead decoder still repeats the original message to later callers. */
 int qs_frame_decoder_feed(qs_frame_decoder *d, const uint8_t *data, size_t len, size_t *used,
                           const uint8_t **payload, size_t *payload_len, uint8_t *flags,
                           qs_err *err);
 
-/* Bytes of frames received so far (headers + payloads as sent), for counters. */
+/* Bytes of frames received so far (headers + payloads as sent, counting the
+ * bytes consumed of a frame not yet complete), for counters. */
 uint64_t qs_frame_decoder_wire_bytes(const qs_frame_decoder *d);
 
 #endif

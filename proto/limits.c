@@ -2,6 +2,8 @@
 
 #include <msgpack.h>
 
+#include "proto/record.h"
+
 qs_limits qs_limits_default(void)
 {
     qs_limits l = {
@@ -23,6 +25,9 @@ uint64_t qs_limits_alloc_bound(const qs_limits *l)
 {
     /* One frame buffered, its decompressed payload, and msgpack-c's zone:
      * one msgpack_object per object (strings point into the payload). */
-    return (uint64_t)l->max_frame + l->max_payload +
-           (uint64_t)l->max_objects * sizeof(msgpack_object) + (1u << 20);
+    /* ... plus what msg.c copies out of it: at most the payload's bytes again
+     * (bodies, strings) and the record structs of one batch. */
+    return (uint64_t)l->max_frame + 2ull * l->max_payload +
+           (uint64_t)l->max_objects * sizeof(msgpack_object) +
+           (uint64_t)l->max_batch * sizeof(qs_record) + (1u << 20);
 }

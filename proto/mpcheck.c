@@ -77,7 +77,10 @@ static int header(const uint8_t *buf, size_t len, size_t pos, size_t *hdr, uint6
 #undef NEED
 }
 
-int qs_mp_check(const uint8_t *buf, size_t len, const qs_limits *lim, qs_err *err)
+/* The walk behind qs_mp_check. *slots = the msgpack_object slots msgpack-c's
+ * unpacker will allocate for the containers (map entries count twice). */
+static int walk(const uint8_t *buf, size_t len, const qs_limits *lim, uint64_t *slots,
+                qs_err *err)
 {
     uint64_t stack[MP_MAX_DEPTH + 1];
     uint32_t max_depth = lim->max_depth < MP_MAX_DEPTH ? lim->max_depth : MP_MAX_DEPTH;
@@ -85,6 +88,8 @@ int qs_mp_check(const uint8_t *buf, size_t len, const qs_limits *lim, qs_err *er
     uint64_t objects = 0;
     size_t pos = 0;
     uint64_t root = 1; /* items left at top level */
+
+    *slots = 0;
 
     if (len == 0)
         return qs_err_set(err, QS_EINVAL, "empty msgpack payload");
@@ -125,6 +130,7 @@ int qs_mp_check(const uint8_t *buf, size_t len, const qs_limits *lim, qs_err *er
                                   pos - hdr, (unsigned long long)count, len - pos);
             if (depth + 1 > max_depth)
                 return qs_err_set(err, QS_ELIMIT, "nesting deeper than %u", max_depth);
+            *slots += count;
             if (count > 0) {
                 stack[depth++] = count;
                 continue;
@@ -147,14 +153,32 @@ int qs_mp_check(const uint8_t *buf, size_t len, const qs_limits *lim, qs_err *er
     return 0;
 }
 
+int qs_mp_check(const uint8_t *buf, size_t len, const qs_limits *lim, qs_err *err)
+{
+    uint64_t slots;
+    return walk(buf, len, lim, &slots, err);
+}
+
 int qs_mp_unpack(const uint8_t *buf, size_t len, const qs_limits *lim, msgpack_zone *zone,
                  msgpack_object *out, qs_err *err)
 {
-    int rc = qs_mp_check(buf, len, lim, err);
+    uint64_t slots;
+    int rc = walk(buf, len, lim, &slots, err);
     if (rc)
         return rc;
+    /* msgpack-c's zone grows in chunks of chunk_size, doubled until a request
+     * fits, and abandons the rest of a chunk a request does not fit: crafted
+     * container sizes (just over half a chunk each) make it use twice the
+     * bytes it needs. The walk knows the exact need (slots <= max_objects), so
+     * make the next chunk big enough for all of it: the zone then holds at
+     * most its first chunk plus slots × sizeof(msgpack_object). */
+    size_t chunk = zone->chunk_size;
+    size_t need = (size_t)slots * sizeof(msgpack_object) + 64;
+    if (need > zone->chunk_size)
+        zone->chunk_size = need;
     size_t off = 0;
     msgpack_unpack_return r = msgpack_unpack((const char *)buf, len, &off, zone, out);
+    zone->chunk_size = chunk;
     if (r != MSGPACK_UNPACK_SUCCESS || off != len)
         return qs_err_set(err, QS_EINVAL, "msgpack unpack failed (%d)", (int)r);
     return 0;

@@ -27,7 +27,9 @@
 int qs_mp_check(const uint8_t *buf, size_t len, const qs_limits *lim, qs_err *err);
 
 /* qs_mp_check, then unpack into zone. *out points into zone and into buf
- * (str/bin are not copied, not NUL-terminated): both must outlive its use. */
+ * (str/bin are not copied, not NUL-terminated): both must outlive its use.
+ * The zone grows by at most one chunk holding every container's objects, so
+ * it stays within its first chunk + objects × sizeof(msgpack_object). */
 int qs_mp_unpack(const uint8_t *buf, size_t len, const qs_limits *lim, msgpack_zone *zone,
                  msgpack_object *out, qs_err *err);
 

@@ -266,7 +266,7 @@ static int install(qs_store *st, const qs_record *r, head *h, size_t n, const ch
         if (want != had && (rc = set_flag(st, h[i].seq, want, err)))
             return rc;
     }
-    uint64_t seq;
+    uint64_t seq = 0;
     if ((rc = insert_version(st, r, r_wins ? 1 : 2, peer, peer_inc, &seq, err)))
         return rc;
     if (peer) {

@@ -1,0 +1,906 @@
+/*
+ * test_store.c — the store: local edits, the four apply outcomes, the conflict
+ * matrix, arrival-order independence, cursors, scope rules on the feed,
+ * unknown fields, local-only kinds, the shared clock, backups, incarnations.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proto/clock.h"
+#include "proto/msg.h"
+#include "proto/schema.h"
+#include "store/store.h"
+
+static char tmproot[256];
+static int ndirs;
+
+static qs_store *open_store(const char *node, qs_role role, const qs_limits *lim)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/s%d-%s", tmproot, ndirs++, node);
+    assert_int_equal(mkdir(dir, 0770), 0);
+    qs_store_opts o = qs_store_opts_default();
+    o.dir = dir;
+    o.create = true;
+    o.node = node;
+    o.role = role;
+    o.user = "tester";
+    if (lim)
+        o.limits = *lim;
+    qs_store *st = NULL;
+    qs_err e = {0};
+    int rc = qs_store_open(&o, &st, &e);
+    if (rc)
+        fail_msg("open %s: %s", dir, e.msg);
+    return st;
+}
+
+static qs_store *reopen(const char *dir)
+{
+    qs_store_opts o = qs_store_opts_default();
+    o.dir = dir;
+    qs_store *st = NULL;
+    qs_err e = {0};
+    if (qs_store_open(&o, &st, &e))
+        fail_msg("reopen %s: %s", dir, e.msg);
+    return st;
+}
+
+/* Build a body of kind from "field=value" texts (NULL-terminated). */
+static void mkbody(qs_body *b, uint32_t kind, ...)
+{
+    const qs_kind *k = qs_schema_kind(kind);
+    assert_non_null(k);
+    qs_body_init(b);
+    va_list ap;
+    va_start(ap, kind);
+    const char *kv;
+    while ((kv = va_arg(ap, const char *))) {
+        const char *eq = strchr(kv, '=');
+        assert_non_null(eq);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - kv), kv);
+        const qs_field *f = qs_kind_field_by_name(k, name);
+        if (!f)
+            fail_msg("no field %s", name);
+        qs_value v;
+        qs_err e = {0};
+        if (qs_schema_parse(f, eq + 1, &v, &e))
+            fail_msg("parse %s: %s", kv, e.msg);
+        qs_body_set(b, f->id, v);
+    }
+    va_end(ap);
+}
+
+static void service_body(qs_body *b, const char *date, const char *total)
+{
+    char d[32], t[32];
+    snprintf(d, sizeof d, "date=%s", date);
+    snprintf(t, sizeof t, "total=%s", total);
+    mkbody(b, QS_K_SERVICE, d, "service_type=casework", "domain=assistance", t, NULL);
+}
+
+static void create_service(qs_store *st, const char *date, const char *total, uint8_t id[16])
+{
+    qs_body b;
+    service_body(&b, date, total);
+    qs_err e = {0};
+    if (qs_store_create(st, QS_K_SERVICE, NULL, &b, id, NULL, &e))
+        fail_msg("create: %s", e.msg);
+    qs_body_free(&b);
+}
+
+static void update_service(qs_store *st, const uint8_t id[16], const char *total)
+{
+    qs_body b;
+    service_body(&b, "2024-03-01", total);
+    qs_err e = {0};
+    if (qs_store_update(st, id, &b, NULL, &e))
+        fail_msg("update: %s", e.msg);
+    qs_body_free(&b);
+}
+
+/* Ship everything `from` would send to `to` and apply it there. dir: the
+ * direction as seen by `from` (QS_FEED_UP: from is the child). Returns the
+ * count of each outcome in out[5]. */
+static void ship(qs_store *from, const char *from_node, qs_store *to, const char *to_node,
+                 qs_feed_dir dir, int out[5])
+{
+    qs_store_info fi;
+    qs_err e = {0};
+    assert_int_equal(qs_store_info_get(from, &fi, &e), 0);
+    bool reset;
+    assert_int_equal(qs_store_peer_hello(to, from_node, fi.incarnation, 0, &reset, &e), 0);
+    qs_store_info ti;
+    assert_int_equal(qs_store_info_get(to, &ti, &e), 0);
+    assert_int_equal(qs_store_peer_hello(from, to_node, ti.incarnation, 0, &reset, &e), 0);
+    qs_peer p;
+    assert_int_equal(qs_store_peer_get(to, from_node, &p, &e), 0);
+    uint64_t since = p.recv_cursor;
+    if (out)
+        memset(out, 0, 5 * sizeof *out);
+    for (;;) {
+        qs_record recs[7];
+        uint32_t n;
+        uint64_t upto;
+        bool more;
+        if (qs_store_feed(from, to_node, dir, since, 7, recs, &n, &upto, &more, &e))
+            fail_msg("feed: %s", e.msg);
+        qs_apply_result res[7];
+        qs_apply_batch b = {.peer = from_node,
+                            .peer_inc = fi.incarnation,
+                            .dir = dir == QS_FEED_UP ? QS_FROM_CHILD : QS_FROM_PARENT,
+                            .recs = recs,
+                            .n = n,
+                            .cursor = upto,
+                            .results = res};
+        if (qs_store_apply(to, &b, 1, &e))
+            fail_msg("apply: %s", e.msg);
+        for (uint32_t i = 0; i < n; i++) {
+            if (out)
+                out[res[i].outcome]++;
+            qs_record_free(&recs[i]);
+        }
+        if (qs_store_peer_acked(from, to_node, upto, &e))
+            fail_msg("acked: %s", e.msg);
+        since = upto;
+        if (!more)
+            break;
+    }
+}
+
+static void digest(qs_store *st, const char *scope, uint8_t d[32], uint64_t *count)
+{
+    qs_err e = {0};
+    if (qs_store_digest(st, scope, d, count, &e))
+        fail_msg("digest: %s", e.msg);
+}
+
+static void assert_same_digest(qs_store *a, qs_store *b, const char *scope)
+{
+    uint8_t da[32], db[32];
+    uint64_t ca, cb;
+    digest(a, scope, da, &ca);
+    digest(b, scope, db, &cb);
+    assert_int_equal(ca, cb);
+    assert_memory_equal(da, db, 32);
+}
+
+static int64_t total_of(qs_store *st, const uint8_t id[16])
+{
+    qs_record r;
+    qs_err e = {0};
+    assert_int_equal(qs_store_get(st, id, &r, &e), 0);
+    qs_body b;
+    qs_limits lim = qs_limits_default();
+    assert_int_equal(qs_body_decode(r.body, r.body_len, &lim, &b, &e), 0);
+    const qs_field *f = qs_kind_field_by_name(qs_schema_kind(QS_K_SERVICE), "total");
+    const qs_value *v = qs_body_get(&b, f->id);
+    int64_t t = v && v->t == QS_V_INT ? v->u.i : -1;
+    qs_body_free(&b);
+    qs_record_free(&r);
+    return t;
+}
+
+static size_t nconflicts(qs_store *st, qs_conflict **out)
+{
+    qs_conflict *c;
+    size_t n;
+    qs_err e = {0};
+    assert_int_equal(qs_store_conflicts(st, &c, &n, &e), 0);
+    if (out)
+        *out = c;
+    else
+        qs_conflicts_free(c, n);
+    return n;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_create_open_modes(void **state)
+{
+    qs_store *st = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_store_info info;
+    qs_err e = {0};
+    assert_int_equal(qs_store_info_get(st, &info, &e), 0);
+    assert_string_equal(info.node, "632322");
+    assert_int_equal(info.role, QS_ROLE_COUNTY);
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/s%d-632322", tmproot, ndirs - 1);
+    snprintf(path, sizeof path, "%s/%s", dir, QS_DB_FILE);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0660);
+    qs_store_close(st);
+    /* Reopen with the wrong node id: refused. */
+    qs_store_opts o = qs_store_opts_default();
+    o.dir = dir;
+    o.node = "632323";
+    qs_store *bad = NULL;
+    assert_int_not_equal(qs_store_open(&o, &bad, &e), 0);
+    assert_non_null(strstr(e.msg, "632322"));
+    /* Creating over an existing store: refused. */
+    o.create = true;
+    o.node = "632322";
+    o.role = QS_ROLE_COUNTY;
+    assert_int_equal(qs_store_open(&o, &bad, &e), QS_EEXIST);
+    st = reopen(dir);
+    qs_store_info again;
+    assert_int_equal(qs_store_info_get(st, &again, &e), 0);
+    assert_memory_equal(again.incarnation, info.incarnation, 16);
+    qs_store_close(st);
+}
+
+static void test_local_edits(void **state)
+{
+    qs_store *st = open_store("632322", QS_ROLE_COUNTY, NULL);
+    uint8_t id[16];
+    qs_err e = {0};
+    create_service(st, "2024-03-01", "5", id);
+    assert_int_equal(total_of(st, id), 5);
+    update_service(st, id, "7");
+    assert_int_equal(total_of(st, id), 7);
+    qs_version_info *v;
+    size_t n;
+    assert_int_equal(qs_store_history(st, id, &v, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].head, 0);
+    assert_int_equal(v[1].head, 1);
+    assert_int_equal(v[1].rec.rev.gen, 2);
+    assert_true(qs_rev_eq(&v[1].rec.parents[0], &v[0].rec.rev));
+    assert_string_equal(v[1].rec.author, "632322/tester");
+    assert_true(v[1].rec.hlc > v[0].rec.hlc);
+    qs_version_info_free(v, n);
+
+    /* Invalid body: every field error reported. */
+    qs_body b;
+    mkbody(&b, QS_K_SERVICE, "service_type=casework", NULL);
+    assert_int_equal(qs_store_create(st, QS_K_SERVICE, NULL, &b, NULL, NULL, &e), QS_EINVAL);
+    assert_non_null(strstr(e.msg, "date"));
+    assert_non_null(strstr(e.msg, "total"));
+    qs_body_free(&b);
+
+    /* A county may not create province-level reference data. */
+    mkbody(&b, QS_K_COUNTY, "code=632322", "name=尖扎县", NULL);
+    assert_int_equal(qs_store_create(st, QS_K_COUNTY, "630000", &b, NULL, NULL, &e), QS_ESCOPE);
+    assert_int_equal(qs_store_create(st, QS_K_COUNTY, NULL, &b, NULL, NULL, &e), QS_ESCOPE);
+    qs_body_free(&b);
+    /* Nor write into a sibling county. */
+    service_body(&b, "2024-03-01", "1");
+    assert_int_equal(qs_store_create(st, QS_K_SERVICE, "632323", &b, NULL, NULL, &e), QS_ESCOPE);
+    qs_body_free(&b);
+
+    /* Delete: a tombstone, gone from lists. */
+    qs_query q = {.kind = QS_K_SERVICE};
+    uint64_t cnt;
+    assert_int_equal(qs_store_count_eq(st, QS_K_SERVICE, NULL, 0, &cnt, &e), 0);
+    assert_int_equal(cnt, 1);
+    assert_int_equal(qs_store_delete(st, id, NULL, &e), 0);
+    assert_int_equal(qs_store_count_eq(st, QS_K_SERVICE, NULL, 0, &cnt, &e), 0);
+    assert_int_equal(cnt, 0);
+    qs_record r;
+    assert_int_equal(qs_store_get(st, id, &r, &e), 0);
+    assert_true(r.deleted);
+    qs_record_free(&r);
+    assert_int_equal(qs_store_update(st, id, &b, NULL, &e), QS_ENOTFOUND);
+    (void)q;
+    qs_store_close(st);
+}
+
+static int count_cb(void *ctx, const qs_record *r)
+{
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_list_filters(void **state)
+{
+    qs_store *st = open_store("632322", QS_ROLE_COUNTY, NULL);
+    uint8_t id[16];
+    create_service(st, "2024-03-01", "5", id);
+    create_service(st, "2024-03-02", "6", id);
+    create_service(st, "2024-03-02", "7", id);
+    const qs_kind *k = qs_schema_kind(QS_K_SERVICE);
+    qs_value v;
+    qs_err e = {0};
+    assert_int_equal(qs_schema_parse(qs_kind_field_by_name(k, "date"), "2024-03-02", &v, &e), 0);
+    qs_filter f = {.field = qs_kind_field_by_name(k, "date")->id, .value = v};
+    qs_query q = {.kind = QS_K_SERVICE, .filters = &f, .nfilters = 1};
+    int n = 0;
+    assert_int_equal(qs_store_list(st, &q, count_cb, &n, &e), 0);
+    assert_int_equal(n, 2);
+    q.limit = 1;
+    n = 0;
+    assert_int_equal(qs_store_list(st, &q, count_cb, &n, &e), 0);
+    assert_int_equal(n, 1);
+    qs_value_free(&v);
+    qs_store_close(st);
+}
+
+/* Two counties can't share records; use the province and one county. */
+static void test_apply_outcomes(void **state)
+{
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    uint8_t id[16];
+    int out[5];
+    create_service(c, "2024-03-01", "5", id);
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_APPLIED], 1);
+    assert_int_equal(total_of(p, id), 5);
+    /* The cursor moved: nothing more to send. */
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_APPLIED] + out[QS_OUT_DUPLICATE], 0);
+
+    /* Re-sending the same version: duplicate. */
+    qs_record r;
+    qs_err e = {0};
+    assert_int_equal(qs_store_get(c, id, &r, &e), 0);
+    qs_store_info ci;
+    qs_store_info_get(c, &ci, &e);
+    qs_apply_result res;
+    qs_apply_batch b = {.peer = "632322", .peer_inc = ci.incarnation, .dir = QS_FROM_CHILD,
+                        .recs = &r, .n = 1, .cursor = 1, .results = &res};
+    assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
+    assert_int_equal(res.outcome, QS_OUT_DUPLICATE);
+
+    /* Forged body: hash does not verify -> rejected, nothing applied. */
+    qs_record forged;
+    qs_record_copy(&forged, &r);
+    qs_body fb;
+    service_body(&fb, "2024-03-01", "500");
+    qs_buf bb;
+    qs_buf_init(&bb, 0);
+    qs_body_encode(&fb, &bb, &e);
+    qs_record_set_body(&forged, bb.data, (uint32_t)bb.len);
+    forged.parents = NULL;
+    qs_rev par = r.rev;
+    qs_record_set_parents(&forged, &par, 1);
+    forged.rev.gen = 2; /* claims to be an edit, hash left as the original's */
+    b.recs = &forged;
+    assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
+    assert_int_equal(res.outcome, QS_OUT_REJECTED);
+    assert_int_equal(total_of(p, id), 5);
+
+    /* A county pushing a sibling's record: rejected. */
+    qs_record sib;
+    qs_record_copy(&sib, &r);
+    uint8_t other[16];
+    memcpy(other, id, 16);
+    other[15] ^= 1;
+    memcpy(sib.id, other, 16);
+    snprintf(sib.scope, sizeof sib.scope, "632323");
+    qs_record_seal(&sib);
+    b.recs = &sib;
+    assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
+    assert_int_equal(res.outcome, QS_OUT_REJECTED);
+    assert_non_null(strstr(res.reason, "632323"));
+    qs_record_free(&r);
+    assert_int_equal(qs_store_get(p, other, &r, &e), QS_ENOTFOUND);
+
+    /* Changing the scope of an existing record (valid hash): rejected. */
+    qs_record moved;
+    assert_int_equal(qs_store_get(c, id, &r, &e), 0);
+    qs_record_copy(&moved, &r);
+    snprintf(moved.scope, sizeof moved.scope, "632322100");
+    qs_record_set_parents(&moved, &r.rev, 1);
+    qs_record_seal(&moved);
+    b.recs = &moved;
+    assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
+    assert_int_equal(res.outcome, QS_OUT_REJECTED);
+    assert_non_null(strstr(res.reason, "scope"));
+
+    /* A county rewriting reference data: rejected. */
+    qs_body cb;
+    mkbody(&cb, QS_K_COUNTY, "code=632322", "name=尖扎县", NULL);
+    uint8_t cid[16];
+    assert_int_equal(qs_store_create(p, QS_K_COUNTY, NULL, &cb, cid, NULL, &e), 0);
+    ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
+    assert_int_equal(out[QS_OUT_APPLIED], 1);
+    qs_record ref;
+    assert_int_equal(qs_store_get(c, cid, &ref, &e), 0);
+    qs_record rw;
+    qs_record_copy(&rw, &ref);
+    qs_record_set_parents(&rw, &ref.rev, 1);
+    rw.deleted = true;
+    qs_record_seal(&rw);
+    b.recs = &rw;
+    assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
+    assert_int_equal(res.outcome, QS_OUT_REJECTED);
+    qs_record cur;
+    assert_int_equal(qs_store_get(p, cid, &cur, &e), 0);
+    assert_false(cur.deleted);
+    /* ... and the county never pushes reference data it pulled. */
+    uint64_t pending;
+    assert_int_equal(qs_store_pending(c, "630000", &pending, &e), 0);
+    assert_int_equal(pending, 0);
+    qs_rejection *rj;
+    size_t nrj;
+    assert_int_equal(qs_store_rejections(p, &rj, &nrj, &e), 0);
+    assert_true(nrj >= 4);
+    free(rj);
+
+    /* An unknown kind is parked, not rejected. */
+    qs_record unk;
+    qs_record_copy(&unk, &r);
+    unk.kind = 999;
+    unk.id[0] ^= 0x55;
+    qs_record_set_parents(&unk, NULL, 0);
+    qs_record_seal(&unk);
+    b.recs = &unk;
+    assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
+    assert_int_equal(res.outcome, QS_OUT_PARKED);
+    qs_store_info pi;
+    qs_store_info_get(p, &pi, &e);
+    assert_int_equal(pi.parked, 1);
+
+    qs_record_free(&r);
+    qs_record_free(&forged);
+    qs_record_free(&sib);
+    qs_record_free(&moved);
+    qs_record_free(&ref);
+    qs_record_free(&rw);
+    qs_record_free(&cur);
+    qs_record_free(&unk);
+    qs_body_free(&fb);
+    qs_body_free(&cb);
+    qs_buf_free(&bb);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+/* Edit on both sides between syncs. */
+static void conflict_case(const char *kind_of_edit_c, const char *kind_of_edit_p)
+{
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    uint8_t id[16];
+    int out[5];
+    qs_err e = {0};
+    create_service(c, "2024-03-01", "5", id);
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    if (strcmp(kind_of_edit_c, "edit") == 0)
+        update_service(c, id, "6");
+    else
+        assert_int_equal(qs_store_delete(c, id, NULL, &e), 0);
+    if (strcmp(kind_of_edit_p, "edit") == 0)
+        update_service(p, id, "9");
+    else
+        assert_int_equal(qs_store_delete(p, id, NULL, &e), 0);
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    bool both_delete = strcmp(kind_of_edit_c, "delete") == 0 && strcmp(kind_of_edit_p, "delete") == 0;
+    /* Two deletes of the same version make the same tombstone: a duplicate. */
+    assert_int_equal(out[both_delete ? QS_OUT_DUPLICATE : QS_OUT_CONFLICT], 1);
+    ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
+    qs_record wc, wp;
+    assert_int_equal(qs_store_get(c, id, &wc, &e), 0);
+    assert_int_equal(qs_store_get(p, id, &wp, &e), 0);
+    assert_true(qs_rev_eq(&wc.rev, &wp.rev));
+    assert_int_equal(nconflicts(c, NULL), both_delete ? 0 : 1);
+    assert_int_equal(nconflicts(p, NULL), both_delete ? 0 : 1);
+    assert_same_digest(c, p, "632322");
+    if (!both_delete) {
+        /* Resolve at the province; the county receives the resolution. */
+        qs_conflict *cf;
+        assert_int_equal(nconflicts(p, &cf), 1);
+        qs_rev take = cf[0].losers[0];
+        qs_conflicts_free(cf, 1);
+        assert_int_equal(qs_store_resolve(p, id, &take, NULL, NULL, &e), 0);
+        assert_int_equal(nconflicts(p, NULL), 0);
+        ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
+        assert_int_equal(out[QS_OUT_APPLIED], 1);
+        assert_int_equal(nconflicts(c, NULL), 0);
+        assert_same_digest(c, p, "632322");
+    }
+    qs_record_free(&wc);
+    qs_record_free(&wp);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+static void test_conflict_edit_edit(void **state)
+{
+    conflict_case("edit", "edit");
+}
+static void test_conflict_edit_delete(void **state)
+{
+    conflict_case("edit", "delete");
+}
+static void test_conflict_delete_edit(void **state)
+{
+    conflict_case("delete", "edit");
+}
+static void test_conflict_delete_delete(void **state)
+{
+    conflict_case("delete", "delete");
+}
+
+/* More than K edits between syncs: the ancestry does not reach back. */
+static void test_conflict_beyond_k(void **state)
+{
+    qs_limits lim = qs_limits_default();
+    lim.max_ancestry = 4;
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, &lim);
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, &lim);
+    uint8_t id[16];
+    int out[5];
+    create_service(c, "2024-03-01", "1", id);
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    char t[8];
+    for (int i = 2; i <= 10; i++) {
+        snprintf(t, sizeof t, "%d", i);
+        update_service(c, id, t);
+    }
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_CONFLICT], 1);
+    /* Newer generation wins; the older one is listed; nothing lost. */
+    assert_int_equal(total_of(p, id), 10);
+    qs_conflict *cf;
+    assert_int_equal(nconflicts(p, &cf), 1);
+    assert_int_equal(cf[0].winner.gen, 10);
+    assert_int_equal(cf[0].nlosers, 1);
+    assert_int_equal(cf[0].losers[0].gen, 1);
+    qs_conflicts_free(cf, 1);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+/* Three-way: county edit, province edit, and a second county edit all
+ * concurrent; plus arrival-order independence over many seeded orders. */
+static void test_arrival_orders(void **state)
+{
+    /* Make a set of concurrent versions of one record on separate stores. */
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    uint8_t id[16];
+    int out[5];
+    qs_err e = {0};
+    create_service(c, "2024-03-01", "1", id);
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    /* Versions: c edits twice (a chain), p edits once, p deletes in a 4th
+     * store copy... collect all heads' histories as the version pool. */
+    update_service(c, id, "2");
+    update_service(c, id, "3");
+    update_service(p, id, "20");
+    qs_version_info *vc, *vp;
+    size_t nc, np;
+    assert_int_equal(qs_store_history(c, id, &vc, &nc, &e), 0);
+    assert_int_equal(qs_store_history(p, id, &vp, &np, &e), 0);
+    /* pool: c's 3 versions (v1, v2, v3) + p's edit (v1 duplicate skipped) */
+    qs_record pool[8];
+    size_t npool = 0;
+    for (size_t i = 0; i < nc; i++)
+        qs_record_copy(&pool[npool++], &vc[i].rec);
+    for (size_t i = 1; i < np; i++)
+        qs_record_copy(&pool[npool++], &vp[i].rec);
+    assert_int_equal(npool, 4);
+    qs_version_info_free(vc, nc);
+    qs_version_info_free(vp, np);
+    for (size_t i = 0; i < npool; i++)
+        qs_record_set_ancestry(&pool[i], NULL, 0); /* parents only */
+
+    uint8_t ref_digest[32];
+    qs_rev ref_winner = {0};
+    srand(12345);
+    for (int trial = 0; trial < 24; trial++) {
+        size_t order[8];
+        for (size_t i = 0; i < npool; i++)
+            order[i] = i;
+        for (size_t i = npool - 1; i > 0; i--) {
+            size_t j = (size_t)rand() % (i + 1);
+            size_t t2 = order[i];
+            order[i] = order[j];
+            order[j] = t2;
+        }
+        qs_store *s = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+        uint8_t inc[16] = {1};
+        for (size_t i = 0; i < npool; i++) {
+            qs_apply_result res;
+            qs_apply_batch b = {.peer = "632322", .peer_inc = inc, .dir = QS_FROM_CHILD,
+                                .recs = &pool[order[i]], .n = 1, .cursor = i + 1,
+                                .results = &res};
+            assert_int_equal(qs_store_apply(s, &b, 1, &e), 0);
+            assert_int_not_equal(res.outcome, QS_OUT_REJECTED);
+        }
+        uint8_t d[32];
+        uint64_t cnt;
+        digest(s, NULL, d, &cnt);
+        qs_record w;
+        assert_int_equal(qs_store_get(s, id, &w, &e), 0);
+        qs_conflict *cf;
+        assert_int_equal(nconflicts(s, &cf), 1);
+        assert_int_equal(cf[0].nlosers, 1);
+        qs_conflicts_free(cf, 1);
+        if (trial == 0) {
+            memcpy(ref_digest, d, 32);
+            ref_winner = w.rev;
+            assert_int_equal(cnt, 2); /* two heads: v3 and p's edit */
+        } else {
+            assert_memory_equal(d, ref_digest, 32);
+            assert_true(qs_rev_eq(&w.rev, &ref_winner));
+        }
+        qs_record_free(&w);
+        qs_store_close(s);
+    }
+    for (size_t i = 0; i < npool; i++)
+        qs_record_free(&pool[i]);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+static void test_cursor_atomicity(void **state)
+{
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    uint8_t id[16];
+    for (int i = 0; i < 10; i++)
+        create_service(c, "2024-03-01", "1", id);
+    qs_record recs[10];
+    uint32_t n;
+    uint64_t upto;
+    bool more;
+    qs_err e = {0};
+    assert_int_equal(qs_store_feed(c, "630000", QS_FEED_UP, 0, 10, recs, &n, &upto, &more, &e), 0);
+    assert_int_equal(n, 10);
+    qs_store_info ci;
+    qs_store_info_get(c, &ci, &e);
+    qs_apply_result res[10];
+    qs_apply_batch b = {.peer = "632322", .peer_inc = ci.incarnation, .dir = QS_FROM_CHILD,
+                        .recs = recs, .n = n, .cursor = upto, .results = res};
+    qs_store_test_fail_after(p, 5);
+    assert_int_equal(qs_store_apply(p, &b, 1, &e), QS_EIO);
+    uint64_t cnt;
+    assert_int_equal(qs_store_count_eq(p, QS_K_SERVICE, NULL, 0, &cnt, &e), 0);
+    assert_int_equal(cnt, 0);
+    qs_peer peer;
+    assert_int_equal(qs_store_peer_get(p, "632322", &peer, &e), 0);
+    assert_int_equal(peer.recv_cursor, 0);
+    /* The retry succeeds in full. */
+    assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
+    assert_int_equal(qs_store_count_eq(p, QS_K_SERVICE, NULL, 0, &cnt, &e), 0);
+    assert_int_equal(cnt, 10);
+    assert_int_equal(qs_store_peer_get(p, "632322", &peer, &e), 0);
+    assert_int_equal(peer.recv_cursor, upto);
+    for (uint32_t i = 0; i < n; i++)
+        qs_record_free(&recs[i]);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+static void test_feed_scope(void **state)
+{
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_store *a = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_store *b = open_store("632323", QS_ROLE_COUNTY, NULL);
+    uint8_t id[16];
+    int out[5];
+    create_service(a, "2024-03-01", "1", id);
+    create_service(b, "2024-03-01", "2", id);
+    qs_body cb;
+    mkbody(&cb, QS_K_COUNTY, "code=632322", "name=尖扎县", NULL);
+    qs_err e = {0};
+    assert_int_equal(qs_store_create(p, QS_K_COUNTY, NULL, &cb, NULL, NULL, &e), 0);
+    qs_body_free(&cb);
+    ship(a, "632322", p, "630000", QS_FEED_UP, out);
+    ship(b, "632323", p, "630000", QS_FEED_UP, out);
+    ship(p, "630000", a, "632322", QS_FEED_DOWN, out);
+    ship(p, "630000", b, "632323", QS_FEED_DOWN, out);
+    /* a: its own record + the reference record; never b's. */
+    uint64_t n;
+    assert_int_equal(qs_store_count_eq(a, QS_K_SERVICE, NULL, 0, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(qs_store_count_eq(a, QS_K_COUNTY, NULL, 0, &n, &e), 0);
+    assert_int_equal(n, 1);
+    qs_query q = {.kind = QS_K_SERVICE, .scope = "632323"};
+    int cnt = 0;
+    assert_int_equal(qs_store_list(a, &q, count_cb, &cnt, &e), 0);
+    assert_int_equal(cnt, 0);
+    assert_same_digest(a, p, "632322");
+    assert_same_digest(b, p, "632323");
+    /* A county's upward feed never carries the reference data it pulled. */
+    qs_record recs[8];
+    uint32_t got;
+    uint64_t upto;
+    bool more;
+    assert_int_equal(qs_store_feed(a, "630000", QS_FEED_UP, 0, 8, recs, &got, &upto, &more, &e), 0);
+    for (uint32_t i = 0; i < got; i++) {
+        assert_int_not_equal(recs[i].kind, QS_K_COUNTY);
+        qs_record_free(&recs[i]);
+    }
+    qs_store_close(p);
+    qs_store_close(a);
+    qs_store_close(b);
+}
+
+static void test_unknown_fields_and_local_only(void **state)
+{
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_body b;
+    service_body(&b, "2024-03-01", "3");
+    qs_body_set(&b, 900, qs_v_str("from a newer schema"));
+    uint8_t id[16];
+    qs_err e = {0};
+    assert_int_equal(qs_store_create(c, QS_K_SERVICE, NULL, &b, id, NULL, &e), 0);
+    qs_body_free(&b);
+    /* A beneficiary: local only. */
+    qs_body bb;
+    mkbody(&bb, QS_K_BENEFICIARY, "name=张三", NULL);
+    uint8_t bid[16];
+    assert_int_equal(qs_store_create(c, QS_K_BENEFICIARY, NULL, &bb, bid, NULL, &e), 0);
+    qs_body_free(&bb);
+    int out[5];
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_APPLIED], 1);
+    qs_record r;
+    assert_int_equal(qs_store_get(p, bid, &r, &e), QS_ENOTFOUND);
+    assert_int_equal(qs_store_get(p, id, &r, &e), 0);
+    qs_limits lim = qs_limits_default();
+    qs_body got;
+    assert_int_equal(qs_body_decode(r.body, r.body_len, &lim, &got, &e), 0);
+    const qs_value *v = qs_body_get(&got, 900);
+    assert_non_null(v);
+    assert_string_equal(v->u.s.p, "from a newer schema");
+    qs_body_free(&got);
+    qs_record_free(&r);
+    /* Pseudonyms: stable per county, differ across counties. */
+    uint8_t p1[16], p2[16], p3[16];
+    assert_int_equal(qs_store_pseudonym(c, "63232219800101001X", p1, &e), 0);
+    assert_int_equal(qs_store_pseudonym(c, "63232219800101001x", p2, &e), 0);
+    assert_memory_equal(p1, p2, 16);
+    assert_int_equal(qs_store_pseudonym(p, "63232219800101001X", p3, &e), 0);
+    assert_memory_not_equal(p1, p3, 16);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+static void test_shared_clock(void **state)
+{
+    qs_store *a = open_store("632322", QS_ROLE_COUNTY, NULL);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/s%d-632322", tmproot, ndirs - 1);
+    qs_store *b = reopen(dir);
+    qs_err e = {0};
+    qs_hlc last = 0;
+    for (int i = 0; i < 50; i++) {
+        qs_hlc h;
+        assert_int_equal(qs_store_clock_now(i % 2 ? a : b, &h, &e), 0);
+        assert_true(h > last);
+        last = h;
+    }
+    /* A remote reading far ahead does not drag the clock. */
+    int64_t skew;
+    bool rejected;
+    qs_hlc far = qs_hlc_make(qs_clock_wall_ms() + 86400000LL, 0);
+    assert_int_equal(qs_store_clock_recv(a, far, &skew, &rejected, &e), 0);
+    assert_true(rejected);
+    assert_true(skew > 86000000LL);
+    qs_hlc h;
+    assert_int_equal(qs_store_clock_now(b, &h, &e), 0);
+    assert_true(qs_hlc_ms(h) < qs_clock_wall_ms() + 60000);
+    qs_store_close(a);
+    qs_store_close(b);
+}
+
+static void test_backup_restore_incarnation(void **state)
+{
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    char dir[512], bk[600];
+    snprintf(dir, sizeof dir, "%s/s%d-632322", tmproot, ndirs - 1);
+    snprintf(bk, sizeof bk, "%s/backup.db", tmproot);
+    uint8_t id[16];
+    for (int i = 0; i < 50; i++)
+        create_service(c, "2024-03-01", "1", id);
+    /* Back up while another connection writes. */
+    qs_store *w = reopen(dir);
+    qs_err e = {0};
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < 200; i++)
+            create_service(w, "2024-03-02", "2", id);
+        _exit(0);
+    }
+    assert_int_equal(qs_store_backup(c, bk, &e), 0);
+    int status;
+    waitpid(pid, &status, 0);
+    qs_store_close(w);
+    struct stat sb;
+    assert_int_equal(stat(bk, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    qs_store_info before;
+    qs_store_info_get(c, &before, &e);
+    qs_store_close(c);
+    assert_int_equal(qs_store_restore(dir, bk, &e), 0);
+    c = reopen(dir);
+    assert_int_equal(qs_store_check(c, &e), 0);
+    qs_store_info after;
+    qs_store_info_get(c, &after, &e);
+    assert_memory_not_equal(after.incarnation, before.incarnation, 16);
+    assert_true(after.records >= 50);
+    /* Restore refuses while the daemon lock is held. */
+    int fd;
+    assert_int_equal(qs_store_lock(dir, &fd, &e), 0);
+    assert_int_equal(qs_store_restore(dir, bk, &e), QS_EBUSY);
+    qs_store_unlock(fd);
+    /* A peer claiming a cursor past our highest seq: new incarnation. */
+    bool renewed;
+    assert_int_equal(qs_store_check_cursor(c, after.max_seq, &renewed, &e), 0);
+    assert_false(renewed);
+    assert_int_equal(qs_store_check_cursor(c, after.max_seq + 1, &renewed, &e), 0);
+    assert_true(renewed);
+    qs_store_info again;
+    qs_store_info_get(c, &again, &e);
+    assert_memory_not_equal(again.incarnation, after.incarnation, 16);
+    qs_store_close(c);
+}
+
+static void test_echo_and_incarnation_reset(void **state)
+{
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    uint8_t id[16];
+    int out[5];
+    create_service(c, "2024-03-01", "1", id);
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    /* Pulling back: the county's own version is not echoed. */
+    ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
+    assert_int_equal(out[QS_OUT_APPLIED] + out[QS_OUT_DUPLICATE], 0);
+    /* A county with a new incarnation (restored) gets it back. */
+    qs_err e = {0};
+    uint8_t newinc[16] = {9, 9, 9};
+    bool reset;
+    assert_int_equal(qs_store_peer_hello(p, "632322", newinc, 0, &reset, &e), 0);
+    assert_true(reset);
+    qs_record recs[4];
+    uint32_t n;
+    uint64_t upto;
+    bool more;
+    assert_int_equal(qs_store_feed(p, "632322", QS_FEED_DOWN, 0, 4, recs, &n, &upto, &more, &e), 0);
+    assert_int_equal(n, 1);
+    qs_record_free(&recs[0]);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+int main(void)
+{
+    snprintf(tmproot, sizeof tmproot, "/tmp/qs-test-store-XXXXXX");
+    if (!mkdtemp(tmproot))
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_open_modes),
+        cmocka_unit_test(test_local_edits),
+        cmocka_unit_test(test_list_filters),
+        cmocka_unit_test(test_apply_outcomes),
+        cmocka_unit_test(test_conflict_edit_edit),
+        cmocka_unit_test(test_conflict_edit_delete),
+        cmocka_unit_test(test_conflict_delete_edit),
+        cmocka_unit_test(test_conflict_delete_delete),
+        cmocka_unit_test(test_conflict_beyond_k),
+        cmocka_unit_test(test_arrival_orders),
+        cmocka_unit_test(test_cursor_atomicity),
+        cmocka_unit_test(test_feed_scope),
+        cmocka_unit_test(test_unknown_fields_and_local_only),
+        cmocka_unit_test(test_shared_clock),
+        cmocka_unit_test(test_backup_restore_incarnation),
+        cmocka_unit_test(test_echo_and_incarnation_reset),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (rc == 0) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmproot);
+        if (system(cmd) != 0)
+            return 1;
+    }
+    return rc;
+}
