@@ -163,8 +163,16 @@ int csv_parse(const char *s, size_t len, const char *file, csv_row **rows_out, s
                         i++;
                         break;
                     }
-                    if (s[i] == '\n')
+                    if (s[i] == '\r' || s[i] == '\n') {
+                        /* a line break inside a cell is kept as one \n */
+                        if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+                            i++;
+                        i++;
                         line++;
+                        if (cell_put(&cb, '\n'))
+                            goto too_long;
+                        continue;
+                    }
                     if (cell_put(&cb, s[i++]))
                         goto too_long;
                 }
