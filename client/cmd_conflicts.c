@@ -70,6 +70,7 @@ static int do_list(cli *c, qs_store *st)
             out_table_add(&t, row);
         }
         out_table_print(&t, stdout, false);
+        out_table_free(&t);
         printf("\n%zu record%s with an open conflict: look with `qianshou conflicts show ID`\n", n,
                n == 1 ? "" : "s");
     }
