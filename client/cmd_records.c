@@ -646,7 +646,7 @@ int cmd_list(cli *c, int argc, char **argv)
         printf("no %s records%s\n", k->name, nflt ? " match" : "");
     } else {
         out_table_print(&lc.tab, stdout, true);
-        printf("(%zu %s)\n", lc.tab.nrows - 1, k->name);
+        printf("(%zu %s record%s)\n", lc.tab.nrows - 1, k->name, lc.tab.nrows == 2 ? "" : "s");
     }
     rc = CLI_OK;
 done:
