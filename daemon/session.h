@@ -1,0 +1,94 @@
+/*
+ * session.h — one sync session between a child (county) and its parent
+ * (aggregator), as a state machine with no I/O.
+ *
+ * The owner feeds it decoded messages (qs_session_recv) and it answers through
+ * an emit callback with the messages to send. It calls the store directly, so
+ * it runs where the store runs (the daemon's store thread); the loop thread
+ * only moves frames. Flow (PROTOCOL-session.md "Sync"):
+ *
+ *   child                              parent
+ *   HELLO(inc, pull cursor, ...)  ->
+ *                                 <-   WELCOME(inc, push cursor, ...)
+ *   PUSH(batch 1..n, window W)    ->   apply + store cursor in one transaction
+ *                                 <-   ACK(batch, cursor, result per record)
+ *   PULL(since)                   ->   (after every PUSH is acknowledged)
+ *                                 <-   CHANGES(batch 1..m, window W)
+ *   ACK(batch, cursor, results)   ->
+ *                                 <-   DONE(upto)
+ *   (the child closes)
+ *
+ * A link that drops anywhere loses nothing: each batch is applied together
+ * with its cursor, and the next session starts from the acknowledged cursors.
+ * Identity: the peer id given to qs_session_new comes from the peer's
+ * certificate; a HELLO/WELCOME naming another node is a protocol error.
+ */
+#ifndef QS_SESSION_H
+#define QS_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/err.h"
+#include "proto/msg.h"
+#include "store/store.h"
+
+typedef struct qs_session qs_session;
+
+typedef enum qs_sess_role {
+    QS_SESS_CHILD = 1,  /* connects, pushes, then pulls */
+    QS_SESS_PARENT = 2, /* accepts, applies pushes, serves pulls */
+} qs_sess_role;
+
+typedef struct qs_sess_opts {
+    uint32_t max_batch;  /* records per batch we send and accept (<= limits.max_batch) */
+    uint32_t window;     /* unacknowledged batches in flight */
+    uint32_t features;   /* QS_FEAT_* we support */
+    uint64_t prev_sent;  /* child: highest upto sent to this parent in earlier
+                            sessions (batches at or below it count as resent) */
+} qs_sess_opts;
+
+typedef struct qs_sess_stats {
+    uint64_t batches_sent, batches_acked, batches_resent;
+    uint64_t records_sent, records_acked;
+    uint64_t pushed;     /* child: our records the parent applied (or already had) */
+    uint64_t pulled;     /* child: records from the parent applied here */
+    uint64_t received;   /* parent: records from the child applied here */
+    uint64_t rejected;   /* refused, either way */
+    uint64_t conflicts;  /* conflicts created, either way (an edit on both sides counts
+                            once where our push arrives and once where theirs does) */
+    uint64_t parked;
+    int64_t skew_ms;     /* peer clock - ours at the handshake */
+    bool skew_rejected;  /* the peer's clock was beyond the maximum offset */
+    uint64_t highest_sent;  /* highest upto sent (for the next session's prev_sent) */
+    uint64_t highest_acked; /* highest upto the peer acknowledged */
+    uint32_t features;   /* agreed features */
+} qs_sess_stats;
+
+/* Send one message. Return 0, or non-zero to abort the session. The message
+ * and what it points to are valid only during the call. */
+typedef int (*qs_sess_emit)(void *ctx, const qs_msg *m);
+
+/* peer: the node id from the peer's certificate. The session borrows st. */
+qs_session *qs_session_new(qs_store *st, qs_sess_role role, const char *peer,
+                           const qs_sess_opts *opts, qs_sess_emit emit, void *ctx);
+void qs_session_free(qs_session *s);
+
+/* Child: send HELLO. Parent: nothing to do (waits for HELLO). */
+int qs_session_start(qs_session *s, qs_err *err);
+
+/* Handle one message from the peer. Returns 0, or an error: a protocol
+ * violation (QS_EPROTO), an ERROR from the peer, or a store failure (then no
+ * ACK was sent for the batch). On error the owner sends ERROR (see
+ * qs_session_error_msg) if the link is up, and closes. */
+int qs_session_recv(qs_session *s, const qs_msg *m, qs_err *err);
+
+/* True once the session finished completely (child: DONE received; parent:
+ * DONE sent). */
+bool qs_session_done(const qs_session *s);
+
+/* The peer's HELLO/WELCOME once received (NULL before). */
+const qs_hello *qs_session_peer_hello(const qs_session *s);
+const qs_sess_stats *qs_session_stats(const qs_session *s);
+
+#endif

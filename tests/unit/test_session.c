@@ -1,0 +1,423 @@
+/*
+ * test_session.c — the sync session state machine over an in-memory link:
+ * convergence of three counties and the province, reference data down, no
+ * sibling data, conflicts resolved everywhere, rejections reported, links cut
+ * at every message resuming without loss or duplicates, restored counties.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon/session.h"
+#include "proto/schema.h"
+#include "store/store.h"
+#include "tests/support/fixture.h"
+
+#define open_store(node, role, dir) qs_fx_store(node, role, NULL, dir)
+#define reopen qs_fx_reopen
+#define add qs_fx_create
+#define count qs_fx_count
+#define assert_digest_eq qs_fx_assert_digest_eq
+
+static void add_service(qs_store *st, int total, uint8_t id[16])
+{
+    char t[32];
+    snprintf(t, sizeof t, "total=%d", total);
+    uint8_t tmp[16];
+    add(st, QS_K_SERVICE, id ? id : tmp, "date=2024-05-01", "service_type=visit",
+        "domain=elderly", t, NULL);
+}
+
+/* ---- the in-memory link ------------------------------------------------ */
+
+typedef struct msgq {
+    qs_buf *items;
+    size_t n, cap, head;
+} msgq;
+
+typedef struct side {
+    msgq *out; /* messages this side sends */
+    uint64_t bytes;
+    uint64_t emitted;
+    uint64_t cut_after; /* stop delivering after this many messages (0 = never) */
+} side;
+
+static int emit_cb(void *ctx, const qs_msg *m)
+{
+    side *sd = ctx;
+    msgq *q = sd->out;
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 16;
+        q->items = realloc(q->items, q->cap * sizeof *q->items);
+    }
+    qs_buf *b = &q->items[q->n++];
+    qs_buf_init(b, 0);
+    qs_err e = {0};
+    if (qs_msg_encode(m, b, &e))
+        fail_msg("encode: %s", e.msg);
+    sd->bytes += b->len;
+    sd->emitted++;
+    return 0;
+}
+
+static void q_free(msgq *q)
+{
+    for (size_t i = 0; i < q->n; i++)
+        qs_buf_free(&q->items[i]);
+    free(q->items);
+    memset(q, 0, sizeof *q);
+}
+
+typedef struct link_result {
+    bool done;
+    int rc;
+    qs_sess_stats child, parent;
+    uint64_t delivered;
+} link_result;
+
+/* Run one session between child store c (node cn) and parent p (node pn).
+ * Stops delivering after `cut` messages in total when cut > 0. */
+static link_result run(qs_store *c, const char *cn, qs_store *p, const char *pn, uint64_t cut,
+                       uint64_t prev_sent)
+{
+    msgq to_parent = {0}, to_child = {0};
+    side cs = {.out = &to_parent}, ps = {.out = &to_child};
+    qs_sess_opts o = {.max_batch = 3, .window = 2, .prev_sent = prev_sent};
+    qs_session *child = qs_session_new(c, QS_SESS_CHILD, pn, &o, emit_cb, &cs);
+    qs_sess_opts po = {.max_batch = 3, .window = 2};
+    qs_session *parent = qs_session_new(p, QS_SESS_PARENT, cn, &po, emit_cb, &ps);
+    link_result r = {0};
+    qs_err e = {0};
+    r.rc = qs_session_start(child, &e);
+    while (r.rc == 0 && !qs_session_done(child)) {
+        bool moved = false;
+        for (int dirn = 0; dirn < 2 && r.rc == 0; dirn++) {
+            msgq *q = dirn == 0 ? &to_parent : &to_child;
+            qs_session *to = dirn == 0 ? parent : child;
+            if (q->head >= q->n)
+                continue;
+            if (cut && r.delivered >= cut) {
+                r.rc = QS_EIO; /* the link dropped */
+                break;
+            }
+            qs_buf *b = &q->items[q->head++];
+            qs_msg m;
+            qs_limits lim = qs_limits_default();
+            if (qs_msg_decode(b->data, b->len, &lim, &m, &e))
+                fail_msg("decode: %s", e.msg);
+            r.rc = qs_session_recv(to, &m, &e);
+            if (r.rc)
+                fprintf(stderr, "session: %s\n", e.msg);
+            qs_msg_free(&m);
+            r.delivered++;
+            moved = true;
+        }
+        if (!moved)
+            break;
+    }
+    r.done = qs_session_done(child);
+    r.child = *qs_session_stats(child);
+    r.parent = *qs_session_stats(parent);
+    qs_session_free(child);
+    qs_session_free(parent);
+    q_free(&to_parent);
+    q_free(&to_child);
+    return r;
+}
+
+static void sync_ok(qs_store *c, const char *cn, qs_store *p, const char *pn)
+{
+    link_result r = run(c, cn, p, pn, 0, 0);
+    assert_int_equal(r.rc, 0);
+    assert_true(r.done);
+}
+
+typedef struct scope_check {
+    const char *node;
+    int bad;
+} scope_check;
+
+static int check_scope_cb(void *ctx, const qs_record *r)
+{
+    scope_check *sc = ctx;
+    if (!qs_scope_visible(sc->node, r->scope))
+        sc->bad++;
+    return 0;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_three_counties_converge(void **state)
+{
+    const char *names[3] = {"632322", "632323", "632301"};
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_store *c[3];
+    for (int i = 0; i < 3; i++) {
+        c[i] = open_store(names[i], QS_ROLE_COUNTY, NULL);
+        for (int j = 0; j < 10 + i; j++)
+            add_service(c[i], j + 1, NULL);
+    }
+    uint8_t cid[16];
+    add(p, QS_K_COUNTY, cid, "code=632322", "name=尖扎县", NULL);
+    for (int i = 0; i < 3; i++)
+        sync_ok(c[i], names[i], p, "630000");
+    for (int i = 0; i < 3; i++)
+        sync_ok(c[i], names[i], p, "630000"); /* picks up reference data seen late */
+    assert_int_equal(count(p, QS_K_SERVICE), 10 + 11 + 12);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(count(c[i], QS_K_SERVICE), (uint64_t)(10 + i));
+        assert_int_equal(count(c[i], QS_K_COUNTY), 1);
+        assert_digest_eq(c[i], p, names[i]);
+        /* No county holds a record it may not see. */
+        for (uint32_t k = 0; k < qs_schema_nkinds(); k++) {
+            scope_check sc = {.node = names[i]};
+            qs_query q = {.kind = qs_schema_kind_at(k)->id, .include_deleted = true};
+            qs_err e = {0};
+            assert_int_equal(qs_store_list(c[i], &q, check_scope_cb, &sc, &e), 0);
+            assert_int_equal(sc.bad, 0);
+        }
+    }
+    /* A second sync moves nothing. */
+    link_result r = run(c[0], names[0], p, "630000", 0, 0);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.child.records_sent, 0);
+    assert_int_equal(r.parent.records_sent, 0);
+    for (int i = 0; i < 3; i++)
+        qs_store_close(c[i]);
+    qs_store_close(p);
+}
+
+static void test_conflict_resolved_everywhere(void **state)
+{
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    uint8_t id[16];
+    add_service(c, 5, id);
+    sync_ok(c, "632322", p, "630000");
+    /* Edit at both ends between syncs. */
+    qs_record r;
+    qs_err e = {0};
+    const qs_kind *k = qs_schema_kind(QS_K_SERVICE);
+    const qs_field *tot = qs_kind_field_by_name(k, "total");
+    for (int at_parent = 0; at_parent < 2; at_parent++) {
+        qs_store *st = at_parent ? p : c;
+        assert_int_equal(qs_store_get(st, id, &r, &e), 0);
+        qs_body b;
+        qs_limits lim = qs_limits_default();
+        assert_int_equal(qs_body_decode(r.body, r.body_len, &lim, &b, &e), 0);
+        qs_body_set(&b, tot->id, qs_v_int(at_parent ? 50 : 6));
+        assert_int_equal(qs_store_update(st, id, &b, NULL, &e), 0);
+        qs_body_free(&b);
+        qs_record_free(&r);
+    }
+    link_result lr = run(c, "632322", p, "630000", 0, 0);
+    assert_int_equal(lr.rc, 0);
+    /* one made at the parent by our push, one here by the pull */
+    assert_int_equal(lr.child.conflicts, 2);
+    qs_conflict *cf;
+    size_t n;
+    assert_int_equal(qs_store_conflicts(c, &cf, &n, &e), 0);
+    assert_int_equal(n, 1);
+    qs_conflicts_free(cf, n);
+    assert_int_equal(qs_store_conflicts(p, &cf, &n, &e), 0);
+    assert_int_equal(n, 1);
+    qs_rev take = cf[0].winner;
+    qs_conflicts_free(cf, n);
+    assert_digest_eq(c, p, "632322");
+    /* Resolve at the county; the next sync ends it at the province. */
+    assert_int_equal(qs_store_resolve(c, id, &take, NULL, NULL, &e), 0);
+    sync_ok(c, "632322", p, "630000");
+    assert_int_equal(qs_store_conflicts(p, &cf, &n, &e), 0);
+    assert_int_equal(n, 0);
+    free(cf);
+    assert_digest_eq(c, p, "632322");
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+static void test_identity_and_state(void **state)
+{
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    /* The child's certificate says 632323 but its HELLO says 632322. */
+    link_result r = run(c, "632323", p, "630000", 0, 0);
+    assert_int_equal(r.rc, QS_EPROTO);
+    /* A message in the wrong state. */
+    msgq q = {0};
+    side sd = {.out = &q};
+    qs_sess_opts o = {0};
+    qs_session *s = qs_session_new(p, QS_SESS_PARENT, "632322", &o, emit_cb, &sd);
+    qs_msg m = {.type = QS_MSG_PULL};
+    qs_err e = {0};
+    assert_int_equal(qs_session_recv(s, &m, &e), QS_EPROTO);
+    assert_non_null(strstr(e.msg, "PULL"));
+    qs_session_free(s);
+    q_free(&q);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+static void test_rejected_reported_at_county(void **state)
+{
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    uint8_t id[16];
+    add_service(c, 1, id);
+    add_service(c, 2, NULL);
+    /* The province already holds a record with this id under another scope
+     * (pushed by a township station): the county's version changes the
+     * scope of an existing record and must be refused. */
+    qs_record r;
+    qs_err e = {0};
+    assert_int_equal(qs_store_get(c, id, &r, &e), 0);
+    snprintf(r.scope, sizeof r.scope, "632322100");
+    qs_record_seal(&r);
+    qs_apply_result res;
+    uint8_t inc[16] = {7};
+    qs_apply_batch b = {.peer = "632322100", .peer_inc = inc, .dir = QS_FROM_CHILD,
+                        .recs = &r, .n = 1, .cursor = 1, .results = &res};
+    assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
+    assert_int_equal(res.outcome, QS_OUT_APPLIED);
+    qs_record_free(&r);
+
+    link_result lr = run(c, "632322", p, "630000", 0, 0);
+    assert_int_equal(lr.rc, 0);
+    /* Refused both ways: our version at the province, and the province's
+     * version (the township's) here, since each changes the other's scope. */
+    assert_int_equal(lr.child.rejected, 2);
+    assert_int_equal(lr.child.pushed, 1);
+    /* Reported at the county with a reason; not stored at the province. */
+    qs_rejection *rj;
+    size_t n;
+    assert_int_equal(qs_store_rejections(c, &rj, &n, &e), 0);
+    assert_int_equal(n, 2);
+    size_t out = rj[0].outgoing ? 0 : 1;
+    assert_true(rj[out].outgoing);
+    assert_false(rj[1 - out].outgoing);
+    assert_memory_equal(rj[out].id, id, 16);
+    assert_string_equal(rj[out].peer, "630000");
+    assert_non_null(strstr(rj[out].reason, "scope"));
+    free(rj);
+    qs_record held;
+    assert_int_equal(qs_store_get(p, id, &held, &e), 0);
+    assert_string_equal(held.scope, "632322100");
+    qs_record_free(&held);
+    /* The county still has its record. */
+    assert_int_equal(count(c, QS_K_SERVICE), 2);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+/* Cut the link after every possible number of messages; then sync fully.
+ * Nothing lost, nothing duplicated, acknowledged batches never resent. */
+static void test_cut_anywhere_resumes(void **state)
+{
+    for (uint64_t cut = 1; cut < 40; cut++) {
+        qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+        qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+        for (int j = 0; j < 20; j++)
+            add_service(c, j + 1, NULL);
+        uint8_t cid[16];
+        for (int j = 0; j < 7; j++)
+            add(p, QS_K_COUNTY, cid, "code=632322", "name=尖扎县", NULL);
+        link_result r1 = run(c, "632322", p, "630000", cut, 0);
+        link_result r2 = run(c, "632322", p, "630000", 0, r1.child.highest_acked);
+        assert_int_equal(r2.rc, 0);
+        assert_true(r2.done);
+        assert_int_equal(r2.child.batches_resent, 0);
+        assert_int_equal(count(p, QS_K_SERVICE), 20);
+        assert_int_equal(count(c, QS_K_COUNTY), 7);
+        /* Each record went up exactly once as acknowledged data: the second
+         * session only sent what the first did not get acknowledged. */
+        assert_true(r1.child.records_acked + r2.child.records_sent <= 20 + 3 * 2);
+        assert_digest_eq(c, p, "632322");
+        qs_store_close(c);
+        qs_store_close(p);
+        if (r1.done)
+            break; /* cut beyond the end of a whole session */
+    }
+}
+
+static void test_restored_county(void **state)
+{
+    char cdir[512], bk[600];
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, cdir);
+    snprintf(bk, sizeof bk, "%s/county-backup.db", qs_fx_root());
+    for (int j = 0; j < 5; j++)
+        add_service(c, j + 1, NULL);
+    sync_ok(c, "632322", p, "630000");
+    qs_err e = {0};
+    assert_int_equal(qs_store_backup(c, bk, &e), 0);
+    for (int j = 0; j < 4; j++)
+        add_service(c, 100 + j, NULL);
+    sync_ok(c, "632322", p, "630000");
+    assert_int_equal(count(p, QS_K_SERVICE), 9);
+    /* The county's disk dies; it is restored from the older backup. */
+    qs_store_close(c);
+    assert_int_equal(qs_store_restore(cdir, bk, &e), 0);
+    c = reopen(cdir);
+    assert_int_equal(count(c, QS_K_SERVICE), 5);
+    add_service(c, 200, NULL);
+    sync_ok(c, "632322", p, "630000");
+    /* It gets back what the province held, and its new record went up. */
+    assert_int_equal(count(c, QS_K_SERVICE), 10);
+    assert_int_equal(count(p, QS_K_SERVICE), 10);
+    assert_digest_eq(c, p, "632322");
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+static void test_copied_county(void **state)
+{
+    /* A data directory copied from an older state of the same node (same
+     * incarnation, older sequence): the parent's cursor is past our highest
+     * seq, so we take a new incarnation and converge. */
+    char cdir[512], bk[600];
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, cdir);
+    snprintf(bk, sizeof bk, "%s/county-copy.db", qs_fx_root());
+    add_service(c, 1, NULL);
+    qs_err e = {0};
+    assert_int_equal(qs_store_backup(c, bk, &e), 0); /* the "copy" */
+    for (int j = 0; j < 6; j++)
+        add_service(c, 10 + j, NULL);
+    sync_ok(c, "632322", p, "630000");
+    qs_store_close(c);
+    /* Put the copy in place without the restore step (same incarnation). */
+    char db[700];
+    snprintf(db, sizeof db, "%s/%s", cdir, QS_DB_FILE);
+    char cmd[4000];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && rm -f '%s-wal' '%s-shm'", bk, db, db, db);
+    assert_int_equal(system(cmd), 0);
+    c = reopen(cdir);
+    link_result r = run(c, "632322", p, "630000", 0, 0);
+    assert_int_equal(r.rc, QS_EAGAIN); /* new incarnation taken: reconnect */
+    sync_ok(c, "632322", p, "630000");
+    assert_int_equal(count(c, QS_K_SERVICE), 7);
+    assert_digest_eq(c, p, "632322");
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+int main(void)
+{
+    qs_fx_init("session");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_three_counties_converge),
+        cmocka_unit_test(test_conflict_resolved_everywhere),
+        cmocka_unit_test(test_identity_and_state),
+        cmocka_unit_test(test_rejected_reported_at_county),
+        cmocka_unit_test(test_cut_anywhere_resumes),
+        cmocka_unit_test(test_restored_county),
+        cmocka_unit_test(test_copied_county),
+    };
+    return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
+}
