@@ -54,7 +54,7 @@ enum { UP = 0, DOWN = 1 };
 #define INFLIGHT_MAX (64 * 1024)
 #define INFLIGHT_WRITES 1024
 #define CTL_LINE_MAX 256
-#define RATE_BURST_NS 5000000ULL /* token bucket depth: 5 ms of traffic */
+#define RATE_BURST_NS 5000000ULL /* token bucket: writes of 5 ms of traffic, depth 10 ms */
 #define NS_PER_MS 1000000ULL
 
 static const char *const dir_name[2] = {"up", "down"};
@@ -596,12 +596,14 @@ static void dir_pump(struct dir *d)
             n = (size_t)((uint64_t)c->stall_at - total);
         if (p->f.rate_kbit > 0) {
             double bps = (double)p->f.rate_kbit * 1000.0 / 8.0; /* bytes per second */
+            /* Wait for a burst's worth (5 ms), but keep up to two: a timer
+             * that fires late does not lose the time it overslept. */
             double burst = bps * (double)RATE_BURST_NS / 1e9;
             if (burst < 1.0)
                 burst = 1.0;
             d->tokens += (double)(now - d->tokens_ns) * bps / 1e9;
-            if (d->tokens > burst)
-                d->tokens = burst;
+            if (d->tokens > 2 * burst)
+                d->tokens = 2 * burst;
             d->tokens_ns = now;
             double need = (double)n < burst ? (double)n : burst;
             if (d->tokens < need) {
