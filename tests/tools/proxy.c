@@ -76,6 +76,7 @@ struct faults {
 struct counters {
     uint64_t bytes[2], writes[2];
     uint64_t conns, cuts, flips, stalls, refused;
+    uint64_t queued_max; /* high-water mark of one direction's queue + in flight */
 };
 
 struct chunk {
@@ -464,6 +465,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         d->head = ch;
     d->tail = ch;
     d->pending += (size_t)nread;
+    if (d->pending + d->inflight > c->p->n.queued_max)
+        c->p->n.queued_max = d->pending + d->inflight;
     if (d->pending + d->inflight >= QUEUE_HIGH)
         read_stop(d);
     dir_pump(d);
@@ -853,9 +856,10 @@ static char *stats_line(struct proxy *p)
     return qs_xasprintf("bytes_up=%" PRIu64 " bytes_down=%" PRIu64 " conns=%" PRIu64
                         " open=%u cuts=%" PRIu64 " flips=%" PRIu64 " stalls=%" PRIu64
                         " refused=%" PRIu64 " writes_up=%" PRIu64 " writes_down=%" PRIu64
-                        " seed=%" PRIu64,
+                        " queued_max=%" PRIu64 " seed=%" PRIu64,
                         n->bytes[UP], n->bytes[DOWN], n->conns, p->open_conns, n->cuts, n->flips,
-                        n->stalls, n->refused, n->writes[UP], n->writes[DOWN], p->seed);
+                        n->stalls, n->refused, n->writes[UP], n->writes[DOWN], n->queued_max,
+                        p->seed);
 }
 
 static char *conns_line(struct proxy *p)

@@ -76,6 +76,7 @@ struct server {
     int lfd, port;
     pthread_t th;
     bool echo;
+    int delay_ms; /* before reading each connection */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     const unsigned char *send; /* sent on accept, before reading */
@@ -124,9 +125,12 @@ static void srv_handle(struct server *s, int fd, struct srv_conn *sc)
     const unsigned char *send_buf = s->send;
     size_t send_len = s->send_len;
     bool echo = s->echo;
+    int delay_ms = s->delay_ms;
     pthread_mutex_unlock(&s->mu);
     if (send_len > 0)
         write_all(fd, send_buf, send_len);
+    if (delay_ms > 0)
+        usleep((useconds_t)delay_ms * 1000);
     for (;;) {
         ssize_t r = recv(fd, buf, sizeof buf, 0);
         if (r < 0 && errno == EINTR)
@@ -961,6 +965,69 @@ static void test_seed_replay(void **state)
     assert_true(ups && downs); /* fixed seed: known to hit both directions */
 }
 
+/* A server that does not read: the proxy stops reading the client (its queue
+ * stays bounded) and resumes when the server drains; nothing is lost. */
+static void test_backpressure(void **state)
+{
+    (void)state;
+    enum { N = 32u << 20 };
+    unsigned char *out = malloc(N);
+    assert_non_null(out);
+    fill_random(out, N, 17);
+    g_srv = server_start(false, NULL, 0);
+    g_srv->delay_ms = 1500;
+    proxy_start(&g_proc, g_srv->port, true, NULL);
+    int fd = client_connect(g_proc.port);
+    assert_true(fd >= 0);
+    /* push for a second while nobody reads */
+    struct xfer x = xfer(fd, out, N, false, NULL, 0, 0, 1000);
+    assert_int_equal(x.end, END_TIMEOUT);
+    const char *s = ctl(&g_proc, "stats");
+    uint64_t queued = stat_of(s, "queued_max");
+    print_message("backpressure: client pushed %zu bytes while the server slept; proxy queue "
+                  "peaked at %" PRIu64 "\n",
+                  x.sent, queued);
+    assert_true(x.sent > (1u << 20)); /* the bound below was really pushed against */
+    assert_true(x.sent < N);           /* and the client was held back */
+    assert_true(queued <= 320 * 1024);
+    /* the server wakes up: everything arrives, in order */
+    size_t sent = x.sent;
+    x = xfer(fd, out + sent, N - sent < (4u << 20) ? N - sent : (4u << 20), true, NULL, 0, 0,
+             20000);
+    sent += x.sent;
+    close(fd);
+    assert_true(server_wait(g_srv, 1, 20));
+    assert_int_equal(g_srv->conns[0].received, sent);
+    assert_memory_equal(g_srv->conns[0].data, out, sent < SRV_KEEP ? sent : SRV_KEEP);
+    free(out);
+    proxy_quit(&g_proc);
+}
+
+/* The target is down: the client's connection is closed, the proxy lives. */
+static void test_target_down(void **state)
+{
+    (void)state;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    close(lfd); /* bound, never listened: connecting there is refused */
+    proxy_start(&g_proc, ntohs(a.sin_port), true, NULL);
+    for (int i = 0; i < 3; i++) {
+        int fd = client_connect(g_proc.port);
+        assert_true(fd >= 0);
+        struct xfer x = xfer(fd, "hello", 5, false, NULL, 0, 0, 3000);
+        close(fd);
+        assert_true(x.end == END_EOF || x.end == END_RESET);
+        assert_int_equal(x.got, 0);
+    }
+    const char *s = ctl(&g_proc, "stats");
+    assert_int_equal(stat_of(s, "conns"), 3);
+    assert_int_equal(stat_of(s, "bytes_up"), 0);
+    proxy_quit(&g_proc);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -1011,6 +1078,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_stats_socket_sigterm, teardown),
         cmocka_unit_test_teardown(test_stall, teardown),
         cmocka_unit_test_teardown(test_seed_replay, teardown),
+        cmocka_unit_test_teardown(test_backpressure, teardown),
+        cmocka_unit_test_teardown(test_target_down, teardown),
         cmocka_unit_test_teardown(test_bad_arguments, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
