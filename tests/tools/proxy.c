@@ -722,8 +722,9 @@ static void on_accept(uv_stream_t *server, int status)
         d->flip_bit = flip_bit;
     }
     c->stall_at = p->f.stall_ms > 0 ? p->f.stall_after : -1;
-    log_conn(c, "accepted; cut up=%" PRId64 " down=%" PRId64 "; flip up=%" PRId64 " down=%" PRId64
-                " bit %d; stall at %" PRId64,
+    log_conn(c,
+             "accepted; cut up=%" PRId64 " down=%" PRId64 "; flip up=%" PRId64 " down=%" PRId64
+             " bit %d; stall at %" PRId64,
              c->d[UP].cut_at, c->d[DOWN].cut_at, c->d[UP].flip_at, c->d[DOWN].flip_at, flip_bit,
              c->stall_at);
 
@@ -853,13 +854,12 @@ static char *str_add(char *s, const char *fmt, ...)
 static char *stats_line(struct proxy *p)
 {
     const struct counters *n = &p->n;
-    return qs_xasprintf("bytes_up=%" PRIu64 " bytes_down=%" PRIu64 " conns=%" PRIu64
-                        " open=%u cuts=%" PRIu64 " flips=%" PRIu64 " stalls=%" PRIu64
-                        " refused=%" PRIu64 " writes_up=%" PRIu64 " writes_down=%" PRIu64
-                        " queued_max=%" PRIu64 " seed=%" PRIu64,
-                        n->bytes[UP], n->bytes[DOWN], n->conns, p->open_conns, n->cuts, n->flips,
-                        n->stalls, n->refused, n->writes[UP], n->writes[DOWN], n->queued_max,
-                        p->seed);
+    return qs_xasprintf(
+        "bytes_up=%" PRIu64 " bytes_down=%" PRIu64 " conns=%" PRIu64 " open=%u cuts=%" PRIu64
+        " flips=%" PRIu64 " stalls=%" PRIu64 " refused=%" PRIu64 " writes_up=%" PRIu64
+        " writes_down=%" PRIu64 " queued_max=%" PRIu64 " seed=%" PRIu64,
+        n->bytes[UP], n->bytes[DOWN], n->conns, p->open_conns, n->cuts, n->flips, n->stalls,
+        n->refused, n->writes[UP], n->writes[DOWN], n->queued_max, p->seed);
 }
 
 static char *conns_line(struct proxy *p)
@@ -943,12 +943,11 @@ static void ctl_command(struct ctl *ctl, char *line)
         goto fail;
     }
     return;
-fail:
-    {
-        char *s = qs_xasprintf("error: %s", e.msg);
-        ctl_reply(ctl, s);
-        free(s);
-    }
+fail : {
+    char *s = qs_xasprintf("error: %s", e.msg);
+    ctl_reply(ctl, s);
+    free(s);
+}
 }
 
 static void on_ctl_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

@@ -460,7 +460,8 @@ static int client_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         int e = errno;
@@ -679,11 +680,10 @@ static void test_latency(void **state)
     ctl_ok(&g_proc, "set latency-ms 150");
     double slow = rtt(fd);
     close(fd);
-    print_message("latency: round trip %.1f ms without, %.1f ms with 150 ms each way\n",
-                  base * 1e3, slow * 1e3);
+    print_message("latency: round trip %.1f ms without, %.1f ms with 150 ms each way\n", base * 1e3,
+                  slow * 1e3);
     if (slow < base + 0.300 - 0.002 || slow < 0.300)
-        fail_msg("latency 150 ms each way added only %.1f ms to a round trip",
-                 (slow - base) * 1e3);
+        fail_msg("latency 150 ms each way added only %.1f ms to a round trip", (slow - base) * 1e3);
     assert_true(slow < 0.300 + 1.0);
     proxy_quit(&g_proc);
 }
@@ -988,7 +988,7 @@ static void test_backpressure(void **state)
                   "peaked at %" PRIu64 "\n",
                   x.sent, queued);
     assert_true(x.sent > (1u << 20)); /* the bound below was really pushed against */
-    assert_true(x.sent < N);           /* and the client was held back */
+    assert_true(x.sent < N);          /* and the client was held back */
     assert_true(queued <= 320 * 1024);
     /* the server wakes up: everything arrives, in order */
     size_t sent = x.sent;
