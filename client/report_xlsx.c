@@ -5,10 +5,15 @@
  */
 #include <string.h>
 
-#include <xlsxwriter.h>
-
 #include "client/report_out.h"
-#include "proto/xmalloc.h"
+
+#ifndef QS_HAVE_XLSX
+int report_write_xlsx(const rbook *b, const char *path, qs_err *err)
+{
+    return qs_err_set(err, QS_ESCHEMA, "this qianshou was built without libxlsxwriter: use --format csv");
+}
+#else
+#include <xlsxwriter.h>
 
 int report_write_xlsx(const rbook *b, const char *path, qs_err *err)
 {
@@ -84,3 +89,4 @@ int report_write_xlsx(const rbook *b, const char *path, qs_err *err)
         return qs_err_set(err, QS_EIO, "writing %s: %s", path, lxw_strerror(le));
     return 0;
 }
+#endif

@@ -640,8 +640,9 @@ static void result(qs_apply_result *res, int outcome, const char *fmt, ...)
     }
 }
 
-static int note_incoming_rejection(qs_store *st, const char *peer, const qs_record *r,
-                                   const char *reason, qs_err *err)
+/* Keep a refusal: ours refused by peer (outgoing), or peer's refused here. */
+static int note_rejection(qs_store *st, const char *peer, const qs_record *r, bool outgoing,
+                          const char *reason, qs_err *err)
 {
     sqlite3_stmt *s = qs__stmt(
         st,
@@ -656,8 +657,8 @@ static int note_incoming_rejection(qs_store *st, const char *peer, const qs_reco
     sqlite3_bind_int64(s, 4, (int64_t)r->rev.gen);
     sqlite3_bind_blob(s, 5, r->rev.hash, QS_HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_text(s, 6, peer ? peer : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 7, 0);
-    sqlite3_bind_text(s, 8, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 7, outgoing);
+    sqlite3_bind_text(s, 8, reason ? reason : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 9, qs_clock_wall_ms());
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -667,24 +668,7 @@ static int note_incoming_rejection(qs_store *st, const char *peer, const qs_reco
 int qs_store_note_rejected(qs_store *st, const char *peer, const qs_record *rec,
                            const char *reason, qs_err *err)
 {
-    sqlite3_stmt *s = qs__stmt(
-        st,
-        "INSERT OR REPLACE INTO rejections(id, kind, scope, gen, hash, peer, outgoing, reason, at) "
-        "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-        err);
-    if (!s)
-        return err ? err->code : QS_EIO;
-    sqlite3_bind_blob(s, 1, rec->id, QS_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, rec->kind);
-    sqlite3_bind_text(s, 3, rec->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, (int64_t)rec->rev.gen);
-    sqlite3_bind_blob(s, 5, rec->rev.hash, QS_HASH_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, peer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, reason ? reason : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 8, qs_clock_wall_ms());
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "noting a rejection", err);
+    return note_rejection(st, peer, rec, true, reason, err);
 }
 
 static int park(qs_store *st, const char *peer, qs_direction dir, const qs_record *r, qs_err *err)
@@ -802,7 +786,7 @@ static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs
     result(res, conflict ? QS_OUT_CONFLICT : QS_OUT_APPLIED, NULL);
     return 0;
 rejected:
-    return note_incoming_rejection(st, peer, r, res->reason, err);
+    return note_rejection(st, peer, r, false, res->reason, err);
 }
 
 static int store_cursor(qs_store *st, const char *peer, uint64_t cursor, qs_err *err)

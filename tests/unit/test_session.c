@@ -18,66 +18,13 @@
 #include "daemon/session.h"
 #include "proto/schema.h"
 #include "store/store.h"
+#include "tests/support/fixture.h"
 
-static char tmproot[256];
-static int ndirs;
-
-static qs_store *open_store(const char *node, qs_role role, char *dir_out)
-{
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/s%d-%s", tmproot, ndirs++, node);
-    assert_int_equal(mkdir(dir, 0770), 0);
-    if (dir_out)
-        strcpy(dir_out, dir);
-    qs_store_opts o = qs_store_opts_default();
-    o.dir = dir;
-    o.create = true;
-    o.node = node;
-    o.role = role;
-    o.user = "tester";
-    qs_store *st = NULL;
-    qs_err e = {0};
-    if (qs_store_open(&o, &st, &e))
-        fail_msg("open: %s", e.msg);
-    return st;
-}
-
-static qs_store *reopen(const char *dir)
-{
-    qs_store_opts o = qs_store_opts_default();
-    o.dir = dir;
-    qs_store *st = NULL;
-    qs_err e = {0};
-    if (qs_store_open(&o, &st, &e))
-        fail_msg("reopen: %s", e.msg);
-    return st;
-}
-
-static void add(qs_store *st, uint32_t kind, uint8_t id[16], ...)
-{
-    const qs_kind *k = qs_schema_kind(kind);
-    qs_body b;
-    qs_body_init(&b);
-    va_list ap;
-    va_start(ap, id);
-    const char *kv;
-    while ((kv = va_arg(ap, const char *))) {
-        const char *eq = strchr(kv, '=');
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)(eq - kv), kv);
-        const qs_field *f = qs_kind_field_by_name(k, name);
-        qs_value v;
-        qs_err e = {0};
-        if (!f || qs_schema_parse(f, eq + 1, &v, &e))
-            fail_msg("parse %s: %s", kv, e.msg);
-        qs_body_set(&b, f->id, v);
-    }
-    va_end(ap);
-    qs_err e = {0};
-    if (qs_store_create(st, kind, NULL, &b, id, NULL, &e))
-        fail_msg("create: %s", e.msg);
-    qs_body_free(&b);
-}
+#define open_store(node, role, dir) qs_fx_store(node, role, NULL, dir)
+#define reopen qs_fx_reopen
+#define add qs_fx_create
+#define count qs_fx_count
+#define assert_digest_eq qs_fx_assert_digest_eq
 
 static void add_service(qs_store *st, int total, uint8_t id[16])
 {
@@ -190,25 +137,6 @@ static void sync_ok(qs_store *c, const char *cn, qs_store *p, const char *pn)
     link_result r = run(c, cn, p, pn, 0, 0);
     assert_int_equal(r.rc, 0);
     assert_true(r.done);
-}
-
-static void assert_digest_eq(qs_store *a, qs_store *b, const char *scope)
-{
-    uint8_t da[32], db[32];
-    uint64_t na, nb;
-    qs_err e = {0};
-    assert_int_equal(qs_store_digest(a, scope, da, &na, &e), 0);
-    assert_int_equal(qs_store_digest(b, scope, db, &nb, &e), 0);
-    assert_int_equal(na, nb);
-    assert_memory_equal(da, db, 32);
-}
-
-static uint64_t count(qs_store *st, uint32_t kind)
-{
-    uint64_t n;
-    qs_err e = {0};
-    assert_int_equal(qs_store_count_eq(st, kind, NULL, 0, &n, &e), 0);
-    return n;
 }
 
 typedef struct scope_check {
@@ -422,7 +350,7 @@ static void test_restored_county(void **state)
     char cdir[512], bk[600];
     qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
     qs_store *c = open_store("632322", QS_ROLE_COUNTY, cdir);
-    snprintf(bk, sizeof bk, "%s/county-backup.db", tmproot);
+    snprintf(bk, sizeof bk, "%s/county-backup.db", qs_fx_root());
     for (int j = 0; j < 5; j++)
         add_service(c, j + 1, NULL);
     sync_ok(c, "632322", p, "630000");
@@ -455,7 +383,7 @@ static void test_copied_county(void **state)
     char cdir[512], bk[600];
     qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
     qs_store *c = open_store("632322", QS_ROLE_COUNTY, cdir);
-    snprintf(bk, sizeof bk, "%s/county-copy.db", tmproot);
+    snprintf(bk, sizeof bk, "%s/county-copy.db", qs_fx_root());
     add_service(c, 1, NULL);
     qs_err e = {0};
     assert_int_equal(qs_store_backup(c, bk, &e), 0); /* the "copy" */
@@ -481,9 +409,7 @@ static void test_copied_county(void **state)
 
 int main(void)
 {
-    snprintf(tmproot, sizeof tmproot, "/tmp/qs-test-session-XXXXXX");
-    if (!mkdtemp(tmproot))
-        return 1;
+    qs_fx_init("session");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_three_counties_converge),
         cmocka_unit_test(test_conflict_resolved_everywhere),
@@ -493,12 +419,5 @@ int main(void)
         cmocka_unit_test(test_restored_county),
         cmocka_unit_test(test_copied_county),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (rc == 0) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmproot);
-        if (system(cmd) != 0)
-            return 1;
-    }
-    return rc;
+    return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }

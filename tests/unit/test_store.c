@@ -20,67 +20,12 @@
 #include "proto/msg.h"
 #include "proto/schema.h"
 #include "store/store.h"
+#include "tests/support/fixture.h"
 
-static char tmproot[256];
-static int ndirs;
-
-static qs_store *open_store(const char *node, qs_role role, const qs_limits *lim)
-{
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/s%d-%s", tmproot, ndirs++, node);
-    assert_int_equal(mkdir(dir, 0770), 0);
-    qs_store_opts o = qs_store_opts_default();
-    o.dir = dir;
-    o.create = true;
-    o.node = node;
-    o.role = role;
-    o.user = "tester";
-    if (lim)
-        o.limits = *lim;
-    qs_store *st = NULL;
-    qs_err e = {0};
-    int rc = qs_store_open(&o, &st, &e);
-    if (rc)
-        fail_msg("open %s: %s", dir, e.msg);
-    return st;
-}
-
-static qs_store *reopen(const char *dir)
-{
-    qs_store_opts o = qs_store_opts_default();
-    o.dir = dir;
-    qs_store *st = NULL;
-    qs_err e = {0};
-    if (qs_store_open(&o, &st, &e))
-        fail_msg("reopen %s: %s", dir, e.msg);
-    return st;
-}
-
-/* Build a body of kind from "field=value" texts (NULL-terminated). */
-static void mkbody(qs_body *b, uint32_t kind, ...)
-{
-    const qs_kind *k = qs_schema_kind(kind);
-    assert_non_null(k);
-    qs_body_init(b);
-    va_list ap;
-    va_start(ap, kind);
-    const char *kv;
-    while ((kv = va_arg(ap, const char *))) {
-        const char *eq = strchr(kv, '=');
-        assert_non_null(eq);
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)(eq - kv), kv);
-        const qs_field *f = qs_kind_field_by_name(k, name);
-        if (!f)
-            fail_msg("no field %s", name);
-        qs_value v;
-        qs_err e = {0};
-        if (qs_schema_parse(f, eq + 1, &v, &e))
-            fail_msg("parse %s: %s", kv, e.msg);
-        qs_body_set(b, f->id, v);
-    }
-    va_end(ap);
-}
+#define open_store(node, role, lim) qs_fx_store(node, role, lim, NULL)
+#define reopen qs_fx_reopen
+#define mkbody qs_fx_body
+#define assert_same_digest qs_fx_assert_digest_eq
 
 static void service_body(qs_body *b, const char *date, const char *total)
 {
@@ -166,16 +111,6 @@ static void digest(qs_store *st, const char *scope, uint8_t d[32], uint64_t *cou
         fail_msg("digest: %s", e.msg);
 }
 
-static void assert_same_digest(qs_store *a, qs_store *b, const char *scope)
-{
-    uint8_t da[32], db[32];
-    uint64_t ca, cb;
-    digest(a, scope, da, &ca);
-    digest(b, scope, db, &cb);
-    assert_int_equal(ca, cb);
-    assert_memory_equal(da, db, 32);
-}
-
 static int64_t total_of(qs_store *st, const uint8_t id[16])
 {
     qs_record r;
@@ -209,14 +144,13 @@ static size_t nconflicts(qs_store *st, qs_conflict **out)
 
 static void test_create_open_modes(void **state)
 {
-    qs_store *st = open_store("632322", QS_ROLE_COUNTY, NULL);
+    char dir[512], path[600];
+    qs_store *st = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, dir);
     qs_store_info info;
     qs_err e = {0};
     assert_int_equal(qs_store_info_get(st, &info, &e), 0);
     assert_string_equal(info.node, "632322");
     assert_int_equal(info.role, QS_ROLE_COUNTY);
-    char dir[512], path[600];
-    snprintf(dir, sizeof dir, "%s/s%d-632322", tmproot, ndirs - 1);
     snprintf(path, sizeof path, "%s/%s", dir, QS_DB_FILE);
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
@@ -766,9 +700,8 @@ static void test_unknown_fields_and_local_only(void **state)
 
 static void test_shared_clock(void **state)
 {
-    qs_store *a = open_store("632322", QS_ROLE_COUNTY, NULL);
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/s%d-632322", tmproot, ndirs - 1);
+    qs_store *a = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, dir);
     qs_store *b = reopen(dir);
     qs_err e = {0};
     qs_hlc last = 0;
@@ -794,10 +727,9 @@ static void test_shared_clock(void **state)
 
 static void test_backup_restore_incarnation(void **state)
 {
-    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
     char dir[512], bk[600];
-    snprintf(dir, sizeof dir, "%s/s%d-632322", tmproot, ndirs - 1);
-    snprintf(bk, sizeof bk, "%s/backup.db", tmproot);
+    qs_store *c = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, dir);
+    snprintf(bk, sizeof bk, "%s/backup.db", qs_fx_root());
     uint8_t id[16];
     for (int i = 0; i < 50; i++)
         create_service(c, "2024-03-01", "1", id);
@@ -874,9 +806,7 @@ static void test_echo_and_incarnation_reset(void **state)
 
 int main(void)
 {
-    snprintf(tmproot, sizeof tmproot, "/tmp/qs-test-store-XXXXXX");
-    if (!mkdtemp(tmproot))
-        return 1;
+    qs_fx_init("store");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_open_modes),
         cmocka_unit_test(test_local_edits),
@@ -895,12 +825,5 @@ int main(void)
         cmocka_unit_test(test_backup_restore_incarnation),
         cmocka_unit_test(test_echo_and_incarnation_reset),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (rc == 0) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmproot);
-        if (system(cmd) != 0)
-            return 1;
-    }
-    return rc;
+    return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }

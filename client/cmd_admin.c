@@ -1,0 +1,448 @@
+/*
+ * cmd_admin.c — init, schema, digest, backup, restore.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/cli.h"
+#include "client/out.h"
+#include "proto/uuid.h"
+#include "proto/xmalloc.h"
+
+#define NAME_FILE "qianshou.name"
+
+static const char INIT_HELP[] =
+    "usage: qianshou init --node CODE --role county|aggregator [--name NAME] [--group GROUP]\n"
+    "\n"
+    "Create the data directory (mode 2770: the group keeps access, new files\n"
+    "inherit its group) and an empty store for node CODE, the division code of\n"
+    "this office (632322 for 尖扎县, 630000 for the province).\n"
+    "  --name NAME    a display name for this node (kept in the data directory)\n"
+    "  --group GROUP  give the directory to this group (normally qianshou)\n";
+
+static const char SCHEMA_HELP[] =
+    "usage: qianshou schema [KIND]\n\nThe kinds of records, or one kind's fields with "
+    "their types, whether they are required, and the allowed values with Chinese labels.\n";
+
+static const char DIGEST_HELP[] =
+    "usage: qianshou digest [--scope CODE]\n\nA digest of every record version this node "
+    "holds (or those in CODE's area): two nodes that hold the same records print the same "
+    "digest.\n";
+
+static const char BACKUP_HELP[] = "usage: qianshou backup -o FILE\n\nA consistent copy of the "
+                                  "store, made while it is in use (mode 0600).\n";
+
+static const char RESTORE_HELP[] =
+    "usage: qianshou restore FILE\n\nReplace the store in the data directory with a backup. "
+    "Refused while the daemon runs (stop qianshoud first). The restored store takes a new "
+    "incarnation, so its peers send it again whatever it lacks.\n";
+
+static const char *role_name(qs_role r)
+{
+    return r == QS_ROLE_AGGREGATOR ? "aggregator" : "county";
+}
+
+/* Create the data directory if it is missing: mode 02770, group kept. */
+static int make_dir(cli *c, const char *group)
+{
+    struct stat sb;
+    if (stat(c->dir, &sb) != 0) {
+        if (mkdir(c->dir, 02770) != 0)
+            return cli_fail(c, CLI_ENV, "cannot create the data directory %s: %s", c->dir,
+                            strerror(errno));
+    }
+    if (group) {
+        struct group *gr = getgrnam(group);
+        if (!gr)
+            return cli_fail(c, CLI_USAGE, "there is no group called %s on this machine (create "
+                                          "it with `groupadd %s`)",
+                            group, group);
+        if (chown(c->dir, (uid_t)-1, gr->gr_gid) != 0)
+            return cli_fail(c, CLI_ENV, "cannot give %s to group %s: %s", c->dir, group,
+                            strerror(errno));
+    }
+    if (stat(c->dir, &sb) == 0 && sb.st_uid == geteuid() && (sb.st_mode & 07777) != 02770 &&
+        chmod(c->dir, 02770) != 0)
+        return cli_fail(c, CLI_ENV, "cannot set the mode of %s: %s", c->dir, strerror(errno));
+    return 0;
+}
+
+int cmd_init(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"node", required_argument, NULL, 'n'},
+                                          {"role", required_argument, NULL, 'r'},
+                                          {"name", required_argument, NULL, 'N'},
+                                          {"group", required_argument, NULL, 'g'},
+                                          {NULL, 0, NULL, 0}};
+    const char *node = NULL, *role = NULL, *name = NULL, *group = NULL;
+    int o, rc;
+    if (cli_wants_help(argc, argv)) {
+        fputs(INIT_HELP, stdout);
+        return CLI_OK;
+    }
+    optind = 0;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (o) {
+        case 'n': node = optarg; break;
+        case 'r': role = optarg; break;
+        case 'N': name = optarg; break;
+        case 'g': group = optarg; break;
+        case ':': return cli_usage(c, "init", "%s needs a value", argv[optind - 1]);
+        default: return cli_usage(c, "init", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage(c, "init", "unexpected \"%s\"", argv[optind]);
+    if (!node || !role)
+        return cli_usage(c, "init", "give --node CODE and --role county|aggregator");
+    qs_store_opts so = qs_store_opts_default();
+    if (strcmp(role, "county") == 0)
+        so.role = QS_ROLE_COUNTY;
+    else if (strcmp(role, "aggregator") == 0)
+        so.role = QS_ROLE_AGGREGATOR;
+    else
+        return cli_usage(c, "init", "--role is county or aggregator, not \"%s\"", role);
+    if (!qs_code_valid(node))
+        return cli_fail(c, CLI_USAGE,
+                        "\"%s\" is not a division code: give 6 digits (632322 for 尖扎县, "
+                        "630000 for the province) or 9 for a township station",
+                        node);
+    if ((rc = cli_check_dir(c, false)) || (rc = make_dir(c, group)) ||
+        (rc = cli_check_dir(c, true)))
+        return rc;
+    so.dir = c->dir;
+    so.create = true;
+    so.node = node;
+    qs_store *st = NULL;
+    qs_err err = {0};
+    if ((rc = qs_store_open(&so, &st, &err)))
+        return cli_fail(c, rc == QS_EEXIST ? CLI_DATA : CLI_ENV, "%s", err.msg);
+    qs_store_close(st);
+    if (name) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", c->dir, NAME_FILE);
+        FILE *fp = fopen(path, "w");
+        if (!fp || fprintf(fp, "%s\n", name) < 0 || fclose(fp) != 0)
+            return cli_fail(c, CLI_ENV, "the store was created, but the name could not be "
+                                        "written to %s: %s",
+                            path, strerror(errno));
+    }
+    if (c->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "dir", json_string(c->dir));
+        json_object_set_new(j, "node", json_string(node));
+        json_object_set_new(j, "role", json_string(role));
+        if (name)
+            json_object_set_new(j, "name", json_string(name));
+        out_json(j);
+    } else {
+        printf("created the %s store of node %s%s%s%s in %s\n", role, node, name ? " (" : "",
+               name ? name : "", name ? ")" : "", c->dir);
+    }
+    return CLI_OK;
+}
+
+/* ---- schema ----------------------------------------------------------------- */
+
+static const char *level_name(qs_level l)
+{
+    static const char *const n[] = {"nation", "province", "prefecture", "county", "township"};
+    return (unsigned)l < 5 ? n[l] : "?";
+}
+
+static json_t *kind_json(const qs_kind *k)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(k->id));
+    json_object_set_new(o, "name", json_string(k->name));
+    json_object_set_new(o, "label", json_string(k->label));
+    json_object_set_new(o, "min_level", json_string(level_name(k->min_level)));
+    json_object_set_new(o, "max_level", json_string(level_name(k->max_level)));
+    json_object_set_new(o, "local_only", json_boolean(k->local_only));
+    json_t *fa = json_array();
+    for (uint32_t i = 0; i < k->nfields; i++) {
+        const qs_field *f = &k->fields[i];
+        json_t *fo = json_object();
+        json_object_set_new(fo, "id", json_integer(f->id));
+        json_object_set_new(fo, "name", json_string(f->name));
+        json_object_set_new(fo, "label", json_string(f->label));
+        json_object_set_new(fo, "type", json_string(qs_ftype_name(f->type)));
+        json_object_set_new(fo, "required", json_boolean(f->flags & QS_FF_REQUIRED));
+        json_object_set_new(fo, "local", json_boolean(f->flags & QS_FF_LOCAL));
+        if (f->type == QS_F_REF || f->type == QS_F_REFLIST) {
+            const qs_kind *rk = qs_schema_kind(f->ref_kind);
+            json_object_set_new(fo, "refers_to", json_string(rk ? rk->name : "?"));
+        }
+        if (f->en) {
+            json_t *ea = json_array();
+            for (uint32_t j = 0; j < f->en->n; j++)
+                json_array_append_new(ea, json_pack("{s:i, s:s, s:s}", "code",
+                                                    (int)f->en->vals[j].code, "name",
+                                                    f->en->vals[j].name, "label",
+                                                    f->en->vals[j].label));
+            json_object_set_new(fo, "values", ea);
+        }
+        json_array_append_new(fa, fo);
+    }
+    json_object_set_new(o, "fields", fa);
+    return o;
+}
+
+static void kind_text(const qs_kind *k)
+{
+    printf("%s %s — scope: %s%s%s%s\n", k->name, k->label, level_name(k->min_level),
+           k->min_level != k->max_level ? " or " : "",
+           k->min_level != k->max_level ? level_name(k->max_level) : "",
+           k->local_only ? "; stays on this machine (never synced)" : "");
+    out_table t;
+    out_table_init(&t, 5);
+    char *hdr[5] = {qs_xstrdup("field"), qs_xstrdup("label"), qs_xstrdup("type"),
+                    qs_xstrdup(""), qs_xstrdup("values")};
+    out_table_add(&t, hdr);
+    for (uint32_t i = 0; i < k->nfields; i++) {
+        const qs_field *f = &k->fields[i];
+        char *vals;
+        if (f->en) {
+            qs_buf b;
+            qs_buf_init(&b, 0);
+            for (uint32_t j = 0; j < f->en->n; j++) {
+                char one[160];
+                snprintf(one, sizeof one, "%s%u=%s %s", j ? ", " : "", f->en->vals[j].code,
+                         f->en->vals[j].name, f->en->vals[j].label);
+                qs_buf_append(&b, one, strlen(one));
+            }
+            qs_buf_append(&b, "", 1);
+            vals = qs_xstrdup((const char *)b.data);
+            qs_buf_free(&b);
+        } else if (f->type == QS_F_REF || f->type == QS_F_REFLIST) {
+            const qs_kind *rk = qs_schema_kind(f->ref_kind);
+            vals = qs_xasprintf("%s %s", f->type == QS_F_REF ? "a" : "list of",
+                                rk ? rk->name : "?");
+        } else if (f->type == QS_F_MONEY) {
+            vals = qs_xstrdup("yuan, up to 2 decimals");
+        } else if (f->type == QS_F_DATE) {
+            vals = qs_xstrdup("YYYY-MM-DD");
+        } else {
+            vals = qs_xstrdup("");
+        }
+        const char *flags = (f->flags & QS_FF_REQUIRED) && (f->flags & QS_FF_LOCAL)
+                                ? "required, local"
+                            : (f->flags & QS_FF_REQUIRED) ? "required"
+                            : (f->flags & QS_FF_LOCAL)    ? "local"
+                                                          : "";
+        char *row[5] = {qs_xstrdup(f->name), qs_xstrdup(f->label),
+                        qs_xstrdup(qs_ftype_name(f->type)), qs_xstrdup(flags), vals};
+        out_table_add(&t, row);
+    }
+    out_table_print(&t, stdout, false);
+    out_table_free(&t);
+}
+
+int cmd_schema(cli *c, int argc, char **argv)
+{
+    int rc;
+    if (cli_wants_help(argc, argv)) {
+        fputs(SCHEMA_HELP, stdout);
+        return CLI_OK;
+    }
+    if (argc > 2)
+        return cli_usage(c, "schema", "give at most one kind");
+    if (argc == 2) {
+        const qs_kind *k = cli_kind(c, argv[1], &rc);
+        if (!k)
+            return rc;
+        if (c->json)
+            out_json(kind_json(k));
+        else
+            kind_text(k);
+        return CLI_OK;
+    }
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "version", json_integer(QS_SCHEMA_VERSION));
+        json_t *ka = json_array();
+        for (uint32_t i = 0; i < qs_schema_nkinds(); i++)
+            json_array_append_new(ka, kind_json(qs_schema_kind_at(i)));
+        json_object_set_new(o, "kinds", ka);
+        out_json(o);
+        return CLI_OK;
+    }
+    printf("schema version %d; `qianshou schema KIND` shows a kind's fields\n\n",
+           QS_SCHEMA_VERSION);
+    out_table t;
+    out_table_init(&t, 4);
+    char *hdr[4] = {qs_xstrdup("kind"), qs_xstrdup("label"), qs_xstrdup("scope"),
+                    qs_xstrdup("fields")};
+    out_table_add(&t, hdr);
+    for (uint32_t i = 0; i < qs_schema_nkinds(); i++) {
+        const qs_kind *k = qs_schema_kind_at(i);
+        char *row[4] = {qs_xstrdup(k->name), qs_xstrdup(k->label),
+                        qs_xasprintf("%s%s", k->min_level == QS_LEVEL_PROVINCE ? "province"
+                                                                               : "county",
+                                     k->local_only ? ", local only" : ""),
+                        qs_xasprintf("%u", k->nfields)};
+        out_table_add(&t, row);
+    }
+    out_table_print(&t, stdout, false);
+    out_table_free(&t);
+    return CLI_OK;
+}
+
+/* ---- digest, backup, restore --------------------------------------------------- */
+
+int cmd_digest(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"scope", required_argument, NULL, 's'},
+                                          {NULL, 0, NULL, 0}};
+    const char *scope = NULL;
+    int o, rc;
+    if (cli_wants_help(argc, argv)) {
+        fputs(DIGEST_HELP, stdout);
+        return CLI_OK;
+    }
+    optind = 0;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (o == 's')
+            scope = optarg;
+        else if (o == ':')
+            return cli_usage(c, "digest", "%s needs a value", argv[optind - 1]);
+        else
+            return cli_usage(c, "digest", "unknown option %s", argv[optind - 1]);
+    }
+    if (optind < argc)
+        return cli_usage(c, "digest", "unexpected \"%s\"", argv[optind]);
+    if (scope && !qs_code_valid(scope))
+        return cli_usage(c, "digest", "--scope needs a division code, not \"%s\"", scope);
+    qs_store *st = NULL;
+    if ((rc = cli_open(c, &st)))
+        return rc;
+    uint8_t d[32];
+    uint64_t n = 0;
+    qs_err err = {0};
+    qs_store_info info;
+    if ((rc = qs_store_digest(st, scope, d, &n, &err)) ||
+        (rc = qs_store_info_get(st, &info, &err))) {
+        rc = cli_fail_err(c, &err);
+        goto done;
+    }
+    char hex[65];
+    qs_hex(d, sizeof d, hex);
+    if (c->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "node", json_string(info.node));
+        json_object_set_new(j, "scope", scope ? json_string(scope) : json_null());
+        json_object_set_new(j, "digest", json_string(hex));
+        json_object_set_new(j, "versions", json_integer((json_int_t)n));
+        out_json(j);
+    } else {
+        char name[256] = "", path[4200];
+        snprintf(path, sizeof path, "%s/%s", c->dir, NAME_FILE);
+        FILE *fp = fopen(path, "r");
+        if (fp) {
+            if (fgets(name, sizeof name, fp))
+                name[strcspn(name, "\n")] = '\0';
+            fclose(fp);
+        }
+        printf("node %s%s%s%s, %s: %s (%" PRIu64 " head version%s)\n", info.node,
+               name[0] ? " (" : "", name, name[0] ? ")" : "",
+               scope ? scope : "all records", hex, n, n == 1 ? "" : "s");
+    }
+    rc = CLI_OK;
+done:
+    qs_store_close(st);
+    return rc;
+}
+
+int cmd_backup(cli *c, int argc, char **argv)
+{
+    const char *out = NULL;
+    int rc;
+    if (cli_wants_help(argc, argv)) {
+        fputs(BACKUP_HELP, stdout);
+        return CLI_OK;
+    }
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
+            out = argv[++i];
+        else
+            return cli_usage(c, "backup", "unexpected \"%s\"", argv[i]);
+    }
+    if (!out)
+        return cli_usage(c, "backup", "say where the backup goes with -o FILE");
+    qs_store *st = NULL;
+    if ((rc = cli_open(c, &st)))
+        return rc;
+    qs_err err = {0};
+    qs_store_info info;
+    if ((rc = qs_store_backup(st, out, &err)) || (rc = qs_store_info_get(st, &info, &err))) {
+        rc = cli_fail_err(c, &err);
+    } else if (c->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "file", json_string(out));
+        json_object_set_new(j, "node", json_string(info.node));
+        json_object_set_new(j, "records", json_integer((json_int_t)info.records));
+        out_json(j);
+    } else {
+        printf("backed up node %s (%" PRIu64 " records) to %s\n", info.node, info.records, out);
+    }
+    qs_store_close(st);
+    return rc;
+}
+
+int cmd_restore(cli *c, int argc, char **argv)
+{
+    int rc;
+    if (cli_wants_help(argc, argv)) {
+        fputs(RESTORE_HELP, stdout);
+        return CLI_OK;
+    }
+    if (argc != 2 || argv[1][0] == '-')
+        return cli_usage(c, "restore", "give exactly one backup file");
+    const char *file = argv[1];
+    if (access(file, R_OK) != 0)
+        return cli_fail(c, CLI_DATA, "cannot read the backup %s: %s", file, strerror(errno));
+    if ((rc = cli_check_dir(c, false)) || (rc = make_dir(c, NULL)) ||
+        (rc = cli_check_dir(c, true)))
+        return rc;
+    qs_err err = {0};
+    if ((rc = qs_store_restore(c->dir, file, &err))) {
+        if (rc == QS_EBUSY)
+            return cli_fail(c, CLI_ENV,
+                            "%s — the restore was refused and nothing was changed "
+                            "(`systemctl stop qianshoud`, restore, then start it again)",
+                            err.msg);
+        return cli_fail(c, rc == QS_ECORRUPT || rc == QS_ENOTFOUND ? CLI_DATA
+                                                                    : cli_exit_for(rc),
+                        "%s", err.msg);
+    }
+    qs_store *st = NULL;
+    if ((rc = cli_open(c, &st)))
+        return rc;
+    qs_store_info info;
+    if ((rc = qs_store_info_get(st, &info, &err))) {
+        rc = cli_fail_err(c, &err);
+    } else if (c->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "dir", json_string(c->dir));
+        json_object_set_new(j, "node", json_string(info.node));
+        json_object_set_new(j, "role", json_string(role_name(info.role)));
+        json_object_set_new(j, "records", json_integer((json_int_t)info.records));
+        out_json(j);
+    } else {
+        printf("restored node %s (%s, %" PRIu64 " records) into %s; it has a new incarnation, "
+               "so its peers will send it again whatever it lacks\n",
+               info.node, role_name(info.role), info.records, c->dir);
+    }
+    qs_store_close(st);
+    return rc;
+}

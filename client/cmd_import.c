@@ -1,0 +1,398 @@
+/*
+ * cmd_import.c — import KIND FILE.csv [--partial] [--again] [--scope CODE].
+ *
+ * The sheet is read whole (at most CSV_MAX_BYTES), hashed (SHA-256 of the
+ * bytes, to refuse a sheet imported before), decoded (UTF-8 or GB18030),
+ * split, and every row is checked. All rows go into the store in one
+ * transaction: with a bad row nothing is imported, unless --partial.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/cli.h"
+#include "client/csv.h"
+#include "client/fields.h"
+#include "client/out.h"
+#include "proto/xmalloc.h"
+
+static const char HELP[] =
+    "usage: qianshou import KIND FILE.csv [--partial] [--again] [--scope CODE]\n"
+    "\n"
+    "Add one KIND record per row of a CSV sheet. The sheet may be UTF-8 (with or\n"
+    "without BOM) or GB18030 as Chinese Excel saves it. The first row names the\n"
+    "columns: field names or their Chinese labels (see `qianshou schema KIND`);\n"
+    "an `id` column (from `qianshou export`) is ignored, a `scope` column sets each\n"
+    "record's scope. Every bad row is reported as FILE:LINE: field: reason, and\n"
+    "then nothing is imported.\n"
+    "  --partial     import the good rows and list the bad ones (exit code 4)\n"
+    "  --again       import a sheet even though the same file was imported before\n"
+    "  --scope CODE  scope for rows without a scope column (default: this node)\n";
+
+enum { COL_IGNORE = 0, COL_FIELD, COL_SCOPE };
+
+typedef struct column {
+    int what;
+    const qs_field *f;
+} column;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int read_file(cli *c, const char *path, uint8_t **out, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    struct stat sb;
+    *out = NULL;
+    if (!fp)
+        return cli_fail(c, errno == ENOENT ? CLI_USAGE : CLI_ENV, "cannot open %s: %s", path,
+                        strerror(errno));
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(fp);
+        return cli_fail(c, CLI_USAGE, "%s is not a file", path);
+    }
+    if ((uint64_t)sb.st_size > CSV_MAX_BYTES) {
+        fclose(fp);
+        return cli_fail(c, CLI_DATA, "%s is %lld bytes; a sheet may have at most %u MiB — split it",
+                        path, (long long)sb.st_size, CSV_MAX_BYTES >> 20);
+    }
+    uint8_t *buf = qs_xmalloc((size_t)sb.st_size + 1);
+    size_t got = fread(buf, 1, (size_t)sb.st_size + 1, fp);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad || got > (size_t)sb.st_size) {
+        free(buf);
+        return cli_fail(c, CLI_ENV, "could not read %s (it changed while being read?)", path);
+    }
+    *out = buf;
+    *n = got;
+    return 0;
+}
+
+static void trim(char *s)
+{
+    size_t n = strlen(s), a = strspn(s, " \t");
+    while (n > a && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    memmove(s, s + a, n - a);
+    s[n - a] = '\0';
+}
+
+/* Map header cells to fields. Exit code. */
+static int map_header(cli *c, const qs_kind *k, const char *file, const csv_row *hdr,
+                      column *cols)
+{
+    size_t mapped = 0;
+    for (size_t i = 0; i < hdr->n; i++) {
+        char *h = hdr->cells[i];
+        trim(h);
+        cols[i].what = COL_IGNORE;
+        if (!*h || strcmp(h, "id") == 0)
+            continue;
+        if (strcmp(h, "scope") == 0) {
+            cols[i].what = COL_SCOPE;
+            continue;
+        }
+        const qs_field *f = qs_kind_field_by_name(k, h);
+        if (!f) {
+            cli_warn("%s:%zu: column \"%s\" is not a field of %s; it is ignored", file, hdr->line,
+                     h, k->name);
+            continue;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (cols[j].what == COL_FIELD && cols[j].f == f)
+                return cli_fail(c, CLI_DATA, "%s:%zu: two columns are %s (%s)", file, hdr->line,
+                                f->name, f->label);
+        cols[i].what = COL_FIELD;
+        cols[i].f = f;
+        mapped++;
+    }
+    if (mapped == 0)
+        return cli_fail(c, CLI_DATA,
+                        "%s:%zu: no column is a field of %s — the first row must name the "
+                        "columns (see `qianshou schema %s`)",
+                        file, hdr->line, k->name, k->name);
+    for (uint32_t j = 0; j < k->nfields; j++) {
+        const qs_field *f = &k->fields[j];
+        bool have = false;
+        for (size_t i = 0; i < hdr->n; i++)
+            have |= cols[i].what == COL_FIELD && cols[i].f == f;
+        if ((f->flags & QS_FF_REQUIRED) && !have)
+            return cli_fail(c, CLI_DATA, "%s:%zu: the sheet has no column for %s (%s), which "
+                                         "every %s needs",
+                            file, hdr->line, f->name, f->label, k->name);
+    }
+    return 0;
+}
+
+typedef struct report {
+    json_t *errors; /* --json */
+    size_t lines;
+} report;
+
+static void row_problem(report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void row_problem(report *r, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", line);
+    if (r->errors)
+        json_array_append_new(r->errors, json_string(line));
+    r->lines++;
+}
+
+static bool blank_row(const csv_row *row)
+{
+    for (size_t i = 0; i < row->n; i++)
+        if (row->cells[i][strspn(row->cells[i], " \t")] != '\0')
+            return false;
+    return true;
+}
+
+/* Check and store one row. 0 = stored, 1 = bad row (reported), else a CLI_ENV
+ * exit code after a store failure. */
+static int import_row(cli *c, qs_store *st, const qs_kind *k, const char *file,
+                      const csv_row *row, const column *cols, size_t ncols, const char *scope,
+                      report *rep)
+{
+    qs_body b;
+    qs_err err = {0};
+    bool bad = false;
+    int rc;
+    const char *row_scope = scope;
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "%s:%zu: ", file, row->line);
+    qs_body_init(&b);
+    for (size_t i = 0; i < row->n; i++) {
+        if (i >= ncols) {
+            if (row->cells[i][0]) {
+                row_problem(rep, "%smore cells than the first row has columns", prefix);
+                bad = true;
+            }
+            continue;
+        }
+        if (cols[i].what == COL_SCOPE) {
+            char *s = row->cells[i];
+            trim(s);
+            if (*s)
+                row_scope = s;
+        } else if (cols[i].what == COL_FIELD) {
+            if ((rc = fields_set(st, cols[i].f, row->cells[i], &b, &err))) {
+                if (cli_exit_for(rc) == CLI_ENV) {
+                    qs_body_free(&b);
+                    return cli_fail_err(c, &err);
+                }
+                row_problem(rep, "%s%s", prefix, err.msg);
+                bad = true;
+            }
+        }
+    }
+    if (!bad && (rc = fields_finish(st, k, &b, &err))) {
+        row_problem(rep, "%s%s", prefix, err.msg);
+        bad = true;
+    }
+    if (!bad) {
+        qs_verrs ve;
+        if (qs_schema_validate(k, &b, false, &ve, NULL) != 0) {
+            for (uint32_t i = 0; i < ve.n; i++) {
+                const qs_field *f = qs_kind_field(k, ve.e[i].field);
+                if (f)
+                    row_problem(rep, "%s%s (%s): %s", prefix, f->name, f->label, ve.e[i].reason);
+                else
+                    row_problem(rep, "%s%s", prefix, ve.e[i].reason);
+            }
+            bad = true;
+        }
+    }
+    if (!bad && (rc = fields_warn_duplicate(st, k, &b, prefix, &err))) {
+        qs_body_free(&b);
+        return cli_fail_err(c, &err);
+    }
+    if (!bad && (rc = qs_store_create(st, k->id, row_scope, &b, NULL, NULL, &err))) {
+        if (cli_exit_for(rc) == CLI_ENV) {
+            qs_body_free(&b);
+            return cli_fail_err(c, &err);
+        }
+        row_problem(rep, "%s%s", prefix, err.msg);
+        bad = true;
+    }
+    qs_body_free(&b);
+    return bad ? 1 : 0;
+}
+
+int cmd_import(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"partial", no_argument, NULL, 'p'},
+                                          {"again", no_argument, NULL, 'a'},
+                                          {"scope", required_argument, NULL, 's'},
+                                          {NULL, 0, NULL, 0}};
+    bool partial = false, again = false, in_tx = false;
+    const char *scope = NULL;
+    uint8_t *raw = NULL;
+    size_t nraw = 0, ntext = 0, nrows = 0;
+    char *text = NULL;
+    csv_row *rows = NULL;
+    column *cols = NULL;
+    qs_store *st = NULL;
+    qs_err err = {0};
+    report rep = {.errors = NULL, .lines = 0};
+    int o, rc;
+    if (cli_wants_help(argc, argv)) {
+        fputs(HELP, stdout);
+        return CLI_OK;
+    }
+    optind = 0;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (o) {
+        case 'p': partial = true; break;
+        case 'a': again = true; break;
+        case 's': scope = optarg; break;
+        case ':': return cli_usage(c, "import", "%s needs a value", argv[optind - 1]);
+        default: return cli_usage(c, "import", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 2)
+        return cli_usage(c, "import", "give the kind and one CSV file, e.g. `qianshou import "
+                                      "service 服务记录.csv`");
+    const qs_kind *k = cli_kind(c, argv[optind], &rc);
+    if (!k)
+        return rc;
+    const char *file = argv[optind + 1];
+    if ((rc = read_file(c, file, &raw, &nraw)))
+        return rc;
+    uint8_t sha[32];
+    unsigned int shalen = 0;
+    if (EVP_Digest(raw, nraw, sha, &shalen, EVP_sha256(), NULL) != 1) {
+        rc = cli_fail(c, CLI_ENV, "cannot compute the SHA-256 of %s (OpenSSL failed)", file);
+        goto done;
+    }
+    if ((rc = cli_open(c, &st)))
+        goto done;
+    int64_t at_ms;
+    uint64_t prev_rows;
+    rc = qs_store_import_lookup(st, sha, &at_ms, &prev_rows, &err);
+    if (rc == 0 && !again) {
+        char when[32];
+        time_t t = (time_t)(at_ms / 1000);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+        rc = cli_fail(c, CLI_DATA,
+                      "%s was already imported on %s (%" PRIu64 " rows): importing it again "
+                      "would add its rows twice — if that is really wanted, add --again",
+                      file, when, prev_rows);
+        goto done;
+    }
+    if (rc && rc != QS_ENOTFOUND) {
+        rc = cli_fail_err(c, &err);
+        goto done;
+    }
+    const char *encoding;
+    if ((rc = csv_decode(raw, nraw, file, &text, &ntext, &encoding, &err)) ||
+        (rc = csv_parse(text, ntext, file, &rows, &nrows, &err))) {
+        rc = cli_fail(c, cli_exit_for(rc), "%s", err.msg);
+        goto done;
+    }
+    if (nrows == 0) {
+        rc = cli_fail(c, CLI_DATA, "%s is empty: the first row must name the columns", file);
+        goto done;
+    }
+    cols = qs_xcalloc(rows[0].n, sizeof *cols);
+    if ((rc = map_header(c, k, file, &rows[0], cols)))
+        goto done;
+    if (c->json)
+        rep.errors = json_array();
+    if ((rc = qs_store_begin(st, &err))) {
+        rc = cli_fail_err(c, &err);
+        goto done;
+    }
+    in_tx = true;
+    size_t good = 0, bad = 0, data_rows = 0;
+    double start = now_s(), last = 0;
+    bool tty = isatty(STDERR_FILENO), shown = false;
+    for (size_t i = 1; i < nrows; i++) {
+        if (blank_row(&rows[i]))
+            continue;
+        data_rows++;
+        int r = import_row(c, st, k, file, &rows[i], cols, rows[0].n, scope, &rep);
+        if (r > 1) {
+            rc = r;
+            goto done;
+        }
+        if (r == 1)
+            bad++;
+        else
+            good++;
+        double t = now_s();
+        if (tty && t - start > 2.0 && t - last > 0.2) {
+            fprintf(stderr, "\rimporting %s: row %zu of %zu", file, i, nrows - 1);
+            last = t;
+            shown = true;
+        }
+    }
+    if (shown)
+        fprintf(stderr, "\r\033[K");
+    if (data_rows == 0) {
+        rc = cli_fail(c, CLI_DATA, "%s has no rows below its header", file);
+        goto done;
+    }
+    if (bad && (!partial || good == 0)) {
+        rc = cli_fail(c, CLI_DATA,
+                      "%s: %zu of %zu rows have problems (listed above); nothing was imported — "
+                      "fix them and import the sheet again%s",
+                      file, bad, data_rows,
+                      partial ? "" : ", or add --partial to import the good rows only");
+        goto done;
+    }
+    if ((rc = qs_store_import_note(st, sha, k->id, file, good, &err)) ||
+        (rc = qs_store_commit(st, &err))) {
+        rc = cli_fail_err(c, &err);
+        goto done;
+    }
+    in_tx = false;
+    if (c->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "file", json_string(file));
+        json_object_set_new(j, "kind", json_string(k->name));
+        json_object_set_new(j, "encoding", json_string(encoding));
+        json_object_set_new(j, "imported", json_integer((json_int_t)good));
+        json_object_set_new(j, "skipped", json_integer((json_int_t)bad));
+        json_object_set_new(j, "errors", rep.errors);
+        rep.errors = NULL;
+        out_json(j);
+    } else {
+        printf("imported %zu %s record%s from %s (%s)\n", good, k->name, good == 1 ? "" : "s",
+               file, encoding);
+        if (bad)
+            printf("skipped %zu row%s with problems (listed above): fix them in a new sheet with "
+                   "only those rows\n",
+                   bad, bad == 1 ? "" : "s");
+    }
+    rc = bad ? CLI_ATTN : CLI_OK;
+done:
+    if (in_tx)
+        qs_store_rollback(st);
+    json_decref(rep.errors);
+    free(cols);
+    csv_rows_free(rows, nrows);
+    free(text);
+    free(raw);
+    qs_store_close(st);
+    return rc;
+}

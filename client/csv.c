@@ -1,0 +1,253 @@
+/*
+ * csv.c — CSV decoding and splitting (see csv.h).
+ */
+#include "client/csv.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/xmalloc.h"
+
+int csv_utf8_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp, min;
+        if ((c & 0xE0) == 0xC0) {
+            len = 2, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (i + len > n)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+int csv_decode(const uint8_t *p, size_t n, const char *file, char **out, size_t *outlen,
+               const char **encoding, qs_err *err)
+{
+    *out = NULL;
+    if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
+        if (!csv_utf8_valid(p + 3, n - 3))
+            return qs_err_set(err, QS_EINVAL,
+                              "%s starts with a UTF-8 mark but is not valid UTF-8: save it "
+                              "again as \"CSV UTF-8\"",
+                              file);
+        *out = qs_xstrndup((const char *)p + 3, n - 3);
+        *outlen = n - 3;
+        *encoding = "UTF-8 with BOM";
+        return 0;
+    }
+    if (csv_utf8_valid(p, n)) {
+        *out = qs_xstrndup((const char *)p, n);
+        *outlen = n;
+        *encoding = "UTF-8";
+        return 0;
+    }
+    iconv_t cd = iconv_open("UTF-8", "GB18030");
+    if (cd == (iconv_t)-1)
+        return qs_err_set(err, QS_EIO, "this system cannot convert GB18030 text (iconv: %s)",
+                          strerror(errno));
+    /* A GB18030 character of k bytes becomes at most 2k bytes of UTF-8. */
+    size_t cap = 2 * n + 1;
+    char *buf = qs_xmalloc(cap);
+    char *in = (char *)p, *o = buf;
+    size_t inleft = n, outleft = cap - 1;
+    int rc = 0;
+    if (iconv(cd, &in, &inleft, &o, &outleft) == (size_t)-1) {
+        size_t at = n - inleft;
+        size_t line = 1;
+        for (size_t i = 0; i < at; i++)
+            line += p[i] == '\n';
+        rc = qs_err_set(err, QS_EINVAL,
+                        "%s:%zu: the file is neither UTF-8 nor GB18030 text (byte %zu cannot "
+                        "be read): save it again from Excel as CSV",
+                        file, line, at + 1);
+        free(buf);
+        buf = NULL;
+    } else {
+        *o = '\0';
+        *outlen = (size_t)(o - buf);
+        *encoding = "GB18030";
+        *out = buf;
+    }
+    iconv_close(cd);
+    return rc;
+}
+
+static void row_free(csv_row *r)
+{
+    for (size_t j = 0; j < r->n; j++)
+        free(r->cells[j]);
+    free(r->cells);
+}
+
+void csv_rows_free(csv_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        row_free(&rows[i]);
+    free(rows);
+}
+
+typedef struct cellbuf {
+    char *p;
+    size_t n, cap;
+} cellbuf;
+
+static int cell_put(cellbuf *b, char ch)
+{
+    if (b->n + 1 >= CSV_MAX_CELL)
+        return -1;
+    if (b->n + 2 > b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->p = qs_xrealloc(b->p, b->cap);
+    }
+    b->p[b->n++] = ch;
+    return 0;
+}
+
+int csv_parse(const char *s, size_t len, const char *file, csv_row **rows_out, size_t *nrows_out,
+              qs_err *err)
+{
+    csv_row *rows = NULL;
+    size_t nrows = 0, i = 0, line = 1;
+    cellbuf cb = {0};
+    int rc = 0;
+    *rows_out = NULL;
+    *nrows_out = 0;
+    while (i < len) {
+        csv_row row = {.cells = NULL, .n = 0, .line = line};
+        bool end_row = false;
+        while (!end_row) {
+            cb.n = 0;
+            size_t cell_line = line;
+            if (i < len && s[i] == '"') {
+                i++;
+                for (;;) {
+                    if (i >= len) {
+                        rc = qs_err_set(err, QS_EINVAL,
+                                        "%s:%zu: a quoted field is never closed (a \" is "
+                                        "missing)",
+                                        file, cell_line);
+                        goto fail_row;
+                    }
+                    if (s[i] == '"') {
+                        if (i + 1 < len && s[i + 1] == '"') {
+                            if (cell_put(&cb, '"'))
+                                goto too_long;
+                            i += 2;
+                            continue;
+                        }
+                        i++;
+                        break;
+                    }
+                    if (s[i] == '\r' || s[i] == '\n') {
+                        /* a line break inside a cell is kept as one \n */
+                        if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+                            i++;
+                        i++;
+                        line++;
+                        if (cell_put(&cb, '\n'))
+                            goto too_long;
+                        continue;
+                    }
+                    if (cell_put(&cb, s[i++]))
+                        goto too_long;
+                }
+                if (i < len && s[i] != ',' && s[i] != '\n' && s[i] != '\r') {
+                    rc = qs_err_set(err, QS_EINVAL,
+                                    "%s:%zu: text follows a closing quote in one field (write "
+                                    "a quote inside a quoted field as \"\")",
+                                    file, line);
+                    goto fail_row;
+                }
+            } else {
+                while (i < len && s[i] != ',' && s[i] != '\n' && s[i] != '\r')
+                    if (cell_put(&cb, s[i++]))
+                        goto too_long;
+            }
+            if (row.n >= CSV_MAX_CELLS) {
+                rc = qs_err_set(err, QS_ELIMIT, "%s:%zu: more than %d cells in one row", file,
+                                row.line, CSV_MAX_CELLS);
+                goto fail_row;
+            }
+            row.cells = qs_xreallocarray(row.cells, row.n + 1, sizeof *row.cells);
+            row.cells[row.n++] = qs_xstrndup(cb.p ? cb.p : "", cb.n);
+            if (i >= len) {
+                end_row = true;
+            } else if (s[i] == ',') {
+                i++;
+            } else { /* \n, \r\n or \r */
+                if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+                    i++;
+                i++;
+                line++;
+                end_row = true;
+            }
+        }
+        if (nrows >= CSV_MAX_ROWS) {
+            rc = qs_err_set(err, QS_ELIMIT, "%s:%zu: more than %d rows in one sheet", file,
+                            row.line, CSV_MAX_ROWS);
+            goto fail_row;
+        }
+        rows = qs_xreallocarray(rows, nrows + 1, sizeof *rows);
+        rows[nrows++] = row;
+        continue;
+    too_long:
+        rc = qs_err_set(err, QS_ELIMIT, "%s:%zu: a cell is longer than %u bytes", file, line,
+                        CSV_MAX_CELL);
+    fail_row:
+        row_free(&row);
+        goto done;
+    }
+done:
+    free(cb.p);
+    if (rc) {
+        csv_rows_free(rows, nrows);
+        return rc;
+    }
+    *rows_out = rows;
+    *nrows_out = nrows;
+    return 0;
+}
+
+void csv_write_cell(FILE *fp, const char *s)
+{
+    size_t n = strlen(s);
+    bool quote = n && (s[0] == ' ' || s[n - 1] == ' ');
+    for (const char *c = s; *c && !quote; c++)
+        quote = *c == ',' || *c == '"' || *c == '\n' || *c == '\r';
+    if (!quote) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (const char *c = s; *c; c++) {
+        if (*c == '"')
+            fputc('"', fp);
+        fputc(*c, fp);
+    }
+    fputc('"', fp);
+}

@@ -1,0 +1,48 @@
+/*
+ * csv.h — reading the sheets clerks keep, writing sheets Excel opens.
+ *
+ * Reading: the file's bytes are text in UTF-8 (with or without a BOM) or, as
+ * Chinese Excel saves them, GB18030: csv_decode tries strict UTF-8 first and
+ * converts from GB18030 with iconv otherwise. csv_parse then splits RFC 4180
+ * CSV: CRLF, LF or CR line ends; fields in double quotes may hold commas,
+ * doubled quotes and line breaks. Each row remembers the line it starts on.
+ * Limits: CSV_MAX_BYTES per file, CSV_MAX_CELLS per row, CSV_MAX_CELL bytes per
+ * cell, CSV_MAX_ROWS rows; crossing one is an error naming the line.
+ */
+#ifndef QS_CLI_CSV_H
+#define QS_CLI_CSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "proto/err.h"
+
+#define CSV_MAX_BYTES (64u << 20)
+#define CSV_MAX_CELLS 512
+#define CSV_MAX_CELL (64u << 10)
+#define CSV_MAX_ROWS 1000000
+
+typedef struct csv_row {
+    char **cells; /* owned, NUL-terminated UTF-8 */
+    size_t n;
+    size_t line; /* 1-based line of the file where the row starts */
+} csv_row;
+
+/* Text of the file as UTF-8 (BOM removed) into *out (caller frees);
+ * *encoding = "UTF-8", "UTF-8 with BOM" or "GB18030". */
+int csv_decode(const uint8_t *p, size_t n, const char *file, char **out, size_t *outlen,
+               const char **encoding, qs_err *err);
+
+/* Split text into rows. Caller frees with csv_rows_free. */
+int csv_parse(const char *text, size_t len, const char *file, csv_row **rows, size_t *nrows,
+              qs_err *err);
+void csv_rows_free(csv_row *rows, size_t n);
+
+/* True iff p[0..n) is well-formed UTF-8 (no overlong forms, no surrogates). */
+int csv_utf8_valid(const uint8_t *p, size_t n);
+
+/* One cell, quoted when it holds a comma, a quote, a line break or edge spaces. */
+void csv_write_cell(FILE *fp, const char *s);
+
+#endif

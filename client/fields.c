@@ -1,0 +1,429 @@
+/*
+ * fields.c — command-line and CSV values into body values (see fields.h).
+ */
+#include "client/fields.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/cli.h"
+#include "proto/clock.h"
+#include "proto/date.h"
+#include "proto/uuid.h"
+#include "proto/xmalloc.h"
+
+const char *fields_title(const qs_field *f, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s (%s)", f->name, f->label);
+    return buf;
+}
+
+static int field_err(qs_err *err, const qs_field *f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int field_err(qs_err *err, const qs_field *f, const char *fmt, ...)
+{
+    char msg[QS_ERR_MSG - 80];
+    char title[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return qs_err_set(err, QS_EINVAL, "%s: %s", fields_title(f, title, sizeof title), msg);
+}
+
+/* ---- looking records up by what a clerk knows ---------------------------- */
+
+typedef struct found {
+    uint8_t id[QS_ID_LEN];
+    long n;
+    int year;                  /* pairing: the current year, for "active" */
+    const qs_field *from, *to; /* pairing: start_year, end_year */
+} found;
+
+static bool int_field(const qs_record *r, const qs_field *f, int64_t *out)
+{
+    qs_limits lim = qs_limits_default();
+    qs_body b;
+    bool ok = false;
+    if (qs_body_decode(r->body, r->body_len, &lim, &b, NULL) != 0)
+        return false;
+    const qs_value *v = qs_body_get(&b, f->id);
+    if (v && v->t == QS_V_INT) {
+        *out = v->u.i;
+        ok = true;
+    }
+    qs_body_free(&b);
+    return ok;
+}
+
+static int found_cb(void *ctx, const qs_record *r)
+{
+    found *fd = ctx;
+    if (fd->from && fd->to) {
+        int64_t a, b;
+        if (!int_field(r, fd->from, &a) || !int_field(r, fd->to, &b) || a > fd->year ||
+            b < fd->year)
+            return 0;
+    }
+    if (fd->n == 0)
+        memcpy(fd->id, r->id, QS_ID_LEN);
+    fd->n++;
+    return 0;
+}
+
+/* Records of kind whose field `by` equals text. */
+static int find_by(qs_store *st, const qs_kind *k, const char *by, const char *text, found *fd,
+                   qs_err *err)
+{
+    const qs_field *f = qs_kind_field_by_name(k, by);
+    if (!f)
+        return qs_err_set(err, QS_ENOTFOUND, "the schema has no %s.%s", k->name, by);
+    qs_filter flt = {.field = f->id, .value = qs_v_str(text)};
+    qs_query q = {.kind = k->id, .filters = &flt, .nfilters = 1};
+    int rc = qs_store_list(st, &q, found_cb, fd, err);
+    qs_value_free(&flt.value);
+    return rc;
+}
+
+static int resolve_ref(qs_store *st, const qs_field *f, const char *text, uint8_t id[QS_ID_LEN],
+                       qs_err *err)
+{
+    const qs_kind *rk = qs_schema_kind(f->ref_kind);
+    found fd = {.n = 0};
+    int rc;
+    if (!rk)
+        return field_err(err, f, "refers to a kind this program does not know");
+    if (qs_uuid_parse(text, id) == 0) {
+        qs_record r;
+        qs_err e2 = {0};
+        rc = qs_store_get(st, id, &r, &e2);
+        if (rc == QS_ENOTFOUND) {
+            cli_warn("there is no %s with id %s in this store yet; keeping the id (the record "
+                     "may arrive with the next sync)",
+                     rk->name, text);
+            return 0;
+        }
+        if (rc) {
+            if (err)
+                *err = e2;
+            return rc;
+        }
+        const qs_kind *actual = qs_schema_kind(r.kind);
+        bool deleted = r.deleted;
+        uint32_t kind = r.kind;
+        qs_record_free(&r);
+        if (kind != rk->id)
+            return field_err(err, f, "%s is a %s record, not a %s", text,
+                             actual ? actual->name : "unknown", rk->name);
+        if (deleted)
+            return field_err(err, f, "the %s with id %s was deleted", rk->name, text);
+        return 0;
+    }
+    switch (rk->id) {
+    case QS_K_STATION:
+        if (!qs_code_valid(text) || qs_code_level(text) != QS_LEVEL_TOWNSHIP)
+            return field_err(err, f,
+                             "\"%s\" is neither a station id nor a 9-digit township code", text);
+        if ((rc = find_by(st, rk, "township", text, &fd, err)))
+            return rc;
+        if (fd.n == 0)
+            return field_err(err, f,
+                             "station %s does not exist — add it with `qianshou add station "
+                             "township=%s name=…`",
+                             text, text);
+        if (fd.n > 1)
+            return field_err(err, f,
+                             "several stations have township code %s — give the station's id "
+                             "(see `qianshou list station township=%s`)",
+                             text, text);
+        break;
+    case QS_K_PERSON:
+        if ((rc = find_by(st, rk, "name", text, &fd, err)))
+            return rc;
+        if (fd.n == 0)
+            return field_err(err, f,
+                             "there is no person named %s — add them with `qianshou add person "
+                             "name=%s agency=… role=…`, or check the spelling with `qianshou "
+                             "list person`",
+                             text, text);
+        if (fd.n > 1)
+            return field_err(err, f,
+                             "%ld people are named %s — give the person's id (see "
+                             "`qianshou list person name=%s`)",
+                             fd.n, text, text);
+        break;
+    case QS_K_AGENCY:
+        if ((rc = find_by(st, rk, "name", text, &fd, err)))
+            return rc;
+        if (fd.n == 0)
+            return field_err(err, f,
+                             "there is no agency named %s in this store — agencies come from "
+                             "the province with a sync; see `qianshou list agency`",
+                             text);
+        if (fd.n > 1)
+            return field_err(err, f,
+                             "several agencies are named %s — give the agency's id (see "
+                             "`qianshou list agency name=%s`)",
+                             text, text);
+        break;
+    case QS_K_PAIRING:
+        if (!qs_code_valid(text) || qs_code_level(text) != QS_LEVEL_COUNTY)
+            return field_err(err, f, "\"%s\" is neither a pairing id nor a 6-digit county code",
+                             text);
+        fd.year = qs_date_from_time((time_t)(qs_clock_wall_ms() / 1000)) / 10000;
+        fd.from = qs_kind_field_by_name(rk, "start_year");
+        fd.to = qs_kind_field_by_name(rk, "end_year");
+        if ((rc = find_by(st, rk, "county", text, &fd, err)))
+            return rc;
+        if (fd.n == 0)
+            return field_err(err, f,
+                             "county %s has no active pairing in this store — pairings come from "
+                             "the province with a sync; see `qianshou list pairing county=%s`",
+                             text, text);
+        if (fd.n > 1)
+            return field_err(err, f,
+                             "county %s has several active pairings — give the pairing's id "
+                             "(see `qianshou list pairing county=%s`)",
+                             text, text);
+        break;
+    default:
+        return field_err(err, f, "\"%s\" is not a record id (a UUID such as "
+                                 "01890a5d-ac96-774b-bcce-b302099a8057)",
+                         text);
+    }
+    memcpy(id, fd.id, QS_ID_LEN);
+    return 0;
+}
+
+/* ---- lists ------------------------------------------------------------------ */
+
+/* Length of a list separator at p (, ， 、 ; ；), or 0. */
+static size_t sep_len(const char *p)
+{
+    static const char *const seps[] = {",", ";", "\xef\xbc\x8c", "\xe3\x80\x81", "\xef\xbc\x9b"};
+    for (size_t i = 0; i < sizeof seps / sizeof seps[0]; i++) {
+        size_t n = strlen(seps[i]);
+        if (strncmp(p, seps[i], n) == 0)
+            return n;
+    }
+    return 0;
+}
+
+static bool is_hex32(const char *s)
+{
+    size_t n = strspn(s, "0123456789abcdefABCDEF");
+    return n == 32 && s[n] == '\0';
+}
+
+/* An ID number as people write it: 18 characters (17 digits and a digit or X)
+ * or the old 15 digits, spaces and hyphens allowed. */
+static bool looks_like_id_number(const char *s)
+{
+    char d[32];
+    size_t n = 0;
+    for (; *s; s++) {
+        if (*s == ' ' || *s == '-')
+            continue;
+        if (n + 1 >= sizeof d)
+            return false;
+        d[n++] = *s;
+    }
+    d[n] = '\0';
+    if (n == 15)
+        return strspn(d, "0123456789") == 15;
+    return n == 18 && strspn(d, "0123456789") >= 17 &&
+           (d[17] == 'X' || d[17] == 'x' || (d[17] >= '0' && d[17] <= '9'));
+}
+
+static int parse_elem(qs_store *st, const qs_field *f, const char *text, qs_value *out,
+                      qs_err *err)
+{
+    uint8_t id[QS_ID_LEN];
+    int rc;
+    if (f->type == QS_F_REFLIST) {
+        if ((rc = resolve_ref(st, f, text, id, err)))
+            return rc;
+    } else if (is_hex32(text)) {
+        qs_unhex(text, id, sizeof id);
+    } else if (looks_like_id_number(text)) {
+        qs_err e2 = {0};
+        if ((rc = qs_store_pseudonym(st, text, id, &e2)))
+            return field_err(err, f, "%s", e2.msg);
+    } else {
+        return field_err(err, f,
+                         "\"%s\" is neither a pseudonym (32 hex characters) nor an ID number",
+                         text);
+    }
+    *out = qs_v_bin(id, sizeof id);
+    return 0;
+}
+
+static int parse_list(qs_store *st, const qs_field *f, const char *text, qs_value *out,
+                      qs_err *err)
+{
+    qs_value *items = NULL;
+    size_t n = 0;
+    int rc = 0;
+    const char *p = text;
+    while (*p) {
+        size_t len = 0;
+        while (p[len] && !sep_len(p + len))
+            len++;
+        char *one = qs_xstrndup(p, len);
+        char *a = one, *e = one + len;
+        while (*a == ' ' || *a == '\t')
+            a++;
+        while (e > a && (e[-1] == ' ' || e[-1] == '\t'))
+            *--e = '\0';
+        if (*a) {
+            if (n >= 10000) {
+                free(one);
+                rc = field_err(err, f, "lists too many entries");
+                goto done;
+            }
+            items = qs_xreallocarray(items, n + 1, sizeof *items);
+            rc = parse_elem(st, f, a, &items[n], err);
+            if (rc) {
+                free(one);
+                goto done;
+            }
+            n++;
+        }
+        free(one);
+        p += len;
+        if (*p)
+            p += sep_len(p);
+    }
+    if (n == 0) {
+        *out = (qs_value){.t = QS_V_NIL};
+        goto done;
+    }
+    *out = qs_v_array(n);
+    for (size_t i = 0; i < n; i++)
+        out->u.a.v[i] = items[i];
+    n = 0;
+done:
+    for (size_t i = 0; i < n; i++)
+        qs_value_free(&items[i]);
+    free(items);
+    return rc;
+}
+
+/* ---- the public functions --------------------------------------------------- */
+
+static bool blank(const char *s)
+{
+    return s[strspn(s, " \t\r\n")] == '\0';
+}
+
+int fields_parse(qs_store *st, const qs_field *f, const char *text, qs_value *out, qs_err *err)
+{
+    *out = (qs_value){.t = QS_V_NIL};
+    if (blank(text))
+        return 0;
+    if (f->type == QS_F_REF) {
+        const char *a = text + strspn(text, " \t");
+        size_t len = strlen(a);
+        while (len && (a[len - 1] == ' ' || a[len - 1] == '\t'))
+            len--;
+        char *t = qs_xstrndup(a, len);
+        uint8_t id[QS_ID_LEN];
+        int rc = resolve_ref(st, f, t, id, err);
+        free(t);
+        if (rc == 0)
+            *out = qs_v_bin(id, sizeof id);
+        return rc;
+    }
+    if (f->type == QS_F_REFLIST || f->type == QS_F_DIGESTS)
+        return parse_list(st, f, text, out, err);
+    return qs_schema_parse(f, text, out, err);
+}
+
+int fields_set(qs_store *st, const qs_field *f, const char *text, qs_body *b, qs_err *err)
+{
+    qs_value v;
+    int rc = fields_parse(st, f, text, &v, err);
+    if (rc)
+        return rc;
+    if (v.t == QS_V_NIL)
+        qs_body_unset(b, f->id);
+    else
+        qs_body_set(b, f->id, v);
+    return 0;
+}
+
+int fields_assignment(const qs_kind *k, const char *arg, const qs_field **f, const char **value,
+                      qs_err *err)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return qs_err_set(err, QS_EINVAL, "\"%s\" is not FIELD=VALUE (e.g. name=同仁社工站)", arg);
+    char *name = qs_xstrndup(arg, (size_t)(eq - arg));
+    *f = qs_kind_field_by_name(k, name);
+    int rc = 0;
+    if (!*f) {
+        char list[400];
+        size_t len = 0;
+        list[0] = '\0';
+        for (uint32_t i = 0; i < k->nfields && len < sizeof list; i++) {
+            int w = snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                             k->fields[i].name);
+            len += w > 0 ? (size_t)w : 0;
+        }
+        rc = qs_err_set(err, QS_EINVAL, "a %s has no field \"%s\" — its fields are: %s", k->name,
+                        name, list);
+    }
+    free(name);
+    *value = eq + 1;
+    return rc;
+}
+
+int fields_finish(qs_store *st, const qs_kind *k, qs_body *b, qs_err *err)
+{
+    if (k->id != QS_K_BENEFICIARY)
+        return 0;
+    const qs_field *idf = qs_kind_field_by_name(k, "id_number");
+    const qs_field *pf = qs_kind_field_by_name(k, "pseudonym");
+    if (!idf || !pf)
+        return 0;
+    const qs_value *v = qs_body_get(b, idf->id);
+    if (!v || v->t != QS_V_STR)
+        return 0;
+    uint8_t ps[16];
+    qs_err e2 = {0};
+    int rc = qs_store_pseudonym(st, v->u.s.p, ps, &e2);
+    if (rc)
+        return field_err(err, idf, "%s", e2.msg);
+    qs_value arr = qs_v_array(1);
+    arr.u.a.v[0] = qs_v_bin(ps, sizeof ps);
+    qs_body_set(b, pf->id, arr);
+    return 0;
+}
+
+int fields_warn_duplicate(qs_store *st, const qs_kind *k, const qs_body *b, const char *prefix,
+                          qs_err *err)
+{
+    if (k->id != QS_K_WORKDAY)
+        return 0;
+    const qs_field *pf = qs_kind_field_by_name(k, "person");
+    const qs_field *df = qs_kind_field_by_name(k, "date");
+    const qs_value *pv = pf ? qs_body_get(b, pf->id) : NULL;
+    const qs_value *dv = df ? qs_body_get(b, df->id) : NULL;
+    if (!pv || !dv || pv->t != QS_V_BIN || dv->t != QS_V_INT)
+        return 0;
+    qs_filter flt[2] = {{.field = pf->id, .value = *pv}, {.field = df->id, .value = *dv}};
+    uint64_t n = 0;
+    int rc = qs_store_count_eq(st, k->id, flt, 2, &n, err);
+    if (rc || n == 0)
+        return rc;
+    char date[16], who[QS_UUID_STR];
+    qs_uuid_format((const uint8_t *)pv->u.s.p, who);
+    cli_warn("%sperson %s already has %llu work day%s on %s; this one is kept too (reports "
+             "count distinct days)",
+             prefix, who, (unsigned long long)n, n == 1 ? "" : "s",
+             qs_date_format((int32_t)dv->u.i, date));
+    return 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * fields.h — turning what a clerk types (FIELD=VALUE on the command line, a
+ * CSV cell) into body values, with the helpful forms of DESIGN.md:
+ *
+ *   REF station=     a UUID, or the township code of an existing station
+ *   REF person=      a UUID, or the name of exactly one person
+ *   REF agency=      a UUID, or the name of exactly one agency
+ *   REF pairing=     a UUID, or the county code of exactly one active pairing
+ *   REFLIST          a list of the above, separated by , ， 、 or ;
+ *   DIGESTS          pseudonyms (32 hex) or ID numbers, which become pseudonyms
+ *                    with qs_store_pseudonym (an ID number is never stored)
+ *   everything else  qs_schema_parse (enum codes/names/labels, YYYY-MM-DD dates,
+ *                    yuan with up to two decimals for money)
+ *
+ * Error messages are sentences naming the field ("station (社工站): station
+ * 632322100 does not exist — add it with `qianshou add station …`").
+ */
+#ifndef QS_CLI_FIELDS_H
+#define QS_CLI_FIELDS_H
+
+#include "proto/body.h"
+#include "proto/schema.h"
+#include "store/store.h"
+
+/* Parse text for field f of kind k into *out (QS_V_NIL for empty text). */
+int fields_parse(qs_store *st, const qs_field *f, const char *text, qs_value *out, qs_err *err);
+
+/* Set (or, for empty text, remove) field f in b from text. */
+int fields_set(qs_store *st, const qs_field *f, const char *text, qs_body *b, qs_err *err);
+
+/* Split "FIELD=VALUE" into the field of k and the value (pointing into arg).
+ * QS_EINVAL with a sentence for a missing '=' or an unknown field. */
+int fields_assignment(const qs_kind *k, const char *arg, const qs_field **f, const char **value,
+                      qs_err *err);
+
+/* Derived fields before a body is stored: a beneficiary's pseudonym from its
+ * ID number. */
+int fields_finish(qs_store *st, const qs_kind *k, qs_body *b, qs_err *err);
+
+/* Warn on stderr (prefix, e.g. "FILE:LINE: ") when a work day in b duplicates
+ * a stored one (same person and date). Returns 0 or a store error. */
+int fields_warn_duplicate(qs_store *st, const qs_kind *k, const qs_body *b, const char *prefix,
+                          qs_err *err);
+
+/* "name (label)" of a field, into buf. */
+const char *fields_title(const qs_field *f, char *buf, size_t n);
+
+#endif

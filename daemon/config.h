@@ -1,0 +1,65 @@
+/*
+ * config.h — qianshoud's INI configuration (parsed by inih).
+ *
+ *   [node]     id = 632322            ; GB/T 2260 code, = certificate CN (required)
+ *              role = county|aggregator (required)
+ *              data_dir = /var/lib/qianshou (required)
+ *   [upstream] (county) host = DNS name verified in the aggregator's certificate
+ *              address = IP to connect to (numeric; default 127.0.0.1... no: required)
+ *              port = 1..65535, ca, cert, key (PEM paths, required)
+ *              interval = seconds between syncs (default 3600; 0 = never)
+ *              nightly = HH:MM local time (optional)
+ *   [listen]   (aggregator) address (default 0.0.0.0), port, ca, cert, key,
+ *              crl (required: the aggregator fails closed without one),
+ *              max_connections (default 256)
+ *   [limits]   any qs_limits field by name (max_frame, max_payload, max_str,
+ *              max_array, max_depth, max_objects, max_batch, max_body,
+ *              max_ancestry, max_parents), plus net_max_queued (bytes of
+ *              unsent ciphertext per connection, default 1 MiB)
+ *   [log]      level = debug|info|warn|error
+ *
+ * An unknown section or key, a bad value, or a missing required key is an
+ * error whose message names "[section] key".
+ */
+#ifndef QS_CONFIG_H
+#define QS_CONFIG_H
+
+#include <stddef.h>
+
+#include "proto/err.h"
+#include "proto/limits.h"
+#include "store/store.h"
+
+#define QS_CFG_PATH 1024
+
+typedef struct qs_config {
+    char node[QS_NODE_MAX];
+    qs_role role;
+    char data_dir[QS_CFG_PATH];
+    struct {
+        char host[256];
+        char address[64];
+        int port;
+        char ca[QS_CFG_PATH], cert[QS_CFG_PATH], key[QS_CFG_PATH];
+        unsigned interval;       /* seconds; 0 = no periodic sync */
+        int nightly_min;         /* minutes after local midnight, -1 = none */
+    } up;
+    struct {
+        char address[64];
+        int port;
+        char ca[QS_CFG_PATH], cert[QS_CFG_PATH], key[QS_CFG_PATH], crl[QS_CFG_PATH];
+        unsigned max_connections;
+    } listen;
+    qs_limits limits;
+    size_t net_max_queued;
+    int log_level;
+} qs_config;
+
+/* Parse and validate path into *cfg. QS_EINVAL (bad content, message names
+ * the file, line where known, section and key) or QS_EIO (unreadable). */
+int qs_config_load(qs_config *cfg, const char *path, qs_err *e);
+
+/* The control socket and lock paths for a config: <data_dir>/qianshoud.sock */
+void qs_config_sock_path(const qs_config *cfg, char *out, size_t n);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * ctl.h — the control socket: <data_dir>/qianshoud.sock, a Unix stream socket,
+ * mode 0660 (the qianshou group). Newline-delimited JSON: one request object per
+ * line, one reply object per line, in order. Requests larger than 64 KiB close
+ * the connection. Every reply has "ok" (bool); when false, "error" (string).
+ * Times are given twice: "<name>" an ISO-8601 UTC string (null when never) and
+ * "<name>_ms" Unix milliseconds (0 when never).
+ *
+ * Requests and replies:
+ *
+ *   {"cmd":"sync","wait":true,"timeout":30}
+ *     county only. Starts a sync now (or joins the one running). wait=false
+ *     (default) replies at once {"ok":true,"started":true}. wait=true replies
+ *     when it ends (timeout seconds, default 30, 1..3600):
+ *       {"ok":true,"peer":"630000","skew_ms":-12,"skew_rejected":false,
+ *        "incarnation_reset":false,"duration_ms":41}
+ *       {"ok":false,"error":"<reason>","clock":false}
+ *     "clock":true when the reason is our own clock (QS_ECLOCK).
+ *     On timeout: {"ok":false,"error":"timed out after 30 s","timeout":true}.
+ *     On an aggregator: {"ok":false,"error":"an aggregator has no upstream to sync with"}.
+ *
+ *   {"cmd":"status"}
+ *     {"ok":true,"role":"county"|"aggregator","node":"632322",
+ *      "link":"idle"|"connecting"|"connected"|"listening",
+ *      "upstream":"630000"|null,            (county: the aggregator's id once seen)
+ *      "last_ok":..., "last_ok_ms":...,      (county: last complete sync)
+ *      "last_contact":..., "last_contact_ms":...,
+ *      "pending":17,                         (county: records waiting to go up)
+ *      "last_error":""|"<reason>",
+ *      "skew_ms":-12,                        (county: measured at the last handshake)
+ *      "cert":{"node":"632322","not_before":...,"not_before_ms":...,
+ *              "not_after":...,"not_after_ms":...,"days_left":712},
+ *      "crl":null | {"last_update":...,"next_update":...,"next_update_ms":...,
+ *                    "days_left":3650},
+ *      "connections":3,                      (aggregator: live connections)
+ *      "nodes":15}                           (aggregator: counties seen)
+ *
+ *   {"cmd":"nodes"}
+ *     {"ok":true,"nodes":[{"node":"632322","last_contact":...,"last_contact_ms":...,
+ *       "last_ok":...,"last_ok_ms":...,"last_error":"","skew_ms":-12,"pending":0}, ...]}
+ *     (every peer in the store; on a county that is its aggregator)
+ *
+ *   {"cmd":"reload"}
+ *     the same as SIGHUP: {"ok":true} or {"ok":false,"error":"<why the new
+ *     certificates were not loaded; the old ones stay in use>"}
+ *
+ *   anything else: {"ok":false,"error":"unknown command \"x\""}
+ */
+#ifndef QS_CTL_H
+#define QS_CTL_H
+
+#include <stddef.h>
+
+#include "proto/err.h"
+
+#define QS_CTL_SOCK "qianshoud.sock"
+#define QS_CTL_MAX_LINE 65536
+
+/* Socket path for a data directory into out (n bytes). */
+void qs_ctl_sock_path(const char *data_dir, char *out, size_t n);
+
+/*
+ * Client (blocking; for the CLI and tests). Connect to sock_path, send the
+ * request (one JSON object, no newline needed), read one reply line within
+ * timeout_ms, and return it NUL-terminated in *reply (caller frees).
+ * Errors: QS_EIO "is qianshoud running? cannot connect to <path>: ..." (no
+ * daemon, stale socket), QS_EPERM (not in the group), QS_EAGAIN (timed out),
+ * QS_EINVAL (reply not a JSON object line).
+ */
+int qs_ctl_request(const char *sock_path, const char *request, int timeout_ms, char **reply,
+                   qs_err *e);
+
+#endif

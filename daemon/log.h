@@ -1,0 +1,22 @@
+/*
+ * log.h — the daemon's log: one line per event on stderr,
+ *   "LEVEL component: message"
+ * which journald stores as is (it adds its own timestamps). When stderr is a
+ * terminal, each line is prefixed with a local timestamp "YYYY-mm-dd HH:MM:SS ".
+ * Never log secrets (keys, record bodies): ids, reasons and counts only.
+ * Thread-safe (one fprintf per line).
+ */
+#ifndef QS_LOG_H
+#define QS_LOG_H
+
+enum qs_log_level { QS_LOG_DEBUG = 0, QS_LOG_INFO = 1, QS_LOG_WARN = 2, QS_LOG_ERROR = 3 };
+
+/* Lines below level are dropped. Default QS_LOG_INFO. */
+void qs_log_set_level(int level);
+/* "debug", "info", "warn"/"warning", "error" -> level; -1 if unknown. */
+int qs_log_parse_level(const char *s);
+
+void qs_log(int level, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,868 @@
+/*
+ * main.c — qianshoud: config, --check, the libuv loop, signals, the control
+ * socket server and the county scheduler. The session protocol is session.c;
+ * the store thread worker.c; TLS over libuv net.c.
+ *
+ * Exit codes: 0 clean stop / check passed, 1 usage, 3 environment (bad
+ * config, certificates, CRL, store, lock held by another daemon).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "daemon/config.h"
+#include "daemon/ctl.h"
+#include "daemon/log.h"
+#include "daemon/net.h"
+#include "daemon/link.h"
+#include "daemon/tls.h"
+#include "daemon/worker.h"
+#include "proto/clock.h"
+#include "proto/xmalloc.h"
+#include "store/store.h"
+
+#define EXIT_USAGE 1
+#define EXIT_ENV 3
+#define CRL_WARN_DAYS 30
+
+typedef struct daemon_s daemon_s;
+
+typedef struct waiter { /* a ctl client waiting for the end of a sync */
+    struct ctl_client *cl;
+    uv_timer_t timer;
+    int replied;
+    struct waiter *next;
+} waiter;
+
+typedef struct ctl_client {
+    uv_pipe_t pipe;
+    daemon_s *d;
+    qs_buf in;
+    int closing;
+    unsigned refs; /* 1 for the handle + 1 per pending reply */
+    struct ctl_client *prev, *next;
+} ctl_client;
+
+struct daemon_s {
+    uv_loop_t *loop;
+    qs_config cfg;
+    qs_store *store;
+    qs_worker *worker;
+    int lock_fd;
+    qs_tls_ctx *ctx;
+    qs_net_listener *listener;
+    qs_link_env env;
+    uv_pipe_t ctl;
+    int ctl_open;
+    ctl_client *clients;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t interval, nightly, stop_timer;
+    int stopping;
+    /* county link state */
+    int syncing;
+    int connected;
+    int64_t last_ok_ms, last_contact_ms, last_skew_ms;
+    char upstream[QS_NODE_MAX];
+    char last_error[QS_ERR_MSG];
+    waiter *waiters;
+};
+
+/* ---- helpers ---- */
+
+static void iso(int64_t ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void json_time(json_t *o, const char *name, int64_t ms)
+{
+    char buf[32], key[64];
+    snprintf(key, sizeof key, "%s_ms", name);
+    json_object_set_new(o, key, json_integer(ms));
+    if (ms > 0) {
+        iso(ms, buf, sizeof buf);
+        json_object_set_new(o, name, json_string(buf));
+    } else {
+        json_object_set_new(o, name, json_null());
+    }
+}
+
+static int make_ctx(const qs_config *cfg, qs_tls_ctx **out, qs_err *e)
+{
+    if (cfg->role == QS_ROLE_AGGREGATOR)
+        return qs_tls_ctx_new(out, QS_TLS_SERVER, cfg->listen.ca, cfg->listen.cert,
+                              cfg->listen.key, cfg->listen.crl, e);
+    return qs_tls_ctx_new(out, QS_TLS_CLIENT, cfg->up.ca, cfg->up.cert, cfg->up.key, NULL, e);
+}
+
+static void warn_expiry(const qs_tls_ctx_info *in)
+{
+    time_t now = qs_clock_wall_time();
+    if (in->crl_next_update && in->crl_next_update - now < CRL_WARN_DAYS * 86400L) {
+        char b[32];
+        iso((int64_t)in->crl_next_update * 1000, b, sizeof b);
+        qs_log(QS_LOG_WARN, "tls", "the CRL's next update is %s, less than %d days away: "
+               "regenerate it with `qs-pki crl` and reload, or every county will be refused",
+               b, CRL_WARN_DAYS);
+    }
+    if (in->not_after && in->not_after - now < CRL_WARN_DAYS * 86400L)
+        qs_log(QS_LOG_WARN, "tls", "our certificate expires in less than %d days: renew it",
+               CRL_WARN_DAYS);
+}
+
+/* ---- --check ---- */
+
+static int run_check(const qs_config *cfg)
+{
+    int rc = EXIT_ENV;
+    qs_err e = {0};
+    qs_tls_ctx *ctx = NULL;
+    qs_store *st = NULL;
+    char b1[32], b2[32];
+    if (make_ctx(cfg, &ctx, &e) != 0) {
+        fprintf(stderr, "qianshoud --check: %s\n", e.msg);
+        goto out;
+    }
+    qs_tls_ctx_info in;
+    qs_tls_ctx_get_info(ctx, &in);
+    iso((int64_t)in.not_before * 1000, b1, sizeof b1);
+    iso((int64_t)in.not_after * 1000, b2, sizeof b2);
+    printf("certificate: node %s, valid from %s to %s (%ld days left)\n", in.node_id, b1, b2,
+           (long)((in.not_after - qs_clock_wall_time()) / 86400));
+    if (in.crl_next_update) {
+        iso((int64_t)in.crl_last_update * 1000, b1, sizeof b1);
+        iso((int64_t)in.crl_next_update * 1000, b2, sizeof b2);
+        printf("crl: last update %s, next update %s (%ld days left)\n", b1, b2,
+               (long)((in.crl_next_update - qs_clock_wall_time()) / 86400));
+        if (in.crl_next_update - qs_clock_wall_time() < CRL_WARN_DAYS * 86400L)
+            printf("warning: the CRL's next update is less than %d days away: regenerate it\n",
+                   CRL_WARN_DAYS);
+    }
+    if (strcmp(in.node_id, cfg->node) != 0) {
+        fprintf(stderr, "qianshoud --check: node id mismatch: the config says %s ([node] id) "
+                "but the certificate %s says %s\n", cfg->node,
+                cfg->role == QS_ROLE_AGGREGATOR ? cfg->listen.cert : cfg->up.cert, in.node_id);
+        goto out;
+    }
+    char db[QS_CFG_PATH + 32];
+    snprintf(db, sizeof db, "%s/%s", cfg->data_dir, QS_DB_FILE);
+    if (access(db, F_OK) != 0) {
+        printf("store: none yet in %s (created at the first start)\n", cfg->data_dir);
+    } else {
+        qs_store_opts o = qs_store_opts_default();
+        o.dir = cfg->data_dir;
+        o.limits = cfg->limits;
+        qs_store_info si;
+        if (qs_store_open(&o, &st, &e) != 0 || qs_store_info_get(st, &si, &e) != 0) {
+            fprintf(stderr, "qianshoud --check: store %s: %s\n", cfg->data_dir, e.msg);
+            goto out;
+        }
+        if (strcmp(si.node, cfg->node) != 0) {
+            fprintf(stderr, "qianshoud --check: node id mismatch: the config says %s ([node] id) "
+                    "but the store in %s belongs to %s\n", cfg->node, cfg->data_dir, si.node);
+            goto out;
+        }
+        if (si.role != cfg->role) {
+            fprintf(stderr, "qianshoud --check: role mismatch: the config says %s but the store "
+                    "in %s was made for the other role\n",
+                    cfg->role == QS_ROLE_COUNTY ? "county" : "aggregator", cfg->data_dir);
+            goto out;
+        }
+        printf("store: %s, node %s, %llu records\n", cfg->data_dir, si.node,
+               (unsigned long long)si.records);
+    }
+    printf("ok\n");
+    rc = 0;
+out:
+    qs_store_close(st);
+    qs_tls_ctx_unref(ctx);
+    return rc;
+}
+
+/* ---- control socket ---- */
+
+static void ctl_client_unref(ctl_client *cl)
+{
+    if (--cl->refs == 0) {
+        qs_buf_free(&cl->in);
+        free(cl);
+    }
+}
+
+static void ctl_closed(uv_handle_t *h)
+{
+    ctl_client *cl = h->data;
+    daemon_s *d = cl->d;
+    if (cl->prev)
+        cl->prev->next = cl->next;
+    else
+        d->clients = cl->next;
+    if (cl->next)
+        cl->next->prev = cl->prev;
+    ctl_client_unref(cl);
+}
+
+static void ctl_close(ctl_client *cl)
+{
+    if (cl->closing)
+        return;
+    cl->closing = 1;
+    uv_close((uv_handle_t *)&cl->pipe, ctl_closed);
+}
+
+typedef struct ctl_write {
+    uv_write_t req;
+    char *text;
+} ctl_write;
+
+static void ctl_written(uv_write_t *req, int status)
+{
+    ctl_write *w = (ctl_write *)req;
+    free(w->text);
+    free(w);
+}
+
+/* Send a reply (takes the reference on o). */
+static void ctl_reply(ctl_client *cl, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s || cl->closing) {
+        free(s);
+        return;
+    }
+    ctl_write *w = qs_xcalloc(1, sizeof *w);
+    w->text = qs_xasprintf("%s\n", s);
+    free(s);
+    uv_buf_t b = uv_buf_init(w->text, (unsigned)strlen(w->text));
+    if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &b, 1, ctl_written) != 0) {
+        free(w->text);
+        free(w);
+        ctl_close(cl);
+    }
+}
+
+static json_t *err_reply(const char *msg)
+{
+    return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+/* status / nodes: a store job */
+typedef struct ctl_job {
+    qs_job job;
+    ctl_client *cl;
+    daemon_s *d;
+    int nodes;
+    int rc;
+    qs_err err;
+    qs_peer *peers;
+    size_t npeers;
+    uint64_t pending;
+    char upstream[QS_NODE_MAX];
+} ctl_job;
+
+static void work_ctl(qs_job *job, qs_store *st)
+{
+    ctl_job *j = (ctl_job *)job;
+    j->rc = qs_store_peers(st, &j->peers, &j->npeers, &j->err);
+    if (j->rc == 0 && !j->nodes && j->d->cfg.role == QS_ROLE_COUNTY) {
+        const char *up = j->upstream[0] ? j->upstream : (j->npeers ? j->peers[0].node : NULL);
+        if (up)
+            j->rc = qs_store_pending(st, up, &j->pending, &j->err);
+    }
+}
+
+static json_t *peer_json(const qs_peer *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "node", json_string(p->node));
+    json_time(o, "last_contact", p->last_contact_ms);
+    json_time(o, "last_ok", p->last_ok_ms);
+    json_object_set_new(o, "last_error", json_string(p->last_error));
+    json_object_set_new(o, "skew_ms", json_integer(p->skew_ms));
+    json_object_set_new(o, "pending", json_integer((json_int_t)p->pending));
+    return o;
+}
+
+static void done_ctl(qs_job *job)
+{
+    ctl_job *j = (ctl_job *)job;
+    ctl_client *cl = j->cl;
+    daemon_s *d = j->d;
+    if (!job->cancelled && !cl->closing) {
+        json_t *o;
+        if (j->rc != 0) {
+            o = err_reply(j->err.msg);
+        } else if (j->nodes) {
+            json_t *arr = json_array();
+            for (size_t i = 0; i < j->npeers; i++)
+                json_array_append_new(arr, peer_json(&j->peers[i]));
+            o = json_pack("{s:b, s:o}", "ok", 1, "nodes", arr);
+        } else {
+            const qs_config *c = &d->cfg;
+            int county = c->role == QS_ROLE_COUNTY;
+            o = json_object();
+            json_object_set_new(o, "ok", json_true());
+            json_object_set_new(o, "role", json_string(county ? "county" : "aggregator"));
+            json_object_set_new(o, "node", json_string(c->node));
+            json_object_set_new(o, "link", json_string(!county ? "listening"
+                                                        : d->connected ? "connected"
+                                                        : d->syncing   ? "connecting"
+                                                                       : "idle"));
+            if (county) {
+                const qs_peer *p = NULL;
+                for (size_t i = 0; i < j->npeers; i++)
+                    if (!d->upstream[0] || strcmp(j->peers[i].node, d->upstream) == 0)
+                        p = &j->peers[i];
+                json_object_set_new(o, "upstream", p ? json_string(p->node) : json_null());
+                json_time(o, "last_ok", p ? p->last_ok_ms : 0);
+                json_time(o, "last_contact", p ? p->last_contact_ms : 0);
+                json_object_set_new(o, "pending", json_integer((json_int_t)j->pending));
+                json_object_set_new(o, "skew_ms", json_integer(p ? p->skew_ms : 0));
+                json_object_set_new(o, "last_error",
+                                    json_string(d->last_error[0] ? d->last_error
+                                                : p              ? p->last_error
+                                                                 : ""));
+            } else {
+                json_object_set_new(o, "connections",
+                                    json_integer(d->listener ? qs_net_listener_conns(d->listener)
+                                                             : 0));
+                json_object_set_new(o, "nodes", json_integer((json_int_t)j->npeers));
+                json_object_set_new(o, "last_error", json_string(d->last_error));
+            }
+            qs_tls_ctx_info in;
+            qs_tls_ctx_get_info(d->ctx, &in);
+            time_t now = qs_clock_wall_time();
+            json_t *cert = json_object();
+            json_object_set_new(cert, "node", json_string(in.node_id));
+            json_time(cert, "not_before", (int64_t)in.not_before * 1000);
+            json_time(cert, "not_after", (int64_t)in.not_after * 1000);
+            json_object_set_new(cert, "days_left", json_integer((in.not_after - now) / 86400));
+            json_object_set_new(o, "cert", cert);
+            if (in.crl_next_update) {
+                json_t *crl = json_object();
+                json_time(crl, "last_update", (int64_t)in.crl_last_update * 1000);
+                json_time(crl, "next_update", (int64_t)in.crl_next_update * 1000);
+                json_object_set_new(crl, "days_left",
+                                    json_integer((in.crl_next_update - now) / 86400));
+                json_object_set_new(o, "crl", crl);
+            } else {
+                json_object_set_new(o, "crl", json_null());
+            }
+        }
+        ctl_reply(cl, o);
+    }
+    free(j->peers);
+    free(j);
+    ctl_client_unref(cl);
+}
+
+static int do_reload(daemon_s *d, qs_err *e);
+static void start_sync(daemon_s *d);
+
+static void waiter_timer_closed(uv_handle_t *h)
+{
+    waiter *w = h->data;
+    ctl_client_unref(w->cl);
+    free(w);
+}
+
+static void waiter_finish(daemon_s *d, waiter *w, json_t *o)
+{
+    if (!w->replied) {
+        w->replied = 1;
+        ctl_reply(w->cl, o);
+    } else {
+        json_decref(o);
+    }
+    waiter **pp = &d->waiters;
+    while (*pp && *pp != w)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = w->next;
+    uv_timer_stop(&w->timer);
+    uv_close((uv_handle_t *)&w->timer, waiter_timer_closed);
+}
+
+static void waiter_timeout(uv_timer_t *t)
+{
+    waiter *w = t->data;
+    char msg[64];
+    snprintf(msg, sizeof msg, "timed out after %llu s",
+             (unsigned long long)(uv_timer_get_repeat(t) / 1000));
+    json_t *o = err_reply("timed out");
+    json_object_set_new(o, "error", json_string(msg));
+    json_object_set_new(o, "timeout", json_true());
+    waiter_finish(w->cl->d, w, o);
+}
+
+static void ctl_dispatch(ctl_client *cl, const char *line)
+{
+    daemon_s *d = cl->d;
+    json_error_t jerr;
+    json_t *req = json_loads(line, 0, &jerr);
+    const char *cmd = req ? json_string_value(json_object_get(req, "cmd")) : NULL;
+    if (!cmd) {
+        ctl_reply(cl, err_reply(req ? "missing \"cmd\"" : "request is not JSON"));
+        goto out;
+    }
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "nodes") == 0) {
+        ctl_job *j = qs_xcalloc(1, sizeof *j);
+        j->job.work = work_ctl;
+        j->job.done = done_ctl;
+        j->cl = cl;
+        j->d = d;
+        j->nodes = strcmp(cmd, "nodes") == 0;
+        snprintf(j->upstream, sizeof j->upstream, "%s", d->upstream);
+        cl->refs++;
+        qs_worker_post(d->worker, &j->job);
+    } else if (strcmp(cmd, "reload") == 0) {
+        qs_err e = {0};
+        ctl_reply(cl, do_reload(d, &e) == 0 ? json_pack("{s:b}", "ok", 1) : err_reply(e.msg));
+    } else if (strcmp(cmd, "sync") == 0) {
+        if (d->cfg.role != QS_ROLE_COUNTY) {
+            ctl_reply(cl, err_reply("an aggregator has no upstream to sync with"));
+            goto out;
+        }
+        json_t *jw = json_object_get(req, "wait"), *jt = json_object_get(req, "timeout");
+        json_int_t timeout = json_is_integer(jt) ? json_integer_value(jt) : 30;
+        if (timeout < 1 || timeout > 3600) {
+            ctl_reply(cl, err_reply("\"timeout\" must be 1..3600 seconds"));
+            goto out;
+        }
+        if (json_is_true(jw)) {
+            waiter *w = qs_xcalloc(1, sizeof *w);
+            w->cl = cl;
+            cl->refs++;
+            uv_timer_init(d->loop, &w->timer);
+            w->timer.data = w;
+            uv_timer_start(&w->timer, waiter_timeout, (uint64_t)timeout * 1000,
+                           (uint64_t)timeout * 1000);
+            w->next = d->waiters;
+            d->waiters = w;
+        } else {
+            ctl_reply(cl, json_pack("{s:b, s:b}", "ok", 1, "started", 1));
+        }
+        start_sync(d);
+    } else {
+        char msg[128];
+        snprintf(msg, sizeof msg, "unknown command \"%.64s\"", cmd);
+        ctl_reply(cl, err_reply(msg));
+    }
+out:
+    json_decref(req);
+}
+
+static void ctl_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char slab[4096]; /* loop thread only; consumed in ctl_read */
+    buf->base = slab;
+    buf->len = sizeof slab;
+}
+
+static void ctl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    ctl_client *cl = s->data;
+    if (n < 0) {
+        ctl_close(cl);
+        return;
+    }
+    if (qs_buf_append(&cl->in, buf->base, (size_t)n) != 0) {
+        qs_log(QS_LOG_WARN, "ctl", "request longer than %d bytes: closing", QS_CTL_MAX_LINE);
+        ctl_close(cl);
+        return;
+    }
+    char *nl;
+    while (!cl->closing && cl->in.len &&
+           (nl = memchr(cl->in.data, '\n', cl->in.len)) != NULL) {
+        size_t len = (size_t)(nl - (char *)cl->in.data);
+        char *line = qs_xstrndup((char *)cl->in.data, len);
+        qs_buf_consume(&cl->in, len + 1);
+        ctl_dispatch(cl, line);
+        free(line);
+    }
+}
+
+static void ctl_accept(uv_stream_t *server, int status)
+{
+    daemon_s *d = server->data;
+    if (status < 0 || d->stopping)
+        return;
+    ctl_client *cl = qs_xcalloc(1, sizeof *cl);
+    cl->d = d;
+    cl->refs = 1;
+    qs_buf_init(&cl->in, QS_CTL_MAX_LINE);
+    uv_pipe_init(d->loop, &cl->pipe, 0);
+    cl->pipe.data = cl;
+    cl->next = d->clients;
+    if (d->clients)
+        d->clients->prev = cl;
+    d->clients = cl;
+    if (uv_accept(server, (uv_stream_t *)&cl->pipe) != 0 ||
+        uv_read_start((uv_stream_t *)&cl->pipe, ctl_alloc, ctl_read) != 0)
+        ctl_close(cl);
+}
+
+static int ctl_listen(daemon_s *d, qs_err *e)
+{
+    char path[QS_CFG_PATH + 32];
+    qs_ctl_sock_path(d->cfg.data_dir, path, sizeof path);
+    unlink(path); /* stale: we hold the data-dir lock */
+    uv_pipe_init(d->loop, &d->ctl, 0);
+    d->ctl.data = d;
+    d->ctl_open = 1;
+    mode_t old = umask(0117);
+    int r = uv_pipe_bind(&d->ctl, path);
+    umask(old);
+    if (r == 0)
+        r = chmod(path, 0660) == 0 ? 0 : uv_translate_sys_error(errno);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&d->ctl, 16, ctl_accept);
+    if (r != 0)
+        return qs_err_set(e, QS_EIO, "control socket %s: %s", path, uv_strerror(r));
+    return 0;
+}
+
+/* ---- sync (county) ---- */
+
+static void on_session_end(const qs_link_result *r, void *data)
+{
+    daemon_s *d = data;
+    if (!d->env.head || d->cfg.role == QS_ROLE_AGGREGATOR) {
+        /* fallthrough for county below */
+    }
+    if (d->cfg.role != QS_ROLE_COUNTY)
+        return;
+    d->syncing = 0;
+    d->connected = 0;
+    json_t *o;
+    if (r->handshaked) {
+        snprintf(d->upstream, sizeof d->upstream, "%s", r->peer);
+        d->last_contact_ms = r->ended_ms;
+        d->last_skew_ms = r->skew_ms;
+    }
+    if (r->err.code == 0) {
+        d->last_ok_ms = r->ended_ms;
+        d->last_error[0] = '\0';
+        o = json_pack("{s:b, s:s, s:I, s:b, s:b, s:I}", "ok", 1, "peer", r->peer, "skew_ms",
+                      (json_int_t)r->skew_ms, "skew_rejected", r->skew_rejected,
+                      "incarnation_reset", r->inc_reset, "duration_ms",
+                      (json_int_t)(r->ended_ms - r->started_ms));
+    } else {
+        snprintf(d->last_error, sizeof d->last_error, "%s", r->err.msg);
+        if (r->err.code == QS_ECLOCK)
+            qs_log(QS_LOG_ERROR, "clock", "%s", r->err.msg);
+        o = json_pack("{s:b, s:s, s:b}", "ok", 0, "error", r->err.msg, "clock",
+                      r->err.code == QS_ECLOCK);
+    }
+    while (d->waiters)
+        waiter_finish(d, d->waiters, json_deep_copy(o));
+    json_decref(o);
+}
+
+static void start_sync(daemon_s *d)
+{
+    if (d->syncing || d->stopping)
+        return;
+    qs_err e = {0};
+    int rc = qs_tls_ctx_check_clock(d->ctx, &e);
+    if (rc == 0)
+        rc = qs_link_connect(&d->env, d->ctx, &e);
+    if (rc != 0) {
+        qs_link_result r = {.err = e};
+        r.started_ms = r.ended_ms = qs_clock_wall_ms();
+        qs_log(rc == QS_ECLOCK ? QS_LOG_ERROR : QS_LOG_WARN, "sync", "cannot start: %s", e.msg);
+        on_session_end(&r, d);
+        return;
+    }
+    d->syncing = 1;
+    qs_log(QS_LOG_INFO, "sync", "connecting to %s (%s:%d)", d->cfg.up.host, d->cfg.up.address,
+           d->cfg.up.port);
+}
+
+static void on_interval(uv_timer_t *t)
+{
+    start_sync(t->data);
+}
+
+static uint64_t ms_to_nightly(int minute)
+{
+    time_t now = qs_clock_wall_time();
+    struct tm tm;
+    localtime_r(&now, &tm);
+    int cur = tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+    int want = minute * 60;
+    int delta = want > cur ? want - cur : want + 86400 - cur;
+    return (uint64_t)delta * 1000;
+}
+
+static void on_nightly(uv_timer_t *t)
+{
+    daemon_s *d = t->data;
+    start_sync(d);
+    uv_timer_start(&d->nightly, on_nightly, ms_to_nightly(d->cfg.up.nightly_min), 0);
+}
+
+/* ---- signals, reload, stop ---- */
+
+static int do_reload(daemon_s *d, qs_err *e)
+{
+    qs_tls_ctx *nc = NULL;
+    int rc = make_ctx(&d->cfg, &nc, e);
+    if (rc != 0) {
+        qs_log(QS_LOG_ERROR, "tls", "reload failed, keeping the current certificates: %s", e->msg);
+        return rc;
+    }
+    qs_tls_ctx_info in;
+    qs_tls_ctx_get_info(nc, &in);
+    if (strcmp(in.node_id, d->cfg.node) != 0) {
+        qs_tls_ctx_unref(nc);
+        rc = qs_err_set(e, QS_ETLS, "the new certificate is for node %s, not %s", in.node_id,
+                        d->cfg.node);
+        qs_log(QS_LOG_ERROR, "tls", "reload failed, keeping the current certificates: %s", e->msg);
+        return rc;
+    }
+    if (d->listener)
+        qs_net_listener_set_ctx(d->listener, nc);
+    qs_tls_ctx_unref(d->ctx);
+    d->ctx = nc;
+    char b[32] = "none";
+    if (in.crl_next_update)
+        iso((int64_t)in.crl_next_update * 1000, b, sizeof b);
+    qs_log(QS_LOG_INFO, "tls", "reloaded certificates and CRL (CRL next update %s); established "
+           "connections keep their session", b);
+    warn_expiry(&in);
+    return 0;
+}
+
+static void handle_closed_noop(uv_handle_t *h)
+{
+}
+
+static void stop_timeout(uv_timer_t *t)
+{
+    daemon_s *d = t->data;
+    qs_log(QS_LOG_WARN, "daemon", "connections still open after 10 s: abandoning them");
+    uv_stop(d->loop);
+}
+
+static void begin_stop(daemon_s *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    qs_log(QS_LOG_INFO, "daemon", "stopping (%s)", why);
+    uv_close((uv_handle_t *)&d->sig_term, handle_closed_noop);
+    uv_close((uv_handle_t *)&d->sig_int, handle_closed_noop);
+    uv_close((uv_handle_t *)&d->sig_hup, handle_closed_noop);
+    uv_close((uv_handle_t *)&d->interval, handle_closed_noop);
+    uv_close((uv_handle_t *)&d->nightly, handle_closed_noop);
+    if (d->listener) {
+        qs_net_listener_close(d->listener);
+        d->listener = NULL;
+    }
+    if (d->ctl_open) {
+        d->ctl_open = 0;
+        uv_close((uv_handle_t *)&d->ctl, handle_closed_noop);
+    }
+    while (d->waiters)
+        waiter_finish(d, d->waiters, err_reply("qianshoud is stopping"));
+    for (ctl_client *cl = d->clients; cl; cl = cl->next)
+        ctl_close(cl);
+    qs_link_close_all(&d->env);
+    qs_worker_close_handle(d->worker);
+    uv_timer_start(&d->stop_timer, stop_timeout, 10000, 0);
+    uv_unref((uv_handle_t *)&d->stop_timer);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    daemon_s *d = s->data;
+    if (signum == SIGHUP) {
+        qs_err e = {0};
+        qs_log(QS_LOG_INFO, "daemon", "SIGHUP: reloading certificates and CRL");
+        do_reload(d, &e);
+        return;
+    }
+    begin_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- main ---- */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: qianshoud -c FILE [--check]\n"
+               "  -c, --config FILE  the INI configuration\n"
+               "  --check            validate config, certificates, CRL and node ids; exit 0 or 3\n");
+}
+
+static int run_daemon(daemon_s *d)
+{
+    int rc = EXIT_ENV;
+    qs_err e = {0};
+    const qs_config *c = &d->cfg;
+    d->lock_fd = -1;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    d->loop = &loop;
+
+    if (mkdir(c->data_dir, 02770) != 0 && errno != EEXIST) {
+        qs_log(QS_LOG_ERROR, "daemon", "cannot create the data directory %s: %s", c->data_dir,
+               strerror(errno));
+        goto out;
+    }
+    if (qs_store_lock(c->data_dir, &d->lock_fd, &e) != 0) {
+        qs_log(QS_LOG_ERROR, "daemon", "refusing to start: another qianshoud holds the lock on "
+               "%s (%s)", c->data_dir, e.msg);
+        goto out;
+    }
+    if (make_ctx(c, &d->ctx, &e) != 0) {
+        qs_log(QS_LOG_ERROR, e.code == QS_ECLOCK ? "clock" : "tls", "%s", e.msg);
+        goto out;
+    }
+    qs_tls_ctx_info in;
+    qs_tls_ctx_get_info(d->ctx, &in);
+    if (strcmp(in.node_id, c->node) != 0) {
+        qs_log(QS_LOG_ERROR, "tls", "node id mismatch: the config says %s but the certificate "
+               "says %s", c->node, in.node_id);
+        goto out;
+    }
+    warn_expiry(&in);
+    /* Opened here, before the loop runs; from now on only the store thread uses it. */
+    qs_store_opts so = qs_store_opts_default();
+    so.dir = c->data_dir;
+    so.node = c->node;
+    so.limits = c->limits;
+    char db[QS_CFG_PATH + 32];
+    snprintf(db, sizeof db, "%s/%s", c->data_dir, QS_DB_FILE);
+    if (access(db, F_OK) != 0) {
+        so.create = true;
+        so.role = c->role;
+        qs_log(QS_LOG_INFO, "store", "creating a new store in %s for node %s", c->data_dir,
+               c->node);
+    }
+    if (qs_store_open(&so, &d->store, &e) != 0) {
+        qs_log(QS_LOG_ERROR, "store", "%s", e.msg);
+        goto out;
+    }
+    if (qs_worker_start(&d->worker, &loop, d->store, &e) != 0) {
+        qs_log(QS_LOG_ERROR, "daemon", "%s", e.msg);
+        goto out;
+    }
+    qs_link_env_init(&d->env);
+    d->env.loop = &loop;
+    d->env.worker = d->worker;
+    d->env.cfg = c;
+    d->env.opts.max_queued = c->net_max_queued;
+    d->env.on_end = on_session_end;
+    d->env.data = d;
+
+    uv_signal_init(&loop, &d->sig_term);
+    uv_signal_init(&loop, &d->sig_int);
+    uv_signal_init(&loop, &d->sig_hup);
+    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+    uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d->sig_int, on_signal, SIGINT);
+    uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+    uv_timer_init(&loop, &d->interval);
+    uv_timer_init(&loop, &d->nightly);
+    uv_timer_init(&loop, &d->stop_timer);
+    d->interval.data = d->nightly.data = d->stop_timer.data = d;
+
+    if (ctl_listen(d, &e) != 0) {
+        qs_log(QS_LOG_ERROR, "ctl", "%s", e.msg);
+        begin_stop(d, "startup failed");
+        uv_run(&loop, UV_RUN_DEFAULT);
+        goto out;
+    }
+    if (c->role == QS_ROLE_AGGREGATOR) {
+        if (qs_net_listen(&d->listener, &loop, c->listen.address, c->listen.port, d->ctx,
+                          c->listen.max_connections, qs_link_server_callbacks(),
+                          &d->env.opts, &d->env, &e) != 0) {
+            qs_log(QS_LOG_ERROR, "net", "cannot listen on %s:%d: %s", c->listen.address,
+                   c->listen.port, e.msg);
+            begin_stop(d, "startup failed");
+            uv_run(&loop, UV_RUN_DEFAULT);
+            goto out;
+        }
+        qs_log(QS_LOG_INFO, "daemon", "aggregator %s listening on %s:%d", c->node,
+               c->listen.address, qs_net_listener_port(d->listener));
+    } else {
+        qs_log(QS_LOG_INFO, "daemon", "county %s started; upstream %s (%s:%d)", c->node,
+               c->up.host, c->up.address, c->up.port);
+        if (c->up.interval)
+            uv_timer_start(&d->interval, on_interval, (uint64_t)c->up.interval * 1000,
+                           (uint64_t)c->up.interval * 1000);
+        if (c->up.nightly_min >= 0)
+            uv_timer_start(&d->nightly, on_nightly, ms_to_nightly(c->up.nightly_min), 0);
+        start_sync(d);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    if (!uv_is_closing((uv_handle_t *)&d->stop_timer) && d->worker)
+        uv_close((uv_handle_t *)&d->stop_timer, handle_closed_noop);
+    if (d->worker)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    qs_worker_stop(d->worker); /* finishes store work in flight */
+    qs_store_close(d->store);
+    qs_tls_ctx_unref(d->ctx);
+    if (d->lock_fd >= 0) {
+        char path[QS_CFG_PATH + 32];
+        qs_ctl_sock_path(c->data_dir, path, sizeof path);
+        unlink(path);
+        qs_store_unlock(d->lock_fd);
+    }
+    if (uv_loop_close(&loop) != 0)
+        qs_log(QS_LOG_WARN, "daemon", "some handles were still open at exit");
+    if (rc == 0)
+        qs_log(QS_LOG_INFO, "daemon", "stopped");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    int check = 0, ch;
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': path = optarg; break;
+        case 'k': check = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (!path || optind != argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    static daemon_s d; /* large: keep it off the stack */
+    qs_err e = {0};
+    if (qs_config_load(&d.cfg, path, &e) != 0) {
+        fprintf(stderr, "qianshoud: %s\n", e.msg);
+        return EXIT_ENV;
+    }
+    qs_log_set_level(d.cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    if (check)
+        return run_check(&d.cfg);
+    return run_daemon(&d);
+}

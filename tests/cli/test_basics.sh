@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Help on every command, usage errors (exit 1), schema output, unknown things.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+run 0 --help
+has_out "exit codes:"
+for n in 0 1 2 3 4; do has_out "  $n  "; done
+for cmd in init schema add edit delete show list import export conflicts digest backup restore; do
+    run 0 "$cmd" --help
+    has_out "usage: qianshou $cmd"
+done
+run 1                                   # no command
+run 1 frobnicate
+has_err 'there is no command "frobnicate"'
+run 1 --json frobnicate
+py 'j["exit"]' | grep -qx 1 || fail "json error lacks exit 1"
+
+# schema: every kind, as text and JSON
+run 0 schema
+for k in county agency pairing station person workday service training expense output beneficiary; do
+    has_out "$k"
+done
+run 0 --json schema
+py 'len(j["kinds"])' | grep -qx 11 || fail "schema --json does not list 11 kinds"
+py 'sorted(k["name"] for k in j["kinds"])' | grep -qF "'beneficiary', 'county', 'expense'" \
+    || fail "schema --json kind names"
+run 0 schema service --json
+py '[f["name"] for f in j["fields"] if f["required"]]' | grep -qF "'date'" || fail "required"
+py '[v["label"] for f in j["fields"] if f["name"]=="service_type" for v in f["values"]][0]' \
+    | grep -qx 个案工作 || fail "enum labels"
+run 0 schema 服务记录                    # a kind by its Chinese label
+has_out "service_type"
+run 1 schema nosuchkind
+has_err "the kinds are:"
+
+# commands that need a store, without one: environment error with a way out
+run 3 -d "$T/none" list station
+has_err "qianshou -d $T/none init"
+run 3 --json -d "$T/none" list station
+py 'j["exit"]' | grep -qx 3 || fail "json exit 3"
+# QIANSHOU_DATA is the default directory
+run 0 -d "$T/d" init --node 632322 --role county
+QIANSHOU_DATA=$T/d "$QS" list station >"$T/out" 2>"$T/err" || fail "QIANSHOU_DATA not used"
+has_out "no station records"
+# a second init is refused
+run 2 -d "$T/d" init --node 632322 --role county
+has_err "already exists"
+run 1 -d "$T/d2" init --node 12345 --role county
+has_err "not a division code"
+run 1 -d "$T/d2" init --node 632322 --role boss
+# the directory is group-shared and setgid
+[ "$(stat -c %a "$T/d")" = 2770 ] || fail "data dir mode is $(stat -c %a "$T/d")"
+[ "$(stat -c %a "$T/d/qianshou.db")" = 660 ] || fail "db mode"
+# options after the command, bad ids, bad filters
+run 0 list station -d "$T/d" --json
+py 'j' | grep -qx '\[\]' || fail "empty list json"
+run 1 -d "$T/d" show not-an-id
+has_err "is not a record id"
+run 2 -d "$T/d" show 01890a5d-ac96-774b-bcce-b302099a8057
+has_err "there is no record"
+run 2 -d "$T/d" list station color=red
+has_err 'a station has no field "color"'
+run 1 -d "$T/d" list station --limit x
+echo "ok"

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Refusals, each with a log line naming the reason; revocation after SIGHUP
+# while an established connection stays up; wrong server DNS name; TLS 1.2;
+# a HELLO whose node differs from the certificate; our own clock outside the
+# certificate's window; bad config and node id mismatch in --check.
+. "$(dirname "$0")/daemon_lib.sh"
+make_pki
+agg_conf "$T/agg.ini"
+start agg "$T/agg.ini"
+L=$T/agg.log
+
+refused() { # what log-pattern probe-args...
+    local what=$1 pat=$2; shift 2
+    local out; out=$(probe "$@" || true)
+    echo "$out" | grep -q "recv WELCOME" && fail "$what was accepted: $out"
+    wait_log "$L" "refused a connection: .*$pat"
+    ok "$what refused: $(grep "refused a connection: .*$pat" "$L" | tail -1)"
+}
+refused "no client certificate" "certificate" --no-cert --hello 632322
+refused "other CA" "unknown CA" --raw --cert "$T/foreign/node.crt" --key "$T/foreign/node.key" --hello 632328
+refused "expired" "expired" --raw --cert "$T/expired/node.crt" --key "$T/expired/node.key" --hello 632325
+refused "not yet valid" "not yet valid" --raw --cert "$T/future/node.crt" --key "$T/future/node.key" --hello 632326
+refused "revoked" "revoked" --raw --cert "$T/revoked/node.crt" --key "$T/revoked/node.key" --hello 632327
+refused "TLS 1.2 client" "protocol version" --tls12 --cert "$T/c1/node.crt" --key "$T/c1/node.key"
+
+# HELLO naming another node than the certificate: ERROR + close, logged
+out=$(probe_as c1 --hello 632399 || true)
+echo "$out" | grep -q "recv ERROR.*certificate says 632322" || fail "hello mismatch: $out"
+wait_log "$L" "HELLO says node 632399 but its certificate says 632322"
+ok "HELLO node differs from certificate CN"
+
+# c2 holds an established connection; revoke c2, new CRL, SIGHUP
+probe_as c2 --hello 632323 --hold 5 > "$T/held.out" &
+HOLD=$!
+wait_log "$T/held.out" "recv WELCOME"
+"$PKI" revoke "$T/ca" "$T/c2/node.crt" >/dev/null
+"$PKI" crl "$T/ca" -o "$T/crl.pem" >/dev/null
+kill -HUP "$agg_PID"
+wait_log "$L" "reloaded certificates and CRL"
+refused "revoked after SIGHUP" "revoked" --raw --cert "$T/c2/node.crt" --key "$T/c2/node.key" --hello 632323
+wait "$HOLD"
+grep -q "^held" "$T/held.out" || fail "established connection dropped by SIGHUP: $(cat "$T/held.out")"
+ok "established connection stayed up across SIGHUP"
+out=$(probe_as c1 --hello 632322); echo "$out" | grep -q "recv DONE" || fail "c1 after reload: $out"
+ok "others still served"
+
+# a county certificate presented as the aggregator: the county refuses it
+stop agg
+AGG_CERT=$T/c3/node.crt AGG_KEY=$T/c3/node.key agg_conf "$T/fake.ini"
+sed -i "s|aggdata|fakedata|; s|id = 630000|id = 632324|" "$T/fake.ini"
+start fake "$T/fake.ini"
+county_conf "$T/c1.ini" c1 632322
+start c1 "$T/c1.ini"
+r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":20}')
+echo "$r" | grep -q '"ok":false' || fail "wrong DNS accepted: $r"
+echo "$r" | grep -qi 'host name mismatch' || fail "wrong DNS reason: $r"
+grep -qi "host name mismatch" "$T/c1.log" || fail "county did not log host name mismatch"
+s=$(ctl c1 '{"cmd":"status"}'); echo "$s" | grep -qi 'host name mismatch' || fail "status last_error: $s"
+ok "county certificate as aggregator refused: $r"
+stop c1; stop fake
+
+# our own certificate outside its window by the clock hook: a clock problem
+out=$(QIANSHOU_CLOCK_OFFSET=+3000d "$QSD" -c "$T/c1.ini" --check 2>&1) && fail "check passed with a bad clock"
+echo "$out" | grep -q "this machine's clock says" || fail "clock check: $out"
+QIANSHOU_CLOCK_OFFSET=+3000d "$QSD" -c "$T/c1.ini" 2>"$T/clock.log" && fail "daemon started with a bad clock"
+grep -q "ERROR clock: this machine's clock says" "$T/clock.log" || fail "clock: $(cat "$T/clock.log")"
+ok "own certificate outside its window reports the clock: $out"
+
+# --check: good, bad config, node id mismatch (config vs certificate, config vs store)
+"$QSD" -c "$T/agg.ini" --check >"$T/check.out" || fail "check on a good config: $(cat "$T/check.out")"
+grep -q "^crl: .*next update" "$T/check.out" || fail "check prints no CRL expiry"
+grep -q "^certificate: node 630000, valid from" "$T/check.out" || fail "check prints no cert expiry"
+printf '[node]\nid = 632322\nrole = county\ndata_dir = %s/x\n[upstream]\nport = 99999\n' "$T" > "$T/bad.ini"
+set +e; out=$("$QSD" -c "$T/bad.ini" --check 2>&1); rc=$?; set -e
+[ $rc = 3 ] || fail "bad config exit $rc"
+echo "$out" | grep -q "\[upstream\] port" || fail "bad config message: $out"
+printf '[node]\nid = 632322\nrole = county\ndata_dir = %s/x\n' "$T" > "$T/bad2.ini"
+set +e; out2=$("$QSD" -c "$T/bad2.ini" --check 2>&1); rc=$?; set -e
+[ $rc = 3 ] && echo "$out2" | grep -q "\[upstream\] host: missing" || fail "missing key: $rc $out2"
+printf '[node]\nid = 632322\ncolour = blue\n' > "$T/bad3.ini"
+set +e; out3=$("$QSD" -c "$T/bad3.ini" 2>&1); rc=$?; set -e
+[ $rc = 3 ] && echo "$out3" | grep -q "\[node\] colour: unknown key" || fail "unknown key: $rc $out3"
+ok "bad config: $out | $out2 | $out3"
+sed "s/id = 632322/id = 632323/" "$T/c1.ini" > "$T/mis.ini"
+set +e; out=$("$QSD" -c "$T/mis.ini" --check 2>&1); rc=$?; set -e
+[ $rc = 3 ] && echo "$out" | grep -q "node id mismatch: the config says 632323 .* says 632322" || fail "cert mismatch: $rc $out"
+# store made for 632322, config and cert for 632323 (c2)
+county_conf "$T/m2.ini" c2 632323; sed -i "s|c2data|c1data|" "$T/m2.ini"
+set +e; out2=$("$QSD" -c "$T/m2.ini" --check 2>&1); rc=$?; set -e
+[ $rc = 3 ] && echo "$out2" | grep -q "store in .* belongs to 632322" || fail "store mismatch: $rc $out2"
+ok "node id mismatch: $out | $out2"

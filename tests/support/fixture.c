@@ -1,0 +1,142 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "proto/schema.h"
+#include "tests/support/fixture.h"
+
+static char root[256];
+static int ndirs;
+
+void qs_fx_init(const char *name)
+{
+    snprintf(root, sizeof root, "/tmp/qs-test-%s-XXXXXX", name);
+    if (!mkdtemp(root)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+const char *qs_fx_root(void)
+{
+    return root;
+}
+
+int qs_fx_finish(int rc)
+{
+    if (rc == 0) {
+        char cmd[320];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+        if (system(cmd) != 0)
+            return 1;
+    } else {
+        fprintf(stderr, "test data kept in %s\n", root);
+    }
+    return rc;
+}
+
+qs_store *qs_fx_store(const char *node, qs_role role, const qs_limits *lim, char *dir_out)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/s%d-%s", root, ndirs++, node);
+    if (mkdir(dir, 0770) != 0)
+        fail_msg("mkdir %s failed", dir);
+    if (dir_out)
+        memcpy(dir_out, dir, sizeof dir);
+    qs_store_opts o = qs_store_opts_default();
+    o.dir = dir;
+    o.create = true;
+    o.node = node;
+    o.role = role;
+    o.user = "tester";
+    if (lim)
+        o.limits = *lim;
+    qs_store *st = NULL;
+    qs_err e = {0};
+    if (qs_store_open(&o, &st, &e))
+        fail_msg("open %s: %s", dir, e.msg);
+    return st;
+}
+
+qs_store *qs_fx_reopen(const char *dir)
+{
+    qs_store_opts o = qs_store_opts_default();
+    o.dir = dir;
+    qs_store *st = NULL;
+    qs_err e = {0};
+    if (qs_store_open(&o, &st, &e))
+        fail_msg("reopen %s: %s", dir, e.msg);
+    return st;
+}
+
+void qs_fx_bodyv(qs_body *b, uint32_t kind, va_list ap)
+{
+    const qs_kind *k = qs_schema_kind(kind);
+    if (!k)
+        fail_msg("no kind %u", kind);
+    qs_body_init(b);
+    const char *kv;
+    while ((kv = va_arg(ap, const char *))) {
+        const char *eq = strchr(kv, '=');
+        if (!eq)
+            fail_msg("\"%s\" is not field=value", kv);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - kv), kv);
+        const qs_field *f = qs_kind_field_by_name(k, name);
+        if (!f)
+            fail_msg("a %s has no field %s", k->name, name);
+        qs_value v;
+        qs_err e = {0};
+        if (qs_schema_parse(f, eq + 1, &v, &e))
+            fail_msg("parse %s: %s", kv, e.msg);
+        qs_body_set(b, f->id, v);
+    }
+}
+
+void qs_fx_body(qs_body *b, uint32_t kind, ...)
+{
+    va_list ap;
+    va_start(ap, kind);
+    qs_fx_bodyv(b, kind, ap);
+    va_end(ap);
+}
+
+void qs_fx_create(qs_store *st, uint32_t kind, uint8_t *id, ...)
+{
+    qs_body b;
+    va_list ap;
+    va_start(ap, id);
+    qs_fx_bodyv(&b, kind, ap);
+    va_end(ap);
+    qs_err e = {0};
+    if (qs_store_create(st, kind, NULL, &b, id, NULL, &e))
+        fail_msg("create: %s", e.msg);
+    qs_body_free(&b);
+}
+
+uint64_t qs_fx_count(qs_store *st, uint32_t kind)
+{
+    uint64_t n = 0;
+    qs_err e = {0};
+    if (qs_store_count_eq(st, kind, NULL, 0, &n, &e))
+        fail_msg("count: %s", e.msg);
+    return n;
+}
+
+void qs_fx_assert_digest_eq(qs_store *a, qs_store *b, const char *scope)
+{
+    uint8_t da[32], db[32];
+    uint64_t na, nb;
+    qs_err e = {0};
+    if (qs_store_digest(a, scope, da, &na, &e) || qs_store_digest(b, scope, db, &nb, &e))
+        fail_msg("digest: %s", e.msg);
+    assert_int_equal(na, nb);
+    assert_memory_equal(da, db, 32);
+}
