@@ -221,7 +221,7 @@ static int county_cb(void *ctx, const qs_record *rec)
 static bool in_subtree(const char *scope, const char *node)
 {
     char prefix[QS_CODE_MAX];
-    if (qs_code_prefix(node, prefix, sizeof prefix))
+    if (qs_code_prefix(node, prefix, sizeof prefix) <= 0)
         return false;
     return strncmp(scope, prefix, strlen(prefix)) == 0;
 }
