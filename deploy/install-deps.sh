@@ -11,6 +11,7 @@ PKGS=(
   util-linux procps iproute2 python3 unzip   # setpriv/runuser, ps, ss, test helpers
   systemd shellcheck adduser         # tests/deploy: systemd-analyze verify (no systemd
                                      # as PID 1 needed), maintainer-script lint, dpkg -i
+  chromium                           # tests/report: the HTML report renders headless
 )
 
 missing=()
