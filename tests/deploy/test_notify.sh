@@ -56,6 +56,6 @@ ok "STOPPING=1 on SIGTERM, clean stop"
 
 # systemd gone (a notify socket nobody listens on): the daemon still runs and stops
 NOTIFY_SOCKET=$T/nobody.sock WATCHDOG_USEC=200000 start agg "$T/agg.ini"
-r=$(ctl agg '{"cmd":"status"}'); echo "$r" | grep -q '"ok":true' || fail "status: $r"
+r=$(ctl agg '{"cmd":"status"}'); grep -q '"ok":true' <<<"$r" || fail "status: $r"
 stop agg
 ok "a dead NOTIFY_SOCKET is harmless"

@@ -38,7 +38,7 @@ new=$B/${left[2]}
 [ "$(stat -c %a "$B")" = 700 ] || fail "backup directory mode $(stat -c %a "$B")"
 [ -f "$B/notes.txt" ] || fail "a file that is not a backup was removed"
 ls -A "$B" | grep -q '^\.partial' && fail "a partial file was left behind"
-echo "$out" | grep -q "3 kept, 2 older removed" || fail "summary: $out"
+grep -q "3 kept, 2 older removed" <<<"$out" || fail "summary: $out"
 ok "dated backup, last 3 kept, mode 0600: $out"
 
 "$QS" -d "$T/restored" restore "$new" >/dev/null || fail "the backup does not restore"
@@ -50,7 +50,7 @@ ok "the backup restores to the same digest"
 before=$(ls "$B" | LC_ALL=C sort)
 set +e; out=$(QIANSHOU_DATA=$T/nothing QIANSHOU_BACKUP_DIR=$B QIANSHOU_BACKUP_KEEP=1 "$BACKUP" 2>&1); rc=$?; set -e
 [ $rc = 3 ] || fail "backup of a missing store exited $rc: $out"
-echo "$out" | grep -q "the older backups are untouched" || fail "failure message: $out"
+grep -q "the older backups are untouched" <<<"$out" || fail "failure message: $out"
 [ "$(ls "$B" | LC_ALL=C sort)" = "$before" ] || fail "a failed backup changed the backup directory"
 ok "a failed backup exits 3 and touches nothing: $(echo "$out" | tail -1)"
 for bad in 0 abc -1 ''; do

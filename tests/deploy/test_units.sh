@@ -58,8 +58,8 @@ cp -a "$R" "$T/bad"
 sed -i 's/^ProtectSystem=strict$/ProtectSystem=strictest/; s/^UMask=0007$/UMask=0007\nProtectSytem=yes/' \
     "$T/bad/lib/systemd/system/qianshoud.service"
 if out=$(verify "$T/bad" qianshoud.service); then fail "verify missed a planted mistake"; fi
-echo "$out" | grep -q "strictest" || fail "verify did not name the bad value: $out"
-echo "$out" | grep -q "ProtectSytem" || fail "verify did not name the unknown key: $out"
+grep -q "strictest" <<<"$out" || fail "verify did not name the bad value: $out"
+grep -q "ProtectSytem" <<<"$out" || fail "verify did not name the unknown key: $out"
 ok "verify reports planted mistakes"
 
 # qianshoud.service: the settings the deployment relies on, exactly.
@@ -116,7 +116,7 @@ for ex in county aggregator; do
         fi
         set +e; out=$("$BIN/daemon/qianshoud" -c "$T/$ex.conf" --check 2>&1); rc=$?; set -e
         [ $rc = 3 ] || fail "$ex example ($variant): --check exit $rc: $out"
-        echo "$out" | grep -q '/etc/qianshou/tls/ca.crt' || fail "$ex example ($variant) did not get as far as the certificates: $out"
+        grep -q '/etc/qianshou/tls/ca.crt' <<<"$out" || fail "$ex example ($variant) did not get as far as the certificates: $out"
     done
 done
 ok "example configs name every key of config.c and parse"
