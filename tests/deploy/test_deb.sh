@@ -8,7 +8,6 @@
 # /var/lib/qianshou, /etc/qianshou, the package): root only, cleans up after
 # itself, refuses to run where qianshou is really installed. Label fault.
 set -euo pipefail
-SRC=${QS_SOURCE_DIR:?}
 BIN=${QS_BINARY_DIR:?}
 fail() { echo "FAIL: $*" >&2; [ -f "${T:-/nonexistent}/daemon.log" ] && tail -n 20 "$T/daemon.log" >&2; exit 1; }
 ok() { echo "ok: $*"; }

@@ -37,7 +37,8 @@ new=$B/${left[2]}
 [ "$(stat -c %a "$new")" = 600 ] || fail "backup mode $(stat -c %a "$new")"
 [ "$(stat -c %a "$B")" = 700 ] || fail "backup directory mode $(stat -c %a "$B")"
 [ -f "$B/notes.txt" ] || fail "a file that is not a backup was removed"
-ls -A "$B" | grep -q '^\.partial' && fail "a partial file was left behind"
+partial=$(find "$B" -name '.partial*')
+[ -z "$partial" ] || fail "a partial file was left behind: $partial"
 grep -q "3 kept, 2 older removed" <<<"$out" || fail "summary: $out"
 ok "dated backup, last 3 kept, mode 0600: $out"
 
