@@ -698,6 +698,36 @@ static void test_unknown_fields_and_local_only(void **state)
     qs_store_close(p);
 }
 
+/* A kind the receiver does not know yet is parked, then applied by the
+ * receiver itself once it is upgraded (here: the kind hidden, then shown). */
+static void test_parked_until_upgrade(void **state)
+{
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    char pdir[512];
+    qs_store *p = qs_fx_store("630000", QS_ROLE_AGGREGATOR, NULL, pdir);
+    uint8_t id[16];
+    create_service(c, "2024-03-01", "4", id);
+    qs_schema_test_hide_kind(QS_K_SERVICE);
+    int out[5];
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_PARKED], 1);
+    qs_record r;
+    qs_err e = {0};
+    assert_int_equal(qs_store_get(p, id, &r, &e), QS_ENOTFOUND);
+    qs_store_close(p);
+    qs_schema_test_hide_kind(0); /* the upgrade */
+    p = qs_fx_reopen(pdir);
+    assert_int_equal(qs_store_get(p, id, &r, &e), 0);
+    qs_record_free(&r);
+    assert_int_equal(total_of(p, id), 4);
+    qs_store_info info;
+    assert_int_equal(qs_store_info_get(p, &info, &e), 0);
+    assert_int_equal(info.parked, 0);
+    assert_same_digest(c, p, "632322");
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
 static void test_shared_clock(void **state)
 {
     char dir[512];
@@ -821,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_cursor_atomicity),
         cmocka_unit_test(test_feed_scope),
         cmocka_unit_test(test_unknown_fields_and_local_only),
+        cmocka_unit_test(test_parked_until_upgrade),
         cmocka_unit_test(test_shared_clock),
         cmocka_unit_test(test_backup_restore_incarnation),
         cmocka_unit_test(test_echo_and_incarnation_reset),
