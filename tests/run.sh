@@ -20,6 +20,9 @@ cmake --build build -j"$JOBS"
 # The sanitizer tree is built with clang, so every file is compiled -Werror by
 # both gcc (plain) and clang (asan).
 step "build: asan+ubsan (clang)"
+if [ -f build-asan/CMakeCache.txt ] && ! grep -q '^CMAKE_C_COMPILER:.*clang' build-asan/CMakeCache.txt; then
+  rm -rf build-asan   # configured with another compiler before
+fi
 CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DQS_SANITIZE=ON -DQS_WERROR=ON >/dev/null
 cmake --build build-asan -j"$JOBS"
 
