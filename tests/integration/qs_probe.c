@@ -12,7 +12,8 @@
  * "closed: REASON" / "closed: ok", "held" (still open after --hold). With
  * --hello it sends a HELLO naming NODE (byte by byte with --bytewise); after
  * WELCOME it sends --send's bytes (hex) if given, floods PINGs without reading
- * for --flood seconds if given, else DONE. --many opens N connections per
+ * for --flood seconds if given, else PULL (acknowledging CHANGES unapplied)
+ * and closes at DONE. --many opens N connections per
  * round that each do the handshake (and HELLO if given) and close.
  */
 #include <stdio.h>
@@ -177,10 +178,18 @@ static void on_data(qs_net_conn *c, const uint8_t *d, size_t n)
                 p->flooding = 1;
                 qs_net_pause_read(c);
                 flood(p);
-            } else if (o.hold <= 0) {
-                qs_msg done = {.type = QS_MSG_DONE};
-                send_msg(p, &done);
+            } else if (o.hold <= 0) { /* nothing to push: pull */
+                qs_msg pull = {.type = QS_MSG_PULL};
+                send_msg(p, &pull);
             }
+        } else if (m.type == QS_MSG_CHANGES) { /* acknowledge without applying */
+            qs_msg ack = {.type = QS_MSG_ACK};
+            ack.u.ack.batch = m.u.batch.batch;
+            ack.u.ack.cursor = m.u.batch.upto;
+            ack.u.ack.n = m.u.batch.n;
+            ack.u.ack.results = calloc(m.u.batch.n + 1, sizeof *ack.u.ack.results);
+            send_msg(p, &ack);
+            free(ack.u.ack.results);
         } else if (m.type == QS_MSG_DONE) {
             qs_net_close(c);
         }
