@@ -27,6 +27,9 @@ static const char HELP[] =
     "  conflicts [list] | conflicts show ID | conflicts resolve ID (--take REV | --set F=V...)\n"
     "  digest [--scope CODE]\n"
     "  backup -o FILE | restore FILE\n"
+    "  sync [--wait] [--timeout S]        sync with the aggregator now (qianshoud)\n"
+    "  status                             the daemon's link, last sync, counters\n"
+    "  nodes                              peers: last contact, last sync, errors\n"
     "\n"
     "options (anywhere on the line):\n"
     "  -d DATADIR   the data directory (default: $QIANSHOU_DATA, else /var/lib/qianshou)\n"
@@ -51,6 +54,7 @@ static const command COMMANDS[] = {
     {"list", cmd_list},         {"import", cmd_import},   {"export", cmd_export},
     {"conflicts", cmd_conflicts}, {"digest", cmd_digest}, {"backup", cmd_backup},
     {"restore", cmd_restore},
+    {"sync", cmd_sync},         {"status", cmd_status},   {"nodes", cmd_nodes},
 };
 
 int main(int argc, char **argv)
