@@ -28,7 +28,7 @@ ok "aggregator down: sync --wait exits 4: $(jget "$r" error)"
 start agg "$T/agg.ini"
 for i in 0 1 2; do
     n=${NAMES[$i]}
-    ok "$n: $(q "$n" sync --wait --timeout 30)" || fail "$n sync"
+    r=$(q "$n" sync --wait --timeout 30) || fail "$n sync: $r"; ok "$n: $r"
 done
 [ "$(count agg service)" = $((6 + 9 + 12)) ] || fail "aggregator holds $(count agg service) services"
 for i in 0 1 2; do
