@@ -1068,6 +1068,9 @@ int main(int argc, char **argv)
     };
     const char *path = NULL;
     int check = 0, ch;
+    /* Files the daemon creates (the database's -wal and -shm among them) are
+     * for the owner and the qianshou group only. */
+    umask(007);
     while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': path = optarg; break;

@@ -51,8 +51,8 @@ sqlite3_stmt *qs__stmt(qs_store *st, const char *sql, qs_err *err);
 int qs__sqlerr(qs_store *st, int rc, const char *what, qs_err *err);
 /* Run SQL without results. */
 int qs__exec(qs_store *st, const char *sql, qs_err *err);
-/* Begin/commit an IMMEDIATE transaction unless the caller has one open;
- * *mine says whether this call opened it. */
+/* Begin/commit an IMMEDIATE transaction, or a savepoint inside the caller's
+ * transaction; *mine says whether this call opened the transaction. */
 int qs__tx_begin(qs_store *st, bool *mine, qs_err *err);
 int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err);
 

@@ -47,6 +47,10 @@ static char *build(const qs_kind *k, const qs_query *q, const char *what, qs_err
 {
     char prefix[QS_CODE_MAX];
     char *sql;
+    if (q->include_deleted && q->nfilters) {
+        qs_err_set(err, QS_EINVAL, "filters apply to live records only, not with deleted ones");
+        return NULL;
+    }
     if (q->include_deleted) {
         sql = sqlite3_mprintf("SELECT %s FROM versions v WHERE v.kind = %u AND v.head = 1", what,
                               k->id);

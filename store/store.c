@@ -132,8 +132,10 @@ int qs__exec(qs_store *st, const char *sql, qs_err *err)
 int qs__tx_begin(qs_store *st, bool *mine, qs_err *err)
 {
     *mine = false;
+    /* Inside the caller's transaction each operation is still all-or-nothing:
+     * a savepoint undoes just its own writes when it fails. */
     if (st->in_tx)
-        return 0;
+        return qs__exec(st, "SAVEPOINT qs_op", err);
     int rc = qs__exec(st, "BEGIN IMMEDIATE", err);
     if (rc)
         return rc;
@@ -144,8 +146,14 @@ int qs__tx_begin(qs_store *st, bool *mine, qs_err *err)
 
 int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err)
 {
-    if (!mine)
-        return rc;
+    if (!mine) {
+        if (rc) {
+            sqlite3_exec(st->db, "ROLLBACK TO qs_op", NULL, NULL, NULL);
+            sqlite3_exec(st->db, "RELEASE qs_op", NULL, NULL, NULL);
+            return rc;
+        }
+        return qs__exec(st, "RELEASE qs_op", err);
+    }
     st->in_tx = false;
     if (rc) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);

@@ -131,7 +131,9 @@ void qs_version_info_free(qs_version_info *v, size_t n);
 /* ---- queries ---------------------------------------------------------- */
 typedef struct qs_filter {
     uint32_t field; /* field id of the kind */
-    qs_value value; /* equality (an ENUMSET filter means "contains all of") */
+    qs_value value; /* equality; an ENUMSET filter (an array of codes) means "contains
+                       all of"; a REFLIST/DIGESTS filter is ONE element (a 16-byte BIN)
+                       and means "contains it" */
 } qs_filter;
 
 typedef struct qs_query {
@@ -140,7 +142,7 @@ typedef struct qs_query {
     const qs_filter *filters;
     size_t nfilters;
     uint64_t limit;        /* 0 = no limit */
-    bool include_deleted;
+    bool include_deleted;  /* tombstones too; no filters allowed with it (QS_EINVAL) */
 } qs_query;
 
 /* Calls cb for each matching record's winner, in id order (creation order).

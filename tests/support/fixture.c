@@ -133,7 +133,7 @@ uint64_t qs_fx_count(qs_store *st, uint32_t kind)
 void qs_fx_assert_digest_eq(qs_store *a, qs_store *b, const char *scope)
 {
     uint8_t da[32], db[32];
-    uint64_t na, nb;
+    uint64_t na = 0, nb = 0;
     qs_err e = {0};
     if (qs_store_digest(a, scope, da, &na, &e) || qs_store_digest(b, scope, db, &nb, &e))
         fail_msg("digest: %s", e.msg);
