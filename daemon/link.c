@@ -273,6 +273,20 @@ static void work_one(qs_job *job, qs_store *st)
     run_jobs(&job, 1, st);
 }
 
+/* The connection is gone: once no job is in flight (its counters count),
+ * report the end once and free. */
+static void end_link(qs_link *l)
+{
+    if (l->conn || l->job_busy || l->ended)
+        return;
+    if (!l->done && l->res.welcomed)
+        post_failed_end(l);
+    l->ended = 1;
+    if (l->env->on_end)
+        l->env->on_end(&l->res, l->env->data);
+    maybe_free(l);
+}
+
 static void job_done(qs_job *job);
 
 static void post(qs_link *l, const qs_msg *m)
@@ -361,7 +375,13 @@ static void job_done(qs_job *job)
     int cancelled = job->cancelled;
     free(j);
     if (cancelled || !l->conn || l->failed) {
-        maybe_free(l);
+        if (!l->conn && !cancelled) {
+            end_link(l); /* reports the end (with this job's counters) and frees l */
+        } else {
+            if (!l->conn)
+                l->ended = 1; /* shutdown: the loop is gone, nobody to tell */
+            maybe_free(l);
+        }
         return;
     }
     qs_err e = {0};
@@ -538,12 +558,7 @@ static void on_close(qs_net_conn *c, const qs_err *reason)
             qs_log(QS_LOG_WARN, "session", "cannot connect upstream: %s", l->res.err.msg);
     }
     l->res.ended_ms = qs_clock_wall_ms();
-    if (!l->done && l->res.welcomed)
-        post_failed_end(l);
-    l->ended = 1;
-    if (l->env->on_end)
-        l->env->on_end(&l->res, l->env->data);
-    maybe_free(l);
+    end_link(l);
 }
 
 static const qs_net_callbacks g_cb = {

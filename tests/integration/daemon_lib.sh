@@ -2,6 +2,8 @@
 # deploy/pki/qs-pki, configs, and helpers to start/stop real qianshoud
 # processes on loopback. Sourced, not run.
 set -euo pipefail
+# The system python3 (a version-manager shim in front of it costs seconds per call).
+[ -x /usr/bin/python3 ] && PATH=/usr/bin:$PATH
 SRC=${QS_SOURCE_DIR:?}
 BIN=${QS_BINARY_DIR:?}
 QSD=$BIN/daemon/qianshoud

@@ -19,7 +19,7 @@ max_batch = 25"
 sed -i "s/^port = $PORT/port = $PPORT/" "$T/c1.ini"
 q agg init --node 630000 --role aggregator >/dev/null
 q c1 init --node 632322 --role county >/dev/null
-N=1000; M=600
+N=400; M=300
 python3 - "$N" > "$T/services.csv" <<'PY'
 import sys
 print("date,service_type,domain,total,content")
@@ -36,6 +36,7 @@ q c1 import service "$T/services.csv" >/dev/null
 q agg import agency "$T/agencies.csv" >/dev/null
 
 proxy_start() { # extra args
+    rm -f "$T/proxy.log"
     "$PROXY" --listen "127.0.0.1:$PPORT" --target "127.0.0.1:$PORT" "$@" 2>"$T/proxy.log" &
     PROXY_PID=$!
     PIDS+=("$PROXY_PID")
@@ -47,8 +48,8 @@ counter() { jget "$(q c1 status --json)" "counters.$1"; }
 
 start agg "$T/agg.ini"
 start c1 "$T/c1.ini" # its first try fails: no proxy yet
-# ---- push cut at 40 KB up
-proxy_start --cut-up 40000
+# ---- push cut at 9 KB up (400 services are about 19 KB compressed)
+proxy_start --cut-up 9000
 r=$(q c1 sync --wait --timeout 30 --json) && fail "the cut sync completed: $r"
 acked1=$(counter records_acked); sent1=$(counter batches_sent)
 held1=$(count agg service)
@@ -68,11 +69,11 @@ ok "push resumed: $(jget "$r" records_sent) records sent, $(jget "$r" batches_re
 [ "$(digest c1 632322)" = "$(digest agg 632322)" ] || fail "digests differ after the push"
 ok "push: the aggregator received every record once ($received, 0 duplicates), $resent batches resent, nothing lost"
 
-# ---- pull cut at 8 KB down (600 agencies are about 23 KB compressed)
+# ---- pull cut at 6 KB down (the TLS handshake is ~3 KB; 300 agencies ~12 KB compressed)
 proxy_stop
 q agg import agency "$T/agencies.csv" --again >/dev/null # M more reference records
 pulled0=$(counter pulled)
-proxy_start --cut-down 8000
+proxy_start --cut-down 6000
 r=$(q c1 sync --wait --timeout 30 --json) && fail "the cut pull completed: $r"
 p1=$(( $(counter pulled) - pulled0 ))
 ok "pull cut: $(jget "$r" error); county applied $p1 of $M"
