@@ -1,5 +1,5 @@
 /*
- * cmd_daemon.c — sync, status, nodes: requests to the running qianshoud over
+ * cmd_daemon.c — sync, status: requests to the running qianshoud over
  * its control socket (daemon/ctl.h documents the JSON).
  */
 #include <getopt.h>
@@ -30,10 +30,6 @@ static const char STATUS_HELP[] =
     "usage: qianshou status\n\nWhat the running qianshoud is doing: its link, the last sync, "
     "records waiting to go up, refused and conflicting records, counters since it started, "
     "certificate and CRL expiry.\n";
-
-static const char NODES_HELP[] =
-    "usage: qianshou nodes\n\nEvery peer this node has synced with (at the province: every "
-    "county): last contact, last complete sync, last error, clock skew.\n";
 
 /* One request; *reply is the parsed object. 0 or an exit code (printed). */
 static int request(cli *c, const char *req, int timeout_ms, json_t **reply)
@@ -209,59 +205,6 @@ int cmd_status(cli *c, int argc, char **argv)
     if (json_is_object(crl))
         line("crl", "next update %s (%lld days)", str(crl, "next_update"),
              (long long)num(crl, "days_left"));
-    json_decref(r);
-    return CLI_OK;
-}
-
-int cmd_nodes(cli *c, int argc, char **argv)
-{
-    if (cli_wants_help(argc, argv)) {
-        fputs(NODES_HELP, stdout);
-        return CLI_OK;
-    }
-    if (argc != 1)
-        return cli_usage(c, "nodes", "nodes takes no arguments");
-    json_t *r = NULL;
-    int rc = request(c, "{\"cmd\":\"nodes\"}", 10000, &r);
-    if (rc)
-        return rc;
-    if (!json_is_true(json_object_get(r, "ok"))) {
-        rc = cli_fail(c, CLI_ENV, "qianshoud: %s", str(r, "error"));
-        json_decref(r);
-        return rc;
-    }
-    if (c->json) {
-        out_json(r);
-        return CLI_OK;
-    }
-    out_table t;
-    out_table_init(&t, 5);
-    char **h = qs_xcalloc(5, sizeof *h);
-    h[0] = qs_xstrdup("node");
-    h[1] = qs_xstrdup("last_ok");
-    h[2] = qs_xstrdup("last_contact");
-    h[3] = qs_xstrdup("skew_ms");
-    h[4] = qs_xstrdup("last_error");
-    out_table_add(&t, h);
-    free(h);
-    size_t i;
-    json_t *n;
-    json_array_foreach(json_object_get(r, "nodes"), i, n)
-    {
-        char **row = qs_xcalloc(5, sizeof *row);
-        row[0] = qs_xstrdup(str(n, "node"));
-        row[1] = qs_xstrdup(json_is_string(json_object_get(n, "last_ok")) ? str(n, "last_ok")
-                                                                           : "never");
-        row[2] = qs_xstrdup(json_is_string(json_object_get(n, "last_contact"))
-                                ? str(n, "last_contact") : "never");
-        row[3] = qs_xasprintf("%lld", (long long)num(n, "skew_ms"));
-        row[4] = qs_xstrdup(str(n, "last_error"));
-        out_table_add(&t, row);
-        free(row);
-    }
-    out_table_print(&t, stdout, true);
-    out_table_free(&t);
-    printf("(%zu nodes)\n", json_array_size(json_object_get(r, "nodes")));
     json_decref(r);
     return CLI_OK;
 }

@@ -29,7 +29,8 @@ static const char HELP[] =
     "  backup -o FILE | restore FILE\n"
     "  sync [--wait] [--timeout S]        sync with the aggregator now (qianshoud)\n"
     "  status                             the daemon's link, last sync, counters\n"
-    "  nodes                              peers: last contact, last sync, errors\n"
+    "  report annual --year Y [--as-of D] [--county C] [--format table|csv|json|xlsx|html] [-o F]\n"
+    "  nodes [--stale DURATION] | metrics   the counties' sync state (exit 4: stale)\n"
     "\n"
     "options (anywhere on the line):\n"
     "  -d DATADIR   the data directory (default: $QIANSHOU_DATA, else /var/lib/qianshou)\n"
@@ -54,7 +55,8 @@ static const command COMMANDS[] = {
     {"list", cmd_list},         {"import", cmd_import},   {"export", cmd_export},
     {"conflicts", cmd_conflicts}, {"digest", cmd_digest}, {"backup", cmd_backup},
     {"restore", cmd_restore},
-    {"sync", cmd_sync},         {"status", cmd_status},   {"nodes", cmd_nodes},
+    {"sync", cmd_sync},         {"status", cmd_status},
+    {"report", cmd_report}, {"nodes", cmd_nodes}, {"metrics", cmd_metrics},
 };
 
 int main(int argc, char **argv)

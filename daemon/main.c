@@ -24,6 +24,7 @@
 #include "daemon/log.h"
 #include "daemon/net.h"
 #include "daemon/link.h"
+#include "daemon/notify.h"
 #include "daemon/tls.h"
 #include "daemon/worker.h"
 #include "proto/clock.h"
@@ -882,6 +883,7 @@ static void begin_stop(daemon_s *d, const char *why)
         return;
     d->stopping = 1;
     qs_log(QS_LOG_INFO, "daemon", "stopping (%s)", why);
+    qs_notify_stopping();
     uv_close((uv_handle_t *)&d->sig_term, handle_closed_noop);
     uv_close((uv_handle_t *)&d->sig_int, handle_closed_noop);
     uv_close((uv_handle_t *)&d->sig_hup, handle_closed_noop);
@@ -1034,6 +1036,7 @@ static int run_daemon(daemon_s *d)
         uv_timer_start(&d->watch, on_watch, WATCH_MS, WATCH_MS);
         start_sync(d);
     }
+    qs_notify_ready(&loop, c->role == QS_ROLE_AGGREGATOR ? "listening" : "running");
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

@@ -148,7 +148,7 @@ for i in 0 1 2; do
         "${dc:0:16}" "$same"
 done
 echo
-"$Q" -d "$DIR/$AGG" nodes
+"$Q" -d "$DIR/$AGG" nodes || true # exit 4 would only mean a stale county
 refs=$("$Q" -d "$DIR/632322" list county --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 echo "reference data at 尖扎县: $refs county records (written at the province)"
 
