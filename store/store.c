@@ -509,6 +509,11 @@ int qs_store_info_get(qs_store *st, qs_store_info *o, qs_err *err)
     return 0;
 }
 
+int qs_store_data_version(qs_store *st, uint64_t *out, qs_err *err)
+{
+    return count_q(st, "PRAGMA data_version", out, err);
+}
+
 /* ---- clock ------------------------------------------------------------- */
 
 int qs_store_clock_now(qs_store *st, qs_hlc *out, qs_err *err)

@@ -885,6 +885,30 @@ static void test_echo_and_incarnation_reset(void **state)
     qs_store_close(p);
 }
 
+/* data_version moves when another handle commits, not for our own commits:
+ * the daemon polls it to notice clerks' edits. */
+static void test_data_version(void **state)
+{
+    char dir[512];
+    qs_store *a = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, dir);
+    qs_store *b = qs_fx_reopen(dir);
+    uint64_t v1, v2, v3, v4;
+    qs_err e = {0};
+    assert_int_equal(qs_store_data_version(a, &v1, &e), 0);
+    qs_fx_create(a, QS_K_SERVICE, NULL, "date=2024-05-01", "service_type=visit",
+                 "domain=elderly", "total=1", NULL);
+    assert_int_equal(qs_store_data_version(a, &v2, &e), 0);
+    assert_true(v2 == v1); /* our own commit */
+    qs_fx_create(b, QS_K_SERVICE, NULL, "date=2024-05-02", "service_type=visit",
+                 "domain=elderly", "total=2", NULL);
+    assert_int_equal(qs_store_data_version(a, &v3, &e), 0);
+    assert_true(v3 != v2); /* the other handle's */
+    assert_int_equal(qs_store_data_version(a, &v4, &e), 0);
+    assert_true(v4 == v3);
+    qs_store_close(b);
+    qs_store_close(a);
+}
+
 int main(void)
 {
     qs_fx_init("store");
@@ -907,6 +931,7 @@ int main(void)
         cmocka_unit_test(test_shared_clock),
         cmocka_unit_test(test_backup_restore_incarnation),
         cmocka_unit_test(test_echo_and_incarnation_reset),
+        cmocka_unit_test(test_data_version),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }
