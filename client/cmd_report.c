@@ -314,10 +314,28 @@ static void fmt_age(int64_t now, int64_t ms, char *buf, size_t n)
 static const char NODES_HELP[] =
     "usage: qianshou nodes [--stale DURATION]\n"
     "Per county: last contact, last successful sync, records waiting at the county (as\n"
-    "it reported), refused records, open conflicts, clock skew. A county whose last\n"
+    "it reported), refused records, open conflicts, clock skew, when its certificate\n"
+    "expires (RENEW under 30 days). A county whose last\n"
     "successful sync is older than DURATION (default: the stale_limit_s report setting,\n"
     "3d) or that never synced is stale.\n"
     "exit: 0 all fresh, 4 some county is stale, 3 no store\n";
+
+/* "2027-11-28 (364 d)", "EXPIRED 2026-01-01", "RENEW 2026-12-10 (12 d)" (under 30
+ * days), or "-" when unknown. Owned by the caller. */
+static char *cert_expiry(int64_t not_after_ms, int64_t now_ms)
+{
+    if (not_after_ms <= 0)
+        return qs_xstrdup("-");
+    time_t t = (time_t)(not_after_ms / 1000);
+    struct tm tm;
+    char day[16];
+    gmtime_r(&t, &tm);
+    strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    int64_t left = (not_after_ms - now_ms) / 86400000;
+    if (not_after_ms <= now_ms)
+        return qs_xasprintf("EXPIRED %s", day);
+    return qs_xasprintf("%s%s (%" PRId64 " d)", left < 30 ? "RENEW " : "", day, left);
+}
 
 /* The common start of `nodes` and `metrics`: --help, --stale DURATION, open the
  * store and load the fleet. *st stays NULL when only the help was printed. */
@@ -364,23 +382,25 @@ int cmd_nodes(cli *c, int argc, char **argv)
             fmt_ms(r->peer.last_contact_ms, t1, sizeof t1);
             fmt_ms(r->peer.last_ok_ms, t2, sizeof t2);
             json_array_append_new(
-                a, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:s}", "node", r->node,
+                a, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:I}", "node", r->node,
                              "name", r->name, "last_contact", t1, "last_ok", t2, "pending",
                              (json_int_t)r->peer.pending, "rejected", (json_int_t)r->rejected,
                              "conflicts", (json_int_t)r->conflicts, "skew_ms",
                              (json_int_t)r->peer.skew_ms, "stale", r->stale, "last_error",
-                             r->peer.last_error));
+                             r->peer.last_error, "cert_not_after_ms",
+                             (json_int_t)r->peer.cert_not_after_ms));
         }
         out_json(json_pack("{s:o, s:I, s:I}", "nodes", a, "stale_limit_s",
                            (json_int_t)f.limit_s, "stale", (json_int_t)nstale));
     } else {
-        static const char *const head[] = {"node", "name",     "last contact", "last ok",
-                                           "age",  "pending",  "rejected",     "conflicts",
-                                           "skew", "state",    "last error"};
+        static const char *const head[] = {"node",      "name",     "last contact", "last ok",
+                                           "age",       "pending",  "rejected",     "conflicts",
+                                           "skew",      "cert expires", "state",    "last error"};
+        enum { NCOL = sizeof head / sizeof head[0] };
         out_table t;
-        out_table_init(&t, 11);
-        char **row = qs_xcalloc(11, sizeof *row);
-        for (int k = 0; k < 11; k++)
+        out_table_init(&t, NCOL);
+        char **row = qs_xcalloc(NCOL, sizeof *row);
+        for (int k = 0; k < NCOL; k++)
             row[k] = qs_xstrdup(head[k]);
         out_table_add(&t, row);
         for (size_t i = 0; i < f.n; i++) {
@@ -398,8 +418,9 @@ int cmd_nodes(cli *c, int argc, char **argv)
             row[6] = qs_xasprintf("%" PRIu64, r->rejected);
             row[7] = qs_xasprintf("%" PRIu64, r->conflicts);
             row[8] = qs_xasprintf("%.1fs", (double)r->peer.skew_ms / 1000.0);
-            row[9] = qs_xstrdup(r->stale ? "STALE" : "ok");
-            row[10] = qs_xstrdup(r->peer.last_error);
+            row[9] = cert_expiry(r->peer.cert_not_after_ms, f.now_ms);
+            row[10] = qs_xstrdup(r->stale ? "STALE" : "ok");
+            row[11] = qs_xstrdup(r->peer.last_error);
             out_table_add(&t, row);
         }
         free(row);
@@ -442,6 +463,8 @@ int cmd_metrics(cli *c, int argc, char **argv)
         {"qianshou_peer_open_conflicts", "Records in the node's area with an open conflict.", 4},
         {"qianshou_peer_clock_skew_seconds", "Node clock minus ours at the last handshake.", 5},
         {"qianshou_peer_stale", "1 when the last complete sync is older than the limit.", 6},
+        {"qianshou_peer_cert_expiry_timestamp_seconds",
+         "When the certificate the node last presented expires (0 unknown).", 7},
     };
     for (size_t m = 0; m < sizeof ms / sizeof ms[0]; m++) {
         metric_head(ms[m].name, ms[m].help);
@@ -466,6 +489,9 @@ int cmd_metrics(cli *c, int argc, char **argv)
                 break;
             case 5:
                 printf("%.3f\n", (double)r->peer.skew_ms / 1000.0);
+                break;
+            case 7:
+                printf("%.3f\n", (double)r->peer.cert_not_after_ms / 1000.0);
                 break;
             default:
                 printf("%d\n", r->stale ? 1 : 0);

@@ -502,6 +502,7 @@ static void on_handshake(qs_net_conn *c)
     l->res.handshaked = true;
     snprintf(l->res.peer, sizeof l->res.peer, "%s", qs_net_peer_id(c));
     qs_sess_opts o = sess_opts(l->env, l->client);
+    o.peer_cert_not_after_ms = (int64_t)qs_net_peer_not_after(c) * 1000;
     l->sess = qs_session_new(l->env->store, l->client ? QS_SESS_CHILD : QS_SESS_PARENT, l->res.peer, &o,
                              emit_cb, l);
     qs_log(QS_LOG_INFO, "session", "connected to %s", l->res.peer);

@@ -595,6 +595,11 @@ const char *qs_net_peer_id(const qs_net_conn *c)
     return c->established ? qs_tls_peer_id(c->tls) : NULL;
 }
 
+time_t qs_net_peer_not_after(const qs_net_conn *c)
+{
+    return c->established ? qs_tls_peer_not_after(c->tls) : 0;
+}
+
 size_t qs_net_queued(const qs_net_conn *c)
 {
     return c->queued + qs_tls_pending_out_len(c->tls);

@@ -92,6 +92,7 @@ void qs_net_resume_read(qs_net_conn *c);
 void qs_net_close(qs_net_conn *c);
 
 const char *qs_net_peer_id(const qs_net_conn *c); /* NULL before on_handshake */
+time_t qs_net_peer_not_after(const qs_net_conn *c); /* peer cert's notAfter; 0 before */
 size_t qs_net_queued(const qs_net_conn *c);       /* ciphertext bytes held for sending */
 size_t qs_net_max_queued(const qs_net_conn *c);
 int qs_net_is_open(const qs_net_conn *c);          /* handshake done, not closing */

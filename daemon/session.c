@@ -190,6 +190,8 @@ static int take_hello(qs_session *s, const qs_hello *h, bool *reset, qs_err *err
     s->stats.features = s->o.features & h->features;
     rc = qs_store_peer_hello(s->st, s->peer, h->incarnation, s->stats.skew_ms, reset, err);
     s->stats.inc_reset = *reset;
+    if (rc == 0 && s->o.peer_cert_not_after_ms)
+        rc = qs_store_peer_cert(s->st, s->peer, s->o.peer_cert_not_after_ms, err);
     return rc;
 }
 

@@ -46,6 +46,8 @@ typedef struct qs_sess_opts {
     uint32_t features;   /* QS_FEAT_* we support */
     uint64_t prev_sent;  /* child: highest upto sent to this parent in earlier
                             sessions (batches at or below it count as resent) */
+    int64_t peer_cert_not_after_ms; /* the peer certificate's expiry, recorded with the
+                                       handshake in the store (0 = unknown) */
     bool defer_apply;    /* a received batch is not applied by qs_session_recv: it
                             returns QS_SESS_APPLY and the owner applies it (with
                             other sessions' batches: group commit), then calls

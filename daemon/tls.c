@@ -34,6 +34,7 @@ struct qs_tls {
     qs_buf out; /* ciphertext drained from wbio, waiting for the caller */
     qs_err err;
     char peer_id[QS_NODE_ID_MAX + 1];
+    time_t peer_not_after; /* the peer certificate's notAfter */
     /* first verification failure seen by the verify callback */
     int verr;
     int verr_depth;
@@ -610,6 +611,7 @@ static int handshake_done(qs_tls *t, qs_err *e)
         qs_err_set(&t->err, QS_ETLS, "peer certificate CN \"%s\" is not a node id (6 or 9 digits)", cn);
         goto fail;
     }
+    t->peer_not_after = asn1_to_time(X509_get0_notAfter(peer));
     t->state = QS_TLS_OPEN;
     return 0;
 fail:
@@ -729,6 +731,11 @@ qs_tls_state qs_tls_get_state(const qs_tls *t)
 const char *qs_tls_peer_id(const qs_tls *t)
 {
     return t->state == QS_TLS_OPEN || t->state == QS_TLS_PEER_CLOSED ? t->peer_id : NULL;
+}
+
+time_t qs_tls_peer_not_after(const qs_tls *t)
+{
+    return qs_tls_peer_id(t) ? t->peer_not_after : 0;
 }
 
 const qs_err *qs_tls_error(const qs_tls *t)

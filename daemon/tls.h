@@ -153,6 +153,8 @@ qs_tls_state qs_tls_get_state(const qs_tls *t);
 /* The peer's node id (validated CN), or NULL before the handshake is done.
  * Valid while t lives. */
 const char *qs_tls_peer_id(const qs_tls *t);
+/* When the peer's certificate expires (its notAfter), 0 before the handshake. */
+time_t qs_tls_peer_not_after(const qs_tls *t);
 /* The error that failed the engine (code 0 when none). Valid while t lives. */
 const qs_err *qs_tls_error(const qs_tls *t);
 

@@ -146,8 +146,8 @@ int qs_store_pending(qs_store *st, const char *parent, uint64_t *count, qs_err *
 /* ---- peers ------------------------------------------------------------- */
 
 #define PEER_COLS                                                                                  \
-    "SELECT peer, inc, recv_cursor, acked, last_contact, last_ok, skew, pending, last_error "     \
-    "FROM peers"
+    "SELECT peer, inc, recv_cursor, acked, last_contact, last_ok, skew, pending, last_error, "    \
+    "cert_not_after FROM peers"
 
 static void row_to_peer(sqlite3_stmt *s, qs_peer *p)
 {
@@ -163,6 +163,7 @@ static void row_to_peer(sqlite3_stmt *s, qs_peer *p)
     p->pending = (uint64_t)sqlite3_column_int64(s, 7);
     const char *e = (const char *)sqlite3_column_text(s, 8);
     snprintf(p->last_error, sizeof p->last_error, "%s", e ? e : "");
+    p->cert_not_after_ms = sqlite3_column_int64(s, 9);
 }
 
 int qs_store_peer_get(qs_store *st, const char *peer, qs_peer *out, qs_err *err)
@@ -220,6 +221,26 @@ int qs_store_peer_hello(qs_store *st, const char *peer, const uint8_t inc[QS_INC
     sqlite3_bind_int(s, 5, *reset);
     rc = exec_peer(st, s, err);
 done:
+    return qs__tx_end(st, mine, rc, err);
+}
+
+int qs_store_peer_cert(qs_store *st, const char *peer, int64_t not_after_ms, qs_err *err)
+{
+    bool mine;
+    int rc = qs__tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s = qs__stmt(st,
+                               "INSERT INTO peers(peer, cert_not_after) VALUES (?1, ?2) "
+                               "ON CONFLICT(peer) DO UPDATE SET cert_not_after = ?2",
+                               err);
+    if (!s)
+        rc = err ? err->code : QS_EIO;
+    else {
+        sqlite3_bind_text(s, 1, peer, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, not_after_ms);
+        rc = exec_peer(st, s, err);
+    }
     return qs__tx_end(st, mine, rc, err);
 }
 

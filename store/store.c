@@ -53,6 +53,8 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE imports(sha BLOB PRIMARY KEY, kind INTEGER, file TEXT,"
     "  rows INTEGER, at INTEGER);"
     "CREATE TABLE local_secret(k TEXT PRIMARY KEY, v BLOB NOT NULL);",
+    /* 2: when each peer's certificate expires, for the fleet view */
+    "ALTER TABLE peers ADD COLUMN cert_not_after INTEGER;",
 };
 #define NMIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

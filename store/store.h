@@ -212,6 +212,7 @@ typedef struct qs_peer {
     int64_t last_ok_ms;       /* last complete sync */
     int64_t skew_ms;          /* clock skew measured at the last handshake */
     uint64_t pending;         /* as the peer reported it (children) */
+    int64_t cert_not_after_ms; /* the peer certificate's expiry as last seen (0 unknown) */
     char last_error[QS_REASON_MAX];
 } qs_peer;
 
@@ -222,6 +223,9 @@ int qs_store_peer_get(qs_store *st, const char *peer, qs_peer *out, qs_err *err)
  * (*reset = true). */
 int qs_store_peer_hello(qs_store *st, const char *peer, const uint8_t inc[QS_INC_LEN],
                         int64_t skew_ms, bool *reset, qs_err *err);
+/* Record when the certificate the peer presented expires. */
+int qs_store_peer_cert(qs_store *st, const char *peer, int64_t not_after_ms, qs_err *err);
+
 /* The peer acknowledged our versions up to seq. */
 int qs_store_peer_acked(qs_store *st, const char *peer, uint64_t seq, qs_err *err);
 /* Note the end of a session: ok, or the error text; pending = what the peer

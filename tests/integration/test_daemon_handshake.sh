@@ -28,6 +28,17 @@ grep -q '"node":"632322"' <<<"$n" || fail "nodes: $n"
 grep -q '"skew_ms"' <<<"$n" || fail "nodes skew: $n"
 grep -q '"last_ok":"20' <<<"$n" || fail "nodes last_ok: $n"
 ok "aggregator nodes: $n"
+# The fleet view shows when each county's certificate expires (c1: 730 days from yesterday).
+nj=$(q agg nodes --json) || true
+python3 - "$nj" <<'PY' || fail "nodes --json lacks c1's certificate expiry: $nj"
+import json, sys, time
+rows = {r["node"]: r for r in json.loads(sys.argv[1])["nodes"]}
+left = (rows["632322"]["cert_not_after_ms"] / 1000 - time.time()) / 86400
+sys.exit(0 if 727 < left < 730 else 1)
+PY
+nt=$(q agg nodes) || true
+grep -q "cert expires" <<<"$nt" || fail "nodes table lacks the certificate column: $nt"
+ok "nodes shows the county's certificate expiry"
 a=$(ctl agg '{"cmd":"status"}')
 grep -q '"crl":{' <<<"$a" || fail "agg status crl: $a"
 grep -q '"role":"aggregator"' <<<"$a" || fail "agg status: $a"
