@@ -70,5 +70,9 @@ int cmd_list(cli *c, int argc, char **argv);
 int cmd_import(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
 int cmd_conflicts(cli *c, int argc, char **argv);
+/* cmd_report.c */
+int cmd_report(cli *c, int argc, char **argv);
+int cmd_nodes(cli *c, int argc, char **argv);
+int cmd_metrics(cli *c, int argc, char **argv);
 
 #endif

@@ -27,6 +27,8 @@ static const char HELP[] =
     "  conflicts [list] | conflicts show ID | conflicts resolve ID (--take REV | --set F=V...)\n"
     "  digest [--scope CODE]\n"
     "  backup -o FILE | restore FILE\n"
+    "  report annual --year Y [--as-of D] [--county C] [--format table|csv|json|xlsx|html] [-o F]\n"
+    "  nodes [--stale DURATION] | metrics   the counties' sync state (exit 4: stale)\n"
     "\n"
     "options (anywhere on the line):\n"
     "  -d DATADIR   the data directory (default: $QIANSHOU_DATA, else /var/lib/qianshou)\n"
@@ -51,6 +53,7 @@ static const command COMMANDS[] = {
     {"list", cmd_list},         {"import", cmd_import},   {"export", cmd_export},
     {"conflicts", cmd_conflicts}, {"digest", cmd_digest}, {"backup", cmd_backup},
     {"restore", cmd_restore},
+    {"report", cmd_report}, {"nodes", cmd_nodes}, {"metrics", cmd_metrics},
 };
 
 int main(int argc, char **argv)

@@ -16,7 +16,7 @@ before=$(sum)
 nodes_before=$(ctl agg '{"cmd":"nodes"}')
 hostile() { # what hex log-pattern
     local out; out=$(probe_as c2 --send "$2")
-    echo "$out" | grep -q "closed" || fail "$1: connection not closed: $out"
+    grep -q "closed" <<<"$out" || fail "$1: connection not closed: $out"
     wait_log "$T/agg.log" "closing the connection: .*$3"
     ok "$1: $(grep "closing the connection: .*$3" "$T/agg.log" | tail -1)"
 }
@@ -30,11 +30,11 @@ hostile "valid frame in the wrong state (DONE before HELLO)" 0000000500820007010
 ok "store untouched"
 # wrong state after WELCOME: a PULL
 out=$(probe_as c2 --hello 632323 --send 00000005008200050100)
-echo "$out" | grep -q "recv ERROR" || fail "PULL after WELCOME: $out"
+grep -q "recv ERROR" <<<"$out" || fail "PULL after WELCOME: $out"
 wait_log "$T/agg.log" "unexpected PULL in state wait-done"
 ok "valid frame in the wrong state after WELCOME"
 r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":20}')
-echo "$r" | grep -q '"ok":true' || fail "daemon stopped serving: $r"
+grep -q '"ok":true' <<<"$r" || fail "daemon stopped serving: $r"
 ok "still serving after hostile peers"
 
 # a client that never reads: PINGs flood in, PONGs back up; memory stays bounded
@@ -45,7 +45,7 @@ FL=$!
 sleep 3
 r1=$(rss)
 r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":20}')
-echo "$r" | grep -q '"ok":true' || fail "sync during flood: $r"
+grep -q '"ok":true' <<<"$r" || fail "sync during flood: $r"
 wait "$FL"
 grep -q "recv WELCOME" "$T/flood.out" || fail "flood: $(cat "$T/flood.out")"
 echo "RSS before ${r0} kB, during flood ${r1} kB"
@@ -57,7 +57,7 @@ probe_as c2 --many 200 --rounds 3 --hello 632323 > "$T/many.out" &
 M=$!
 for i in 1 2 3; do
     r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":30}')
-    echo "$r" | grep -q '"ok":true' || fail "sync $i under load: $r"
+    grep -q '"ok":true' <<<"$r" || fail "sync $i under load: $r"
 done
 wait "$M" || fail "many: $(cat "$T/many.out")"
 grep -q "rounds 3 handshakes 600" "$T/many.out" || fail "many: $(cat "$T/many.out")"

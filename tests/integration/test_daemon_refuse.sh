@@ -12,7 +12,7 @@ L=$T/agg.log
 refused() { # what log-pattern probe-args...
     local what=$1 pat=$2; shift 2
     local out; out=$(probe "$@" || true)
-    echo "$out" | grep -q "recv WELCOME" && fail "$what was accepted: $out"
+    grep -q "recv WELCOME" <<<"$out" && fail "$what was accepted: $out"
     wait_log "$L" "refused a connection: .*$pat"
     ok "$what refused: $(grep "refused a connection: .*$pat" "$L" | tail -1)"
 }
@@ -25,7 +25,7 @@ refused "TLS 1.2 client" "protocol version" --tls12 --cert "$T/c1/node.crt" --ke
 
 # HELLO naming another node than the certificate: ERROR + close, logged
 out=$(probe_as c1 --hello 632399 || true)
-echo "$out" | grep -q "recv ERROR.*certificate says 632322" || fail "hello mismatch: $out"
+grep -q "recv ERROR.*certificate says 632322" <<<"$out" || fail "hello mismatch: $out"
 wait_log "$L" "HELLO says node 632399 but its certificate says 632322"
 ok "HELLO node differs from certificate CN"
 
@@ -41,7 +41,7 @@ refused "revoked after SIGHUP" "revoked" --raw --cert "$T/c2/node.crt" --key "$T
 wait "$HOLD"
 grep -q "^held" "$T/held.out" || fail "established connection dropped by SIGHUP: $(cat "$T/held.out")"
 ok "established connection stayed up across SIGHUP"
-out=$(probe_as c1 --hello 632322); echo "$out" | grep -q "recv DONE" || fail "c1 after reload: $out"
+out=$(probe_as c1 --hello 632322); grep -q "recv DONE" <<<"$out" || fail "c1 after reload: $out"
 ok "others still served"
 
 # a county certificate presented as the aggregator: the county refuses it
@@ -52,16 +52,16 @@ start fake "$T/fake.ini"
 county_conf "$T/c1.ini" c1 632322
 start c1 "$T/c1.ini"
 r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":20}')
-echo "$r" | grep -q '"ok":false' || fail "wrong DNS accepted: $r"
-echo "$r" | grep -qi 'host name mismatch' || fail "wrong DNS reason: $r"
+grep -q '"ok":false' <<<"$r" || fail "wrong DNS accepted: $r"
+grep -qi 'host name mismatch' <<<"$r" || fail "wrong DNS reason: $r"
 grep -qi "host name mismatch" "$T/c1.log" || fail "county did not log host name mismatch"
-s=$(ctl c1 '{"cmd":"status"}'); echo "$s" | grep -qi 'host name mismatch' || fail "status last_error: $s"
+s=$(ctl c1 '{"cmd":"status"}'); grep -qi 'host name mismatch' <<<"$s" || fail "status last_error: $s"
 ok "county certificate as aggregator refused: $r"
 stop c1; stop fake
 
 # our own certificate outside its window by the clock hook: a clock problem
 out=$(QIANSHOU_CLOCK_OFFSET=+3000d "$QSD" -c "$T/c1.ini" --check 2>&1) && fail "check passed with a bad clock"
-echo "$out" | grep -q "this machine's clock says" || fail "clock check: $out"
+grep -q "this machine's clock says" <<<"$out" || fail "clock check: $out"
 QIANSHOU_CLOCK_OFFSET=+3000d "$QSD" -c "$T/c1.ini" 2>"$T/clock.log" && fail "daemon started with a bad clock"
 grep -q "ERROR clock: this machine's clock says" "$T/clock.log" || fail "clock: $(cat "$T/clock.log")"
 ok "own certificate outside its window reports the clock: $out"
@@ -73,19 +73,19 @@ grep -q "^certificate: node 630000, valid from" "$T/check.out" || fail "check pr
 printf '[node]\nid = 632322\nrole = county\ndata_dir = %s/x\n[upstream]\nport = 99999\n' "$T" > "$T/bad.ini"
 set +e; out=$("$QSD" -c "$T/bad.ini" --check 2>&1); rc=$?; set -e
 [ $rc = 3 ] || fail "bad config exit $rc"
-echo "$out" | grep -q "\[upstream\] port" || fail "bad config message: $out"
+grep -q "\[upstream\] port" <<<"$out" || fail "bad config message: $out"
 printf '[node]\nid = 632322\nrole = county\ndata_dir = %s/x\n' "$T" > "$T/bad2.ini"
 set +e; out2=$("$QSD" -c "$T/bad2.ini" --check 2>&1); rc=$?; set -e
-[ $rc = 3 ] && echo "$out2" | grep -q "\[upstream\] host: missing" || fail "missing key: $rc $out2"
+[ $rc = 3 ] && grep -q "\[upstream\] host: missing" <<<"$out2" || fail "missing key: $rc $out2"
 printf '[node]\nid = 632322\ncolour = blue\n' > "$T/bad3.ini"
 set +e; out3=$("$QSD" -c "$T/bad3.ini" 2>&1); rc=$?; set -e
-[ $rc = 3 ] && echo "$out3" | grep -q "\[node\] colour: unknown key" || fail "unknown key: $rc $out3"
+[ $rc = 3 ] && grep -q "\[node\] colour: unknown key" <<<"$out3" || fail "unknown key: $rc $out3"
 ok "bad config: $out | $out2 | $out3"
 sed "s/id = 632322/id = 632323/" "$T/c1.ini" > "$T/mis.ini"
 set +e; out=$("$QSD" -c "$T/mis.ini" --check 2>&1); rc=$?; set -e
-[ $rc = 3 ] && echo "$out" | grep -q "node id mismatch: the config says 632323 .* says 632322" || fail "cert mismatch: $rc $out"
+[ $rc = 3 ] && grep -q "node id mismatch: the config says 632323 .* says 632322" <<<"$out" || fail "cert mismatch: $rc $out"
 # store made for 632322, config and cert for 632323 (c2)
 county_conf "$T/m2.ini" c2 632323; sed -i "s|c2data|c1data|" "$T/m2.ini"
 set +e; out2=$("$QSD" -c "$T/m2.ini" --check 2>&1); rc=$?; set -e
-[ $rc = 3 ] && echo "$out2" | grep -q "store in .* belongs to 632322" || fail "store mismatch: $rc $out2"
+[ $rc = 3 ] && grep -q "store in .* belongs to 632322" <<<"$out2" || fail "store mismatch: $rc $out2"
 ok "node id mismatch: $out | $out2"

@@ -1,0 +1,781 @@
+/*
+ * report.c — the annual compliance report: SQL over the typed projection
+ * (project.c), thresholds from the settings table, verdicts in C.
+ *
+ * Every query is prepared once per report and reused per pairing. Enum codes
+ * bound into queries come from the schema by name (proto/schema.c), never
+ * written as numbers here; thresholds come from settings, never from SQL.
+ */
+#include "store/report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/clock.h"
+#include "proto/date.h"
+#include "proto/xmalloc.h"
+#include "store/internal.h"
+
+/* ---------------------------------------------------------------------------
+ * Settings: the one table of thresholds. The store's report_settings rows
+ * (year, key, value) override a default for one year, or every year (year 0).
+ */
+
+#define BIT(c) (INT64_C(1) << (c))
+
+/* Category codes are those of proto/schema.c's beneficiary_category. */
+static const qs_setting_def setting_defs[QS_S_COUNT] = {
+    [QS_S_DISPATCHED_MIN_WORKERS] = {"dispatched_min_workers", "援派持证社工人数下限", 2},
+    [QS_S_DISPATCHED_MIN_CERT] = {"dispatched_min_cert", "援派社工证书等级下限（2=社会工作师）", 2},
+    [QS_S_DISPATCHED_MIN_YEARS] = {"dispatched_min_years", "援派社工直接服务年限下限（年）", 2},
+    [QS_S_DISPATCHED_MIN_DAYS] = {"dispatched_min_days", "援派社工年工作日下限", 40},
+    [QS_S_LOCAL_MIN_WORKERS] = {"local_min_workers", "受援机构本地社工人数下限", 3},
+    [QS_S_LOCAL_MIN_DAYS] = {"local_min_days", "本地社工年工作日下限", 120},
+    [QS_S_WORKER_DAYS_RULE] = {"worker_days_rule", "工作日口径（1=每人，2=合计）",
+                               QS_DAYS_PER_PERSON},
+    [QS_S_FUNDS_MIN_FEN] = {"funds_min_fen", "省内援派机构年度经费下限（分）", 3000000},
+    [QS_S_FUNDS_ALLOWED_CATEGORIES] = {"funds_allowed_categories",
+                                       "允许的支出类别（位掩码）",
+                                       BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5)},
+    [QS_S_CULTIVATED_MIN] = {"cultivated_min", "每县累计培育社会组织下限", 1},
+    [QS_S_STALE_LIMIT_S] = {"stale_limit_s", "同步过期时限（秒）", 3 * 86400},
+    [QS_S_ASSISTANCE_CATEGORIES] = {"assistance_categories", "社会救助对象类别（位掩码）",
+                                    BIT(1) | BIT(2) | BIT(3) | BIT(12) | BIT(13)},
+    [QS_S_ELDERLY_CATEGORIES] = {"elderly_categories", "老年人类别（位掩码）",
+                                 BIT(8) | BIT(10)},
+    [QS_S_MINOR_CATEGORIES] = {"minor_categories", "未成年人类别（位掩码）",
+                               BIT(4) | BIT(5) | BIT(6) | BIT(7)},
+};
+
+const qs_setting_def *qs_report_setting_def(qs_setting_id id)
+{
+    return (unsigned)id < QS_S_COUNT ? &setting_defs[id] : NULL;
+}
+
+int qs_report_setting_find(const char *key)
+{
+    for (int i = 0; key && i < QS_S_COUNT; i++)
+        if (strcmp(setting_defs[i].key, key) == 0)
+            return i;
+    return -1;
+}
+
+static const char SETTINGS_DDL[] =
+    "CREATE TABLE IF NOT EXISTS report_settings(year INTEGER NOT NULL, key TEXT NOT NULL, "
+    "value INTEGER NOT NULL, PRIMARY KEY(year, key))";
+
+/* The report's indexes on the projection, and the settings table. */
+static const char REPORT_DDL[] =
+    "CREATE INDEX IF NOT EXISTS rep_workday_pairing ON k_workday(pairing, date);"
+    "CREATE INDEX IF NOT EXISTS rep_workday_person ON k_workday(person, date);"
+    "CREATE INDEX IF NOT EXISTS rep_service_scope ON k_service(scope, date);"
+    "CREATE INDEX IF NOT EXISTS rep_expense_pairing ON k_expense(pairing, date);";
+
+static bool table_exists(qs_store *st, const char *name)
+{
+    sqlite3_stmt *s = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        yes = sqlite3_step(s) == SQLITE_ROW;
+    }
+    sqlite3_finalize(s);
+    return yes;
+}
+
+int qs_report_setting_get(qs_store *st, int year, qs_setting_id id, int64_t *value, qs_err *err)
+{
+    if ((unsigned)id >= QS_S_COUNT)
+        return qs_err_set(err, QS_EINVAL, "unknown report setting %d", (int)id);
+    *value = setting_defs[id].def;
+    if (!table_exists(st, "report_settings"))
+        return 0;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db,
+                                "SELECT value FROM report_settings WHERE key = ?1 AND "
+                                "year IN (?2, 0) ORDER BY year DESC LIMIT 1",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return qs__sqlerr(st, rc, "reading report settings", err);
+    sqlite3_bind_text(s, 1, setting_defs[id].key, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, year);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(s, 0);
+    rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : qs__sqlerr(st, rc, "reading report settings", err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int qs_report_setting_set(qs_store *st, int year, qs_setting_id id, int64_t value, qs_err *err)
+{
+    if ((unsigned)id >= QS_S_COUNT)
+        return qs_err_set(err, QS_EINVAL, "unknown report setting %d", (int)id);
+    int rc = qs__exec(st, SETTINGS_DDL, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s = NULL;
+    rc = sqlite3_prepare_v2(st->db,
+                            "INSERT OR REPLACE INTO report_settings(year, key, value) "
+                            "VALUES (?, ?, ?)",
+                            -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return qs__sqlerr(st, rc, "saving a report setting", err);
+    sqlite3_bind_int(s, 1, year);
+    sqlite3_bind_text(s, 2, setting_defs[id].key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, value);
+    rc = sqlite3_step(s);
+    rc = rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "saving a report setting", err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------
+ * Names
+ */
+
+const char *qs_verdict_name(qs_verdict v)
+{
+    switch (v) {
+    case QS_VERDICT_PASS:
+        return "pass";
+    case QS_VERDICT_FAIL:
+        return "fail";
+    case QS_VERDICT_NODATA:
+        return "no-data";
+    default:
+        return "n/a";
+    }
+}
+
+const char *qs_verdict_label(qs_verdict v)
+{
+    switch (v) {
+    case QS_VERDICT_PASS:
+        return "达标";
+    case QS_VERDICT_FAIL:
+        return "未达标";
+    case QS_VERDICT_NODATA:
+        return "无数据";
+    default:
+        return "不适用";
+    }
+}
+
+static const char *const crit_keys[QS_C_COUNT] = {
+    "coverage",    "dispatched_workers", "dispatched_days", "local_workers",
+    "local_days",  "funds",              "cultivated",
+};
+static const char *const crit_labels[QS_C_COUNT] = {
+    "结对覆盖", "援派持证社工", "援派工作日", "本地社工", "本地工作日", "经费", "培育社会组织",
+};
+
+const char *qs_crit_key(qs_crit c)
+{
+    return (unsigned)c < QS_C_COUNT ? crit_keys[c] : "?";
+}
+
+const char *qs_crit_label(qs_crit c)
+{
+    return (unsigned)c < QS_C_COUNT ? crit_labels[c] : "?";
+}
+
+int32_t qs_report_default_as_of(int year, time_t now)
+{
+    int32_t dec31 = year * 10000 + 1231, today = qs_date_from_time(now);
+    return today < dec31 ? today : dec31;
+}
+
+/* The code of enum value `name` of kind.field, from the schema. */
+static int64_t code_of(uint32_t kind, const char *field, const char *name)
+{
+    const qs_field *f = qs_kind_field_by_name(qs_schema_kind(kind), field);
+    const qs_enum_val *v = f ? qs_enum_lookup(f->en, name) : NULL;
+    return v ? (int64_t)v->code : -1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Queries. Parameters: ?1 pairing id (blob) or county code low bound,
+ * ?2 ... as noted at each.
+ */
+
+enum {
+    Q_PAIRINGS,
+    Q_COUNTIES,
+    Q_WORKERS,
+    Q_ANYDAY,
+    Q_DUPS,
+    Q_OUTSIDE,
+    Q_FUNDS,
+    Q_OUTPUTS,
+    Q_STATIONS,
+    Q_SERVICES,
+    Q_PSEUDO,
+    Q_HEADS,
+    Q_TRAININGS,
+    Q_NOWORKDAY,
+    Q_COUNT
+};
+
+/* Subtree of a county code c: scope >= c AND scope < c with its last digit
+ * raised by one (codes are digit strings, so this is "starts with c"). */
+static const char *const queries[Q_COUNT] = {
+    [Q_PAIRINGS] =
+        "SELECT p.id, p.county, p.type, p.start_year, p.end_year, a.name, a.province, r.name, "
+        "r.id IS NOT NULL, c.name, c.prefecture, c.townships, p.aiding, p.receiving "
+        "FROM k_pairing p LEFT JOIN k_agency a ON a.id = p.aiding "
+        "LEFT JOIN k_agency r ON r.id = p.receiving LEFT JOIN k_county c ON c.code = p.county "
+        "WHERE ?1 IS NULL OR p.county = ?1 ORDER BY p.county, p.start_year, p.id",
+    [Q_COUNTIES] = "SELECT COUNT(*) FROM k_county WHERE ?1 IS NULL OR code = ?1",
+    /* ?1 pairing ?2 from ?3 to ?4 role ?5 agency */
+    [Q_WORKERS] =
+        "SELECT pe.id, pe.name, pe.cert_level, pe.service_since, COUNT(DISTINCT w.date) "
+        "FROM k_workday w JOIN k_person pe ON pe.id = w.person "
+        "WHERE w.pairing = ?1 AND w.date BETWEEN ?2 AND ?3 AND pe.role = ?4 AND pe.agency = ?5 "
+        "GROUP BY pe.id ORDER BY pe.name, pe.id",
+    [Q_ANYDAY] = "SELECT COUNT(*) FROM k_workday WHERE pairing = ?1 AND date BETWEEN ?2 AND ?3",
+    [Q_DUPS] = "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM k_workday "
+               "WHERE pairing = ?1 AND date BETWEEN ?2 AND ?3 GROUP BY person, date)",
+    /* ?2 first day of start_year, ?3 last day of end_year */
+    [Q_OUTSIDE] = "SELECT COUNT(*) FROM k_workday WHERE pairing = ?1 AND (date < ?2 OR date > ?3)",
+    [Q_FUNDS] = "SELECT direction, category, SUM(amount), COUNT(*) FROM k_expense "
+                "WHERE pairing = ?1 AND date BETWEEN ?2 AND ?3 GROUP BY direction, category",
+    /* ?1 ?2 subtree, ?3 from ?4 to */
+    [Q_OUTPUTS] = "SELECT type, COUNT(*) FROM k_output WHERE scope >= ?1 AND scope < ?2 "
+                  "AND date BETWEEN ?3 AND ?4 GROUP BY type",
+    [Q_STATIONS] = "SELECT COUNT(*), COUNT(DISTINCT CASE WHEN township >= ?1 AND township < ?2 "
+                   "THEN township END) FROM k_station WHERE scope >= ?1 AND scope < ?2 "
+                   "AND (opened IS NULL OR opened <= ?3)",
+    [Q_SERVICES] = "SELECT service_type, domain, COALESCE(categories, 0), COALESCE(minors, 0) > 0, "
+                   "COUNT(*), COALESCE(SUM(minutes), 0) FROM k_service "
+                   "WHERE scope >= ?1 AND scope < ?2 AND date BETWEEN ?3 AND ?4 "
+                   "GROUP BY 1, 2, 3, 4",
+    [Q_PSEUDO] = "SELECT COUNT(DISTINCT sp.v) FROM k_service s "
+                 "JOIN k_service__pseudonyms sp ON sp.id = s.id "
+                 "WHERE s.scope >= ?1 AND s.scope < ?2 AND s.date BETWEEN ?3 AND ?4",
+    [Q_HEADS] = "SELECT COUNT(*), COALESCE(SUM(total), 0) FROM k_service s "
+                "WHERE s.scope >= ?1 AND s.scope < ?2 AND s.date BETWEEN ?3 AND ?4 "
+                "AND NOT EXISTS (SELECT 1 FROM k_service__pseudonyms sp WHERE sp.id = s.id)",
+    [Q_TRAININGS] = "SELECT type, COUNT(*), COALESCE(SUM(minutes), 0), "
+                    "COALESCE(SUM(local_participants), 0) FROM k_training "
+                    "WHERE scope >= ?1 AND scope < ?2 AND date BETWEEN ?3 AND ?4 GROUP BY type",
+    [Q_NOWORKDAY] = "SELECT COUNT(*) FROM k_service s WHERE s.scope >= ?1 AND s.scope < ?2 "
+                    "AND s.date BETWEEN ?3 AND ?4 AND EXISTS (SELECT 1 FROM k_service__workers sw "
+                    "WHERE sw.id = s.id AND NOT EXISTS (SELECT 1 FROM k_workday w "
+                    "WHERE w.person = sw.v AND w.date = s.date))",
+};
+
+typedef struct ctx {
+    qs_store *st;
+    sqlite3_stmt *q[Q_COUNT];
+    int64_t set[QS_S_COUNT];
+    int32_t from, to, as_of;
+    int64_t role_dispatched, role_local, dir_received, dir_spent, type_in_province;
+    int64_t out_agency, out_document, out_brand, tr_training, tr_supervision, domain_elderly;
+} ctx;
+
+static int step_err(ctx *c, int rc, const char *what, qs_err *err)
+{
+    return qs__sqlerr(c->st, rc, what, err);
+}
+
+static void bind_range(sqlite3_stmt *s, const char *county, char *hi, int32_t from, int32_t to)
+{
+    size_t n = strlen(county);
+    memcpy(hi, county, n + 1);
+    if (n)
+        hi[n - 1]++;
+    sqlite3_bind_text(s, 1, county, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, hi, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, from);
+    sqlite3_bind_int(s, 4, to);
+}
+
+/* Run a statement whose single row holds integers into v[0..n-1]. */
+static int one_row(ctx *c, sqlite3_stmt *s, int64_t *v, int n, const char *what, qs_err *err)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        for (int i = 0; i < n; i++)
+            v[i] = sqlite3_column_int64(s, i);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        for (int i = 0; i < n; i++)
+            v[i] = 0;
+        rc = 0;
+    } else {
+        rc = step_err(c, rc, what, err);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+static int load_workers(ctx *c, qs_report_pairing *p, const void *agency, int agency_len,
+                        int64_t role, qs_report_worker **out, uint32_t *n, qs_err *err)
+{
+    sqlite3_stmt *s = c->q[Q_WORKERS];
+    size_t cap = 0;
+    int rc;
+    *out = NULL;
+    *n = 0;
+    sqlite3_bind_blob(s, 1, p->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, c->from);
+    sqlite3_bind_int(s, 3, c->to);
+    sqlite3_bind_int64(s, 4, role);
+    sqlite3_bind_blob(s, 5, agency, agency_len, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = qs_xrealloc(*out, cap * sizeof **out);
+        }
+        qs_report_worker *w = &(*out)[(*n)++];
+        memset(w, 0, sizeof *w);
+        if (sqlite3_column_bytes(s, 0) == QS_ID_LEN)
+            memcpy(w->id, sqlite3_column_blob(s, 0), QS_ID_LEN);
+        copy_text(w->name, sizeof w->name, s, 1);
+        w->role = (int)role;
+        w->cert_level = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 2);
+        w->service_since = sqlite3_column_int(s, 3);
+        w->service_years = w->service_since && qs_date_valid(w->service_since)
+                               ? qs_date_years_between(w->service_since, c->as_of)
+                               : -1;
+        w->days = sqlite3_column_int64(s, 4);
+        if (role == c->role_dispatched)
+            w->qualified = w->cert_level >= c->set[QS_S_DISPATCHED_MIN_CERT] &&
+                           w->service_years >= c->set[QS_S_DISPATCHED_MIN_YEARS];
+        else
+            w->qualified = true;
+    }
+    rc = rc == SQLITE_DONE ? 0 : step_err(c, rc, "reading workers", err);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+/* Days verdict over the qualified workers, by the rule. */
+static void days_criterion(const qs_report_worker *w, uint32_t n, int rule, int64_t min_days,
+                           qs_criterion *cr, int64_t *total)
+{
+    int64_t sum = 0, least = -1;
+    uint32_t q = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!w[i].qualified)
+            continue;
+        q++;
+        sum += w[i].days;
+        if (least < 0 || w[i].days < least)
+            least = w[i].days;
+    }
+    *total = sum;
+    cr->threshold = min_days;
+    cr->value = rule == QS_DAYS_TOTAL ? sum : (least < 0 ? 0 : least);
+    cr->verdict = q > 0 && cr->value >= min_days ? QS_VERDICT_PASS : QS_VERDICT_FAIL;
+}
+
+static int add_count(qs_report_count *arr, int64_t code, int64_t count, int64_t minutes)
+{
+    if (code < 0 || code >= QS_REPORT_ENUM_MAX)
+        return 0;
+    arr[code].code = (uint32_t)code;
+    arr[code].count += count;
+    arr[code].minutes += minutes;
+    return 0;
+}
+
+static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int aiding_len,
+                        const void *receiving, int receiving_len, int year, qs_err *err)
+{
+    int rc;
+    int64_t v[4] = {0};
+    char hi[QS_CODE_MAX];
+    const int64_t *set = c->set;
+    int rule = (int)set[QS_S_WORKER_DAYS_RULE];
+
+    /* workers and days */
+    if ((rc = load_workers(c, p, aiding, aiding_len, c->role_dispatched, &p->dispatched,
+                           &p->ndispatched, err)))
+        return rc;
+    if ((rc = load_workers(c, p, receiving, receiving_len, c->role_local, &p->local, &p->nlocal,
+                           err)))
+        return rc;
+    sqlite3_stmt *s = c->q[Q_ANYDAY];
+    sqlite3_bind_blob(s, 1, p->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, c->from);
+    sqlite3_bind_int(s, 3, c->to);
+    if ((rc = one_row(c, s, v, 1, "counting work days", err)))
+        return rc;
+    bool any_day = v[0] > 0;
+    for (uint32_t i = 0; i < p->ndispatched; i++)
+        p->dispatched_qualified += p->dispatched[i].qualified;
+
+    qs_criterion *cr = p->crit;
+    cr[QS_C_DISPATCHED_WORKERS].value = p->dispatched_qualified;
+    cr[QS_C_DISPATCHED_WORKERS].threshold = set[QS_S_DISPATCHED_MIN_WORKERS];
+    cr[QS_C_DISPATCHED_WORKERS].verdict =
+        p->dispatched_qualified >= set[QS_S_DISPATCHED_MIN_WORKERS] ? QS_VERDICT_PASS
+                                                                    : QS_VERDICT_FAIL;
+    days_criterion(p->dispatched, p->ndispatched, rule, set[QS_S_DISPATCHED_MIN_DAYS],
+                   &cr[QS_C_DISPATCHED_DAYS], &p->dispatched_days_total);
+    cr[QS_C_LOCAL_WORKERS].value = p->nlocal;
+    cr[QS_C_LOCAL_WORKERS].threshold = set[QS_S_LOCAL_MIN_WORKERS];
+    cr[QS_C_LOCAL_WORKERS].verdict =
+        p->nlocal >= set[QS_S_LOCAL_MIN_WORKERS] ? QS_VERDICT_PASS : QS_VERDICT_FAIL;
+    days_criterion(p->local, p->nlocal, rule, set[QS_S_LOCAL_MIN_DAYS], &cr[QS_C_LOCAL_DAYS],
+                   &p->local_days_total);
+    if (!any_day)
+        for (int k = QS_C_DISPATCHED_WORKERS; k <= QS_C_LOCAL_DAYS; k++)
+            cr[k].verdict = QS_VERDICT_NODATA;
+
+    /* data quality on the pairing's work days */
+    s = c->q[Q_DUPS];
+    sqlite3_bind_blob(s, 1, p->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, c->from);
+    sqlite3_bind_int(s, 3, c->to);
+    if ((rc = one_row(c, s, &p->duplicate_person_days, 1, "counting duplicate days", err)))
+        return rc;
+    s = c->q[Q_OUTSIDE];
+    sqlite3_bind_blob(s, 1, p->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, p->start_year * 10000 + 101);
+    sqlite3_bind_int(s, 3, p->end_year * 10000 + 1231);
+    if ((rc = one_row(c, s, &p->workdays_outside_years, 1, "counting work days", err)))
+        return rc;
+
+    /* funds */
+    s = c->q[Q_FUNDS];
+    sqlite3_bind_blob(s, 1, p->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, c->from);
+    sqlite3_bind_int(s, 3, c->to);
+    int64_t nexp = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t dir = sqlite3_column_int64(s, 0);
+        bool has_cat = sqlite3_column_type(s, 1) != SQLITE_NULL;
+        int64_t cat = sqlite3_column_int64(s, 1), sum = sqlite3_column_int64(s, 2);
+        int64_t cnt = sqlite3_column_int64(s, 3);
+        nexp += cnt;
+        if (dir == c->dir_received) {
+            p->funds_received += sum;
+        } else if (dir == c->dir_spent) {
+            p->funds_spent += sum;
+            if (has_cat && cat >= 0 && cat < QS_REPORT_ENUM_MAX)
+                p->spent_by_category[cat] += sum;
+            if (!has_cat || cat < 0 || cat >= 63 ||
+                !(set[QS_S_FUNDS_ALLOWED_CATEGORIES] & BIT(cat))) {
+                p->spent_flagged += sum;
+                p->spent_flagged_count += cnt;
+            }
+        }
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return step_err(c, rc, "reading expenses", err);
+    cr[QS_C_FUNDS].threshold = set[QS_S_FUNDS_MIN_FEN];
+    cr[QS_C_FUNDS].value = p->funds_received < p->funds_spent ? p->funds_received : p->funds_spent;
+    if (p->type != c->type_in_province)
+        cr[QS_C_FUNDS].verdict = QS_VERDICT_NA;
+    else if (nexp == 0)
+        cr[QS_C_FUNDS].verdict = QS_VERDICT_NODATA;
+    else
+        cr[QS_C_FUNDS].verdict =
+            cr[QS_C_FUNDS].value >= cr[QS_C_FUNDS].threshold ? QS_VERDICT_PASS : QS_VERDICT_FAIL;
+
+    /* outputs, cumulative from the start of the pairing to as_of */
+    s = c->q[Q_OUTPUTS];
+    bind_range(s, p->county, hi, p->start_year * 10000 + 101, c->as_of);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t type = sqlite3_column_int64(s, 0), n = sqlite3_column_int64(s, 1);
+        if (type == c->out_agency)
+            p->cultivated += n;
+        else if (type == c->out_document)
+            p->documents += n;
+        else if (type == c->out_brand)
+            p->brands += n;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return step_err(c, rc, "reading outputs", err);
+    cr[QS_C_CULTIVATED].value = p->cultivated;
+    cr[QS_C_CULTIVATED].threshold = set[QS_S_CULTIVATED_MIN];
+    cr[QS_C_CULTIVATED].verdict =
+        p->cultivated >= set[QS_S_CULTIVATED_MIN] ? QS_VERDICT_PASS : QS_VERDICT_FAIL;
+
+    s = c->q[Q_STATIONS];
+    bind_range(s, p->county, hi, c->as_of, 0); /* ?4 is not used */
+    if ((rc = one_row(c, s, v, 2, "reading stations", err)))
+        return rc;
+    p->stations = v[0];
+    p->townships_covered = v[1];
+
+    /* services */
+    s = c->q[Q_SERVICES];
+    bind_range(s, p->county, hi, c->from, c->to);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t type = sqlite3_column_int64(s, 0), dom = sqlite3_column_int64(s, 1);
+        int64_t cats = sqlite3_column_int64(s, 2), minors = sqlite3_column_int64(s, 3);
+        int64_t n = sqlite3_column_int64(s, 4), min = sqlite3_column_int64(s, 5);
+        p->services += n;
+        p->service_minutes += min;
+        add_count(p->by_type, type, n, min);
+        add_count(p->by_domain, dom, n, min);
+        for (int64_t k = 0; k < QS_REPORT_ENUM_MAX; k++)
+            if (cats & BIT(k))
+                add_count(p->by_category, k, n, min);
+        if (cats & set[QS_S_ASSISTANCE_CATEGORIES])
+            p->reach_assistance += n;
+        if ((cats & set[QS_S_ELDERLY_CATEGORIES]) || dom == c->domain_elderly)
+            p->reach_elderly += n;
+        if ((cats & set[QS_S_MINOR_CATEGORIES]) || minors)
+            p->reach_minors += n;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return step_err(c, rc, "reading services", err);
+    s = c->q[Q_PSEUDO];
+    bind_range(s, p->county, hi, c->from, c->to);
+    if ((rc = one_row(c, s, &p->people_pseudonyms, 1, "counting people served", err)))
+        return rc;
+    s = c->q[Q_HEADS];
+    bind_range(s, p->county, hi, c->from, c->to);
+    if ((rc = one_row(c, s, v, 2, "counting people served", err)))
+        return rc;
+    p->people_headcount = v[1];
+    p->people_served = p->people_pseudonyms + p->people_headcount;
+    int64_t logs_with = p->services - v[0];
+    p->people_basis = p->services == 0 ? "none"
+                      : logs_with == 0  ? "head counts"
+                      : v[0] == 0       ? "pseudonyms"
+                                        : "mixed";
+
+    s = c->q[Q_TRAININGS];
+    bind_range(s, p->county, hi, c->from, c->to);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t type = sqlite3_column_int64(s, 0), n = sqlite3_column_int64(s, 1);
+        if (type == c->tr_training)
+            p->trainings += n;
+        else if (type == c->tr_supervision)
+            p->supervisions += n;
+        p->training_minutes += sqlite3_column_int64(s, 2);
+        p->training_local_participants += sqlite3_column_int64(s, 3);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return step_err(c, rc, "reading trainings", err);
+
+    s = c->q[Q_NOWORKDAY];
+    bind_range(s, p->county, hi, c->from, c->to);
+    if ((rc = one_row(c, s, &p->services_without_workday, 1, "checking service logs", err)))
+        return rc;
+
+    /* an inactive pairing is judged on coverage only */
+    bool active = year >= p->start_year && year <= p->end_year;
+    p->active = active;
+    if (!active)
+        for (int k = QS_C_DISPATCHED_WORKERS; k < QS_C_COUNT; k++)
+            cr[k].verdict = QS_VERDICT_NA;
+    return 0;
+}
+
+static qs_verdict overall(const qs_criterion *cr)
+{
+    bool nodata = false;
+    for (int k = 0; k < QS_C_COUNT; k++) {
+        if (cr[k].verdict == QS_VERDICT_FAIL)
+            return QS_VERDICT_FAIL;
+        nodata |= cr[k].verdict == QS_VERDICT_NODATA;
+    }
+    return nodata ? QS_VERDICT_NODATA : QS_VERDICT_PASS;
+}
+
+static void totals(qs_report *r)
+{
+    for (uint32_t i = 0; i < r->npairings; i++) {
+        const qs_report_pairing *p = &r->pairings[i];
+        for (int k = 0; k < QS_C_COUNT; k++) {
+            r->pass[k] += p->crit[k].verdict == QS_VERDICT_PASS;
+            r->fail[k] += p->crit[k].verdict == QS_VERDICT_FAIL;
+            r->nodata[k] += p->crit[k].verdict == QS_VERDICT_NODATA;
+        }
+        r->overall_pass += p->overall == QS_VERDICT_PASS;
+        r->provisional += p->provisional;
+        r->dispatched_qualified += p->dispatched_qualified;
+        r->dispatched_days += p->dispatched_days_total;
+        r->local_workers += p->nlocal;
+        r->local_days += p->local_days_total;
+        r->funds_received += p->funds_received;
+        r->funds_spent += p->funds_spent;
+        r->spent_flagged += p->spent_flagged;
+        r->cultivated += p->cultivated;
+        r->stations += p->stations;
+        r->services += p->services;
+        r->service_minutes += p->service_minutes;
+        r->people_served += p->people_served;
+        r->trainings += p->trainings;
+        r->supervisions += p->supervisions;
+        r->training_minutes += p->training_minutes;
+        r->services_without_workday += p->services_without_workday;
+        r->duplicate_person_days += p->duplicate_person_days;
+        r->workdays_outside_years += p->workdays_outside_years;
+    }
+}
+
+int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report *r, qs_err *err)
+{
+    int rc = 0;
+    ctx c = {.st = st};
+    qs_peer *peers = NULL;
+    size_t npeers = 0;
+    size_t cap = 0;
+    memset(r, 0, sizeof *r);
+    if (!prm || prm->year < 2000 || prm->year > 2099)
+        return qs_err_set(err, QS_EINVAL, "report year must be between 2000 and 2099");
+    if (prm->as_of && !qs_date_valid(prm->as_of))
+        return qs_err_set(err, QS_EINVAL, "report date %d is not a date", (int)prm->as_of);
+    if (prm->county && qs_code_level(prm->county) != QS_LEVEL_COUNTY)
+        return qs_err_set(err, QS_EINVAL, "\"%s\" is not a county code", prm->county);
+    if (prm->worker_days_rule && prm->worker_days_rule != QS_DAYS_PER_PERSON &&
+        prm->worker_days_rule != QS_DAYS_TOTAL)
+        return qs_err_set(err, QS_EINVAL, "unknown working-days rule %d", prm->worker_days_rule);
+
+    time_t now = qs_clock_wall_time();
+    r->year = prm->year;
+    r->as_of = prm->as_of ? prm->as_of : qs_report_default_as_of(prm->year, now);
+    r->generated_ms = qs_clock_wall_ms();
+    snprintf(r->node, sizeof r->node, "%s", st->node);
+    for (int i = 0; i < QS_S_COUNT && !rc; i++)
+        rc = qs_report_setting_get(st, prm->year, (qs_setting_id)i, &c.set[i], err);
+    if (rc)
+        goto out;
+    if (prm->worker_days_rule)
+        c.set[QS_S_WORKER_DAYS_RULE] = prm->worker_days_rule;
+    if (prm->stale_limit_s > 0)
+        c.set[QS_S_STALE_LIMIT_S] = prm->stale_limit_s;
+    memcpy(r->settings, c.set, sizeof r->settings);
+    r->worker_days_rule = (int)c.set[QS_S_WORKER_DAYS_RULE];
+    r->stale_limit_s = c.set[QS_S_STALE_LIMIT_S];
+
+    c.as_of = r->as_of;
+    c.from = prm->year * 10000 + 101;
+    c.to = r->as_of < prm->year * 10000 + 1231 ? r->as_of : prm->year * 10000 + 1231;
+    c.role_dispatched = code_of(QS_K_PERSON, "role", "dispatched");
+    c.role_local = code_of(QS_K_PERSON, "role", "local");
+    c.dir_received = code_of(QS_K_EXPENSE, "direction", "received");
+    c.dir_spent = code_of(QS_K_EXPENSE, "direction", "spent");
+    c.type_in_province = code_of(QS_K_PAIRING, "type", "in_province");
+    c.out_agency = code_of(QS_K_OUTPUT, "type", "agency");
+    c.out_document = code_of(QS_K_OUTPUT, "type", "document");
+    c.out_brand = code_of(QS_K_OUTPUT, "type", "brand");
+    c.tr_training = code_of(QS_K_TRAINING, "type", "training");
+    c.tr_supervision = code_of(QS_K_TRAINING, "type", "supervision");
+    c.domain_elderly = code_of(QS_K_SERVICE, "domain", "elderly");
+
+    if ((rc = qs__exec(st, REPORT_DDL, err)))
+        goto out;
+    for (int i = 0; i < Q_COUNT; i++) {
+        int src = sqlite3_prepare_v2(st->db, queries[i], -1, &c.q[i], NULL);
+        if (src != SQLITE_OK) {
+            rc = qs__sqlerr(st, src, "preparing the report", err);
+            goto out;
+        }
+    }
+    if ((rc = qs_store_peers(st, &peers, &npeers, err)))
+        goto out;
+
+    /* counties configured */
+    sqlite3_stmt *s = c.q[Q_COUNTIES];
+    if (prm->county)
+        sqlite3_bind_text(s, 1, prm->county, -1, SQLITE_STATIC);
+    int64_t v = 0;
+    if ((rc = one_row(&c, s, &v, 1, "counting counties", err)))
+        goto out;
+    r->counties_configured = (uint32_t)v;
+
+    int64_t stale_ref = (int64_t)(qs_date_to_days(r->as_of) + 1) * 86400000;
+    if (stale_ref > r->generated_ms)
+        stale_ref = r->generated_ms;
+    stale_ref -= c.set[QS_S_STALE_LIMIT_S] * 1000;
+
+    s = c.q[Q_PAIRINGS];
+    if (prm->county)
+        sqlite3_bind_text(s, 1, prm->county, -1, SQLITE_STATIC);
+    int src;
+    char last_covered[QS_CODE_MAX] = "";
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        if (r->npairings == cap) {
+            cap = cap ? cap * 2 : 16;
+            r->pairings = qs_xrealloc(r->pairings, cap * sizeof *r->pairings);
+        }
+        qs_report_pairing *p = &r->pairings[r->npairings++];
+        memset(p, 0, sizeof *p);
+        memcpy(p->id, sqlite3_column_blob(s, 0), QS_ID_LEN);
+        copy_text(p->county, sizeof p->county, s, 1);
+        p->type = sqlite3_column_int(s, 2);
+        p->start_year = sqlite3_column_int(s, 3);
+        p->end_year = sqlite3_column_int(s, 4);
+        copy_text(p->aiding, sizeof p->aiding, s, 5);
+        copy_text(p->aiding_province, sizeof p->aiding_province, s, 6);
+        copy_text(p->receiving, sizeof p->receiving, s, 7);
+        bool has_receiving = sqlite3_column_int(s, 8);
+        copy_text(p->county_name, sizeof p->county_name, s, 9);
+        copy_text(p->prefecture, sizeof p->prefecture, s, 10);
+        p->townships = sqlite3_column_int64(s, 11);
+        rc = fill_pairing(&c, p, sqlite3_column_blob(s, 12), sqlite3_column_bytes(s, 12),
+                          sqlite3_column_blob(s, 13), sqlite3_column_bytes(s, 13), prm->year, err);
+        if (rc)
+            break;
+        qs_criterion *cov = &p->crit[QS_C_COVERAGE];
+        cov->threshold = 1;
+        cov->value = p->active && has_receiving;
+        cov->verdict = cov->value ? QS_VERDICT_PASS : QS_VERDICT_FAIL;
+        if (cov->value && strcmp(last_covered, p->county) != 0) {
+            r->counties_covered++;
+            snprintf(last_covered, sizeof last_covered, "%s", p->county);
+        }
+        /* freshness: only for counties other than this node */
+        if (strcmp(p->county, st->node) == 0) {
+            p->last_ok_ms = -1;
+        } else {
+            for (size_t i = 0; i < npeers; i++)
+                if (strcmp(peers[i].node, p->county) == 0)
+                    p->last_ok_ms = peers[i].last_ok_ms;
+            p->provisional = p->last_ok_ms <= 0 || p->last_ok_ms < stale_ref;
+        }
+        p->overall = overall(p->crit);
+    }
+    sqlite3_reset(s);
+    if (!rc && src != SQLITE_DONE)
+        rc = step_err(&c, src, "reading pairings", err);
+    if (!rc)
+        totals(r);
+out:
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(c.q[i]);
+    free(peers);
+    if (rc)
+        qs_report_free(r);
+    return rc;
+}
+
+void qs_report_free(qs_report *r)
+{
+    if (!r)
+        return;
+    for (uint32_t i = 0; i < r->npairings; i++) {
+        free(r->pairings[i].dispatched);
+        free(r->pairings[i].local);
+    }
+    free(r->pairings);
+    r->pairings = NULL;
+    r->npairings = 0;
+}
