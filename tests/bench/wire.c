@@ -9,7 +9,8 @@
  *
  *   qs-bench-wire COUNTY_DIR COUNTY_ID AGG_DIR
  *
- * Prints: records=N plain=BYTES zstd=BYTES messages=M
+ * Prints: records=N plain=BYTES zstd=BYTES plain_up=BYTES zstd_up=BYTES messages=M
+ * (the totals count both directions; *_up only county -> aggregator).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -95,10 +96,10 @@ int main(int argc, char **argv)
     }
     qs_store *c = open_store(argv[1], false, argv[2], QS_ROLE_COUNTY);
     qs_store *p = open_store(argv[3], true, "630000", QS_ROLE_AGGREGATOR);
-    uint64_t plain = 0, zstd = 0, messages = 0;
+    uint64_t plain = 0, zstd = 0, plain_down = 0, zstd_down = 0, messages = 0;
     msgq to_parent = {0}, to_child = {0};
     side cs = {&to_parent, &plain, &zstd, &messages};
-    side ps = {&to_child, &plain, &zstd, &messages};
+    side ps = {&to_child, &plain_down, &zstd_down, &messages};
     qs_limits lim = qs_limits_default();
     qs_sess_opts o = {.max_batch = lim.max_batch, .window = WINDOW, .features = QS_FEAT_ZSTD};
     qs_session *child = qs_session_new(c, QS_SESS_CHILD, "630000", &o, emit_cb, &cs);
@@ -128,8 +129,9 @@ int main(int argc, char **argv)
         }
     }
     const qs_sess_stats *st = qs_session_stats(child);
-    printf("records=%" PRIu64 " plain=%" PRIu64 " zstd=%" PRIu64 " messages=%" PRIu64 "\n",
-           st->pushed, plain, zstd, messages);
+    printf("records=%" PRIu64 " plain=%" PRIu64 " zstd=%" PRIu64 " plain_up=%" PRIu64
+           " zstd_up=%" PRIu64 " messages=%" PRIu64 "\n",
+           st->pushed, plain + plain_down, zstd + zstd_down, plain, zstd, messages);
     qs_session_free(child);
     qs_session_free(parent);
     free(to_parent.items);
