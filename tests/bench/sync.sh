@@ -7,7 +7,7 @@ AGG_DNS=qianshou-agg.bench
 pki_ready=0
 
 stamp() { date -u -d "@$1" +%Y%m%d%H%M%SZ; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 make_ca() {
     [ "$pki_ready" = 1 ] && return 0
@@ -76,9 +76,7 @@ daemon() {
 }
 stop_daemon() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 kib() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
-jnum() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
-for k in sys.argv[2].split("."): v=v[k]
-print(v)' "$1" "$2"; }
+jnum() { jq -r ".$2" <<<"$1"; }
 
 # ---- #1, #2, #6: one county, 1,000,000 records, fresh aggregator per run ------
 bench_one_county() {
@@ -90,19 +88,21 @@ bench_one_county() {
         "$QS" -d "$W/agg" init --node 630000 --role aggregator >/dev/null
         agg_ini "$W/agg.ini" "$W/agg" "$port"
         county_ini "$W/county$r.ini" 632322 "$W/county$r" "$port"
-        daemon "$W/agg.ini" "$W/agg$r.log"; agg=$DPID
-        # The county daemon syncs as it starts; `sync --wait` joins that sync.
-        t0=$(now_ms)
+        # The county first: its own sync at start fails (no aggregator yet), so
+        # the session measured is the one `sync --wait` asks for.
         daemon "$W/county$r.ini" "$W/county$r.log"; cty=$DPID
+        sleep 1
+        daemon "$W/agg.ini" "$W/agg$r.log"; agg=$DPID
+        t0=$(now_ms)
         reply=$("$QS" -d "$W/county$r" --json sync --wait --timeout 3600) ||
             { echo "run.sh: #1 sync failed: $reply" >&2; tail -n 20 "$W/county$r.log" >&2; exit 1; }
         t1=$(now_ms)
         ms=$(jnum "$reply" duration_ms)
         [ "$(jnum "$reply" pushed)" -ge "$N1" ] || { echo "run.sh: #1 pushed too few: $reply" >&2; exit 1; }
-        SYNC_RATES+=("$(python3 -c "print($(jnum "$reply" pushed) / ($ms / 1000))")")
+        SYNC_RATES+=("$("$PY" -c "print($(jnum "$reply" pushed) / ($ms / 1000))")")
         SYNC_BYTES+=("$(jnum "$reply" bytes_sent)")
-        RSS_SYNC+=("$(python3 -c "print($(kib "$cty" VmHWM) / 1024)")")
-        log "sync run $r: $(jnum "$reply" pushed) records in $ms ms (daemon start to reply $((t1 - t0)) ms)"
+        RSS_SYNC+=("$("$PY" -c "print($(kib "$cty" VmHWM) / 1024)")")
+        log "sync run $r: $(jnum "$reply" pushed) records in $ms ms (request to reply $((t1 - t0)) ms)"
         # #2: one new record, then a sync (connect, handshake, push, pull)
         "$QS" -d "$W/county$r" add service date=2024-05-01 station=632322101 \
             service_type=visit domain=elderly total=1 >/dev/null
@@ -111,7 +111,7 @@ bench_one_county() {
         INC_MS+=("$(jnum "$reply" duration_ms)")
         # #6 idle: after the syncs settled (the local-edit trigger waits 2 s)
         sleep 4
-        RSS_IDLE+=("$(python3 -c "print($(kib "$cty" VmRSS) / 1024)")")
+        RSS_IDLE+=("$("$PY" -c "print($(kib "$cty" VmRSS) / 1024)")")
         log "incremental run $r: ${INC_MS[-1]} ms; county RSS idle ${RSS_IDLE[-1]} MiB, peak ${RSS_SYNC[-1]} MiB"
         stop_daemon "$cty"
         stop_daemon "$agg"
@@ -150,35 +150,33 @@ fanin_county_store() { # ID
     rm -f "$d.csv"
 }
 bench_fanin() {
-    local ids r port agg id pids cli p n fail total t0 t1
+    local ids r port agg id pids=() cli p n fail total t0 t1
     mapfile -t ids < <(county_ids "$N5C")
-    python3 "$HERE/gen_csv.py" "$N5R" 5 >"$W/rows5.csv"
-    log "fan-in: $N5C county certificates and stores of $N5R records"
+    "$PY" "$HERE/gen_csv.py" "$N5R" 5 >"$W/rows5.csv"
+    log "fan-in: $N5C county certificates, stores of $N5R records and daemons"
     mkdir -p "$W/fan"
-    for id in "${ids[@]}"; do node_cert "$id"; done
+    for id in "${ids[@]}"; do node_cert "$id"; done # signing is serial (the CA's index)
     export -f fanin_county_store
     export W QS
     printf '%s\n' "${ids[@]}" | xargs -P 2 -I{} bash -c 'fanin_county_store {}'
-    FAN_RATES=() FAN_ERR=() FAN_RSS=() FAN_BASE=()
+    # One port for every run: the counties stay up, the aggregator is new each
+    # run (a new store, so a new incarnation: every county pushes everything again).
+    port=$(free_port)
+    for id in "${ids[@]}"; do
+        county_ini "$W/fan/$id.ini" "$id" "$W/fan/$id" "$port"
+        daemon "$W/fan/$id.ini" "$W/fan/$id.log"
+        pids+=("$DPID")
+    done
+    FAN_RATES=() FAN_ERR=() FAN_RSS=()
     for r in $(seq "$RUNS"); do
-        port=$(free_port)
         rm -rf "$W/fagg"
         "$QS" -d "$W/fagg" init --node 630000 --role aggregator >/dev/null
         agg_ini "$W/fagg.ini" "$W/fagg" "$port"
-        pids=()
-        for id in "${ids[@]}"; do
-            # the first run's stores, then copies as they were (no records acknowledged)
-            [ "$r" = 1 ] || { rm -rf "$W/fan/$id.run"; cp -a "$W/fan/$id.orig" "$W/fan/$id.run"; }
-            [ "$r" = 1 ] && cp -a "$W/fan/$id" "$W/fan/$id.orig" && mv "$W/fan/$id" "$W/fan/$id.run"
-            county_ini "$W/fan/$id.ini" "$id" "$W/fan/$id.run" "$port"
-            daemon "$W/fan/$id.ini" "$W/fan/$id.log"
-            pids+=("$DPID")
-        done
         daemon "$W/fagg.ini" "$W/fagg$r.log"; agg=$DPID
         t0=$(now_ms)
         cli=()
         for id in "${ids[@]}"; do
-            "$QS" -d "$W/fan/$id.run" --json sync --wait --timeout 3600 >"$W/fan/$id.reply" 2>&1 &
+            "$QS" -d "$W/fan/$id" --json sync --wait --timeout 3600 >"$W/fan/$id.reply" 2>&1 &
             cli+=($!)
         done
         fail=0
@@ -190,14 +188,15 @@ bench_fanin() {
             total=$((total + n))
             [ "$n" -ge "$N5R" ] || fail=$((fail + 1))
         done
-        FAN_RATES+=("$(python3 -c "print($total / (($t1 - $t0) / 1000))")")
+        FAN_RATES+=("$("$PY" -c "print($total / (($t1 - $t0) / 1000))")")
         FAN_ERR+=("$fail")
-        FAN_RSS+=("$(python3 -c "print($(kib "$agg" VmHWM) / 1024)")")
+        FAN_RSS+=("$("$PY" -c "print($(kib "$agg" VmHWM) / 1024)")")
         log "fan-in run $r: $total records from $N5C counties in $((t1 - t0)) ms, $fail errors, aggregator peak RSS ${FAN_RSS[-1]} MiB"
-        for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-        for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
         stop_daemon "$agg"
     done
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$W/fan" "$W/fagg"
     # baseline: #1's single-stream rate, run by run
     result 5 "aggregator fan-in: $N5C counties at once × $N5R records" rec/s "${FAN_RATES[*]}" \
         "#1 single-stream sync rate" rec/s "${SYNC_RATES[*]}" f/b 'ratio>=' 0.70 \
@@ -214,26 +213,28 @@ bench_rural() {
     rm -rf "$W/ragg"
     "$QS" -d "$W/ragg" init --node 630000 --role aggregator >/dev/null
     agg_ini "$W/ragg.ini" "$W/ragg" "$port"
-    daemon "$W/ragg.ini" "$W/ragg.log"; agg=$DPID
     "$PROXY" --listen 127.0.0.1:0 --target "127.0.0.1:$port" --rate-kbit 256 --latency-ms 300 \
         --seed 9 --control "$W/proxy.sock" 2>"$W/proxy.log" &
     proxy_pid=$!
     PIDS+=("$proxy_pid")
     for _ in $(seq 100); do grep -q 'listening on' "$W/proxy.log" && break; sleep 0.05; done
     pport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$W/proxy.log")
+    # county first (its sync at start fails: no aggregator behind the proxy yet)
     county_ini "$W/c7.ini" 632322 "$W/c7" "$pport"
     daemon "$W/c7.ini" "$W/c7.log"; cty=$DPID
+    sleep 1
+    daemon "$W/ragg.ini" "$W/ragg.log"; agg=$DPID
     reply=$("$QS" -d "$W/c7" --json sync --wait --timeout 3600) ||
         { echo "run.sh: #9 sync failed: $reply" >&2; exit 1; }
     ms=$(jnum "$reply" duration_ms)
     n=$(jnum "$reply" pushed)
-    up=$(echo stats | python3 -c '
+    up=$(echo stats | "$PY" -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"stats\n")
 print(s.recv(4096).decode().strip())' "$W/proxy.sock")
     # bound: this many records at #7's zstd bytes per record (county → aggregator),
     # at 256 kbit/s = 32,000 bytes/s
-    bound=$(python3 -c "print($n * $ZSTD_UP_MED / 32000 * 1000)")
+    bound=$("$PY" -c "print($n * $ZSTD_UP_MED / 32000 * 1000)")
     log "rural run: $n records in $ms ms; bound ${bound} ms; proxy $up"
     result 9 "catch-up of $n records through 256 kbit/s + 300 ms (qs-proxy)" ms "$ms" \
         "#7's zstd bytes up ÷ 32,000 B/s" ms "$bound" f/b 'ratio<=' 1.3 "proxy: $up"
