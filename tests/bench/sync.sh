@@ -19,9 +19,12 @@ make_ca() {
     "$PKI" crl "$W/ca" -o "$W/crl.pem" >/dev/null
     pki_ready=1
 }
+node_key() { # ID: key and request in $W/pki/ID
+    [ -f "$W/pki/$1/node.csr" ] || "$PKI" node-key "$W/pki/$1" "$1" >/dev/null
+}
 node_cert() { # ID: key and certificate in $W/pki/ID
     [ -f "$W/pki/$1/node.crt" ] && return 0
-    "$PKI" node-key "$W/pki/$1" "$1" >/dev/null
+    node_key "$1"
     "$PKI" sign "$W/ca" "$W/pki/$1/node.csr" -o "$W/pki/$1/node.crt" \
         --start "$(stamp $(($(date +%s) - 86400)))" --days 30 >/dev/null
 }
@@ -155,7 +158,11 @@ bench_fanin() {
     "$PY" "$HERE/gen_csv.py" "$N5R" 5 >"$W/rows5.csv"
     log "fan-in: $N5C county certificates, stores of $N5R records and daemons"
     mkdir -p "$W/fan"
-    for id in "${ids[@]}"; do node_cert "$id"; done # signing is serial (the CA's index)
+    # keys and requests in parallel; signing is serial (the CA's index and serial)
+    export -f node_key
+    export W PKI
+    printf '%s\n' "${ids[@]}" | xargs -P 2 -I{} bash -c 'node_key {}'
+    for id in "${ids[@]}"; do node_cert "$id"; done
     export -f fanin_county_store
     export W QS
     printf '%s\n' "${ids[@]}" | xargs -P 2 -I{} bash -c 'fanin_county_store {}'
