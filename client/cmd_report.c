@@ -319,26 +319,40 @@ static const char NODES_HELP[] =
     "3d) or that never synced is stale.\n"
     "exit: 0 all fresh, 4 some county is stale, 3 no store\n";
 
-int cmd_nodes(cli *c, int argc, char **argv)
+/* The common start of `nodes` and `metrics`: --help, --stale DURATION, open the
+ * store and load the fleet. *st stays NULL when only the help was printed. */
+static int fleet_start(cli *c, int argc, char **argv, const char *cmd, const char *help,
+                       qs_store **st, fleet *f)
 {
     const char *stale = NULL;
+    *st = NULL;
     if (cli_wants_help(argc, argv)) {
-        fputs(NODES_HELP, stdout);
+        fputs(help, stdout);
         return CLI_OK;
     }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--stale") == 0 && i + 1 < argc)
             stale = argv[++i];
         else
-            return cli_usage(c, "nodes", "unexpected \"%s\"", argv[i]);
+            return cli_usage(c, cmd, "unexpected \"%s\"", argv[i]);
     }
-    qs_store *st = NULL;
-    int rc = cli_open(c, &st);
+    int rc = cli_open(c, st);
     if (rc)
         return rc;
+    if ((rc = fleet_load(c, *st, stale, f))) {
+        qs_store_close(*st);
+        *st = NULL;
+    }
+    return rc;
+}
+
+int cmd_nodes(cli *c, int argc, char **argv)
+{
+    qs_store *st;
     fleet f;
-    if ((rc = fleet_load(c, st, stale, &f)))
-        goto out;
+    int rc = fleet_start(c, argc, argv, "nodes", NODES_HELP, &st, &f);
+    if (rc || !st)
+        return rc;
     size_t nstale = 0;
     for (size_t i = 0; i < f.n; i++)
         nstale += f.rows[i].stale;
@@ -395,7 +409,6 @@ int cmd_nodes(cli *c, int argc, char **argv)
     }
     rc = nstale ? CLI_ATTN : CLI_OK;
     free(f.rows);
-out:
     qs_store_close(st);
     return rc;
 }
@@ -412,24 +425,11 @@ static void metric_head(const char *name, const char *help)
 
 int cmd_metrics(cli *c, int argc, char **argv)
 {
-    const char *stale = NULL;
-    if (cli_wants_help(argc, argv)) {
-        fputs(METRICS_HELP, stdout);
-        return CLI_OK;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--stale") == 0 && i + 1 < argc)
-            stale = argv[++i];
-        else
-            return cli_usage(c, "metrics", "unexpected \"%s\"", argv[i]);
-    }
-    qs_store *st = NULL;
-    int rc = cli_open(c, &st);
-    if (rc)
-        return rc;
+    qs_store *st;
     fleet f;
-    if ((rc = fleet_load(c, st, stale, &f)))
-        goto out;
+    int rc = fleet_start(c, argc, argv, "metrics", METRICS_HELP, &st, &f);
+    if (rc || !st)
+        return rc;
     static const struct {
         const char *name, *help;
         int which;
@@ -480,7 +480,6 @@ int cmd_metrics(cli *c, int argc, char **argv)
     printf("qianshou_stale_limit_seconds %" PRId64 "\n", f.limit_s);
     rc = fflush(stdout) ? CLI_ENV : CLI_OK;
     free(f.rows);
-out:
     qs_store_close(st);
     return rc;
 }

@@ -27,6 +27,8 @@ static const char HELP[] =
     "  conflicts [list] | conflicts show ID | conflicts resolve ID (--take REV | --set F=V...)\n"
     "  digest [--scope CODE]\n"
     "  backup -o FILE | restore FILE\n"
+    "  sync [--wait] [--timeout S]        sync with the aggregator now (qianshoud)\n"
+    "  status                             the daemon's link, last sync, counters\n"
     "  report annual --year Y [--as-of D] [--county C] [--format table|csv|json|xlsx|html] [-o F]\n"
     "  nodes [--stale DURATION] | metrics   the counties' sync state (exit 4: stale)\n"
     "\n"
@@ -53,6 +55,7 @@ static const command COMMANDS[] = {
     {"list", cmd_list},         {"import", cmd_import},   {"export", cmd_export},
     {"conflicts", cmd_conflicts}, {"digest", cmd_digest}, {"backup", cmd_backup},
     {"restore", cmd_restore},
+    {"sync", cmd_sync},         {"status", cmd_status},
     {"report", cmd_report}, {"nodes", cmd_nodes}, {"metrics", cmd_metrics},
 };
 

@@ -9,12 +9,16 @@
  * Requests and replies:
  *
  *   {"cmd":"sync","wait":true,"timeout":30}
- *     county only. Starts a sync now (or joins the one running). wait=false
- *     (default) replies at once {"ok":true,"started":true}. wait=true replies
- *     when it ends (timeout seconds, default 30, 1..3600):
- *       {"ok":true,"peer":"630000","skew_ms":-12,"skew_rejected":false,
- *        "incarnation_reset":false,"duration_ms":41}
- *       {"ok":false,"error":"<reason>","clock":false}
+ *     county only. Starts a sync now; during a sync, asks for one more after
+ *     it. wait=false (default) replies at once {"ok":true,"started":true}.
+ *     wait=true replies when that sync ends (timeout seconds, default 30,
+ *     1..3600); "ok" is true only when the session reached DONE:
+ *       {"ok":true,"peer":"630000","pushed":12,"pulled":3,"rejected":0,
+ *        "conflicts":0,"duplicates":0,"bytes_sent":5120,"bytes_received":880,
+ *        "batches_sent":3,"batches_acked":3,"batches_resent":0,"records_sent":12,
+ *        "records_acked":12,"skew_ms":-12,"skew_rejected":false,
+ *        "incarnation_reset":false,"compressed":true,"duration_ms":41,"at":"..."}
+ *       {"ok":false,"error":"<reason>","clock":false, ...the same counters so far}
  *     "clock":true when the reason is our own clock (QS_ECLOCK).
  *     On timeout: {"ok":false,"error":"timed out after 30 s","timeout":true}.
  *     On an aggregator: {"ok":false,"error":"an aggregator has no upstream to sync with"}.
@@ -33,7 +37,14 @@
  *      "crl":null | {"last_update":...,"next_update":...,"next_update_ms":...,
  *                    "days_left":3650},
  *      "connections":3,                      (aggregator: live connections)
- *      "nodes":15}                           (aggregator: counties seen)
+ *      "nodes":15,                           (aggregator: counties seen)
+ *      "records":120,"rejected":2,"conflicts":0,"parked":0,   (the store)
+ *      "last_sync":{...as the sync reply...}|null,            (county)
+ *      "counters":{"syncs_ok","syncs_failed","batches_sent","batches_acked",
+ *                  "batches_resent","records_sent","records_acked","pushed",
+ *                  "pulled","received","rejected","conflicts","duplicates",
+ *                  "bytes_sent","bytes_received",          (sessions since start)
+ *                  "apply_txns","apply_batches","max_group"}} (group commit)
  *
  *   {"cmd":"nodes"}
  *     {"ok":true,"nodes":[{"node":"632322","last_contact":...,"last_contact_ms":...,

@@ -1,4 +1,5 @@
-/* session.c — the handshake session; see session.h and proto/PROTOCOL-session.md. */
+/* link.c — one sync connection: frames <-> the session on the store thread;
+ * see link.h and proto/PROTOCOL-session.md. */
 #include "daemon/link.h"
 
 #include <stdarg.h>
@@ -13,22 +14,10 @@
 #include "proto/xmalloc.h"
 
 #define TAG_ENV 0x51534556
-#define TAG_SESSION 0x51535353
-#define WINDOW 4
-
-typedef enum state {
-    S_TLS = 0,     /* county: TLS handshake in progress */
-    S_WAIT_HELLO,  /* aggregator: expecting HELLO */
-    S_WAIT_WELCOME,/* county: HELLO sent */
-    S_WAIT_DONE,   /* WELCOME exchanged; expecting the peer's DONE */
-    S_FINISHED,    /* DONE both ways; waiting for the close */
-} state;
-
-static const char *state_name(state s)
-{
-    static const char *const n[] = {"tls", "wait-hello", "wait-welcome", "wait-done", "finished"};
-    return n[s];
-}
+#define TAG_LINK 0x5153534c
+#define DEFAULT_WINDOW 4
+#define ZSTD_LEVEL 3
+#define LINK_MAX_INPUT (1u << 20) /* bytes received while a message is processed */
 
 struct qs_link {
     int tag_;
@@ -36,30 +25,37 @@ struct qs_link {
     qs_net_conn *conn;        /* NULL once closed */
     qs_link *prev, *next;
     int client;
-    state st;
+    qs_session *sess;         /* used by jobs on the store thread; freed on the loop */
     qs_frame_decoder *dec;
-    int job_busy;             /* a job is in flight: reading paused */
+    int job_busy;             /* a job is in flight: no new message is taken */
     int ended;                /* on_end delivered */
-    int failed;               /* result set */
-    qs_buf stalled;           /* one frame refused by back-pressure (QS_ELIMIT) */
+    int failed;               /* result final */
+    int done;                 /* the session finished (DONE) */
+    qs_buf in;                /* received bytes not yet given to the decoder */
+    qs_buf out;               /* framed bytes not yet accepted by qs_net */
+    qs_buf *emit_to;          /* store thread: the running job's output */
+    uint64_t emitted;         /* store thread: bytes framed by that job */
     qs_link_result res;
-    qs_hello peer_hello;      /* what the peer sent */
 };
 
-typedef struct sjob { /* a store job of a session */
+typedef struct ljob {
     qs_job job;
-    qs_link *s;
+    qs_link *l;
+    int start;                /* qs_session_start instead of a message */
+    qs_msg msg;
     int rc;
     qs_err err;
-    qs_hello out;             /* HELLO/WELCOME we send */
-    int64_t skew;
-    bool rejected, reset, renewed;
-} sjob;
+    qs_buf out;               /* frames emitted while the job ran */
+    uint64_t out_bytes;
+    int applied;              /* a batch was applied (group commit counters) */
+    size_t group;             /* batches in its transaction (first of a group: > 0) */
+    bool sess_done;
+    qs_sess_stats stats;      /* snapshot after the job */
+} ljob;
 
-typedef struct donejob { /* peer_done, fire and forget */
+typedef struct donejob { /* the end of a failed session, fire and forget */
     qs_job job;
     char peer[QS_NODE_MAX];
-    bool ok;
     char error[QS_REASON_MAX];
 } donejob;
 
@@ -67,436 +63,502 @@ void qs_link_env_init(qs_link_env *env)
 {
     memset(env, 0, sizeof *env);
     env->tag_ = TAG_ENV;
+    env->window = DEFAULT_WINDOW;
 }
 
-static const char *peer_name(const qs_link *s)
+static const char *peer_name(const qs_link *l)
 {
-    return s->res.peer[0] ? s->res.peer : "(unknown peer)";
+    return l->res.peer[0] ? l->res.peer : "(unknown peer)";
 }
 
-static void maybe_free(qs_link *s)
+static void maybe_free(qs_link *l)
 {
-    if (s->conn || s->job_busy || !s->ended)
+    if (l->conn || l->job_busy || !l->ended)
         return;
-    qs_link_env *env = s->env;
-    if (s->prev)
-        s->prev->next = s->next;
+    qs_link_env *env = l->env;
+    if (l->prev)
+        l->prev->next = l->next;
     else
-        env->head = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+        env->head = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
     env->live--;
-    qs_frame_decoder_free(s->dec);
-    qs_buf_free(&s->stalled);
-    free(s);
+    qs_session_free(l->sess);
+    qs_frame_decoder_free(l->dec);
+    qs_buf_free(&l->in);
+    qs_buf_free(&l->out);
+    free(l);
 }
 
-static qs_link *session_new(qs_link_env *env, int client)
+static qs_link *link_new(qs_link_env *env, int client)
 {
-    qs_link *s = qs_xcalloc(1, sizeof *s);
-    s->tag_ = TAG_SESSION;
-    s->env = env;
-    s->client = client;
-    s->dec = qs_frame_decoder_new(&env->cfg->limits);
-    qs_buf_init(&s->stalled, 0);
-    s->res.started_ms = qs_clock_wall_ms();
-    s->next = env->head;
+    qs_link *l = qs_xcalloc(1, sizeof *l);
+    l->tag_ = TAG_LINK;
+    l->env = env;
+    l->client = client;
+    l->dec = qs_frame_decoder_new(&env->cfg->limits);
+    qs_buf_init(&l->in, LINK_MAX_INPUT);
+    qs_buf_init(&l->out, 0); /* bounded: one job's output beyond the net cap */
+    l->res.started_ms = qs_clock_wall_ms();
+    l->next = env->head;
     if (env->head)
-        env->head->prev = s;
-    env->head = s;
+        env->head->prev = l;
+    env->head = l;
     env->live++;
-    return s;
+    return l;
 }
 
-/* Encode and queue one message. Back-pressure: a refused frame is kept (one
- * only) and reading pauses until on_drain. */
-static int send_msg(qs_link *s, const qs_msg *m, qs_err *e)
+/* Encode and frame one message into out; zstd when agreed. */
+static int frame_msg(const qs_msg *m, int zstd, const qs_limits *lim, qs_buf *out, qs_err *e)
 {
-    qs_buf payload, frame;
+    qs_buf payload;
     qs_buf_init(&payload, 0);
-    qs_buf_init(&frame, 0);
     int rc = qs_msg_encode(m, &payload, e);
     if (rc == 0)
-        rc = qs_frame_encode(payload.data, payload.len, 0, &s->env->cfg->limits, &frame, e);
-    if (rc == 0 && s->conn) {
-        if (s->stalled.len) {
-            rc = qs_err_set(e, QS_ELIMIT, "the peer does not read what we send");
-        } else {
-            rc = qs_net_write(s->conn, frame.data, frame.len, e);
-            if (rc == QS_ELIMIT) {
-                qs_buf_append(&s->stalled, frame.data, frame.len);
-                qs_net_pause_read(s->conn);
-                rc = 0;
-            }
-        }
-    }
+        rc = qs_frame_encode(payload.data, payload.len, zstd ? ZSTD_LEVEL : 0, lim, out, e);
     qs_buf_free(&payload);
-    qs_buf_free(&frame);
     return rc;
 }
 
-/* End the session with an error: log, ERROR to the peer (best effort), close. */
-static void fail(qs_link *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(qs_link *s, int code, const char *fmt, ...)
+/* Session emit callback (store thread, inside a job). */
+static int emit_cb(void *ctx, const qs_msg *m)
 {
-    if (s->failed || !s->conn)
+    qs_link *l = ctx;
+    const qs_sess_stats *st = qs_session_stats(l->sess);
+    int zstd = (st->features & QS_FEAT_ZSTD) && m->type != QS_MSG_HELLO &&
+               m->type != QS_MSG_WELCOME;
+    size_t before = l->emit_to->len;
+    qs_err e = {0};
+    if (frame_msg(m, zstd, &l->env->cfg->limits, l->emit_to, &e) != 0) {
+        qs_log(QS_LOG_ERROR, "session", "%s: cannot frame %s: %s", peer_name(l),
+               qs_msg_type_name(m->type), e.msg);
+        return -1;
+    }
+    l->emitted += l->emit_to->len - before;
+    return 0;
+}
+
+/* Hand queued output to qs_net in pieces it accepts (a frame may be larger
+ * than the send cap). 0, or an error (the connection is failing). */
+static int flush_out(qs_link *l, qs_err *e)
+{
+    size_t piece = qs_net_max_queued(l->conn) / 4;
+    if (piece < 4096)
+        piece = 4096;
+    while (l->out.len && l->conn) {
+        size_t n = l->out.len < piece ? l->out.len : piece;
+        int rc = qs_net_write(l->conn, l->out.data, n, e);
+        if (rc == QS_ELIMIT)
+            return 0; /* on_drain continues */
+        if (rc != 0)
+            return rc;
+        qs_buf_consume(&l->out, n);
+    }
+    return 0;
+}
+
+static void process_input(qs_link *l);
+
+/* End the session with an error: log, ERROR to the peer (best effort), close. */
+static void fail(qs_link *l, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(qs_link *l, int code, const char *fmt, ...)
+{
+    if (l->failed || !l->conn)
         return;
     char msg[QS_ERR_MSG];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    s->failed = 1;
-    qs_err_set(&s->res.err, code, "%s", msg);
-    qs_log(QS_LOG_WARN, "session", "%s: closing the connection: %s", peer_name(s), msg);
-    if (qs_net_is_open(s->conn)) {
+    l->failed = 1;
+    qs_err_set(&l->res.err, code, "%s", msg);
+    qs_log(QS_LOG_WARN, "session", "%s: closing the connection: %s", peer_name(l), msg);
+    if (qs_net_is_open(l->conn)) {
         qs_msg m = {.type = QS_MSG_ERROR};
         m.u.error.code = code;
         snprintf(m.u.error.msg, sizeof m.u.error.msg, "%.*s", (int)sizeof m.u.error.msg - 1, msg);
-        send_msg(s, &m, NULL);
+        qs_buf f;
+        qs_buf_init(&f, 0);
+        if (frame_msg(&m, 0, &l->env->cfg->limits, &f, NULL) == 0)
+            qs_net_write(l->conn, f.data, f.len, NULL); /* dropped if the queue is full */
+        qs_buf_free(&f);
     }
-    qs_net_close(s->conn);
-}
-
-static void finish_ok(qs_link *s)
-{
-    s->st = S_FINISHED;
-    s->failed = 1; /* result final: ok */
-    s->res.err.code = 0;
+    qs_net_close(l->conn);
 }
 
 /* ---- store jobs ---- */
 
-static void fill_hello(sjob *j, qs_store *st, const char *peer)
-{
-    qs_store_info info;
-    qs_peer p;
-    const qs_config *cfg = j->s->env->cfg;
-    if ((j->rc = qs_store_info_get(st, &info, &j->err)) != 0)
-        return;
-    if ((j->rc = qs_store_peer_get(st, peer, &p, &j->err)) != 0)
-        return;
-    qs_hello *h = &j->out;
-    memset(h, 0, sizeof *h);
-    h->proto = QS_PROTO_VERSION;
-    snprintf(h->node, sizeof h->node, "%s", cfg->node);
-    memcpy(h->incarnation, info.incarnation, QS_INC_LEN);
-    h->schema = info.schema;
-    if ((j->rc = qs_store_clock_now(st, &h->hlc, &j->err)) != 0)
-        return;
-    h->features = 0; /* zstd is announced once the session (issue 6) sends batches */
-    static const uint8_t zero[QS_INC_LEN];
-    if (memcmp(p.inc, zero, QS_INC_LEN) != 0) {
-        h->cursor = p.recv_cursor;
-        h->has_peer_inc = true;
-        memcpy(h->peer_inc, p.inc, QS_INC_LEN);
-    }
-    h->max_batch = cfg->limits.max_batch;
-    h->window = WINDOW;
-}
-
-/* Record the peer's HELLO/WELCOME: skew, incarnation, its view of our cursor. */
-static void record_hello(sjob *j, qs_store *st)
-{
-    const qs_hello *ph = &j->s->peer_hello;
-    const char *peer = j->s->res.peer;
-    if ((j->rc = qs_store_clock_recv(st, ph->hlc, &j->skew, &j->rejected, &j->err)) != 0)
-        return;
-    if ((j->rc = qs_store_peer_hello(st, peer, ph->incarnation, j->skew, &j->reset, &j->err)) != 0)
-        return;
-    qs_store_info info;
-    if ((j->rc = qs_store_info_get(st, &info, &j->err)) != 0)
-        return;
-    if (ph->has_peer_inc && memcmp(ph->peer_inc, info.incarnation, QS_INC_LEN) == 0)
-        j->rc = qs_store_check_cursor(st, ph->cursor, &j->renewed, &j->err);
-}
-
-static void work_client_hello(qs_job *job, qs_store *st)
-{
-    sjob *j = (sjob *)job;
-    fill_hello(j, st, j->s->res.peer);
-}
-
-static void work_server_welcome(qs_job *job, qs_store *st)
-{
-    sjob *j = (sjob *)job;
-    record_hello(j, st);
-    if (j->rc == 0)
-        fill_hello(j, st, j->s->res.peer);
-}
-
-static void work_client_record(qs_job *job, qs_store *st)
-{
-    record_hello((sjob *)job, st);
-}
-
-static void work_done(qs_job *job, qs_store *st)
+static void work_failed_end(qs_job *job, qs_store *st)
 {
     donejob *j = (donejob *)job;
     qs_err e = {0};
-    if (qs_store_peer_done(st, j->peer, j->ok, j->ok ? NULL : j->error, UINT64_MAX, &e) != 0)
+    if (qs_store_peer_done(st, j->peer, false, j->error, UINT64_MAX, &e) != 0)
         qs_log(QS_LOG_ERROR, "store", "cannot record the end of the session with %s: %s",
                j->peer, e.msg);
 }
 
-static void free_done(qs_job *job)
+static void free_job(qs_job *job)
 {
     free(job);
 }
 
-static void post_done(qs_link *s)
+static void post_failed_end(qs_link *l)
 {
     donejob *j = qs_xcalloc(1, sizeof *j);
-    j->job.work = work_done;
-    j->job.done = free_done;
-    snprintf(j->peer, sizeof j->peer, "%s", s->res.peer);
-    j->ok = s->res.err.code == 0;
-    snprintf(j->error, sizeof j->error, "%.*s", (int)sizeof j->error - 1, s->res.err.msg);
-    qs_worker_post(s->env->worker, &j->job);
+    j->job.work = work_failed_end;
+    j->job.done = free_job;
+    snprintf(j->peer, sizeof j->peer, "%s", l->res.peer);
+    snprintf(j->error, sizeof j->error, "%.*s", (int)sizeof j->error - 1, l->res.err.msg);
+    qs_worker_post(l->env->worker, &j->job);
+}
+
+/* Run the jobs' messages through their sessions; the batches that are ready
+ * are applied together in one transaction (store thread). */
+static void run_jobs(qs_job **jobs, size_t n, qs_store *st)
+{
+    ljob *apply[QS_WORKER_MAX_GROUP];
+    qs_apply_batch batches[QS_WORKER_MAX_GROUP];
+    size_t na = 0;
+    for (size_t i = 0; i < n; i++) {
+        ljob *j = (ljob *)jobs[i];
+        qs_link *l = j->l;
+        l->emit_to = &j->out;
+        l->emitted = 0;
+        j->rc = j->start ? qs_session_start(l->sess, &j->err)
+                         : qs_session_recv(l->sess, &j->msg, &j->err);
+        if (j->rc == QS_SESS_APPLY) {
+            batches[na] = *qs_session_pending(l->sess);
+            apply[na++] = j;
+        }
+        j->out_bytes = l->emitted;
+    }
+    if (na > 0) {
+        qs_err e = {0};
+        int rc = qs_store_apply(st, batches, na, &e);
+        if (rc != 0 && na > 1) {
+            /* One transaction failed: give each batch its own chance. */
+            for (size_t i = 0; i < na; i++) {
+                qs_err ei = {0};
+                int ri = qs_store_apply(st, &batches[i], 1, &ei);
+                apply[i]->group = 1;
+                qs_link *l = apply[i]->l;
+                l->emit_to = &apply[i]->out;
+                l->emitted = 0;
+                apply[i]->rc = qs_session_applied(l->sess, ri, &ei, &apply[i]->err);
+                apply[i]->applied = ri == 0;
+                apply[i]->out_bytes += l->emitted;
+            }
+        } else {
+            apply[0]->group = na;
+            for (size_t i = 0; i < na; i++) {
+                qs_link *l = apply[i]->l;
+                l->emit_to = &apply[i]->out;
+                l->emitted = 0;
+                apply[i]->rc = qs_session_applied(l->sess, rc, &e, &apply[i]->err);
+                apply[i]->applied = rc == 0;
+                apply[i]->out_bytes += l->emitted;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        ljob *j = (ljob *)jobs[i];
+        j->l->emit_to = NULL;
+        j->stats = *qs_session_stats(j->l->sess);
+        j->sess_done = qs_session_done(j->l->sess);
+    }
+}
+
+static void work_one(qs_job *job, qs_store *st)
+{
+    run_jobs(&job, 1, st);
+}
+
+/* The connection is gone: once no job is in flight (its counters count),
+ * report the end once and free. */
+static void end_link(qs_link *l)
+{
+    if (l->conn || l->job_busy || l->ended)
+        return;
+    if (!l->done && l->res.welcomed)
+        post_failed_end(l);
+    l->ended = 1;
+    if (l->env->on_end)
+        l->env->on_end(&l->res, l->env->data);
+    maybe_free(l);
 }
 
 static void job_done(qs_job *job);
 
-static void post(qs_link *s, void (*work)(qs_job *, qs_store *))
+static void post(qs_link *l, const qs_msg *m)
 {
-    sjob *j = qs_xcalloc(1, sizeof *j);
-    j->job.work = work;
+    ljob *j = qs_xcalloc(1, sizeof *j);
+    j->job.work = work_one;
+    j->job.group = run_jobs;
     j->job.done = job_done;
-    j->s = s;
-    s->job_busy = 1;
-    if (s->conn)
-        qs_net_pause_read(s->conn);
-    qs_worker_post(s->env->worker, &j->job);
+    j->l = l;
+    if (m)
+        j->msg = *m; /* takes ownership of what it points to */
+    else
+        j->start = 1;
+    qs_buf_init(&j->out, 0);
+    l->job_busy = 1;
+    if (l->conn)
+        qs_net_pause_read(l->conn);
+    qs_worker_post(l->env->worker, &j->job);
 }
 
-static void note_skew(qs_link *s, const sjob *j)
+static void note_hello(qs_link *l, const qs_sess_stats *st)
 {
-    s->res.skew_ms = j->skew;
-    s->res.skew_rejected = j->rejected;
-    s->res.inc_reset = j->reset;
-    if (j->rejected)
+    l->res.welcomed = true;
+    l->res.skew_ms = st->skew_ms;
+    l->res.skew_rejected = st->skew_rejected;
+    l->res.inc_reset = st->inc_reset;
+    if (st->skew_rejected)
         qs_log(QS_LOG_WARN, "clock", "%s's clock is %lld ms ahead of ours: beyond the maximum "
-               "offset, our clock was not moved; check both clocks", s->res.peer,
-               (long long)j->skew);
-    if (j->reset)
+               "offset, our clock was not moved; check both clocks", l->res.peer,
+               (long long)st->skew_ms);
+    if (st->inc_reset)
         qs_log(QS_LOG_INFO, "session", "%s has a new incarnation: cursors start over",
-               s->res.peer);
-    if (j->renewed)
-        qs_log(QS_LOG_WARN, "session", "%s holds more of our versions than we have (restored "
-               "or copied store): took a new incarnation", s->res.peer);
+               l->res.peer);
+    qs_log(QS_LOG_DEBUG, "session", "%s: HELLO/WELCOME exchanged (skew %lld ms, zstd %s)",
+           l->res.peer, (long long)st->skew_ms, (st->features & QS_FEAT_ZSTD) ? "on" : "off");
+}
+
+static void log_done(qs_link *l)
+{
+    const qs_sess_stats *st = &l->res.stats;
+    if (l->client)
+        qs_log(QS_LOG_INFO, "session",
+               "sync with %s complete: pushed %llu, pulled %llu, rejected %llu, conflicts %llu, "
+               "%llu bytes sent, %llu received (skew %lld ms)",
+               l->res.peer, (unsigned long long)st->pushed, (unsigned long long)st->pulled,
+               (unsigned long long)st->rejected, (unsigned long long)st->conflicts,
+               (unsigned long long)l->res.bytes_sent, (unsigned long long)l->res.bytes_received,
+               (long long)l->res.skew_ms);
+    else
+        qs_log(QS_LOG_INFO, "session",
+               "%s: sync done: received %llu, sent %llu, rejected %llu, conflicts %llu, "
+               "%llu bytes in, %llu out (skew %lld ms)",
+               l->res.peer, (unsigned long long)st->received,
+               (unsigned long long)st->records_sent, (unsigned long long)st->rejected,
+               (unsigned long long)st->conflicts, (unsigned long long)l->res.bytes_received,
+               (unsigned long long)l->res.bytes_sent, (long long)l->res.skew_ms);
 }
 
 static void job_done(qs_job *job)
 {
-    sjob *j = (sjob *)job;
-    qs_link *s = j->s;
-    s->job_busy = 0;
-    if (job->cancelled || !s->conn || s->failed) {
-        free(j);
-        maybe_free(s);
-        return;
+    ljob *j = (ljob *)job;
+    qs_link *l = j->l;
+    l->job_busy = 0;
+    if (!j->start)
+        qs_msg_free(&j->msg);
+    if (!job->cancelled) {
+        qs_link_counters *c = &l->env->counters;
+        if (j->group) {
+            c->apply_txns++;
+            if (j->group > c->max_group)
+                c->max_group = j->group;
+        }
+        if (j->applied)
+            c->apply_batches++;
+        l->res.stats = j->stats;
+        l->res.renewed = j->stats.renewed;
+        l->res.bytes_sent += j->out_bytes;
+        if (!l->res.welcomed && qs_session_peer_hello(l->sess))
+            note_hello(l, &j->stats);
     }
-    if (j->rc != 0) {
-        fail(s, j->rc, "store: %s", j->err.msg);
-        free(j);
+    int rc = j->rc;
+    qs_err err = j->err;
+    qs_buf_append(&l->out, j->out.data, j->out.len);
+    qs_buf_free(&j->out);
+    bool sess_done = j->sess_done;
+    int cancelled = job->cancelled;
+    free(j);
+    if (cancelled || !l->conn || l->failed) {
+        if (!l->conn && !cancelled) {
+            end_link(l); /* reports the end (with this job's counters) and frees l */
+        } else {
+            if (!l->conn)
+                l->ended = 1; /* shutdown: the loop is gone, nobody to tell */
+            maybe_free(l);
+        }
         return;
     }
     qs_err e = {0};
-    qs_msg m = {0};
-    if (job->work == work_client_hello) {
-        m.type = QS_MSG_HELLO;
-        m.u.hello = j->out;
-        s->st = S_WAIT_WELCOME;
-    } else if (job->work == work_server_welcome) {
-        note_skew(s, j);
-        m.type = QS_MSG_WELCOME;
-        m.u.hello = j->out;
-        s->st = S_WAIT_DONE;
-    } else { /* work_client_record: WELCOME recorded; nothing to push yet */
-        note_skew(s, j);
-        m.type = QS_MSG_DONE;
-        m.u.done.upto = 0;
-        s->st = S_WAIT_DONE;
-    }
-    free(j);
-    if (send_msg(s, &m, &e) != 0) {
-        fail(s, e.code, "cannot send %s: %s", qs_msg_type_name(m.type), e.msg);
+    if (rc != 0) {
+        /* what the session emitted before failing (none today) is dropped */
+        qs_buf_reset(&l->out);
+        fail(l, rc, "%s", err.msg);
         return;
     }
-    if (!s->stalled.len)
-        qs_net_resume_read(s->conn);
+    if (flush_out(l, &e) != 0) {
+        fail(l, e.code, "write: %s", e.msg);
+        return;
+    }
+    if (sess_done && !l->done) {
+        l->done = 1;
+        l->failed = 1; /* result final: ok */
+        l->res.err.code = 0;
+        l->res.bytes_received = qs_frame_decoder_wire_bytes(l->dec);
+        log_done(l);
+        if (l->client) {
+            qs_net_close(l->conn); /* the parent's DONE ends it; close_notify */
+            return;
+        }
+    }
+    process_input(l); /* a parent reads on after DONE to see the child close */
 }
 
 /* ---- messages ---- */
 
-static int check_hello(qs_link *s, const qs_hello *h, const char *what)
+static void handle(qs_link *l, qs_msg *m)
 {
-    if (h->proto != QS_PROTO_VERSION) {
-        fail(s, QS_EPROTO, "%s carries protocol version %u, we speak %d", what,
-             (unsigned)h->proto, QS_PROTO_VERSION);
-        return -1;
-    }
-    if (strcmp(h->node, s->res.peer) != 0) {
-        fail(s, QS_EPROTO, "%s says node %s but its certificate says %s: refused", what,
-             h->node, s->res.peer);
-        return -1;
-    }
-    return 0;
-}
-
-static void handle(qs_link *s, qs_msg *m)
-{
-    if (s->job_busy) {
-        fail(s, QS_EPROTO, "%s while the previous message is being processed (wrong state)",
-             qs_msg_type_name(m->type));
+    if (l->done) {
+        qs_log(QS_LOG_WARN, "session", "%s: %s after DONE ignored", peer_name(l),
+               qs_msg_type_name(m->type));
+        qs_msg_free(m);
         return;
     }
     if (m->type == QS_MSG_ERROR) {
-        fail(s, QS_EPROTO, "the peer reported an error: %s", m->u.error.msg);
+        fail(l, QS_EPROTO, "the peer reported an error: %s", m->u.error.msg);
+        qs_msg_free(m);
         return;
     }
-    if (m->type == QS_MSG_PING && (s->st == S_WAIT_DONE || s->st == S_FINISHED)) {
-        qs_msg pong = {.type = QS_MSG_PONG};
-        pong.u.ping.token = m->u.ping.token;
-        qs_err e = {0};
-        if (send_msg(s, &pong, &e) != 0)
-            fail(s, e.code, "cannot send PONG: %s", e.msg);
-        return;
-    }
-    if (m->type == QS_MSG_PONG && (s->st == S_WAIT_DONE || s->st == S_FINISHED))
-        return;
-    if (!s->client && s->st == S_WAIT_HELLO && m->type == QS_MSG_HELLO) {
-        if (check_hello(s, &m->u.hello, "HELLO") != 0)
-            return;
-        s->peer_hello = m->u.hello;
-        post(s, work_server_welcome);
-        return;
-    }
-    if (s->client && s->st == S_WAIT_WELCOME && m->type == QS_MSG_WELCOME) {
-        if (check_hello(s, &m->u.hello, "WELCOME") != 0)
-            return;
-        s->peer_hello = m->u.hello;
-        post(s, work_client_record);
-        return;
-    }
-    if (s->st == S_WAIT_DONE && m->type == QS_MSG_DONE) {
-        if (!s->client) { /* answer with our DONE: nothing to send down yet */
-            qs_msg d = {.type = QS_MSG_DONE};
+    if (m->type == QS_MSG_PING || m->type == QS_MSG_PONG) {
+        if (!l->res.welcomed) {
+            fail(l, QS_EPROTO, "unexpected %s before HELLO/WELCOME", qs_msg_type_name(m->type));
+        } else if (m->type == QS_MSG_PING) {
+            qs_msg pong = {.type = QS_MSG_PONG};
+            pong.u.ping.token = m->u.ping.token;
             qs_err e = {0};
-            if (send_msg(s, &d, &e) != 0) {
-                fail(s, e.code, "cannot send DONE: %s", e.msg);
-                return;
-            }
-            finish_ok(s);
-            qs_log(QS_LOG_INFO, "session", "%s: handshake recorded (skew %lld ms)", s->res.peer,
-                   (long long)s->res.skew_ms);
-        } else {
-            finish_ok(s);
-            qs_log(QS_LOG_INFO, "session", "sync with %s complete (skew %lld ms)", s->res.peer,
-                   (long long)s->res.skew_ms);
-            qs_net_close(s->conn);
+            if (frame_msg(&pong, 0, &l->env->cfg->limits, &l->out, &e) != 0 ||
+                flush_out(l, &e) != 0)
+                fail(l, e.code, "cannot send PONG: %s", e.msg);
         }
+        qs_msg_free(m);
         return;
     }
-    fail(s, QS_EPROTO, "unexpected %s in state %s", qs_msg_type_name(m->type),
-         state_name(s->st));
+    post(l, m); /* the job owns m's contents now */
 }
 
-/* ---- net callbacks ---- */
-
-static void on_handshake(qs_net_conn *c)
+/* Decode and hand on the received bytes, one message at a time; read more
+ * only when nothing is in flight and the output went out. */
+static void process_input(qs_link *l)
 {
-    qs_link *s = qs_net_conn_data(c);
-    if (s->tag_ == TAG_ENV) { /* server: the connection passed TLS */
-        s = session_new((qs_link_env *)s, 0);
-        s->conn = c;
-        qs_net_conn_set_data(c, s);
-        s->st = S_WAIT_HELLO;
-    }
-    s->res.handshaked = true;
-    snprintf(s->res.peer, sizeof s->res.peer, "%s", qs_net_peer_id(c));
-    qs_log(QS_LOG_INFO, "session", "connected to %s", s->res.peer);
-    if (s->client)
-        post(s, work_client_hello);
-}
-
-static void on_data(qs_net_conn *c, const uint8_t *p, size_t n)
-{
-    qs_link *s = qs_net_conn_data(c);
-    if (s->tag_ != TAG_SESSION)
-        return;
-    while (n > 0 && !s->failed && s->conn) {
+    while (l->conn && (!l->failed || l->done) && !l->job_busy && !l->out.len && l->in.len) {
         size_t used = 0, plen = 0;
         const uint8_t *payload = NULL;
         uint8_t flags = 0;
         qs_err e = {0};
-        int r = qs_frame_decoder_feed(s->dec, p, n, &used, &payload, &plen, &flags, &e);
+        int r = qs_frame_decoder_feed(l->dec, l->in.data, l->in.len, &used, &payload, &plen,
+                                      &flags, &e);
         if (r < 0) {
-            fail(s, r, "bad frame: %s", e.msg);
+            fail(l, r, "bad frame: %s", e.msg);
             return;
         }
-        p += used;
-        n -= used;
-        if (r == 0)
+        if (r == 0) {
+            qs_buf_consume(&l->in, used);
             break;
+        }
         qs_msg m;
-        if ((r = qs_msg_decode(payload, plen, &s->env->cfg->limits, &m, &e)) != 0) {
-            fail(s, r, "bad message: %s", e.msg);
+        r = qs_msg_decode(payload, plen, &l->env->cfg->limits, &m, &e);
+        qs_buf_consume(&l->in, used); /* payload is not used after this */
+        if (r != 0) {
+            fail(l, r, "bad message: %s", e.msg);
             return;
         }
-        handle(s, &m);
-        qs_msg_free(&m);
+        handle(l, &m);
     }
-    if (n > 0 && s->failed && s->st == S_FINISHED && s->res.err.code == 0)
-        qs_log(QS_LOG_WARN, "session", "%s: data after DONE ignored", peer_name(s));
+    if (!l->conn || (l->failed && !l->done))
+        return;
+    if (!l->job_busy && !l->out.len && !l->in.len)
+        qs_net_resume_read(l->conn);
+    else
+        qs_net_pause_read(l->conn);
+}
+
+/* ---- net callbacks ---- */
+
+static qs_sess_opts sess_opts(const qs_link_env *env, int client)
+{
+    qs_sess_opts o = {
+        .max_batch = env->cfg->limits.max_batch,
+        .window = env->window,
+        .features = QS_FEAT_ZSTD,
+        .prev_sent = client ? env->prev_sent : 0,
+        .defer_apply = true,
+    };
+    return o;
+}
+
+static void on_handshake(qs_net_conn *c)
+{
+    qs_link *l = qs_net_conn_data(c);
+    if (l->tag_ == TAG_ENV) { /* server: the connection passed TLS */
+        l = link_new((qs_link_env *)l, 0);
+        l->conn = c;
+        qs_net_conn_set_data(c, l);
+    }
+    l->res.handshaked = true;
+    snprintf(l->res.peer, sizeof l->res.peer, "%s", qs_net_peer_id(c));
+    qs_sess_opts o = sess_opts(l->env, l->client);
+    l->sess = qs_session_new(l->env->store, l->client ? QS_SESS_CHILD : QS_SESS_PARENT, l->res.peer, &o,
+                             emit_cb, l);
+    qs_log(QS_LOG_INFO, "session", "connected to %s", l->res.peer);
+    if (l->client)
+        post(l, NULL);
+}
+
+static void on_data(qs_net_conn *c, const uint8_t *p, size_t n)
+{
+    qs_link *l = qs_net_conn_data(c);
+    if (l->tag_ != TAG_LINK || (l->failed && !l->done))
+        return;
+    if (qs_buf_append(&l->in, p, n) != 0) {
+        fail(l, QS_ELIMIT, "the peer sent more than %u bytes while a message was processed",
+             LINK_MAX_INPUT);
+        return;
+    }
+    process_input(l);
 }
 
 static void on_drain(qs_net_conn *c)
 {
-    qs_link *s = qs_net_conn_data(c);
-    if (s->tag_ != TAG_SESSION || !s->stalled.len)
+    qs_link *l = qs_net_conn_data(c);
+    if (l->tag_ != TAG_LINK || !l->out.len || (l->failed && !l->done))
         return;
     qs_err e = {0};
-    int rc = qs_net_write(c, s->stalled.data, s->stalled.len, &e);
-    if (rc == QS_ELIMIT)
-        return;
-    qs_buf_reset(&s->stalled);
-    if (rc != 0) {
-        fail(s, rc, "write: %s", e.msg);
+    if (flush_out(l, &e) != 0) {
+        fail(l, e.code, "write: %s", e.msg);
         return;
     }
-    if (!s->job_busy)
-        qs_net_resume_read(c);
+    process_input(l);
 }
 
 static void on_close(qs_net_conn *c, const qs_err *reason)
 {
-    qs_link *s = qs_net_conn_data(c);
-    if (s->tag_ == TAG_ENV) { /* server: refused before or during TLS */
+    qs_link *l = qs_net_conn_data(c);
+    if (l->tag_ == TAG_ENV) { /* server: refused before or during TLS */
         qs_log(QS_LOG_WARN, "net", "refused a connection: %s",
                reason->code ? reason->msg : "closed by the peer during the TLS handshake");
         return;
     }
-    s->conn = NULL;
-    if (!s->failed) {
-        s->failed = 1;
+    l->conn = NULL;
+    l->res.bytes_received = qs_frame_decoder_wire_bytes(l->dec);
+    if (!l->failed) {
+        l->failed = 1;
         if (reason->code)
-            s->res.err = *reason;
+            l->res.err = *reason;
         else
-            qs_err_set(&s->res.err, QS_EIO, "the peer closed the connection (state %s)",
-                       state_name(s->st));
-        if (s->res.handshaked)
-            qs_log(QS_LOG_WARN, "session", "%s: %s", peer_name(s), s->res.err.msg);
+            qs_err_set(&l->res.err, QS_EIO, "the peer closed the connection before the "
+                       "session was done");
+        if (l->res.handshaked)
+            qs_log(QS_LOG_WARN, "session", "%s: %s", peer_name(l), l->res.err.msg);
         else
-            qs_log(QS_LOG_WARN, "session", "cannot connect upstream: %s", s->res.err.msg);
+            qs_log(QS_LOG_WARN, "session", "cannot connect upstream: %s", l->res.err.msg);
     }
-    s->res.ended_ms = qs_clock_wall_ms();
-    if (s->res.handshaked && s->st >= S_WAIT_DONE)
-        post_done(s);
-    s->ended = 1;
-    if (s->env->on_end)
-        s->env->on_end(&s->res, s->env->data);
-    maybe_free(s);
+    l->res.ended_ms = qs_clock_wall_ms();
+    end_link(l);
 }
 
 static const qs_net_callbacks g_cb = {
@@ -514,21 +576,20 @@ const qs_net_callbacks *qs_link_server_callbacks(void)
 int qs_link_connect(qs_link_env *env, qs_tls_ctx *ctx, qs_err *e)
 {
     const qs_config *cfg = env->cfg;
-    qs_link *s = session_new(env, 1);
-    s->st = S_TLS;
-    int rc = qs_net_connect(&s->conn, env->loop, cfg->up.address, cfg->up.port, cfg->up.host,
-                            ctx, &g_cb, &env->opts, s, e);
+    qs_link *l = link_new(env, 1);
+    int rc = qs_net_connect(&l->conn, env->loop, cfg->up.address, cfg->up.port, cfg->up.host,
+                            ctx, &g_cb, &env->opts, l, e);
     if (rc != 0) {
-        s->conn = NULL;
-        s->ended = 1;
-        maybe_free(s);
+        l->conn = NULL;
+        l->ended = 1;
+        maybe_free(l);
     }
     return rc;
 }
 
 void qs_link_close_all(qs_link_env *env)
 {
-    for (qs_link *s = env->head; s; s = s->next)
-        if (s->conn)
-            qs_net_close(s->conn);
+    for (qs_link *l = env->head; l; l = l->next)
+        if (l->conn)
+            qs_net_close(l->conn);
 }

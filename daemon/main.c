@@ -24,6 +24,7 @@
 #include "daemon/log.h"
 #include "daemon/net.h"
 #include "daemon/link.h"
+#include "daemon/notify.h"
 #include "daemon/tls.h"
 #include "daemon/worker.h"
 #include "proto/clock.h"
@@ -33,6 +34,8 @@
 #define EXIT_USAGE 1
 #define EXIT_ENV 3
 #define CRL_WARN_DAYS 30
+#define WATCH_MS 1000 /* how often the county looks for local edits */
+#define SETTLE_MS 2000 /* quiet time after the last edit before a sync */
 
 typedef struct daemon_s daemon_s;
 
@@ -40,8 +43,17 @@ typedef struct waiter { /* a ctl client waiting for the end of a sync */
     struct ctl_client *cl;
     uv_timer_t timer;
     int replied;
+    uint64_t want; /* the sync (number) whose end it waits for */
     struct waiter *next;
 } waiter;
+
+typedef struct totals { /* sessions' counters since the daemon started */
+    uint64_t syncs_ok, syncs_failed;
+    uint64_t batches_sent, batches_acked, batches_resent;
+    uint64_t records_sent, records_acked;
+    uint64_t pushed, pulled, received, rejected, conflicts, duplicates;
+    uint64_t bytes_sent, bytes_received;
+} totals;
 
 typedef struct ctl_client {
     uv_pipe_t pipe;
@@ -65,8 +77,12 @@ struct daemon_s {
     int ctl_open;
     ctl_client *clients;
     uv_signal_t sig_term, sig_int, sig_hup;
-    uv_timer_t interval, nightly, stop_timer;
+    uv_timer_t interval, nightly, stop_timer, watch, settle;
     int stopping;
+    totals tot;
+    /* local edits (county): PRAGMA data_version polled every second */
+    int watch_busy, have_version;
+    uint64_t data_version;
     /* county link state */
     int syncing;
     int connected;
@@ -74,6 +90,10 @@ struct daemon_s {
     char upstream[QS_NODE_MAX];
     char last_error[QS_ERR_MSG];
     waiter *waiters;
+    uint64_t sync_no;   /* syncs started */
+    int sync_again;     /* start another when this one ends */
+    int renew_retries;  /* reconnects after taking a new incarnation */
+    json_t *last_sync;  /* the last sync's result (county), for status */
 };
 
 /* ---- helpers ---- */
@@ -270,6 +290,7 @@ typedef struct ctl_job {
     qs_peer *peers;
     size_t npeers;
     uint64_t pending;
+    qs_store_info info;
     char upstream[QS_NODE_MAX];
 } ctl_job;
 
@@ -277,11 +298,41 @@ static void work_ctl(qs_job *job, qs_store *st)
 {
     ctl_job *j = (ctl_job *)job;
     j->rc = qs_store_peers(st, &j->peers, &j->npeers, &j->err);
+    if (j->rc == 0 && !j->nodes)
+        j->rc = qs_store_info_get(st, &j->info, &j->err);
     if (j->rc == 0 && !j->nodes && j->d->cfg.role == QS_ROLE_COUNTY) {
         const char *up = j->upstream[0] ? j->upstream : (j->npeers ? j->peers[0].node : NULL);
         if (up)
             j->rc = qs_store_pending(st, up, &j->pending, &j->err);
     }
+}
+
+static json_t *totals_json(const daemon_s *d)
+{
+    const totals *t = &d->tot;
+    json_t *o = json_object();
+#define NUM(k) json_object_set_new(o, #k, json_integer((json_int_t)t->k))
+    NUM(syncs_ok);
+    NUM(syncs_failed);
+    NUM(batches_sent);
+    NUM(batches_acked);
+    NUM(batches_resent);
+    NUM(records_sent);
+    NUM(records_acked);
+    NUM(pushed);
+    NUM(pulled);
+    NUM(received);
+    NUM(rejected);
+    NUM(conflicts);
+    NUM(duplicates);
+    NUM(bytes_sent);
+    NUM(bytes_received);
+#undef NUM
+    const qs_link_counters *c = &d->env.counters;
+    json_object_set_new(o, "apply_txns", json_integer((json_int_t)c->apply_txns));
+    json_object_set_new(o, "apply_batches", json_integer((json_int_t)c->apply_batches));
+    json_object_set_new(o, "max_group", json_integer((json_int_t)c->max_group));
+    return o;
 }
 
 static json_t *peer_json(const qs_peer *p)
@@ -342,6 +393,13 @@ static void done_ctl(qs_job *job)
                 json_object_set_new(o, "nodes", json_integer((json_int_t)j->npeers));
                 json_object_set_new(o, "last_error", json_string(d->last_error));
             }
+            json_object_set_new(o, "records", json_integer((json_int_t)j->info.records));
+            json_object_set_new(o, "rejected", json_integer((json_int_t)j->info.rejected));
+            json_object_set_new(o, "conflicts", json_integer((json_int_t)j->info.conflicts));
+            json_object_set_new(o, "parked", json_integer((json_int_t)j->info.parked));
+            json_object_set_new(o, "counters", totals_json(d));
+            if (county)
+                json_object_set(o, "last_sync", d->last_sync ? d->last_sync : json_null());
             qs_tls_ctx_info in;
             qs_tls_ctx_get_info(d->ctx, &in);
             time_t now = qs_clock_wall_time();
@@ -371,6 +429,7 @@ static void done_ctl(qs_job *job)
 
 static int do_reload(daemon_s *d, qs_err *e);
 static void start_sync(daemon_s *d);
+static json_t *totals_json(const daemon_s *d);
 
 static void waiter_timer_closed(uv_handle_t *h)
 {
@@ -445,6 +504,7 @@ static void ctl_dispatch(ctl_client *cl, const char *line)
         if (json_is_true(jw)) {
             waiter *w = qs_xcalloc(1, sizeof *w);
             w->cl = cl;
+            w->want = d->sync_no + 1; /* the next sync to start (now, or after this one) */
             cl->refs++;
             uv_timer_init(d->loop, &w->timer);
             w->timer.data = w;
@@ -537,45 +597,130 @@ static int ctl_listen(daemon_s *d, qs_err *e)
 
 /* ---- sync (county) ---- */
 
+static json_t *result_json(const qs_link_result *r)
+{
+    const qs_sess_stats *st = &r->stats;
+    json_t *o = json_object();
+    json_object_set_new(o, "ok", json_boolean(r->err.code == 0));
+    if (r->err.code) {
+        json_object_set_new(o, "error", json_string(r->err.msg));
+        json_object_set_new(o, "clock", json_boolean(r->err.code == QS_ECLOCK));
+    }
+    json_object_set_new(o, "peer", r->peer[0] ? json_string(r->peer) : json_null());
+#define NUM(k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))
+    NUM("pushed", st->pushed);
+    NUM("pulled", st->pulled);
+    NUM("rejected", st->rejected);
+    NUM("conflicts", st->conflicts);
+    NUM("duplicates", st->duplicates);
+    NUM("bytes_sent", r->bytes_sent);
+    NUM("bytes_received", r->bytes_received);
+    NUM("batches_sent", st->batches_sent);
+    NUM("batches_acked", st->batches_acked);
+    NUM("batches_resent", st->batches_resent);
+    NUM("records_sent", st->records_sent);
+    NUM("records_acked", st->records_acked);
+    NUM("skew_ms", r->skew_ms);
+    NUM("duration_ms", r->ended_ms - r->started_ms);
+#undef NUM
+    json_object_set_new(o, "skew_rejected", json_boolean(r->skew_rejected));
+    json_object_set_new(o, "incarnation_reset", json_boolean(r->inc_reset));
+    json_object_set_new(o, "compressed", json_boolean(st->features & QS_FEAT_ZSTD));
+    char b[32];
+    iso(r->ended_ms, b, sizeof b);
+    json_object_set_new(o, "at", json_string(b));
+    return o;
+}
+
+static void add_totals(totals *t, const qs_link_result *r)
+{
+    const qs_sess_stats *st = &r->stats;
+    if (r->err.code == 0)
+        t->syncs_ok++;
+    else
+        t->syncs_failed++;
+    t->batches_sent += st->batches_sent;
+    t->batches_acked += st->batches_acked;
+    t->batches_resent += st->batches_resent;
+    t->records_sent += st->records_sent;
+    t->records_acked += st->records_acked;
+    t->pushed += st->pushed;
+    t->pulled += st->pulled;
+    t->received += st->received;
+    t->rejected += st->rejected;
+    t->conflicts += st->conflicts;
+    t->duplicates += st->duplicates;
+    t->bytes_sent += r->bytes_sent;
+    t->bytes_received += r->bytes_received;
+}
+
+static void check_pending(daemon_s *d);
+
 static void on_session_end(const qs_link_result *r, void *data)
 {
     daemon_s *d = data;
-    if (!d->env.head || d->cfg.role == QS_ROLE_AGGREGATOR) {
-        /* fallthrough for county below */
-    }
+    if (r->handshaked)
+        add_totals(&d->tot, r);
     if (d->cfg.role != QS_ROLE_COUNTY)
         return;
     d->syncing = 0;
     d->connected = 0;
-    json_t *o;
+    if (r->stats.highest_sent > d->env.prev_sent)
+        d->env.prev_sent = r->stats.highest_sent;
     if (r->handshaked) {
         snprintf(d->upstream, sizeof d->upstream, "%s", r->peer);
         d->last_contact_ms = r->ended_ms;
         d->last_skew_ms = r->skew_ms;
     }
+    if (r->err.code == QS_EAGAIN && r->renewed && d->renew_retries < 2 && !d->stopping) {
+        /* We took a new incarnation: the same sync goes on in a new session. */
+        d->renew_retries++;
+        qs_log(QS_LOG_INFO, "sync", "new incarnation taken: reconnecting to %s", r->peer);
+        for (waiter *w = d->waiters; w; w = w->next)
+            if (w->want <= d->sync_no)
+                w->want = d->sync_no + 1;
+        start_sync(d);
+        return;
+    }
+    d->renew_retries = 0;
+    json_t *o = result_json(r);
     if (r->err.code == 0) {
         d->last_ok_ms = r->ended_ms;
         d->last_error[0] = '\0';
-        o = json_pack("{s:b, s:s, s:I, s:b, s:b, s:I}", "ok", 1, "peer", r->peer, "skew_ms",
-                      (json_int_t)r->skew_ms, "skew_rejected", r->skew_rejected,
-                      "incarnation_reset", r->inc_reset, "duration_ms",
-                      (json_int_t)(r->ended_ms - r->started_ms));
     } else {
         snprintf(d->last_error, sizeof d->last_error, "%s", r->err.msg);
         if (r->err.code == QS_ECLOCK)
             qs_log(QS_LOG_ERROR, "clock", "%s", r->err.msg);
-        o = json_pack("{s:b, s:s, s:b}", "ok", 0, "error", r->err.msg, "clock",
-                      r->err.code == QS_ECLOCK);
     }
-    while (d->waiters)
-        waiter_finish(d, d->waiters, json_deep_copy(o));
+    json_decref(d->last_sync);
+    d->last_sync = json_incref(o);
+    int more = 0;
+    for (waiter *w = d->waiters, *next; w; w = next) {
+        next = w->next;
+        if (w->want <= d->sync_no)
+            waiter_finish(d, w, json_deep_copy(o));
+        else
+            more = 1;
+    }
     json_decref(o);
+    if ((d->sync_again || more) && !d->stopping) {
+        d->sync_again = 0;
+        start_sync(d);
+    } else if (r->err.code == 0) {
+        check_pending(d); /* edits made while it ran go up now */
+    }
 }
 
 static void start_sync(daemon_s *d)
 {
-    if (d->syncing || d->stopping)
+    if (d->stopping)
         return;
+    if (d->syncing) {
+        d->sync_again = 1;
+        return;
+    }
+    d->sync_no++;
+    d->syncing = 1;
     qs_err e = {0};
     int rc = qs_tls_ctx_check_clock(d->ctx, &e);
     if (rc == 0)
@@ -587,9 +732,83 @@ static void start_sync(daemon_s *d)
         on_session_end(&r, d);
         return;
     }
-    d->syncing = 1;
     qs_log(QS_LOG_INFO, "sync", "connecting to %s (%s:%d)", d->cfg.up.host, d->cfg.up.address,
            d->cfg.up.port);
+}
+
+/* ---- local edits (county) ---- */
+
+typedef struct watch_job {
+    qs_job job;
+    daemon_s *d;
+    int pending; /* check pending records instead of data_version */
+    char upstream[QS_NODE_MAX];
+    int rc;
+    uint64_t v;
+} watch_job;
+
+static void work_watch(qs_job *job, qs_store *st)
+{
+    watch_job *j = (watch_job *)job;
+    qs_err e = {0};
+    if (j->pending) {
+        j->rc = j->upstream[0] ? qs_store_pending(st, j->upstream, &j->v, &e) : -1;
+    } else {
+        j->rc = qs_store_data_version(st, &j->v, &e);
+    }
+}
+
+static void on_settle(uv_timer_t *t)
+{
+    daemon_s *d = t->data;
+    qs_log(QS_LOG_INFO, "sync", "local edits settled: syncing");
+    start_sync(d);
+}
+
+static void done_watch(qs_job *job)
+{
+    watch_job *j = (watch_job *)job;
+    daemon_s *d = j->d;
+    if (!job->cancelled && !d->stopping && j->rc == 0) {
+        if (j->pending) {
+            if (j->v > 0)
+                uv_timer_start(&d->settle, on_settle, SETTLE_MS, 0);
+        } else {
+            d->watch_busy = 0;
+            if (d->have_version && j->v != d->data_version)
+                uv_timer_start(&d->settle, on_settle, SETTLE_MS, 0); /* (re)start the debounce */
+            d->data_version = j->v;
+            d->have_version = 1;
+        }
+    } else if (!j->pending) {
+        d->watch_busy = 0;
+    }
+    free(j);
+}
+
+static void post_watch(daemon_s *d, int pending)
+{
+    watch_job *j = qs_xcalloc(1, sizeof *j);
+    j->job.work = work_watch;
+    j->job.done = done_watch;
+    j->d = d;
+    j->pending = pending;
+    snprintf(j->upstream, sizeof j->upstream, "%s", d->upstream);
+    if (!pending)
+        d->watch_busy = 1;
+    qs_worker_post(d->worker, &j->job);
+}
+
+static void check_pending(daemon_s *d)
+{
+    post_watch(d, 1);
+}
+
+static void on_watch(uv_timer_t *t)
+{
+    daemon_s *d = t->data;
+    if (!d->watch_busy && !d->stopping)
+        post_watch(d, 0);
 }
 
 static void on_interval(uv_timer_t *t)
@@ -664,11 +883,14 @@ static void begin_stop(daemon_s *d, const char *why)
         return;
     d->stopping = 1;
     qs_log(QS_LOG_INFO, "daemon", "stopping (%s)", why);
+    qs_notify_stopping();
     uv_close((uv_handle_t *)&d->sig_term, handle_closed_noop);
     uv_close((uv_handle_t *)&d->sig_int, handle_closed_noop);
     uv_close((uv_handle_t *)&d->sig_hup, handle_closed_noop);
     uv_close((uv_handle_t *)&d->interval, handle_closed_noop);
     uv_close((uv_handle_t *)&d->nightly, handle_closed_noop);
+    uv_close((uv_handle_t *)&d->watch, handle_closed_noop);
+    uv_close((uv_handle_t *)&d->settle, handle_closed_noop);
     if (d->listener) {
         qs_net_listener_close(d->listener);
         d->listener = NULL;
@@ -764,6 +986,7 @@ static int run_daemon(daemon_s *d)
     qs_link_env_init(&d->env);
     d->env.loop = &loop;
     d->env.worker = d->worker;
+    d->env.store = d->store;
     d->env.cfg = c;
     d->env.opts.max_queued = c->net_max_queued;
     d->env.on_end = on_session_end;
@@ -779,7 +1002,10 @@ static int run_daemon(daemon_s *d)
     uv_timer_init(&loop, &d->interval);
     uv_timer_init(&loop, &d->nightly);
     uv_timer_init(&loop, &d->stop_timer);
+    uv_timer_init(&loop, &d->watch);
+    uv_timer_init(&loop, &d->settle);
     d->interval.data = d->nightly.data = d->stop_timer.data = d;
+    d->watch.data = d->settle.data = d;
 
     if (ctl_listen(d, &e) != 0) {
         qs_log(QS_LOG_ERROR, "ctl", "%s", e.msg);
@@ -807,8 +1033,10 @@ static int run_daemon(daemon_s *d)
                            (uint64_t)c->up.interval * 1000);
         if (c->up.nightly_min >= 0)
             uv_timer_start(&d->nightly, on_nightly, ms_to_nightly(c->up.nightly_min), 0);
+        uv_timer_start(&d->watch, on_watch, WATCH_MS, WATCH_MS);
         start_sync(d);
     }
+    qs_notify_ready(&loop, c->role == QS_ROLE_AGGREGATOR ? "listening" : "running");
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = 0;
 out:
@@ -819,6 +1047,7 @@ out:
     qs_worker_stop(d->worker); /* finishes store work in flight */
     qs_store_close(d->store);
     qs_tls_ctx_unref(d->ctx);
+    json_decref(d->last_sync);
     if (d->lock_fd >= 0) {
         char path[QS_CFG_PATH + 32];
         qs_ctl_sock_path(c->data_dir, path, sizeof path);

@@ -49,8 +49,18 @@ struct qs_session {
     uint32_t head, ninflight;
     /* receiving side */
     uint64_t expect_batch;
+    bool applying;            /* a batch waits for qs_session_applied */
+    qs_apply_batch pend;      /* the batch, pointing into the caller's message */
+    qs_apply_result *pend_res;
     qs_sess_stats stats;
 };
+
+static const char *state_name(state st)
+{
+    static const char *const n[] = {"new",     "wait-welcome", "pushing", "pulling",
+                                    "wait-hello", "serving",   "done"};
+    return n[st];
+}
 
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {
@@ -94,6 +104,7 @@ void qs_session_free(qs_session *s)
         return;
     for (uint32_t i = 0; i < s->ninflight; i++)
         free_inflight(&s->ring[(s->head + i) % MAX_WINDOW]);
+    free(s->pend_res);
     free(s);
 }
 
@@ -167,9 +178,8 @@ static int take_hello(qs_session *s, const qs_hello *h, bool *reset, qs_err *err
         return qs_err_set(err, QS_EPROTO, "peer speaks protocol version %u, this node %u",
                           h->proto, QS_PROTO_VERSION);
     if (strcmp(h->node, s->peer) != 0)
-        return qs_err_set(err, QS_EPROTO,
-                          "the peer calls itself %s but its certificate says %s", h->node,
-                          s->peer);
+        return qs_err_set(err, QS_EPROTO, "%s says node %s but its certificate says %s: refused",
+                          s->role == QS_SESS_PARENT ? "HELLO" : "WELCOME", h->node, s->peer);
     s->hello = *h;
     s->have_hello = true;
     int rc = qs_store_clock_recv(s->st, h->hlc, &s->stats.skew_ms, &s->stats.skew_rejected, err);
@@ -178,7 +188,9 @@ static int take_hello(qs_session *s, const qs_hello *h, bool *reset, qs_err *err
     s->batch_max = min_u32(s->o.max_batch, h->max_batch ? h->max_batch : s->o.max_batch);
     s->window = min_u32(s->o.window, h->window ? h->window : s->o.window);
     s->stats.features = s->o.features & h->features;
-    return qs_store_peer_hello(s->st, s->peer, h->incarnation, s->stats.skew_ms, reset, err);
+    rc = qs_store_peer_hello(s->st, s->peer, h->incarnation, s->stats.skew_ms, reset, err);
+    s->stats.inc_reset = *reset;
+    return rc;
 }
 
 /* The cursor a peer claims on our sequence, valid only for our current
@@ -191,6 +203,8 @@ static int our_cursor(qs_session *s, const qs_hello *h, uint64_t claimed, uint64
     if (!h->has_peer_inc || memcmp(h->peer_inc, s->info.incarnation, QS_INC_LEN) != 0)
         return 0;
     int rc = qs_store_check_cursor(s->st, claimed, renewed, err);
+    if (*renewed)
+        s->stats.renewed = true;
     if (rc == 0 && !*renewed)
         *out = claimed;
     return rc;
@@ -294,6 +308,10 @@ static int on_ack(qs_session *s, const qs_ack *a, qs_err *err)
             s->stats.parked++;
             s->stats.pushed++;
             break;
+        case QS_OUT_DUPLICATE:
+            s->stats.duplicates++;
+            s->stats.pushed++;
+            break;
         default:
             s->stats.pushed++;
             break;
@@ -325,34 +343,58 @@ static int on_batch(qs_session *s, const qs_batch *b, qs_err *err)
     if (b->n > s->o.max_batch)
         return qs_err_set(err, QS_ELIMIT, "batch of %u records exceeds the agreed %u", b->n,
                           s->o.max_batch);
-    qs_apply_result *res = qs_xcalloc(b->n ? b->n : 1, sizeof *res);
-    qs_apply_batch ab = {
+    free(s->pend_res);
+    s->pend_res = qs_xcalloc(b->n ? b->n : 1, sizeof *s->pend_res);
+    s->pend = (qs_apply_batch){
         .peer = s->peer,
         .peer_inc = s->hello.incarnation,
         .dir = s->role == QS_SESS_PARENT ? QS_FROM_CHILD : QS_FROM_PARENT,
         .recs = b->recs,
         .n = b->n,
         .cursor = b->upto,
-        .results = res,
+        .results = s->pend_res,
     };
-    int rc = qs_store_apply(s->st, &ab, 1, err);
-    if (rc) {
-        free(res);
-        return rc; /* no ACK: the peer resends from the stored cursor */
+    s->applying = true;
+    if (s->o.defer_apply)
+        return QS_SESS_APPLY;
+    qs_err aerr = {0};
+    int arc = qs_store_apply(s->st, &s->pend, 1, &aerr);
+    return qs_session_applied(s, arc, &aerr, err);
+}
+
+const qs_apply_batch *qs_session_pending(const qs_session *s)
+{
+    return s->applying ? &s->pend : NULL;
+}
+
+int qs_session_applied(qs_session *s, int apply_rc, const qs_err *apply_err, qs_err *err)
+{
+    if (!s->applying)
+        return qs_err_set(err, QS_EINVAL, "no batch is waiting to be applied");
+    s->applying = false;
+    if (apply_rc) { /* no ACK: the peer resends from the stored cursor */
+        if (err && apply_err)
+            *err = *apply_err;
+        else
+            qs_err_set(err, apply_rc, "applying the batch failed");
+        return apply_rc;
     }
+    const qs_apply_batch *b = &s->pend;
+    const qs_apply_result *res = s->pend_res;
     s->expect_batch++;
     qs_msg m = {.type = QS_MSG_ACK};
-    m.u.ack.batch = b->batch;
-    m.u.ack.cursor = b->upto;
+    m.u.ack.batch = s->expect_batch - 1;
+    m.u.ack.cursor = b->cursor;
     m.u.ack.n = b->n;
     qs_result *out = qs_xcalloc(b->n ? b->n : 1, sizeof *out);
     for (uint32_t i = 0; i < b->n; i++) {
         out[i].outcome = res[i].outcome;
-        out[i].reason = res[i].reason[0] ? res[i].reason : NULL;
+        out[i].reason = res[i].reason[0] ? (char *)res[i].reason : NULL;
         switch (res[i].outcome) {
         case QS_OUT_REJECTED: s->stats.rejected++; break;
         case QS_OUT_CONFLICT: s->stats.conflicts++; break;
         case QS_OUT_PARKED: s->stats.parked++; break;
+        case QS_OUT_DUPLICATE: s->stats.duplicates++; break;
         default: break;
         }
         if (res[i].outcome != QS_OUT_REJECTED) {
@@ -363,9 +405,8 @@ static int on_batch(qs_session *s, const qs_batch *b, qs_err *err)
         }
     }
     m.u.ack.results = out;
-    rc = emit(s, &m, err);
+    int rc = emit(s, &m, err);
     free(out);
-    free(res);
     return rc;
 }
 
@@ -388,6 +429,9 @@ int qs_session_recv(qs_session *s, const qs_msg *m, qs_err *err)
     default:
         break;
     }
+    if (s->applying)
+        return qs_err_set(err, QS_EPROTO, "%s while a batch waits to be applied",
+                          qs_msg_type_name(m->type));
     switch (s->state) {
     case S_WAIT_HELLO:
         if (m->type != QS_MSG_HELLO)
@@ -449,6 +493,6 @@ int qs_session_recv(qs_session *s, const qs_msg *m, qs_err *err)
     default:
         break;
     }
-    return qs_err_set(err, QS_EPROTO, "unexpected %s message in this state",
-                      qs_msg_type_name(m->type));
+    return qs_err_set(err, QS_EPROTO, "unexpected %s in state %s", qs_msg_type_name(m->type),
+                      state_name(s->state));
 }

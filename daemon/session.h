@@ -46,7 +46,15 @@ typedef struct qs_sess_opts {
     uint32_t features;   /* QS_FEAT_* we support */
     uint64_t prev_sent;  /* child: highest upto sent to this parent in earlier
                             sessions (batches at or below it count as resent) */
+    bool defer_apply;    /* a received batch is not applied by qs_session_recv: it
+                            returns QS_SESS_APPLY and the owner applies it (with
+                            other sessions' batches: group commit), then calls
+                            qs_session_applied */
 } qs_sess_opts;
+
+/* qs_session_recv's answer, with opts.defer_apply, when a batch is ready to
+ * be applied (see qs_session_pending). Positive: not an error. */
+#define QS_SESS_APPLY 1
 
 typedef struct qs_sess_stats {
     uint64_t batches_sent, batches_acked, batches_resent;
@@ -58,11 +66,14 @@ typedef struct qs_sess_stats {
     uint64_t conflicts;  /* conflicts created, either way (an edit on both sides counts
                             once where our push arrives and once where theirs does) */
     uint64_t parked;
+    uint64_t duplicates; /* already held by the receiver (an unacknowledged batch resent) */
     int64_t skew_ms;     /* peer clock - ours at the handshake */
     bool skew_rejected;  /* the peer's clock was beyond the maximum offset */
     uint64_t highest_sent;  /* highest upto sent (for the next session's prev_sent) */
     uint64_t highest_acked; /* highest upto the peer acknowledged */
-    uint32_t features;   /* agreed features */
+    uint32_t features;   /* agreed features (ours & the peer's) */
+    bool inc_reset;      /* the peer's incarnation changed: cursors started over */
+    bool renewed;        /* we took a new incarnation (restored or copied store) */
 } qs_sess_stats;
 
 /* Send one message. Return 0, or non-zero to abort the session. The message
@@ -78,10 +89,25 @@ void qs_session_free(qs_session *s);
 int qs_session_start(qs_session *s, qs_err *err);
 
 /* Handle one message from the peer. Returns 0, or an error: a protocol
- * violation (QS_EPROTO), an ERROR from the peer, or a store failure (then no
- * ACK was sent for the batch). On error the owner sends ERROR (see
- * qs_session_error_msg) if the link is up, and closes. */
+ * violation (QS_EPROTO, "unexpected X in state Y"), a HELLO/WELCOME whose node
+ * is not the certificate's (QS_EPROTO), an ERROR from the peer, or a store
+ * failure (then no ACK was sent for the batch). On error the owner sends
+ * ERROR if the link is up, and closes; the session is then dead.
+ * With opts.defer_apply, a PUSH (parent) or CHANGES (child) that passed the
+ * checks returns QS_SESS_APPLY: nothing was applied yet, and m must stay
+ * valid (the pending batch points into it) until qs_session_applied. */
 int qs_session_recv(qs_session *s, const qs_msg *m, qs_err *err);
+
+/* The batch waiting after QS_SESS_APPLY: peer, direction, records, cursor and
+ * a results array of n entries owned by the session. The owner passes it
+ * (a copy of the struct is fine) to qs_store_apply, alone or with others. */
+const qs_apply_batch *qs_session_pending(const qs_session *s);
+
+/* The owner applied the pending batch: apply_rc is qs_store_apply's result
+ * (its results are filled in when 0). 0: the ACK was emitted (and, for a
+ * child, nothing else happens until the next message); else the error (a
+ * failed apply is not acknowledged: the peer resends from the stored cursor). */
+int qs_session_applied(qs_session *s, int apply_rc, const qs_err *apply_err, qs_err *err);
 
 /* True once the session finished completely (child: DONE received; parent:
  * DONE sent). */

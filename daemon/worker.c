@@ -30,6 +30,31 @@ static void push(qs_job **head, qs_job **tail, qs_job *j)
     *tail = j;
 }
 
+/* Unlink the first queued job and, if it has a group function, every other
+ * queued job with the same one (up to the maximum). Mutex held. */
+static size_t take(qs_worker *w, qs_job **g)
+{
+    qs_job *j = w->todo_head;
+    size_t n = 0;
+    g[n++] = j;
+    w->todo_head = j->next;
+    if (j->group) {
+        qs_job **pp = &w->todo_head;
+        while (*pp && n < QS_WORKER_MAX_GROUP) {
+            if ((*pp)->group == j->group) {
+                g[n++] = *pp;
+                *pp = (*pp)->next;
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+    }
+    w->todo_tail = NULL;
+    for (qs_job *t = w->todo_head; t; t = t->next)
+        w->todo_tail = t;
+    return n;
+}
+
 static void *thread_main(void *arg)
 {
     qs_worker *w = arg;
@@ -39,14 +64,16 @@ static void *thread_main(void *arg)
             pthread_cond_wait(&w->cv, &w->mu);
         if (!w->todo_head)
             break; /* stopping and nothing left */
-        qs_job *j = w->todo_head;
-        w->todo_head = j->next;
-        if (!w->todo_head)
-            w->todo_tail = NULL;
+        qs_job *g[QS_WORKER_MAX_GROUP];
+        size_t n = take(w, g);
         pthread_mutex_unlock(&w->mu);
-        j->work(j, w->st);
+        if (n == 1 && !g[0]->group)
+            g[0]->work(g[0], w->st);
+        else
+            g[0]->group(g, n, w->st);
         pthread_mutex_lock(&w->mu);
-        push(&w->done_head, &w->done_tail, j);
+        for (size_t i = 0; i < n; i++)
+            push(&w->done_head, &w->done_tail, g[i]);
         if (w->async_open)
             uv_async_send(&w->async);
     }

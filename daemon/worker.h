@@ -8,6 +8,15 @@
  * the caller and must stay alive until done has been called; done may free it.
  * Typical use: embed qs_job in a struct carrying the arguments and results.
  *
+ * Group commit: a job with a non-NULL group function is not run alone when
+ * other jobs with the same group function are queued: the store thread takes
+ * them all (up to QS_WORKER_MAX_GROUP, from anywhere in the queue, in posting
+ * order) and calls group(jobs, n, st) once instead of each work; then done
+ * for each, in that order. (The aggregator applies batches that arrived on
+ * several connections while the store thread was busy in one transaction.)
+ * Jobs may therefore overtake other queued jobs; a caller that needs order
+ * between two of its jobs posts the second from the first's done.
+ *
  * Shutdown (qs_worker_stop, on the loop thread after the loop has ended):
  * the jobs already queued still run their work (they are short transactions,
  * so the batch in flight is finished, not torn), then done is called for each
@@ -25,9 +34,12 @@ typedef struct qs_job qs_job;
 struct qs_job {
     void (*work)(qs_job *job, qs_store *st); /* store thread */
     void (*done)(qs_job *job);                /* loop thread */
+    void (*group)(qs_job **jobs, size_t n, qs_store *st); /* optional, store thread */
     int cancelled;                            /* set for done after qs_worker_stop */
     qs_job *next;                             /* private */
 };
+
+#define QS_WORKER_MAX_GROUP 64
 
 typedef struct qs_worker qs_worker;
 

@@ -345,10 +345,18 @@ static const qs_kind kinds[] = {
  * Lookup
  */
 
+/* Tests only: a kind this build pretends not to know (0 = none). */
+static uint32_t hidden_kind;
+
+void qs_schema_test_hide_kind(uint32_t id)
+{
+    hidden_kind = id;
+}
+
 const qs_kind *qs_schema_kind(uint32_t id)
 {
     for (uint32_t i = 0; i < N(kinds); i++)
-        if (kinds[i].id == id)
+        if (kinds[i].id == id && id != hidden_kind)
             return &kinds[i];
     return NULL;
 }

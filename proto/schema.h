@@ -125,6 +125,10 @@ const qs_enum_val *qs_enum_by_code(const qs_enum *e, uint32_t code);
 /* Code, ASCII name or Chinese label. */
 const qs_enum_val *qs_enum_lookup(const qs_enum *e, const char *text);
 
+/* Tests only: make qs_schema_kind(id) return NULL, as in an older build that
+ * does not know the kind (0 = know every kind again). */
+void qs_schema_test_hide_kind(uint32_t id);
+
 /* Validation: every error, each naming its field. */
 #define QS_VERR_MAX 32
 typedef struct qs_verr {

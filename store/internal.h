@@ -56,6 +56,10 @@ int qs__exec(qs_store *st, const char *sql, qs_err *err);
 int qs__tx_begin(qs_store *st, bool *mine, qs_err *err);
 int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err);
 
+/* The disk-full test VFS (faultvfs.c): its name when QIANSHOU_TEST_DISKFULL
+ * is set, else NULL (the default VFS). */
+const char *qs__fault_vfs(void);
+
 /* meta table */
 int qs__meta_get_int(qs_store *st, const char *k, int64_t *v, qs_err *err);
 int qs__meta_set_int(qs_store *st, const char *k, int64_t v, qs_err *err);

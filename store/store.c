@@ -418,7 +418,7 @@ int qs_store_open(const qs_store_opts *o, qs_store **out, qs_err *err)
     }
     mode_t old = umask(007);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (o->create ? SQLITE_OPEN_CREATE : 0);
-    int r = sqlite3_open_v2(path, &st->db, flags, NULL);
+    int r = sqlite3_open_v2(path, &st->db, flags, qs__fault_vfs());
     umask(old);
     if (r != SQLITE_OK) {
         rc = qs_err_set(err, r == SQLITE_CANTOPEN ? QS_EPERM : QS_EIO,
@@ -507,6 +507,11 @@ int qs_store_info_get(qs_store *st, qs_store_info *o, qs_err *err)
         (rc = count_q(st, "SELECT count(*) FROM parked", &o->parked, err)))
         return rc;
     return 0;
+}
+
+int qs_store_data_version(qs_store *st, uint64_t *out, qs_err *err)
+{
+    return count_q(st, "PRAGMA data_version", out, err);
 }
 
 /* ---- clock ------------------------------------------------------------- */

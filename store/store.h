@@ -77,6 +77,11 @@ typedef struct qs_store_info {
 
 int qs_store_info_get(qs_store *st, qs_store_info *out, qs_err *err);
 
+/* A number that changes whenever another process (or another qs_store on the
+ * same files) commits a change; this handle's own commits leave it alone.
+ * Cheap (no query of the data): the daemon polls it to notice clerks' edits. */
+int qs_store_data_version(qs_store *st, uint64_t *out, qs_err *err);
+
 /* ---- transactions ------------------------------------------------------ */
 /* Local edits and applies run in their own transaction unless the caller has
  * one open; an open transaction makes a sequence of edits all-or-nothing

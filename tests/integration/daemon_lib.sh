@@ -2,9 +2,12 @@
 # deploy/pki/qs-pki, configs, and helpers to start/stop real qianshoud
 # processes on loopback. Sourced, not run.
 set -euo pipefail
+# The system python3 (a version-manager shim in front of it costs seconds per call).
+[ -x /usr/bin/python3 ] && PATH=/usr/bin:$PATH
 SRC=${QS_SOURCE_DIR:?}
 BIN=${QS_BINARY_DIR:?}
 QSD=$BIN/daemon/qianshoud
+QCLI=$BIN/client/qianshou
 PROBE=$BIN/tests/integration/qs_probe
 PKI=$SRC/deploy/pki/qs-pki
 T=$(mktemp -d /tmp/qs-daemon-test-XXXXXX)
@@ -67,7 +70,7 @@ net_max_queued = 262144
 ${2:-}
 EOC
 }
-county_conf() { # file name id
+county_conf() { # file name id [extra-lines]
     cat > "$1" <<EOC
 [node]
 id = $3
@@ -81,6 +84,7 @@ ca = $T/ca/ca.crt
 cert = $T/$2/node.crt
 key = $T/$2/node.key
 interval = 3600
+${4:-}
 EOC
 }
 
@@ -111,4 +115,21 @@ probe_as() { local n=$1; shift; probe --cert "$T/$n/node.crt" --key "$T/$n/node.
 wait_log() { # file pattern
     for _ in $(seq 50); do grep -q -- "$2" "$1" && return 0; sleep 0.1; done
     fail "no \"$2\" in $1"
+}
+
+# q NAME ARGS...: the qianshou CLI on NAME's data directory
+q() { local n=$1; shift; "$QCLI" -d "$T/${n}data" "$@"; }
+# jget JSON KEY: a top-level number/string from a JSON object (python3)
+jget() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
+for k in sys.argv[2].split("."): v=v[k]
+print(v if not isinstance(v,bool) else str(v).lower())' "$1" "$2"; }
+# count NAME KIND: live records of KIND at NAME
+count() { q "$1" list "$2" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+# digest NAME SCOPE: the digest of SCOPE's records at NAME
+digest() { q "$1" digest --scope "$2" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["digest"], d["versions"])'; }
+# add_services NAME N: N service records at NAME
+add_services() {
+    for i in $(seq "$2"); do
+        q "$1" add service date=2024-05-0$(( i % 9 + 1 )) service_type=visit domain=elderly total=$i >/dev/null
+    done
 }

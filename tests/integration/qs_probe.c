@@ -12,9 +12,19 @@
  * "closed: REASON" / "closed: ok", "held" (still open after --hold). With
  * --hello it sends a HELLO naming NODE (byte by byte with --bytewise); after
  * WELCOME it sends --send's bytes (hex) if given, floods PINGs without reading
- * for --flood seconds if given, else DONE. --many opens N connections per
+ * for --flood seconds if given, else PULL (acknowledging CHANGES unapplied)
+ * and closes at DONE. --many opens N connections per
  * round that each do the handshake (and HELLO if given) and close.
+ *
+ * --push-bad (with --hello NODE, a county): after WELCOME, one PUSH of four
+ * service/county records: [0] a good one in NODE's scope, [1] one scoped to
+ * another county (NODE + 1), [2] a reference record (kind county, scope
+ * 630000), [3] one in NODE's scope whose revision hash was altered after
+ * sealing. --push-township ID: one PUSH of a new record with that id (UUID)
+ * in NODE's township NODE100. Each ACK result prints "result I OUTCOME
+ * REASON"; then PULL as usual.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +38,12 @@
 #include "proto/clock.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "proto/schema.h"
+#include "proto/uuid.h"
 
 static struct {
-    int port, tls12, no_cert, raw, bytewise, many, rounds;
+    int port, tls12, no_cert, raw, bytewise, many, rounds, push_bad;
+    const char *push_township;
     double hold, flood;
     const char *ca, *cert, *key, *dns, *hello, *send_hex;
 } o = {.dns = "qianshou-agg.test", .rounds = 1};
@@ -67,6 +80,81 @@ static void send_msg(pc *p, const qs_msg *m)
     if (qs_net_write(p->c, f.data, f.len, &e) != 0)
         printf("write: %s\n", e.msg);
     qs_buf_free(&f);
+}
+
+/* A sealed record of kind with "field=value" texts (NULL-terminated). */
+static void make_rec(qs_record *r, uint32_t kind, const char *scope, const uint8_t *id, ...)
+{
+    const qs_kind *k = qs_schema_kind(kind);
+    qs_body b;
+    qs_body_init(&b);
+    va_list ap;
+    va_start(ap, id);
+    for (const char *kv; (kv = va_arg(ap, const char *));) {
+        const char *eq = strchr(kv, '=');
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - kv), kv);
+        const qs_field *f = qs_kind_field_by_name(k, name);
+        qs_value v;
+        if (!f || qs_schema_parse(f, eq + 1, &v, NULL) != 0)
+            abort();
+        qs_body_set(&b, f->id, v);
+    }
+    va_end(ap);
+    qs_buf enc;
+    qs_buf_init(&enc, 0);
+    if (qs_body_encode(&b, &enc, NULL) != 0)
+        abort();
+    qs_record_init(r);
+    if (id)
+        memcpy(r->id, id, QS_ID_LEN);
+    else
+        qs_uuid7(r->id, qs_clock_wall_ms());
+    r->kind = kind;
+    snprintf(r->scope, sizeof r->scope, "%s", scope);
+    r->hlc = qs_hlc_make(qs_clock_wall_ms(), 0);
+    snprintf(r->author, sizeof r->author, "%s/probe", o.hello);
+    r->schema = QS_SCHEMA_VERSION;
+    qs_record_set_body(r, enc.data, (uint32_t)enc.len);
+    qs_record_seal(r);
+    qs_buf_free(&enc);
+    qs_body_free(&b);
+}
+
+static void send_push(pc *p)
+{
+    qs_record recs[4];
+    uint32_t n = 0;
+    if (o.push_township) {
+        uint8_t id[QS_ID_LEN];
+        char town[QS_CODE_MAX];
+        snprintf(town, sizeof town, "%s100", o.hello);
+        if (qs_uuid_parse(o.push_township, id) != 0)
+            abort();
+        make_rec(&recs[n++], QS_K_SERVICE, town, id, "date=2024-05-01", "service_type=visit",
+                 "domain=elderly", "total=1", (char *)NULL);
+    } else {
+        char other[QS_CODE_MAX];
+        snprintf(other, sizeof other, "%.*s", (int)sizeof other - 1, o.hello);
+        other[strlen(other) - 1] = other[strlen(other) - 1] == '9' ? '8' : (char)(other[strlen(other) - 1] + 1);
+        make_rec(&recs[n++], QS_K_SERVICE, o.hello, NULL, "date=2024-05-01",
+                 "service_type=visit", "domain=elderly", "total=1", (char *)NULL);
+        make_rec(&recs[n++], QS_K_SERVICE, other, NULL, "date=2024-05-02",
+                 "service_type=visit", "domain=elderly", "total=2", (char *)NULL);
+        make_rec(&recs[n++], QS_K_COUNTY, "630000", NULL, "code=632399", "name=probe",
+                 (char *)NULL);
+        make_rec(&recs[n++], QS_K_SERVICE, o.hello, NULL, "date=2024-05-03",
+                 "service_type=visit", "domain=elderly", "total=3", (char *)NULL);
+        recs[3].rev.hash[0] ^= 0xff; /* forged: does not match the content */
+    }
+    qs_msg m = {.type = QS_MSG_PUSH};
+    m.u.batch.batch = 1;
+    m.u.batch.upto = n;
+    m.u.batch.recs = recs;
+    m.u.batch.n = n;
+    send_msg(p, &m);
+    for (uint32_t i = 0; i < n; i++)
+        qs_record_free(&recs[i]);
 }
 
 static void drip(uv_timer_t *t)
@@ -177,10 +265,26 @@ static void on_data(qs_net_conn *c, const uint8_t *d, size_t n)
                 p->flooding = 1;
                 qs_net_pause_read(c);
                 flood(p);
-            } else if (o.hold <= 0) {
-                qs_msg done = {.type = QS_MSG_DONE};
-                send_msg(p, &done);
+            } else if (o.push_bad || o.push_township) {
+                send_push(p);
+            } else if (o.hold <= 0) { /* nothing to push: pull */
+                qs_msg pull = {.type = QS_MSG_PULL};
+                send_msg(p, &pull);
             }
+        } else if (m.type == QS_MSG_ACK) {
+            for (uint32_t i = 0; i < m.u.ack.n; i++)
+                printf("result %u %s %s\n", i, qs_outcome_name(m.u.ack.results[i].outcome),
+                       m.u.ack.results[i].reason ? m.u.ack.results[i].reason : "");
+            qs_msg pull = {.type = QS_MSG_PULL};
+            send_msg(p, &pull);
+        } else if (m.type == QS_MSG_CHANGES) { /* acknowledge without applying */
+            qs_msg ack = {.type = QS_MSG_ACK};
+            ack.u.ack.batch = m.u.batch.batch;
+            ack.u.ack.cursor = m.u.batch.upto;
+            ack.u.ack.n = m.u.batch.n;
+            ack.u.ack.results = calloc(m.u.batch.n + 1, sizeof *ack.u.ack.results);
+            send_msg(p, &ack);
+            free(ack.u.ack.results);
         } else if (m.type == QS_MSG_DONE) {
             qs_net_close(c);
         }
@@ -293,6 +397,8 @@ int main(int argc, char **argv)
         OPT("--no-cert", o.no_cert = 1)
         OPT("--bytewise", o.bytewise = 1)
         OPT("--raw", o.raw = 1)
+        OPT("--push-bad", o.push_bad = 1)
+        OPT("--push-township", o.push_township = v; i++)
         fprintf(stderr, "unknown option %s\n", a);
         return 1;
     }

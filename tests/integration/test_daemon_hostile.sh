@@ -9,7 +9,7 @@ make_pki
 agg_conf "$T/agg.ini"; county_conf "$T/c1.ini" c1 632322
 start agg "$T/agg.ini"
 start c1 "$T/c1.ini"
-wait_log "$T/agg.log" "handshake recorded"
+wait_log "$T/agg.log" "632322: sync done"
 sleep 0.3
 sum() { cat "$T/aggdata/qianshou.db" "$T/aggdata/qianshou.db-wal" 2>/dev/null | sha256sum; } # -shm changes on reads
 before=$(sum)
@@ -28,10 +28,10 @@ hostile "valid frame in the wrong state (DONE before HELLO)" 0000000500820007010
 [ "$(sum)" = "$before" ] || fail "store files changed"
 [ "$(ctl agg '{"cmd":"nodes"}')" = "$nodes_before" ] || fail "peers changed"
 ok "store untouched"
-# wrong state after WELCOME: a PULL
-out=$(probe_as c2 --hello 632323 --send 00000005008200050100)
-grep -q "recv ERROR" <<<"$out" || fail "PULL after WELCOME: $out"
-wait_log "$T/agg.log" "unexpected PULL in state wait-done"
+# wrong state after WELCOME: a DONE from the county (only the aggregator ends a session)
+out=$(probe_as c2 --hello 632323 --send 00000005008200070100)
+grep -q "recv ERROR" <<<"$out" || fail "DONE after WELCOME: $out"
+wait_log "$T/agg.log" "unexpected DONE in state serving"
 ok "valid frame in the wrong state after WELCOME"
 r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":20}')
 grep -q '"ok":true' <<<"$r" || fail "daemon stopped serving: $r"

@@ -407,6 +407,99 @@ static void test_copied_county(void **state)
     qs_store_close(p);
 }
 
+/* Group commit: two children push at once to one parent whose sessions defer
+ * their applies; batches that are ready together go into one qs_store_apply
+ * (one transaction) and each session still gets its own ACK. */
+static void test_group_commit(void **state)
+{
+    const char *names[2] = {"632322", "632323"};
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_store *c[2];
+    msgq up[2] = {{0}}, down[2] = {{0}};
+    side cs[2], ps[2];
+    qs_session *child[2], *parent[2];
+    qs_err e = {0};
+    for (int i = 0; i < 2; i++) {
+        c[i] = open_store(names[i], QS_ROLE_COUNTY, NULL);
+        for (int j = 0; j < 7 + i; j++)
+            add_service(c[i], j + 1, NULL);
+        cs[i] = (side){.out = &up[i]};
+        ps[i] = (side){.out = &down[i]};
+        qs_sess_opts o = {.max_batch = 3, .window = 2};
+        qs_sess_opts po = {.max_batch = 3, .window = 2, .defer_apply = true};
+        child[i] = qs_session_new(c[i], QS_SESS_CHILD, "630000", &o, emit_cb, &cs[i]);
+        parent[i] = qs_session_new(p, QS_SESS_PARENT, names[i], &po, emit_cb, &ps[i]);
+        assert_int_equal(qs_session_start(child[i], &e), 0);
+    }
+    qs_limits lim = qs_limits_default();
+    int txns = 0, grouped = 0, batches = 0;
+    for (int round = 0; round < 200 && !(qs_session_done(child[0]) && qs_session_done(child[1]));
+         round++) {
+        qs_msg held[2];
+        int nheld = 0, who[2];
+        for (int i = 0; i < 2; i++) { /* one message up on each link */
+            if (up[i].head >= up[i].n)
+                continue;
+            qs_buf *b = &up[i].items[up[i].head++];
+            qs_msg *m = &held[nheld];
+            assert_int_equal(qs_msg_decode(b->data, b->len, &lim, m, &e), 0);
+            int rc = qs_session_recv(parent[i], m, &e);
+            if (rc == QS_SESS_APPLY) {
+                assert_non_null(qs_session_pending(parent[i]));
+                who[nheld++] = i;
+            } else {
+                assert_int_equal(rc, 0);
+                qs_msg_free(m);
+            }
+        }
+        if (nheld) { /* the ready batches together, in one transaction */
+            qs_apply_batch ab[2];
+            for (int k = 0; k < nheld; k++)
+                ab[k] = *qs_session_pending(parent[who[k]]);
+            int arc = qs_store_apply(p, ab, (size_t)nheld, &e);
+            assert_int_equal(arc, 0);
+            txns++;
+            batches += nheld;
+            if (nheld == 2)
+                grouped++;
+            for (int k = 0; k < nheld; k++) {
+                assert_int_equal(qs_session_applied(parent[who[k]], arc, &e, &e), 0);
+                assert_null(qs_session_pending(parent[who[k]]));
+                qs_msg_free(&held[k]);
+            }
+        }
+        for (int i = 0; i < 2; i++) { /* one message down on each link */
+            if (down[i].head >= down[i].n)
+                continue;
+            qs_buf *b = &down[i].items[down[i].head++];
+            qs_msg m;
+            assert_int_equal(qs_msg_decode(b->data, b->len, &lim, &m, &e), 0);
+            assert_int_equal(qs_session_recv(child[i], &m, &e), 0);
+            qs_msg_free(&m);
+        }
+    }
+    assert_true(qs_session_done(child[0]) && qs_session_done(child[1]));
+    assert_true(grouped >= 1);  /* at least one transaction held both links' batches */
+    assert_true(txns < batches);
+    assert_int_equal(count(p, QS_K_SERVICE), 7 + 8);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(qs_session_stats(child[i])->records_acked, (uint64_t)(7 + i));
+        assert_int_equal(qs_session_stats(parent[i])->received, (uint64_t)(7 + i));
+        assert_digest_eq(c[i], p, names[i]);
+        qs_session_free(child[i]);
+        qs_session_free(parent[i]);
+        q_free(&up[i]);
+        q_free(&down[i]);
+        qs_store_close(c[i]);
+    }
+    /* applied without a pending batch is refused */
+    qs_session *s = qs_session_new(p, QS_SESS_PARENT, "632322", &(qs_sess_opts){0}, emit_cb,
+                                   &ps[0]);
+    assert_int_equal(qs_session_applied(s, 0, NULL, &e), QS_EINVAL);
+    qs_session_free(s);
+    qs_store_close(p);
+}
+
 int main(void)
 {
     qs_fx_init("session");
@@ -418,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_cut_anywhere_resumes),
         cmocka_unit_test(test_restored_county),
         cmocka_unit_test(test_copied_county),
+        cmocka_unit_test(test_group_commit),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }

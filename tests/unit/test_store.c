@@ -698,6 +698,87 @@ static void test_unknown_fields_and_local_only(void **state)
     qs_store_close(p);
 }
 
+/* A kind the receiver does not know yet is parked, then applied by the
+ * receiver itself once it is upgraded (here: the kind hidden, then shown). */
+static void test_parked_until_upgrade(void **state)
+{
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    char pdir[512];
+    qs_store *p = qs_fx_store("630000", QS_ROLE_AGGREGATOR, NULL, pdir);
+    uint8_t id[16];
+    create_service(c, "2024-03-01", "4", id);
+    qs_schema_test_hide_kind(QS_K_SERVICE);
+    int out[5];
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_PARKED], 1);
+    qs_record r;
+    qs_err e = {0};
+    assert_int_equal(qs_store_get(p, id, &r, &e), QS_ENOTFOUND);
+    qs_store_close(p);
+    qs_schema_test_hide_kind(0); /* the upgrade */
+    p = qs_fx_reopen(pdir);
+    assert_int_equal(qs_store_get(p, id, &r, &e), 0);
+    qs_record_free(&r);
+    assert_int_equal(total_of(p, id), 4);
+    qs_store_info info;
+    assert_int_equal(qs_store_info_get(p, &info, &e), 0);
+    assert_int_equal(info.parked, 0);
+    assert_same_digest(c, p, "632322");
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+/* Disk full (the test VFS): the write fails cleanly with a sentence, a batch
+ * applies nothing and leaves its cursor, and all works once space is back. */
+static void test_disk_full(void **state)
+{
+    char flag[600];
+    snprintf(flag, sizeof flag, "%s/disk-is-full", qs_fx_root());
+    setenv("QIANSHOU_TEST_DISKFULL", flag, 1);
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    uint8_t id[16];
+    for (int i = 0; i < 5; i++)
+        create_service(c, "2024-03-01", "1", id);
+    qs_body b;
+    service_body(&b, "2024-03-02", "2");
+    qs_err e = {0};
+    assert_int_equal(qs_store_create(p, QS_K_SERVICE, "632322", &b, NULL, NULL, &e), 0);
+    FILE *f = fopen(flag, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(qs_store_create(p, QS_K_SERVICE, "632322", &b, NULL, NULL, &e), QS_EFULL);
+    assert_non_null(strstr(e.msg, "disk is full"));
+    /* A batch: nothing applied, no cursor stored. */
+    qs_record recs[5];
+    uint32_t n;
+    uint64_t upto;
+    bool more;
+    assert_int_equal(qs_store_feed(c, "630000", QS_FEED_UP, 0, 5, recs, &n, &upto, &more, &e), 0);
+    qs_store_info ci;
+    qs_store_info_get(c, &ci, &e);
+    qs_apply_result res[5];
+    qs_apply_batch ab = {.peer = "632322", .peer_inc = ci.incarnation, .dir = QS_FROM_CHILD,
+                         .recs = recs, .n = n, .cursor = upto, .results = res};
+    assert_int_equal(qs_store_apply(p, &ab, 1, &e), QS_EFULL);
+    unlink(flag);
+    assert_int_equal(qs_fx_count(p, QS_K_SERVICE), 1);
+    qs_peer peer;
+    assert_int_equal(qs_store_peer_get(p, "632322", &peer, &e), 0);
+    assert_int_equal(peer.recv_cursor, 0);
+    /* Space is back: the same batch applies, the store is intact. */
+    assert_int_equal(qs_store_apply(p, &ab, 1, &e), 0);
+    assert_int_equal(qs_fx_count(p, QS_K_SERVICE), 6);
+    assert_int_equal(qs_store_create(p, QS_K_SERVICE, "632322", &b, NULL, NULL, &e), 0);
+    assert_int_equal(qs_store_check(p, &e), 0);
+    for (uint32_t i = 0; i < n; i++)
+        qs_record_free(&recs[i]);
+    qs_body_free(&b);
+    qs_store_close(c);
+    qs_store_close(p);
+    unsetenv("QIANSHOU_TEST_DISKFULL");
+}
+
 static void test_shared_clock(void **state)
 {
     char dir[512];
@@ -804,6 +885,30 @@ static void test_echo_and_incarnation_reset(void **state)
     qs_store_close(p);
 }
 
+/* data_version moves when another handle commits, not for our own commits:
+ * the daemon polls it to notice clerks' edits. */
+static void test_data_version(void **state)
+{
+    char dir[512];
+    qs_store *a = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, dir);
+    qs_store *b = qs_fx_reopen(dir);
+    uint64_t v1, v2, v3, v4;
+    qs_err e = {0};
+    assert_int_equal(qs_store_data_version(a, &v1, &e), 0);
+    qs_fx_create(a, QS_K_SERVICE, NULL, "date=2024-05-01", "service_type=visit",
+                 "domain=elderly", "total=1", NULL);
+    assert_int_equal(qs_store_data_version(a, &v2, &e), 0);
+    assert_true(v2 == v1); /* our own commit */
+    qs_fx_create(b, QS_K_SERVICE, NULL, "date=2024-05-02", "service_type=visit",
+                 "domain=elderly", "total=2", NULL);
+    assert_int_equal(qs_store_data_version(a, &v3, &e), 0);
+    assert_true(v3 != v2); /* the other handle's */
+    assert_int_equal(qs_store_data_version(a, &v4, &e), 0);
+    assert_true(v4 == v3);
+    qs_store_close(b);
+    qs_store_close(a);
+}
+
 int main(void)
 {
     qs_fx_init("store");
@@ -821,9 +926,12 @@ int main(void)
         cmocka_unit_test(test_cursor_atomicity),
         cmocka_unit_test(test_feed_scope),
         cmocka_unit_test(test_unknown_fields_and_local_only),
+        cmocka_unit_test(test_parked_until_upgrade),
+        cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_shared_clock),
         cmocka_unit_test(test_backup_restore_incarnation),
         cmocka_unit_test(test_echo_and_incarnation_reset),
+        cmocka_unit_test(test_data_version),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }

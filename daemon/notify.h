@@ -1,0 +1,34 @@
+/*
+ * notify.h — telling systemd how the daemon is doing (sd_notify(3)), for
+ * Type=notify units with a watchdog:
+ *
+ *   READY=1     once the store is open and the listener and the control socket
+ *               are up (qs_notify_ready);
+ *   WATCHDOG=1  from a libuv timer every WATCHDOG_USEC / 2, when systemd set
+ *               WATCHDOG_USEC for this process (WatchdogSec= in the unit); the
+ *               timer runs on the loop, so a loop that hangs stops the pings and
+ *               systemd restarts the daemon;
+ *   STOPPING=1  when a stop begins (qs_notify_stopping).
+ *
+ * Without NOTIFY_SOCKET in the environment (not started by systemd) every call
+ * is a no-op. When built without libsystemd (QS_HAVE_SYSTEMD undefined) the
+ * calls are no-ops too, and qs_notify_ready logs a warning once if NOTIFY_SOCKET
+ * is set, since systemd would then wait for a READY=1 that never comes.
+ *
+ * The state is the process's (one daemon per process); loop thread only.
+ */
+#ifndef QS_NOTIFY_H
+#define QS_NOTIFY_H
+
+#include <uv.h>
+
+/* Send READY=1 (with a STATUS= line) and start the watchdog timer on loop if
+ * systemd asked for one. The timer is unreferenced: it never keeps the loop
+ * alive on its own. Call once. */
+void qs_notify_ready(uv_loop_t *loop, const char *status);
+
+/* Send STOPPING=1 and close the watchdog timer (so the loop can end). Safe to
+ * call before qs_notify_ready or more than once. */
+void qs_notify_stopping(void);
+
+#endif
