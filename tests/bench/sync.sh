@@ -1,0 +1,259 @@
+# sync.sh — benchmarks #1, #2, #5, #6 and #9 with real qianshoud processes on
+# loopback and a throwaway PKI. Sourced by run.sh (uses its variables and
+# helpers: W, QS, QSD, PKI, PROXY, RUNS, N1, N5C, N5R, N7, result, log, field).
+
+PORT_BASE=$((20000 + $$ % 20000))
+AGG_DNS=qianshou-agg.bench
+pki_ready=0
+
+stamp() { date -u -d "@$1" +%Y%m%d%H%M%SZ; }
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+make_ca() {
+    [ "$pki_ready" = 1 ] && return 0
+    local y; y=$(stamp $(($(date +%s) - 86400)))
+    "$PKI" ca-init "$W/ca" >/dev/null
+    "$PKI" node-key "$W/pki/agg" 630000 --dns $AGG_DNS >/dev/null
+    "$PKI" sign "$W/ca" "$W/pki/agg/node.csr" -o "$W/pki/agg/node.crt" --start "$y" --days 30 \
+        --server-dns $AGG_DNS >/dev/null
+    "$PKI" crl "$W/ca" -o "$W/crl.pem" >/dev/null
+    pki_ready=1
+}
+node_key() { # ID: key and request in $W/pki/ID
+    [ -f "$W/pki/$1/node.csr" ] || "$PKI" node-key "$W/pki/$1" "$1" >/dev/null
+}
+node_cert() { # ID: key and certificate in $W/pki/ID
+    [ -f "$W/pki/$1/node.crt" ] && return 0
+    node_key "$1"
+    "$PKI" sign "$W/ca" "$W/pki/$1/node.csr" -o "$W/pki/$1/node.crt" \
+        --start "$(stamp $(($(date +%s) - 86400)))" --days 30 >/dev/null
+}
+
+agg_ini() { # FILE DATADIR PORT
+    cat >"$1" <<EOC
+[node]
+id = 630000
+role = aggregator
+data_dir = $2
+[listen]
+address = 127.0.0.1
+port = $3
+ca = $W/ca/ca.crt
+cert = $W/pki/agg/node.crt
+key = $W/pki/agg/node.key
+crl = $W/crl.pem
+max_connections = 400
+EOC
+}
+county_ini() { # FILE ID DATADIR PORT
+    cat >"$1" <<EOC
+[node]
+id = $2
+role = county
+data_dir = $3
+[upstream]
+host = $AGG_DNS
+address = 127.0.0.1
+port = $4
+ca = $W/ca/ca.crt
+cert = $W/pki/$2/node.crt
+key = $W/pki/$2/node.key
+interval = 86400
+EOC
+}
+
+# daemon CONF LOG: start qianshoud, wait for its control socket; its pid in DPID.
+daemon() {
+    local dir; dir=$(sed -n 's/^data_dir = //p' "$1")
+    "$QSD" -c "$1" >/dev/null 2>"$2" &
+    DPID=$!
+    local pid=$DPID
+    PIDS+=("$pid")
+    for _ in $(seq 300); do
+        [ -S "$dir/qianshoud.sock" ] && return 0
+        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$2" >&2; return 1; }
+        sleep 0.05
+    done
+    echo "run.sh: qianshoud $1: no control socket" >&2
+    return 1
+}
+stop_daemon() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+kib() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
+jnum() { jq -r ".$2" <<<"$1"; }
+
+# ---- #1, #2, #6: one county, 1,000,000 records, fresh aggregator per run ------
+bench_one_county() {
+    local r port agg cty reply t0 t1 ms
+    SYNC_RATES=() INC_MS=() RSS_IDLE=() RSS_SYNC=() SYNC_BYTES=()
+    for r in $(seq "$RUNS"); do
+        port=$(free_port)
+        rm -rf "$W/agg"
+        "$QS" -d "$W/agg" init --node 630000 --role aggregator >/dev/null
+        agg_ini "$W/agg.ini" "$W/agg" "$port"
+        county_ini "$W/county$r.ini" 632322 "$W/county$r" "$port"
+        # The county first: its own sync at start fails (no aggregator yet), so
+        # the session measured is the one `sync --wait` asks for.
+        daemon "$W/county$r.ini" "$W/county$r.log"; cty=$DPID
+        sleep 1
+        daemon "$W/agg.ini" "$W/agg$r.log"; agg=$DPID
+        t0=$(now_ms)
+        reply=$("$QS" -d "$W/county$r" --json sync --wait --timeout 3600) ||
+            { echo "run.sh: #1 sync failed: $reply" >&2; tail -n 20 "$W/county$r.log" >&2; exit 1; }
+        t1=$(now_ms)
+        ms=$(jnum "$reply" duration_ms)
+        [ "$(jnum "$reply" pushed)" -ge "$N1" ] || { echo "run.sh: #1 pushed too few: $reply" >&2; exit 1; }
+        SYNC_RATES+=("$("$PY" -c "print($(jnum "$reply" pushed) / ($ms / 1000))")")
+        SYNC_BYTES+=("$(jnum "$reply" bytes_sent)")
+        RSS_SYNC+=("$("$PY" -c "print($(kib "$cty" VmHWM) / 1024)")")
+        log "sync run $r: $(jnum "$reply" pushed) records in $ms ms (request to reply $((t1 - t0)) ms)"
+        # #2: one new record, then a sync (connect, handshake, push, pull)
+        "$QS" -d "$W/county$r" add service date=2024-05-01 station=632322101 \
+            service_type=visit domain=elderly total=1 >/dev/null
+        reply=$("$QS" -d "$W/county$r" --json sync --wait --timeout 60)
+        [ "$(jnum "$reply" pushed)" = 1 ] || { echo "run.sh: #2 pushed: $reply" >&2; exit 1; }
+        INC_MS+=("$(jnum "$reply" duration_ms)")
+        # #6 idle: after the syncs settled (the local-edit trigger waits 2 s)
+        sleep 4
+        RSS_IDLE+=("$("$PY" -c "print($(kib "$cty" VmRSS) / 1024)")")
+        log "incremental run $r: ${INC_MS[-1]} ms; county RSS idle ${RSS_IDLE[-1]} MiB, peak ${RSS_SYNC[-1]} MiB"
+        stop_daemon "$cty"
+        stop_daemon "$agg"
+        rm -rf "$W/county$r" "$W/agg"
+    done
+    result 1 "initial sync, $N1 service logs, county → aggregator, TLS loopback" rec/s \
+        "${SYNC_RATES[*]}" "raw SQLite insert of the same rows" rows/s "${RAW_RATES[*]}" f/b \
+        'ratio>=' 0.30 "daemon's session duration (connect to DONE), zstd on"
+    result 2 "incremental sync of 1 record after $N1, incl. connect + handshake" ms "${INC_MS[*]}" \
+        "" "" "" "" 'figure<=' 50 ""
+    result 6i "county daemon RSS, idle (after the syncs, $N1 records held)" MiB "${RSS_IDLE[*]}" \
+        "" "" "" "" 'figure<=' 8 "VmRSS"
+    result 6s "county daemon RSS, syncing $N1 records (peak)" MiB "${RSS_SYNC[*]}" \
+        "" "" "" "" 'figure<=' 64 "VmHWM after #1"
+}
+
+# ---- #5: fan-in ----------------------------------------------------------------
+# N5C county daemons (one process each), each with N5R records; the aggregator
+# is started after they are up, then every county is asked to sync at once.
+county_ids() { # N: valid county codes 63PPCC, distinct
+    local n=0 p c
+    for p in $(seq 21 40); do
+        for c in $(seq 1 25); do
+            [ $n -ge "$1" ] && return 0
+            printf '63%02d%02d\n' "$p" "$c"
+            n=$((n + 1))
+        done
+    done
+}
+fanin_county_store() { # ID
+    local d=$W/fan/$1
+    "$QS" -d "$d" init --node "$1" --role county >/dev/null
+    local sid; sid=$("$QS" -d "$d" add station "township=${1}100" name=社工站)
+    sed "s/,6323221[0-9][0-9],/,$sid,/" "$W/rows5.csv" >"$d.csv"
+    "$QS" -d "$d" import service "$d.csv" >/dev/null
+    rm -f "$d.csv"
+}
+bench_fanin() {
+    local ids r port agg id pids=() cli p n fail total t0 t1
+    mapfile -t ids < <(county_ids "$N5C")
+    "$PY" "$HERE/gen_csv.py" "$N5R" 5 >"$W/rows5.csv"
+    log "fan-in: $N5C county certificates, stores of $N5R records and daemons"
+    mkdir -p "$W/fan"
+    # keys and requests in parallel; signing is serial (the CA's index and serial)
+    export -f node_key
+    export W PKI
+    printf '%s\n' "${ids[@]}" | xargs -P 2 -I{} bash -c 'node_key {}'
+    for id in "${ids[@]}"; do node_cert "$id"; done
+    export -f fanin_county_store
+    export W QS
+    printf '%s\n' "${ids[@]}" | xargs -P 2 -I{} bash -c 'fanin_county_store {}'
+    # One port for every run: the counties stay up, the aggregator is new each
+    # run (a new store, so a new incarnation: every county pushes everything again).
+    port=$(free_port)
+    for id in "${ids[@]}"; do
+        county_ini "$W/fan/$id.ini" "$id" "$W/fan/$id" "$port"
+        daemon "$W/fan/$id.ini" "$W/fan/$id.log"
+        pids+=("$DPID")
+    done
+    FAN_RATES=() FAN_ERR=() FAN_RSS=()
+    for r in $(seq "$RUNS"); do
+        rm -rf "$W/fagg"
+        "$QS" -d "$W/fagg" init --node 630000 --role aggregator >/dev/null
+        agg_ini "$W/fagg.ini" "$W/fagg" "$port"
+        daemon "$W/fagg.ini" "$W/fagg$r.log"; agg=$DPID
+        t0=$(now_ms)
+        cli=()
+        for id in "${ids[@]}"; do
+            "$QS" -d "$W/fan/$id" --json sync --wait --timeout 3600 >"$W/fan/$id.reply" 2>&1 &
+            cli+=($!)
+        done
+        fail=0
+        for p in "${cli[@]}"; do wait "$p" || fail=$((fail + 1)); done
+        t1=$(now_ms)
+        total=0
+        for id in "${ids[@]}"; do
+            n=$(jnum "$(cat "$W/fan/$id.reply")" pushed 2>/dev/null || echo 0)
+            total=$((total + n))
+            [ "$n" -ge "$N5R" ] || fail=$((fail + 1))
+        done
+        FAN_RATES+=("$("$PY" -c "print($total / (($t1 - $t0) / 1000))")")
+        FAN_ERR+=("$fail")
+        FAN_RSS+=("$("$PY" -c "print($(kib "$agg" VmHWM) / 1024)")")
+        log "fan-in run $r: $total records from $N5C counties in $((t1 - t0)) ms, $fail errors, aggregator peak RSS ${FAN_RSS[-1]} MiB"
+        stop_daemon "$agg"
+    done
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$W/fan" "$W/fagg"
+    # baseline: #1's single-stream rate, run by run
+    result 5 "aggregator fan-in: $N5C counties at once × $N5R records" rec/s "${FAN_RATES[*]}" \
+        "#1 single-stream sync rate" rec/s "${SYNC_RATES[*]}" f/b 'ratio>=' 0.70 \
+        "first request to last reply; one qianshoud process per county"
+    result 5e "fan-in: counties whose sync failed or fell short" count "${FAN_ERR[*]}" \
+        "" "" "" "" 'figure<=' 0 ""
+    result 5m "fan-in: aggregator peak RSS (VmHWM)" MiB "${FAN_RSS[*]}" "" "" "" "" 'figure<=' 256 ""
+}
+
+# ---- #9: catch-up through a 256 kbit/s, 300 ms line ---------------------------
+bench_rural() {
+    local port pport agg cty reply ms proxy_pid up
+    port=$(free_port)
+    rm -rf "$W/ragg"
+    "$QS" -d "$W/ragg" init --node 630000 --role aggregator >/dev/null
+    agg_ini "$W/ragg.ini" "$W/ragg" "$port"
+    "$PROXY" --listen 127.0.0.1:0 --target "127.0.0.1:$port" --rate-kbit 256 --latency-ms 300 \
+        --seed 9 --control "$W/proxy.sock" 2>"$W/proxy.log" &
+    proxy_pid=$!
+    PIDS+=("$proxy_pid")
+    for _ in $(seq 100); do grep -q 'listening on' "$W/proxy.log" && break; sleep 0.05; done
+    pport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$W/proxy.log")
+    # county first (its sync at start fails: no aggregator behind the proxy yet)
+    county_ini "$W/c7.ini" 632322 "$W/c7" "$pport"
+    daemon "$W/c7.ini" "$W/c7.log"; cty=$DPID
+    sleep 1
+    daemon "$W/ragg.ini" "$W/ragg.log"; agg=$DPID
+    reply=$("$QS" -d "$W/c7" --json sync --wait --timeout 3600) ||
+        { echo "run.sh: #9 sync failed: $reply" >&2; exit 1; }
+    ms=$(jnum "$reply" duration_ms)
+    n=$(jnum "$reply" pushed)
+    up=$(echo stats | "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"stats\n")
+print(s.recv(4096).decode().strip())' "$W/proxy.sock")
+    # bound: this many records at #7's zstd bytes per record (county → aggregator),
+    # at 256 kbit/s = 32,000 bytes/s
+    bound=$("$PY" -c "print($n * $ZSTD_UP_MED / 32000 * 1000)")
+    log "rural run: $n records in $ms ms; bound ${bound} ms; proxy $up"
+    result 9 "catch-up of $n records through 256 kbit/s + 300 ms (qs-proxy)" ms "$ms" \
+        "#7's zstd bytes up ÷ 32,000 B/s" ms "$bound" f/b 'ratio<=' 1.3 "proxy: $up"
+    stop_daemon "$cty"
+    kill -TERM "$proxy_pid" 2>/dev/null || true
+    stop_daemon "$agg"
+}
+
+bench_sync() {
+    make_ca
+    node_cert 632322
+    bench_one_county
+    bench_rural
+    bench_fanin
+}
