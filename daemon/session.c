@@ -133,7 +133,7 @@ static int emit(qs_session *s, const qs_msg *m, qs_err *err)
 static int make_hello(qs_session *s, uint32_t type, uint64_t cursor, const uint8_t *peer_inc,
                       qs_err *err)
 {
-    int rc = qs_store_info_get(s->st, &s->info, err);
+    int rc = qs_store_ident(s->st, &s->info, err);
     if (rc)
         return rc;
     qs_msg m = {.type = type};
@@ -440,7 +440,7 @@ int qs_session_recv(qs_session *s, const qs_msg *m, qs_err *err)
             break;
         if ((rc = take_hello(s, &m->u.hello, &reset, err)))
             return rc;
-        if ((rc = qs_store_info_get(s->st, &s->info, err)))
+        if ((rc = qs_store_ident(s->st, &s->info, err)))
             return rc;
         {
             qs_peer p;

@@ -60,6 +60,9 @@ int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err);
  * is set, else NULL (the default VFS). */
 const char *qs__fault_vfs(void);
 
+/* The next HLC reading, persisted; the caller holds a transaction. */
+int qs__clock_tick(qs_store *st, qs_hlc *out, qs_err *err);
+
 /* meta table */
 int qs__meta_get_int(qs_store *st, const char *k, int64_t *v, qs_err *err);
 int qs__meta_set_int(qs_store *st, const char *k, int64_t v, qs_err *err);

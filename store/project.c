@@ -96,6 +96,18 @@ static int ensure_tables(qs_store *st, const qs_kind *k, bool *added, qs_err *er
             return rc;
         *added = true;
     }
+    /* References are what lookups and report joins go through. */
+    for (uint32_t i = 0; i < k->nfields; i++) {
+        const qs_field *f = &k->fields[i];
+        if (f->type != QS_F_REF)
+            continue;
+        sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%w\" ON \"%w\"(\"%w\")", table,
+                              f->name, table, f->name);
+        rc = qs__exec(st, sql, err);
+        sqlite3_free(sql);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 

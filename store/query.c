@@ -55,7 +55,9 @@ static char *build(const qs_kind *k, const qs_query *q, const char *what, qs_err
         sql = sqlite3_mprintf("SELECT %s FROM versions v WHERE v.kind = %u AND v.head = 1", what,
                               k->id);
     } else {
-        sql = sqlite3_mprintf("SELECT %s FROM \"k_%w\" p JOIN versions v ON v.id = p.id AND "
+        /* CROSS JOIN keeps the projection (filtered, one row per live record) as
+         * the outer loop; each winner is then found through versions(id, hash). */
+        sql = sqlite3_mprintf("SELECT %s FROM \"k_%w\" p CROSS JOIN versions v ON v.id = p.id AND "
                               "v.head = 1 WHERE 1",
                               what, k->name);
         for (size_t i = 0; i < q->nfilters; i++) {

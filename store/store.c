@@ -429,6 +429,10 @@ int qs_store_open(const qs_store_opts *o, qs_store **out, qs_err *err)
         goto fail;
     }
     sqlite3_extended_result_codes(st->db, 1);
+    /* A short-lived process (the CLI) does not checkpoint and delete the WAL on
+     * close: that is several more fsyncs per command; the next connection or
+     * the daemon's automatic checkpoints take care of it. */
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_busy_timeout(st->db, o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000);
     old = umask(007);
     rc = qs__exec(st,
@@ -491,6 +495,16 @@ static int count_q(qs_store *st, const char *sql, uint64_t *out, qs_err *err)
     return rc == SQLITE_ROW ? 0 : qs__sqlerr(st, rc, "counting", err);
 }
 
+int qs_store_ident(qs_store *st, qs_store_info *o, qs_err *err)
+{
+    memset(o, 0, sizeof *o);
+    snprintf(o->node, sizeof o->node, "%s", st->node);
+    o->role = st->role;
+    memcpy(o->incarnation, st->inc, QS_INC_LEN);
+    o->schema = QS_SCHEMA_VERSION;
+    return count_q(st, "SELECT coalesce(max(seq), 0) FROM versions", &o->max_seq, err);
+}
+
 int qs_store_info_get(qs_store *st, qs_store_info *o, qs_err *err)
 {
     int rc;
@@ -518,17 +532,22 @@ int qs_store_data_version(qs_store *st, uint64_t *out, qs_err *err)
 
 /* ---- clock ------------------------------------------------------------- */
 
+int qs__clock_tick(qs_store *st, qs_hlc *out, qs_err *err)
+{
+    int64_t v = 0;
+    qs__meta_get_int(st, "hlc", &v, NULL);
+    qs_hlc h = (qs_hlc)v;
+    *out = qs_hlc_now(&h, qs_clock_wall_ms());
+    return qs__meta_set_int(st, "hlc", (int64_t)h, err);
+}
+
 int qs_store_clock_now(qs_store *st, qs_hlc *out, qs_err *err)
 {
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
         return rc;
-    int64_t v = 0;
-    qs__meta_get_int(st, "hlc", &v, NULL);
-    qs_hlc h = (qs_hlc)v;
-    *out = qs_hlc_now(&h, qs_clock_wall_ms());
-    rc = qs__meta_set_int(st, "hlc", (int64_t)h, err);
+    rc = qs__clock_tick(st, out, err);
     return qs__tx_end(st, mine, rc, err);
 }
 

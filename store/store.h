@@ -76,6 +76,9 @@ typedef struct qs_store_info {
 } qs_store_info;
 
 int qs_store_info_get(qs_store *st, qs_store_info *out, qs_err *err);
+/* Only node, role, incarnation and max_seq (no counting): cheap, for every
+ * handshake. The other fields of *out are zero. */
+int qs_store_ident(qs_store *st, qs_store_info *out, qs_err *err);
 
 /* A number that changes whenever another process (or another qs_store on the
  * same files) commits a change; this handle's own commits leave it alone.

@@ -322,7 +322,7 @@ static int write_local(qs_store *st, const qs_kind *k, const char *scope,
     r.kind = k->id;
     snprintf(r.scope, sizeof r.scope, "%s", scope);
     qs_record_set_parents(&r, parents, np);
-    if ((rc = qs_store_clock_now(st, &r.hlc, err)))
+    if ((rc = qs__clock_tick(st, &r.hlc, err)))
         goto done;
     snprintf(r.author, sizeof r.author, "%s/%s", st->node, st->user);
     r.deleted = deleted;
