@@ -61,6 +61,7 @@ int cmd_init(cli *c, int argc, char **argv);
 int cmd_schema(cli *c, int argc, char **argv);
 int cmd_digest(cli *c, int argc, char **argv);
 int cmd_backup(cli *c, int argc, char **argv);
+int cmd_check(cli *c, int argc, char **argv);
 int cmd_restore(cli *c, int argc, char **argv);
 int cmd_add(cli *c, int argc, char **argv);
 int cmd_edit(cli *c, int argc, char **argv);

@@ -37,6 +37,10 @@ static const char DIGEST_HELP[] =
     "holds (or those in CODE's area): two nodes that hold the same records print the same "
     "digest.\n";
 
+static const char CHECK_HELP[] =
+    "usage: qianshou check\n\nRun SQLite's integrity check on the store: exit 0 and \"ok\" when "
+    "the database is sound, exit 2 with the first problem when it is not.\n";
+
 static const char BACKUP_HELP[] = "usage: qianshou backup -o FILE\n\nA consistent copy of the "
                                   "store, made while it is in use (mode 0600).\n";
 
@@ -358,6 +362,43 @@ int cmd_digest(cli *c, int argc, char **argv)
                scope ? scope : "all records", hex, n, n == 1 ? "" : "s");
     }
     rc = CLI_OK;
+done:
+    qs_store_close(st);
+    return rc;
+}
+
+int cmd_check(cli *c, int argc, char **argv)
+{
+    int rc;
+    if (cli_wants_help(argc, argv)) {
+        fputs(CHECK_HELP, stdout);
+        return CLI_OK;
+    }
+    if (argc > 1)
+        return cli_usage(c, "check", "unexpected \"%s\"", argv[1]);
+    qs_store *st = NULL;
+    if ((rc = cli_open(c, &st)))
+        return rc;
+    qs_err err = {0};
+    int r = qs_store_check(st, &err);
+    if (r == 0) {
+        rc = CLI_OK;
+    } else if (r == QS_ECORRUPT) {
+        rc = CLI_DATA;
+    } else {
+        rc = cli_fail_err(c, &err);
+        goto done;
+    }
+    if (c->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "ok", json_boolean(r == 0));
+        json_object_set_new(j, "problem", r == 0 ? json_null() : json_string(err.msg));
+        out_json(j);
+    } else if (r == 0) {
+        printf("ok\n");
+    } else {
+        fprintf(stderr, "qianshou check: the store is damaged: %s\n", err.msg);
+    }
 done:
     qs_store_close(st);
     return rc;

@@ -175,6 +175,13 @@ int cmd_status(cli *c, int argc, char **argv)
                                        ? str(r, "last_ok") : "never");
         line("pending", "%lld records waiting to go up", (long long)num(r, "pending"));
         line("clock skew", "%lld ms", (long long)num(r, "skew_ms"));
+        if (json_is_string(json_object_get(r, "next_attempt")))
+            line("next attempt", "%s (%s)", str(r, "next_attempt"), str(r, "next_reason"));
+        else
+            line("next attempt", "none planned");
+        if (num(r, "failed_attempts"))
+            line("link down", "since %s, %lld failed attempts (retrying with backoff)",
+                 str(r, "down_since"), (long long)num(r, "failed_attempts"));
     } else {
         line("connections", "%lld", (long long)num(r, "connections"));
         line("nodes", "%lld counties seen (`qianshou nodes`)", (long long)num(r, "nodes"));

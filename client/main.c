@@ -26,6 +26,7 @@ static const char HELP[] =
     "  export KIND [--format csv|json] [--bom] [--labels] [-o FILE]\n"
     "  conflicts [list] | conflicts show ID | conflicts resolve ID (--take REV | --set F=V...)\n"
     "  digest [--scope CODE]\n"
+    "  check                              PRAGMA integrity_check of the store (exit 0 or 2)\n"
     "  backup -o FILE | restore FILE\n"
     "  sync [--wait] [--timeout S]        sync with the aggregator now (qianshoud)\n"
     "  status                             the daemon's link, last sync, counters\n"
@@ -54,6 +55,7 @@ static const command COMMANDS[] = {
     {"edit", cmd_edit},         {"delete", cmd_delete},   {"show", cmd_show},
     {"list", cmd_list},         {"import", cmd_import},   {"export", cmd_export},
     {"conflicts", cmd_conflicts}, {"digest", cmd_digest}, {"backup", cmd_backup},
+    {"check", cmd_check},
     {"restore", cmd_restore},
     {"sync", cmd_sync},         {"status", cmd_status},
     {"report", cmd_report}, {"nodes", cmd_nodes}, {"metrics", cmd_metrics},

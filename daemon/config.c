@@ -119,6 +119,18 @@ static int handler(void *user, const char *section, const char *key, const char 
         c->up.interval = (unsigned)u;
         return 1;
     }
+    if (IS("upstream", "retry_base")) {
+        if (parse_uint(value, 3600, &u) != 0 || u < 1)
+            BAD("[upstream] retry_base: \"%s\" is not a number of seconds (1..3600)", value);
+        c->up.retry_base = (unsigned)u;
+        return 1;
+    }
+    if (IS("upstream", "retry_cap")) {
+        if (parse_uint(value, 86400, &u) != 0 || u < 1)
+            BAD("[upstream] retry_cap: \"%s\" is not a number of seconds (1..86400)", value);
+        c->up.retry_cap = (unsigned)u;
+        return 1;
+    }
     if (IS("upstream", "nightly")) {
         int h, m;
         char extra;
@@ -208,6 +220,8 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
     cfg->limits = qs_limits_default();
     cfg->up.interval = 3600;
     cfg->up.nightly_min = -1;
+    cfg->up.retry_base = 5;
+    cfg->up.retry_cap = 900;
     snprintf(cfg->listen.address, sizeof cfg->listen.address, "0.0.0.0");
     cfg->listen.max_connections = 256;
     cfg->net_max_queued = 1u << 20;

@@ -9,6 +9,9 @@
  *              port = 1..65535, ca, cert, key (PEM paths, required)
  *              interval = seconds between syncs (default 3600; 0 = never)
  *              nightly = HH:MM local time (optional)
+ *              retry_base, retry_cap = seconds: after a failed sync the next
+ *              attempt comes after a random delay in [0, min(cap, base*2^n)]
+ *              (n = failures in a row - 1); defaults 5 and 900
  *   [listen]   (aggregator) address (default 0.0.0.0), port, ca, cert, key,
  *              crl (required: the aggregator fails closed without one),
  *              max_connections (default 256)
@@ -43,6 +46,8 @@ typedef struct qs_config {
         char ca[QS_CFG_PATH], cert[QS_CFG_PATH], key[QS_CFG_PATH];
         unsigned interval;       /* seconds; 0 = no periodic sync */
         int nightly_min;         /* minutes after local midnight, -1 = none */
+        unsigned retry_base;     /* seconds: first backoff ceiling (default 5) */
+        unsigned retry_cap;      /* seconds: the backoff ceiling's cap (default 900) */
     } up;
     struct {
         char address[64];

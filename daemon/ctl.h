@@ -32,6 +32,12 @@
  *      "pending":17,                         (county: records waiting to go up)
  *      "last_error":""|"<reason>",
  *      "skew_ms":-12,                        (county: measured at the last handshake)
+ *      "next_attempt":...,"next_attempt_ms":...,  (county: the next planned sync,
+ *      "next_reason":"start"|"edit"|"interval"|"nightly"|"retry"|"manual"|null,
+ *                                            now while one runs; null: none planned)
+ *      "reason":"..."|null,                  (county: why the running sync started)
+ *      "failed_attempts":0,                  (county: failed syncs in a row; backoff)
+ *      "down_since":...,"down_since_ms":..., (county: first failure of that run)
  *      "cert":{"node":"632322","not_before":...,"not_before_ms":...,
  *              "not_after":...,"not_after_ms":...,"days_left":712},
  *      "crl":null | {"last_update":...,"next_update":...,"next_update_ms":...,

@@ -2,6 +2,7 @@
  * see link.h and proto/PROTOCOL-session.md. */
 #include "daemon/link.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,10 @@ struct qs_link {
     qs_buf *emit_to;          /* store thread: the running job's output */
     uint64_t emitted;         /* store thread: bytes framed by that job */
     qs_link_result res;
+    /* test-only crash hook (QIANSHOU_TEST_EXIT_AFTER_FRAME) */
+    unsigned frames_out;      /* store thread: session frames emitted */
+    unsigned frames_in;       /* session frames handed to the session */
+    size_t hook_cut;          /* store thread: job output ends after frame k (+1; 0 = not) */
 };
 
 typedef struct ljob {
@@ -47,6 +52,7 @@ typedef struct ljob {
     qs_err err;
     qs_buf out;               /* frames emitted while the job ran */
     uint64_t out_bytes;
+    unsigned nth_in;          /* this message's number among the frames received */
     int applied;              /* a batch was applied (group commit counters) */
     size_t group;             /* batches in its transaction (first of a group: > 0) */
     bool sess_done;
@@ -59,11 +65,69 @@ typedef struct donejob { /* the end of a failed session, fire and forget */
     char error[QS_REASON_MAX];
 } donejob;
 
+/* ---- the test-only crash hook ---- */
+
+static qs_link *g_victim; /* the link whose frame k was sent/processed */
+static uv_timer_t g_kill_timer;
+static uint64_t g_kill_start;
+
+static void die(void)
+{
+    qs_log(QS_LOG_WARN, "test", "QIANSHOU_TEST_EXIT_AFTER_FRAME: killing myself (SIGKILL)");
+    raise(SIGKILL);
+}
+
+/* Kill once what was queued up to frame k has left for the kernel (or the
+ * connection is gone, or 2 s passed). */
+static void kill_poll(uv_timer_t *t)
+{
+    qs_link *l = g_victim;
+    if (!l->conn || (!l->out.len && qs_net_queued(l->conn) == 0) ||
+        uv_now(t->loop) - g_kill_start > 2000)
+        die();
+}
+
+static void hook_fire(qs_link *l)
+{
+    if (g_victim)
+        return;
+    g_victim = l;
+    qs_log(QS_LOG_INFO, "test", "crash hook: frame %u %s %s reached", l->env->exit_after,
+           l->env->exit_in ? "received from" : "sent to", l->res.peer);
+    uv_timer_init(l->env->loop, &g_kill_timer);
+    g_kill_start = uv_now(l->env->loop);
+    uv_timer_start(&g_kill_timer, kill_poll, 0, 1); /* never closed: we die */
+}
+
+static void parse_hook(qs_link_env *env)
+{
+    const char *v = getenv("QIANSHOU_TEST_EXIT_AFTER_FRAME");
+    if (!v || !*v)
+        return;
+    char *end;
+    unsigned long k = strtoul(v, &end, 10);
+    int in = 0;
+    if (strcmp(end, ":in") == 0)
+        in = 1;
+    else if (*end && strcmp(end, ":out") != 0)
+        k = 0;
+    if (k == 0 || k > 1000000) {
+        qs_log(QS_LOG_WARN, "test", "QIANSHOU_TEST_EXIT_AFTER_FRAME=%s is not k[:in|:out] "
+               "(k >= 1): ignored", v);
+        return;
+    }
+    env->exit_after = (unsigned)k;
+    env->exit_in = in;
+    qs_log(QS_LOG_WARN, "test", "QIANSHOU_TEST_EXIT_AFTER_FRAME: this daemon kills itself "
+           "after frame %lu %s of a session", k, in ? "received" : "sent");
+}
+
 void qs_link_env_init(qs_link_env *env)
 {
     memset(env, 0, sizeof *env);
     env->tag_ = TAG_ENV;
     env->window = DEFAULT_WINDOW;
+    parse_hook(env);
 }
 
 static const char *peer_name(const qs_link *l)
@@ -75,6 +139,8 @@ static void maybe_free(qs_link *l)
 {
     if (l->conn || l->job_busy || !l->ended)
         return;
+    if (l == g_victim)
+        die(); /* the connection went before the frame was out: die now */
     qs_link_env *env = l->env;
     if (l->prev)
         l->prev->next = l->next;
@@ -135,6 +201,8 @@ static int emit_cb(void *ctx, const qs_msg *m)
         return -1;
     }
     l->emitted += l->emit_to->len - before;
+    if (l->env->exit_after && !l->env->exit_in && ++l->frames_out == l->env->exit_after)
+        l->hook_cut = l->emit_to->len + 1; /* what follows frame k is never sent */
     return 0;
 }
 
@@ -172,7 +240,9 @@ static void fail(qs_link *l, int code, const char *fmt, ...)
     va_end(ap);
     l->failed = 1;
     qs_err_set(&l->res.err, code, "%s", msg);
-    qs_log(QS_LOG_WARN, "session", "%s: closing the connection: %s", peer_name(l), msg);
+    /* county: the scheduler logs the link going down once, not every attempt */
+    qs_log(l->client ? QS_LOG_DEBUG : QS_LOG_WARN, "session", "%s: closing the connection: %s",
+           peer_name(l), msg);
     if (qs_net_is_open(l->conn)) {
         qs_msg m = {.type = QS_MSG_ERROR};
         m.u.error.code = code;
@@ -296,10 +366,12 @@ static void post(qs_link *l, const qs_msg *m)
     j->job.group = run_jobs;
     j->job.done = job_done;
     j->l = l;
-    if (m)
+    if (m) {
         j->msg = *m; /* takes ownership of what it points to */
-    else
+        j->nth_in = ++l->frames_in;
+    } else {
         j->start = 1;
+    }
     qs_buf_init(&j->out, 0);
     l->job_busy = 1;
     if (l->conn)
@@ -345,6 +417,11 @@ static void log_done(qs_link *l)
                (unsigned long long)l->res.bytes_sent, (long long)l->res.skew_ms);
 }
 
+static int cancelled_or_gone(const qs_job *job, const qs_link *l)
+{
+    return job->cancelled || !l->conn;
+}
+
 static void job_done(qs_job *job)
 {
     ljob *j = (ljob *)job;
@@ -369,6 +446,18 @@ static void job_done(qs_job *job)
     }
     int rc = j->rc;
     qs_err err = j->err;
+    int hook = 0;
+    if (l->hook_cut) { /* crash hook: frame k (sent) is in this output */
+        j->out.len = l->hook_cut - 1;
+        l->hook_cut = 0;
+        hook = 1;
+    }
+    if (l->env->exit_after && l->env->exit_in && j->nth_in == l->env->exit_after)
+        hook = 1; /* crash hook: frame k (received) processed, its answer goes out */
+    if (l == g_victim)
+        j->out.len = 0; /* after frame k: nothing more leaves */
+    if (hook && !cancelled_or_gone(job, l))
+        hook_fire(l);
     qs_buf_append(&l->out, j->out.data, j->out.len);
     qs_buf_free(&j->out);
     bool sess_done = j->sess_done;
@@ -445,6 +534,11 @@ static void handle(qs_link *l, qs_msg *m)
  * only when nothing is in flight and the output went out. */
 static void process_input(qs_link *l)
 {
+    if (l == g_victim) { /* crash hook fired: take nothing more */
+        if (l->conn)
+            qs_net_pause_read(l->conn);
+        return;
+    }
     while (l->conn && (!l->failed || l->done) && !l->job_busy && !l->out.len && l->in.len) {
         size_t used = 0, plen = 0;
         const uint8_t *payload = NULL;
@@ -553,10 +647,12 @@ static void on_close(qs_net_conn *c, const qs_err *reason)
         else
             qs_err_set(&l->res.err, QS_EIO, "the peer closed the connection before the "
                        "session was done");
+        /* county: the scheduler logs the link going down once, not every attempt */
+        int lvl = l->client ? QS_LOG_DEBUG : QS_LOG_WARN;
         if (l->res.handshaked)
-            qs_log(QS_LOG_WARN, "session", "%s: %s", peer_name(l), l->res.err.msg);
+            qs_log(lvl, "session", "%s: %s", peer_name(l), l->res.err.msg);
         else
-            qs_log(QS_LOG_WARN, "session", "cannot connect upstream: %s", l->res.err.msg);
+            qs_log(lvl, "session", "cannot connect upstream: %s", l->res.err.msg);
     }
     l->res.ended_ms = qs_clock_wall_ms();
     end_link(l);

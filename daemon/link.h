@@ -75,6 +75,16 @@ typedef struct qs_link_env {
     void (*on_end)(const qs_link_result *r, void *data);
     void *data;
     unsigned live;             /* sessions not yet freed */
+    /* Test-only crash hook, from QIANSHOU_TEST_EXIT_AFTER_FRAME=k[:in|:out]
+     * (read by qs_link_env_init; default :out): the daemon raises SIGKILL
+     * right after it has sent (out) session frame k of a session, or after
+     * it has received frame k and processed it (its answer, e.g. the ACK
+     * of an applied batch, sent). Session frames are HELLO/WELCOME, PUSH,
+     * ACK, PULL, CHANGES, DONE; PING/PONG/ERROR do not count. "Sent" = the
+     * bytes up to the end of frame k were handed to the kernel; frames the
+     * same step would emit after k are never sent. 0 = off. */
+    unsigned exit_after;
+    int exit_in;
     qs_link_counters counters;
     qs_link *head;             /* private: live sessions */
 } qs_link_env;

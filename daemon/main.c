@@ -39,6 +39,9 @@
 
 typedef struct daemon_s daemon_s;
 
+/* Why a sync starts (status "next_reason"/"reason"). */
+enum { WHY_NONE, WHY_START, WHY_EDIT, WHY_INTERVAL, WHY_NIGHTLY, WHY_RETRY, WHY_MANUAL };
+
 typedef struct waiter { /* a ctl client waiting for the end of a sync */
     struct ctl_client *cl;
     uv_timer_t timer;
@@ -77,7 +80,7 @@ struct daemon_s {
     int ctl_open;
     ctl_client *clients;
     uv_signal_t sig_term, sig_int, sig_hup;
-    uv_timer_t interval, nightly, stop_timer, watch, settle;
+    uv_timer_t interval, nightly, stop_timer, watch, settle, retry;
     int stopping;
     totals tot;
     /* local edits (county): PRAGMA data_version polled every second */
@@ -92,9 +95,22 @@ struct daemon_s {
     waiter *waiters;
     uint64_t sync_no;   /* syncs started */
     int sync_again;     /* start another when this one ends */
+    int again_why;
     int renew_retries;  /* reconnects after taking a new incarnation */
     json_t *last_sync;  /* the last sync's result (county), for status */
+    /* the scheduler (county): why the current sync started; backoff state */
+    int why;            /* WHY_*: why the current (or last) sync started */
+    unsigned fails;     /* failed syncs in a row (0: the link is up or untried) */
+    int64_t down_ms;    /* wall ms of the first failure of this run of failures */
+    uint64_t rng;       /* xorshift64 state for the jitter */
 };
+
+static const char *why_name(int why)
+{
+    static const char *const names[] = {"none", "start", "edit", "interval", "nightly",
+                                        "retry", "manual"};
+    return why >= 0 && why <= WHY_MANUAL ? names[why] : "none";
+}
 
 /* ---- helpers ---- */
 
@@ -307,6 +323,8 @@ static void work_ctl(qs_job *job, qs_store *st)
     }
 }
 
+static void next_attempt(daemon_s *d, int64_t *at_ms, int *why);
+
 static json_t *totals_json(const daemon_s *d)
 {
     const totals *t = &d->tot;
@@ -382,6 +400,16 @@ static void done_ctl(qs_job *job)
                 json_time(o, "last_contact", p ? p->last_contact_ms : 0);
                 json_object_set_new(o, "pending", json_integer((json_int_t)j->pending));
                 json_object_set_new(o, "skew_ms", json_integer(p ? p->skew_ms : 0));
+                int64_t at = 0;
+                int why = WHY_NONE;
+                next_attempt(d, &at, &why);
+                json_time(o, "next_attempt", at);
+                json_object_set_new(o, "next_reason",
+                                    why ? json_string(why_name(why)) : json_null());
+                json_object_set_new(o, "reason",
+                                    d->syncing ? json_string(why_name(d->why)) : json_null());
+                json_object_set_new(o, "failed_attempts", json_integer(d->fails));
+                json_time(o, "down_since", d->fails ? d->down_ms : 0);
                 json_object_set_new(o, "last_error",
                                     json_string(d->last_error[0] ? d->last_error
                                                 : p              ? p->last_error
@@ -428,7 +456,7 @@ static void done_ctl(qs_job *job)
 }
 
 static int do_reload(daemon_s *d, qs_err *e);
-static void start_sync(daemon_s *d);
+static void start_sync(daemon_s *d, int why);
 static json_t *totals_json(const daemon_s *d);
 
 static void waiter_timer_closed(uv_handle_t *h)
@@ -515,7 +543,7 @@ static void ctl_dispatch(ctl_client *cl, const char *line)
         } else {
             ctl_reply(cl, json_pack("{s:b, s:b}", "ok", 1, "started", 1));
         }
-        start_sync(d);
+        start_sync(d, WHY_MANUAL);
     } else {
         char msg[128];
         snprintf(msg, sizeof msg, "unknown command \"%.64s\"", cmd);
@@ -656,13 +684,133 @@ static void add_totals(totals *t, const qs_link_result *r)
 
 static void check_pending(daemon_s *d);
 
+/* ---- backoff (county) ---- */
+
+static uint64_t next_rand(daemon_s *d)
+{
+    uint64_t x = d->rng; /* xorshift64: jitter needs spread, not secrecy */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    d->rng = x;
+    return x;
+}
+
+/* Full jitter: uniform in [0, min(cap, base * 2^(fails-1))] ms. */
+static uint64_t backoff_ms(daemon_s *d)
+{
+    uint64_t cap = (uint64_t)d->cfg.up.retry_cap * 1000;
+    uint64_t ceil = (uint64_t)d->cfg.up.retry_base * 1000;
+    for (unsigned i = 1; i < d->fails && ceil < cap; i++)
+        ceil *= 2;
+    if (ceil > cap)
+        ceil = cap;
+    return next_rand(d) % (ceil + 1);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    start_sync(t->data, WHY_RETRY);
+}
+
+static void duration_text(int64_t ms, char *out, size_t n)
+{
+    int64_t s = ms / 1000;
+    if (s < 120)
+        snprintf(out, n, "%lld s", (long long)s);
+    else if (s < 7200)
+        snprintf(out, n, "%lld min", (long long)(s / 60));
+    else
+        snprintf(out, n, "%lld h %lld min", (long long)(s / 3600), (long long)(s / 60 % 60));
+}
+
+/* A sync failed: the first failure of a run logs one line; every failure
+ * plans the next attempt. */
+static void link_failed(daemon_s *d, const qs_link_result *r)
+{
+    if (d->fails == 0) {
+        d->down_ms = r->ended_ms ? r->ended_ms : qs_clock_wall_ms();
+        if (r->err.code == QS_ECLOCK)
+            qs_log(QS_LOG_ERROR, "clock", "%s", r->err.msg);
+        else
+            qs_log(QS_LOG_WARN, "sync", "link to %s down: %s; retrying with backoff (at most "
+                   "every %u s), one line when it is back", d->cfg.up.host, r->err.msg,
+                   d->cfg.up.retry_cap);
+    }
+    d->fails++;
+    if (d->stopping)
+        return;
+    uint64_t ms = backoff_ms(d);
+    qs_log(QS_LOG_DEBUG, "sync", "attempt %u failed (%s); next in %llu ms", d->fails,
+           r->err.msg, (unsigned long long)ms);
+    uv_timer_start(&d->retry, on_retry, ms, 0);
+}
+
+static void link_up(daemon_s *d, const qs_link_result *r)
+{
+    if (d->fails > 0) {
+        char dur[48];
+        duration_text(r->ended_ms - d->down_ms, dur, sizeof dur);
+        qs_log(QS_LOG_INFO, "sync", "link to %s back after %s down (%u failed attempts): "
+               "sent %llu records (%llu bytes), received %llu records (%llu bytes)",
+               r->peer, dur, d->fails, (unsigned long long)r->stats.records_sent,
+               (unsigned long long)r->bytes_sent, (unsigned long long)r->stats.pulled,
+               (unsigned long long)r->bytes_received);
+    }
+    d->fails = 0;
+}
+
+static void timer_due(uv_timer_t *t, int why, int64_t now, int64_t *at_ms, int *best)
+{
+    if (!uv_is_active((uv_handle_t *)t))
+        return;
+    int64_t at = now + (int64_t)uv_timer_get_due_in(t);
+    if (!*best || at < *at_ms) {
+        *at_ms = at;
+        *best = why;
+    }
+}
+
+/* The next planned attempt (wall ms) and why; 0/NULL when none is planned.
+ * During a sync: now, and why that one started. Loop thread. */
+static void next_attempt(daemon_s *d, int64_t *at_ms, int *why)
+{
+    int64_t now = qs_clock_wall_ms();
+    *at_ms = 0;
+    *why = WHY_NONE;
+    if (d->stopping)
+        return;
+    if (d->syncing) {
+        *at_ms = now;
+        *why = d->why;
+        return;
+    }
+    uv_update_time(d->loop);
+    timer_due(&d->retry, WHY_RETRY, now, at_ms, why);
+    if (d->fails > 0)
+        return; /* the other triggers wait for the retry */
+    timer_due(&d->settle, WHY_EDIT, now, at_ms, why);
+    timer_due(&d->interval, WHY_INTERVAL, now, at_ms, why);
+    timer_due(&d->nightly, WHY_NIGHTLY, now, at_ms, why);
+}
+
 static void on_session_end(const qs_link_result *r, void *data)
 {
     daemon_s *d = data;
     if (r->handshaked)
         add_totals(&d->tot, r);
-    if (d->cfg.role != QS_ROLE_COUNTY)
+    if (d->cfg.role != QS_ROLE_COUNTY) {
+        /* aggregator: a store failure (disk full, I/O) stays in status until a
+         * later session completes; the session logged it */
+        int store_err = r->err.code == QS_EFULL || r->err.code == QS_EBUSY ||
+                        r->err.code == QS_ECORRUPT;
+        if (store_err && r->welcomed)
+            snprintf(d->last_error, sizeof d->last_error, "session with %s: %.400s", r->peer,
+                     r->err.msg);
+        else if (r->err.code == 0 && r->welcomed)
+            d->last_error[0] = '\0';
         return;
+    }
     d->syncing = 0;
     d->connected = 0;
     if (r->stats.highest_sent > d->env.prev_sent)
@@ -679,7 +827,8 @@ static void on_session_end(const qs_link_result *r, void *data)
         for (waiter *w = d->waiters; w; w = w->next)
             if (w->want <= d->sync_no)
                 w->want = d->sync_no + 1;
-        start_sync(d);
+        d->syncing = 0;
+        start_sync(d, d->why);
         return;
     }
     d->renew_retries = 0;
@@ -687,10 +836,10 @@ static void on_session_end(const qs_link_result *r, void *data)
     if (r->err.code == 0) {
         d->last_ok_ms = r->ended_ms;
         d->last_error[0] = '\0';
+        link_up(d, r);
     } else {
         snprintf(d->last_error, sizeof d->last_error, "%s", r->err.msg);
-        if (r->err.code == QS_ECLOCK)
-            qs_log(QS_LOG_ERROR, "clock", "%s", r->err.msg);
+        link_failed(d, r);
     }
     json_decref(d->last_sync);
     d->last_sync = json_incref(o);
@@ -703,22 +852,39 @@ static void on_session_end(const qs_link_result *r, void *data)
             more = 1;
     }
     json_decref(o);
-    if ((d->sync_again || more) && !d->stopping) {
-        d->sync_again = 0;
-        start_sync(d);
-    } else if (r->err.code == 0) {
+    int again = d->sync_again ? d->again_why : WHY_NONE;
+    d->sync_again = 0;
+    if (d->stopping)
+        return;
+    if (more)
+        start_sync(d, WHY_MANUAL); /* a `sync --wait` asked for one more */
+    else if (again && (r->err.code == 0 || again == WHY_MANUAL))
+        start_sync(d, again);
+    else if (r->err.code == 0)
         check_pending(d); /* edits made while it ran go up now */
-    }
 }
 
-static void start_sync(daemon_s *d)
+/* The scheduler's one door: every sync of the county starts here. While the
+ * link is failing (backoff), automatic triggers (edit, interval, nightly) are
+ * absorbed by the planned retry, which syncs everything anyway; a manual
+ * `sync` goes at once. */
+static void start_sync(daemon_s *d, int why)
 {
     if (d->stopping)
         return;
     if (d->syncing) {
+        if (!d->sync_again || why == WHY_MANUAL)
+            d->again_why = why;
         d->sync_again = 1;
         return;
     }
+    if (d->fails > 0 && why != WHY_RETRY && why != WHY_MANUAL) {
+        qs_log(QS_LOG_DEBUG, "sync", "%s trigger while the link is down: the planned retry "
+               "covers it", why_name(why));
+        return;
+    }
+    uv_timer_stop(&d->retry);
+    d->why = why;
     d->sync_no++;
     d->syncing = 1;
     qs_err e = {0};
@@ -728,12 +894,12 @@ static void start_sync(daemon_s *d)
     if (rc != 0) {
         qs_link_result r = {.err = e};
         r.started_ms = r.ended_ms = qs_clock_wall_ms();
-        qs_log(rc == QS_ECLOCK ? QS_LOG_ERROR : QS_LOG_WARN, "sync", "cannot start: %s", e.msg);
+        qs_log(QS_LOG_DEBUG, "sync", "cannot start: %s", e.msg);
         on_session_end(&r, d);
         return;
     }
-    qs_log(QS_LOG_INFO, "sync", "connecting to %s (%s:%d)", d->cfg.up.host, d->cfg.up.address,
-           d->cfg.up.port);
+    qs_log(d->fails ? QS_LOG_DEBUG : QS_LOG_INFO, "sync", "connecting to %s (%s:%d): %s",
+           d->cfg.up.host, d->cfg.up.address, d->cfg.up.port, why_name(why));
 }
 
 /* ---- local edits (county) ---- */
@@ -762,7 +928,7 @@ static void on_settle(uv_timer_t *t)
 {
     daemon_s *d = t->data;
     qs_log(QS_LOG_INFO, "sync", "local edits settled: syncing");
-    start_sync(d);
+    start_sync(d, WHY_EDIT);
 }
 
 static void done_watch(qs_job *job)
@@ -813,7 +979,7 @@ static void on_watch(uv_timer_t *t)
 
 static void on_interval(uv_timer_t *t)
 {
-    start_sync(t->data);
+    start_sync(t->data, WHY_INTERVAL);
 }
 
 static uint64_t ms_to_nightly(int minute)
@@ -830,7 +996,7 @@ static uint64_t ms_to_nightly(int minute)
 static void on_nightly(uv_timer_t *t)
 {
     daemon_s *d = t->data;
-    start_sync(d);
+    start_sync(d, WHY_NIGHTLY);
     uv_timer_start(&d->nightly, on_nightly, ms_to_nightly(d->cfg.up.nightly_min), 0);
 }
 
@@ -891,6 +1057,7 @@ static void begin_stop(daemon_s *d, const char *why)
     uv_close((uv_handle_t *)&d->nightly, handle_closed_noop);
     uv_close((uv_handle_t *)&d->watch, handle_closed_noop);
     uv_close((uv_handle_t *)&d->settle, handle_closed_noop);
+    uv_close((uv_handle_t *)&d->retry, handle_closed_noop);
     if (d->listener) {
         qs_net_listener_close(d->listener);
         d->listener = NULL;
@@ -1004,8 +1171,10 @@ static int run_daemon(daemon_s *d)
     uv_timer_init(&loop, &d->stop_timer);
     uv_timer_init(&loop, &d->watch);
     uv_timer_init(&loop, &d->settle);
+    uv_timer_init(&loop, &d->retry);
     d->interval.data = d->nightly.data = d->stop_timer.data = d;
-    d->watch.data = d->settle.data = d;
+    d->watch.data = d->settle.data = d->retry.data = d;
+    d->rng = (uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)d) | 1;
 
     if (ctl_listen(d, &e) != 0) {
         qs_log(QS_LOG_ERROR, "ctl", "%s", e.msg);
@@ -1034,7 +1203,7 @@ static int run_daemon(daemon_s *d)
         if (c->up.nightly_min >= 0)
             uv_timer_start(&d->nightly, on_nightly, ms_to_nightly(c->up.nightly_min), 0);
         uv_timer_start(&d->watch, on_watch, WATCH_MS, WATCH_MS);
-        start_sync(d);
+        start_sync(d, WHY_START);
     }
     qs_notify_ready(&loop, c->role == QS_ROLE_AGGREGATOR ? "listening" : "running");
     uv_run(&loop, UV_RUN_DEFAULT);
