@@ -20,15 +20,20 @@ mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 
 say() { printf '\n== %s\n' "$*"; }
-say "packages (deploy/install-deps.sh)"
-bash "$SRC/deploy/install-deps.sh"
-say "build (Release) in $SRC/build-release"
-cmake -S "$SRC" -B "$SRC/build-release" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$SRC/build-release" -j"$(nproc 2>/dev/null || echo 2)" \
-    --target qianshoud qianshou qs-gen >/dev/null
-QSD=$SRC/build-release/daemon/qianshoud
-Q=$SRC/build-release/client/qianshou
-GEN=$SRC/build-release/tests/tools/qs-gen
+# QS_BUILD=DIR: use the binaries of an existing build tree (the CI smoke test)
+BUILD=${QS_BUILD:-}
+if [ -z "$BUILD" ]; then
+    say "packages (deploy/install-deps.sh)"
+    bash "$SRC/deploy/install-deps.sh"
+    BUILD=$SRC/build-release
+    say "build (Release) in $BUILD"
+    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" \
+        --target qianshoud qianshou qs-gen >/dev/null
+fi
+QSD=$BUILD/daemon/qianshoud
+Q=$BUILD/client/qianshou
+GEN=$BUILD/tests/tools/qs-gen
 PKI=$SRC/deploy/pki/qs-pki
 START=$(date +%s)
 
