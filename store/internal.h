@@ -38,6 +38,11 @@ struct qs_store {
     qs_limits lim;
     int64_t max_offset_ms;
     bool in_tx;
+    /* The HLC inside a transaction: read from meta at the first tick, kept
+     * here, written back once just before COMMIT (not at all on rollback). */
+    bool hlc_loaded, hlc_dirty;
+    qs_hlc hlc;
+    int64_t saved_cache; /* PRAGMA cache_size to restore after a bulk transaction; 0 none */
     int fail_after; /* tests: fail apply after k writes (-1 off) */
     stmt_slot cache[QS_STMT_CACHE];
     kind_sql *ksql; /* one per schema kind, same order as qs_schema_kind_at */

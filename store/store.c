@@ -131,39 +131,75 @@ int qs__exec(qs_store *st, const char *sql, qs_err *err)
     return 0;
 }
 
+/* Run one cached statement without results (savepoints). */
+static int step_stmt(qs_store *st, const char *sql, qs_err *err)
+{
+    sqlite3_stmt *s = qs__stmt(st, sql, err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "database", err);
+}
+
+static const char SQL_SAVEPOINT[] = "SAVEPOINT qs_op";
+static const char SQL_RELEASE[] = "RELEASE qs_op";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO qs_op";
+
 int qs__tx_begin(qs_store *st, bool *mine, qs_err *err)
 {
     *mine = false;
     /* Inside the caller's transaction each operation is still all-or-nothing:
      * a savepoint undoes just its own writes when it fails. */
     if (st->in_tx)
-        return qs__exec(st, "SAVEPOINT qs_op", err);
+        return step_stmt(st, SQL_SAVEPOINT, err);
     int rc = qs__exec(st, "BEGIN IMMEDIATE", err);
     if (rc)
         return rc;
     st->in_tx = true;
+    st->hlc_loaded = st->hlc_dirty = false;
     *mine = true;
     return 0;
+}
+
+static void restore_cache(qs_store *st)
+{
+    if (st->saved_cache == 0)
+        return;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = %lld", (long long)st->saved_cache);
+    sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    sqlite3_exec(st->db, "PRAGMA temp_store = DEFAULT", NULL, NULL, NULL);
+    st->saved_cache = 0;
 }
 
 int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err)
 {
     if (!mine) {
         if (rc) {
-            sqlite3_exec(st->db, "ROLLBACK TO qs_op", NULL, NULL, NULL);
-            sqlite3_exec(st->db, "RELEASE qs_op", NULL, NULL, NULL);
+            step_stmt(st, SQL_ROLLBACK_TO, NULL);
+            step_stmt(st, SQL_RELEASE, NULL);
             return rc;
         }
-        return qs__exec(st, "RELEASE qs_op", err);
+        return step_stmt(st, SQL_RELEASE, err);
     }
+    /* The clock's last reading goes into the same commit as the edits that
+     * used it; a rolled-back transaction leaves the stored reading as it was
+     * (readings are only handed out, never reused, by the commit that stores
+     * them). */
+    if (!rc && st->hlc_dirty)
+        rc = qs__meta_set_int(st, "hlc", (int64_t)st->hlc, err);
     st->in_tx = false;
+    st->hlc_loaded = st->hlc_dirty = false;
     if (rc) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        restore_cache(st);
         return rc;
     }
     rc = qs__exec(st, "COMMIT", err);
     if (rc)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    restore_cache(st);
     return rc;
 }
 
@@ -173,6 +209,34 @@ int qs_store_begin(qs_store *st, qs_err *err)
         return qs_err_set(err, QS_EBUSY, "a transaction is already open");
     bool mine;
     return qs__tx_begin(st, &mine, err);
+}
+
+int qs_store_begin_bulk(qs_store *st, unsigned cache_mib, qs_err *err)
+{
+    if (st->in_tx)
+        return qs_err_set(err, QS_EBUSY, "a transaction is already open");
+    int64_t old = 0;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA cache_size", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        old = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    char sql[64];
+    /* negative: a size in KiB rather than in pages. temp_store: each edit's
+     * savepoint keeps the pages it changes in a statement journal, which
+     * otherwise spills to a temporary file (a dozen pwrite()s per record) and
+     * is never truncated until the transaction ends; in memory it is
+     * truncated at each RELEASE. */
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%llu; PRAGMA temp_store = MEMORY",
+             (unsigned long long)cache_mib << 10);
+    int rc = qs__exec(st, sql, err);
+    if (rc)
+        return rc;
+    st->saved_cache = old ? old : -2000;
+    bool mine;
+    if ((rc = qs__tx_begin(st, &mine, err)))
+        restore_cache(st);
+    return rc;
 }
 
 int qs_store_commit(qs_store *st, qs_err *err)
@@ -532,13 +596,26 @@ int qs_store_data_version(qs_store *st, uint64_t *out, qs_err *err)
 
 /* ---- clock ------------------------------------------------------------- */
 
-int qs__clock_tick(qs_store *st, qs_hlc *out, qs_err *err)
+/* The stored reading, or the one this transaction holds. */
+static void clock_load(qs_store *st)
 {
+    if (st->hlc_loaded)
+        return;
     int64_t v = 0;
     qs__meta_get_int(st, "hlc", &v, NULL);
-    qs_hlc h = (qs_hlc)v;
-    *out = qs_hlc_now(&h, qs_clock_wall_ms());
-    return qs__meta_set_int(st, "hlc", (int64_t)h, err);
+    st->hlc = (qs_hlc)v;
+    st->hlc_loaded = true;
+}
+
+int qs__clock_tick(qs_store *st, qs_hlc *out, qs_err *err)
+{
+    (void)err;
+    /* Always inside a transaction (an edit's or the caller's): the reading is
+     * written back by qs__tx_end, once per transaction. */
+    clock_load(st);
+    *out = qs_hlc_now(&st->hlc, qs_clock_wall_ms());
+    st->hlc_dirty = true;
+    return 0;
 }
 
 int qs_store_clock_now(qs_store *st, qs_hlc *out, qs_err *err)
@@ -558,11 +635,9 @@ int qs_store_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rej
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
         return rc;
-    int64_t v = 0;
-    qs__meta_get_int(st, "hlc", &v, NULL);
-    qs_hlc h = (qs_hlc)v;
-    qs_hlc_recv(&h, remote, qs_clock_wall_ms(), st->max_offset_ms, skew_ms, rejected);
-    rc = qs__meta_set_int(st, "hlc", (int64_t)h, err);
+    clock_load(st);
+    qs_hlc_recv(&st->hlc, remote, qs_clock_wall_ms(), st->max_offset_ms, skew_ms, rejected);
+    st->hlc_dirty = true;
     return qs__tx_end(st, mine, rc, err);
 }
 

@@ -90,6 +90,12 @@ int qs_store_data_version(qs_store *st, uint64_t *out, qs_err *err);
  * one open; an open transaction makes a sequence of edits all-or-nothing
  * (CSV import). Nesting is not allowed (QS_EBUSY). */
 int qs_store_begin(qs_store *st, qs_err *err);
+/* qs_store_begin for a large batch of edits (a CSV import): until the
+ * transaction ends the connection's page cache may grow to cache_mib MiB, so
+ * that the batch's pages are written to the WAL once, at commit, instead of
+ * being spilled and rewritten while the batch runs. Durability is unchanged
+ * (one transaction, committed with synchronous=FULL). */
+int qs_store_begin_bulk(qs_store *st, unsigned cache_mib, qs_err *err);
 int qs_store_commit(qs_store *st, qs_err *err);
 void qs_store_rollback(qs_store *st);
 
