@@ -163,6 +163,29 @@ static int prepare_kind(qs_store *st, kind_sql *ks, qs_err *err)
     return 0;
 }
 
+/* A fingerprint of everything in the schema that shapes the projection (FNV-1a
+ * over kinds and fields): when the database already has the projection of this
+ * very schema, opening it needs no DDL and no write transaction. */
+static int64_t schema_fingerprint(void)
+{
+    uint64_t h = 1469598103934665603ull;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
+    for (uint32_t i = 0; i < qs_schema_nkinds(); i++) {
+        const qs_kind *k = qs_schema_kind_at(i);
+        MIX(k->id);
+        for (const char *c = k->name; *c; c++)
+            MIX((unsigned char)*c);
+        for (uint32_t j = 0; j < k->nfields; j++) {
+            MIX(k->fields[j].id);
+            MIX(k->fields[j].type);
+            for (const char *c = k->fields[j].name; *c; c++)
+                MIX((unsigned char)*c);
+        }
+    }
+#undef MIX
+    return (int64_t)(h >> 1);
+}
+
 int qs__project_init(qs_store *st, qs_err *err)
 {
     int rc = 0;
@@ -170,17 +193,25 @@ int qs__project_init(qs_store *st, qs_err *err)
     bool *added = qs_xcalloc(n ? n : 1, sizeof *added);
     st->ksql = qs_xcalloc(n ? n : 1, sizeof *st->ksql);
     st->nksql = n;
-    if ((rc = qs__exec(st, "BEGIN IMMEDIATE", err)))
-        goto out;
-    for (uint32_t i = 0; i < n && !rc; i++) {
+    for (uint32_t i = 0; i < n; i++)
         st->ksql[i].k = qs_schema_kind_at(i);
-        rc = ensure_tables(st, st->ksql[i].k, &added[i], err);
+    int64_t want = schema_fingerprint(), have = 0;
+    bool current = qs__meta_get_int(st, "projection", &have, NULL) == 0 && have == want;
+    if (!current) {
+        if ((rc = qs__exec(st, "BEGIN IMMEDIATE", err)))
+            goto out;
+        for (uint32_t i = 0; i < n && !rc; i++)
+            rc = ensure_tables(st, st->ksql[i].k, &added[i], err);
     }
     for (uint32_t i = 0; i < n && !rc; i++)
         rc = prepare_kind(st, &st->ksql[i], err);
+    if (current)
+        goto out;
     for (uint32_t i = 0; i < n && !rc; i++)
         if (added[i])
             rc = reproject_kind(st, st->ksql[i].k, err);
+    if (!rc)
+        rc = qs__meta_set_int(st, "projection", want, err);
     if (rc)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     else
