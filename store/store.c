@@ -493,10 +493,6 @@ int qs_store_open(const qs_store_opts *o, qs_store **out, qs_err *err)
         goto fail;
     }
     sqlite3_extended_result_codes(st->db, 1);
-    /* A short-lived process (the CLI) does not checkpoint and delete the WAL on
-     * close: that is several more fsyncs per command; the next connection or
-     * the daemon's automatic checkpoints take care of it. */
-    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_busy_timeout(st->db, o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000);
     old = umask(007);
     rc = qs__exec(st,
