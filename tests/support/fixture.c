@@ -121,6 +121,23 @@ void qs_fx_create(qs_store *st, uint32_t kind, uint8_t *id, ...)
     qs_body_free(&b);
 }
 
+size_t qs_fx_unhex(const char *s, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    while (*s) {
+        if (*s == ' ') {
+            s++;
+            continue;
+        }
+        unsigned v;
+        assert_true(sscanf(s, "%2x", &v) == 1);
+        assert_true(n < cap);
+        out[n++] = (uint8_t)v;
+        s += 2;
+    }
+    return n;
+}
+
 uint64_t qs_fx_count(qs_store *st, uint32_t kind)
 {
     uint64_t n = 0;

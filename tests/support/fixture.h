@@ -7,6 +7,7 @@
 #define QS_TEST_FIXTURE_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proto/body.h"
@@ -28,6 +29,10 @@ void qs_fx_body(qs_body *b, uint32_t kind, ...);
 void qs_fx_bodyv(qs_body *b, uint32_t kind, va_list ap);
 /* Create a record from "field=value" strings, NULL-terminated; id may be NULL. */
 void qs_fx_create(qs_store *st, uint32_t kind, uint8_t *id, ...);
+
+/* Parse hex bytes ("81 01 a3 61 62 63", spaces ignored) into out (at most cap
+ * bytes); returns the byte count. Fails the test on malformed input. */
+size_t qs_fx_unhex(const char *s, uint8_t *out, size_t cap);
 
 /* Live records of kind. */
 uint64_t qs_fx_count(qs_store *st, uint32_t kind);

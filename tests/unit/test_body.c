@@ -9,24 +9,11 @@
 
 #include <cmocka.h>
 
+#include "tests/support/fixture.h"
+
 #include "proto/body.h"
 
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-    while (*s) {
-        if (*s == ' ') {
-            s++;
-            continue;
-        }
-        unsigned v;
-        assert_true(sscanf(s, "%2x", &v) == 1);
-        assert_true(n < cap);
-        out[n++] = (uint8_t)v;
-        s += 2;
-    }
-    return n;
-}
+#define unhex qs_fx_unhex
 
 static void test_round_trip(void **state)
 {

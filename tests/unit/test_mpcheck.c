@@ -10,25 +10,11 @@
 
 #include <cmocka.h>
 
+#include "tests/support/fixture.h"
+
 #include "proto/mpcheck.h"
 
-/* Parse "81 01 a3 61 62 63" into out; returns the byte count. */
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-    while (*s) {
-        if (*s == ' ') {
-            s++;
-            continue;
-        }
-        unsigned v;
-        assert_true(sscanf(s, "%2x", &v) == 1);
-        assert_true(n < cap);
-        out[n++] = (uint8_t)v;
-        s += 2;
-    }
-    return n;
-}
+#define unhex qs_fx_unhex
 
 enum lim_kind { L_DEFAULT, L_SMALL, L_HUGE_ARRAY };
 
