@@ -4,7 +4,7 @@
 # (build-bench), runs everything, prints one table and writes it as JSON.
 # Not part of tests/run.sh.
 #
-#   tests/bench/run.sh [-o FILE] [--small] [--full-report] [--keep]
+#   tests/bench/run.sh [-o FILE] [--small] [--full-report] [--keep] [--only LIST]
 #
 #   -o FILE   the JSON results (default tests/bench/results.json)
 #   --small   every size divided by 10 (for trying the driver; the table says so)
@@ -12,6 +12,9 @@
 #             generator alone then takes longer than the 20-minute budget, so by
 #             default #8 runs at --scale 9 (about 200,000) and says so
 #   --keep    keep the work directory (printed at the end)
+#   --only LIST  only these benchmarks, comma-separated from 1,3,4,5,7,8,9
+#             (2 and 6 come with 1); what one needs comes too: 1 needs 4's
+#             stores, 5 needs 1's rate, 3 and 9 need 7's store
 #
 # A benchmark whose subject is not in the tree yet is printed as
 # "not measured: <reason>", never with a figure; the driver still exits 0.
@@ -23,16 +26,24 @@ OUT=$HERE/results.json
 SMALL=0
 KEEP=0
 FULL8=0
+ONLY=
 while [ $# -gt 0 ]; do
     case $1 in
     -o) OUT=$(realpath -m "${2:?-o needs a file}"); shift 2 ;;
     --small) SMALL=1; shift ;;
     --keep) KEEP=1; shift ;;
     --full-report) FULL8=1; shift ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --only) ONLY=${2:?--only needs a list}; shift 2 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
     esac
 done
+
+# want N: is benchmark N to run (itself or for another's sake)?
+[ -n "$ONLY" ] && case ",$ONLY," in *,5,*) ONLY+=,1 ;; esac
+[ -n "$ONLY" ] && case ",$ONLY," in *,1,*) ONLY+=,4 ;; esac
+[ -n "$ONLY" ] && case ",$ONLY," in *,3,* | *,9,*) ONLY+=,7 ;; esac
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
 BUILD=$SRC/build-bench
 # the system's python (a pyenv shim costs a second a call on a loaded machine)
@@ -127,11 +138,12 @@ county_store() { # DIR
 }
 
 log "generating $N1 service-log rows (seeded)"
-"$PY" "$HERE/gen_csv.py" "$N1" 1 >"$W/rows.csv"
-"$PY" "$HERE/gen_csv.py" "$N4B" 2 >"$W/rows4b.csv"
-"$PY" "$HERE/gen_csv.py" "$N7" 3 >"$W/rows7.csv"
+want 4 && "$PY" "$HERE/gen_csv.py" "$N1" 1 >"$W/rows.csv"
+want 4 && "$PY" "$HERE/gen_csv.py" "$N4B" 2 >"$W/rows4b.csv"
+want 7 && "$PY" "$HERE/gen_csv.py" "$N7" 3 >"$W/rows7.csv"
 
 # ---- the raw baseline -------------------------------------------------------
+if want 4; then
 RAW_RATES=()
 for r in $(seq $RUNS); do
     rm -f "$W"/raw.db*
@@ -192,8 +204,10 @@ rm -rf "$W/c4b" "$W/c4b.sed" "$W"/raw4b.db*
 result 4b "CSV import, $N4B rows (township codes), whole process" rows/s "${IMP4B[*]}" \
     "raw SQLite insert, same rows" rows/s "${RAW4B[*]}" f/b 'ratio>=' 0.30 \
     "station given as a township code, as in clerks' sheets"
+fi # want 4
 
 # ---- #7: bytes per record, and #3's store -------------------------------------
+if want 7; then
 county_store "$W/c7"
 sed -f "$W/c7.sed" "$W/rows7.csv" >"$W/rows7-ids.csv"
 "$QS" -d "$W/c7" import service "$W/rows7-ids.csv" >/dev/null
@@ -219,8 +233,10 @@ result 7z "bytes per record on the wire, zstd ($N7 records, both directions, fra
     "the real session over an in-memory link; TLS record overhead (~0.1%) not included"
 result 7p "bytes per record on the wire, plain (same session)" B/rec "${PLAIN[*]}" \
     "compact JSON of the same records" B/rec "${JSONB[*]}" f/b '' '' ""
+fi # want 7
 
 # ---- #3: one `qianshou add`, whole process ----------------------------------
+if want 3; then
 ADD_P50=() FS_P50=()
 for r in $(seq $RUNS); do
     "$SPAWN" $ADDS "$QS" -d "$W/c7" add service date=2024-03-01 station=632322101 \
@@ -234,6 +250,7 @@ rm -f "$W/c7/fsync.bench"
 result 3 "qianshou add service, one durable record, p50 of $ADDS processes (store of $N7)" ms \
     "${ADD_P50[*]}" "a process that appends 64 B and fdatasyncs" ms "${FS_P50[*]}" f/b \
     'figure<=' 5 "whole process: exec, open, validate, seal, commit (WAL, synchronous=FULL)"
+fi # want 3
 
 # ---- sync benchmarks (need the sync session in the daemon) -------------------
 . "$HERE/sync.sh"
@@ -248,7 +265,9 @@ else
 fi
 
 # ---- #8: annual report over ~2,000,000 service logs -------------------------
-if has_report && [ -x "$GEN" ]; then
+if ! want 8; then
+    :
+elif has_report && [ -x "$GEN" ]; then
     . "$HERE/report.sh"
     bench_report
 else
