@@ -1,6 +1,6 @@
 #include "proto/record.h"
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,20 +85,23 @@ static void put_be(uint8_t *p, uint64_t v, int n)
         p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
 }
 
-static void digest_fail(void)
+/* SHA-256 through OpenSSL's low-level interface, deprecated since 3.0 in
+ * favour of EVP but kept by every 3.x release: it is the same implementation
+ * (with the same CPU extensions) that EVP's default provider wraps, without
+ * the cost of a provider fetch — the first EVP digest in a process builds the
+ * provider's method store, about a third of a one-record `qianshou add`, and
+ * every EVP context costs a malloc and a fetch per record in a bulk import.
+ * The test vectors in PROTOCOL-records.md hold either way. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+static void digest(SHA256_CTX *ctx, const void *p, size_t n)
 {
-    /* EVP fails only when the library is broken or out of memory. */
-    fprintf(stderr, "qianshou: SHA-256 via OpenSSL EVP failed\n");
-    abort();
+    if (n)
+        SHA256_Update(ctx, p, n);
 }
 
-static void digest(EVP_MD_CTX *ctx, const void *p, size_t n)
-{
-    if (n && EVP_DigestUpdate(ctx, p, n) != 1)
-        digest_fail();
-}
-
-static void digest_be(EVP_MD_CTX *ctx, uint64_t v, int n)
+static void digest_be(SHA256_CTX *ctx, uint64_t v, int n)
 {
     uint8_t b[8];
     put_be(b, v, n);
@@ -115,32 +118,30 @@ void qs_rev_hash(const qs_record *r, uint8_t out[QS_HASH_LEN])
     }
     size_t scope_len = strnlen(r->scope, sizeof r->scope);
 
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-        digest_fail();
-    digest(ctx, "qs-rev-1", 8);
-    digest_be(ctx, r->rev.gen, 8);
-    digest_be(ctx, r->kind, 4);
-    digest(ctx, r->id, QS_ID_LEN);
-    digest_be(ctx, scope_len, 1);
-    digest(ctx, r->scope, scope_len);
-    digest_be(ctx, r->deleted ? 1 : 0, 1);
-    digest_be(ctx, r->nparents, 4);
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    digest(&ctx, "qs-rev-1", 8);
+    digest_be(&ctx, r->rev.gen, 8);
+    digest_be(&ctx, r->kind, 4);
+    digest(&ctx, r->id, QS_ID_LEN);
+    digest_be(&ctx, scope_len, 1);
+    digest(&ctx, r->scope, scope_len);
+    digest_be(&ctx, r->deleted ? 1 : 0, 1);
+    digest_be(&ctx, r->nparents, 4);
     for (uint32_t i = 0; i < r->nparents; i++) {
-        digest_be(ctx, sorted[i].gen, 8);
-        digest(ctx, sorted[i].hash, QS_HASH_LEN);
+        digest_be(&ctx, sorted[i].gen, 8);
+        digest(&ctx, sorted[i].hash, QS_HASH_LEN);
     }
-    digest_be(ctx, r->body_len, 4);
-    digest(ctx, r->body, r->body_len);
+    digest_be(&ctx, r->body_len, 4);
+    digest(&ctx, r->body, r->body_len);
 
-    uint8_t md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len < QS_HASH_LEN)
-        digest_fail();
+    uint8_t md[SHA256_DIGEST_LENGTH];
+    SHA256_Final(md, &ctx);
     memcpy(out, md, QS_HASH_LEN);
-    EVP_MD_CTX_free(ctx);
     free(sorted);
 }
+
+#pragma GCC diagnostic pop
 
 /* 1 + the highest parent generation; 1 without parents. */
 static uint64_t parents_gen(const qs_record *r)

@@ -1,10 +1,13 @@
 #include "proto/uuid.h"
 
-#include <openssl/rand.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
 
 #include "proto/err.h"
 
@@ -18,19 +21,69 @@
  * or steps back. */
 static _Atomic uint64_t last_stamp;
 
-static void random_bytes(uint8_t *p, int n)
+/* Random bits come from the kernel (getrandom), a pool per thread refilled
+ * 512 bytes at a time: OpenSSL's RAND would cost a short-lived CLI process
+ * more than the rest of its work (DRBG and provider set-up on first use).
+ * The pool is dropped in a forked child, so parent and child never hand out
+ * the same bits. */
+#define POOL_LEN 512
+
+static _Atomic unsigned fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct {
+    uint8_t b[POOL_LEN];
+    size_t used;
+    unsigned gen;
+} pool = {.used = POOL_LEN};
+
+static void on_fork_child(void)
 {
-    if (RAND_bytes(p, n) != 1) {
-        /* Like running out of memory: nothing sensible to return. */
-        fprintf(stderr, "qianshou: RAND_bytes failed\n");
-        abort();
+    atomic_fetch_add(&fork_gen, 1);
+}
+
+static void watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static void fill(uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            /* Like running out of memory: nothing sensible to return. */
+            fprintf(stderr, "qianshou: getrandom failed: %s\n", strerror(errno));
+            abort();
+        }
+        p += got;
+        n -= (size_t)got;
     }
+}
+
+void qs_random_bytes(uint8_t *p, size_t n)
+{
+    pthread_once(&atfork_once, watch_forks);
+    unsigned gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+    if (n > POOL_LEN / 4) {
+        fill(p, n);
+        return;
+    }
+    if (pool.gen != gen || pool.used + n > POOL_LEN) {
+        fill(pool.b, POOL_LEN);
+        pool.used = 0;
+        pool.gen = gen;
+    }
+    memcpy(p, pool.b + pool.used, n);
+    memset(pool.b + pool.used, 0, n);
+    pool.used += n;
 }
 
 void qs_uuid7(uint8_t out[QS_ID_LEN], int64_t wall_ms)
 {
     uint8_t rnd[10];
-    random_bytes(rnd, sizeof rnd);
+    qs_random_bytes(rnd, sizeof rnd);
     uint64_t ms = (uint64_t)(wall_ms < 0 ? 0 : wall_ms > MS_MAX ? MS_MAX : wall_ms);
     uint64_t seed = ((uint64_t)rnd[0] << 8 | rnd[1]) & 0x7ff;
 

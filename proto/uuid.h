@@ -18,6 +18,10 @@
  * ms, and also when wall_ms stalls or steps back (the last ms is reused) or
  * the counter overflows (the ms field advances by one). */
 void qs_uuid7(uint8_t out[QS_ID_LEN], int64_t wall_ms);
+
+/* n bytes from the kernel's CSPRNG (getrandom), through a per-thread pool that a
+ * forked child drops; aborts if the kernel cannot give them. */
+void qs_random_bytes(uint8_t *p, size_t n);
 /* Lower-case 8-4-4-4-12 form into buf (QS_UUID_STR bytes). Returns buf. */
 char *qs_uuid_format(const uint8_t id[QS_ID_LEN], char *buf);
 /* Parse the 36-char form (case-insensitive), any version. 0 or QS_EINVAL

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -168,6 +170,41 @@ static void test_hex(void **state)
     assert_int_equal(qs_unhex(NULL, out, 1), QS_EINVAL);
 }
 
+/* The per-thread pool of random bytes: distinct draws, and a forked child
+ * never repeats what the parent draws next (it drops the inherited pool). */
+static void test_random_pool_fork(void **state)
+{
+    (void)state;
+    uint8_t a[16], b[16], zero[16] = {0};
+    qs_random_bytes(a, sizeof a); /* fills the pool */
+    qs_random_bytes(b, sizeof b);
+    assert_memory_not_equal(a, b, sizeof a);
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint8_t c[16];
+        qs_random_bytes(c, sizeof c);
+        _exit(write(fd[1], c, sizeof c) == (ssize_t)sizeof c ? 0 : 1);
+    }
+    uint8_t child[16], parent[16];
+    qs_random_bytes(parent, sizeof parent);
+    close(fd[1]);
+    assert_int_equal(read(fd[0], child, sizeof child), (ssize_t)sizeof child);
+    close(fd[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_memory_not_equal(child, parent, sizeof child);
+    assert_memory_not_equal(child, zero, sizeof child);
+    /* a request larger than the pool's share goes to the kernel directly */
+    uint8_t big[1000];
+    memset(big, 0, sizeof big);
+    qs_random_bytes(big, sizeof big);
+    assert_memory_not_equal(big + 500, zero, sizeof zero);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_format_parse),
         cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_random_pool_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
