@@ -9,6 +9,7 @@ PKGS=(
   libuv1-dev libsqlite3-dev sqlite3 libmsgpack-dev libssl-dev openssl libzstd-dev
   libinih-dev libjansson-dev libcmocka-dev libxlsxwriter-dev libsystemd-dev
   util-linux procps iproute2 python3 unzip   # setpriv/runuser, ps, ss, test helpers
+  strace                             # tests/cli/test_durable.sh counts the syncs of an add
   systemd shellcheck adduser         # tests/deploy: systemd-analyze verify (no systemd
                                      # as PID 1 needed), maintainer-script lint, dpkg -i
   chromium                           # tests/report: the HTML report renders headless

@@ -61,9 +61,10 @@ int qs__exec(qs_store *st, const char *sql, qs_err *err);
 int qs__tx_begin(qs_store *st, bool *mine, qs_err *err);
 int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err);
 
-/* The disk-full test VFS (faultvfs.c): its name when QIANSHOU_TEST_DISKFULL
- * is set, else NULL (the default VFS). */
-const char *qs__fault_vfs(void);
+/* The store's VFS shim (vfs.c): keeps an existing WAL from costing a
+ * directory fsync per process, and fails writes while QIANSHOU_TEST_DISKFULL's
+ * file exists. Its name, or NULL (the default VFS) if it could not register. */
+const char *qs__vfs(void);
 
 /* The next HLC reading, persisted; the caller holds a transaction. */
 int qs__clock_tick(qs_store *st, qs_hlc *out, qs_err *err);

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 
 #include "proto/clock.h"
 #include "proto/scope.h"
+#include "proto/uuid.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
 
@@ -390,8 +390,8 @@ static int migrate(qs_store *st, qs_err *err)
 static int create_meta(qs_store *st, const qs_store_opts *o, qs_err *err)
 {
     uint8_t inc[QS_INC_LEN], secret[32];
-    if (RAND_bytes(inc, sizeof inc) != 1 || RAND_bytes(secret, sizeof secret) != 1)
-        return qs_err_set(err, QS_EIO, "no randomness available");
+    qs_random_bytes(inc, sizeof inc);
+    qs_random_bytes(secret, sizeof secret);
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
@@ -484,7 +484,7 @@ int qs_store_open(const qs_store_opts *o, qs_store **out, qs_err *err)
     }
     mode_t old = umask(007);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (o->create ? SQLITE_OPEN_CREATE : 0);
-    int r = sqlite3_open_v2(path, &st->db, flags, qs__fault_vfs());
+    int r = sqlite3_open_v2(path, &st->db, flags, qs__vfs());
     umask(old);
     if (r != SQLITE_OK) {
         rc = qs_err_set(err, r == SQLITE_CANTOPEN ? QS_EPERM : QS_EIO,
@@ -530,6 +530,27 @@ fail:
     return rc;
 }
 
+/* The write-ahead log is left in place at close while it is small. SQLite's
+ * default, a checkpoint by the last connection to close, costs a short-lived
+ * process (`qianshou add`) three more fsyncs: the WAL before copying, the
+ * database after, and the new WAL's header on the next write. Left alone, the
+ * next opener rebuilds the WAL index from the file, which then counts as not
+ * yet copied; so once the WAL passes QS_WAL_KEEP it is copied into the
+ * database and truncated here, or it would grow without bound across short
+ * processes (each one's automatic checkpoint copies it all again, and the log
+ * restarts only after a complete copy seen by the same index). */
+#define QS_WAL_KEEP (1 << 20)
+
+static void keep_small_wal(qs_store *st)
+{
+    char wal[4300];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s/%s-wal", st->dir, QS_DB_FILE);
+    if (stat(wal, &sb) == 0 && sb.st_size > QS_WAL_KEEP)
+        sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+}
+
 void qs_store_close(qs_store *st)
 {
     if (!st)
@@ -539,8 +560,10 @@ void qs_store_close(qs_store *st)
     for (size_t i = 0; i < QS_STMT_CACHE && st->cache[i].sql; i++)
         sqlite3_finalize(st->cache[i].st);
     qs__project_free(st);
-    if (st->db)
+    if (st->db) {
+        keep_small_wal(st);
         sqlite3_close_v2(st->db);
+    }
     free(st);
 }
 
@@ -647,8 +670,7 @@ int qs_store_check_cursor(qs_store *st, uint64_t cursor, bool *renewed, qs_err *
     if (rc || cursor <= max)
         return rc;
     uint8_t inc[QS_INC_LEN];
-    if (RAND_bytes(inc, sizeof inc) != 1)
-        return qs_err_set(err, QS_EIO, "no randomness available");
+    qs_random_bytes(inc, sizeof inc);
     bool mine;
     if ((rc = qs__tx_begin(st, &mine, err)))
         return rc;
@@ -853,7 +875,7 @@ int qs_store_restore(const char *dir, const char *path, qs_err *err)
     src = NULL;
     /* New incarnation: every peer starts over with this node. */
     uint8_t inc[QS_INC_LEN];
-    RAND_bytes(inc, sizeof inc);
+    qs_random_bytes(inc, sizeof inc);
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
         rc = qs_err_set(err, QS_EIO, "cannot open the restored copy");
