@@ -80,7 +80,6 @@ void qs__project_free(qs_store *st);
 /* Make the projection of record id show r (its winner): a row for a live
  * record, none for a tombstone. */
 int qs__project(qs_store *st, const qs_record *r, uint64_t seq, qs_err *err);
-const kind_sql *qs__kind_sql(qs_store *st, uint32_t kind);
 
 /* versions (version.c) */
 int qs__row_to_record(sqlite3_stmt *s, int col0, qs_record *r);

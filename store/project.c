@@ -203,8 +203,6 @@ int qs__project_init(qs_store *st, qs_err *err)
         for (uint32_t i = 0; i < n && !rc; i++)
             rc = ensure_tables(st, st->ksql[i].k, &added[i], err);
     }
-    for (uint32_t i = 0; i < n && !rc; i++)
-        rc = prepare_kind(st, &st->ksql[i], err);
     if (current)
         goto out;
     for (uint32_t i = 0; i < n && !rc; i++)
@@ -221,32 +219,51 @@ out:
     return rc;
 }
 
+static void free_kind(kind_sql *ks)
+{
+    sqlite3_finalize(ks->upsert);
+    sqlite3_finalize(ks->del);
+    for (uint32_t j = 0; ks->k && j < ks->k->nfields; j++) {
+        if (ks->child_del)
+            sqlite3_finalize(ks->child_del[j]);
+        if (ks->child_ins)
+            sqlite3_finalize(ks->child_ins[j]);
+    }
+    free(ks->child_del);
+    free(ks->child_ins);
+    *ks = (kind_sql){.k = ks->k};
+}
+
 void qs__project_free(qs_store *st)
 {
-    for (uint32_t i = 0; i < st->nksql; i++) {
-        kind_sql *ks = &st->ksql[i];
-        sqlite3_finalize(ks->upsert);
-        sqlite3_finalize(ks->del);
-        for (uint32_t j = 0; ks->k && j < ks->k->nfields; j++) {
-            if (ks->child_del)
-                sqlite3_finalize(ks->child_del[j]);
-            if (ks->child_ins)
-                sqlite3_finalize(ks->child_ins[j]);
-        }
-        free(ks->child_del);
-        free(ks->child_ins);
-    }
+    for (uint32_t i = 0; i < st->nksql; i++)
+        free_kind(&st->ksql[i]);
     free(st->ksql);
     st->ksql = NULL;
     st->nksql = 0;
 }
 
-const kind_sql *qs__kind_sql(qs_store *st, uint32_t kind)
+/* The statements of kind, prepared at its first use: a process that writes
+ * one record (`qianshou add`) prepares one kind's, not all of them. *out is
+ * NULL for a kind this build does not know (it has no projection). */
+static int kind_sql_for(qs_store *st, uint32_t kind, kind_sql **out, qs_err *err)
 {
-    for (uint32_t i = 0; i < st->nksql; i++)
-        if (st->ksql[i].k->id == kind)
-            return &st->ksql[i];
-    return NULL;
+    *out = NULL;
+    for (uint32_t i = 0; i < st->nksql; i++) {
+        kind_sql *ks = &st->ksql[i];
+        if (ks->k->id != kind)
+            continue;
+        if (!ks->upsert) {
+            int rc = prepare_kind(st, ks, err);
+            if (rc) {
+                free_kind(ks);
+                return rc;
+            }
+        }
+        *out = ks;
+        return 0;
+    }
+    return 0;
 }
 
 static void bind_value(sqlite3_stmt *s, int col, const qs_field *f, const qs_value *v)
@@ -306,10 +323,10 @@ static int step_done(qs_store *st, sqlite3_stmt *s, qs_err *err)
 
 int qs__project(qs_store *st, const qs_record *r, uint64_t seq, qs_err *err)
 {
-    const kind_sql *ks = qs__kind_sql(st, r->kind);
-    int rc;
-    if (!ks)
-        return 0; /* an unknown kind has no projection */
+    kind_sql *ks;
+    int rc = kind_sql_for(st, r->kind, &ks, err);
+    if (rc || !ks)
+        return rc; /* an unknown kind has no projection */
     const qs_kind *k = ks->k;
     for (uint32_t i = 0; i < k->nfields; i++) {
         if (!ks->child_del[i])
