@@ -80,7 +80,7 @@ struct daemon_s {
     int ctl_open;
     ctl_client *clients;
     uv_signal_t sig_term, sig_int, sig_hup;
-    uv_timer_t interval, nightly, stop_timer, watch, settle, retry;
+    uv_timer_t interval, nightly, stop_timer, watch, settle, retry, trim;
     int stopping;
     totals tot;
     /* local edits (county): PRAGMA data_version polled every second */
@@ -794,9 +794,40 @@ static void next_attempt(daemon_s *d, int64_t *at_ms, int *why)
     timer_due(&d->nightly, WHY_NIGHTLY, now, at_ms, why);
 }
 
+/* ---- giving memory back when idle ----
+ * A sync grows SQLite's page cache and the allocator's arenas; a daemon that
+ * then waits a day for the next one should not keep them. TRIM_MS after the
+ * last session ends, with none live, the store thread releases SQLite's cache
+ * and returns free heap pages to the system. */
+#define TRIM_MS 1000
+
+static void work_trim(qs_job *job, qs_store *st)
+{
+    (void)job;
+    qs_store_shrink(st);
+}
+
+static void done_trim(qs_job *job)
+{
+    free(job);
+}
+
+static void on_trim(uv_timer_t *t)
+{
+    daemon_s *d = t->data;
+    if (d->stopping || d->env.live > 0)
+        return; /* a session is running; its end schedules the next trim */
+    qs_job *j = qs_xcalloc(1, sizeof *j);
+    j->work = work_trim;
+    j->done = done_trim;
+    qs_worker_post(d->worker, j);
+}
+
 static void on_session_end(const qs_link_result *r, void *data)
 {
     daemon_s *d = data;
+    if (!d->stopping)
+        uv_timer_start(&d->trim, on_trim, TRIM_MS, 0);
     if (r->handshaked)
         add_totals(&d->tot, r);
     if (d->cfg.role != QS_ROLE_COUNTY) {
@@ -1058,6 +1089,7 @@ static void begin_stop(daemon_s *d, const char *why)
     uv_close((uv_handle_t *)&d->watch, handle_closed_noop);
     uv_close((uv_handle_t *)&d->settle, handle_closed_noop);
     uv_close((uv_handle_t *)&d->retry, handle_closed_noop);
+    uv_close((uv_handle_t *)&d->trim, handle_closed_noop);
     if (d->listener) {
         qs_net_listener_close(d->listener);
         d->listener = NULL;
@@ -1172,8 +1204,9 @@ static int run_daemon(daemon_s *d)
     uv_timer_init(&loop, &d->watch);
     uv_timer_init(&loop, &d->settle);
     uv_timer_init(&loop, &d->retry);
+    uv_timer_init(&loop, &d->trim);
     d->interval.data = d->nightly.data = d->stop_timer.data = d;
-    d->watch.data = d->settle.data = d->retry.data = d;
+    d->watch.data = d->settle.data = d->retry.data = d->trim.data = d;
     d->rng = (uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)d) | 1;
 
     if (ctl_listen(d, &e) != 0) {

@@ -4,6 +4,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pwd.h>
@@ -528,6 +531,21 @@ int qs_store_open(const qs_store_opts *o, qs_store **out, qs_err *err)
 fail:
     qs_store_close(st);
     return rc;
+}
+
+void qs_store_shrink(qs_store *st)
+{
+    sqlite3_db_release_memory(st->db);
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+uint64_t qs_store_cache_bytes(qs_store *st)
+{
+    int cur = 0, hi = 0;
+    sqlite3_db_status(st->db, SQLITE_DBSTATUS_CACHE_USED, &cur, &hi, 0);
+    return cur > 0 ? (uint64_t)cur : 0;
 }
 
 /* The write-ahead log is left in place at close while it is small. SQLite's

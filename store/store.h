@@ -60,6 +60,11 @@ qs_store_opts qs_store_opts_default(void);
  * records whose kind this build knows, sets file modes (0660, and the
  * directory's group is kept). On error *out is NULL and err says why. */
 int qs_store_open(const qs_store_opts *opts, qs_store **out, qs_err *err);
+/* Give memory back while idle: SQLite's page cache of this handle, and the
+ * allocator's free pages (glibc's malloc_trim). Nothing stored changes. */
+void qs_store_shrink(qs_store *st);
+/* Bytes of SQLite page cache this handle holds now. */
+uint64_t qs_store_cache_bytes(qs_store *st);
 void qs_store_close(qs_store *st);
 
 typedef struct qs_store_info {

@@ -957,6 +957,29 @@ static void test_wal_kept_small(void **state)
     qs_store_close(st);
 }
 
+/* An idle daemon gives its page cache back (qs_store_shrink after a sync). */
+static void test_shrink(void **state)
+{
+    (void)state;
+    char dir[512];
+    qs_store *st = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, dir);
+    qs_err e = {0};
+    assert_int_equal(qs_store_begin(st, &e), 0);
+    for (int i = 0; i < 3000; i++)
+        qs_fx_create(st, QS_K_SERVICE, NULL, "date=2024-05-01", "service_type=visit",
+                     "domain=elderly", "total=1", "content=入户走访，了解老人近况并记录需求", NULL);
+    assert_int_equal(qs_store_commit(st, &e), 0);
+    uint64_t before = qs_store_cache_bytes(st);
+    assert_true(before > 512 * 1024); /* the writes filled the cache */
+    qs_store_shrink(st);
+    uint64_t after = qs_store_cache_bytes(st);
+    if (after * 4 > before)
+        fail_msg("cache %llu bytes before, %llu after", (unsigned long long)before,
+                 (unsigned long long)after);
+    assert_int_equal(qs_fx_count(st, QS_K_SERVICE), 3000);
+    qs_store_close(st);
+}
+
 int main(void)
 {
     qs_fx_init("store");
@@ -981,6 +1004,7 @@ int main(void)
         cmocka_unit_test(test_echo_and_incarnation_reset),
         cmocka_unit_test(test_data_version),
         cmocka_unit_test(test_wal_kept_small),
+        cmocka_unit_test(test_shrink),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }
