@@ -11,9 +11,8 @@
  *   STOPPING=1  when a stop begins (qs_notify_stopping).
  *
  * Without NOTIFY_SOCKET in the environment (not started by systemd) every call
- * is a no-op. When built without libsystemd (QS_HAVE_SYSTEMD undefined) the
- * calls are no-ops too, and qs_notify_ready logs a warning once if NOTIFY_SOCKET
- * is set, since systemd would then wait for a READY=1 that never comes.
+ * is a no-op. The protocol is spoken directly (no libsystemd); a socket that is
+ * gone or refuses is logged at READY and otherwise ignored.
  *
  * The state is the process's (one daemon per process); loop thread only.
  */

@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config git ca-certificates
   clang libclang-rt-14-dev           # libFuzzer and sanitizer runtimes
   libuv1-dev libsqlite3-dev sqlite3 libmsgpack-dev libssl-dev openssl libzstd-dev
-  libinih-dev libjansson-dev libcmocka-dev libxlsxwriter-dev libsystemd-dev
+  libinih-dev libjansson-dev libcmocka-dev libxlsxwriter-dev
   util-linux procps iproute2 python3 unzip   # setpriv/runuser, ps, ss, test helpers
   strace                             # tests/cli/test_durable.sh counts the syncs of an add
   systemd shellcheck adduser         # tests/deploy: systemd-analyze verify (no systemd
