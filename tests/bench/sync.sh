@@ -84,7 +84,7 @@ jnum() { jq -r ".$2" <<<"$1"; }
 # ---- #1, #2, #6: one county, 1,000,000 records, fresh aggregator per run ------
 bench_one_county() {
     local r port agg cty reply t0 t1 ms
-    SYNC_RATES=() INC_MS=() RSS_IDLE=() RSS_SYNC=() SYNC_BYTES=()
+    SYNC_RATES=() INC_MS=() RSS_IDLE=() PSS_IDLE=() ANON_IDLE=() RSS_SYNC=() SYNC_BYTES=()
     for r in $(seq "$RUNS"); do
         port=$(free_port)
         rm -rf "$W/agg"
@@ -115,6 +115,8 @@ bench_one_county() {
         # #6 idle: after the syncs settled (the local-edit trigger waits 2 s)
         sleep 4
         RSS_IDLE+=("$("$PY" -c "print($(kib "$cty" VmRSS) / 1024)")")
+        PSS_IDLE+=("$("$PY" -c "print($(sed -n 's/^Pss: *\([0-9]*\) kB/\1/p' "/proc/$cty/smaps_rollup") / 1024)")")
+        ANON_IDLE+=("$("$PY" -c "print($(kib "$cty" RssAnon) / 1024)")")
         log "incremental run $r: ${INC_MS[-1]} ms; county RSS idle ${RSS_IDLE[-1]} MiB, peak ${RSS_SYNC[-1]} MiB"
         stop_daemon "$cty"
         stop_daemon "$agg"
@@ -127,6 +129,10 @@ bench_one_county() {
         "" "" "" "" 'figure<=' 50 ""
     result 6i "county daemon RSS, idle (after the syncs, $N1 records held)" MiB "${RSS_IDLE[*]}" \
         "" "" "" "" 'figure<=' 8 "VmRSS"
+    result 6p "county daemon PSS, idle (shared library pages divided among their users)" MiB \
+        "${PSS_IDLE[*]}" "" "" "" "" "" "" "smaps_rollup Pss; for comparison with 6i"
+    result 6a "county daemon anonymous memory, idle (its own heap, caches, stacks)" MiB \
+        "${ANON_IDLE[*]}" "" "" "" "" "" "" "RssAnon: 6i less the shared libraries' file pages"
     result 6s "county daemon RSS, syncing $N1 records (peak)" MiB "${RSS_SYNC[*]}" \
         "" "" "" "" 'figure<=' 64 "VmHWM after #1"
 }
