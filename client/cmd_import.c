@@ -323,7 +323,8 @@ int cmd_import(cli *c, int argc, char **argv)
         rep.errors = json_array();
     /* One transaction (all or nothing) with room for its pages: a sheet of
      * 500,000 rows adds about 200 MB to the store. */
-    if ((rc = qs_store_begin_bulk(st, IMPORT_CACHE_MIB, &err))) {
+    if ((rc = partial ? qs_store_begin_bulk(st, IMPORT_CACHE_MIB, &err)
+                      : qs_store_begin_all_or_nothing(st, IMPORT_CACHE_MIB, &err))) {
         rc = cli_fail_err(c, &err);
         goto done;
     }

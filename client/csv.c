@@ -132,13 +132,14 @@ int csv_parse(const char *s, size_t len, const char *file, csv_row **rows_out, s
               qs_err *err)
 {
     csv_row *rows = NULL;
-    size_t nrows = 0, i = 0, line = 1;
+    size_t nrows = 0, rows_cap = 0, i = 0, line = 1;
     cellbuf cb = {0};
     int rc = 0;
     *rows_out = NULL;
     *nrows_out = 0;
     while (i < len) {
         csv_row row = {.cells = NULL, .n = 0, .line = line};
+        size_t cells_cap = 0;
         bool end_row = false;
         while (!end_row) {
             cb.n = 0;
@@ -193,7 +194,10 @@ int csv_parse(const char *s, size_t len, const char *file, csv_row **rows_out, s
                                 row.line, CSV_MAX_CELLS);
                 goto fail_row;
             }
-            row.cells = qs_xreallocarray(row.cells, row.n + 1, sizeof *row.cells);
+            if (row.n == cells_cap) {
+                cells_cap = cells_cap ? 2 * cells_cap : 16;
+                row.cells = qs_xreallocarray(row.cells, cells_cap, sizeof *row.cells);
+            }
             row.cells[row.n++] = qs_xstrndup(cb.p ? cb.p : "", cb.n);
             if (i >= len) {
                 end_row = true;
@@ -212,7 +216,10 @@ int csv_parse(const char *s, size_t len, const char *file, csv_row **rows_out, s
                             row.line, CSV_MAX_ROWS);
             goto fail_row;
         }
-        rows = qs_xreallocarray(rows, nrows + 1, sizeof *rows);
+        if (nrows == rows_cap) {
+            rows_cap = rows_cap ? 2 * rows_cap : 64;
+            rows = qs_xreallocarray(rows, rows_cap, sizeof *rows);
+        }
         rows[nrows++] = row;
         continue;
     too_long:

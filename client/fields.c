@@ -88,9 +88,11 @@ static int find_by(qs_store *st, const qs_kind *k, const char *by, const char *t
     return rc;
 }
 
-static int resolve_ref(qs_store *st, const qs_field *f, const char *text, uint8_t id[QS_ID_LEN],
-                       qs_err *err)
+/* *held: the record is in this store (false for an id kept without one). */
+static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t id[QS_ID_LEN],
+                      bool *held, qs_err *err)
 {
+    *held = false;
     const qs_kind *rk = qs_schema_kind(f->ref_kind);
     found fd = {.n = 0};
     int rc;
@@ -120,6 +122,7 @@ static int resolve_ref(qs_store *st, const qs_field *f, const char *text, uint8_
                              actual ? actual->name : "unknown", rk->name);
         if (deleted)
             return field_err(err, f, "the %s with id %s was deleted", rk->name, text);
+        *held = true;
         return 0;
     }
     switch (rk->id) {
@@ -195,6 +198,7 @@ static int resolve_ref(qs_store *st, const qs_field *f, const char *text, uint8_
                          text);
     }
     memcpy(id, fd.id, QS_ID_LEN);
+    *held = true;
     return 0;
 }
 
@@ -210,6 +214,52 @@ static size_t sep_len(const char *p)
             return n;
     }
     return 0;
+}
+
+/* References resolved in this process: an import names the same station on
+ * every row, and a lookup by township code scans every stored station. Only
+ * successes are kept, and a process never deletes what it resolved, so an
+ * entry stays true for the process's life. Direct-mapped, keyed by store,
+ * kind and text. */
+#define REF_CACHE 256
+#define REF_TEXT 48
+
+static struct ref_entry {
+    const qs_store *st;
+    uint32_t kind;
+    char text[REF_TEXT];
+    uint8_t id[QS_ID_LEN];
+} ref_cache[REF_CACHE];
+
+static struct ref_entry *ref_slot(const qs_store *st, uint32_t kind, const char *text)
+{
+    uint32_t h = 2166136261u ^ kind;
+    for (const char *c = text; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    return &ref_cache[h % REF_CACHE];
+}
+
+static int resolve_ref(qs_store *st, const qs_field *f, const char *text, uint8_t id[QS_ID_LEN],
+                       qs_err *err)
+{
+    bool held;
+    if (strlen(text) >= REF_TEXT)
+        return lookup_ref(st, f, text, id, &held, err);
+    struct ref_entry *e = ref_slot(st, f->ref_kind, text);
+    if (e->st == st && e->kind == f->ref_kind && strcmp(e->text, text) == 0) {
+        memcpy(id, e->id, QS_ID_LEN);
+        return 0;
+    }
+    int rc = lookup_ref(st, f, text, id, &held, err);
+    /* an id kept without its record is not cached: its warning is due on
+     * every row that names it */
+    if (rc == 0 && held) {
+        e->st = st;
+        e->kind = f->ref_kind;
+        snprintf(e->text, sizeof e->text, "%s", text);
+        memcpy(e->id, id, QS_ID_LEN);
+    }
+    return rc;
 }
 
 static bool is_hex32(const char *s)

@@ -120,6 +120,7 @@ void qs_body_init(qs_body *b)
 {
     b->f = NULL;
     b->n = 0;
+    b->cap = 0;
 }
 
 void qs_body_free(qs_body *b)
@@ -153,7 +154,10 @@ void qs_body_set(qs_body *b, uint32_t id, qs_value v)
         b->f[i].v = v;
         return;
     }
-    b->f = qs_xreallocarray(b->f, b->n + 1, sizeof *b->f);
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 8;
+        b->f = qs_xreallocarray(b->f, b->cap, sizeof *b->f);
+    }
     memmove(&b->f[i + 1], &b->f[i], (b->n - i) * sizeof *b->f);
     b->f[i].id = id;
     b->f[i].v = v;
@@ -273,7 +277,8 @@ int qs_body_decode(const uint8_t *p, size_t n, const qs_limits *lim, qs_body *ou
         rc = qs_err_set(err, QS_EINVAL, "body is not a map");
         goto done;
     }
-    out->f = qs_xcalloc(o.via.map.size ? o.via.map.size : 1, sizeof *out->f);
+    out->cap = o.via.map.size ? o.via.map.size : 1;
+    out->f = qs_xcalloc(out->cap, sizeof *out->f);
     for (uint32_t i = 0; i < o.via.map.size; i++) {
         const msgpack_object *k = &o.via.map.ptr[i].key;
         if (k->type != MSGPACK_OBJECT_POSITIVE_INTEGER || k->via.u64 == 0 ||

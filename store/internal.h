@@ -38,6 +38,8 @@ struct qs_store {
     qs_limits lim;
     int64_t max_offset_ms;
     bool in_tx;
+    bool all_or_nothing; /* in_tx: edits take no savepoints (qs_store_begin_all_or_nothing) */
+    bool failed;         /* all_or_nothing: an edit failed, only a rollback is left */
     /* The HLC inside a transaction: read from meta at the first tick, kept
      * here, written back once just before COMMIT (not at all on rollback). */
     bool hlc_loaded, hlc_dirty;
@@ -78,8 +80,11 @@ int qs__meta_set_blob(qs_store *st, const char *k, const void *p, int n, qs_err 
 int qs__project_init(qs_store *st, qs_err *err);
 void qs__project_free(qs_store *st);
 /* Make the projection of record id show r (its winner): a row for a live
- * record, none for a tombstone. */
-int qs__project(qs_store *st, const qs_record *r, uint64_t seq, qs_err *err);
+ * record, none for a tombstone. body: r's body decoded, when the caller has
+ * it (else it is decoded here); fresh: id has never been stored before, so
+ * there are no rows of it to replace (a new record made here). */
+int qs__project(qs_store *st, const qs_record *r, uint64_t seq, const qs_body *body, bool fresh,
+                qs_err *err);
 
 /* versions (version.c) */
 int qs__row_to_record(sqlite3_stmt *s, int col0, qs_record *r);

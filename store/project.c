@@ -321,14 +321,15 @@ static int step_done(qs_store *st, sqlite3_stmt *s, qs_err *err)
     return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "updating the projection", err);
 }
 
-int qs__project(qs_store *st, const qs_record *r, uint64_t seq, qs_err *err)
+int qs__project(qs_store *st, const qs_record *r, uint64_t seq, const qs_body *body, bool fresh,
+                qs_err *err)
 {
     kind_sql *ks;
     int rc = kind_sql_for(st, r->kind, &ks, err);
     if (rc || !ks)
         return rc; /* an unknown kind has no projection */
     const qs_kind *k = ks->k;
-    for (uint32_t i = 0; i < k->nfields; i++) {
+    for (uint32_t i = 0; i < k->nfields && !fresh; i++) {
         if (!ks->child_del[i])
             continue;
         sqlite3_bind_blob(ks->child_del[i], 1, r->id, QS_ID_LEN, SQLITE_STATIC);
@@ -339,10 +340,14 @@ int qs__project(qs_store *st, const qs_record *r, uint64_t seq, qs_err *err)
         sqlite3_bind_blob(ks->del, 1, r->id, QS_ID_LEN, SQLITE_STATIC);
         return step_done(st, ks->del, err);
     }
-    qs_body b;
-    qs_err e;
-    if (qs_body_decode(r->body, r->body_len, &st->lim, &b, &e))
-        return qs_err_set(err, QS_ECORRUPT, "stored body does not decode: %s", e.msg);
+    qs_body decoded;
+    qs_body_init(&decoded);
+    if (!body) {
+        qs_err e;
+        if (qs_body_decode(r->body, r->body_len, &st->lim, &decoded, &e))
+            return qs_err_set(err, QS_ECORRUPT, "stored body does not decode: %s", e.msg);
+        body = &decoded;
+    }
     sqlite3_bind_blob(ks->upsert, 1, r->id, QS_ID_LEN, SQLITE_STATIC);
     sqlite3_bind_text(ks->upsert, 2, r->scope, -1, SQLITE_STATIC);
     sqlite3_bind_int64(ks->upsert, 3, (int64_t)seq);
@@ -352,12 +357,12 @@ int qs__project(qs_store *st, const qs_record *r, uint64_t seq, qs_err *err)
         const qs_field *f = &k->fields[i];
         if (is_list(f))
             continue;
-        bind_value(ks->upsert, col++, f, qs_body_get(&b, f->id));
+        bind_value(ks->upsert, col++, f, qs_body_get(body, f->id));
     }
     if ((rc = step_done(st, ks->upsert, err)))
         goto out;
     for (uint32_t i = 0; i < k->nfields; i++) {
-        const qs_value *v = qs_body_get(&b, k->fields[i].id);
+        const qs_value *v = qs_body_get(body, k->fields[i].id);
         if (!ks->child_ins[i] || !v || v->t != QS_V_ARRAY)
             continue;
         for (uint32_t j = 0; j < v->u.a.n; j++) {
@@ -371,7 +376,7 @@ int qs__project(qs_store *st, const qs_record *r, uint64_t seq, qs_err *err)
         }
     }
 out:
-    qs_body_free(&b);
+    qs_body_free(&decoded);
     return rc;
 }
 
@@ -390,7 +395,7 @@ static int reproject_kind(qs_store *st, const qs_kind *k, qs_err *err)
         qs_record rec;
         qs_record_init(&rec);
         qs__row_to_record(s, 1, &rec);
-        rc = qs__project(st, &rec, (uint64_t)sqlite3_column_int64(s, 0), err);
+        rc = qs__project(st, &rec, (uint64_t)sqlite3_column_int64(s, 0), NULL, false, err);
         qs_record_free(&rec);
         if (rc)
             break;

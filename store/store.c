@@ -155,7 +155,7 @@ int qs__tx_begin(qs_store *st, bool *mine, qs_err *err)
     /* Inside the caller's transaction each operation is still all-or-nothing:
      * a savepoint undoes just its own writes when it fails. */
     if (st->in_tx)
-        return step_stmt(st, SQL_SAVEPOINT, err);
+        return st->all_or_nothing ? 0 : step_stmt(st, SQL_SAVEPOINT, err);
     int rc = qs__exec(st, "BEGIN IMMEDIATE", err);
     if (rc)
         return rc;
@@ -178,6 +178,11 @@ static void restore_cache(qs_store *st)
 
 int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err)
 {
+    if (!mine && st->all_or_nothing) {
+        if (rc)
+            st->failed = true;
+        return rc;
+    }
     if (!mine) {
         if (rc) {
             step_stmt(st, SQL_ROLLBACK_TO, NULL);
@@ -194,6 +199,7 @@ int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err)
         rc = qs__meta_set_int(st, "hlc", (int64_t)st->hlc, err);
     st->in_tx = false;
     st->hlc_loaded = st->hlc_dirty = false;
+    st->all_or_nothing = st->failed = false;
     if (rc) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         restore_cache(st);
@@ -242,10 +248,24 @@ int qs_store_begin_bulk(qs_store *st, unsigned cache_mib, qs_err *err)
     return rc;
 }
 
+int qs_store_begin_all_or_nothing(qs_store *st, unsigned cache_mib, qs_err *err)
+{
+    int rc = qs_store_begin_bulk(st, cache_mib, err);
+    if (!rc)
+        st->all_or_nothing = true;
+    return rc;
+}
+
 int qs_store_commit(qs_store *st, qs_err *err)
 {
     if (!st->in_tx)
         return qs_err_set(err, QS_EINVAL, "no transaction is open");
+    if (st->failed) {
+        qs__tx_end(st, true, QS_EINVAL, NULL);
+        return qs_err_set(err, QS_EINVAL,
+                          "an edit failed inside an all-or-nothing transaction: nothing was "
+                          "stored");
+    }
     return qs__tx_end(st, true, 0, err);
 }
 

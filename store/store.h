@@ -101,6 +101,13 @@ int qs_store_begin(qs_store *st, qs_err *err);
  * being spilled and rewritten while the batch runs. Durability is unchanged
  * (one transaction, committed with synchronous=FULL). */
 int qs_store_begin_bulk(qs_store *st, unsigned cache_mib, qs_err *err);
+/* qs_store_begin_bulk for a batch that is stored whole or not at all (an
+ * import without --partial): edits inside it take no savepoint of their own,
+ * which saves copying every page they touch into a statement journal. So an
+ * edit that fails after it began writing may leave part of itself behind:
+ * after such a failure qs_store_commit refuses (QS_EINVAL, everything rolled
+ * back). An edit refused before writing (bad scope, invalid body) is harmless. */
+int qs_store_begin_all_or_nothing(qs_store *st, unsigned cache_mib, qs_err *err);
 int qs_store_commit(qs_store *st, qs_err *err);
 void qs_store_rollback(qs_store *st);
 
@@ -326,7 +333,8 @@ int qs_store_lock(const char *dir, int *fd, qs_err *err);
 void qs_store_unlock(int fd);
 
 /* Tests only: make the next qs_store_apply fail with QS_EIO after k records
- * were written inside its transaction (k < 0: off). */
+ * were written inside its transaction, or the (k+1)-th local edit fail after
+ * it has written its version (k < 0: off). */
 void qs_store_test_fail_after(qs_store *st, int k);
 
 #endif

@@ -242,8 +242,10 @@ static bool supersedes(const qs_record *r, const qs_rev *h)
  * or ancestry name is superseded; r and the remaining heads are the new heads;
  * the winner (qs_rev_cmp) is projected. *conflict = heads remain beside r.
  */
+/* body: r's body decoded, or NULL; fresh: r's id is new here (a create). */
 static int install(qs_store *st, const qs_record *r, head *h, size_t n, const char *peer,
-                   const uint8_t *peer_inc, bool *conflict, qs_err *err)
+                   const uint8_t *peer_inc, const qs_body *body, bool fresh, bool *conflict,
+                   qs_err *err)
 {
     int rc;
     const head *old_winner = NULL, *winner = NULL;
@@ -278,12 +280,12 @@ static int install(qs_store *st, const qs_record *r, head *h, size_t n, const ch
                 return rc;
     }
     if (r_wins) {
-        rc = qs__project(st, r, seq, err);
+        rc = qs__project(st, r, seq, body, fresh, err);
     } else if (winner != old_winner) {
         qs_record w;
         if ((rc = load_version(st, winner->seq, &w, err)))
             return rc;
-        rc = qs__project(st, &w, winner->seq, err);
+        rc = qs__project(st, &w, winner->seq, NULL, false, err);
         qs_record_free(&w);
     }
     *conflict = remaining > 0;
@@ -302,10 +304,12 @@ static int check_body(const qs_kind *k, const qs_body *body, qs_err *err)
 }
 
 /* Write a local version of record id with the given parents (the heads it
- * settles) and body. */
+ * settles) and body (encoded; decoded too when the caller has it, else NULL).
+ * fresh: id was just made (qs_uuid7), so it has no versions to look up. */
 static int write_local(qs_store *st, const qs_kind *k, const char *scope,
                        const uint8_t id[QS_ID_LEN], const qs_rev *parents, uint32_t np,
-                       bool deleted, const qs_buf *body, qs_rev *rev_out, qs_err *err)
+                       bool deleted, const qs_buf *body, const qs_body *decoded, bool fresh,
+                       qs_rev *rev_out, qs_err *err)
 {
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
@@ -316,7 +320,7 @@ static int write_local(qs_store *st, const qs_kind *k, const char *scope,
     bool exists, conflict;
     qs_record r;
     qs_record_init(&r);
-    if ((rc = load_heads(st, id, &h, &n, NULL, NULL, &exists, err)))
+    if (!fresh && (rc = load_heads(st, id, &h, &n, NULL, NULL, &exists, err)))
         goto done;
     memcpy(r.id, id, QS_ID_LEN);
     r.kind = k->id;
@@ -329,7 +333,13 @@ static int write_local(qs_store *st, const qs_kind *k, const char *scope,
     r.schema = QS_SCHEMA_VERSION;
     qs_record_set_body(&r, body->data, (uint32_t)body->len);
     qs_record_seal(&r);
-    rc = install(st, &r, h, n, NULL, NULL, &conflict, err);
+    rc = install(st, &r, h, n, NULL, NULL, decoded, fresh, &conflict, err);
+    if (!rc && st->fail_after == 0) {
+        st->fail_after = -1;
+        rc = qs_err_set(err, QS_EIO, "injected failure (test hook)");
+    } else if (st->fail_after > 0) {
+        st->fail_after--;
+    }
     if (!rc && rev_out)
         *rev_out = r.rev;
 done:
@@ -370,7 +380,7 @@ int qs_store_create(qs_store *st, uint32_t kind, const char *scope, const qs_bod
         goto out;
     uint8_t id[QS_ID_LEN];
     qs_uuid7(id, qs_clock_wall_ms());
-    rc = write_local(st, k, scope, id, NULL, 0, false, &b, rev, err);
+    rc = write_local(st, k, scope, id, NULL, 0, false, &b, body, true, rev, err);
     if (!rc && id_out)
         memcpy(id_out, id, QS_ID_LEN);
 out:
@@ -412,7 +422,7 @@ static int edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, 
         rc = qs_body_encode(body, &b, err);
     }
     if (!rc)
-        rc = write_local(st, k, cur.scope, id, &cur.rev, 1, deleted, &b, rev, err);
+        rc = write_local(st, k, cur.scope, id, &cur.rev, 1, deleted, &b, NULL, false, rev, err);
 out:
     qs_buf_free(&b);
     qs_record_free(&cur);
@@ -614,7 +624,7 @@ int qs_store_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *ta
     parents = qs_xcalloc(n, sizeof *parents);
     for (size_t i = 0; i < n; i++)
         parents[i] = h[i].rev;
-    rc = write_local(st, k, scope, id, parents, (uint32_t)n, deleted, &b, rev, err);
+    rc = write_local(st, k, scope, id, parents, (uint32_t)n, deleted, &b, NULL, false, rev, err);
 done:
     free(parents);
     free(h);
@@ -779,7 +789,7 @@ static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs
     }
     if (st->fail_after > 0)
         st->fail_after--;
-    rc = install(st, r, h, n, peer, peer_inc, &conflict, err);
+    rc = install(st, r, h, n, peer, peer_inc, NULL, false, &conflict, err);
     free(h);
     if (rc)
         return rc;

@@ -105,4 +105,22 @@ printf 'name,id_number,gender\n李四,632322201001011225,女\n' >"$T/b.csv"
 run 0 -d "$C" import beneficiary "$T/b.csv"
 run 0 -d "$C" --json list beneficiary
 [[ $(py 'j[0]["fields"]["pseudonym"][0]') =~ ^[0-9a-f]{32}$ ]] || fail "imported pseudonym"
+
+# 10. rows naming two stations in turn, by township code and by id: each row
+# gets its own station (the import remembers resolved references)
+run 0 -d "$C" add station township=632322101 name=第二社工站
+S2ID=$(out)
+{
+    echo 'date,station,service_type,domain,total,content'
+    for i in 1 2 3; do
+        echo "2024-07-0$i,632322100,visit,elderly,1,双站$i"
+        echo "2024-07-0$i,632322101,visit,elderly,2,双站$i"
+        echo "2024-07-0$i,$S2ID,visit,elderly,3,双站$i"
+    done
+} >"$T/two.csv"
+run 0 -d "$C" import service "$T/two.csv"
+has_out "imported 9 service records"
+run 0 -d "$C" --json list service station=$S2ID
+[ "$(py 'sorted(r["fields"]["total"] for r in j if r["fields"]["content"].startswith("双站"))')" = \
+    "[2, 2, 2, 3, 3, 3]" ] || fail "rows of the second station: $(out)"
 echo ok

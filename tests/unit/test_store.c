@@ -957,6 +957,46 @@ static void test_wal_kept_small(void **state)
     qs_store_close(st);
 }
 
+/* An all-or-nothing batch (an import without --partial) takes no savepoint
+ * per edit: it commits whole when every edit succeeded, and once one failed
+ * only a rollback is left — commit refuses and nothing is stored. */
+static void test_all_or_nothing(void **state)
+{
+    (void)state;
+    qs_store *st = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_err e = {0};
+    qs_body b;
+    service_body(&b, "2024-03-01", "1");
+    assert_int_equal(qs_store_begin_all_or_nothing(st, 16, &e), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(qs_store_create(st, QS_K_SERVICE, NULL, &b, NULL, NULL, &e), 0);
+    assert_int_equal(qs_store_commit(st, &e), 0);
+    assert_int_equal(qs_fx_count(st, QS_K_SERVICE), 3);
+
+    assert_int_equal(qs_store_begin_all_or_nothing(st, 16, &e), 0);
+    assert_int_equal(qs_store_create(st, QS_K_SERVICE, NULL, &b, NULL, NULL, &e), 0);
+    /* refused before writing anything: the batch stays whole */
+    assert_int_equal(qs_store_create(st, QS_K_SERVICE, "632321", &b, NULL, NULL, &e), QS_ESCOPE);
+    /* failed after writing its version: part of it may be left behind */
+    qs_store_test_fail_after(st, 0);
+    assert_int_equal(qs_store_create(st, QS_K_SERVICE, NULL, &b, NULL, NULL, &e), QS_EIO);
+    assert_int_equal(qs_store_create(st, QS_K_SERVICE, NULL, &b, NULL, NULL, &e), 0);
+    assert_int_equal(qs_store_commit(st, &e), QS_EINVAL);
+    assert_non_null(strstr(e.msg, "nothing was stored"));
+    assert_int_equal(qs_fx_count(st, QS_K_SERVICE), 3);
+    /* the handle is usable again, with savepoints as before: the failed edit
+     * is undone alone */
+    assert_int_equal(qs_store_begin(st, &e), 0);
+    qs_store_test_fail_after(st, 0);
+    assert_int_equal(qs_store_create(st, QS_K_SERVICE, NULL, &b, NULL, NULL, &e), QS_EIO);
+    assert_int_equal(qs_store_create(st, QS_K_SERVICE, NULL, &b, NULL, NULL, &e), 0);
+    assert_int_equal(qs_store_commit(st, &e), 0);
+    assert_int_equal(qs_fx_count(st, QS_K_SERVICE), 4);
+    qs_body_free(&b);
+    assert_int_equal(qs_store_check(st, &e), 0);
+    qs_store_close(st);
+}
+
 /* An idle daemon gives its page cache back (qs_store_shrink after a sync). */
 static void test_shrink(void **state)
 {
@@ -1005,6 +1045,7 @@ int main(void)
         cmocka_unit_test(test_data_version),
         cmocka_unit_test(test_wal_kept_small),
         cmocka_unit_test(test_shrink),
+        cmocka_unit_test(test_all_or_nothing),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }
