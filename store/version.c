@@ -713,9 +713,11 @@ out:
 }
 
 /* Decide and apply one remote version. Returns non-zero only for a storage
- * failure; the outcome goes into *res. */
-static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs_direction dir,
-                     const qs_record *r, qs_apply_result *res, qs_err *err)
+ * failure; the outcome goes into *res. body: room for r's decoded body (the
+ * caller frees it), which the projection then uses as it is. */
+static int apply_decoded(qs_store *st, const char *peer, const uint8_t *peer_inc,
+                         qs_direction dir, const qs_record *r, qs_body *body,
+                         qs_apply_result *res, qs_err *err)
 {
     qs_err e = {0};
     int rc;
@@ -749,14 +751,12 @@ static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs
         goto rejected;
     }
     if (!r->deleted) {
-        qs_body b;
-        if (qs_body_decode(r->body, r->body_len, &st->lim, &b, &e)) {
+        if (qs_body_decode(r->body, r->body_len, &st->lim, body, &e)) {
             result(res, QS_OUT_REJECTED, "body: %s", e.msg);
             goto rejected;
         }
         qs_verrs ve;
-        int v = qs_schema_validate(k, &b, false, &ve, &e);
-        qs_body_free(&b);
+        int v = qs_schema_validate(k, body, false, &ve, &e);
         if (v) {
             result(res, QS_OUT_REJECTED, "invalid %s: %s", k->name, e.msg);
             goto rejected;
@@ -789,7 +789,8 @@ static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs
     }
     if (st->fail_after > 0)
         st->fail_after--;
-    rc = install(st, r, h, n, peer, peer_inc, NULL, false, &conflict, err);
+    /* no version of this id held: no projection row of it to replace */
+    rc = install(st, r, h, n, peer, peer_inc, r->deleted ? NULL : body, !exists, &conflict, err);
     free(h);
     if (rc)
         return rc;
@@ -797,6 +798,16 @@ static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs
     return 0;
 rejected:
     return note_rejection(st, peer, r, false, res->reason, err);
+}
+
+static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs_direction dir,
+                     const qs_record *r, qs_apply_result *res, qs_err *err)
+{
+    qs_body body;
+    qs_body_init(&body);
+    int rc = apply_decoded(st, peer, peer_inc, dir, r, &body, res, err);
+    qs_body_free(&body);
+    return rc;
 }
 
 static int store_cursor(qs_store *st, const char *peer, uint64_t cursor, qs_err *err)
