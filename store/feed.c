@@ -25,16 +25,22 @@ static const char FEED_DOWN[] =
  * version since the cursor (which made a parent's pulls cost O(children x
  * records): each child's pull walked every other child's records). A child
  * sees the scopes in its own subtree, [?6, ?7), and its ancestors' codes
- * (?8..?11, at most four, none inside the subtree; NULL when unused); the two
- * sets are disjoint, and qs_visible still decides every row. */
+ * (?8..?11, at most four, none inside the subtree; NULL when unused). The
+ * subtree's distinct scopes are found by skipping through the index (sc:
+ * one seek per scope), so that every scope is read as (scope = s AND
+ * seq > cursor): a pull costs the scopes and the rows since the cursor, not
+ * the child's whole subtree. qs_visible still decides every row. */
 static const char FEED_DOWN_IDX[] =
+    "WITH RECURSIVE sc(s) AS ("
+    "  SELECT (SELECT min(scope) FROM versions WHERE scope >= ?6 AND scope < ?7) "
+    "  UNION ALL "
+    "  SELECT (SELECT min(scope) FROM versions WHERE scope > sc.s AND scope < ?7) "
+    "  FROM sc WHERE sc.s IS NOT NULL) "
     "SELECT seq, id, kind, scope, gen, hash, parents, hlc, author, deleted, schema, body "
-    "FROM (SELECT * FROM versions INDEXED BY versions_scope "
-    "      WHERE scope >= ?6 AND scope < ?7 AND seq > ?1 "
-    "      UNION ALL "
-    "      SELECT * FROM versions INDEXED BY versions_scope "
-    "      WHERE scope IN (?8, ?9, ?10, ?11) AND seq > ?1) "
-    "WHERE head > 0 AND local = 0 "
+    "FROM versions INDEXED BY versions_scope "
+    "WHERE scope IN (SELECT s FROM sc WHERE s IS NOT NULL "
+    "                UNION ALL VALUES (?8), (?9), (?10), (?11)) "
+    "AND seq > ?1 AND head > 0 AND local = 0 "
     "AND NOT (src_peer IS ?2 AND src_inc IS ?3) AND qs_visible(?2, scope) "
     "ORDER BY seq LIMIT ?5";
 
