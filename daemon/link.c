@@ -557,6 +557,15 @@ static void process_input(qs_link *l)
         qs_msg m;
         r = qs_msg_decode(payload, plen, &l->env->cfg->limits, &m, &e);
         qs_buf_consume(&l->in, used); /* payload is not used after this */
+        /* The message owns copies now: the decoder's buffers (and the input
+         * buffer, once empty) go back while the message waits for the store
+         * thread — with hundreds of connections waiting that is most of a
+         * parent's memory. */
+        qs_frame_decoder_release(l->dec);
+        if (!l->in.len) {
+            qs_buf_free(&l->in);
+            qs_buf_init(&l->in, LINK_MAX_INPUT);
+        }
         if (r != 0) {
             fail(l, r, "bad message: %s", e.msg);
             return;

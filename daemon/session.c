@@ -375,6 +375,8 @@ int qs_session_applied(qs_session *s, int apply_rc, const qs_err *apply_err, qs_
         return qs_err_set(err, QS_EINVAL, "no batch is waiting to be applied");
     s->applying = false;
     if (apply_rc) { /* no ACK: the peer resends from the stored cursor */
+        free(s->pend_res);
+        s->pend_res = NULL;
         if (err && apply_err)
             *err = *apply_err;
         else
@@ -409,6 +411,10 @@ int qs_session_applied(qs_session *s, int apply_rc, const qs_err *apply_err, qs_
     m.u.ack.results = out;
     int rc = emit(s, &m, err);
     free(out);
+    /* The results (n x QS_REASON_MAX bytes: 250 KiB for a batch of 1,000)
+     * are not kept until the next batch: a parent holds one per connection. */
+    free(s->pend_res);
+    s->pend_res = NULL;
     return rc;
 }
 

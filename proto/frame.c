@@ -1,10 +1,69 @@
 #include "proto/frame.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
 #include "proto/xmalloc.h"
+
+/* ---- zstd contexts: one of each per thread ----
+ * Every frame is one independent zstd frame (no dictionary, no history), so
+ * a context carries nothing from one frame to the next and a thread can use
+ * one for every frame and every connection. ZSTD_compress made (and zeroed)
+ * a fresh compression context of several hundred KiB for every frame, and
+ * each decoder held a decompression context of ~95 KiB for its connection's
+ * life. They are freed when the thread exits. */
+typedef struct zctx {
+    ZSTD_CCtx *c;
+    ZSTD_DCtx *d;
+} zctx;
+
+static pthread_key_t g_zkey;
+static pthread_once_t g_zonce = PTHREAD_ONCE_INIT;
+static _Thread_local zctx *t_z;
+
+static void zctx_free(void *p)
+{
+    zctx *z = p;
+    ZSTD_freeCCtx(z->c);
+    ZSTD_freeDCtx(z->d);
+    free(z);
+}
+
+static void zkey_make(void)
+{
+    if (pthread_key_create(&g_zkey, zctx_free) != 0)
+        abort();
+}
+
+static zctx *thread_zctx(void)
+{
+    if (!t_z) {
+        pthread_once(&g_zonce, zkey_make);
+        t_z = qs_xcalloc(1, sizeof *t_z);
+        pthread_setspecific(g_zkey, t_z);
+    }
+    return t_z;
+}
+
+/* This thread's contexts (created on first use; NULL if zstd cannot
+ * allocate). */
+ZSTD_CCtx *qs__frame_cctx(void)
+{
+    zctx *z = thread_zctx();
+    if (!z->c)
+        z->c = ZSTD_createCCtx();
+    return z->c;
+}
+
+ZSTD_DCtx *qs__frame_dctx(void)
+{
+    zctx *z = thread_zctx();
+    if (!z->d)
+        z->d = ZSTD_createDCtx();
+    return z->d;
+}
 
 int qs_frame_encode(const uint8_t *payload, size_t len, int zstd_level, const qs_limits *lim,
                     qs_buf *out, qs_err *err)
@@ -27,8 +86,11 @@ int qs_frame_encode(const uint8_t *payload, size_t len, int zstd_level, const qs
     if (zstd_level > 0 && len >= QS_FRAME_COMPRESS_MIN) {
         size_t bound = ZSTD_compressBound(len);
         tmp = qs_xmalloc(bound);
-        /* The simple API writes the content size into the frame header. */
-        size_t c = ZSTD_compress(tmp, bound, payload, len, zstd_level);
+        /* ZSTD_compressCCtx starts a new frame (parameters reset to this
+         * level) and writes the content size into its header. */
+        ZSTD_CCtx *cctx = qs__frame_cctx();
+        size_t c = cctx ? ZSTD_compressCCtx(cctx, tmp, bound, payload, len, zstd_level)
+                        : ZSTD_compress(tmp, bound, payload, len, zstd_level);
         if (!ZSTD_isError(c) && c < len) {
             wire = tmp;
             wire_len = c;
@@ -67,7 +129,6 @@ struct qs_frame_decoder {
     uint8_t flags;
     qs_buf frame;    /* payload bytes as sent, at most max_frame */
     qs_buf plain;    /* decompressed payload, at most max_payload */
-    ZSTD_DCtx *dctx; /* created on the first compressed frame */
     uint64_t wire_bytes;
     int dead; /* 0, or the error code every later call returns */
     char dead_msg[QS_ERR_MSG];
@@ -88,8 +149,18 @@ void qs_frame_decoder_free(qs_frame_decoder *d)
         return;
     qs_buf_free(&d->frame);
     qs_buf_free(&d->plain);
-    ZSTD_freeDCtx(d->dctx);
     free(d);
+}
+
+void qs_frame_decoder_release(qs_frame_decoder *d)
+{
+    if (!d || d->dead || d->hdr_have != 0 || d->frame.len != d->length)
+        return; /* dead (nothing held), or in the middle of a frame: keep it */
+    qs_buf_free(&d->frame);
+    qs_buf_free(&d->plain);
+    qs_buf_init(&d->frame, d->lim.max_frame);
+    qs_buf_init(&d->plain, d->lim.max_payload);
+    d->length = 0;
 }
 
 uint64_t qs_frame_decoder_wire_bytes(const qs_frame_decoder *d)
@@ -146,14 +217,13 @@ static int decompress(qs_frame_decoder *d, qs_err *err)
         return qs_err_set(err, QS_ELIMIT,
                           "frame: declared payload of %llu bytes exceeds the limit of %u", declared,
                           d->lim.max_payload);
-    if (!d->dctx)
-        d->dctx = ZSTD_createDCtx();
-    if (!d->dctx)
+    ZSTD_DCtx *dctx = qs__frame_dctx();
+    if (!dctx)
         return qs_err_set(err, QS_EIO, "frame: out of memory for zstd");
     qs_buf_reset(&d->plain);
     if (qs_buf_reserve(&d->plain, (size_t)declared))
         return qs_err_set(err, QS_ELIMIT, "frame: payload does not fit its buffer");
-    size_t got = ZSTD_decompressDCtx(d->dctx, d->plain.data, (size_t)declared, src, n);
+    size_t got = ZSTD_decompressDCtx(dctx, d->plain.data, (size_t)declared, src, n);
     if (ZSTD_isError(got))
         return qs_err_set(err, QS_EINVAL, "frame: zstd: %s", ZSTD_getErrorName(got));
     if (got != declared)

@@ -21,6 +21,72 @@ static const char FEED_DOWN[] =
     "FROM versions WHERE seq > ?1 AND head > 0 AND local = 0 "
     "AND NOT (src_peer IS ?2 AND src_inc IS ?3) AND qs_visible(?2, scope) "
     "ORDER BY seq LIMIT ?5";
+/* The same rows, found through versions_scope instead of a scan of every
+ * version since the cursor (which made a parent's pulls cost O(children x
+ * records): each child's pull walked every other child's records). A child
+ * sees the scopes in its own subtree, [?6, ?7), and its ancestors' codes
+ * (?8..?11, at most four, none inside the subtree; NULL when unused). The
+ * subtree's distinct scopes are found by skipping through the index (sc:
+ * one seek per scope), so that every scope is read as (scope = s AND
+ * seq > cursor): a pull costs the scopes and the rows since the cursor, not
+ * the child's whole subtree. qs_visible still decides every row. */
+static const char FEED_DOWN_IDX[] =
+    "WITH RECURSIVE sc(s) AS ("
+    "  SELECT (SELECT min(scope) FROM versions WHERE scope >= ?6 AND scope < ?7) "
+    "  UNION ALL "
+    "  SELECT (SELECT min(scope) FROM versions WHERE scope > sc.s AND scope < ?7) "
+    "  FROM sc WHERE sc.s IS NOT NULL) "
+    "SELECT seq, id, kind, scope, gen, hash, parents, hlc, author, deleted, schema, body "
+    "FROM versions INDEXED BY versions_scope "
+    "WHERE scope IN (SELECT s FROM sc WHERE s IS NOT NULL "
+    "                UNION ALL VALUES (?8), (?9), (?10), (?11)) "
+    "AND seq > ?1 AND head > 0 AND local = 0 "
+    "AND NOT (src_peer IS ?2 AND src_inc IS ?3) AND qs_visible(?2, scope) "
+    "ORDER BY seq LIMIT ?5";
+
+/* versions(scope, seq) serves the down feed. Only a parent needs it, so it is
+ * made (once, IF NOT EXISTS) by the first store handle that receives records
+ * from a child or serves a down feed: counties do not pay for it on every
+ * edit and import. Inside the caller's transaction if one is open. */
+int qs__scope_index(qs_store *st, qs_err *err)
+{
+    if (st->scope_index)
+        return 0;
+    int rc = qs__exec(st, "CREATE INDEX IF NOT EXISTS versions_scope ON versions(scope, seq)",
+                      err);
+    if (rc == 0)
+        st->scope_index = true;
+    return rc;
+}
+
+/* The subtree range and ancestor codes of a child (see FEED_DOWN_IDX).
+ * Returns false when the plain scan is to be used (no prefix: the nation). */
+static bool down_scopes(const char *peer, char lo[QS_CODE_MAX], char hi[QS_CODE_MAX],
+                        char anc[4][QS_CODE_MAX], int *nanc)
+{
+    *nanc = 0;
+    int pl = qs_code_prefix(peer, lo, QS_CODE_MAX);
+    if (pl <= 0)
+        return false;
+    memcpy(hi, lo, (size_t)pl + 1);
+    hi[pl - 1]++; /* digits: "6323" -> "6324"; '9' -> ':' still sorts after every digit */
+    /* An ancestor's scope S is 6 digits whose prefix leads the child's id:
+     * the child's first L digits, L in {0, 2, 4, 6}, padded with zeros. */
+    for (int len = 0; len <= 6; len += 2) {
+        char c[QS_CODE_MAX];
+        memcpy(c, peer, (size_t)len);
+        memset(c + len, '0', (size_t)(6 - len));
+        c[6] = '\0';
+        if (strcmp(c, lo) >= 0 && strcmp(c, hi) < 0)
+            continue; /* inside the subtree range: found there */
+        bool dup = false;
+        for (int i = 0; i < *nanc; i++)
+            dup = dup || strcmp(anc[i], c) == 0;
+        if (!dup)
+            memcpy(anc[(*nanc)++], c, 7);
+    }
+    return true;
+}
 
 static int peer_inc(qs_store *st, const char *peer, uint8_t inc[QS_INC_LEN], bool *known,
                     qs_err *err)
@@ -56,6 +122,11 @@ int qs_store_feed(qs_store *st, const char *peer, qs_feed_dir dir, uint64_t sinc
     *n = 0;
     *upto = since;
     *more = false;
+    if (dir == QS_FEED_DOWN) {
+        int irc = qs__scope_index(st, err);
+        if (irc)
+            return irc;
+    }
     bool own_tx = !st->in_tx;
     /* One read transaction: the rows and the highest seq come from one snapshot. */
     if (own_tx && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
@@ -65,10 +136,20 @@ int qs_store_feed(qs_store *st, const char *peer, qs_feed_dir dir, uint64_t sinc
     int rc = peer_inc(st, peer, inc, &known, err);
     if (rc)
         goto done;
-    sqlite3_stmt *s = qs__stmt(st, dir == QS_FEED_UP ? FEED_UP : FEED_DOWN, err);
+    char lo[QS_CODE_MAX], hi[QS_CODE_MAX], anc[4][QS_CODE_MAX];
+    int nanc = 0;
+    bool idx = dir == QS_FEED_DOWN && down_scopes(peer, lo, hi, anc, &nanc);
+    sqlite3_stmt *s = qs__stmt(st, dir == QS_FEED_UP ? FEED_UP : idx ? FEED_DOWN_IDX : FEED_DOWN,
+                               err);
     if (!s) {
         rc = err ? err->code : QS_EIO;
         goto done;
+    }
+    if (idx) {
+        sqlite3_bind_text(s, 6, lo, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 7, hi, -1, SQLITE_TRANSIENT);
+        for (int i = 0; i < nanc; i++) /* the rest stay NULL: they match nothing */
+            sqlite3_bind_text(s, 8 + i, anc[i], -1, SQLITE_TRANSIENT);
     }
     sqlite3_bind_int64(s, 1, (int64_t)since);
     sqlite3_bind_text(s, 2, peer, -1, SQLITE_STATIC);

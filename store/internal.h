@@ -46,6 +46,7 @@ struct qs_store {
     qs_hlc hlc;
     int64_t saved_cache; /* PRAGMA cache_size to restore after a bulk transaction; 0 none */
     int fail_after; /* tests: fail apply after k writes (-1 off) */
+    bool scope_index; /* versions_scope is known to exist (qs__scope_index) */
     stmt_slot cache[QS_STMT_CACHE];
     kind_sql *ksql; /* one per schema kind, same order as qs_schema_kind_at */
     uint32_t nksql;
@@ -67,6 +68,9 @@ int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err);
  * directory fsync per process, and fails writes while QIANSHOU_TEST_DISKFULL's
  * file exists. Its name, or NULL (the default VFS) if it could not register. */
 const char *qs__vfs(void);
+
+/* Make sure versions(scope, seq), the down feed's index, exists (feed.c). */
+int qs__scope_index(qs_store *st, qs_err *err);
 
 /* The next HLC reading, persisted; the caller holds a transaction. */
 int qs__clock_tick(qs_store *st, qs_hlc *out, qs_err *err);

@@ -831,6 +831,9 @@ int qs_store_apply(qs_store *st, qs_apply_batch *b, size_t nb, qs_err *err)
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
         return rc;
+    /* A parent: index the down feed before its children's records arrive. */
+    if (nb > 0 && b[0].dir == QS_FROM_CHILD && (rc = qs__scope_index(st, err)))
+        return qs__tx_end(st, mine, rc, err);
     for (size_t i = 0; i < nb && !rc; i++) {
         for (uint32_t j = 0; j < b[i].n && !rc; j++)
             rc = apply_one(st, b[i].peer, b[i].peer_inc, b[i].dir, &b[i].recs[j],

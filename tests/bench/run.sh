@@ -50,11 +50,14 @@ BUILD=$SRC/build-bench
 PY=$(command -v /usr/bin/python3 || command -v python3)
 W=$(mktemp -d /tmp/qs-bench-XXXXXX)
 PIDS=()
+RMDIRS=() # work directories outside $W (#5's county stores in /dev/shm)
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    [ "$KEEP" = 1 ] || rm -rf "$W"
+    [ "$KEEP" = 1 ] && return 0
+    rm -rf "$W"
+    for p in "${RMDIRS[@]}"; do rm -rf "$p"; done
 }
 trap cleanup EXIT
 
@@ -84,6 +87,7 @@ RAW=$BUILD/tests/bench/qs-bench-raw
 SPAWN=$BUILD/tests/bench/qs-bench-spawn
 FSYNC=$BUILD/tests/bench/qs-bench-fsync
 WIRE=$BUILD/tests/bench/qs-bench-wire
+SWARM=$BUILD/tests/bench/qs-bench-swarm
 GEN=$BUILD/tests/tools/qs-gen
 PROXY=$BUILD/tests/tools/qs-proxy
 PKI=$SRC/deploy/pki/qs-pki

@@ -1,5 +1,6 @@
 /* Framing: encoder, incremental decoder from any chunk boundary, hostile
  * headers and hostile zstd frames. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -388,6 +389,149 @@ static void test_partial_then_more(void **state)
     qs_buf_free(&s);
 }
 
+/* ---- one zstd context per thread (frame.c) ---- */
+
+static void fill(uint8_t *p, size_t n, uint32_t seed, int words)
+{
+    for (size_t j = 0; j < n; j++) {
+        seed = seed * 1103515245u + 12345u;
+        p[j] = words ? (uint8_t)"qianshou sync, "[(seed >> 16) % 15] : (uint8_t)(seed >> 16);
+    }
+}
+
+/* The reused context makes exactly the frame a fresh one makes, whatever
+ * came before (other payloads, other levels): it carries nothing over. */
+static void test_cctx_reused_same_bytes(void **state)
+{
+    (void)state;
+    qs_limits l = qs_limits_default();
+    static const int lv[] = {3, 19, 1, 3, 7, 3};
+    static const size_t sz[] = {90000, 5000, 300, 90000, 40000, 777};
+    void *first = qs__frame_cctx();
+    assert_non_null(first);
+    for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++) {
+        uint8_t *p = malloc(sz[i]);
+        fill(p, sz[i], (uint32_t)i + 1, 1);
+        qs_buf f;
+        qs_buf_init(&f, 0);
+        assert_int_equal(qs_frame_encode(p, sz[i], lv[i], &l, &f, NULL), 0);
+        assert_int_equal(f.data[4], QS_FRAME_ZSTD);
+        size_t bound = ZSTD_compressBound(sz[i]);
+        uint8_t *fresh = malloc(bound);
+        size_t c = ZSTD_compress(fresh, bound, p, sz[i], lv[i]);
+        assert_false(ZSTD_isError(c));
+        assert_int_equal(f.len, QS_FRAME_HDR + c);
+        assert_memory_equal(f.data + QS_FRAME_HDR, fresh, c);
+        free(fresh);
+        qs_buf_free(&f);
+        free(p);
+    }
+    assert_ptr_equal(qs__frame_cctx(), first); /* one context, reused */
+}
+
+/* Two decoders on one thread share its decompression context: frames of
+ * both, interleaved mid-frame, come out intact; release between frames
+ * gives the buffers back and is a no-op in the middle of a frame. */
+static void test_decoders_share_dctx(void **state)
+{
+    (void)state;
+    qs_limits l = qs_limits_default();
+    enum { NA = 60000, NB = 20000 };
+    uint8_t *pa = malloc(NA), *pb = malloc(NB);
+    fill(pa, NA, 11, 1);
+    fill(pb, NB, 12, 1);
+    qs_buf sa, sb;
+    qs_buf_init(&sa, 0);
+    qs_buf_init(&sb, 0);
+    for (int k = 0; k < 2; k++) { /* two frames each */
+        assert_int_equal(qs_frame_encode(pa, NA, 3, &l, &sa, NULL), 0);
+        assert_int_equal(qs_frame_encode(pb, NB, 3, &l, &sb, NULL), 0);
+    }
+    qs_frame_decoder *a = qs_frame_decoder_new(&l), *b = qs_frame_decoder_new(&l);
+    size_t offa = 0, offb = 0, used, pn;
+    const uint8_t *pl;
+    uint8_t flags;
+    size_t fa = sa.len / 2; /* one frame of a's stream */
+    for (int k = 0; k < 2; k++) {
+        /* half of a's frame, then release (must keep it), then b's whole frame */
+        size_t half = fa / 2;
+        assert_int_equal(qs_frame_decoder_feed(a, sa.data + offa, half, &used, &pl, &pn, &flags,
+                                               NULL), 0);
+        offa += used;
+        qs_frame_decoder_release(a);
+        assert_int_equal(qs_frame_decoder_feed(b, sb.data + offb, sb.len - offb, &used, &pl, &pn,
+                                               &flags, NULL), 1);
+        offb += used;
+        assert_int_equal(pn, NB);
+        assert_memory_equal(pl, pb, NB);
+        qs_frame_decoder_release(b);
+        assert_int_equal(qs_frame_decoder_feed(a, sa.data + offa, fa - half, &used, &pl, &pn,
+                                               &flags, NULL), 1);
+        offa += used;
+        assert_int_equal(flags, QS_FRAME_ZSTD);
+        assert_int_equal(pn, NA);
+        assert_memory_equal(pl, pa, NA);
+        qs_frame_decoder_release(a);
+        qs_frame_decoder_release(a); /* twice: harmless */
+    }
+    assert_int_equal(offa, sa.len);
+    assert_int_equal(offb, sb.len);
+    assert_int_equal(qs_frame_decoder_wire_bytes(a), sa.len);
+    qs_frame_decoder_free(a);
+    qs_frame_decoder_free(b);
+    qs_buf_free(&sa);
+    qs_buf_free(&sb);
+    free(pa);
+    free(pb);
+}
+
+typedef struct thr {
+    void *cctx, *dctx;
+    int ok;
+    pthread_barrier_t *both; /* both threads hold their contexts at once */
+} thr;
+
+static void *thread_main(void *arg)
+{
+    thr *t = arg;
+    qs_limits l = qs_limits_default();
+    uint8_t p[4000];
+    fill(p, sizeof p, 5, 1);
+    qs_buf f;
+    qs_buf_init(&f, 0);
+    t->ok = qs_frame_encode(p, sizeof p, 3, &l, &f, NULL) == 0 && f.data[4] == QS_FRAME_ZSTD;
+    qs_frame_decoder *d = qs_frame_decoder_new(&l);
+    size_t used, pn;
+    const uint8_t *pl;
+    uint8_t flags;
+    t->ok = t->ok && qs_frame_decoder_feed(d, f.data, f.len, &used, &pl, &pn, &flags, NULL) == 1 &&
+            pn == sizeof p && memcmp(pl, p, pn) == 0;
+    t->cctx = qs__frame_cctx();
+    t->dctx = qs__frame_dctx();
+    pthread_barrier_wait(t->both);
+    qs_frame_decoder_free(d);
+    qs_buf_free(&f);
+    return NULL; /* its contexts are freed as it exits (ASan: no leak) */
+}
+
+/* Each thread has contexts of its own. */
+static void test_contexts_per_thread(void **state)
+{
+    (void)state;
+    pthread_barrier_t both;
+    pthread_barrier_init(&both, NULL, 2);
+    thr t[2] = {{.both = &both}, {.both = &both}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, thread_main, &t[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    pthread_barrier_destroy(&both);
+    assert_true(t[0].ok && t[1].ok);
+    assert_ptr_not_equal(t[0].cctx, t[1].cctx);
+    assert_ptr_not_equal(t[0].dctx, t[1].dctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +539,8 @@ int main(void)
         cmocka_unit_test(test_one_byte_at_a_time), cmocka_unit_test(test_every_two_way_split),
         cmocka_unit_test(test_bad_headers),        cmocka_unit_test(test_zstd_hostile),
         cmocka_unit_test(test_encode_limits),      cmocka_unit_test(test_partial_then_more),
+        cmocka_unit_test(test_cctx_reused_same_bytes), cmocka_unit_test(test_decoders_share_dctx),
+        cmocka_unit_test(test_contexts_per_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,9 +16,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "proto/clock.h"
 #include "proto/msg.h"
 #include "proto/schema.h"
+#include "proto/scope.h"
 #include "store/store.h"
 #include "tests/support/fixture.h"
 
@@ -885,6 +888,76 @@ static void test_echo_and_incarnation_reset(void **state)
     qs_store_close(p);
 }
 
+
+/* The down feed (found through versions_scope) gives a child exactly the
+ * versions the visibility rule lets it see, for every kind of scope: its
+ * ancestors, its subtree, its townships, siblings and their townships,
+ * cousins, other provinces, the nation. Rows are planted with SQL (a copy
+ * of one real version under each scope) and the feed is compared with
+ * qs_scope_visible over every row. */
+static void test_down_feed_scopes(void **state)
+{
+    (void)state;
+    char dir[512];
+    qs_store *p = qs_fx_store("630000", QS_ROLE_AGGREGATOR, NULL, dir);
+    qs_fx_create(p, QS_K_COUNTY, NULL, "code=632322", "name=x", NULL);
+    static const char *const scopes[] = {
+        "000000",    "630000",    "632300",    "632322",    "632323",    "632322100",
+        "632322199", "632323101", "632200",    "632201",    "632390",    "632399",
+        "620000",    "622322",    "650000",    "632700",    "632722",    "632722001",
+    };
+    const size_t ns = sizeof scopes / sizeof scopes[0];
+    char db[600];
+    snprintf(db, sizeof db, "%s/qianshou.db", dir);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    for (size_t i = 0; i < ns; i++) {
+        char *sql = sqlite3_mprintf(
+            "INSERT INTO versions(id, kind, scope, gen, hash, parents, ancestry, hlc, author, "
+            "deleted, schema, body, head, local, src_peer, src_inc, stored_ms) "
+            "SELECT randomblob(16), kind, %Q, gen, randomblob(16), parents, ancestry, hlc, "
+            "author, deleted, schema, body, 1, 0, NULL, NULL, stored_ms FROM versions "
+            "ORDER BY seq LIMIT 1",
+            scopes[i]);
+        assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_free(sql);
+    }
+    sqlite3_close(h);
+    static const char *const peers[] = {"632322", "632322100", "632323", "632300", "632200",
+                                        "630000", "632722001", "650000", "000000"};
+    for (size_t k = 0; k < sizeof peers / sizeof peers[0]; k++) {
+        int want[32] = {0}, got[32] = {0};
+        for (size_t i = 0; i < ns; i++)
+            want[i] = qs_scope_visible(peers[k], scopes[i]);
+        qs_record recs[8];
+        uint32_t n;
+        uint64_t since = 0, upto;
+        bool more = true;
+        qs_err e = {0};
+        while (more) { /* small batches: the cursor moves through the index too */
+            assert_int_equal(
+                qs_store_feed(p, peers[k], QS_FEED_DOWN, since, 3, recs, &n, &upto, &more, &e),
+                0);
+            for (uint32_t j = 0; j < n; j++) {
+                size_t i = 0;
+                while (i < ns && strcmp(recs[j].scope, scopes[i]) != 0)
+                    i++;
+                if (i < ns) /* the real county record (630000) counts apart */
+                    got[i]++;
+                qs_record_free(&recs[j]);
+            }
+            assert_true(upto >= since);
+            since = upto;
+        }
+        for (size_t i = 0; i < ns; i++)
+            if (got[i] != want[i] + (strcmp(scopes[i], "630000") == 0 && want[i]))
+                fail_msg("child %s, scope %s: fed %d, visible %d", peers[k], scopes[i], got[i],
+                         want[i]);
+    }
+    qs_store_close(p);
+}
+
 /* data_version moves when another handle commits, not for our own commits:
  * the daemon polls it to notice clerks' edits. */
 static void test_data_version(void **state)
@@ -1042,6 +1115,7 @@ int main(void)
         cmocka_unit_test(test_shared_clock),
         cmocka_unit_test(test_backup_restore_incarnation),
         cmocka_unit_test(test_echo_and_incarnation_reset),
+        cmocka_unit_test(test_down_feed_scopes),
         cmocka_unit_test(test_data_version),
         cmocka_unit_test(test_wal_kept_small),
         cmocka_unit_test(test_shrink),
