@@ -28,6 +28,7 @@
 #include "daemon/tls.h"
 #include "daemon/worker.h"
 #include "proto/clock.h"
+#include "proto/frame.h"
 #include "proto/xmalloc.h"
 #include "store/store.h"
 
@@ -804,6 +805,7 @@ static void next_attempt(daemon_s *d, int64_t *at_ms, int *why)
 static void work_trim(qs_job *job, qs_store *st)
 {
     (void)job;
+    qs_frame_thread_idle();
     qs_store_shrink(st);
 }
 
@@ -817,6 +819,7 @@ static void on_trim(uv_timer_t *t)
     daemon_s *d = t->data;
     if (d->stopping || d->env.live > 0)
         return; /* a session is running; its end schedules the next trim */
+    qs_frame_thread_idle();
     qs_job *j = qs_xcalloc(1, sizeof *j);
     j->work = work_trim;
     j->done = done_trim;

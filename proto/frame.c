@@ -65,6 +65,16 @@ ZSTD_DCtx *qs__frame_dctx(void)
     return z->d;
 }
 
+void qs_frame_thread_idle(void)
+{
+    if (!t_z)
+        return;
+    ZSTD_freeCCtx(t_z->c);
+    ZSTD_freeDCtx(t_z->d);
+    t_z->c = NULL;
+    t_z->d = NULL;
+}
+
 int qs_frame_encode(const uint8_t *payload, size_t len, int zstd_level, const qs_limits *lim,
                     qs_buf *out, qs_err *err)
 {

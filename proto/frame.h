@@ -75,6 +75,11 @@ void qs_frame_decoder_release(qs_frame_decoder *d);
  * bytes consumed of a frame not yet complete), for counters. */
 uint64_t qs_frame_decoder_wire_bytes(const qs_frame_decoder *d);
 
+/* Free this thread's zstd contexts (about 1 MiB at level 3) while it has
+ * nothing to code: a daemon idle until tomorrow's sync. They are made anew at
+ * the next frame; every frame is coded in one call, so none is cut short. */
+void qs_frame_thread_idle(void);
+
 /* This thread's compression / decompression context (what the encoder and
  * every decoder on this thread use; for tests). */
 struct ZSTD_CCtx_s *qs__frame_cctx(void);

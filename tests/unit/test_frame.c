@@ -485,6 +485,41 @@ static void test_decoders_share_dctx(void **state)
     free(pb);
 }
 
+/* An idle thread frees its contexts; the next frame (even one a decoder had
+ * half received before) codes exactly as before with new ones. */
+static void test_thread_idle(void **state)
+{
+    (void)state;
+    qs_limits l = qs_limits_default();
+    enum { N = 50000 };
+    uint8_t *p = malloc(N);
+    fill(p, N, 21, 1);
+    qs_buf one, two;
+    qs_buf_init(&one, 0);
+    qs_buf_init(&two, 0);
+    assert_int_equal(qs_frame_encode(p, N, 3, &l, &one, NULL), 0);
+    qs_frame_decoder *d = qs_frame_decoder_new(&l);
+    size_t used, pn;
+    const uint8_t *pl;
+    uint8_t flags;
+    assert_int_equal(qs_frame_decoder_feed(d, one.data, one.len / 2, &used, &pl, &pn, &flags,
+                                           NULL), 0);
+    size_t off = used;
+    qs_frame_thread_idle();
+    qs_frame_thread_idle(); /* twice: harmless */
+    assert_int_equal(qs_frame_encode(p, N, 3, &l, &two, NULL), 0);
+    assert_int_equal(two.len, one.len);
+    assert_memory_equal(two.data, one.data, one.len);
+    assert_int_equal(qs_frame_decoder_feed(d, one.data + off, one.len - off, &used, &pl, &pn,
+                                           &flags, NULL), 1);
+    assert_int_equal(pn, N);
+    assert_memory_equal(pl, p, N);
+    qs_frame_decoder_free(d);
+    qs_buf_free(&one);
+    qs_buf_free(&two);
+    free(p);
+}
+
 typedef struct thr {
     void *cctx, *dctx;
     int ok;
@@ -540,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_bad_headers),        cmocka_unit_test(test_zstd_hostile),
         cmocka_unit_test(test_encode_limits),      cmocka_unit_test(test_partial_then_more),
         cmocka_unit_test(test_cctx_reused_same_bytes), cmocka_unit_test(test_decoders_share_dctx),
+        cmocka_unit_test(test_thread_idle),
         cmocka_unit_test(test_contexts_per_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
