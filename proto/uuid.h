@@ -11,7 +11,7 @@
 #define QS_ID_LEN 16
 #define QS_UUID_STR 37 /* 36 chars + NUL */
 
-/* New UUIDv7 for the given wall time (ms); randomness from OpenSSL RAND_bytes
+/* New UUIDv7 for the given wall time (ms); randomness from the kernel (getrandom)
  * (a failure aborts, like running out of memory). The 12 rand_a bits are a
  * counter seeded randomly at each new ms (RFC 9562 6.2, method 1). Ids made by
  * one process are strictly increasing (memcmp), from any thread: in the same

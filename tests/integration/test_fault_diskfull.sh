@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Disk full (store/faultvfs.c, QIANSHOU_TEST_DISKFULL) on the aggregator in
+# Disk full (store/vfs.c, QIANSHOU_TEST_DISKFULL) on the aggregator in
 # the middle of a push, then on the county during a pull: the batch fails
 # cleanly, no ACK is sent for it (what the county counts as acknowledged is
 # held by the aggregator), the daemon reports it (status last_error, log) and
