@@ -585,7 +585,7 @@ static void oracle_check(sqlite3 *db, const qs_report *r, const qs_report_pairin
 
 static sqlite3 *open_db(const char *dir)
 {
-    char path[4096];
+    char path[4096 + 32];
     snprintf(path, sizeof path, "%s/%s", dir, QS_DB_FILE);
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
