@@ -13,7 +13,9 @@
  * from the row, or from an index that covers it, without a lookup per record.
  * A field added to the schema adds its column at the next open, and the kind
  * is re-projected from the stored bodies. The report's indexes
- * (qs__report_ddl) are made here too, with the tables, not at first use.
+ * (qs__report_ddl: on an aggregator, where the report runs over every county;
+ * a county does without them, so its imports and edits do not pay for them)
+ * are made here too, with the tables, not at first use.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,15 +177,15 @@ static int prepare_kind(qs_store *st, kind_sql *ks, qs_err *err)
 }
 
 /* A fingerprint of everything that shapes the projection (FNV-1a over
- * PROJECTION_FORMAT, the report's index DDL, and the schema's kinds and
- * fields): when the database already has the projection of this very schema,
+ * PROJECTION_FORMAT, the report's index DDL for this role, and the schema's
+ * kinds and fields): when the database already has the projection of this very schema,
  * made this very way, opening it needs no DDL and no write transaction. */
-static int64_t schema_fingerprint(void)
+static int64_t schema_fingerprint(qs_role role)
 {
     uint64_t h = 1469598103934665603ull;
 #define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
     MIX(PROJECTION_FORMAT);
-    for (const char *c = qs__report_ddl(); *c; c++)
+    for (const char *c = qs__report_ddl(role); *c; c++)
         MIX((unsigned char)*c);
     for (uint32_t i = 0; i < qs_schema_nkinds(); i++) {
         const qs_kind *k = qs_schema_kind_at(i);
@@ -210,7 +212,7 @@ int qs__project_init(qs_store *st, qs_err *err)
     st->nksql = n;
     for (uint32_t i = 0; i < n; i++)
         st->ksql[i].k = qs_schema_kind_at(i);
-    int64_t want = schema_fingerprint(), have = 0;
+    int64_t want = schema_fingerprint(st->role), have = 0;
     bool current = qs__meta_get_int(st, "projection", &have, NULL) == 0 && have == want;
     if (!current) {
         if ((rc = qs__exec(st, "BEGIN IMMEDIATE", err)))
@@ -224,7 +226,7 @@ int qs__project_init(qs_store *st, qs_err *err)
         if (added[i])
             rc = reproject_kind(st, st->ksql[i].k, err);
     if (!rc)
-        rc = qs__exec(st, qs__report_ddl(), err);
+        rc = qs__exec(st, qs__report_ddl(st->role), err);
     if (!rc)
         rc = qs__meta_set_int(st, "projection", want, err);
     if (rc)

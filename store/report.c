@@ -65,9 +65,10 @@ static const char SETTINGS_DDL[] =
     "CREATE TABLE IF NOT EXISTS report_settings(year INTEGER NOT NULL, key TEXT NOT NULL, "
     "value INTEGER NOT NULL, PRIMARY KEY(year, key))";
 
-/* The report's indexes on the projection. They are made with the projection
- * (project.c runs this whenever it builds or upgrades the tables, and its text
- * is part of the projection's fingerprint), never at a report's first use.
+/* The report's indexes on the projection of an aggregator's store. They are
+ * made with the projection (project.c runs this whenever it builds or
+ * upgrades the tables, and its text is part of the projection's fingerprint),
+ * never at a report's first use.
  * rep_service_cover holds every column the service-log pass reads, so that
  * pass is one range scan of this index per county and never visits the table;
  * rep_workday_cover does the same for the work-day queries. The indexes
@@ -81,9 +82,20 @@ static const char REPORT_DDL[] =
     "CREATE INDEX IF NOT EXISTS rep_workday_cover ON k_workday(pairing, date, person);"
     "CREATE INDEX IF NOT EXISTS rep_expense_pairing ON k_expense(pairing, date);";
 
-const char *qs__report_ddl(void)
+/* A county (its own store holds one county's logs, and its imports and edits
+ * should not pay for the province's indexes): none; its report is planned
+ * over the projection's own indexes (scope, references). */
+static const char REPORT_DDL_COUNTY[] =
+    "DROP INDEX IF EXISTS rep_service_scope;"
+    "DROP INDEX IF EXISTS rep_workday_person;"
+    "DROP INDEX IF EXISTS rep_service_cover;"
+    "DROP INDEX IF EXISTS rep_workday_pairing;"
+    "DROP INDEX IF EXISTS rep_workday_cover;"
+    "DROP INDEX IF EXISTS rep_expense_pairing;";
+
+const char *qs__report_ddl(qs_role role)
 {
-    return REPORT_DDL;
+    return role == QS_ROLE_AGGREGATOR ? REPORT_DDL : REPORT_DDL_COUNTY;
 }
 
 static bool table_exists(qs_store *st, const char *name)
