@@ -6,8 +6,16 @@
  * kind. Column types: TEXT and CODE as TEXT; INT, MONEY, DATE, BOOL, ENUM as
  * INTEGER; ENUMSET as an INTEGER bitmask (bit = code); REF as BLOB. List
  * fields (REFLIST, DIGESTS) get a side table k_<K>__<field>(id, v) with one
- * row per element. A field added to the schema adds its column at the next
- * open, and the kind is re-projected from the stored bodies.
+ * row per element (lookups by element), and a BLOB column of the same name in
+ * k_<K> holding the elements (16 bytes each, as validation requires)
+ * concatenated in body order, NULL when there are none: a query that reads a
+ * record's whole list (the report, one pass over the service logs) gets it
+ * from the row, or from an index that covers it, without a lookup per record.
+ * A field added to the schema adds its column at the next open, and the kind
+ * is re-projected from the stored bodies. The report's indexes
+ * (qs__report_ddl: on an aggregator, where the report runs over every county;
+ * a county does without them, so its imports and edits do not pay for them)
+ * are made here too, with the tables, not at first use.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +29,12 @@ static bool is_list(const qs_field *f)
     return f->type == QS_F_REFLIST || f->type == QS_F_DIGESTS;
 }
 
+/* How the projection is made from the schema, beyond the schema itself:
+ * raise it when project.c changes what a table or column holds, so that
+ * existing stores are re-projected at their next open.
+ * 2: list fields also as a BLOB column in k_<K>. */
+#define PROJECTION_FORMAT 2
+
 static const char *col_type(const qs_field *f)
 {
     switch (f->type) {
@@ -28,6 +42,8 @@ static const char *col_type(const qs_field *f)
     case QS_F_CODE:
         return "TEXT";
     case QS_F_REF:
+    case QS_F_REFLIST:
+    case QS_F_DIGESTS:
         return "BLOB";
     default:
         return "INTEGER";
@@ -84,7 +100,6 @@ static int ensure_tables(qs_store *st, const qs_kind *k, bool *added, qs_err *er
             sqlite3_free(sql);
             if (rc)
                 return rc;
-            continue;
         }
         if (has_column(st, table, f->name))
             continue;
@@ -121,8 +136,6 @@ static int prepare_kind(qs_store *st, kind_sql *ks, qs_err *err)
     qs_buf_init(&cols, 0);
     qs_buf_init(&vals, 0);
     for (uint32_t i = 0; i < k->nfields; i++) {
-        if (is_list(&k->fields[i]))
-            continue;
         char *c = sqlite3_mprintf(", \"%w\"", k->fields[i].name);
         qs_buf_append(&cols, c, strlen(c));
         qs_buf_append(&vals, ", ?", 3);
@@ -163,13 +176,17 @@ static int prepare_kind(qs_store *st, kind_sql *ks, qs_err *err)
     return 0;
 }
 
-/* A fingerprint of everything in the schema that shapes the projection (FNV-1a
- * over kinds and fields): when the database already has the projection of this
- * very schema, opening it needs no DDL and no write transaction. */
-static int64_t schema_fingerprint(void)
+/* A fingerprint of everything that shapes the projection (FNV-1a over
+ * PROJECTION_FORMAT, the report's index DDL for this role, and the schema's
+ * kinds and fields): when the database already has the projection of this very schema,
+ * made this very way, opening it needs no DDL and no write transaction. */
+static int64_t schema_fingerprint(qs_role role)
 {
     uint64_t h = 1469598103934665603ull;
 #define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
+    MIX(PROJECTION_FORMAT);
+    for (const char *c = qs__report_ddl(role); *c; c++)
+        MIX((unsigned char)*c);
     for (uint32_t i = 0; i < qs_schema_nkinds(); i++) {
         const qs_kind *k = qs_schema_kind_at(i);
         MIX(k->id);
@@ -195,7 +212,7 @@ int qs__project_init(qs_store *st, qs_err *err)
     st->nksql = n;
     for (uint32_t i = 0; i < n; i++)
         st->ksql[i].k = qs_schema_kind_at(i);
-    int64_t want = schema_fingerprint(), have = 0;
+    int64_t want = schema_fingerprint(st->role), have = 0;
     bool current = qs__meta_get_int(st, "projection", &have, NULL) == 0 && have == want;
     if (!current) {
         if ((rc = qs__exec(st, "BEGIN IMMEDIATE", err)))
@@ -208,6 +225,8 @@ int qs__project_init(qs_store *st, qs_err *err)
     for (uint32_t i = 0; i < n && !rc; i++)
         if (added[i])
             rc = reproject_kind(st, st->ksql[i].k, err);
+    if (!rc)
+        rc = qs__exec(st, qs__report_ddl(st->role), err);
     if (!rc)
         rc = qs__meta_set_int(st, "projection", want, err);
     if (rc)
@@ -313,6 +332,29 @@ static void bind_value(sqlite3_stmt *s, int col, const qs_field *f, const qs_val
     }
 }
 
+/* A list field's column: its 16-byte elements concatenated in body order
+ * (validation admits no other), NULL when there are none. */
+static void bind_list(sqlite3_stmt *s, int col, const qs_value *v)
+{
+    uint32_t n = 0;
+    if (v && v->t == QS_V_ARRAY)
+        for (uint32_t j = 0; j < v->u.a.n; j++)
+            n += v->u.a.v[j].t == QS_V_BIN && v->u.a.v[j].u.s.n == QS_ID_LEN;
+    if (n == 0) {
+        sqlite3_bind_null(s, col);
+        return;
+    }
+    uint8_t *p = qs_xmalloc((size_t)n * QS_ID_LEN), *q = p;
+    for (uint32_t j = 0; j < v->u.a.n; j++) {
+        const qs_value *e = &v->u.a.v[j];
+        if (e->t == QS_V_BIN && e->u.s.n == QS_ID_LEN) {
+            memcpy(q, e->u.s.p, QS_ID_LEN);
+            q += QS_ID_LEN;
+        }
+    }
+    sqlite3_bind_blob(s, col, p, (int)(n * QS_ID_LEN), free);
+}
+
 static int step_done(qs_store *st, sqlite3_stmt *s, qs_err *err)
 {
     int rc = sqlite3_step(s);
@@ -356,8 +398,9 @@ int qs__project(qs_store *st, const qs_record *r, uint64_t seq, const qs_body *b
     for (uint32_t i = 0; i < k->nfields; i++) {
         const qs_field *f = &k->fields[i];
         if (is_list(f))
-            continue;
-        bind_value(ks->upsert, col++, f, qs_body_get(body, f->id));
+            bind_list(ks->upsert, col++, qs_body_get(body, f->id));
+        else
+            bind_value(ks->upsert, col++, f, qs_body_get(body, f->id));
     }
     if ((rc = step_done(st, ks->upsert, err)))
         goto out;

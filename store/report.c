@@ -65,12 +65,38 @@ static const char SETTINGS_DDL[] =
     "CREATE TABLE IF NOT EXISTS report_settings(year INTEGER NOT NULL, key TEXT NOT NULL, "
     "value INTEGER NOT NULL, PRIMARY KEY(year, key))";
 
-/* The report's indexes on the projection, and the settings table. */
+/* The report's indexes on the projection of an aggregator's store. They are
+ * made with the projection (project.c runs this whenever it builds or
+ * upgrades the tables, and its text is part of the projection's fingerprint),
+ * never at a report's first use.
+ * rep_service_cover holds every column the service-log pass reads, so that
+ * pass is one range scan of this index per county and never visits the table;
+ * rep_workday_cover does the same for the work-day queries. The indexes
+ * dropped first are those of the earlier method (a lookup per service log). */
 static const char REPORT_DDL[] =
-    "CREATE INDEX IF NOT EXISTS rep_workday_pairing ON k_workday(pairing, date);"
-    "CREATE INDEX IF NOT EXISTS rep_workday_person ON k_workday(person, date);"
-    "CREATE INDEX IF NOT EXISTS rep_service_scope ON k_service(scope, date);"
+    "DROP INDEX IF EXISTS rep_service_scope;"
+    "DROP INDEX IF EXISTS rep_workday_person;"
+    "CREATE INDEX IF NOT EXISTS rep_service_cover ON k_service(scope, date, service_type, "
+    "domain, categories, minors, minutes, total, workers, pseudonyms);"
+    "DROP INDEX IF EXISTS rep_workday_pairing;"
+    "CREATE INDEX IF NOT EXISTS rep_workday_cover ON k_workday(pairing, date, person);"
     "CREATE INDEX IF NOT EXISTS rep_expense_pairing ON k_expense(pairing, date);";
+
+/* A county (its own store holds one county's logs, and its imports and edits
+ * should not pay for the province's indexes): none; its report is planned
+ * over the projection's own indexes (scope, references). */
+static const char REPORT_DDL_COUNTY[] =
+    "DROP INDEX IF EXISTS rep_service_scope;"
+    "DROP INDEX IF EXISTS rep_workday_person;"
+    "DROP INDEX IF EXISTS rep_service_cover;"
+    "DROP INDEX IF EXISTS rep_workday_pairing;"
+    "DROP INDEX IF EXISTS rep_workday_cover;"
+    "DROP INDEX IF EXISTS rep_expense_pairing;";
+
+const char *qs__report_ddl(qs_role role)
+{
+    return role == QS_ROLE_AGGREGATOR ? REPORT_DDL : REPORT_DDL_COUNTY;
+}
 
 static bool table_exists(qs_store *st, const char *name)
 {
@@ -212,10 +238,9 @@ enum {
     Q_OUTPUTS,
     Q_STATIONS,
     Q_SERVICES,
-    Q_PSEUDO,
-    Q_HEADS,
+    Q_SERVICE_SCOPE,
     Q_TRAININGS,
-    Q_NOWORKDAY,
+    Q_WORKDAYS,
     Q_COUNT
 };
 
@@ -248,24 +273,112 @@ static const char *const queries[Q_COUNT] = {
     [Q_STATIONS] = "SELECT COUNT(*), COUNT(DISTINCT CASE WHEN township >= ?1 AND township < ?2 "
                    "THEN township END) FROM k_station WHERE scope >= ?1 AND scope < ?2 "
                    "AND (opened IS NULL OR opened <= ?3)",
-    [Q_SERVICES] = "SELECT service_type, domain, COALESCE(categories, 0), COALESCE(minors, 0) > 0, "
-                   "COUNT(*), COALESCE(SUM(minutes), 0) FROM k_service "
-                   "WHERE scope >= ?1 AND scope < ?2 AND date BETWEEN ?3 AND ?4 "
-                   "GROUP BY 1, 2, 3, 4",
-    [Q_PSEUDO] = "SELECT COUNT(DISTINCT sp.v) FROM k_service s "
-                 "JOIN k_service__pseudonyms sp ON sp.id = s.id "
-                 "WHERE s.scope >= ?1 AND s.scope < ?2 AND s.date BETWEEN ?3 AND ?4",
-    [Q_HEADS] = "SELECT COUNT(*), COALESCE(SUM(total), 0) FROM k_service s "
-                "WHERE s.scope >= ?1 AND s.scope < ?2 AND s.date BETWEEN ?3 AND ?4 "
-                "AND NOT EXISTS (SELECT 1 FROM k_service__pseudonyms sp WHERE sp.id = s.id)",
+    /* ?1 scope ?2 from ?3 to: the service logs of ONE scope in the period,
+     * read from rep_service_cover alone (scope = ? lets the date range seek
+     * too; a scope range would read every year); aggregated in C */
+    [Q_SERVICES] = "SELECT date, service_type, domain, categories, minors, minutes, total, "
+                   "workers, pseudonyms FROM k_service "
+                   "WHERE scope = ?1 AND date BETWEEN ?2 AND ?3",
+    /* ?1 after ?2 before: the next scope holding service logs (one index seek) */
+    [Q_SERVICE_SCOPE] = "SELECT MIN(scope) FROM k_service WHERE scope > ?1 AND scope < ?2",
     [Q_TRAININGS] = "SELECT type, COUNT(*), COALESCE(SUM(minutes), 0), "
                     "COALESCE(SUM(local_participants), 0) FROM k_training "
                     "WHERE scope >= ?1 AND scope < ?2 AND date BETWEEN ?3 AND ?4 GROUP BY type",
-    [Q_NOWORKDAY] = "SELECT COUNT(*) FROM k_service s WHERE s.scope >= ?1 AND s.scope < ?2 "
-                    "AND s.date BETWEEN ?3 AND ?4 AND EXISTS (SELECT 1 FROM k_service__workers sw "
-                    "WHERE sw.id = s.id AND NOT EXISTS (SELECT 1 FROM k_workday w "
-                    "WHERE w.person = sw.v AND w.date = s.date))",
+    /* ?1 from ?2 to: every person's work days in the period, any pairing */
+    [Q_WORKDAYS] = "SELECT person, date FROM k_workday WHERE date BETWEEN ?1 AND ?2 "
+                   "AND person IS NOT NULL",
 };
+
+/* ---------------------------------------------------------------------------
+ * A set of fixed-size keys (open addressing, linear probing): distinct
+ * pseudonyms, and (person, date) work days. Grows at 1/2 load; no removal.
+ */
+#define KEY_MAX (QS_ID_LEN + 4)
+
+typedef struct keyset {
+    uint8_t *slots; /* cap slots of KEY_MAX bytes */
+    uint8_t *used;  /* cap flags */
+    size_t cap, n;
+} keyset;
+
+static uint64_t key_hash(const uint8_t *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < KEY_MAX; i++)
+        h = (h ^ k[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static void keyset_clear(keyset *ks)
+{
+    if (ks->used)
+        memset(ks->used, 0, ks->cap);
+    ks->n = 0;
+}
+
+static void keyset_free(keyset *ks)
+{
+    free(ks->slots);
+    free(ks->used);
+    memset(ks, 0, sizeof *ks);
+}
+
+/* Insert; true when the key was not there yet. */
+static bool keyset_add(keyset *ks, const uint8_t *k);
+
+static void keyset_grow(keyset *ks)
+{
+    keyset old = *ks;
+    ks->cap = old.cap ? old.cap * 2 : 1024;
+    ks->slots = qs_xmalloc(ks->cap * KEY_MAX);
+    ks->used = qs_xcalloc(ks->cap, 1);
+    ks->n = 0;
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.used[i])
+            keyset_add(ks, old.slots + i * KEY_MAX);
+    free(old.slots);
+    free(old.used);
+}
+
+static bool keyset_add(keyset *ks, const uint8_t *k)
+{
+    if ((ks->n + 1) * 2 > ks->cap)
+        keyset_grow(ks);
+    size_t i = key_hash(k) & (ks->cap - 1);
+    while (ks->used[i]) {
+        if (memcmp(ks->slots + i * KEY_MAX, k, KEY_MAX) == 0)
+            return false;
+        i = (i + 1) & (ks->cap - 1);
+    }
+    memcpy(ks->slots + i * KEY_MAX, k, KEY_MAX);
+    ks->used[i] = 1;
+    ks->n++;
+    return true;
+}
+
+static bool keyset_has(const keyset *ks, const uint8_t *k)
+{
+    if (!ks->cap)
+        return false;
+    size_t i = key_hash(k) & (ks->cap - 1);
+    while (ks->used[i]) {
+        if (memcmp(ks->slots + i * KEY_MAX, k, KEY_MAX) == 0)
+            return true;
+        i = (i + 1) & (ks->cap - 1);
+    }
+    return false;
+}
+
+/* The key of a person's day, and of a pseudonym (zero-padded). */
+static void day_key(uint8_t k[KEY_MAX], const void *person, int32_t date)
+{
+    memcpy(k, person, QS_ID_LEN);
+    uint32_t d = (uint32_t)date;
+    k[16] = (uint8_t)(d >> 24);
+    k[17] = (uint8_t)(d >> 16);
+    k[18] = (uint8_t)(d >> 8);
+    k[19] = (uint8_t)d;
+}
 
 typedef struct ctx {
     qs_store *st;
@@ -274,6 +387,9 @@ typedef struct ctx {
     int32_t from, to, as_of;
     int64_t role_dispatched, role_local, dir_received, dir_spent, type_in_province;
     int64_t out_agency, out_document, out_brand, tr_training, tr_supervision, domain_elderly;
+    keyset workdays; /* (person, date) of every work day in the period */
+    bool workdays_loaded;
+    keyset pseudonyms; /* one pairing's distinct pseudonyms, reused */
 } ctx;
 
 static int step_err(ctx *c, int rc, const char *what, qs_err *err)
@@ -388,6 +504,138 @@ static int add_count(qs_report_count *arr, int64_t code, int64_t count, int64_t 
     arr[code].code = (uint32_t)code;
     arr[code].count += count;
     arr[code].minutes += minutes;
+    return 0;
+}
+
+/* Every work day in the period as (person, date), once per report. */
+static int load_workdays(ctx *c, qs_err *err)
+{
+    if (c->workdays_loaded)
+        return 0;
+    sqlite3_stmt *s = c->q[Q_WORKDAYS];
+    uint8_t k[KEY_MAX];
+    int rc;
+    sqlite3_bind_int(s, 1, c->from);
+    sqlite3_bind_int(s, 2, c->to);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(s, 0) != QS_ID_LEN)
+            continue; /* not a record id: matches no worker */
+        day_key(k, sqlite3_column_blob(s, 0), sqlite3_column_int(s, 1));
+        keyset_add(&c->workdays, k);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return step_err(c, rc, "reading work days", err);
+    c->workdays_loaded = true;
+    return 0;
+}
+
+/* Accumulators of services_pass over the scopes of one county. */
+typedef struct svc_acc {
+    int64_t with_pseudo, heads;
+} svc_acc;
+
+/* The service logs of one scope in the period (see services_pass). */
+static int services_of_scope(ctx *c, qs_report_pairing *p, const char *scope, svc_acc *a,
+                             qs_err *err)
+{
+    const int64_t *set = c->set;
+    uint8_t k[KEY_MAX];
+    int rc;
+    sqlite3_stmt *s = c->q[Q_SERVICES];
+    sqlite3_bind_text(s, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, c->from);
+    sqlite3_bind_int(s, 3, c->to);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int32_t date = sqlite3_column_int(s, 0);
+        int64_t type = sqlite3_column_int64(s, 1), dom = sqlite3_column_int64(s, 2);
+        int64_t cats = sqlite3_column_int64(s, 3), minors = sqlite3_column_int64(s, 4);
+        int64_t min = sqlite3_column_int64(s, 5), total = sqlite3_column_int64(s, 6);
+        p->services++;
+        p->service_minutes += min;
+        add_count(p->by_type, type, 1, min);
+        add_count(p->by_domain, dom, 1, min);
+        for (int64_t b = 0; b < QS_REPORT_ENUM_MAX; b++)
+            if (cats & BIT(b))
+                add_count(p->by_category, b, 1, min);
+        if (cats & set[QS_S_ASSISTANCE_CATEGORIES])
+            p->reach_assistance++;
+        if ((cats & set[QS_S_ELDERLY_CATEGORIES]) || dom == c->domain_elderly)
+            p->reach_elderly++;
+        if ((cats & set[QS_S_MINOR_CATEGORIES]) || minors > 0)
+            p->reach_minors++;
+
+        const uint8_t *w = sqlite3_column_blob(s, 7);
+        int nw = sqlite3_column_bytes(s, 7) / QS_ID_LEN;
+        for (int i = 0; i < nw; i++) {
+            day_key(k, w + i * QS_ID_LEN, date);
+            if (!keyset_has(&c->workdays, k)) {
+                p->services_without_workday++;
+                break;
+            }
+        }
+        const uint8_t *ps = sqlite3_column_blob(s, 8);
+        int np = sqlite3_column_bytes(s, 8) / QS_ID_LEN;
+        if (np == 0) {
+            a->heads += total;
+            continue;
+        }
+        a->with_pseudo++;
+        memset(k, 0, sizeof k);
+        for (int i = 0; i < np; i++) {
+            memcpy(k, ps + i * QS_ID_LEN, QS_ID_LEN);
+            keyset_add(&c->pseudonyms, k);
+        }
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : step_err(c, rc, "reading services", err);
+}
+
+/* The service logs of p's county (its own scope, then each township scope
+ * under it that has logs) in the period, read once from rep_service_cover,
+ * every figure aggregated here:
+ * - count and minutes by type, domain and beneficiary category; the reach
+ *   of assistance recipients, the elderly and minors (settings' masks);
+ * - people served: distinct pseudonyms over the logs that carry them, plus
+ *   the head counts (total) of the logs that carry none;
+ * - logs with a worker who has no work day (on any pairing) that date.
+ * A NULL figure counts as 0, a NULL type or domain as code 0. */
+static int services_pass(ctx *c, qs_report_pairing *p, const char *hi, qs_err *err)
+{
+    svc_acc a = {0};
+    char scope[QS_CODE_MAX];
+    int rc;
+    if ((rc = load_workdays(c, err)))
+        return rc;
+    keyset_clear(&c->pseudonyms);
+    snprintf(scope, sizeof scope, "%s", p->county);
+    while (!(rc = services_of_scope(c, p, scope, &a, err))) {
+        sqlite3_stmt *s = c->q[Q_SERVICE_SCOPE];
+        sqlite3_bind_text(s, 1, scope, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 2, hi, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        bool more = rc == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_TEXT;
+        if (more)
+            copy_text(scope, sizeof scope, s, 0);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return step_err(c, rc, "reading services", err);
+        rc = 0;
+        if (!more)
+            break;
+    }
+    if (rc)
+        return rc;
+    p->people_pseudonyms = (int64_t)c->pseudonyms.n;
+    p->people_headcount = a.heads;
+    p->people_served = p->people_pseudonyms + p->people_headcount;
+    p->people_basis = p->services == 0     ? "none"
+                      : a.with_pseudo == 0 ? "head counts"
+                      : a.with_pseudo == p->services ? "pseudonyms"
+                                                     : "mixed";
     return 0;
 }
 
@@ -516,46 +764,13 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     p->stations = v[0];
     p->townships_covered = v[1];
 
-    /* services */
-    s = c->q[Q_SERVICES];
-    bind_range(s, p->county, hi, c->from, c->to);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t type = sqlite3_column_int64(s, 0), dom = sqlite3_column_int64(s, 1);
-        int64_t cats = sqlite3_column_int64(s, 2), minors = sqlite3_column_int64(s, 3);
-        int64_t n = sqlite3_column_int64(s, 4), min = sqlite3_column_int64(s, 5);
-        p->services += n;
-        p->service_minutes += min;
-        add_count(p->by_type, type, n, min);
-        add_count(p->by_domain, dom, n, min);
-        for (int64_t k = 0; k < QS_REPORT_ENUM_MAX; k++)
-            if (cats & BIT(k))
-                add_count(p->by_category, k, n, min);
-        if (cats & set[QS_S_ASSISTANCE_CATEGORIES])
-            p->reach_assistance += n;
-        if ((cats & set[QS_S_ELDERLY_CATEGORIES]) || dom == c->domain_elderly)
-            p->reach_elderly += n;
-        if ((cats & set[QS_S_MINOR_CATEGORIES]) || minors)
-            p->reach_minors += n;
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE)
-        return step_err(c, rc, "reading services", err);
-    s = c->q[Q_PSEUDO];
-    bind_range(s, p->county, hi, c->from, c->to);
-    if ((rc = one_row(c, s, &p->people_pseudonyms, 1, "counting people served", err)))
+    /* services: one pass over the county's logs in the period */
+    size_t len = strlen(p->county);
+    memcpy(hi, p->county, len + 1);
+    if (len)
+        hi[len - 1]++;
+    if ((rc = services_pass(c, p, hi, err)))
         return rc;
-    s = c->q[Q_HEADS];
-    bind_range(s, p->county, hi, c->from, c->to);
-    if ((rc = one_row(c, s, v, 2, "counting people served", err)))
-        return rc;
-    p->people_headcount = v[1];
-    p->people_served = p->people_pseudonyms + p->people_headcount;
-    int64_t logs_with = p->services - v[0];
-    p->people_basis = p->services == 0 ? "none"
-                      : logs_with == 0  ? "head counts"
-                      : v[0] == 0       ? "pseudonyms"
-                                        : "mixed";
 
     s = c->q[Q_TRAININGS];
     bind_range(s, p->county, hi, c->from, c->to);
@@ -572,11 +787,6 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE)
         return step_err(c, rc, "reading trainings", err);
-
-    s = c->q[Q_NOWORKDAY];
-    bind_range(s, p->county, hi, c->from, c->to);
-    if ((rc = one_row(c, s, &p->services_without_workday, 1, "checking service logs", err)))
-        return rc;
 
     /* an inactive pairing is judged on coverage only */
     bool active = year >= p->start_year && year <= p->end_year;
@@ -680,8 +890,6 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
     c.tr_supervision = code_of(QS_K_TRAINING, "type", "supervision");
     c.domain_elderly = code_of(QS_K_SERVICE, "domain", "elderly");
 
-    if ((rc = qs__exec(st, REPORT_DDL, err)))
-        goto out;
     for (int i = 0; i < Q_COUNT; i++) {
         int src = sqlite3_prepare_v2(st->db, queries[i], -1, &c.q[i], NULL);
         if (src != SQLITE_OK) {
@@ -761,6 +969,8 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
 out:
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(c.q[i]);
+    keyset_free(&c.workdays);
+    keyset_free(&c.pseudonyms);
     free(peers);
     if (rc)
         qs_report_free(r);

@@ -3,7 +3,10 @@
  * (expected.json), criterion by criterion, for every generated data set
  * (QS_GEN_DIRS, colon-separated) and every year in it; the boundary cases
  * by name; the working-days rule; settings overridden per year; staleness
- * through the clock hook; a county's own store.
+ * through the clock hook; a county's own store. Every service-log figure
+ * against a straightforward SQL computation over the projection's side tables
+ * (the oracle), on the generated data and on a store built for the corner
+ * cases (township scopes, a sibling county, missing figures, edits, deletes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "proto/clock.h"
 #include "proto/date.h"
+#include "proto/schema.h"
 #include "store/report.h"
 #include "store/store.h"
 
@@ -436,6 +442,379 @@ static void test_county_store(void **state)
     json_decref(ex);
 }
 
+/* ---- the oracle: service-log figures by plain SQL ----------------------- */
+
+/* Prepare sql (printf-style, sqlite3_mprintf) with every "%W" replaced by
+ * the filter "the logs of county in [from, to]". */
+static sqlite3_stmt *oracle_prepare(sqlite3 *db, const char *county, int32_t from, int32_t to,
+                                    const char *fmt, va_list ap)
+{
+    char where[256];
+    snprintf(where, sizeof where,
+             "substr(s.scope, 1, %d) = '%s' AND s.date >= %d AND s.date <= %d",
+             (int)strlen(county), county, (int)from, (int)to);
+    char *q = sqlite3_vmprintf(fmt, ap);
+    char sql[4096] = "";
+    size_t n = 0;
+    for (const char *c = q; *c && n + sizeof where < sizeof sql; c++) {
+        if (c[0] == '%' && c[1] == 'W') {
+            n += (size_t)snprintf(sql + n, sizeof sql - n, "%s", where);
+            c++;
+        } else {
+            sql[n++] = *c;
+            sql[n] = 0;
+        }
+    }
+    sqlite3_free(q);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("oracle: %s: %s", sql, sqlite3_errmsg(db));
+    return st;
+}
+
+static sqlite3_stmt *oracle_stmt(sqlite3 *db, const char *county, int32_t from, int32_t to,
+                                 const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = oracle_prepare(db, county, from, to, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* One integer. */
+static int64_t oracle_i64(sqlite3 *db, const char *county, int32_t from, int32_t to,
+                          const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = oracle_prepare(db, county, from, to, fmt, ap);
+    va_end(ap);
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Rows of (code, count, minutes) into cnt[code], min[code]. */
+static void oracle_groups(sqlite3 *db, const char *county, int32_t from, int32_t to,
+                          const char *fmt, int64_t *cnt, int64_t *min)
+{
+    sqlite3_stmt *st = oracle_stmt(db, county, from, to, fmt);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t code = sqlite3_column_int64(st, 0);
+        if (code >= 0 && code < QS_REPORT_ENUM_MAX) {
+            cnt[code] = sqlite3_column_int64(st, 1);
+            min[code] = sqlite3_column_int64(st, 2);
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+#define OEQ(what, got, want)                                                                    \
+    do {                                                                                        \
+        if ((int64_t)(got) != (int64_t)(want))                                                  \
+            fail_msg("%s %d..%d %s: report %lld, oracle %lld", p->county, (int)from, (int)to,   \
+                     what, (long long)(got), (long long)(want));                                \
+    } while (0)
+
+/* Every service-log figure of p (a report over [from, to]) against SQL that
+ * reads the side tables k_service__pseudonyms and k_service__workers. */
+static void oracle_check(sqlite3 *db, const qs_report *r, const qs_report_pairing *p,
+                         int32_t from, int32_t to)
+{
+    const char *cy = p->county;
+    long long am = (long long)r->settings[QS_S_ASSISTANCE_CATEGORIES];
+    long long em = (long long)r->settings[QS_S_ELDERLY_CATEGORIES];
+    long long mm = (long long)r->settings[QS_S_MINOR_CATEGORIES];
+    const qs_field *df = qs_kind_field_by_name(qs_schema_kind(QS_K_SERVICE), "domain");
+    long long elderly = (long long)qs_enum_lookup(df->en, "elderly")->code;
+
+    int64_t n = oracle_i64(db, cy, from, to, "SELECT COUNT(*) FROM k_service s WHERE %%W");
+    OEQ("services", p->services, n);
+    OEQ("minutes", p->service_minutes, oracle_i64(db, cy, from, to,
+        "SELECT COALESCE(SUM(minutes), 0) FROM k_service s WHERE %%W"));
+    /* by type, domain and category: code -> count, minutes */
+    static const char *const groups[3] = {
+        "SELECT COALESCE(service_type, 0), COUNT(*), COALESCE(SUM(minutes), 0) "
+        "FROM k_service s WHERE %%W GROUP BY 1",
+        "SELECT COALESCE(domain, 0), COUNT(*), COALESCE(SUM(minutes), 0) "
+        "FROM k_service s WHERE %%W GROUP BY 1",
+        "WITH RECURSIVE b(k) AS (VALUES(0) UNION ALL SELECT k + 1 FROM b WHERE k < 31) "
+        "SELECT b.k, COUNT(*), COALESCE(SUM(minutes), 0) FROM b JOIN k_service s "
+        "ON (s.categories >> b.k) & 1 WHERE %%W GROUP BY 1",
+    };
+    const qs_report_count *got[3] = {p->by_type, p->by_domain, p->by_category};
+    for (int g = 0; g < 3; g++) {
+        int64_t cnt[QS_REPORT_ENUM_MAX] = {0}, min[QS_REPORT_ENUM_MAX] = {0};
+        oracle_groups(db, cy, from, to, groups[g], cnt, min);
+        for (int k = 0; k < QS_REPORT_ENUM_MAX; k++) {
+            char what[32];
+            snprintf(what, sizeof what, "%s %d", g == 0 ? "type" : g == 1 ? "domain" : "category",
+                     k);
+            OEQ(what, got[g][k].count, cnt[k]);
+            OEQ(what, got[g][k].minutes, min[k]);
+        }
+    }
+    OEQ("reach assistance", p->reach_assistance, oracle_i64(db, cy, from, to,
+        "SELECT COUNT(*) FROM k_service s WHERE %%W AND (categories & %lld) != 0", am));
+    OEQ("reach elderly", p->reach_elderly, oracle_i64(db, cy, from, to,
+        "SELECT COUNT(*) FROM k_service s WHERE %%W AND ((categories & %lld) != 0 "
+        "OR domain = %lld)", em, elderly));
+    OEQ("reach minors", p->reach_minors, oracle_i64(db, cy, from, to,
+        "SELECT COUNT(*) FROM k_service s WHERE %%W AND ((categories & %lld) != 0 "
+        "OR minors > 0)", mm));
+    OEQ("distinct pseudonyms", p->people_pseudonyms, oracle_i64(db, cy, from, to,
+        "SELECT COUNT(DISTINCT sp.v) FROM k_service s JOIN k_service__pseudonyms sp "
+        "ON sp.id = s.id WHERE %%W"));
+    int64_t without = oracle_i64(db, cy, from, to,
+        "SELECT COUNT(*) FROM k_service s WHERE %%W AND NOT EXISTS (SELECT 1 FROM "
+        "k_service__pseudonyms sp WHERE sp.id = s.id)");
+    OEQ("head counts", p->people_headcount, oracle_i64(db, cy, from, to,
+        "SELECT COALESCE(SUM(total), 0) FROM k_service s WHERE %%W AND NOT EXISTS "
+        "(SELECT 1 FROM k_service__pseudonyms sp WHERE sp.id = s.id)"));
+    OEQ("people served", p->people_served, p->people_pseudonyms + p->people_headcount);
+    const char *basis = n == 0 ? "none" : without == n ? "head counts"
+                                      : without == 0  ? "pseudonyms" : "mixed";
+    if (strcmp(basis, p->people_basis) != 0)
+        fail_msg("%s: basis %s, oracle %s", cy, p->people_basis, basis);
+    OEQ("without work day", p->services_without_workday, oracle_i64(db, cy, from, to,
+        "SELECT COUNT(*) FROM k_service s WHERE %%W AND EXISTS (SELECT 1 FROM "
+        "k_service__workers sw WHERE sw.id = s.id AND NOT EXISTS (SELECT 1 FROM k_workday w "
+        "WHERE w.person = sw.v AND w.date = s.date))"));
+}
+
+static sqlite3 *open_db(const char *dir)
+{
+    char path[4096 + 32];
+    snprintf(path, sizeof path, "%s/%s", dir, QS_DB_FILE);
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        fail_msg("open %s: %s", path, sqlite3_errmsg(db));
+    return db;
+}
+
+/* Every pairing of a report over year (to as_of) against the oracle. */
+static void oracle_report(qs_store *st, sqlite3 *db, int year, int32_t as_of)
+{
+    qs_report_params prm = {.year = year, .as_of = as_of};
+    qs_report r;
+    qs_err e = {0};
+    if (qs_store_report_annual(st, &prm, &r, &e))
+        fail_msg("report %d: %s", year, e.msg);
+    for (uint32_t i = 0; i < r.npairings; i++)
+        oracle_check(db, &r, &r.pairings[i], year * 10000 + 101, r.as_of);
+    qs_report_free(&r);
+}
+
+/* The generated data: every year, whole and to mid-June. */
+static void test_services_oracle(void **state)
+{
+    size_t ndirs;
+    char **dirs = gen_dirs(&ndirs);
+    for (size_t d = 0; d < ndirs; d++) {
+        json_t *ex = load_expected(dirs[d]);
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/630000", dirs[d]);
+        qs_store *st = open_dir(dirs[d], "630000");
+        sqlite3 *db = open_db(dir);
+        size_t yi;
+        json_t *y;
+        json_array_foreach(json_object_get(ex, "years"), yi, y)
+        {
+            int year = (int)json_integer_value(y);
+            oracle_report(st, db, year, year * 10000 + 1231);
+            oracle_report(st, db, year, year * 10000 + 615);
+        }
+        sqlite3_close(db);
+        qs_store_close(st);
+        json_decref(ex);
+    }
+}
+
+/* ---- a store for the corner cases -------------------------------------- */
+static uint32_t fid(uint32_t kind, const char *name)
+{
+    const qs_field *f = qs_kind_field_by_name(qs_schema_kind(kind), name);
+    assert_non_null(f);
+    return f->id;
+}
+
+static void make(qs_store *st, uint32_t kind, const char *scope, qs_body *b, uint8_t id[16])
+{
+    uint8_t tmp[16];
+    qs_err e = {0};
+    if (qs_store_create(st, kind, scope, b, id ? id : tmp, NULL, &e))
+        fail_msg("create %s in %s: %s", qs_schema_kind(kind)->name, scope, e.msg);
+    qs_body_free(b);
+    qs_body_init(b);
+}
+
+static qs_value id_list(const uint8_t (*ids)[16], int n)
+{
+    qs_value v = qs_v_array((size_t)n);
+    for (int i = 0; i < n; i++)
+        v.u.a.v[i] = qs_v_bin(ids[i], 16);
+    return v;
+}
+
+/* A service log: scope, date, type, domain, categories (bit list, -1 ends),
+ * total, minors (-1: none), minutes (-1: none), workers, pseudonyms. */
+static void service_log(qs_store *st, const char *scope, int32_t date, int type, int dom,
+                        const int *cats, int total, int minors, int minutes,
+                        const uint8_t (*workers)[16], int nw, const uint8_t (*ps)[16], int np,
+                        uint8_t id[16])
+{
+    qs_body b;
+    qs_body_init(&b);
+    uint32_t k = QS_K_SERVICE;
+    qs_body_set(&b, fid(k, "date"), qs_v_int(date));
+    qs_body_set(&b, fid(k, "service_type"), qs_v_int(type));
+    qs_body_set(&b, fid(k, "domain"), qs_v_int(dom));
+    int nc = 0;
+    while (cats && cats[nc] >= 0)
+        nc++;
+    if (nc) {
+        qs_value cv = qs_v_array((size_t)nc);
+        for (int i = 0; i < nc; i++)
+            cv.u.a.v[i] = qs_v_int(cats[i]);
+        qs_body_set(&b, fid(k, "categories"), cv);
+    }
+    qs_body_set(&b, fid(k, "total"), qs_v_int(total));
+    if (minors >= 0)
+        qs_body_set(&b, fid(k, "minors"), qs_v_int(minors));
+    if (minutes >= 0)
+        qs_body_set(&b, fid(k, "minutes"), qs_v_int(minutes));
+    if (nw)
+        qs_body_set(&b, fid(k, "workers"), id_list(workers, nw));
+    if (np)
+        qs_body_set(&b, fid(k, "pseudonyms"), id_list(ps, np));
+    make(st, k, scope, &b, id);
+}
+
+static void test_services_corner_cases(void **state)
+{
+    char tmp[] = "/tmp/qs-report-corners-XXXXXX", cmd[4200];
+    assert_non_null(mkdtemp(tmp));
+    qs_store_opts o = qs_store_opts_default();
+    o.dir = tmp;
+    o.create = true;
+    o.node = "630000";
+    o.role = QS_ROLE_AGGREGATOR;
+    o.user = "test";
+    qs_store *st = NULL;
+    qs_err e = {0};
+    if (qs_store_open(&o, &st, &e))
+        fail_msg("create store: %s", e.msg);
+    qs_body b;
+    qs_body_init(&b);
+    uint8_t aiding[16], receiving[16], pairing[16], w[3][16], ps[4][16], edited[16],
+        deleted[16];
+    qs_body_set(&b, fid(QS_K_COUNTY, "code"), qs_v_str("632322"));
+    qs_body_set(&b, fid(QS_K_COUNTY, "name"), qs_v_str("尖扎县"));
+    qs_body_set(&b, fid(QS_K_COUNTY, "townships"), qs_v_int(9));
+    make(st, QS_K_COUNTY, "630000", &b, NULL);
+    qs_body_set(&b, fid(QS_K_AGENCY, "name"), qs_v_str("援派机构"));
+    qs_body_set(&b, fid(QS_K_AGENCY, "role"), qs_v_int(1));
+    make(st, QS_K_AGENCY, "630000", &b, aiding);
+    qs_body_set(&b, fid(QS_K_AGENCY, "name"), qs_v_str("尖扎县社会工作服务中心"));
+    qs_body_set(&b, fid(QS_K_AGENCY, "role"), qs_v_int(2));
+    make(st, QS_K_AGENCY, "630000", &b, receiving);
+    qs_body_set(&b, fid(QS_K_PAIRING, "aiding"), qs_v_bin(aiding, 16));
+    qs_body_set(&b, fid(QS_K_PAIRING, "receiving"), qs_v_bin(receiving, 16));
+    qs_body_set(&b, fid(QS_K_PAIRING, "county"), qs_v_str("632322"));
+    qs_body_set(&b, fid(QS_K_PAIRING, "type"), qs_v_int(1));
+    qs_body_set(&b, fid(QS_K_PAIRING, "start_year"), qs_v_int(2021));
+    qs_body_set(&b, fid(QS_K_PAIRING, "end_year"), qs_v_int(2025));
+    make(st, QS_K_PAIRING, "630000", &b, pairing);
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "社工%d", i);
+        qs_body_set(&b, fid(QS_K_PERSON, "agency"), qs_v_bin(receiving, 16));
+        qs_body_set(&b, fid(QS_K_PERSON, "name"), qs_v_str(name));
+        qs_body_set(&b, fid(QS_K_PERSON, "role"), qs_v_int(2));
+        make(st, QS_K_PERSON, "632322", &b, w[i]);
+    }
+    /* work days: worker 0 on 3 March and 4 March, worker 1 on 3 March (in
+     * another county's pairing scope: any work day counts) */
+    int32_t days[3][2] = {{20240303, 20240304}, {20240303, 0}, {0, 0}};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++) {
+            if (!days[i][j])
+                continue;
+            qs_body_set(&b, fid(QS_K_WORKDAY, "person"), qs_v_bin(w[i], 16));
+            qs_body_set(&b, fid(QS_K_WORKDAY, "pairing"), qs_v_bin(pairing, 16));
+            qs_body_set(&b, fid(QS_K_WORKDAY, "date"), qs_v_int(days[i][j]));
+            make(st, QS_K_WORKDAY, i == 1 ? "632323" : "632322", &b, NULL);
+        }
+    for (int i = 0; i < 4; i++) {
+        memset(ps[i], 0, 16);
+        ps[i][0] = 0xA0;
+        ps[i][15] = (uint8_t)i;
+    }
+    const int none[] = {-1}, old_alone[] = {10, -1}, poor_orphan[] = {1, 4, -1};
+    const int all[] = {1, 2, 3, 4, 8, 10, 12, 13, 14, -1};
+    /* the county's own scope */
+    service_log(st, "632322", 20240303, 1, 1, poor_orphan, 5, 2, 60, w, 2, ps, 2, NULL);
+    service_log(st, "632322", 20240304, 2, 2, none, 7, -1, -1, w, 1, NULL, 0, NULL);
+    /* a worker without a work day that date (worker 2), beside one with */
+    service_log(st, "632322", 20240303, 3, 3, old_alone, 4, 0, 30, w, 3, ps + 1, 2, NULL);
+    /* two workers, neither with a work day that date: one log, counted once */
+    service_log(st, "632322", 20240306, 7, 1, none, 1, -1, 10, w + 1, 2, NULL, 0, NULL);
+    /* no workers at all; no categories; a head count only */
+    service_log(st, "632322", 20240305, 4, 4, NULL, 12, 0, 45, NULL, 0, NULL, 0, NULL);
+    /* townships under the county: two scopes, the loop over them */
+    service_log(st, "632322100", 20240303, 1, 2, all, 3, 3, 20, w + 1, 1, ps, 1, NULL);
+    service_log(st, "632322100", 20241231, 5, 5, none, 2, -1, 15, w, 1, ps + 3, 1, NULL);
+    service_log(st, "632322205", 20240101, 6, 1, old_alone, 9, 1, 90, w + 2, 1, NULL, 0,
+                NULL);
+    /* the sibling county and its township: never counted */
+    service_log(st, "632323", 20240303, 1, 1, all, 50, 5, 600, w, 1, ps + 2, 1, NULL);
+    service_log(st, "632323100", 20240303, 1, 1, all, 50, 5, 600, w, 1, NULL, 0, NULL);
+    /* outside the year */
+    service_log(st, "632322", 20231231, 1, 1, all, 50, 5, 600, w, 1, ps + 2, 1, NULL);
+    service_log(st, "632322100", 20250101, 1, 1, all, 50, 5, 600, w, 1, NULL, 0, NULL);
+    /* edited out of the year, and deleted: neither counts */
+    service_log(st, "632322", 20240601, 1, 1, all, 50, 5, 600, w, 1, ps + 2, 1, edited);
+    service_log(st, "632322100", 20240602, 1, 1, all, 50, 5, 600, w, 1, ps + 2, 1, deleted);
+    qs_record rec;
+    qs_record_init(&rec);
+    qs_limits lim = qs_limits_default();
+    if (qs_store_get(st, edited, &rec, &e) || qs_body_decode(rec.body, rec.body_len, &lim, &b, &e))
+        fail_msg("edit: %s", e.msg);
+    qs_body_set(&b, fid(QS_K_SERVICE, "date"), qs_v_int(20230601));
+    if (qs_store_update(st, edited, &b, NULL, &e))
+        fail_msg("edit: %s", e.msg);
+    qs_body_free(&b);
+    qs_record_free(&rec);
+    if (qs_store_delete(st, deleted, NULL, &e))
+        fail_msg("delete: %s", e.msg);
+
+    sqlite3 *db = open_db(tmp);
+    oracle_report(st, db, 2024, 20241231);
+    oracle_report(st, db, 2024, 20240303);
+    oracle_report(st, db, 2023, 20231231);
+    /* and by hand, for 2024 */
+    qs_report r;
+    run_report(st, 2024, QS_DAYS_PER_PERSON, "632322", &r);
+    assert_int_equal(r.npairings, 1);
+    const qs_report_pairing *p = &r.pairings[0];
+    assert_int_equal(p->services, 8);
+    assert_int_equal(p->service_minutes, 60 + 30 + 10 + 45 + 20 + 15 + 90);
+    /* worker 2 (three logs, one of them with worker 1 too); worker 0 on 31 Dec */
+    assert_int_equal(p->services_without_workday, 4);
+    assert_int_equal(p->people_pseudonyms, 4); /* ps 0, 1, 2 and 3 */
+    assert_int_equal(p->people_headcount, 7 + 1 + 12 + 9);
+    assert_string_equal(p->people_basis, "mixed");
+    assert_int_equal(p->by_category[10].count, 3);
+    assert_int_equal(p->by_category[10].minutes, 30 + 20 + 90);
+    assert_int_equal(p->reach_minors, 3); /* minors > 0, or an orphan (4) */
+    qs_report_free(&r);
+    sqlite3_close(db);
+    qs_store_close(st);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +823,8 @@ int main(void)
         cmocka_unit_test(test_settings_per_year),
         cmocka_unit_test(test_stale_and_as_of),
         cmocka_unit_test(test_county_store),
+        cmocka_unit_test(test_services_oracle),
+        cmocka_unit_test(test_services_corner_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@
 #define MAX_YEARS 15
 #define MAX_PEOPLE 8
 #define POOL 400 /* beneficiary pseudonyms per county */
-#define TX_RECORDS 4000
+#define TX_RECORDS 20000
+#define BULK_MIB 64 /* page cache while a transaction of records is open */
 
 /* The plan's thresholds (the report reads its own settings table; these
  * are what the plan says, to state the expected verdicts). */
@@ -363,7 +365,7 @@ static int flush(node *n, bool reopen)
     if (qs_store_commit(n->st, &e))
         return fail("%s: commit: %s", n->code, e.msg);
     n->pending = 0;
-    if (reopen && qs_store_begin(n->st, &e))
+    if (reopen && qs_store_begin_bulk(n->st, BULK_MIB, &e))
         return fail("%s: begin: %s", n->code, e.msg);
     return 0;
 }
@@ -718,7 +720,7 @@ static void mq_free(mq *q)
 static int sync_county(gen *g, node *c)
 {
     mq up = {0}, down = {0};
-    qs_sess_opts o = {.max_batch = 500, .window = 4};
+    qs_sess_opts o = {.max_batch = 1000, .window = 4};
     qs_session *child = qs_session_new(c->st, QS_SESS_CHILD, PROVINCE, &o, emit, &up);
     qs_session *parent = qs_session_new(g->prov.st, QS_SESS_PARENT, c->code, &o, emit, &down);
     qs_limits lim = qs_limits_default();
@@ -780,6 +782,64 @@ static int edit_round(gen *g, pairing *p, node *c)
         qs_record_free(&r);
     }
     return rc;
+}
+
+/* ---- the sync stage ------------------------------------------------- */
+/* With --sync, county i is synced (twice, with the edit round between) by a
+ * second thread while the main thread writes county i+1: the two stages take
+ * about as long each, so the 2 cores of a small machine both work. Only the
+ * main thread draws random numbers, so a seed gives the same data either way;
+ * each store is used by one thread at a time (the province only by this one
+ * once the reference data is written). */
+typedef struct syncq {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ready;  /* counties written and handed over */
+    int closed; /* no more counties will come */
+    int failed; /* the sync stage stopped on an error */
+    gen *g;
+} syncq;
+
+static void *sync_stage(void *arg)
+{
+    syncq *q = arg;
+    gen *g = q->g;
+    int rc = 0;
+    for (int i = 0; !rc; i++) {
+        pthread_mutex_lock(&q->mu);
+        while (q->ready <= i && !q->closed)
+            pthread_cond_wait(&q->cv, &q->mu);
+        bool have = q->ready > i;
+        pthread_mutex_unlock(&q->mu);
+        if (!have)
+            break;
+        node *n = &g->cn[i];
+        if (!(rc = sync_county(g, n)) && !(rc = edit_round(g, &g->pr[i], n)))
+            rc = sync_county(g, n);
+    }
+    if (rc) {
+        pthread_mutex_lock(&q->mu);
+        q->failed = 1;
+        pthread_mutex_unlock(&q->mu);
+    }
+    return NULL;
+}
+
+static void syncq_push(syncq *q, int ready, bool closed)
+{
+    pthread_mutex_lock(&q->mu);
+    q->ready = ready;
+    q->closed |= closed;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static bool syncq_failed(syncq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    bool f = q->failed;
+    pthread_mutex_unlock(&q->mu);
+    return f;
 }
 
 /* ---- expected.json -------------------------------------------------- */
@@ -954,7 +1014,7 @@ static int open_node(gen *g, node *n, const char *code, qs_role role)
     qs_err e = {0};
     if (qs_store_open(&o, &n->st, &e))
         return fail("%s: %s (remove the directory to generate again)", dir, e.msg);
-    if (qs_store_begin(n->st, &e))
+    if (qs_store_begin_bulk(n->st, BULK_MIB, &e))
         return fail("%s: %s", dir, e.msg);
     return 0;
 }
@@ -970,8 +1030,10 @@ static void usage(FILE *fp)
 int main(int argc, char **argv)
 {
     gen g = {.seed = 0, .y0 = 2021, .y1 = 2025, .scale = 1.0};
-    bool have_seed = false;
+    bool have_seed = false, syncing = false;
     int rc = 0, opt;
+    pthread_t syncer;
+    syncq q = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .g = &g};
     static const struct option longopts[] = {
         {"seed", required_argument, NULL, 's'},  {"out", required_argument, NULL, 'o'},
         {"years", required_argument, NULL, 'y'}, {"scale", required_argument, NULL, 'x'},
@@ -1039,21 +1101,35 @@ int main(int argc, char **argv)
     TRY(open_node(&g, &g.prov, PROVINCE, QS_ROLE_AGGREGATOR));
     TRY(write_reference(&g));
     TRY(flush(&g.prov, false));
-    for (int i = 0; i < g.ncty; i++) {
+    if (g.sync && pthread_create(&syncer, NULL, sync_stage, &q) == 0)
+        syncing = true;
+    else if (g.sync)
+        TRY(fail("cannot start the sync thread"));
+    for (int i = 0; i < g.ncty && !(syncing && syncq_failed(&q)); i++) {
         node *n = &g.cn[i];
         TRY(open_node(&g, n, g.pr[i].cty.code, QS_ROLE_COUNTY));
         TRY(write_county(&g, &g.pr[i], n));
         TRY(flush(n, false));
-        if (g.sync)
-            TRY(sync_county(&g, n));
-        TRY(edit_round(&g, &g.pr[i], n));
-        if (g.sync)
-            TRY(sync_county(&g, n));
+        if (syncing)
+            syncq_push(&q, i + 1, false);
+        else
+            TRY(edit_round(&g, &g.pr[i], n));
+    }
+    if (syncing) {
+        syncq_push(&q, q.ready, true);
+        pthread_join(syncer, NULL);
+        syncing = false;
+        if (q.failed)
+            TRY(2);
     }
     TRY(write_expected(&g));
     printf("qs-gen: %d counties, %d years, %llu records%s into %s\n", g.ncty, g.ny,
            (unsigned long long)g.nrecords, g.sync ? ", synced," : "", g.out);
 out:
+    if (syncing) { /* an error in the main thread: let the sync stage finish what it has */
+        syncq_push(&q, q.ready, true);
+        pthread_join(syncer, NULL);
+    }
     if (g.prov.st)
         qs_store_close(g.prov.st);
     for (int i = 0; g.cn && i < g.ncty; i++)
