@@ -525,6 +525,13 @@ int qs_store_open(const qs_store_opts *o, qs_store **out, qs_err *err)
     umask(old);
     if (rc)
         goto fail;
+    if (o->cache_mib) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA cache_size = -%llu",
+                 (unsigned long long)o->cache_mib << 10);
+        if ((rc = qs__exec(st, sql, err)))
+            goto fail;
+    }
     sqlite3_create_function(st->db, "qs_can_write", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                             sql_can_write, NULL, NULL);
     sqlite3_create_function(st->db, "qs_visible", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
