@@ -247,9 +247,11 @@ int cmd_import(cli *c, int argc, char **argv)
     bool partial = false, again = false, in_tx = false;
     const char *scope = NULL;
     uint8_t *raw = NULL;
-    size_t nraw = 0, ntext = 0, nrows = 0;
+    size_t nraw = 0, ntext = 0;
     char *text = NULL;
-    csv_row *rows = NULL;
+    csv_reader rd;
+    csv_reader_init(&rd, "", 0, "");
+    csv_row header = {.cells = NULL, .n = 0, .line = 0}, row = header;
     column *cols = NULL;
     qs_store *st = NULL;
     qs_err err = {0};
@@ -307,17 +309,23 @@ int cmd_import(cli *c, int argc, char **argv)
         goto done;
     }
     const char *encoding;
-    if ((rc = csv_decode(raw, nraw, file, &text, &ntext, &encoding, &err)) ||
-        (rc = csv_parse(text, ntext, file, &rows, &nrows, &err))) {
+    if ((rc = csv_decode(raw, nraw, file, &text, &ntext, &encoding, &err))) {
         rc = cli_fail(c, cli_exit_for(rc), "%s", err.msg);
         goto done;
     }
-    if (nrows == 0) {
+    /* Row by row: the sheet is never held split into cells. A malformed row
+     * further down ends the import there, and the transaction takes nothing. */
+    csv_reader_init(&rd, text, ntext, file);
+    if ((rc = csv_next(&rd, &header, &err)) < 0) {
+        rc = cli_fail(c, cli_exit_for(rc), "%s", err.msg);
+        goto done;
+    }
+    if (rc == 0) {
         rc = cli_fail(c, CLI_DATA, "%s is empty: the first row must name the columns", file);
         goto done;
     }
-    cols = qs_xcalloc(rows[0].n, sizeof *cols);
-    if ((rc = map_header(c, k, file, &rows[0], cols)))
+    cols = qs_xcalloc(header.n, sizeof *cols);
+    if ((rc = map_header(c, k, file, &header, cols)))
         goto done;
     if (c->json)
         rep.errors = json_array();
@@ -332,11 +340,16 @@ int cmd_import(cli *c, int argc, char **argv)
     size_t good = 0, bad = 0, data_rows = 0;
     double start = now_s(), last = 0;
     bool tty = isatty(STDERR_FILENO), shown = false;
-    for (size_t i = 1; i < nrows; i++) {
-        if (blank_row(&rows[i]))
+    int more;
+    while ((more = csv_next(&rd, &row, &err)) == 1) {
+        if (blank_row(&row)) {
+            csv_row_free(&row);
             continue;
+        }
         data_rows++;
-        int r = import_row(c, st, k, file, &rows[i], cols, rows[0].n, scope, &rep);
+        int r = import_row(c, st, k, file, &row, cols, header.n, scope, &rep);
+        size_t line = row.line;
+        csv_row_free(&row);
         if (r > 1) {
             rc = r;
             goto done;
@@ -347,13 +360,18 @@ int cmd_import(cli *c, int argc, char **argv)
             good++;
         double t = now_s();
         if (tty && t - start > 2.0 && t - last > 0.2) {
-            fprintf(stderr, "\rimporting %s: row %zu of %zu", file, i, nrows - 1);
+            fprintf(stderr, "\rimporting %s: line %zu (%.0f%%)", file, line,
+                    100.0 * (double)rd.pos / (double)(ntext ? ntext : 1));
             last = t;
             shown = true;
         }
     }
     if (shown)
         fprintf(stderr, "\r\033[K");
+    if (more < 0) {
+        rc = cli_fail(c, cli_exit_for(more), "%s — nothing was imported", err.msg);
+        goto done;
+    }
     if (data_rows == 0) {
         rc = cli_fail(c, CLI_DATA, "%s has no rows below its header", file);
         goto done;
@@ -396,7 +414,8 @@ done:
         qs_store_rollback(st);
     json_decref(rep.errors);
     free(cols);
-    csv_rows_free(rows, nrows);
+    csv_row_free(&header);
+    csv_reader_free(&rd);
     free(text);
     free(raw);
     qs_store_close(st);

@@ -111,126 +111,151 @@ void csv_rows_free(csv_row *rows, size_t n)
     free(rows);
 }
 
-typedef struct cellbuf {
-    char *p;
-    size_t n, cap;
-} cellbuf;
-
-static int cell_put(cellbuf *b, char ch)
+void csv_row_free(csv_row *r)
 {
-    if (b->n + 1 >= CSV_MAX_CELL)
+    row_free(r);
+    r->cells = NULL;
+    r->n = 0;
+}
+
+void csv_reader_init(csv_reader *r, const char *text, size_t len, const char *file)
+{
+    *r = (csv_reader){.s = text, .len = len, .line = 1, .file = file};
+}
+
+void csv_reader_free(csv_reader *r)
+{
+    free(r->cell);
+    r->cell = NULL;
+}
+
+/* The cell being read into r->cell; -1 when it would pass CSV_MAX_CELL. */
+static int cell_put(csv_reader *r, char ch)
+{
+    if (r->ncell + 1 >= CSV_MAX_CELL)
         return -1;
-    if (b->n + 2 > b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 64;
-        b->p = qs_xrealloc(b->p, b->cap);
+    if (r->ncell + 2 > r->cell_cap) {
+        r->cell_cap = r->cell_cap ? r->cell_cap * 2 : 64;
+        r->cell = qs_xrealloc(r->cell, r->cell_cap);
     }
-    b->p[b->n++] = ch;
+    r->cell[r->ncell++] = ch;
     return 0;
+}
+
+int csv_next(csv_reader *r, csv_row *out, qs_err *err)
+{
+    const char *s = r->s, *file = r->file;
+    size_t len = r->len, i = r->pos;
+    int rc;
+    *out = (csv_row){.cells = NULL, .n = 0, .line = r->line};
+    if (i >= len)
+        return 0;
+    if (r->rows >= CSV_MAX_ROWS)
+        return qs_err_set(err, QS_ELIMIT, "%s:%zu: more than %d rows in one sheet", file,
+                          r->line, CSV_MAX_ROWS);
+    csv_row row = {.cells = NULL, .n = 0, .line = r->line};
+    size_t cells_cap = 0;
+    bool end_row = false;
+    while (!end_row) {
+        r->ncell = 0;
+        size_t cell_line = r->line;
+        if (i < len && s[i] == '"') {
+            i++;
+            for (;;) {
+                if (i >= len) {
+                    rc = qs_err_set(err, QS_EINVAL,
+                                    "%s:%zu: a quoted field is never closed (a \" is missing)",
+                                    file, cell_line);
+                    goto fail;
+                }
+                if (s[i] == '"') {
+                    if (i + 1 < len && s[i + 1] == '"') {
+                        if (cell_put(r, '"'))
+                            goto too_long;
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                if (s[i] == '\r' || s[i] == '\n') {
+                    /* a line break inside a cell is kept as one \n */
+                    if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+                        i++;
+                    i++;
+                    r->line++;
+                    if (cell_put(r, '\n'))
+                        goto too_long;
+                    continue;
+                }
+                if (cell_put(r, s[i++]))
+                    goto too_long;
+            }
+            if (i < len && s[i] != ',' && s[i] != '\n' && s[i] != '\r') {
+                rc = qs_err_set(err, QS_EINVAL,
+                                "%s:%zu: text follows a closing quote in one field (write a "
+                                "quote inside a quoted field as \"\")",
+                                file, r->line);
+                goto fail;
+            }
+        } else {
+            while (i < len && s[i] != ',' && s[i] != '\n' && s[i] != '\r')
+                if (cell_put(r, s[i++]))
+                    goto too_long;
+        }
+        if (row.n >= CSV_MAX_CELLS) {
+            rc = qs_err_set(err, QS_ELIMIT, "%s:%zu: more than %d cells in one row", file,
+                            row.line, CSV_MAX_CELLS);
+            goto fail;
+        }
+        if (row.n == cells_cap) {
+            cells_cap = cells_cap ? 2 * cells_cap : 16;
+            row.cells = qs_xreallocarray(row.cells, cells_cap, sizeof *row.cells);
+        }
+        row.cells[row.n++] = qs_xstrndup(r->cell ? r->cell : "", r->ncell);
+        if (i >= len) {
+            end_row = true;
+        } else if (s[i] == ',') {
+            i++;
+        } else { /* \n, \r\n or \r */
+            if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+                i++;
+            i++;
+            r->line++;
+            end_row = true;
+        }
+    }
+    r->pos = i;
+    r->rows++;
+    *out = row;
+    return 1;
+too_long:
+    rc = qs_err_set(err, QS_ELIMIT, "%s:%zu: a cell is longer than %u bytes", file, r->line,
+                    CSV_MAX_CELL);
+fail:
+    row_free(&row);
+    return rc;
 }
 
 int csv_parse(const char *s, size_t len, const char *file, csv_row **rows_out, size_t *nrows_out,
               qs_err *err)
 {
+    csv_reader r;
+    csv_reader_init(&r, s, len, file);
     csv_row *rows = NULL;
-    size_t nrows = 0, rows_cap = 0, i = 0, line = 1;
-    cellbuf cb = {0};
-    int rc = 0;
+    size_t nrows = 0, rows_cap = 0;
+    int rc;
     *rows_out = NULL;
     *nrows_out = 0;
-    while (i < len) {
-        csv_row row = {.cells = NULL, .n = 0, .line = line};
-        size_t cells_cap = 0;
-        bool end_row = false;
-        while (!end_row) {
-            cb.n = 0;
-            size_t cell_line = line;
-            if (i < len && s[i] == '"') {
-                i++;
-                for (;;) {
-                    if (i >= len) {
-                        rc = qs_err_set(err, QS_EINVAL,
-                                        "%s:%zu: a quoted field is never closed (a \" is "
-                                        "missing)",
-                                        file, cell_line);
-                        goto fail_row;
-                    }
-                    if (s[i] == '"') {
-                        if (i + 1 < len && s[i + 1] == '"') {
-                            if (cell_put(&cb, '"'))
-                                goto too_long;
-                            i += 2;
-                            continue;
-                        }
-                        i++;
-                        break;
-                    }
-                    if (s[i] == '\r' || s[i] == '\n') {
-                        /* a line break inside a cell is kept as one \n */
-                        if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
-                            i++;
-                        i++;
-                        line++;
-                        if (cell_put(&cb, '\n'))
-                            goto too_long;
-                        continue;
-                    }
-                    if (cell_put(&cb, s[i++]))
-                        goto too_long;
-                }
-                if (i < len && s[i] != ',' && s[i] != '\n' && s[i] != '\r') {
-                    rc = qs_err_set(err, QS_EINVAL,
-                                    "%s:%zu: text follows a closing quote in one field (write "
-                                    "a quote inside a quoted field as \"\")",
-                                    file, line);
-                    goto fail_row;
-                }
-            } else {
-                while (i < len && s[i] != ',' && s[i] != '\n' && s[i] != '\r')
-                    if (cell_put(&cb, s[i++]))
-                        goto too_long;
-            }
-            if (row.n >= CSV_MAX_CELLS) {
-                rc = qs_err_set(err, QS_ELIMIT, "%s:%zu: more than %d cells in one row", file,
-                                row.line, CSV_MAX_CELLS);
-                goto fail_row;
-            }
-            if (row.n == cells_cap) {
-                cells_cap = cells_cap ? 2 * cells_cap : 16;
-                row.cells = qs_xreallocarray(row.cells, cells_cap, sizeof *row.cells);
-            }
-            row.cells[row.n++] = qs_xstrndup(cb.p ? cb.p : "", cb.n);
-            if (i >= len) {
-                end_row = true;
-            } else if (s[i] == ',') {
-                i++;
-            } else { /* \n, \r\n or \r */
-                if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
-                    i++;
-                i++;
-                line++;
-                end_row = true;
-            }
-        }
-        if (nrows >= CSV_MAX_ROWS) {
-            rc = qs_err_set(err, QS_ELIMIT, "%s:%zu: more than %d rows in one sheet", file,
-                            row.line, CSV_MAX_ROWS);
-            goto fail_row;
-        }
+    csv_row row;
+    while ((rc = csv_next(&r, &row, err)) == 1) {
         if (nrows == rows_cap) {
             rows_cap = rows_cap ? 2 * rows_cap : 64;
             rows = qs_xreallocarray(rows, rows_cap, sizeof *rows);
         }
         rows[nrows++] = row;
-        continue;
-    too_long:
-        rc = qs_err_set(err, QS_ELIMIT, "%s:%zu: a cell is longer than %u bytes", file, line,
-                        CSV_MAX_CELL);
-    fail_row:
-        row_free(&row);
-        goto done;
     }
-done:
-    free(cb.p);
+    csv_reader_free(&r);
     if (rc) {
         csv_rows_free(rows, nrows);
         return rc;

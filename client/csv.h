@@ -34,6 +34,22 @@ typedef struct csv_row {
 int csv_decode(const uint8_t *p, size_t n, const char *file, char **out, size_t *outlen,
                const char **encoding, qs_err *err);
 
+/* Rows one at a time from text (RFC 4180, as csv_parse): an import holds one
+ * row at a time instead of the whole sheet split into cells. */
+typedef struct csv_reader {
+    const char *s, *file;
+    size_t len, pos, line, rows;
+    char *cell; /* the cell being read */
+    size_t ncell, cell_cap;
+} csv_reader;
+
+void csv_reader_init(csv_reader *r, const char *text, size_t len, const char *file);
+/* The next row into *row (free it with csv_row_free): 1, or 0 at the end of
+ * the text, or an error (a malformed or oversized row; its line in the message). */
+int csv_next(csv_reader *r, csv_row *row, qs_err *err);
+void csv_reader_free(csv_reader *r);
+void csv_row_free(csv_row *row);
+
 /* Split text into rows. Caller frees with csv_rows_free. */
 int csv_parse(const char *text, size_t len, const char *file, csv_row **rows, size_t *nrows,
               qs_err *err);

@@ -123,4 +123,12 @@ has_out "imported 9 service records"
 run 0 -d "$C" --json list service station=$S2ID
 [ "$(py 'sorted(r["fields"]["total"] for r in j if r["fields"]["content"].startswith("双站"))')" = \
     "[2, 2, 2, 3, 3, 3]" ] || fail "rows of the second station: $(out)"
+
+# 11. the sheet is read row by row: a malformed row after good ones (an
+# unclosed quote on line 4) still leaves nothing imported
+before=$(count service)
+printf 'date,station,service_type,domain,total,content\n2024-08-01,632322100,visit,elderly,1,好\n2024-08-02,632322100,visit,elderly,1,好\n2024-08-03,632322100,visit,elderly,1,"未闭合\n' >"$T/broken.csv"
+run 2 -d "$C" import service "$T/broken.csv"
+has_err "broken.csv:4: a quoted field is never closed"; has_err "nothing was imported"
+[ "$(count service)" = "$before" ] || fail "a malformed sheet imported rows"
 echo ok
