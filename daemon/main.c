@@ -1172,7 +1172,7 @@ static int run_daemon(daemon_s *d)
     /* The aggregator takes every county's records into indexes (the report's,
      * the down feed's) that outgrow SQLite's default 2 MiB cache; a county's
      * daemon keeps the default (an old office PC). Idle, both give it back. */
-    so.cache_mib = c->role == QS_ROLE_AGGREGATOR ? 64 : 0;
+    so.cache_mib = c->role == QS_ROLE_AGGREGATOR ? 32 : 0;
     char db[QS_CFG_PATH + 32];
     snprintf(db, sizeof db, "%s/%s", c->data_dir, QS_DB_FILE);
     if (access(db, F_OK) != 0) {
