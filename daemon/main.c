@@ -1283,6 +1283,7 @@ int main(int argc, char **argv)
     /* Files the daemon creates (the database's -wal and -shm among them) are
      * for the owner and the qianshou group only. */
     umask(007);
+    qs_malloc_tune();
     while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': path = optarg; break;

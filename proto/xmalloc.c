@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__ /* known once a libc header is in */
+#include <malloc.h>
+#endif
 
 static void oom(size_t n)
 {
@@ -66,4 +69,12 @@ char *qs_xasprintf(const char *fmt, ...)
     if (n < 0)
         oom(0);
     return p;
+}
+
+void qs_malloc_tune(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+#endif
 }
