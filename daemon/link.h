@@ -58,6 +58,8 @@ typedef struct qs_link_counters { /* aggregated over links, loop thread */
     uint64_t apply_txns;    /* qs_store_apply calls made for received batches */
     uint64_t apply_batches; /* batches applied by them */
     uint64_t max_group;     /* most batches in one transaction */
+    uint64_t read_ahead;    /* messages decoded and checked while the link's last one was
+                               with the store thread */
 } qs_link_counters;
 
 typedef struct qs_link_env {

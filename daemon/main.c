@@ -351,6 +351,7 @@ static json_t *totals_json(const daemon_s *d)
     json_object_set_new(o, "apply_txns", json_integer((json_int_t)c->apply_txns));
     json_object_set_new(o, "apply_batches", json_integer((json_int_t)c->apply_batches));
     json_object_set_new(o, "max_group", json_integer((json_int_t)c->max_group));
+    json_object_set_new(o, "read_ahead", json_integer((json_int_t)c->read_ahead));
     return o;
 }
 

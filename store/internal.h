@@ -95,6 +95,9 @@ int qs__project(qs_store *st, const qs_record *r, uint64_t seq, const qs_body *b
  * builds or upgrades the tables, so that no report builds an index at first
  * use. An aggregator has them; a county's DDL drops them. */
 const char *qs__report_ddl(qs_role role);
+/* Whether the report's indexes of this role begin with the scope of kind's
+ * table, so that the projection makes no scope index of its own for it. */
+bool qs__report_scope_index(qs_role role, uint32_t kind);
 
 /* versions (version.c) */
 int qs__row_to_record(sqlite3_stmt *s, int col0, qs_record *r);

@@ -83,11 +83,14 @@ static int ensure_tables(qs_store *st, const qs_kind *k, bool *added, qs_err *er
     sqlite3_free(sql);
     if (rc)
         return rc;
-    sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_scope\" ON \"%w\"(scope)", table, table);
-    rc = qs__exec(st, sql, err);
-    sqlite3_free(sql);
-    if (rc)
-        return rc;
+    if (!qs__report_scope_index(st->role, k->id)) {
+        sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_scope\" ON \"%w\"(scope)", table,
+                              table);
+        rc = qs__exec(st, sql, err);
+        sqlite3_free(sql);
+        if (rc)
+            return rc;
+    }
     for (uint32_t i = 0; i < k->nfields; i++) {
         const qs_field *f = &k->fields[i];
         if (is_list(f)) {

@@ -188,6 +188,26 @@ typedef struct qs_apply_result {
     char reason[QS_REASON_MAX];
 } qs_apply_result;
 
+/* What can be checked of a received version without the store — its hash,
+ * kind, the scope rules, its body against the schema — checked ahead by a
+ * network thread (qs_store_precheck), so that the store thread, which every
+ * connection waits for, only decides and writes. */
+enum { QS_PRE_NONE = 0, QS_PRE_OK, QS_PRE_REJECTED, QS_PRE_PARKED };
+typedef struct qs_precheck {
+    uint8_t verdict; /* QS_PRE_*: NONE = not checked, qs_store_apply checks it all */
+    bool has_body;   /* OK: body holds the decoded, validated body */
+    char *reason;    /* REJECTED: why (owned) */
+    qs_body body;
+} qs_precheck;
+
+/* Check r as qs_store_apply would before it looks at the store (node: this
+ * node's id; lim: the store's limits). keep_body: keep the decoded body for
+ * the apply (memory: ~0.5 KiB a record) instead of decoding it again there.
+ * Any thread. Free with qs_precheck_free. */
+void qs_store_precheck(const char *node, const qs_limits *lim, const char *peer,
+                       qs_direction dir, const qs_record *r, bool keep_body, qs_precheck *out);
+void qs_precheck_free(qs_precheck *p);
+
 typedef struct qs_apply_batch {
     const char *peer;                   /* sender's node id, from its certificate */
     const uint8_t *peer_inc;            /* sender's incarnation */
@@ -196,6 +216,7 @@ typedef struct qs_apply_batch {
     uint32_t n;
     uint64_t cursor;                    /* the batch's upto: stored as the peer's cursor */
     qs_apply_result *results;           /* n results, filled in */
+    const qs_precheck *pre;             /* NULL, or n prechecks of recs (qs_store_precheck) */
 } qs_apply_batch;
 
 /* Apply batches (possibly from several peers) in ONE transaction, with each

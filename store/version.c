@@ -712,59 +712,133 @@ out:
     return rc;
 }
 
-/* Decide and apply one remote version. Returns non-zero only for a storage
- * failure; the outcome goes into *res. body: room for r's decoded body (the
- * caller frees it), which the projection then uses as it is. */
-static int apply_decoded(qs_store *st, const char *peer, const uint8_t *peer_inc,
-                         qs_direction dir, const qs_record *r, qs_body *body,
-                         qs_apply_result *res, qs_err *err)
+/* The checks of a received version that need nothing stored: its hash, its
+ * kind, the scope rules and (unless it is a deletion) its body against the
+ * schema, decoded into *body. No store: any thread may run them. */
+static int check_received(const char *node, const qs_limits *lim, const char *peer,
+                          qs_direction dir, const qs_record *r, qs_body *body,
+                          qs_apply_result *res)
 {
     qs_err e = {0};
-    int rc;
-    if (qs_record_verify(r, &st->lim, &e)) {
+    if (qs_record_verify(r, lim, &e)) {
         result(res, QS_OUT_REJECTED, "%s", e.msg);
-        goto rejected;
+        return QS_PRE_REJECTED;
     }
     const qs_kind *k = qs_schema_kind(r->kind);
     if (!k) {
-        if ((rc = park(st, peer, dir, r, err)))
-            return rc;
         result(res, QS_OUT_PARKED, "kind %u is unknown to this node: kept until it is upgraded",
                r->kind);
-        return 0;
+        return QS_PRE_PARKED;
     }
     if (k->local_only) {
         result(res, QS_OUT_REJECTED, "%s records are local-only and never sync", k->name);
-        goto rejected;
+        return QS_PRE_REJECTED;
     }
     if (dir == QS_FROM_CHILD && !qs_scope_can_write(peer, r->scope)) {
         result(res, QS_OUT_REJECTED, "node %s may not write records of scope %s", peer, r->scope);
-        goto rejected;
+        return QS_PRE_REJECTED;
     }
-    if (dir == QS_FROM_PARENT && !qs_scope_visible(st->node, r->scope)) {
-        result(res, QS_OUT_REJECTED, "scope %s is not visible to node %s", r->scope, st->node);
-        goto rejected;
+    if (dir == QS_FROM_PARENT && !qs_scope_visible(node, r->scope)) {
+        result(res, QS_OUT_REJECTED, "scope %s is not visible to node %s", r->scope, node);
+        return QS_PRE_REJECTED;
     }
     if (!qs_scope_level_ok(r->scope, k->min_level, k->max_level)) {
         result(res, QS_OUT_REJECTED, "a %s cannot have scope %s (wrong level)", k->name,
                r->scope);
-        goto rejected;
+        return QS_PRE_REJECTED;
     }
     if (!r->deleted) {
-        if (qs_body_decode(r->body, r->body_len, &st->lim, body, &e)) {
+        if (qs_body_decode(r->body, r->body_len, lim, body, &e)) {
             result(res, QS_OUT_REJECTED, "body: %s", e.msg);
-            goto rejected;
+            return QS_PRE_REJECTED;
         }
         qs_verrs ve;
-        int v = qs_schema_validate(k, body, false, &ve, &e);
-        if (v) {
+        if (qs_schema_validate(k, body, false, &ve, &e)) {
             result(res, QS_OUT_REJECTED, "invalid %s: %s", k->name, e.msg);
-            goto rejected;
+            return QS_PRE_REJECTED;
         }
     }
-    bool dup = in_history(st, r->id, r->rev.hash, &rc, err);
-    if (rc)
-        return rc;
+    return QS_PRE_OK;
+}
+
+void qs_store_precheck(const char *node, const qs_limits *lim, const char *peer,
+                       qs_direction dir, const qs_record *r, bool keep_body, qs_precheck *out)
+{
+    qs_apply_result res;
+    qs_body_init(&out->body);
+    out->reason = NULL;
+    out->has_body = false;
+    out->verdict = (uint8_t)check_received(node, lim, peer, dir, r, &out->body, &res);
+    if (out->verdict == QS_PRE_REJECTED)
+        out->reason = qs_xstrdup(res.reason);
+    if (out->verdict == QS_PRE_OK && keep_body && !r->deleted) {
+        out->has_body = true;
+    } else {
+        qs_body_free(&out->body);
+        qs_body_init(&out->body);
+    }
+}
+
+void qs_precheck_free(qs_precheck *p)
+{
+    if (!p)
+        return;
+    qs_body_free(&p->body);
+    free(p->reason);
+    p->reason = NULL;
+    p->has_body = false;
+    p->verdict = QS_PRE_NONE;
+}
+
+/* The verdict of check_received for r, from pre when a network thread ran it
+ * (*use: the body it kept, left where it is — freed on the thread that made
+ * it; one it did not keep is decoded again into *scratch, already
+ * validated), else by running it here into *scratch. */
+static int received_verdict(qs_store *st, const char *peer, qs_direction dir,
+                            const qs_record *r, const qs_precheck *pre, qs_body *scratch,
+                            const qs_body **use, qs_apply_result *res)
+{
+    *use = scratch;
+    if (!pre || pre->verdict == QS_PRE_NONE)
+        return check_received(st->node, &st->lim, peer, dir, r, scratch, res);
+    if (pre->verdict == QS_PRE_REJECTED) {
+        result(res, QS_OUT_REJECTED, "%s", pre->reason ? pre->reason : "refused");
+        return QS_PRE_REJECTED;
+    }
+    if (pre->verdict == QS_PRE_PARKED) {
+        result(res, QS_OUT_PARKED, "kind %u is unknown to this node: kept until it is upgraded",
+               r->kind);
+        return QS_PRE_PARKED;
+    }
+    if (r->deleted)
+        return QS_PRE_OK;
+    if (pre->has_body) {
+        *use = &pre->body;
+        return QS_PRE_OK;
+    }
+    qs_err e = {0};
+    if (qs_body_decode(r->body, r->body_len, &st->lim, scratch, &e)) {
+        result(res, QS_OUT_REJECTED, "body: %s", e.msg);
+        return QS_PRE_REJECTED;
+    }
+    return QS_PRE_OK;
+}
+
+/* Decide and apply one remote version. Returns non-zero only for a storage
+ * failure; the outcome goes into *res. scratch: room for r's decoded body (the
+ * caller frees it), which the projection then uses as it is. pre: what a
+ * network thread checked already (qs_store_precheck), or NULL. */
+static int apply_decoded(qs_store *st, const char *peer, const uint8_t *peer_inc,
+                         qs_direction dir, const qs_record *r, const qs_precheck *pre,
+                         qs_body *scratch, qs_apply_result *res, qs_err *err)
+{
+    int rc;
+    const qs_body *body;
+    switch (received_verdict(st, peer, dir, r, pre, scratch, &body, res)) {
+    case QS_PRE_OK: break;
+    case QS_PRE_PARKED: return park(st, peer, dir, r, err);
+    default: goto rejected;
+    }
     head *h = NULL;
     size_t n = 0;
     bool exists, conflict = false;
@@ -772,6 +846,14 @@ static int apply_decoded(qs_store *st, const char *peer, const uint8_t *peer_inc
     char scope[QS_CODE_MAX] = "";
     if ((rc = load_heads(st, r->id, &h, &n, &kind, scope, &exists, err)))
         return rc;
+    /* Neither versions nor history rows are ever deleted, and history rows
+     * of an id are written only with a version of it: an id never held (the
+     * common case: a backlog of new records) has no history to look up. */
+    bool dup = exists && in_history(st, r->id, r->rev.hash, &rc, err);
+    if (rc) {
+        free(h);
+        return rc;
+    }
     if (exists && (kind != r->kind || strcmp(scope, r->scope) != 0)) {
         free(h);
         result(res, QS_OUT_REJECTED, "record kind/scope changed from %u/%s to %u/%s", kind,
@@ -801,11 +883,12 @@ rejected:
 }
 
 static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs_direction dir,
-                     const qs_record *r, qs_apply_result *res, qs_err *err)
+                     const qs_record *r, const qs_precheck *pre, qs_apply_result *res,
+                     qs_err *err)
 {
     qs_body body;
     qs_body_init(&body);
-    int rc = apply_decoded(st, peer, peer_inc, dir, r, &body, res, err);
+    int rc = apply_decoded(st, peer, peer_inc, dir, r, pre, &body, res, err);
     qs_body_free(&body);
     return rc;
 }
@@ -837,7 +920,7 @@ int qs_store_apply(qs_store *st, qs_apply_batch *b, size_t nb, qs_err *err)
     for (size_t i = 0; i < nb && !rc; i++) {
         for (uint32_t j = 0; j < b[i].n && !rc; j++)
             rc = apply_one(st, b[i].peer, b[i].peer_inc, b[i].dir, &b[i].recs[j],
-                           &b[i].results[j], err);
+                           b[i].pre ? &b[i].pre[j] : NULL, &b[i].results[j], err);
         if (!rc)
             rc = store_cursor(st, b[i].peer, b[i].cursor, err);
     }
@@ -883,7 +966,7 @@ int qs__apply_parked(qs_store *st, qs_err *err)
         qs_record r;
         qs_apply_result res;
         if (qs_record_decode(p[i].wire.data, p[i].wire.len, &st->lim, &r, NULL) == 0) {
-            rc = apply_one(st, p[i].peer, NULL, (qs_direction)p[i].dir, &r, &res, err);
+            rc = apply_one(st, p[i].peer, NULL, (qs_direction)p[i].dir, &r, NULL, &res, err);
             qs_record_free(&r);
         }
         sqlite3_stmt *d = qs__stmt(st, "DELETE FROM parked WHERE id = ? AND hash = ?", err);

@@ -77,6 +77,17 @@ for _ in $(seq 100); do [ "$(count agg service)" -gt "$before" ] && break; sleep
 grep -q "local edits settled: syncing" "$T/c2.log" || fail "no settle log line"
 ok "local edit pushed without a sync request"
 
+# a longer push (10 batches of 4, a window of 4): the aggregator decodes and
+# checks the next batch while the store thread applies the last one
+ra() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["counters"]["read_ahead"])' "$(q agg status --json)"; }
+before=$(count agg service); ra0=$(ra)
+add_services c3 40
+r=$(q c3 sync --wait --timeout 30) || fail "c3 sync of 40: $r"
+[ "$(count agg service)" = $((before + 40)) ] || fail "aggregator holds $(count agg service) services, expected $((before + 40))"
+[ "$(digest c3 632324)" = "$(digest agg 632324)" ] || fail "c3 digest differs after the longer push"
+[ "$(ra)" -gt "$ra0" ] || fail "no batch was read ahead in a push of 10 batches (read_ahead $(ra))"
+ok "40 records in 10 batches: all held, digests equal, $(( $(ra) - ra0 )) batches read ahead"
+
 s=$(q agg status --json)
 ok "aggregator counters: $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["counters"])' "$s")"
 s=$(q c1 status --json)
