@@ -451,11 +451,6 @@ static void log_done(qs_link *l)
                (unsigned long long)l->res.bytes_sent, (long long)l->res.skew_ms);
 }
 
-static int cancelled_or_gone(const qs_job *job, const qs_link *l)
-{
-    return job->cancelled || !l->conn;
-}
-
 static void job_done(qs_job *job)
 {
     ljob *j = (ljob *)job;
@@ -490,7 +485,9 @@ static void job_done(qs_job *job)
         hook = 1; /* crash hook: frame k (received) processed, its answer goes out */
     if (l == g_victim)
         j->out.len = 0; /* after frame k: nothing more leaves */
-    if (hook && !cancelled_or_gone(job, l))
+    /* fired even when the peer is gone already (the link reads on while a job
+     * runs, so it may have seen the peer die first): frame k was processed */
+    if (hook && !job->cancelled)
         hook_fire(l);
     qs_buf_append(&l->out, j->out.data, j->out.len);
     qs_buf_free(&j->out);
