@@ -171,24 +171,47 @@ static bool blank_row(const csv_row *row)
     return true;
 }
 
+/* Where rows go: straight into the store, or through a pipe whose writer
+ * thread stores them while the next rows are read (look: a second handle of
+ * the store, for the lookups the rows need while the writer has the first). */
+typedef struct sink {
+    qs_store *st;
+    qs_pipe *pipe;
+    qs_store *look;
+} sink;
+
+/* The second handle for lookups, or NULL (the import then runs in one
+ * thread: slower, the same result). */
+static qs_store *open_look(cli *c)
+{
+    qs_store_opts o = qs_store_opts_default();
+    o.dir = c->dir;
+    qs_store *look = NULL;
+    qs_err e = {0};
+    return qs_store_open(&o, &look, &e) == 0 ? look : NULL;
+}
+
 /* Check and store one row. 0 = stored, 1 = bad row (reported), else a CLI_ENV
  * exit code after a store failure. */
-static int import_row(cli *c, qs_store *st, const qs_kind *k, const char *file,
+static int import_row(cli *c, const sink *to, const qs_kind *k, const char *file,
                       const csv_row *row, const column *cols, size_t ncols, const char *scope,
                       report *rep)
 {
+    qs_store *st = to->pipe ? to->look : to->st;
     qs_body b;
     qs_err err = {0};
     bool bad = false;
     int rc;
     const char *row_scope = scope;
+    /* "FILE:LINE: ", made when the row has something to say (most have not) */
     char prefix[600];
-    snprintf(prefix, sizeof prefix, "%s:%zu: ", file, row->line);
+    prefix[0] = '\0';
+#define PFX (prefix[0] ? prefix : (snprintf(prefix, sizeof prefix, "%s:%zu: ", file, row->line), prefix))
     qs_body_init(&b);
     for (size_t i = 0; i < row->n; i++) {
         if (i >= ncols) {
             if (row->cells[i][0]) {
-                row_problem(rep, "%smore cells than the first row has columns", prefix);
+                row_problem(rep, "%smore cells than the first row has columns", PFX);
                 bad = true;
             }
             continue;
@@ -204,13 +227,13 @@ static int import_row(cli *c, qs_store *st, const qs_kind *k, const char *file,
                     qs_body_free(&b);
                     return cli_fail_err(c, &err);
                 }
-                row_problem(rep, "%s%s", prefix, err.msg);
+                row_problem(rep, "%s%s", PFX, err.msg);
                 bad = true;
             }
         }
     }
     if (!bad && (rc = fields_finish(st, k, &b, &err))) {
-        row_problem(rep, "%s%s", prefix, err.msg);
+        row_problem(rep, "%s%s", PFX, err.msg);
         bad = true;
     }
     if (!bad) {
@@ -219,27 +242,29 @@ static int import_row(cli *c, qs_store *st, const qs_kind *k, const char *file,
             for (uint32_t i = 0; i < ve.n; i++) {
                 const qs_field *f = qs_kind_field(k, ve.e[i].field);
                 if (f)
-                    row_problem(rep, "%s%s (%s): %s", prefix, f->name, f->label, ve.e[i].reason);
+                    row_problem(rep, "%s%s (%s): %s", PFX, f->name, f->label, ve.e[i].reason);
                 else
-                    row_problem(rep, "%s%s", prefix, ve.e[i].reason);
+                    row_problem(rep, "%s%s", PFX, ve.e[i].reason);
             }
             bad = true;
         }
     }
-    if (!bad && (rc = fields_warn_duplicate(st, k, &b, prefix, &err))) {
+    if (!bad && (rc = fields_warn_duplicate(st, k, &b, PFX, &err))) {
         qs_body_free(&b);
         return cli_fail_err(c, &err);
     }
-    if (!bad && (rc = qs_store_create(st, k->id, row_scope, &b, NULL, NULL, &err))) {
+    if (!bad && (rc = to->pipe ? qs_pipe_create(to->pipe, k->id, row_scope, &b, true, &err)
+                               : qs_store_create(st, k->id, row_scope, &b, NULL, NULL, &err))) {
         if (cli_exit_for(rc) == CLI_ENV) {
             qs_body_free(&b);
             return cli_fail_err(c, &err);
         }
-        row_problem(rep, "%s%s", prefix, err.msg);
+        row_problem(rep, "%s%s", PFX, err.msg);
         bad = true;
     }
     qs_body_free(&b);
     return bad ? 1 : 0;
+#undef PFX
 }
 
 int cmd_import(cli *c, int argc, char **argv)
@@ -257,7 +282,8 @@ int cmd_import(cli *c, int argc, char **argv)
     csv_reader_init(&rd, "", 0, "");
     csv_row header = {.cells = NULL, .n = 0, .line = 0}, row = header;
     column *cols = NULL;
-    qs_store *st = NULL;
+    qs_store *st = NULL, *look = NULL;
+    qs_pipe *pipe = NULL;
     qs_err err = {0};
     report rep = {.errors = NULL, .lines = 0};
     int o, rc;
@@ -293,6 +319,8 @@ int cmd_import(cli *c, int argc, char **argv)
     }
     if ((rc = cli_open(c, &st)))
         goto done;
+    if (!partial && k->id != QS_K_WORKDAY)
+        look = open_look(c);
     int64_t at_ms;
     uint64_t prev_rows;
     rc = qs_store_import_lookup(st, sha, &at_ms, &prev_rows, &err);
@@ -341,6 +369,16 @@ int cmd_import(cli *c, int argc, char **argv)
         goto done;
     }
     in_tx = true;
+    /* All or nothing, and no row looks at rows of the same sheet (the work-day
+     * duplicate warning would): in two threads — this one reads, checks and
+     * seals the rows, a writer stores them — with the rows' lookups through
+     * the second handle, opened before this transaction began. */
+    if (!partial && k->id != QS_K_WORKDAY && look &&
+        (rc = qs_pipe_start(st, &pipe, &err))) {
+        rc = cli_fail_err(c, &err);
+        goto done;
+    }
+    sink to = {.st = st, .pipe = pipe, .look = look};
     size_t good = 0, bad = 0, data_rows = 0;
     double start = now_s(), last = 0;
     bool tty = isatty(STDERR_FILENO), shown = false;
@@ -351,7 +389,7 @@ int cmd_import(cli *c, int argc, char **argv)
             continue;
         }
         data_rows++;
-        int r = import_row(c, st, k, file, &row, cols, header.n, scope, &rep);
+        int r = import_row(c, &to, k, file, &row, cols, header.n, scope, &rep);
         size_t line = row.line;
         csv_row_free(&row);
         if (r > 1) {
@@ -378,6 +416,12 @@ int cmd_import(cli *c, int argc, char **argv)
     }
     if (data_rows == 0) {
         rc = cli_fail(c, CLI_DATA, "%s has no rows below its header", file);
+        goto done;
+    }
+    rc = qs_pipe_end(pipe, &err);
+    pipe = NULL;
+    if (rc) {
+        rc = cli_fail_err(c, &err);
         goto done;
     }
     if (bad && (!partial || good == 0)) {
@@ -414,8 +458,10 @@ int cmd_import(cli *c, int argc, char **argv)
     }
     rc = bad ? CLI_ATTN : CLI_OK;
 done:
+    qs_pipe_end(pipe, NULL); /* a failure: the writer stops before the rollback */
     if (in_tx)
         qs_store_rollback(st);
+    qs_store_close(look);
     json_decref(rep.errors);
     free(cols);
     csv_row_free(&header);

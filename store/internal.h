@@ -33,6 +33,7 @@ struct qs_store {
     char node[QS_NODE_MAX];
     char prefix[QS_CODE_MAX];
     char user[64];
+    char author[QS_AUTHOR_MAX]; /* "node/user": the author of this handle's edits */
     qs_role role;
     uint8_t inc[QS_INC_LEN];
     qs_limits lim;
@@ -102,6 +103,17 @@ bool qs__report_scope_index(qs_role role, uint32_t kind);
 /* versions (version.c) */
 int qs__row_to_record(sqlite3_stmt *s, int col0, qs_record *r);
 int qs__apply_parked(qs_store *st, qs_err *err);
+/* A new record in three steps (qs_store_create does all three; an import's
+ * writer thread does the last, see pipe.c): check (nothing stored touched),
+ * seal (id, the transaction's clock reading, hash; in a transaction), write
+ * (the version and its projection; body: decoded). */
+int qs__create_check(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
+                     bool validated, qs_err *err);
+int qs__create_seal(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
+                    qs_record *r, qs_err *err);
+int qs__create_write(qs_store *st, const qs_record *r, const qs_body *body, qs_err *err);
+/* Read the clock's stored reading into the transaction (once). */
+void qs__clock_load(qs_store *st);
 /* Build the outgoing ancestry of a held version. */
 int qs__ancestry(qs_store *st, qs_record *r, qs_err *err);
 

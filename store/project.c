@@ -288,6 +288,9 @@ static int kind_sql_for(qs_store *st, uint32_t kind, kind_sql **out, qs_err *err
     return 0;
 }
 
+/* Values are bound SQLITE_STATIC: the body outlives the statement's step
+ * (step_done runs it, resets it and clears the bindings before qs__project
+ * returns), so SQLite need not copy each text. */
 static void bind_value(sqlite3_stmt *s, int col, const qs_field *f, const qs_value *v)
 {
     if (!v || v->t == QS_V_NIL) {
@@ -298,13 +301,13 @@ static void bind_value(sqlite3_stmt *s, int col, const qs_field *f, const qs_val
     case QS_F_TEXT:
     case QS_F_CODE:
         if (v->t == QS_V_STR)
-            sqlite3_bind_text(s, col, v->u.s.p, (int)v->u.s.n, SQLITE_TRANSIENT);
+            sqlite3_bind_text(s, col, v->u.s.p, (int)v->u.s.n, SQLITE_STATIC);
         else
             sqlite3_bind_null(s, col);
         return;
     case QS_F_REF:
         if (v->t == QS_V_BIN)
-            sqlite3_bind_blob(s, col, v->u.s.p, (int)v->u.s.n, SQLITE_TRANSIENT);
+            sqlite3_bind_blob(s, col, v->u.s.p, (int)v->u.s.n, SQLITE_STATIC);
         else
             sqlite3_bind_null(s, col);
         return;
@@ -393,19 +396,20 @@ int qs__project(qs_store *st, const qs_record *r, uint64_t seq, const qs_body *b
             return qs_err_set(err, QS_ECORRUPT, "stored body does not decode: %s", e.msg);
         body = &decoded;
     }
-    sqlite3_bind_blob(ks->upsert, 1, r->id, QS_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(ks->upsert, 2, r->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(ks->upsert, 3, (int64_t)seq);
+    sqlite3_stmt *s = ks->upsert;
+    sqlite3_bind_blob(s, 1, r->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (int64_t)seq);
     int col = 4;
     rc = 0;
     for (uint32_t i = 0; i < k->nfields; i++) {
         const qs_field *f = &k->fields[i];
         if (is_list(f))
-            bind_list(ks->upsert, col++, qs_body_get(body, f->id));
+            bind_list(s, col++, qs_body_get(body, f->id));
         else
-            bind_value(ks->upsert, col++, f, qs_body_get(body, f->id));
+            bind_value(s, col++, f, qs_body_get(body, f->id));
     }
-    if ((rc = step_done(st, ks->upsert, err)))
+    if ((rc = step_done(st, s, err)))
         goto out;
     for (uint32_t i = 0; i < k->nfields; i++) {
         const qs_value *v = qs_body_get(body, k->fields[i].id);

@@ -466,6 +466,7 @@ static int load_meta(qs_store *st, qs_err *err)
     if (qs_code_prefix(st->node, st->prefix, sizeof st->prefix) < 0)
         return qs_err_set(err, QS_ECORRUPT, "the stored node id %s is not a division code",
                           st->node);
+    snprintf(st->author, sizeof st->author, "%s/%s", st->node, st->user);
     return 0;
 }
 
@@ -661,7 +662,7 @@ int qs_store_data_version(qs_store *st, uint64_t *out, qs_err *err)
 /* ---- clock ------------------------------------------------------------- */
 
 /* The stored reading, or the one this transaction holds. */
-static void clock_load(qs_store *st)
+void qs__clock_load(qs_store *st)
 {
     if (st->hlc_loaded)
         return;
@@ -676,7 +677,7 @@ int qs__clock_tick(qs_store *st, qs_hlc *out, qs_err *err)
     (void)err;
     /* Always inside a transaction (an edit's or the caller's): the reading is
      * written back by qs__tx_end, once per transaction. */
-    clock_load(st);
+    qs__clock_load(st);
     *out = qs_hlc_now(&st->hlc, qs_clock_wall_ms());
     st->hlc_dirty = true;
     return 0;
@@ -699,7 +700,7 @@ int qs_store_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rej
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
         return rc;
-    clock_load(st);
+    qs__clock_load(st);
     qs_hlc_recv(&st->hlc, remote, qs_clock_wall_ms(), st->max_offset_ms, skew_ms, rejected);
     st->hlc_dirty = true;
     return qs__tx_end(st, mine, rc, err);

@@ -177,6 +177,29 @@ int qs_store_list(qs_store *st, const qs_query *q, qs_record_cb cb, void *ctx, q
 int qs_store_count_eq(qs_store *st, uint32_t kind, const qs_filter *filters, size_t n,
                       uint64_t *count, qs_err *err);
 
+/* ---- new records in two threads (bulk imports) ------------------------- */
+/* Inside an all-or-nothing transaction (qs_store_begin_all_or_nothing), new
+ * records are checked and sealed on the caller's thread (qs_pipe_create) and
+ * written, in order, by a writer thread: the next rows are parsed while the
+ * last are written. Until qs_pipe_end the caller must not use st otherwise
+ * (look records up through a second handle of the same store: it sees what
+ * was committed before). */
+typedef struct qs_pipe qs_pipe;
+int qs_pipe_start(qs_store *st, qs_pipe **out, qs_err *err);
+/* qs_store_create's checks, then queue the record; takes body's contents
+ * (*body is left empty). validated: the caller checked body with
+ * qs_schema_validate for kind already (an import does, to list every problem
+ * of a row), so it is not checked twice. A refused record (QS_EINVAL,
+ * QS_ESCOPE, a schema error) is returned at once and queues nothing; a
+ * storage failure of the writer comes back from a later call (or
+ * qs_pipe_end) — then nothing more is written and the transaction can only
+ * be rolled back. */
+int qs_pipe_create(qs_pipe *p, uint32_t kind, const char *scope, qs_body *body, bool validated,
+                   qs_err *err);
+/* Wait until everything queued is written, stop the writer, free p; the
+ * writer's first failure, if any. Then commit (or roll back) as usual. */
+int qs_pipe_end(qs_pipe *p, qs_err *err);
+
 /* ---- applying remote versions ------------------------------------------ */
 typedef enum qs_direction {
     QS_FROM_CHILD = 1,  /* a PUSH: the sender must be allowed to write each record */

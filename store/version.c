@@ -328,7 +328,7 @@ static int write_local(qs_store *st, const qs_kind *k, const char *scope,
     qs_record_set_parents(&r, parents, np);
     if ((rc = qs__clock_tick(st, &r.hlc, err)))
         goto done;
-    snprintf(r.author, sizeof r.author, "%s/%s", st->node, st->user);
+    memcpy(r.author, st->author, sizeof r.author);
     r.deleted = deleted;
     r.schema = QS_SCHEMA_VERSION;
     qs_record_set_body(&r, body->data, (uint32_t)body->len);
@@ -348,8 +348,10 @@ done:
     return qs__tx_end(st, mine, rc, err);
 }
 
-int qs_store_create(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
-                    uint8_t id_out[QS_ID_LEN], qs_rev *rev, qs_err *err)
+/* Whether this node may create a record of kind in scope (NULL: its own) with
+ * body: the kind, the scope rules, the schema. Touches nothing stored. */
+int qs__create_check(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
+                     bool validated, qs_err *err)
 {
     const qs_kind *k = qs_schema_kind(kind);
     if (!k)
@@ -371,21 +373,74 @@ int qs_store_create(qs_store *st, uint32_t kind, const char *scope, const qs_bod
     if (!qs_scope_can_write(st->node, scope))
         return qs_err_set(err, QS_ESCOPE, "this node (%s) may not write records of %s", st->node,
                           scope);
-    int rc = check_body(k, body, err);
-    if (rc)
-        return rc;
+    return validated ? 0 : check_body(k, body, err);
+}
+
+/* A new record, checked (qs__create_check), sealed into *r: a new id, the
+ * transaction's next clock reading, the revision hash. Not yet written. */
+int qs__create_seal(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
+                    qs_record *r, qs_err *err)
+{
+    if (!scope)
+        scope = st->node;
     qs_buf b;
     qs_buf_init(&b, st->lim.max_body);
-    if ((rc = qs_body_encode(body, &b, err)))
-        goto out;
-    uint8_t id[QS_ID_LEN];
-    qs_uuid7(id, qs_clock_wall_ms());
-    rc = write_local(st, k, scope, id, NULL, 0, false, &b, body, true, rev, err);
+    int rc = qs_body_encode(body, &b, err);
+    if (rc) {
+        qs_buf_free(&b);
+        return rc;
+    }
+    qs_record_init(r);
+    qs_uuid7(r->id, qs_clock_wall_ms());
+    r->kind = kind;
+    snprintf(r->scope, sizeof r->scope, "%s", scope);
+    qs__clock_tick(st, &r->hlc, err);
+    memcpy(r->author, st->author, sizeof r->author);
+    r->schema = QS_SCHEMA_VERSION;
+    /* the record takes the encoded bytes as they are */
+    r->body = b.data;
+    r->body_len = (uint32_t)b.len;
+    qs_record_seal(r);
+    return 0;
+}
+
+/* Write a sealed new record (qs__create_seal) and its projection; body: its
+ * decoded body. Inside the caller's transaction; counts for the test hook. */
+int qs__create_write(qs_store *st, const qs_record *r, const qs_body *body, qs_err *err)
+{
+    bool mine, conflict;
+    int rc = qs__tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    rc = install(st, r, NULL, 0, NULL, NULL, body, true, &conflict, err);
+    if (!rc && st->fail_after == 0) {
+        st->fail_after = -1;
+        rc = qs_err_set(err, QS_EIO, "injected failure (test hook)");
+    } else if (st->fail_after > 0) {
+        st->fail_after--;
+    }
+    return qs__tx_end(st, mine, rc, err);
+}
+
+int qs_store_create(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
+                    uint8_t id_out[QS_ID_LEN], qs_rev *rev, qs_err *err)
+{
+    int rc = qs__create_check(st, kind, scope, body, false, err);
+    if (rc)
+        return rc;
+    bool mine;
+    if ((rc = qs__tx_begin(st, &mine, err))) /* the clock reading is the transaction's */
+        return rc;
+    qs_record r;
+    qs_record_init(&r);
+    if (!(rc = qs__create_seal(st, kind, scope, body, &r, err)))
+        rc = qs__create_write(st, &r, body, err);
     if (!rc && id_out)
-        memcpy(id_out, id, QS_ID_LEN);
-out:
-    qs_buf_free(&b);
-    return rc;
+        memcpy(id_out, r.id, QS_ID_LEN);
+    if (!rc && rev)
+        *rev = r.rev;
+    qs_record_free(&r);
+    return qs__tx_end(st, mine, rc, err);
 }
 
 static int edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, bool deleted,

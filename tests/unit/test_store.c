@@ -34,7 +34,7 @@
 
 static void service_body(qs_body *b, const char *date, const char *total)
 {
-    char d[32], t[32];
+    char d[48], t[48];
     snprintf(d, sizeof d, "date=%s", date);
     snprintf(t, sizeof t, "total=%s", total);
     mkbody(b, QS_K_SERVICE, d, "service_type=casework", "domain=assistance", t, NULL);
@@ -1285,6 +1285,93 @@ static void test_scope_index_by_role(void **state)
     assert_true(indexed);
 }
 
+typedef struct totals_ctx {
+    int64_t sum;
+    int n;
+    qs_hlc last;
+    bool ordered;
+} totals_ctx;
+
+static int totals_cb(void *ctx, const qs_record *r)
+{
+    totals_ctx *t = ctx;
+    qs_body b;
+    qs_limits lim = qs_limits_default();
+    assert_int_equal(qs_body_decode(r->body, r->body_len, &lim, &b, NULL), 0);
+    const qs_field *f = qs_kind_field_by_name(qs_schema_kind(QS_K_SERVICE), "total");
+    const qs_value *v = qs_body_get(&b, f->id);
+    t->sum += v ? v->u.i : 0;
+    t->ordered &= r->hlc > t->last; /* listed in id (creation) order */
+    t->last = r->hlc;
+    t->n++;
+    qs_body_free(&b);
+    return 0;
+}
+
+/* An import's two threads (qs_pipe_*): every record written, in order, with
+ * its projection; a refused record refused at once and the rest go on; a
+ * write that fails on the writer thread comes back to the caller, and the
+ * transaction then stores nothing. */
+static void test_pipe(void **state)
+{
+    (void)state;
+    qs_store *st = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_err e = {0};
+    enum { N = 2000 }; /* several turns of the ring */
+    qs_pipe *p;
+    assert_int_equal(qs_pipe_start(st, &p, &e), QS_EINVAL); /* needs all-or-nothing */
+    assert_int_equal(qs_store_begin_all_or_nothing(st, 16, &e), 0);
+    assert_int_equal(qs_pipe_start(st, &p, &e), 0);
+    int64_t want = 0;
+    for (int i = 1; i <= N; i++) {
+        qs_body b;
+        char t[32];
+        snprintf(t, sizeof t, "%d", i);
+        service_body(&b, "2024-03-01", t);
+        want += i;
+        assert_int_equal(qs_pipe_create(p, QS_K_SERVICE, NULL, &b, i % 2 == 0, &e), 0);
+        assert_int_equal(b.n, 0); /* taken */
+        qs_body_free(&b);
+        if (i == 7) { /* a sibling's scope: refused here, nothing queued */
+            service_body(&b, "2024-03-01", "1000000");
+            assert_int_equal(qs_pipe_create(p, QS_K_SERVICE, "632321", &b, true, &e), QS_ESCOPE);
+            qs_body_free(&b);
+            mkbody(&b, QS_K_SERVICE, "service_type=visit", "total=1", NULL); /* no date */
+            assert_int_not_equal(qs_pipe_create(p, QS_K_SERVICE, NULL, &b, false, &e), 0);
+            qs_body_free(&b);
+        }
+    }
+    assert_int_equal(qs_pipe_end(p, &e), 0);
+    assert_int_equal(qs_store_commit(st, &e), 0);
+    totals_ctx t = {.ordered = true};
+    qs_query q = {.kind = QS_K_SERVICE};
+    assert_int_equal(qs_store_list(st, &q, totals_cb, &t, &e), 0);
+    assert_int_equal(t.n, N);
+    assert_int_equal(t.sum, want);
+    assert_true(t.ordered);
+    assert_int_equal(qs_fx_count(st, QS_K_SERVICE), N); /* the projection too */
+
+    /* the writer's 5th write fails: the caller hears of it, nothing is kept */
+    assert_int_equal(qs_store_begin_all_or_nothing(st, 16, &e), 0);
+    assert_int_equal(qs_pipe_start(st, &p, &e), 0);
+    qs_store_test_fail_after(st, 4);
+    int rc = 0;
+    for (int i = 0; i < N && !rc; i++) {
+        qs_body b;
+        service_body(&b, "2024-03-02", "1");
+        rc = qs_pipe_create(p, QS_K_SERVICE, NULL, &b, true, &e);
+        qs_body_free(&b);
+    }
+    int rc2 = qs_pipe_end(p, &e);
+    assert_true(rc == QS_EIO || rc2 == QS_EIO);
+    assert_non_null(strstr(e.msg, "injected failure"));
+    assert_int_not_equal(qs_store_commit(st, &e), 0);
+    qs_store_rollback(st);
+    assert_int_equal(qs_fx_count(st, QS_K_SERVICE), N);
+    assert_int_equal(qs_store_check(st, &e), 0);
+    qs_store_close(st);
+}
+
 int main(void)
 {
     qs_fx_init("store");
@@ -1315,6 +1402,7 @@ int main(void)
         cmocka_unit_test(test_precheck_same_outcomes),
         cmocka_unit_test(test_sqlite_memstatus_off),
         cmocka_unit_test(test_scope_index_by_role),
+        cmocka_unit_test(test_pipe),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }
