@@ -21,14 +21,7 @@
 
 #include "proto/frame.h"
 #include "proto/msg.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
+#include "tests/support/sanitizer.h"
 
 #ifndef UNDER_ASAN
 extern void *__libc_malloc(size_t n);

@@ -1097,11 +1097,11 @@ static void test_shrink(void **state)
 
 /* A record built by hand: kind, scope, body from FIELD=VALUE pairs (not
  * validated: a test may want a bad one), sealed. */
-static void hand_record(qs_record *r, uint32_t kind, const char *scope, uint8_t tag, ...)
+static void hand_record(qs_record *r, uint32_t kind, const char *scope, int tag, ...)
 {
     qs_record_init(r);
     qs_uuid7(r->id, qs_clock_wall_ms());
-    r->id[15] = tag;
+    r->id[15] = (uint8_t)tag;
     r->kind = kind;
     snprintf(r->scope, sizeof r->scope, "%s", scope);
     snprintf(r->author, sizeof r->author, "test");

@@ -15,14 +15,7 @@
 #include <malloc.h>
 
 #include "proto/xmalloc.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
+#include "tests/support/sanitizer.h"
 
 static void test_blocks_stay_in_the_heap(void **state)
 {
