@@ -303,13 +303,12 @@ static int check_body(const qs_kind *k, const qs_body *body, qs_err *err)
     return 0;
 }
 
-/* Write a local version of record id with the given parents (the heads it
- * settles) and body (encoded; decoded too when the caller has it, else NULL).
- * fresh: id was just made (qs_uuid7), so it has no versions to look up. */
+/* Write a local version of held record id (an edit or a deletion) with the
+ * given parents (the heads it settles) and body (encoded). New records go
+ * through qs__create_seal and qs__create_write. */
 static int write_local(qs_store *st, const qs_kind *k, const char *scope,
                        const uint8_t id[QS_ID_LEN], const qs_rev *parents, uint32_t np,
-                       bool deleted, const qs_buf *body, const qs_body *decoded, bool fresh,
-                       qs_rev *rev_out, qs_err *err)
+                       bool deleted, const qs_buf *body, qs_rev *rev_out, qs_err *err)
 {
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
@@ -320,7 +319,7 @@ static int write_local(qs_store *st, const qs_kind *k, const char *scope,
     bool exists, conflict;
     qs_record r;
     qs_record_init(&r);
-    if (!fresh && (rc = load_heads(st, id, &h, &n, NULL, NULL, &exists, err)))
+    if ((rc = load_heads(st, id, &h, &n, NULL, NULL, &exists, err)))
         goto done;
     memcpy(r.id, id, QS_ID_LEN);
     r.kind = k->id;
@@ -333,7 +332,7 @@ static int write_local(qs_store *st, const qs_kind *k, const char *scope,
     r.schema = QS_SCHEMA_VERSION;
     qs_record_set_body(&r, body->data, (uint32_t)body->len);
     qs_record_seal(&r);
-    rc = install(st, &r, h, n, NULL, NULL, decoded, fresh, &conflict, err);
+    rc = install(st, &r, h, n, NULL, NULL, NULL, false, &conflict, err);
     if (!rc && st->fail_after == 0) {
         st->fail_after = -1;
         rc = qs_err_set(err, QS_EIO, "injected failure (test hook)");
@@ -477,7 +476,7 @@ static int edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, 
         rc = qs_body_encode(body, &b, err);
     }
     if (!rc)
-        rc = write_local(st, k, cur.scope, id, &cur.rev, 1, deleted, &b, NULL, false, rev, err);
+        rc = write_local(st, k, cur.scope, id, &cur.rev, 1, deleted, &b, rev, err);
 out:
     qs_buf_free(&b);
     qs_record_free(&cur);
@@ -679,7 +678,7 @@ int qs_store_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *ta
     parents = qs_xcalloc(n, sizeof *parents);
     for (size_t i = 0; i < n; i++)
         parents[i] = h[i].rev;
-    rc = write_local(st, k, scope, id, parents, (uint32_t)n, deleted, &b, NULL, false, rev, err);
+    rc = write_local(st, k, scope, id, parents, (uint32_t)n, deleted, &b, rev, err);
 done:
     free(parents);
     free(h);
