@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "client/csv.h"
 #include "client/fields.h"
 #include "client/out.h"
+#include "proto/sha256.h"
 #include "proto/xmalloc.h"
 
 static const char HELP[] =
@@ -311,12 +311,8 @@ int cmd_import(cli *c, int argc, char **argv)
     const char *file = argv[optind + 1];
     if ((rc = read_file(c, file, &raw, &nraw)))
         return rc;
-    uint8_t sha[32];
-    unsigned int shalen = 0;
-    if (EVP_Digest(raw, nraw, sha, &shalen, EVP_sha256(), NULL) != 1) {
-        rc = cli_fail(c, CLI_ENV, "cannot compute the SHA-256 of %s (OpenSSL failed)", file);
-        goto done;
-    }
+    uint8_t sha[QS_SHA256_LEN];
+    qs_sha256(raw, nraw, sha);
     if ((rc = cli_open(c, &st)))
         goto done;
     if (!partial && k->id != QS_K_WORKDAY)

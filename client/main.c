@@ -1,7 +1,6 @@
 /*
  * main.c — qianshou: global options, the command table, the overall help.
  */
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,10 +69,6 @@ int main(int argc, char **argv)
     bool rest = false;
     if (!args)
         return CLI_ENV;
-    /* libcrypto serves this tool SHA-256 and HMAC only, never TLS: the system's
-     * OpenSSL configuration (TLS policy, engines) has nothing to say here, and
-     * reading it would cost a one-record `add` more than the record itself. */
-    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
     /* Files this tool creates are for the group (the daemon, other clerks). */
     umask(007);
     /* Global options may stand anywhere before "--". */

@@ -1,11 +1,11 @@
 #include "proto/record.h"
 
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/body.h"
+#include "proto/sha256.h"
 #include "proto/xmalloc.h"
 
 void qs_record_init(qs_record *r)
@@ -85,23 +85,12 @@ static void put_be(uint8_t *p, uint64_t v, int n)
         p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
 }
 
-/* SHA-256 through OpenSSL's low-level interface, deprecated since 3.0 in
- * favour of EVP but kept by every 3.x release: it is the same implementation
- * (with the same CPU extensions) that EVP's default provider wraps, without
- * the cost of a provider fetch — the first EVP digest in a process builds the
- * provider's method store, about a third of a one-record `qianshou add`, and
- * every EVP context costs a malloc and a fetch per record in a bulk import.
- * The test vectors in PROTOCOL-records.md hold either way. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-
-static void digest(SHA256_CTX *ctx, const void *p, size_t n)
+static void digest(qs_sha256_ctx *ctx, const void *p, size_t n)
 {
-    if (n)
-        SHA256_Update(ctx, p, n);
+    qs_sha256_update(ctx, p, n);
 }
 
-static void digest_be(SHA256_CTX *ctx, uint64_t v, int n)
+static void digest_be(qs_sha256_ctx *ctx, uint64_t v, int n)
 {
     uint8_t b[8];
     put_be(b, v, n);
@@ -118,8 +107,8 @@ void qs_rev_hash(const qs_record *r, uint8_t out[QS_HASH_LEN])
     }
     size_t scope_len = strnlen(r->scope, sizeof r->scope);
 
-    SHA256_CTX ctx;
-    SHA256_Init(&ctx);
+    qs_sha256_ctx ctx;
+    qs_sha256_init(&ctx);
     digest(&ctx, "qs-rev-1", 8);
     digest_be(&ctx, r->rev.gen, 8);
     digest_be(&ctx, r->kind, 4);
@@ -135,13 +124,11 @@ void qs_rev_hash(const qs_record *r, uint8_t out[QS_HASH_LEN])
     digest_be(&ctx, r->body_len, 4);
     digest(&ctx, r->body, r->body_len);
 
-    uint8_t md[SHA256_DIGEST_LENGTH];
-    SHA256_Final(md, &ctx);
+    uint8_t md[QS_SHA256_LEN];
+    qs_sha256_final(&ctx, md);
     memcpy(out, md, QS_HASH_LEN);
     free(sorted);
 }
-
-#pragma GCC diagnostic pop
 
 /* 1 + the highest parent generation; 1 without parents. */
 static uint64_t parents_gen(const qs_record *r)

@@ -1,13 +1,13 @@
 /*
  * feed.c — the change feed, peers and cursors, rejections, digests.
  */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/clock.h"
 #include "proto/scope.h"
+#include "proto/sha256.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
 
@@ -442,7 +442,6 @@ int qs_store_digest(qs_store *st, const char *scope, uint8_t out[32], uint64_t *
     memset(out, 0, 32);
     *count = 0;
     int rc;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         uint8_t in[QS_ID_LEN + 8 + QS_HASH_LEN], h[32];
         uint64_t gen = (uint64_t)sqlite3_column_int64(s, 1);
@@ -450,15 +449,11 @@ int qs_store_digest(qs_store *st, const char *scope, uint8_t out[32], uint64_t *
         for (int i = 0; i < 8; i++)
             in[QS_ID_LEN + i] = (uint8_t)(gen >> (56 - 8 * i));
         memcpy(in + QS_ID_LEN + 8, sqlite3_column_blob(s, 2), QS_HASH_LEN);
-        unsigned int hl = 0;
-        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-        EVP_DigestUpdate(md, in, sizeof in);
-        EVP_DigestFinal_ex(md, h, &hl);
+        qs_sha256(in, sizeof in, h);
         for (int i = 0; i < 32; i++)
             out[i] ^= h[i];
         (*count)++;
     }
-    EVP_MD_CTX_free(md);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "computing the digest", err);
 }

@@ -7,8 +7,6 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +16,7 @@
 #include <unistd.h>
 
 #include "proto/clock.h"
+#include "proto/sha256.h"
 #include "proto/scope.h"
 #include "proto/uuid.h"
 #include "proto/xmalloc.h"
@@ -441,7 +440,7 @@ static int create_meta(qs_store *st, const qs_store_opts *o, qs_err *err)
     if (r != SQLITE_DONE)
         rc = qs__sqlerr(st, r, "creating the local secret", err);
 done:
-    OPENSSL_cleanse(secret, sizeof secret);
+    explicit_bzero(secret, sizeof secret);
     return qs__tx_end(st, mine, rc, err);
 }
 
@@ -752,13 +751,12 @@ int qs_store_pseudonym(qs_store *st, const char *id_number, uint8_t out[16], qs_
         sqlite3_reset(s);
         return qs_err_set(err, QS_ECORRUPT, "the county secret for pseudonyms is missing");
     }
-    uint8_t mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
-    HMAC(EVP_sha256(), sqlite3_column_blob(s, 0), sqlite3_column_bytes(s, 0),
-         (const unsigned char *)norm, n, mac, &maclen);
+    uint8_t mac[QS_SHA256_LEN];
+    qs_hmac_sha256(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), norm, n, mac);
     sqlite3_reset(s);
     memcpy(out, mac, 16);
-    OPENSSL_cleanse(norm, sizeof norm);
+    explicit_bzero(norm, sizeof norm);
+    explicit_bzero(mac, sizeof mac);
     return 0;
 }
 

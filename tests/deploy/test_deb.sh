@@ -57,7 +57,8 @@ ok "built $(basename "$DEB1") and $(basename "$DEB2")"
 # ---- control data ----
 [ "$(dpkg-deb -f "$DEB1" Package)" = qianshou ] || fail "package name"
 dep=$(dpkg-deb -f "$DEB1" Depends)
-for d in adduser openssl libuv1 libsqlite3-0 libssl3 libjansson4 libinih1 libzstd1 libmsgpackc2; do
+for d in adduser openssl libuv1 libsqlite3-0 libssl3 libjansson4 libinih1 libzstd1 libmsgpackc2 \
+    libxlsxwriter4; do
     [[ $dep == *"$d"* ]] || fail "Depends lacks $d: $dep"
 done
 ok "Depends: $dep"
