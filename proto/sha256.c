@@ -189,6 +189,8 @@ void qs_sha256_init(qs_sha256_ctx *c)
 void qs_sha256_update(qs_sha256_ctx *c, const void *data, size_t n)
 {
     const uint8_t *p = data;
+    if (n == 0) /* data may then be NULL (an empty body) */
+        return;
     c->len += n;
     if (c->nbuf) {
         size_t take = QS_SHA256_BLOCK - c->nbuf;
