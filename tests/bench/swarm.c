@@ -175,6 +175,7 @@ int main(int argc, char **argv)
     unsigned timeout_s = 3600;
     int quiet = 0;
     int i = 1;
+    qs_malloc_tune(); /* as qianshoud does first thing (daemon/main.c) */
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         if (strcmp(argv[i], "--window") == 0 && i + 1 < argc)
             window = (uint32_t)strtoul(argv[++i], NULL, 10);
