@@ -44,9 +44,9 @@ static int load_xlsx(qs_err *err)
     void *h = dlopen(QS_XLSX_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return qs_err_set(err, QS_ESCHEMA,
-                          "--format xlsx needs %s (Debian package libxlsxwriter4): %s; "
+                          "--format xlsx needs %s (Debian package %s): %s; "
                           "--format csv needs nothing",
-                          QS_XLSX_SONAME, dlerror());
+                          QS_XLSX_SONAME, QS_XLSX_PACKAGE, dlerror());
 #define X(f)                                                                                      \
     {                                                                                             \
         void *sym = dlsym(h, #f);                                                                 \
