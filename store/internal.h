@@ -96,9 +96,11 @@ int qs__project(qs_store *st, const qs_record *r, uint64_t seq, const qs_body *b
  * builds or upgrades the tables, so that no report builds an index at first
  * use. An aggregator has them; a county's DDL drops them. */
 const char *qs__report_ddl(qs_role role);
-/* Whether the report's indexes of this role begin with the scope of kind's
- * table, so that the projection makes no scope index of its own for it. */
-bool qs__report_scope_index(qs_role role, uint32_t kind);
+/* Whether the projection of kind, in a store of this role, has an index on
+ * its scope or on each of its references (REPORT_DDL in report.c says why
+ * the service logs have fewer). */
+typedef enum qs_proj_index { QS_PROJ_SCOPE, QS_PROJ_REFS } qs_proj_index;
+bool qs__projection_index(qs_role role, uint32_t kind, qs_proj_index which);
 
 /* versions (version.c) */
 int qs__row_to_record(sqlite3_stmt *s, int col0, qs_record *r);

@@ -83,14 +83,15 @@ static int ensure_tables(qs_store *st, const qs_kind *k, bool *added, qs_err *er
     sqlite3_free(sql);
     if (rc)
         return rc;
-    if (!qs__report_scope_index(st->role, k->id)) {
+    if (qs__projection_index(st->role, k->id, QS_PROJ_SCOPE))
         sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_scope\" ON \"%w\"(scope)", table,
                               table);
-        rc = qs__exec(st, sql, err);
-        sqlite3_free(sql);
-        if (rc)
-            return rc;
-    }
+    else
+        sql = sqlite3_mprintf("DROP INDEX IF EXISTS \"%w_scope\"", table);
+    rc = qs__exec(st, sql, err);
+    sqlite3_free(sql);
+    if (rc)
+        return rc;
     for (uint32_t i = 0; i < k->nfields; i++) {
         const qs_field *f = &k->fields[i];
         if (is_list(f)) {
@@ -115,12 +116,16 @@ static int ensure_tables(qs_store *st, const qs_kind *k, bool *added, qs_err *er
         *added = true;
     }
     /* References are what lookups and report joins go through. */
+    bool refs = qs__projection_index(st->role, k->id, QS_PROJ_REFS);
     for (uint32_t i = 0; i < k->nfields; i++) {
         const qs_field *f = &k->fields[i];
         if (f->type != QS_F_REF)
             continue;
-        sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%w\" ON \"%w\"(\"%w\")", table,
-                              f->name, table, f->name);
+        if (refs)
+            sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%w\" ON \"%w\"(\"%w\")",
+                                  table, f->name, table, f->name);
+        else
+            sql = sqlite3_mprintf("DROP INDEX IF EXISTS \"%w_%w\"", table, f->name);
         rc = qs__exec(st, sql, err);
         sqlite3_free(sql);
         if (rc)
@@ -181,8 +186,9 @@ static int prepare_kind(qs_store *st, kind_sql *ks, qs_err *err)
 
 /* A fingerprint of everything that shapes the projection (FNV-1a over
  * PROJECTION_FORMAT, the report's index DDL for this role, and the schema's
- * kinds and fields): when the database already has the projection of this very schema,
- * made this very way, opening it needs no DDL and no write transaction. */
+ * kinds, which indexes their projection has in this role, and their fields):
+ * when the database already has the projection of this very schema, made
+ * this very way, opening it needs no DDL and no write transaction. */
 static int64_t schema_fingerprint(qs_role role)
 {
     uint64_t h = 1469598103934665603ull;
@@ -193,6 +199,8 @@ static int64_t schema_fingerprint(qs_role role)
     for (uint32_t i = 0; i < qs_schema_nkinds(); i++) {
         const qs_kind *k = qs_schema_kind_at(i);
         MIX(k->id);
+        MIX(qs__projection_index(role, k->id, QS_PROJ_SCOPE));
+        MIX(qs__projection_index(role, k->id, QS_PROJ_REFS));
         for (const char *c = k->name; *c; c++)
             MIX((unsigned char)*c);
         for (uint32_t j = 0; j < k->nfields; j++) {

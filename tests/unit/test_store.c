@@ -1246,45 +1246,73 @@ static bool has_index(const char *dir, const char *name)
     return yes;
 }
 
-/* An aggregator's service logs are ordered by scope in the report's index
- * already: no second scope index to write per log (a county keeps its own,
- * having no report index); an aggregator store made by an earlier build
- * loses it at its first open, and scope lookups still use an index. */
-static void test_scope_index_by_role(void **state)
+static bool plan_uses(const char *dir, const char *sql, const char *index)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/qianshou.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
+    bool uses = false;
+    while (sqlite3_step(s) == SQLITE_ROW)
+        uses |= strstr((const char *)sqlite3_column_text(s, 3), index) != NULL;
+    sqlite3_finalize(s);
+    sqlite3_free(q);
+    sqlite3_close(db);
+    return uses;
+}
+
+/* The service logs' projection has only the indexes its role reads: an
+ * aggregator's are ordered by scope in the report's index already, and
+ * nothing there reads them by station; a county's all have its scope, and it
+ * lists them by station. Other kinds keep both. A store an earlier build made
+ * with the indexes loses them at its first open, and the projection's
+ * lookups still use an index. */
+static void test_projection_indexes_by_role(void **state)
 {
     char cdir[512], adir[512];
     qs_store *c = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, cdir);
     qs_store *a = qs_fx_store("630000", QS_ROLE_AGGREGATOR, NULL, adir);
     qs_store_close(c);
     qs_store_close(a);
-    assert_true(has_index(cdir, "k_service_scope"));
+    assert_false(has_index(cdir, "k_service_scope"));
+    assert_true(has_index(cdir, "k_service_station"));
     assert_false(has_index(cdir, "rep_service_log"));
     assert_false(has_index(adir, "k_service_scope"));
+    assert_false(has_index(adir, "k_service_station"));
     assert_true(has_index(adir, "rep_service_log"));
-    assert_true(has_index(adir, "k_station_scope")); /* other kinds keep theirs */
+    for (int i = 0; i < 2; i++) { /* other kinds keep theirs */
+        const char *dir = i ? adir : cdir;
+        assert_true(has_index(dir, "k_station_scope"));
+        assert_true(has_index(dir, "k_workday_person"));
+    }
 
-    /* as an earlier build left it: the index there, another fingerprint */
-    char path[600];
-    snprintf(path, sizeof path, "%s/qianshou.db", adir);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "CREATE INDEX k_service_scope ON k_service(scope);"
+    /* as an earlier build left them: the indexes there, another fingerprint */
+    for (int i = 0; i < 2; i++) {
+        const char *dir = i ? adir : cdir;
+        char path[600];
+        snprintf(path, sizeof path, "%s/qianshou.db", dir);
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      "CREATE INDEX IF NOT EXISTS k_service_scope ON "
+                                      "k_service(scope);"
+                                      "CREATE INDEX IF NOT EXISTS k_service_station ON "
+                                      "k_service(station);"
                                       "UPDATE meta SET v = 1 WHERE k = 'projection'",
-                                  NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    a = qs_fx_reopen(adir);
-    qs_store_close(a);
-    assert_false(has_index(adir, "k_service_scope"));
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT count(*) FROM k_service "
-                                            "WHERE scope = '632322'", -1, &s, NULL), SQLITE_OK);
-    bool indexed = false;
-    while (sqlite3_step(s) == SQLITE_ROW)
-        indexed |= strstr((const char *)sqlite3_column_text(s, 3), "rep_service_log") != NULL;
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    assert_true(indexed);
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        qs_store_close(qs_fx_reopen(dir));
+        assert_false(has_index(dir, "k_service_scope"));
+        assert_int_equal(has_index(dir, "k_service_station"), dir == cdir);
+    }
+    assert_true(plan_uses(adir, "SELECT count(*) FROM k_service WHERE scope = '632322'",
+                          "rep_service_log"));
+    assert_true(plan_uses(cdir, "SELECT id FROM k_service WHERE station = x'00'",
+                          "k_service_station"));
 }
 
 typedef struct totals_ctx {
@@ -1403,7 +1431,7 @@ int main(void)
         cmocka_unit_test(test_all_or_nothing),
         cmocka_unit_test(test_precheck_same_outcomes),
         cmocka_unit_test(test_sqlite_memstatus_off),
-        cmocka_unit_test(test_scope_index_by_role),
+        cmocka_unit_test(test_projection_indexes_by_role),
         cmocka_unit_test(test_pipe),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
