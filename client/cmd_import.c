@@ -57,7 +57,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int read_file(cli *c, const char *path, uint8_t **out, size_t *n)
+static int read_file(cli *c, const char *path, uint8_t **out, size_t *n, size_t *cap)
 {
     FILE *fp = fopen(path, "rb");
     struct stat sb;
@@ -74,16 +74,19 @@ static int read_file(cli *c, const char *path, uint8_t **out, size_t *n)
         return cli_fail(c, CLI_DATA, "%s is %lld bytes; a sheet may have at most %u MiB — split it",
                         path, (long long)sb.st_size, CSV_MAX_BYTES >> 20);
     }
-    uint8_t *buf = qs_xmalloc((size_t)sb.st_size + 1);
+    /* read whole into pages faulted in at once (qs_xmap); the byte after
+     * the sheet tells whether it grew while being read */
+    uint8_t *buf = qs_xmap((size_t)sb.st_size + 1);
     size_t got = fread(buf, 1, (size_t)sb.st_size + 1, fp);
     int bad = ferror(fp);
     fclose(fp);
     if (bad || got > (size_t)sb.st_size) {
-        free(buf);
+        qs_xunmap(buf, (size_t)sb.st_size + 1);
         return cli_fail(c, CLI_ENV, "could not read %s (it changed while being read?)", path);
     }
     *out = buf;
     *n = got;
+    *cap = (size_t)sb.st_size + 1;
     return 0;
 }
 
@@ -276,8 +279,8 @@ int cmd_import(cli *c, int argc, char **argv)
     bool partial = false, again = false, in_tx = false;
     const char *scope = NULL;
     uint8_t *raw = NULL;
-    size_t nraw = 0, ntext = 0;
-    char *text = NULL;
+    size_t nraw = 0, raw_cap = 0;
+    csv_text text = {.owned = NULL};
     csv_reader rd;
     csv_reader_init(&rd, "", 0, "");
     csv_row header = {.cells = NULL, .n = 0, .line = 0}, row = header;
@@ -309,7 +312,7 @@ int cmd_import(cli *c, int argc, char **argv)
     if (!k)
         return rc;
     const char *file = argv[optind + 1];
-    if ((rc = read_file(c, file, &raw, &nraw)))
+    if ((rc = read_file(c, file, &raw, &nraw, &raw_cap)))
         return rc;
     uint8_t sha[QS_SHA256_LEN];
     qs_sha256(raw, nraw, sha);
@@ -336,14 +339,13 @@ int cmd_import(cli *c, int argc, char **argv)
         rc = cli_fail_err(c, &err);
         goto done;
     }
-    const char *encoding;
-    if ((rc = csv_decode(raw, nraw, file, &text, &ntext, &encoding, &err))) {
+    if ((rc = csv_decode(raw, nraw, file, &text, &err))) {
         rc = cli_fail(c, cli_exit_for(rc), "%s", err.msg);
         goto done;
     }
     /* Row by row: the sheet is never held split into cells. A malformed row
      * further down ends the import there, and the transaction takes nothing. */
-    csv_reader_init(&rd, text, ntext, file);
+    csv_reader_init(&rd, text.s, text.len, file);
     if ((rc = csv_next(&rd, &header, &err)) < 0) {
         rc = cli_fail(c, cli_exit_for(rc), "%s", err.msg);
         goto done;
@@ -399,7 +401,7 @@ int cmd_import(cli *c, int argc, char **argv)
         double t = now_s();
         if (tty && t - start > 2.0 && t - last > 0.2) {
             fprintf(stderr, "\rimporting %s: line %zu (%.0f%%)", file, line,
-                    100.0 * (double)rd.pos / (double)(ntext ? ntext : 1));
+                    100.0 * (double)rd.pos / (double)(text.len ? text.len : 1));
             last = t;
             shown = true;
         }
@@ -438,7 +440,7 @@ int cmd_import(cli *c, int argc, char **argv)
         json_t *j = json_object();
         json_object_set_new(j, "file", json_string(file));
         json_object_set_new(j, "kind", json_string(k->name));
-        json_object_set_new(j, "encoding", json_string(encoding));
+        json_object_set_new(j, "encoding", json_string(text.encoding));
         json_object_set_new(j, "imported", json_integer((json_int_t)good));
         json_object_set_new(j, "skipped", json_integer((json_int_t)bad));
         json_object_set_new(j, "errors", rep.errors);
@@ -446,7 +448,7 @@ int cmd_import(cli *c, int argc, char **argv)
         out_json(j);
     } else {
         printf("imported %zu %s record%s from %s (%s)\n", good, k->name, good == 1 ? "" : "s",
-               file, encoding);
+               file, text.encoding);
         if (bad)
             printf("skipped %zu row%s with problems (listed above): fix them in a new sheet with "
                    "only those rows\n",
@@ -462,8 +464,8 @@ done:
     free(cols);
     csv_row_free(&header);
     csv_reader_free(&rd);
-    free(text);
-    free(raw);
+    csv_text_free(&text);
+    qs_xunmap(raw, raw_cap);
     qs_store_close(st);
     return rc;
 }

@@ -45,25 +45,23 @@ int csv_utf8_valid(const uint8_t *p, size_t n)
     return 1;
 }
 
-int csv_decode(const uint8_t *p, size_t n, const char *file, char **out, size_t *outlen,
-               const char **encoding, qs_err *err)
+int csv_decode(const uint8_t *p, size_t n, const char *file, csv_text *t, qs_err *err)
 {
-    *out = NULL;
+    *t = (csv_text){.s = "", .len = 0, .encoding = "UTF-8", .owned = NULL, .owned_cap = 0};
     if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
         if (!csv_utf8_valid(p + 3, n - 3))
             return qs_err_set(err, QS_EINVAL,
                               "%s starts with a UTF-8 mark but is not valid UTF-8: save it "
                               "again as \"CSV UTF-8\"",
                               file);
-        *out = qs_xstrndup((const char *)p + 3, n - 3);
-        *outlen = n - 3;
-        *encoding = "UTF-8 with BOM";
+        t->s = (const char *)p + 3;
+        t->len = n - 3;
+        t->encoding = "UTF-8 with BOM";
         return 0;
     }
     if (csv_utf8_valid(p, n)) {
-        *out = qs_xstrndup((const char *)p, n);
-        *outlen = n;
-        *encoding = "UTF-8";
+        t->s = (const char *)p;
+        t->len = n;
         return 0;
     }
     iconv_t cd = iconv_open("UTF-8", "GB18030");
@@ -72,7 +70,7 @@ int csv_decode(const uint8_t *p, size_t n, const char *file, char **out, size_t 
                           strerror(errno));
     /* A GB18030 character of k bytes becomes at most 2k bytes of UTF-8. */
     size_t cap = 2 * n + 1;
-    char *buf = qs_xmalloc(cap);
+    char *buf = qs_xmap(cap);
     char *in = (char *)p, *o = buf;
     size_t inleft = n, outleft = cap - 1;
     int rc = 0;
@@ -85,16 +83,20 @@ int csv_decode(const uint8_t *p, size_t n, const char *file, char **out, size_t 
                         "%s:%zu: the file is neither UTF-8 nor GB18030 text (byte %zu cannot "
                         "be read): save it again from Excel as CSV",
                         file, line, at + 1);
-        free(buf);
-        buf = NULL;
+        qs_xunmap(buf, cap);
     } else {
         *o = '\0';
-        *outlen = (size_t)(o - buf);
-        *encoding = "GB18030";
-        *out = buf;
+        *t = (csv_text){.s = buf, .len = (size_t)(o - buf), .encoding = "GB18030",
+                        .owned = buf, .owned_cap = cap};
     }
     iconv_close(cd);
     return rc;
+}
+
+void csv_text_free(csv_text *t)
+{
+    qs_xunmap(t->owned, t->owned_cap);
+    t->owned = NULL;
 }
 
 static void row_free(csv_row *r)

@@ -29,10 +29,20 @@ typedef struct csv_row {
     size_t line; /* 1-based line of the file where the row starts */
 } csv_row;
 
-/* Text of the file as UTF-8 (BOM removed) into *out (caller frees);
- * *encoding = "UTF-8", "UTF-8 with BOM" or "GB18030". */
-int csv_decode(const uint8_t *p, size_t n, const char *file, char **out, size_t *outlen,
-               const char **encoding, qs_err *err);
+/* The file's text as UTF-8, BOM removed: s points into the file's bytes when
+ * they are UTF-8 already (no copy: a sheet may have 64 MiB), else into the
+ * converted text that csv_text_free frees. encoding: "UTF-8",
+ * "UTF-8 with BOM" or "GB18030". */
+typedef struct csv_text {
+    const char *s;
+    size_t len;
+    const char *encoding;
+    char *owned; /* the converted text (qs_xmap), or NULL */
+    size_t owned_cap;
+} csv_text;
+
+int csv_decode(const uint8_t *p, size_t n, const char *file, csv_text *t, qs_err *err);
+void csv_text_free(csv_text *t);
 
 /* Rows one at a time from text (RFC 4180, as csv_parse): an import holds one
  * row at a time instead of the whole sheet split into cells. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #ifdef __GLIBC__ /* known once a libc header is in */
 #include <malloc.h>
 #endif
@@ -77,4 +78,19 @@ void qs_malloc_tune(void)
     mallopt(M_TRIM_THRESHOLD, 8 << 20);
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
 #endif
+}
+
+void *qs_xmap(size_t n)
+{
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED)
+        oom(n);
+    return p;
+}
+
+void qs_xunmap(void *p, size_t n)
+{
+    if (p)
+        munmap(p, n ? n : 1);
 }

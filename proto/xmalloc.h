@@ -18,6 +18,15 @@ char *qs_xstrndup(const char *s, size_t n);
 /* asprintf that aborts on failure; the result is owned by the caller. */
 char *qs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* n bytes (zeroed) for a buffer about to be filled whole, such as a file read
+ * into memory: mapped with every page already faulted in, by the kernel in
+ * one pass (0.6–0.9 µs a page here) instead of one page fault per 4 KiB as
+ * the buffer is first written (15 µs each in this project's VMs: a 58 MB
+ * sheet took 0.2 s in faults for each pass over a fresh buffer). Free with
+ * qs_xunmap(p, n). */
+void *qs_xmap(size_t n);
+void qs_xunmap(void *p, size_t n);
+
 /* Keep freed memory in the allocator while a process works through
  * batches, instead of glibc's defaults (return anything above 128 KiB at
  * once, serve 128 KiB+ blocks by mmap), which made an aggregator's store
