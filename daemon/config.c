@@ -166,6 +166,12 @@ static int handler(void *user, const char *section, const char *key, const char 
             L(max_objects), L(max_batch), L(max_body), L(max_ancestry), L(max_parents),
 #undef L
         };
+        if (strcmp(key, "store_queue") == 0) {
+            if (parse_uint(value, 4096, &u) != 0 || u == 0)
+                BAD("[limits] store_queue: \"%s\" is not a number (1..4096)", value);
+            c->store_queue = (unsigned)u;
+            return 1;
+        }
         if (strcmp(key, "net_max_queued") == 0) {
             if (parse_uint(value, 1u << 30, &u) != 0 || u < 65536)
                 BAD("[limits] net_max_queued: \"%s\" is not a byte count "
@@ -225,6 +231,7 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
     snprintf(cfg->listen.address, sizeof cfg->listen.address, "0.0.0.0");
     cfg->listen.max_connections = 256;
     cfg->net_max_queued = 1u << 20;
+    cfg->store_queue = 16;
     cfg->log_level = QS_LOG_INFO;
 
     parse_state ps = {.cfg = cfg, .e = e};

@@ -18,7 +18,9 @@
  *   [limits]   any qs_limits field by name (max_frame, max_payload, max_str,
  *              max_array, max_depth, max_objects, max_batch, max_body,
  *              max_ancestry, max_parents), plus net_max_queued (bytes of
- *              unsent ciphertext per connection, default 1 MiB)
+ *              unsent ciphertext per connection, default 1 MiB) and
+ *              store_queue (received messages waiting for the store thread,
+ *              all connections together, default 16; link.c "admission")
  *   [log]      level = debug|info|warn|error
  *
  * An unknown section or key, a bad value, or a missing required key is an
@@ -57,6 +59,7 @@ typedef struct qs_config {
     } listen;
     qs_limits limits;
     size_t net_max_queued;
+    unsigned store_queue;
     int log_level;
 } qs_config;
 

@@ -19,6 +19,7 @@
 #define DEFAULT_WINDOW 4
 #define ZSTD_LEVEL 3
 #define LINK_MAX_INPUT (1u << 20) /* bytes received while a message is processed */
+#define DEFAULT_MAX_JOBS 16 /* messages with the store thread, all links together */
 
 struct qs_link {
     int tag_;
@@ -45,6 +46,9 @@ struct qs_link {
     int has_ahead;
     qs_msg ahead;
     qs_precheck *ahead_pre;
+    /* waiting for room in the store thread's queue (admission, below) */
+    int waiting;
+    qs_link *wprev, *wnext;
 };
 
 typedef struct ljob {
@@ -132,6 +136,7 @@ void qs_link_env_init(qs_link_env *env)
     memset(env, 0, sizeof *env);
     env->tag_ = TAG_ENV;
     env->window = DEFAULT_WINDOW;
+    env->max_jobs = DEFAULT_MAX_JOBS;
     parse_hook(env);
 }
 
@@ -162,6 +167,83 @@ static void drop_msg(qs_msg *m, qs_precheck *pre)
     qs_msg_free(m);
 }
 
+/* ---- admission ----
+ * Each link has at most one message with the store thread (and one decoded
+ * ahead while that thread is nearly idle). With hundreds of counties syncing
+ * at once that made hundreds of decoded batches queued at once, ~0.5 MiB
+ * each: the aggregator's memory grew with the number of counties (215 MiB
+ * at 300) and its loop thread spent its time faulting fresh pages in. So the
+ * links together have at most env->max_jobs messages with the store thread;
+ * a link with one more waits its turn with its input unread (what the peer
+ * sends waits in TCP), and the waiting links are let in in the order they
+ * came, as the store thread finishes messages. That leaves the store thread
+ * enough queued to apply several batches in one transaction. */
+static bool store_full(const qs_link_env *env)
+{
+    return env->jobs >= env->max_jobs;
+}
+
+static void wait_turn(qs_link *l)
+{
+    qs_link_env *env = l->env;
+    if (l->waiting)
+        return;
+    l->waiting = 1;
+    l->wnext = NULL;
+    l->wprev = env->wait_tail;
+    if (env->wait_tail)
+        env->wait_tail->wnext = l;
+    else
+        env->wait_head = l;
+    env->wait_tail = l;
+    env->counters.waits++;
+}
+
+static void stop_waiting(qs_link *l)
+{
+    qs_link_env *env = l->env;
+    if (!l->waiting)
+        return;
+    if (l->wprev)
+        l->wprev->wnext = l->wnext;
+    else
+        env->wait_head = l->wnext;
+    if (l->wnext)
+        l->wnext->wprev = l->wprev;
+    else
+        env->wait_tail = l->wprev;
+    l->wprev = l->wnext = NULL;
+    l->waiting = 0;
+}
+
+static void handle(qs_link *l, qs_msg *m, qs_precheck *pre);
+static void process_input(qs_link *l);
+
+/* l's next message: the one read ahead if any (it waits for room too), then
+ * what is in its input. */
+static void next_message(qs_link *l)
+{
+    if (l->has_ahead) {
+        if (store_full(l->env)) {
+            wait_turn(l);
+            return;
+        }
+        l->has_ahead = 0;
+        handle(l, &l->ahead, l->ahead_pre);
+    }
+    process_input(l);
+}
+
+/* Room with the store thread: the waiting links, first come first. */
+static void admit(qs_link_env *env)
+{
+    while (env->wait_head && !store_full(env)) {
+        qs_link *l = env->wait_head;
+        stop_waiting(l);
+        next_message(l);
+    }
+}
+
 static void maybe_free(qs_link *l)
 {
     if (l->conn || l->job_busy || !l->ended)
@@ -176,6 +258,7 @@ static void maybe_free(qs_link *l)
     if (l->next)
         l->next->prev = l->prev;
     env->live--;
+    stop_waiting(l);
     if (l->has_ahead)
         drop_msg(&l->ahead, l->ahead_pre);
     qs_session_free(l->sess);
@@ -254,7 +337,6 @@ static int flush_out(qs_link *l, qs_err *e)
     return 0;
 }
 
-static void process_input(qs_link *l);
 
 /* End the session with an error: log, ERROR to the peer (best effort), close. */
 static void fail(qs_link *l, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -390,7 +472,6 @@ static void end_link(qs_link *l)
 }
 
 static void job_done(qs_job *job);
-static void handle(qs_link *l, qs_msg *m, qs_precheck *pre);
 
 static void post(qs_link *l, const qs_msg *m, qs_precheck *pre)
 {
@@ -408,6 +489,9 @@ static void post(qs_link *l, const qs_msg *m, qs_precheck *pre)
     }
     qs_buf_init(&j->out, 0);
     l->job_busy = 1;
+    qs_link_env *env = l->env;
+    if (++env->jobs > env->counters.max_queued)
+        env->counters.max_queued = env->jobs;
     if (l->conn)
         qs_net_pause_read(l->conn);
     qs_worker_post(l->env->worker, &j->job);
@@ -455,7 +539,9 @@ static void job_done(qs_job *job)
 {
     ljob *j = (ljob *)job;
     qs_link *l = j->l;
+    qs_link_env *env = l->env;
     l->job_busy = 0;
+    env->jobs--;
     if (!j->start)
         drop_msg(&j->msg, j->pre);
     if (!job->cancelled) {
@@ -526,11 +612,8 @@ static void job_done(qs_job *job)
             return;
         }
     }
-    if (l->has_ahead) { /* read ahead while the job ran: its turn now */
-        l->has_ahead = 0;
-        handle(l, &l->ahead, l->ahead_pre);
-    }
-    process_input(l); /* a parent reads on after DONE to see the child close */
+    admit(env);      /* the links that waited first */
+    next_message(l); /* a parent reads on after DONE to see the child close */
 }
 
 /* ---- messages ---- */
@@ -606,6 +689,10 @@ static void process_input(qs_link *l)
     while (l->conn && (!l->failed || l->done) && !l->out.len && l->in.len && !l->has_ahead) {
         if (l->job_busy && !store_not_busy(l))
             break;
+        if (!l->job_busy && (l->waiting || store_full(l->env))) {
+            wait_turn(l); /* the message stays undecoded in l->in */
+            break;
+        }
         size_t used = 0, plen = 0;
         const uint8_t *payload = NULL;
         uint8_t flags = 0;

@@ -60,6 +60,8 @@ typedef struct qs_link_counters { /* aggregated over links, loop thread */
     uint64_t max_group;     /* most batches in one transaction */
     uint64_t read_ahead;    /* messages decoded and checked while the link's last one was
                                with the store thread */
+    uint64_t waits;         /* times a link waited for room in the store thread's queue */
+    uint64_t max_queued;    /* most messages the links had with the store thread at once */
 } qs_link_counters;
 
 typedef struct qs_link_env {
@@ -88,6 +90,12 @@ typedef struct qs_link_env {
     unsigned exit_after;
     int exit_in;
     qs_link_counters counters;
+    /* Messages the links have with the store thread at most, all links
+     * together (cfg's store_queue): a link with a message for it beyond
+     * that waits its turn, its input unread (link.c, "admission"). */
+    unsigned max_jobs;
+    unsigned jobs;             /* private: messages with the store thread now */
+    qs_link *wait_head, *wait_tail; /* private: links waiting for room, in order */
     qs_link *head;             /* private: live sessions */
 } qs_link_env;
 

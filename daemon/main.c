@@ -352,6 +352,8 @@ static json_t *totals_json(const daemon_s *d)
     json_object_set_new(o, "apply_batches", json_integer((json_int_t)c->apply_batches));
     json_object_set_new(o, "max_group", json_integer((json_int_t)c->max_group));
     json_object_set_new(o, "read_ahead", json_integer((json_int_t)c->read_ahead));
+    json_object_set_new(o, "store_waits", json_integer((json_int_t)c->waits));
+    json_object_set_new(o, "store_max_queued", json_integer((json_int_t)c->max_queued));
     return o;
 }
 
@@ -1196,6 +1198,7 @@ static int run_daemon(daemon_s *d)
     d->env.store = d->store;
     d->env.cfg = c;
     d->env.opts.max_queued = c->net_max_queued;
+    d->env.max_jobs = c->store_queue;
     d->env.on_end = on_session_end;
     d->env.data = d;
 

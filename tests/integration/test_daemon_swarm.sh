@@ -3,12 +3,15 @@
 # logs each, in one process against a real aggregator. Every session
 # completes, the swarm counts 150 records pushed, and the aggregator holds
 # each county's records (its digest for the county's scope equals the
-# county's own).
+# county's own). The aggregator takes batches of 10 and lets one message at a
+# time wait for its store thread: the counties take turns (admission), none
+# is starved, and no more than one message is ever queued.
 . "$(dirname "$0")/daemon_lib.sh"
 SWARM=$BIN/tests/bench/qs-bench-swarm
 [ -x "$SWARM" ] || { echo "skip: no $SWARM"; exit 0; }
 make_pki
-agg_conf "$T/agg.ini"
+agg_conf "$T/agg.ini" "max_batch = 10
+store_queue = 1"
 q agg init --node 630000 --role aggregator >/dev/null
 NAMES=(c1 c2 c3); IDS=(632322 632323 632324)
 : >"$T/swarm.list"
@@ -34,6 +37,12 @@ for k in 0 1 2; do
     [ "$(digest "$n" "$id")" = "$(digest agg "$id")" ] || fail "$n digest differs from the aggregator's"
 done
 ok "3 simulated counties x 50 records: all sessions done, all records at the aggregator"
+st=$(q agg status --json)
+[ "$(jget "$st" counters.store_max_queued)" = 1 ] ||
+    fail "more than one message queued for the store thread: $st"
+[ "$(jget "$st" counters.store_waits)" -gt 0 ] ||
+    fail "no county waited its turn (15 batches from 3 counties at once): $st"
+ok "admission: one message at a time with the store thread, $(jget "$st" counters.store_waits) waits"
 # again: a second swarm run finds nothing new to push and still completes
 out=$("$SWARM" --timeout 60 127.0.0.1 "$PORT" $AGG_DNS "$T/ca/ca.crt" "$T/swarm.list" 2>>"$T/swarm.log") ||
     fail "second swarm: $out"
