@@ -97,6 +97,7 @@ ok "hardening and identity keys present"
 keys=$(grep -o 'IS("[a-z]*", "[a-z_]*")' "$SRC/daemon/config.c" | sed 's/IS("\([a-z]*\)", "\([a-z_]*\)")/\1.\2/' | sort -u)
 keys+=$'\n'$(grep -o 'L(max_[a-z_]*)' "$SRC/daemon/config.c" | sed 's/L(\(.*\))/limits.\1/')
 keys+=$'\nlimits.net_max_queued'
+keys+=$'\nlimits.store_queue'
 [ "$(echo "$keys" | wc -l)" -ge 25 ] || fail "found only $(echo "$keys" | wc -l) keys in config.c"
 for ex in county aggregator; do
     f=$R/etc/qianshou/$ex.conf.example

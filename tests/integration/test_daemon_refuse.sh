@@ -80,6 +80,10 @@ set +e; out2=$("$QSD" -c "$T/bad2.ini" --check 2>&1); rc=$?; set -e
 printf '[node]\nid = 632322\ncolour = blue\n' > "$T/bad3.ini"
 set +e; out3=$("$QSD" -c "$T/bad3.ini" 2>&1); rc=$?; set -e
 [ $rc = 3 ] && grep -q "\[node\] colour: unknown key" <<<"$out3" || fail "unknown key: $rc $out3"
+{ cat "$T/agg.ini"; printf 'store_queue = 0\n'; } > "$T/bad4.ini"
+set +e; out4=$("$QSD" -c "$T/bad4.ini" --check 2>&1); rc=$?; set -e
+[ $rc = 3 ] && grep -q "\[limits\] store_queue: \"0\" is not a number (1..4096)" <<<"$out4" ||
+    fail "store_queue 0: $rc $out4"
 ok "bad config: $out | $out2 | $out3"
 sed "s/id = 632322/id = 632323/" "$T/c1.ini" > "$T/mis.ini"
 set +e; out=$("$QSD" -c "$T/mis.ini" --check 2>&1); rc=$?; set -e
