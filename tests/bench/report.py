@@ -25,9 +25,13 @@ def machine():
     mem = subprocess.run(["free", "-m"], capture_output=True, text=True).stdout
     total = next((l.split()[1] for l in mem.splitlines() if l.startswith("Mem:")), "?")
     import sqlite3
+    # qs-bench-fault's line (run.sh): microseconds per page fault, per page
+    # populated by the kernel, per system call
+    costs = {k: float(v) for k, v in (kv.split("=", 1) for kv in
+                                      os.environ.get("QS_BENCH_COSTS", "").split() if "=" in kv)}
     return {"cpu": cpu, "cores": cores, "memory_mib": int(total) if total.isdigit() else total,
             "kernel": platform.release(), "sqlite": sqlite3.sqlite_version,
-            "load_avg_at_end": os.getloadavg()}
+            "load_avg_at_end": os.getloadavg(), "costs_us": costs}
 
 
 def fmt(x):
@@ -100,6 +104,11 @@ def main():
     m = machine()
     print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_mib']} MiB, Linux {m['kernel']}, "
           f"SQLite {m['sqlite']}; load average at the end {m['load_avg_at_end'][0]:.2f}")
+    c = m["costs_us"]
+    if c:
+        print(f"machine costs: a page fault {c.get('fault_us', 0):.1f} µs (populated by the kernel "
+              f"{c.get('populate_us', 0):.2f} µs a page), a system call {c.get('syscall_us', 0):.2f} µs"
+              " (qs-bench-fault)")
     print("durability: product and raw baseline both WAL + synchronous=FULL")
     if small:
         print("NOTE: --small: every size divided by 10; not the issue's figures")
