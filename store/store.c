@@ -560,6 +560,24 @@ fail:
     return rc;
 }
 
+bool qs_store_prefault_page_cache(size_t bytes)
+{
+    int hdr = 0;
+    if (sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr) != SQLITE_OK || hdr < 0)
+        return false;
+    size_t slot = 4096 + (size_t)hdr; /* the store's page size (SQLite's default) */
+    size_t n = bytes / slot;
+    if (n == 0)
+        return false;
+    /* never unmapped: SQLite may use it until the process ends */
+    void *p = qs_xmap(n * slot);
+    if (sqlite3_config(SQLITE_CONFIG_PAGECACHE, p, (int)slot, (int)n) != SQLITE_OK) {
+        qs_xunmap(p, n * slot);
+        return false;
+    }
+    return true;
+}
+
 void qs_store_shrink(qs_store *st)
 {
     sqlite3_db_release_memory(st->db);

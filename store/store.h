@@ -102,6 +102,13 @@ int qs_store_begin(qs_store *st, qs_err *err);
  * being spilled and rewritten while the batch runs. Durability is unchanged
  * (one transaction, committed with synchronous=FULL). */
 int qs_store_begin_bulk(qs_store *st, unsigned cache_mib, qs_err *err);
+/* Give SQLite, for the whole process, a page cache of bytes (rounded down to
+ * whole pages) whose memory is faulted in at once (qs_xmap), for a process
+ * about to fill a cache that big (an import's bulk transaction): SQLite
+ * otherwise takes each page from malloc and faults it in alone. Call before
+ * any store is opened; false (and nothing done) when SQLite is in use already.
+ * Pages beyond it come from malloc as before. */
+bool qs_store_prefault_page_cache(size_t bytes);
 /* qs_store_begin_bulk for a batch that is stored whole or not at all (an
  * import without --partial): edits inside it take no savepoint of their own,
  * which saves copying every page they touch into a statement journal. So an
