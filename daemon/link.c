@@ -176,11 +176,20 @@ static void drop_msg(qs_msg *m, qs_precheck *pre)
  * links together have at most env->max_jobs messages with the store thread;
  * a link with one more waits its turn with its input unread (what the peer
  * sends waits in TCP), and the waiting links are let in in the order they
- * came, as the store thread finishes messages. That leaves the store thread
- * enough queued to apply several batches in one transaction. */
+ * came, as the store thread finishes messages (job_done, however the job
+ * ended). That leaves the store thread enough queued to apply several
+ * batches in one transaction. */
 static bool store_full(const qs_link_env *env)
 {
     return env->jobs >= env->max_jobs;
+}
+
+/* Must l wait before it hands the store thread a message? While the queue is
+ * full, and behind the links already waiting unless admit is letting l in. */
+static bool must_wait(const qs_link *l)
+{
+    const qs_link_env *env = l->env;
+    return l->waiting || store_full(env) || (env->wait_head && !env->admitting);
 }
 
 static void wait_turn(qs_link *l)
@@ -224,7 +233,7 @@ static void process_input(qs_link *l);
 static void next_message(qs_link *l)
 {
     if (l->has_ahead) {
-        if (store_full(l->env)) {
+        if (must_wait(l)) {
             wait_turn(l);
             return;
         }
@@ -237,11 +246,13 @@ static void next_message(qs_link *l)
 /* Room with the store thread: the waiting links, first come first. */
 static void admit(qs_link_env *env)
 {
+    env->admitting = 1;
     while (env->wait_head && !store_full(env)) {
         qs_link *l = env->wait_head;
         stop_waiting(l);
         next_message(l);
     }
+    env->admitting = 0;
 }
 
 static void maybe_free(qs_link *l)
@@ -336,7 +347,6 @@ static int flush_out(qs_link *l, qs_err *e)
     }
     return 0;
 }
-
 
 /* End the session with an error: log, ERROR to the peer (best effort), close. */
 static void fail(qs_link *l, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -535,13 +545,26 @@ static void log_done(qs_link *l)
                (unsigned long long)l->res.bytes_sent, (long long)l->res.skew_ms);
 }
 
+static void finish_job(ljob *j);
+
+/* A job is back from the store thread: the link goes on (finish_job, which
+ * may free it), then the room it left goes to the links waiting. */
 static void job_done(qs_job *job)
 {
     ljob *j = (ljob *)job;
-    qs_link *l = j->l;
-    qs_link_env *env = l->env;
-    l->job_busy = 0;
+    qs_link_env *env = j->l->env;
+    int cancelled = job->cancelled;
     env->jobs--;
+    finish_job(j);
+    if (!cancelled) /* not at shutdown: nothing more is posted then */
+        admit(env);
+}
+
+static void finish_job(ljob *j)
+{
+    qs_job *job = &j->job;
+    qs_link *l = j->l;
+    l->job_busy = 0;
     if (!j->start)
         drop_msg(&j->msg, j->pre);
     if (!job->cancelled) {
@@ -612,7 +635,6 @@ static void job_done(qs_job *job)
             return;
         }
     }
-    admit(env);      /* the links that waited first */
     next_message(l); /* a parent reads on after DONE to see the child close */
 }
 
@@ -689,7 +711,7 @@ static void process_input(qs_link *l)
     while (l->conn && (!l->failed || l->done) && !l->out.len && l->in.len && !l->has_ahead) {
         if (l->job_busy && !store_not_busy(l))
             break;
-        if (!l->job_busy && (l->waiting || store_full(l->env))) {
+        if (!l->job_busy && must_wait(l)) {
             wait_turn(l); /* the message stays undecoded in l->in */
             break;
         }

@@ -95,6 +95,7 @@ typedef struct qs_link_env {
      * that waits its turn, its input unread (link.c, "admission"). */
     unsigned max_jobs;
     unsigned jobs;             /* private: messages with the store thread now */
+    int admitting;             /* private: admit() is letting waiting links in */
     qs_link *wait_head, *wait_tail; /* private: links waiting for room, in order */
     qs_link *head;             /* private: live sessions */
 } qs_link_env;

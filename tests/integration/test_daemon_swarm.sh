@@ -5,11 +5,16 @@
 # each county's records (its digest for the county's scope equals the
 # county's own). The aggregator takes batches of 10 and lets one message at a
 # time wait for its store thread: the counties take turns (admission), none
-# is starved, and no more than one message is ever queued.
+# is starved, and no more than one message is ever queued — also while a
+# fourth node's connections come, say HELLO and go, 100 of them, so that jobs
+# end with their connection gone while others wait their turn.
 . "$(dirname "$0")/daemon_lib.sh"
 SWARM=$BIN/tests/bench/qs-bench-swarm
 [ -x "$SWARM" ] || { echo "skip: no $SWARM"; exit 0; }
 make_pki
+"$PKI" node-key "$T/c4" 632522 >/dev/null
+"$PKI" sign "$T/ca" "$T/c4/node.csr" -o "$T/c4/node.crt" --start "$(stamp $(($(date +%s) - 86400)))" \
+    --days 30 >/dev/null
 agg_conf "$T/agg.ini" "max_batch = 10
 store_queue = 1"
 q agg init --node 630000 --role aggregator >/dev/null
@@ -23,8 +28,12 @@ for k in 0 1 2; do
     echo "${IDS[$k]} $T/${n}data $T/$n/node.crt $T/$n/node.key" >>"$T/swarm.list"
 done
 start agg "$T/agg.ini"
+probe_as c4 --many 20 --rounds 5 --hello 632522 >"$T/many.out" &
+M=$!
 out=$("$SWARM" --timeout 60 127.0.0.1 "$PORT" $AGG_DNS "$T/ca/ca.crt" "$T/swarm.list" 2>"$T/swarm.log") ||
     fail "swarm: $out"
+wait "$M" || fail "many: $(cat "$T/many.out")"
+grep -q "rounds 5 handshakes 100" "$T/many.out" || fail "many: $(cat "$T/many.out")"
 echo "$out"
 sum=$(tail -n 1 <<<"$out")
 [[ "$sum" == "counties=3 ok=3 failed=0 pushed=150 "* ]] || fail "swarm summary: $sum"
