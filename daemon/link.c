@@ -17,7 +17,6 @@
 #define TAG_ENV 0x51534556
 #define TAG_LINK 0x5153534c
 #define DEFAULT_WINDOW 4
-#define ZSTD_LEVEL 3
 #define LINK_MAX_INPUT (1u << 20) /* bytes received while a message is processed */
 #define DEFAULT_MAX_JOBS 16 /* messages with the store thread, all links together */
 
@@ -304,7 +303,7 @@ static int frame_msg(const qs_msg *m, int zstd, const qs_limits *lim, qs_buf *ou
     qs_buf_init(&payload, 0);
     int rc = qs_msg_encode(m, &payload, e);
     if (rc == 0)
-        rc = qs_frame_encode(payload.data, payload.len, zstd ? ZSTD_LEVEL : 0, lim, out, e);
+        rc = qs_frame_encode(payload.data, payload.len, zstd ? QS_FRAME_ZSTD_LEVEL : 0, lim, out, e);
     qs_buf_free(&payload);
     return rc;
 }

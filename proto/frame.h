@@ -31,6 +31,9 @@
 
 /* Payloads smaller than this are never compressed (not worth it). */
 #define QS_FRAME_COMPRESS_MIN 256
+/* The zstd level every frame is compressed at (daemon/link.c; the benchmarks
+ * frame as it does). */
+#define QS_FRAME_ZSTD_LEVEL 3
 
 /* Append one frame carrying payload to out. If zstd_level > 0 and the payload
  * is at least QS_FRAME_COMPRESS_MIN bytes, compress it, but only keep the

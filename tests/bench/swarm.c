@@ -189,7 +189,7 @@ static void warm_work(qs_job *job, qs_store *st)
     qs_buf out;
     qs_buf_init(&out, 0);
     qs_err e = {0};
-    if (qs_frame_encode(p, N, 3 /* daemon/link.c's level */, &lim, &out, &e) != 0)
+    if (qs_frame_encode(p, N, QS_FRAME_ZSTD_LEVEL, &lim, &out, &e) != 0)
         fprintf(stderr, "qs-bench-swarm: warming zstd: %s\n", e.msg);
     qs_buf_free(&out);
     free(p);

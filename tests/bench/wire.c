@@ -24,7 +24,6 @@
 #include "proto/msg.h"
 #include "store/store.h"
 
-#define ZSTD_LEVEL 3
 #define WINDOW 4
 
 typedef struct msgq {
@@ -65,7 +64,7 @@ static int emit_cb(void *ctx, const qs_msg *m)
         die("frame", &e);
     *sd->plain += f.len;
     f.len = 0;
-    int level = m->type == QS_MSG_HELLO || m->type == QS_MSG_WELCOME ? 0 : ZSTD_LEVEL;
+    int level = m->type == QS_MSG_HELLO || m->type == QS_MSG_WELCOME ? 0 : QS_FRAME_ZSTD_LEVEL;
     if (qs_frame_encode(b->data, b->len, level, &lim, &f, &e))
         die("frame", &e);
     *sd->zstd += f.len;
