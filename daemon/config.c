@@ -11,6 +11,7 @@
 
 #include "daemon/log.h"
 #include "daemon/tls.h"
+#include "proto/scope.h"
 
 typedef struct parse_state {
     qs_config *cfg;
@@ -55,6 +56,27 @@ static int set_str(char *dst, size_t n, const char *v)
         ps->failed = 1;                                                                    \
         return 0;                                                                          \
     } while (0)
+
+/* [listen] children: codes separated by spaces or commas, appended. */
+static int parse_children(parse_state *ps, const char *value)
+{
+    qs_config *c = ps->cfg;
+    const char *p = value;
+    for (;;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, " \t,");
+        if (n == 0)
+            return 1;
+        if (!qs_tls_valid_node_id(p, n))
+            BAD("[listen] children: \"%.*s\" is not a division code (6 or 9 digits)",
+                (int)(n < 32 ? n : 32), p);
+        if (c->listen.nchildren >= QS_CFG_MAX_CHILDREN)
+            BAD("[listen] children: more than %d codes", QS_CFG_MAX_CHILDREN);
+        memcpy(c->listen.children[c->listen.nchildren], p, n);
+        c->listen.children[c->listen.nchildren++][n] = '\0';
+        p += n;
+    }
+}
 
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
@@ -159,7 +181,37 @@ static int handler(void *user, const char *section, const char *key, const char 
         c->listen.max_connections = (unsigned)u;
         return 1;
     }
+    if (IS("listen", "max_unauthenticated")) {
+        if (parse_uint(value, 100000, &u) != 0 || u == 0)
+            BAD("[listen] max_unauthenticated: \"%s\" is not a number (1..100000)", value);
+        c->listen.max_unauth = (unsigned)u;
+        return 1;
+    }
+    if (IS("listen", "max_unauthenticated_per_address")) {
+        if (parse_uint(value, 100000, &u) != 0 || u == 0)
+            BAD("[listen] max_unauthenticated_per_address: \"%s\" is not a number "
+                "(1..100000)", value);
+        c->listen.max_unauth_per_addr = (unsigned)u;
+        return 1;
+    }
+    if (IS("listen", "children"))
+        return parse_children(ps, value);
     if (strcmp(section, "limits") == 0) {
+        static const struct { const char *name; size_t off; unsigned max; } tmo[] = {
+            {"handshake_timeout", offsetof(qs_config, handshake_timeout), 3600},
+            {"hello_timeout", offsetof(qs_config, hello_timeout), 3600},
+            {"idle_timeout", offsetof(qs_config, idle_timeout), 86400},
+        };
+        for (size_t i = 0; i < sizeof tmo / sizeof tmo[0]; i++) {
+            if (strcmp(key, tmo[i].name) != 0)
+                continue;
+            if (parse_uint(value, tmo[i].max, &u) != 0 || u == 0)
+                BAD("[limits] %s: \"%s\" is not a number of seconds (1..%u)", key, value,
+                    tmo[i].max);
+            unsigned v = (unsigned)u;
+            memcpy((char *)c + tmo[i].off, &v, sizeof v);
+            return 1;
+        }
         static const struct { const char *name; size_t off; } lim[] = {
 #define L(f) {#f, offsetof(qs_limits, f)}
             L(max_frame), L(max_payload), L(max_str), L(max_array), L(max_depth),
@@ -232,6 +284,11 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
     cfg->listen.max_connections = 256;
     cfg->net_max_queued = 1u << 20;
     cfg->store_queue = 16;
+    cfg->listen.max_unauth = 64;
+    cfg->listen.max_unauth_per_addr = 8;
+    cfg->handshake_timeout = 10;
+    cfg->hello_timeout = 5;
+    cfg->idle_timeout = 120;
     cfg->log_level = QS_LOG_INFO;
 
     parse_state ps = {.cfg = cfg, .e = e};
@@ -255,6 +312,10 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
     if (m)
         return qs_err_set(e, QS_EINVAL, "config %s: %s: missing (required for role %s)", path,
                           m, cfg->role == QS_ROLE_AGGREGATOR ? "aggregator" : "county");
+    for (unsigned i = 0; i < cfg->listen.nchildren; i++)
+        if (!qs_node_is_below(cfg->node, cfg->listen.children[i]))
+            return qs_err_set(e, QS_EINVAL, "config %s: [listen] children: %s is not a node "
+                              "below [node] id %s", path, cfg->listen.children[i], cfg->node);
     return 0;
 }
 

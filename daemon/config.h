@@ -14,13 +14,25 @@
  *              (n = failures in a row - 1); defaults 5 and 900
  *   [listen]   (aggregator) address (default 0.0.0.0), port, ca, cert, key,
  *              crl (required: the aggregator fails closed without one),
- *              max_connections (default 256)
+ *              max_connections (default 256: sessions past TLS, at most one
+ *              per node id), max_unauthenticated (default 64: connections
+ *              still in the TLS handshake, all addresses together; past it
+ *              the oldest silent one is dropped), max_unauthenticated_per_address
+ *              (default 8: past it a new one from that address is refused),
+ *              children = codes taken as children besides the counties and
+ *              stations of the reference data (space or comma separated;
+ *              each must be below [node] id; the key may repeat)
  *   [limits]   any qs_limits field by name (max_frame, max_payload, max_str,
  *              max_array, max_depth, max_objects, max_batch, max_body,
  *              max_ancestry, max_parents), plus net_max_queued (bytes of
  *              unsent ciphertext per connection, default 1 MiB) and
  *              store_queue (received messages waiting for the store thread,
- *              all connections together, default 16; link.c "admission")
+ *              all connections together, default 16; link.c "admission"),
+ *              and three timeouts in seconds: handshake_timeout (TCP accept
+ *              or connect to the end of TLS, default 10), hello_timeout (TLS
+ *              up to the child's HELLO, parent only, default 5), idle_timeout
+ *              (nothing received and nothing sent taken by the peer while the
+ *              connection waits on it, default 120)
  *   [log]      level = debug|info|warn|error
  *
  * An unknown section or key, a bad value, or a missing required key is an
@@ -36,6 +48,7 @@
 #include "store/store.h"
 
 #define QS_CFG_PATH 1024
+#define QS_CFG_MAX_CHILDREN 1024
 
 typedef struct qs_config {
     char node[QS_NODE_MAX];
@@ -56,10 +69,14 @@ typedef struct qs_config {
         int port;
         char ca[QS_CFG_PATH], cert[QS_CFG_PATH], key[QS_CFG_PATH], crl[QS_CFG_PATH];
         unsigned max_connections;
+        unsigned max_unauth, max_unauth_per_addr;
+        char children[QS_CFG_MAX_CHILDREN][QS_NODE_MAX];
+        unsigned nchildren;
     } listen;
     qs_limits limits;
     size_t net_max_queued;
     unsigned store_queue;
+    unsigned handshake_timeout, hello_timeout, idle_timeout; /* seconds */
     int log_level;
 } qs_config;
 

@@ -12,6 +12,7 @@
 #include "proto/clock.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "proto/scope.h"
 #include "proto/xmalloc.h"
 
 #define TAG_ENV 0x51534556
@@ -19,6 +20,7 @@
 #define DEFAULT_WINDOW 4
 #define LINK_MAX_INPUT (1u << 20) /* bytes received while a message is processed */
 #define DEFAULT_MAX_JOBS 16 /* messages with the store thread, all links together */
+#define DEFAULT_HELLO_MS 5000
 
 struct qs_link {
     int tag_;
@@ -744,6 +746,8 @@ static void process_input(qs_link *l)
             fail(l, r, "bad message: %s", e.msg);
             return;
         }
+        if (!l->client && l->frames_in == 0 && !l->job_busy)
+            qs_net_clear_deadline(l->conn); /* the first message came (HELLO or not) */
         qs_precheck *pre = precheck(l, &m);
         if (l->job_busy) { /* handled when the job is done */
             l->ahead = m;
@@ -767,6 +771,8 @@ static void process_input(qs_link *l)
 static qs_sess_opts sess_opts(const qs_link_env *env, int client)
 {
     qs_sess_opts o = {
+        .children = env->cfg->listen.children,
+        .nchildren = client ? 0 : env->cfg->listen.nchildren,
         .max_batch = env->cfg->limits.max_batch,
         .window = env->window,
         .features = QS_FEAT_ZSTD,
@@ -776,14 +782,41 @@ static qs_sess_opts sess_opts(const qs_link_env *env, int client)
     return o;
 }
 
+/* Server: a certificate that passed TLS. It must name a node below ours;
+ * a session of the same node is replaced; HELLO must follow soon. */
+static qs_link *accept_session(qs_link_env *env, qs_net_conn *c)
+{
+    const char *peer = qs_net_peer_id(c);
+    if (!qs_node_is_below(env->cfg->node, peer)) {
+        qs_err e;
+        qs_err_set(&e, QS_EPERM, "the certificate names node %s, which is not below this "
+                   "node (%s)", peer, env->cfg->node);
+        env->counters.refused_place++;
+        qs_net_fail(c, &e); /* on_close logs it */
+        return NULL;
+    }
+    for (qs_link *o = env->head; o; o = o->next) {
+        if (o->client || !o->conn || o->failed || strcmp(o->res.peer, peer) != 0)
+            continue;
+        env->counters.replaced++;
+        fail(o, QS_EBUSY, "replaced by a new connection from the same node (%s)",
+             qs_net_peer_addr(c));
+    }
+    qs_link *l = link_new(env, 0);
+    l->conn = c;
+    qs_net_conn_set_data(c, l);
+    char what[96];
+    uint64_t ms = env->hello_timeout_ms ? env->hello_timeout_ms : DEFAULT_HELLO_MS;
+    snprintf(what, sizeof what, "no HELLO within %llu ms of TLS", (unsigned long long)ms);
+    qs_net_set_deadline(c, ms, what);
+    return l;
+}
+
 static void on_handshake(qs_net_conn *c)
 {
     qs_link *l = qs_net_conn_data(c);
-    if (l->tag_ == TAG_ENV) { /* server: the connection passed TLS */
-        l = link_new((qs_link_env *)l, 0);
-        l->conn = c;
-        qs_net_conn_set_data(c, l);
-    }
+    if (l->tag_ == TAG_ENV && !(l = accept_session((qs_link_env *)l, c)))
+        return;
     l->res.handshaked = true;
     snprintf(l->res.peer, sizeof l->res.peer, "%s", qs_net_peer_id(c));
     qs_sess_opts o = sess_opts(l->env, l->client);
@@ -824,9 +857,11 @@ static void on_drain(qs_net_conn *c)
 static void on_close(qs_net_conn *c, const qs_err *reason)
 {
     qs_link *l = qs_net_conn_data(c);
-    if (l->tag_ == TAG_ENV) { /* server: refused before or during TLS */
-        qs_log(QS_LOG_WARN, "net", "refused a connection: %s",
-               reason->code ? reason->msg : "closed by the peer during the TLS handshake");
+    if (l->tag_ == TAG_ENV) { /* server: refused before, during or right after TLS */
+        const char *addr = qs_net_peer_addr(c);
+        qs_log(QS_LOG_WARN, "net", "refused a connection: %s (from %s)",
+               reason->code ? reason->msg : "closed by the peer during the TLS handshake",
+               addr[0] ? addr : "unknown address");
         return;
     }
     l->conn = NULL;

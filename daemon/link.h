@@ -21,6 +21,10 @@
  *
  * Identity: the peer's node id is qs_net_peer_id() (its certificate CN) and
  * nothing else; the session refuses a HELLO/WELCOME naming another node.
+ * A parent closes at once a connection whose certificate names a node not
+ * below itself; it holds at most one session per node id (a new connection
+ * from the same node replaces the old one), and closes a connection whose
+ * first message does not come within hello_timeout_ms of TLS.
  * A broken frame, a limit crossed, an unknown message type or a message in
  * the wrong state: a WARN line, ERROR to the peer (best effort), close. PING
  * is answered on the loop thread once HELLO/WELCOME has been exchanged.
@@ -62,6 +66,8 @@ typedef struct qs_link_counters { /* aggregated over links, loop thread */
                                with the store thread */
     uint64_t waits;         /* times a link waited for room in the store thread's queue */
     uint64_t max_queued;    /* most messages the links had with the store thread at once */
+    uint64_t replaced;      /* sessions closed because the same node connected again */
+    uint64_t refused_place; /* certificates naming a node not below this one */
 } qs_link_counters;
 
 typedef struct qs_link_env {
@@ -72,6 +78,7 @@ typedef struct qs_link_env {
     const qs_config *cfg;
     qs_net_opts opts;
     uint32_t window;           /* unacknowledged batches in flight (default 4) */
+    uint64_t hello_timeout_ms; /* parent: TLS up to the child's first message; 0 = 5 s */
     uint64_t prev_sent;        /* county: highest seq sent upstream before (resent count) */
     /* Called once per session (client: for every qs_link_connect that
      * returned 0; server: for every connection that passed TLS), on the loop

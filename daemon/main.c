@@ -357,6 +357,30 @@ static json_t *totals_json(const daemon_s *d)
     return o;
 }
 
+/* The aggregator's door: connections by budget now, refusals since start. */
+static json_t *net_json(const daemon_s *d)
+{
+    json_t *o = json_object();
+    qs_net_listener_stats ls = {0};
+    if (d->listener)
+        qs_net_listener_get_stats(d->listener, &ls);
+    const qs_link_counters *c = &d->env.counters;
+#define NUM(k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))
+    NUM("unauthenticated", ls.unauthenticated);
+    NUM("authenticated", ls.authenticated);
+    NUM("accepted", ls.accepted);
+    NUM("refused_per_address", ls.refused_per_addr);
+    NUM("dropped_unauthenticated", ls.dropped_unauth);
+    NUM("handshake_timeouts", ls.handshake_timeouts);
+    NUM("refused_full", ls.refused_full);
+    NUM("refused_not_below", c->refused_place);
+    NUM("hello_timeouts", ls.deadline_timeouts);
+    NUM("idle_timeouts", ls.idle_timeouts);
+    NUM("replaced_sessions", c->replaced);
+#undef NUM
+    return o;
+}
+
 static json_t *peer_json(const qs_peer *p)
 {
     json_t *o = json_object();
@@ -423,6 +447,7 @@ static void done_ctl(qs_job *job)
                                     json_integer(d->listener ? qs_net_listener_conns(d->listener)
                                                              : 0));
                 json_object_set_new(o, "nodes", json_integer((json_int_t)j->npeers));
+                json_object_set_new(o, "net", net_json(d));
                 json_object_set_new(o, "last_error", json_string(d->last_error));
             }
             json_object_set_new(o, "records", json_integer((json_int_t)j->info.records));
@@ -1198,6 +1223,11 @@ static int run_daemon(daemon_s *d)
     d->env.store = d->store;
     d->env.cfg = c;
     d->env.opts.max_queued = c->net_max_queued;
+    d->env.opts.handshake_timeout_ms = (uint64_t)c->handshake_timeout * 1000;
+    d->env.opts.idle_timeout_ms = (uint64_t)c->idle_timeout * 1000;
+    d->env.opts.max_unauth = c->listen.max_unauth;
+    d->env.opts.max_unauth_per_addr = c->listen.max_unauth_per_addr;
+    d->env.hello_timeout_ms = (uint64_t)c->hello_timeout * 1000;
     d->env.max_jobs = c->store_queue;
     d->env.on_end = on_session_end;
     d->env.data = d;

@@ -8,16 +8,23 @@
  */
 #include "daemon/net.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
+#include "daemon/log.h"
 #include "proto/buf.h"
 #include "proto/xmalloc.h"
 
 #define DEFAULT_MAX_QUEUED (1u << 20)
-#define DEFAULT_HANDSHAKE_MS 15000
+#define DEFAULT_HANDSHAKE_MS 10000
 #define DEFAULT_CLOSE_MS 5000
+#define DEFAULT_MAX_UNAUTH 64
+#define DEFAULT_MAX_UNAUTH_PER_ADDR 8
+#define TICK_MS 250 /* how often an established conn checks its idle and deadline clocks */
+#define REFUSAL_LOG_MS 10000 /* at most one line per period about refused floods */
 #define RECORD_PLAINTEXT 16384
 #define RECORD_OVERHEAD 32 /* TLS 1.3 record: 5 header + 1 type + 16 tag, rounded up */
 
@@ -25,6 +32,7 @@ struct qs_net_conn {
     uv_loop_t *loop;
     uv_tcp_t tcp;
     uv_timer_t timer;
+    uv_timer_t tick;          /* established: idle timeout and deadline */
     uv_connect_t connect_req;
     uv_shutdown_t shutdown_req;
     int open_handles;
@@ -38,8 +46,12 @@ struct qs_net_conn {
     unsigned pending_writes;
     unsigned connected : 1, reading : 1, paused : 1, established : 1, closing : 1,
         handles_closing : 1, shutdown_started : 1, want_drain : 1, silent : 1,
-        reason_set : 1;
+        reason_set : 1, counted_unauth : 1, counted_auth : 1, heard : 1;
     qs_err reason;
+    uint64_t last_activity;   /* uv_now of the last byte read or write completed */
+    uint64_t deadline;        /* uv_now by which qs_net_clear_deadline must come; 0 = none */
+    char deadline_what[96];
+    char addr[QS_NET_ADDR_MAX]; /* the peer's address, "" if unknown */
 };
 
 /* Socket reads and the plaintext handed to on_data go through one pair of
@@ -58,8 +70,12 @@ struct qs_net_listener {
     qs_net_opts opts;
     void *data;
     unsigned max_conns, nconns;
-    qs_net_conn *conns;
+    unsigned nunauth, nauth;  /* conns in the TLS handshake / past it (not closing) */
+    qs_net_conn *conns;       /* newest first */
     int port;
+    qs_net_listener_stats stats;
+    uint64_t last_refusal_log;
+    uint64_t refusals_unlogged;
 };
 
 struct wreq {
@@ -84,6 +100,24 @@ static void fill_opts(qs_net_opts *dst, const qs_net_opts *src)
         dst->handshake_timeout_ms = DEFAULT_HANDSHAKE_MS;
     if (!dst->close_timeout_ms)
         dst->close_timeout_ms = DEFAULT_CLOSE_MS;
+    if (!dst->max_unauth)
+        dst->max_unauth = DEFAULT_MAX_UNAUTH;
+    if (!dst->max_unauth_per_addr)
+        dst->max_unauth_per_addr = DEFAULT_MAX_UNAUTH_PER_ADDR;
+}
+
+/* The listener's budgets: a conn counts as unauthenticated from accept until
+ * TLS is up, then as authenticated, until it starts closing. */
+static void uncount(qs_net_conn *c)
+{
+    qs_net_listener *l = c->listener;
+    if (!l)
+        return;
+    if (c->counted_unauth)
+        l->nunauth--;
+    if (c->counted_auth)
+        l->nauth--;
+    c->counted_unauth = c->counted_auth = 0;
 }
 
 /* Remember why the conn ends (the first reason wins). */
@@ -111,6 +145,7 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     if (c->listener) {
         qs_net_listener *l = c->listener;
+        uncount(c);
         if (c->prev)
             c->prev->next = c->next;
         else
@@ -134,8 +169,10 @@ static void close_handles(qs_net_conn *c)
         return;
     c->handles_closing = 1;
     c->closing = 1;
+    uncount(c);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tick, on_handle_closed);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -167,6 +204,7 @@ static void on_write(uv_write_t *req, int status)
     qs_net_conn *c = w->c;
     c->queued -= w->buf.len;
     c->pending_writes--;
+    c->last_activity = uv_now(c->loop);
     qs_buf_free(&w->buf);
     free(w);
     if (status < 0 && status != UV_ECANCELED) {
@@ -250,6 +288,8 @@ static void begin_close(qs_net_conn *c, int graceful)
         return;
     }
     c->closing = 1;
+    uncount(c);
+    uv_timer_stop(&c->tick);
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
@@ -264,6 +304,12 @@ static void begin_close(qs_net_conn *c, int graceful)
         qs_tls_shutdown(c->tls, NULL);
     flush(c); /* close_notify, or the alert of a failed handshake */
     maybe_shutdown(c);
+}
+
+void qs_net_fail(qs_net_conn *c, const qs_err *why)
+{
+    set_reason(c, why);
+    begin_close(c, 1);
 }
 
 void qs_net_close(qs_net_conn *c)
@@ -289,6 +335,76 @@ static void fail_tls(qs_net_conn *c, const qs_err *e)
     begin_close(c, 1); /* sends the alert, if any */
 }
 
+/* At most one line per REFUSAL_LOG_MS about connections refused or dropped
+ * for the budgets: a flood must not flood the journal too. */
+static void note_refusal(qs_net_listener *l, const char *what, const char *addr)
+{
+    uint64_t now = uv_now(l->loop);
+    if (l->last_refusal_log && now - l->last_refusal_log < REFUSAL_LOG_MS) {
+        l->refusals_unlogged++;
+        return;
+    }
+    qs_log(QS_LOG_WARN, "net", "refused a connection: %s (from %s; %llu more refused or "
+           "dropped since the last such line; see status \"net\")", what,
+           addr[0] ? addr : "unknown address", (unsigned long long)l->refusals_unlogged);
+    l->last_refusal_log = now;
+    l->refusals_unlogged = 0;
+}
+
+/* TLS is up on an accepted conn: it moves to the authenticated budget, or is
+ * closed when that is full. */
+static bool authenticated(qs_net_conn *c)
+{
+    qs_net_listener *l = c->listener;
+    uncount(c);
+    if (l->nauth >= l->max_conns) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%u sessions are open ([listen] max_connections)",
+                 l->max_conns);
+        set_reason_fmt(c, QS_ELIMIT, msg);
+        l->stats.refused_full++;
+        begin_close(c, 1);
+        return false;
+    }
+    c->counted_auth = 1;
+    l->nauth++;
+    return true;
+}
+
+/* Established conns: the deadline (qs_net_set_deadline) and the idle
+ * timeout. Idle time counts only while the conn waits on the peer: reading
+ * (not paused by the owner), or holding output the peer has not taken. */
+static void on_tick(uv_timer_t *t)
+{
+    qs_net_conn *c = t->data;
+    if (c->closing)
+        return;
+    uint64_t now = uv_now(c->loop);
+    if (c->deadline && now >= c->deadline) {
+        set_reason_fmt(c, QS_EPROTO, c->deadline_what);
+        if (c->listener)
+            c->listener->stats.deadline_timeouts++;
+        begin_close(c, 1);
+        return;
+    }
+    if (!c->opts.idle_timeout_ms)
+        return;
+    bool waiting = !c->paused || c->queued > 0 || qs_tls_pending_out_len(c->tls) > 0;
+    if (!waiting) {
+        c->last_activity = now;
+        return;
+    }
+    if (now - c->last_activity >= c->opts.idle_timeout_ms) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "idle for %llu s: the peer sent nothing and took nothing",
+                 (unsigned long long)(now - c->last_activity) / 1000);
+        set_reason_fmt(c, QS_EIO, msg);
+        if (c->listener)
+            c->listener->stats.idle_timeouts++;
+        begin_close(c, 1);
+    }
+}
+
 static void process_input(qs_net_conn *c)
 {
     qs_err e;
@@ -306,6 +422,10 @@ static void process_input(qs_net_conn *c)
         }
         c->established = 1;
         uv_timer_stop(&c->timer);
+        if (c->listener && !authenticated(c))
+            return;
+        c->last_activity = uv_now(c->loop);
+        uv_timer_start(&c->tick, on_tick, TICK_MS, TICK_MS);
         if (c->cb.on_handshake)
             c->cb.on_handshake(c);
     }
@@ -337,6 +457,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     if (nread > 0) {
+        c->last_activity = uv_now(c->loop);
+        c->heard = 1;
         if (qs_tls_feed(c->tls, buf->base, (size_t)nread, &e) < 0) {
             fail_tls(c, &e);
             return;
@@ -394,6 +516,11 @@ static void on_timer(uv_timer_t *t)
         snprintf(msg, sizeof msg, "TLS handshake timed out after %llu ms",
                  (unsigned long long)c->opts.handshake_timeout_ms);
         set_reason_fmt(c, QS_ETLS, msg);
+        if (c->listener) { /* a flood of these is logged in summary */
+            c->listener->stats.handshake_timeouts++;
+            note_refusal(c->listener, msg, c->addr);
+            c->silent = 1;
+        }
         begin_close(c, 0);
         return;
     }
@@ -427,9 +554,11 @@ static qs_net_conn *conn_new(uv_loop_t *loop, qs_tls_ctx *ctx, const char *expec
     c->data = data;
     uv_tcp_init(loop, &c->tcp);
     uv_timer_init(loop, &c->timer);
-    c->open_handles = 2;
+    uv_timer_init(loop, &c->tick);
+    c->open_handles = 3;
     c->tcp.data = c;
     c->timer.data = c;
+    c->tick.data = c;
     return c;
 }
 
@@ -476,6 +605,16 @@ int qs_net_connect(qs_net_conn **out, uv_loop_t *loop, const char *ip, int port,
     qs_net_conn *c = conn_new(loop, ctx, expected_dns, cb, opts, data, e);
     if (!c)
         return e ? e->code : QS_ETLS;
+    snprintf(c->addr, sizeof c->addr, "%s", ip);
+    struct sockaddr_storage local;
+    if (c->opts.bind_addr && (parse_addr(c->opts.bind_addr, 0, &local, e) < 0 ||
+                              (rc = uv_tcp_bind(&c->tcp, (struct sockaddr *)&local, 0)) < 0)) {
+        c->silent = 1;
+        close_handles(c);
+        if (rc < 0)
+            return qs_err_set(e, QS_EIO, "bind to %s: %s", c->opts.bind_addr, uv_strerror(rc));
+        return e ? e->code : QS_EINVAL;
+    }
     c->connect_req.data = c;
     rc = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&ss, on_connect);
     if (rc < 0) {
@@ -495,6 +634,51 @@ static void free_handle(uv_handle_t *h)
     free(h);
 }
 
+static void peer_addr(qs_net_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    c->addr[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        uv_ip_name((struct sockaddr *)&ss, c->addr, sizeof c->addr);
+}
+
+/* The conn to drop for a new one when the handshake budget is full: the
+ * oldest that has sent nothing at all, else the oldest still in the TLS
+ * handshake (the list is newest first). A real client sends its ClientHello
+ * within a round trip of connecting and finishes within another; a flood's
+ * socket sits silent, so a county is not dropped for it. */
+static bool has_spoken(qs_net_conn *c)
+{
+    if (c->heard)
+        return true;
+    /* Accepted in this loop iteration, its ClientHello not read yet: the
+     * kernel may hold it already (it arrives with the handshake's last ACK). */
+    uv_os_fd_t fd;
+    int pending = 0;
+    return uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, FIONREAD, &pending) == 0 &&
+           pending > 0;
+}
+
+static qs_net_conn *unauth_victim(qs_net_listener *l)
+{
+    qs_net_conn *silent = NULL, *oldest = NULL;
+    for (qs_net_conn *x = l->conns; x; x = x->next) {
+        if (!x->counted_unauth)
+            continue;
+        oldest = x;
+        if (!has_spoken(x))
+            silent = x;
+    }
+    return silent ? silent : oldest;
+}
+
+/* Budgets before authentication: at most max_unauth_per_addr conns in the
+ * TLS handshake from one address (a new one beyond is refused), and at most
+ * max_unauth from all (a new one beyond drops another, so a flood cannot
+ * hold the door shut: a county's handshake takes a round trip or two, the
+ * flood's conns wait for their timeout). Past TLS, sessions have their own
+ * budget (max_conns), which unauthenticated sockets never touch. */
 static void on_connection(uv_stream_t *s, int status)
 {
     qs_net_listener *l = s->data;
@@ -510,10 +694,36 @@ static void on_connection(uv_stream_t *s, int status)
         uv_close((uv_handle_t *)tmp, free_handle);
         return;
     }
-    if (uv_accept(s, (uv_stream_t *)&c->tcp) < 0 || l->nconns >= l->max_conns) {
+    if (uv_accept(s, (uv_stream_t *)&c->tcp) < 0) {
         c->silent = 1;
         close_handles(c);
         return;
+    }
+    l->stats.accepted++;
+    peer_addr(c);
+    unsigned same = 0;
+    for (qs_net_conn *x = l->conns; x; x = x->next)
+        if (x->counted_unauth && strcmp(x->addr, c->addr) == 0)
+            same++;
+    if (same >= l->opts.max_unauth_per_addr) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%u connections from this address are in the TLS handshake "
+                 "([listen] max_unauthenticated_per_address)", same);
+        l->stats.refused_per_addr++;
+        note_refusal(l, msg, c->addr);
+        c->silent = 1;
+        close_handles(c);
+        return;
+    }
+    if (l->nunauth >= l->opts.max_unauth) {
+        qs_net_conn *old = unauth_victim(l);
+        char msg[128];
+        snprintf(msg, sizeof msg, "dropped one of %u connections in the TLS handshake for a "
+                 "new one ([listen] max_unauthenticated)", l->nunauth);
+        l->stats.dropped_unauth++;
+        note_refusal(l, msg, old->addr);
+        old->silent = 1;
+        begin_close(old, 0);
     }
     c->connected = 1;
     c->listener = l;
@@ -522,6 +732,8 @@ static void on_connection(uv_stream_t *s, int status)
         l->conns->prev = c;
     l->conns = c;
     l->nconns++;
+    c->counted_unauth = 1;
+    l->nunauth++;
     uv_tcp_nodelay(&c->tcp, 1);
     uv_timer_start(&c->timer, on_timer, c->opts.handshake_timeout_ms, 0);
     start_reading(c);
@@ -580,6 +792,13 @@ unsigned qs_net_listener_conns(const qs_net_listener *l)
     return l->nconns;
 }
 
+void qs_net_listener_get_stats(const qs_net_listener *l, qs_net_listener_stats *out)
+{
+    *out = l->stats;
+    out->unauthenticated = l->nunauth;
+    out->authenticated = l->nauth;
+}
+
 static void on_listener_closed(uv_handle_t *h)
 {
     qs_net_listener *l = h->data;
@@ -604,6 +823,22 @@ const char *qs_net_peer_id(const qs_net_conn *c)
 time_t qs_net_peer_not_after(const qs_net_conn *c)
 {
     return c->established ? qs_tls_peer_not_after(c->tls) : 0;
+}
+
+const char *qs_net_peer_addr(const qs_net_conn *c)
+{
+    return c->addr;
+}
+
+void qs_net_set_deadline(qs_net_conn *c, uint64_t ms, const char *what)
+{
+    c->deadline = uv_now(c->loop) + (ms ? ms : 1);
+    snprintf(c->deadline_what, sizeof c->deadline_what, "%s", what);
+}
+
+void qs_net_clear_deadline(qs_net_conn *c)
+{
+    c->deadline = 0;
 }
 
 size_t qs_net_queued(const qs_net_conn *c)

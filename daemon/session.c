@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/schema.h"
+#include "proto/scope.h"
 #include "proto/xmalloc.h"
 
 #define MAX_WINDOW 64
@@ -171,6 +172,37 @@ int qs_session_start(qs_session *s, qs_err *err)
     return 0;
 }
 
+/* Is the peer where it must be in the tree? A parent takes only nodes
+ * strictly below itself that its reference data (or [listen] children)
+ * knows; a child only a parent strictly above itself. Checked before
+ * anything about the peer is stored. */
+static int check_place(qs_session *s, qs_err *err)
+{
+    int rc = qs_store_ident(s->st, &s->info, err);
+    if (rc)
+        return rc;
+    const char *me = s->info.node;
+    if (s->role == QS_SESS_CHILD) {
+        if (!qs_node_is_below(s->peer, me))
+            return qs_err_set(err, QS_EPERM, "the upstream's certificate names node %s, which "
+                              "is not above this node (%s): refused", s->peer, me);
+        return 0;
+    }
+    if (!qs_node_is_below(me, s->peer))
+        return qs_err_set(err, QS_EPERM, "node %s is not below this node (%s): refused",
+                          s->peer, me);
+    for (size_t i = 0; i < s->o.nchildren; i++)
+        if (strcmp(s->o.children[i], s->peer) == 0)
+            return 0;
+    bool known = false;
+    if ((rc = qs_store_node_known(s->st, s->peer, &known, err)))
+        return rc;
+    if (!known)
+        return qs_err_set(err, QS_EPERM, "node %s is neither a county nor a station in this "
+                          "node's reference data, nor in [listen] children: refused", s->peer);
+    return 0;
+}
+
 /* Check a HELLO/WELCOME against the certificate and take its clock. */
 static int take_hello(qs_session *s, const qs_hello *h, bool *reset, qs_err *err)
 {
@@ -180,9 +212,12 @@ static int take_hello(qs_session *s, const qs_hello *h, bool *reset, qs_err *err
     if (strcmp(h->node, s->peer) != 0)
         return qs_err_set(err, QS_EPROTO, "%s says node %s but its certificate says %s: refused",
                           s->role == QS_SESS_PARENT ? "HELLO" : "WELCOME", h->node, s->peer);
+    int rc = check_place(s, err);
+    if (rc)
+        return rc;
     s->hello = *h;
     s->have_hello = true;
-    int rc = qs_store_clock_recv(s->st, h->hlc, &s->stats.skew_ms, &s->stats.skew_rejected, err);
+    rc = qs_store_clock_recv(s->st, h->hlc, &s->stats.skew_ms, &s->stats.skew_rejected, err);
     if (rc)
         return rc;
     s->batch_max = min_u32(s->o.max_batch, h->max_batch ? h->max_batch : s->o.max_batch);

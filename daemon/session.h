@@ -52,6 +52,10 @@ typedef struct qs_sess_opts {
                             returns QS_SESS_APPLY and the owner applies it (with
                             other sessions' batches: group commit), then calls
                             qs_session_applied */
+    /* parent: nodes taken as children besides those the store's reference
+     * data knows (config [listen] children); each must still be below us */
+    const char (*children)[QS_NODE_MAX];
+    size_t nchildren;
 } qs_sess_opts;
 
 /* qs_session_recv's answer, with opts.defer_apply, when a batch is ready to

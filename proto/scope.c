@@ -119,6 +119,16 @@ bool qs_scope_visible(const char *node, const char *scope)
     return starts_with(node, sp, (size_t)sl) || starts_with(scope, np, (size_t)nl);
 }
 
+bool qs_node_is_below(const char *parent, const char *child)
+{
+    char pp[QS_CODE_MAX], cp[QS_CODE_MAX];
+    int pl = qs_code_prefix(parent, pp, sizeof pp);
+    int cl = qs_code_prefix(child, cp, sizeof cp);
+    if (pl < 0 || cl < 0 || cl <= pl)
+        return false;
+    return starts_with(child, pp, (size_t)pl);
+}
+
 bool qs_scope_level_ok(const char *scope, qs_level min_level, qs_level max_level)
 {
     int level = qs_code_level(scope);

@@ -51,6 +51,13 @@ int qs_code_prefix(const char *code, char *out, size_t n);
 bool qs_scope_can_write(const char *node, const char *scope);
 bool qs_scope_visible(const char *node, const char *scope);
 
+/* True iff child is a node strictly below parent in the tree: both codes
+ * are valid, prefix(parent) is a prefix of child, and prefix(child) is
+ * longer (632322 and 632322100 are below 630000; 630000, 620000, 000000 and
+ * 63 codes at the parent's own level are not). A parent accepts only such
+ * nodes as children, and a child only such a parent (PROTOCOL-session.md). */
+bool qs_node_is_below(const char *parent, const char *child);
+
 /* True iff a record of a kind whose level range is [min_level, max_level]
  * may have this scope. */
 bool qs_scope_level_ok(const char *scope, qs_level min_level, qs_level max_level);

@@ -172,3 +172,21 @@ int qs_store_count_eq(qs_store *st, uint32_t kind, const qs_filter *filters, siz
     sqlite3_finalize(s);
     return rc;
 }
+
+int qs_store_node_known(qs_store *st, const char *code, bool *known, qs_err *err)
+{
+    *known = false;
+    const qs_kind *k;
+    const char *field;
+    switch (qs_code_level(code)) {
+    case QS_LEVEL_COUNTY: k = qs_schema_kind(QS_K_COUNTY); field = "code"; break;
+    case QS_LEVEL_TOWNSHIP: k = qs_schema_kind(QS_K_STATION); field = "township"; break;
+    default: return 0;
+    }
+    qs_filter f = {.field = qs_kind_field_by_name(k, field)->id, .value = qs_v_str(code)};
+    uint64_t n = 0;
+    int rc = qs_store_count_eq(st, k->id, &f, 1, &n, err);
+    if (rc == 0)
+        *known = n > 0;
+    return rc;
+}

@@ -183,6 +183,10 @@ int qs_store_list(qs_store *st, const qs_query *q, qs_record_cb cb, void *ctx, q
  * days: same person and date). */
 int qs_store_count_eq(qs_store *st, uint32_t kind, const qs_filter *filters, size_t n,
                       uint64_t *count, qs_err *err);
+/* Whether this node's reference data knows node code: a live county record
+ * with that code (a 6-digit county code), or a live station with that
+ * township code (9 digits). Any other code is not known. */
+int qs_store_node_known(qs_store *st, const char *code, bool *known, qs_err *err);
 
 /* ---- new records in two threads (bulk imports) ------------------------- */
 /* Inside an all-or-nothing transaction (qs_store_begin_all_or_nothing), new

@@ -43,7 +43,12 @@ cert = $W/pki/agg/node.crt
 key = $W/pki/agg/node.key
 crl = $W/crl.pem
 max_connections = 400
+# the swarm's 300 simulated counties all come from 127.0.0.1
+max_unauthenticated = 1000
+max_unauthenticated_per_address = 1000
 EOC
+    # the counties the runs use: the fan-in's and #1's (no reference data here)
+    { county_ids 500; echo 632322; } | sed 's/^/children = /' >>"$1"
 }
 county_ini() { # FILE ID DATADIR PORT
     cat >"$1" <<EOC

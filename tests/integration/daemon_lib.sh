@@ -65,6 +65,8 @@ cert = ${AGG_CERT:-$T/agg/node.crt}
 key = ${AGG_KEY:-$T/agg/node.key}
 crl = $T/crl.pem
 max_connections = 400
+children = ${AGG_CHILDREN-632322 632323 632324 632325 632326 632327 632328 632522}
+${AGG_LISTEN:-}
 [limits]
 net_max_queued = 262144
 ${2:-}

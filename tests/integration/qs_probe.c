@@ -6,7 +6,8 @@
  *   qs_probe conn --port P --ca CA [--cert C --key K | --no-cert] [--tls12]
  *                 [--dns NAME] [--hello NODE] [--bytewise] [--send HEX]
  *                 [--raw: present the certificate as is, even expired]
- *                 [--hold SEC] [--flood SEC] [--many N --rounds R]
+ *                 [--hold SEC] [--flood SEC] [--many N --rounds R [--idle]]
+ *                 [--bind ADDR: connect from this local address]
  *
  * conn prints one line per event: "handshake peer=ID", "recv TYPE",
  * "closed: REASON" / "closed: ok", "held" (still open after --hold). With
@@ -14,7 +15,8 @@
  * WELCOME it sends --send's bytes (hex) if given, floods PINGs without reading
  * for --flood seconds if given, else PULL (acknowledging CHANGES unapplied)
  * and closes at DONE. --many opens N connections per
- * round that each do the handshake (and HELLO if given) and close.
+ * round that each do the handshake (and HELLO if given) and close; with
+ * --idle they send nothing after TLS and wait for the daemon to close them.
  *
  * --push-bad (with --hello NODE, a county): after WELCOME, one PUSH of four
  * service/county records: [0] a good one in NODE's scope, [1] one scoped to
@@ -42,7 +44,8 @@
 #include "proto/uuid.h"
 
 static struct {
-    int port, tls12, no_cert, raw, bytewise, many, rounds, push_bad;
+    int port, tls12, no_cert, raw, bytewise, many, rounds, push_bad, idle;
+    const char *bind;
     const char *push_township;
     double hold, flood;
     const char *ca, *cert, *key, *dns, *hello, *send_hex;
@@ -212,6 +215,8 @@ static void on_handshake(qs_net_conn *c)
     handshakes++;
     if (!o.many)
         printf("handshake peer=%s\n", qs_net_peer_id(c));
+    if (o.many && o.idle)
+        return; /* authenticated, silent: the daemon must time it out */
     if (o.hello)
         send_hello(p);
     else if (o.many)
@@ -327,7 +332,8 @@ static pc *open_one(void)
     p->dec = qs_frame_decoder_new(&lim);
     qs_buf_init(&p->drip, 0);
     qs_err e = {0};
-    if (qs_net_connect(&p->c, loop, "127.0.0.1", o.port, o.dns, ctx, &cb, NULL, p, &e) != 0) {
+    qs_net_opts no = {.bind_addr = o.bind};
+    if (qs_net_connect(&p->c, loop, "127.0.0.1", o.port, o.dns, ctx, &cb, &no, p, &e) != 0) {
         printf("connect: %s\n", e.msg);
         exit(2);
     }
@@ -393,6 +399,8 @@ int main(int argc, char **argv)
         OPT("--flood", o.flood = atof(v); i++)
         OPT("--many", o.many = atoi(v); i++)
         OPT("--rounds", o.rounds = atoi(v); i++)
+        OPT("--bind", o.bind = v; i++)
+        OPT("--idle", o.idle = 1)
         OPT("--tls12", o.tls12 = 1)
         OPT("--no-cert", o.no_cert = 1)
         OPT("--bytewise", o.bytewise = 1)

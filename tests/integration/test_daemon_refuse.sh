@@ -46,7 +46,7 @@ ok "others still served"
 
 # a county certificate presented as the aggregator: the county refuses it
 stop agg
-AGG_CERT=$T/c3/node.crt AGG_KEY=$T/c3/node.key agg_conf "$T/fake.ini"
+AGG_CHILDREN= AGG_CERT=$T/c3/node.crt AGG_KEY=$T/c3/node.key agg_conf "$T/fake.ini"
 sed -i "s|aggdata|fakedata|; s|id = 630000|id = 632324|" "$T/fake.ini"
 start fake "$T/fake.ini"
 county_conf "$T/c1.ini" c1 632322

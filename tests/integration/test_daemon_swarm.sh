@@ -15,7 +15,7 @@ make_pki
 "$PKI" node-key "$T/c4" 632522 >/dev/null
 "$PKI" sign "$T/ca" "$T/c4/node.csr" -o "$T/c4/node.crt" --start "$(stamp $(($(date +%s) - 86400)))" \
     --days 30 >/dev/null
-agg_conf "$T/agg.ini" "max_batch = 10
+AGG_LISTEN="max_unauthenticated_per_address = 32" agg_conf "$T/agg.ini" "max_batch = 10
 store_queue = 1"
 q agg init --node 630000 --role aggregator >/dev/null
 NAMES=(c1 c2 c3); IDS=(632322 632323 632324)
@@ -28,7 +28,7 @@ for k in 0 1 2; do
     echo "${IDS[$k]} $T/${n}data $T/$n/node.crt $T/$n/node.key" >>"$T/swarm.list"
 done
 start agg "$T/agg.ini"
-probe_as c4 --many 20 --rounds 5 --hello 632522 >"$T/many.out" &
+probe_as c4 --bind 127.0.0.2 --many 20 --rounds 5 --hello 632522 >"$T/many.out" &
 M=$!
 out=$("$SWARM" --timeout 60 127.0.0.1 "$PORT" $AGG_DNS "$T/ca/ca.crt" "$T/swarm.list" 2>"$T/swarm.log") ||
     fail "swarm: $out"

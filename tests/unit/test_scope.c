@@ -211,6 +211,35 @@ static void test_levels(void **state)
     assert_true(qs_scope_level_ok(NATION, QS_LEVEL_NATION, QS_LEVEL_NATION));
 }
 
+/* Which certificates a parent takes as children (and a child as its parent). */
+static void test_node_is_below(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *parent, *child;
+        bool below;
+    } t[] = {
+        {"630000", "632322", true},     /* a county below the province */
+        {"630000", "632322100", true},  /* a township, two levels down */
+        {"630000", "632300", true},     /* a prefecture */
+        {"632322", "632322100", true},  /* a station below its county */
+        {"630000", "630000", false},    /* the parent itself */
+        {"630000", "000000", false},    /* the nation, above */
+        {"630000", "620000", false},    /* another province */
+        {"630000", "622322", false},    /* a county of another province */
+        {"632322", "632323", false},    /* a sibling county */
+        {"632322", "632323100", false}, /* a sibling's township */
+        {"632322", "630000", false},    /* a county's parent is not its child */
+        {"000000", "630000", true},     /* the national tier */
+        {"630000", "6323", false},      /* not a code */
+        {"630000", "", false},
+        {"63000x", "632322", false},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (qs_node_is_below(t[i].parent, t[i].child) != t[i].below)
+            fail_msg("is_below(%s, %s) should be %d", t[i].parent, t[i].child, t[i].below);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_rules_table),
         cmocka_unit_test(test_invalid_codes_refused),
         cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_node_is_below),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

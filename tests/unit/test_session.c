@@ -82,6 +82,11 @@ typedef struct link_result {
     uint64_t delivered;
 } link_result;
 
+/* The counties the parent takes as children here ([listen] children); the
+ * reference-data path is test_place's. */
+static const char kids[][QS_NODE_MAX] = {"632301", "632322", "632323"};
+#define NKIDS (sizeof kids / sizeof kids[0])
+
 /* Run one session between child store c (node cn) and parent p (node pn).
  * Stops delivering after `cut` messages in total when cut > 0. */
 static link_result run(qs_store *c, const char *cn, qs_store *p, const char *pn, uint64_t cut,
@@ -91,7 +96,7 @@ static link_result run(qs_store *c, const char *cn, qs_store *p, const char *pn,
     side cs = {.out = &to_parent}, ps = {.out = &to_child};
     qs_sess_opts o = {.max_batch = 3, .window = 2, .prev_sent = prev_sent};
     qs_session *child = qs_session_new(c, QS_SESS_CHILD, pn, &o, emit_cb, &cs);
-    qs_sess_opts po = {.max_batch = 3, .window = 2};
+    qs_sess_opts po = {.max_batch = 3, .window = 2, .children = kids, .nchildren = NKIDS};
     qs_session *parent = qs_session_new(p, QS_SESS_PARENT, cn, &po, emit_cb, &ps);
     link_result r = {0};
     qs_err e = {0};
@@ -264,6 +269,67 @@ static void test_identity_and_state(void **state)
     qs_store_close(p);
 }
 
+/* Who may be whose child (issue 17): a parent takes only nodes strictly
+ * below it that its reference data (or the children list) knows, and
+ * stores nothing about a refused one; a child only a parent above it. */
+static void test_place(void **state)
+{
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_store *c = open_store("632324", QS_ROLE_COUNTY, NULL);
+    static const struct {
+        const char *node;
+        const char *why;
+    } refused[] = {
+        {"632324", "neither a county nor a station"}, /* below, but unknown */
+        {"630000", "not below this node"},            /* the parent's own level */
+        {"620000", "not below this node"},            /* another province */
+        {"000000", "not below this node"},            /* the nation */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        msgq q = {0};
+        side sd = {.out = &q};
+        qs_sess_opts o = {0};
+        qs_session *s = qs_session_new(p, QS_SESS_PARENT, refused[i].node, &o, emit_cb, &sd);
+        qs_msg m = {.type = QS_MSG_HELLO};
+        m.u.hello.proto = QS_PROTO_VERSION;
+        snprintf(m.u.hello.node, sizeof m.u.hello.node, "%s", refused[i].node);
+        qs_err e = {0};
+        assert_int_equal(qs_session_recv(s, &m, &e), QS_EPERM);
+        if (!strstr(e.msg, refused[i].why))
+            fail_msg("%s: %s", refused[i].node, e.msg);
+        assert_int_equal(q.n, 0); /* no WELCOME */
+        qs_session_free(s);
+        q_free(&q);
+    }
+    qs_peer *peers = NULL;
+    size_t np = 9;
+    qs_err e = {0};
+    assert_int_equal(qs_store_peers(p, &peers, &np, &e), 0);
+    assert_int_equal(np, 0); /* nothing stored about any of them */
+    free(peers);
+    /* Once the province's reference data has the county, it is served. */
+    qs_fx_create(p, QS_K_COUNTY, NULL, "code=632324", "name=test", (char *)NULL);
+    add_service(c, 1, NULL);
+    link_result r = run(c, "632324", p, "630000", 0, 0);
+    assert_int_equal(r.rc, 0);
+    assert_digest_eq(c, p, "632324");
+    /* A child refuses a "parent" that is not above it (a sibling's cert). */
+    msgq q = {0};
+    side sd = {.out = &q};
+    qs_sess_opts o = {0};
+    qs_session *s = qs_session_new(c, QS_SESS_CHILD, "632323", &o, emit_cb, &sd);
+    assert_int_equal(qs_session_start(s, &e), 0);
+    qs_msg m = {.type = QS_MSG_WELCOME};
+    m.u.hello.proto = QS_PROTO_VERSION;
+    snprintf(m.u.hello.node, sizeof m.u.hello.node, "632323");
+    assert_int_equal(qs_session_recv(s, &m, &e), QS_EPERM);
+    assert_non_null(strstr(e.msg, "not above this node"));
+    qs_session_free(s);
+    q_free(&q);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
 static void test_rejected_reported_at_county(void **state)
 {
     qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
@@ -426,7 +492,8 @@ static void test_group_commit(void **state)
         cs[i] = (side){.out = &up[i]};
         ps[i] = (side){.out = &down[i]};
         qs_sess_opts o = {.max_batch = 3, .window = 2};
-        qs_sess_opts po = {.max_batch = 3, .window = 2, .defer_apply = true};
+        qs_sess_opts po = {.max_batch = 3, .window = 2, .defer_apply = true, .children = kids,
+                           .nchildren = NKIDS};
         child[i] = qs_session_new(c[i], QS_SESS_CHILD, "630000", &o, emit_cb, &cs[i]);
         parent[i] = qs_session_new(p, QS_SESS_PARENT, names[i], &po, emit_cb, &ps[i]);
         assert_int_equal(qs_session_start(child[i], &e), 0);
@@ -507,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_three_counties_converge),
         cmocka_unit_test(test_conflict_resolved_everywhere),
         cmocka_unit_test(test_identity_and_state),
+        cmocka_unit_test(test_place),
         cmocka_unit_test(test_rejected_reported_at_county),
         cmocka_unit_test(test_cut_anywhere_resumes),
         cmocka_unit_test(test_restored_county),
