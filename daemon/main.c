@@ -29,6 +29,7 @@
 #include "daemon/worker.h"
 #include "proto/clock.h"
 #include "proto/frame.h"
+#include "proto/schema.h"
 #include "proto/xmalloc.h"
 #include "store/store.h"
 
@@ -219,6 +220,15 @@ static int run_check(const qs_config *cfg)
         }
         printf("store: %s, node %s, %llu records\n", cfg->data_dir, si.node,
                (unsigned long long)si.records);
+        uint64_t counties = 0;
+        if (cfg->role == QS_ROLE_AGGREGATOR &&
+            qs_store_count_eq(st, QS_K_COUNTY, NULL, 0, &counties, &e) == 0) {
+            printf("children: %llu counties in the reference data, %u codes in [listen] "
+                   "children\n", (unsigned long long)counties, cfg->listen.nchildren);
+            if (counties == 0 && cfg->listen.nchildren == 0)
+                printf("warning: no county is known yet, so every county will be refused: "
+                       "load the plan's reference data (README, \"Operating the aggregator\")\n");
+        }
     }
     printf("ok\n");
     rc = 0;

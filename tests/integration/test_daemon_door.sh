@@ -49,6 +49,9 @@ for cn in 000000 630000 620000 632399; do
     grep -q "\"$cn\"" <<<"$nj" && fail "the refused node $cn was recorded: $nj"
 done
 ok "refused nodes left nothing stored"
+chk=$("$QSD" -c "$T/agg.ini" --check)
+grep -q "children: 0 counties in the reference data, 8 codes in \[listen\] children" <<<"$chk" ||
+    fail "--check: $chk"
 q agg add county code=632399 name=试验县 >/dev/null
 out=$(probe_as f632399 --hello 632399)
 grep -q "recv DONE" <<<"$out" || fail "632399 not served once the province knows it: $out"
