@@ -233,6 +233,8 @@ static void process_input(qs_link *l);
  * what is in its input. */
 static void next_message(qs_link *l)
 {
+    if (!l->conn || (l->failed && !l->done))
+        return; /* closing (e.g. replaced while it waited): nothing more is handled */
     if (l->has_ahead) {
         if (must_wait(l)) {
             wait_turn(l);
@@ -361,6 +363,7 @@ static void fail(qs_link *l, int code, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     l->failed = 1;
+    stop_waiting(l); /* no more turns with the store thread */
     qs_err_set(&l->res.err, code, "%s", msg);
     /* county: the scheduler logs the link going down once, not every attempt */
     qs_log(l->client ? QS_LOG_DEBUG : QS_LOG_WARN, "session", "%s: closing the connection: %s",

@@ -186,6 +186,7 @@ int qs_store_node_known(qs_store *st, const char *code, bool *known, qs_err *err
     qs_filter f = {.field = qs_kind_field_by_name(k, field)->id, .value = qs_v_str(code)};
     uint64_t n = 0;
     int rc = qs_store_count_eq(st, k->id, &f, 1, &n, err);
+    qs_value_free(&f.value);
     if (rc == 0)
         *known = n > 0;
     return rc;
