@@ -134,6 +134,8 @@ static int handler(void *user, const char *section, const char *key, const char 
         STR(c->up.cert, SEEN_UP_CERT);
     if (IS("upstream", "key"))
         STR(c->up.key, SEEN_UP_KEY);
+    if (IS("upstream", "crl"))
+        STR(c->up.crl, 0);
     if (IS("upstream", "interval")) {
         if (parse_uint(value, 7u * 86400u, &u) != 0)
             BAD("[upstream] interval: \"%s\" is not a number of seconds (0..604800)",

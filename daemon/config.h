@@ -7,6 +7,8 @@
  *   [upstream] (county) host = DNS name verified in the aggregator's certificate
  *              address = IP to connect to (numeric; default 127.0.0.1... no: required)
  *              port = 1..65535, ca, cert, key (PEM paths, required)
+ *              crl = the CA's CRL (optional): the aggregator's certificate
+ *              is checked against it, failing closed once it has lapsed
  *              interval = seconds between syncs (default 3600; 0 = never)
  *              nightly = HH:MM local time (optional)
  *              retry_base, retry_cap = seconds: after a failed sync the next
@@ -59,6 +61,8 @@ typedef struct qs_config {
         char address[64];
         int port;
         char ca[QS_CFG_PATH], cert[QS_CFG_PATH], key[QS_CFG_PATH];
+        char crl[QS_CFG_PATH];   /* "" = none: the aggregator's certificate is not
+                                    checked for revocation */
         unsigned interval;       /* seconds; 0 = no periodic sync */
         int nightly_min;         /* minutes after local midnight, -1 = none */
         unsigned retry_base;     /* seconds: first backoff ceiling (default 5) */

@@ -142,7 +142,8 @@ static int make_ctx(const qs_config *cfg, qs_tls_ctx **out, qs_err *e)
     if (cfg->role == QS_ROLE_AGGREGATOR)
         return qs_tls_ctx_new(out, QS_TLS_SERVER, cfg->listen.ca, cfg->listen.cert,
                               cfg->listen.key, cfg->listen.crl, e);
-    return qs_tls_ctx_new(out, QS_TLS_CLIENT, cfg->up.ca, cfg->up.cert, cfg->up.key, NULL, e);
+    return qs_tls_ctx_new(out, QS_TLS_CLIENT, cfg->up.ca, cfg->up.cert, cfg->up.key,
+                          cfg->up.crl[0] ? cfg->up.crl : NULL, e);
 }
 
 static void warn_expiry(const qs_tls_ctx_info *in)

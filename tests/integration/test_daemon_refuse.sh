@@ -93,3 +93,19 @@ county_conf "$T/m2.ini" c2 632323; sed -i "s|c2data|c1data|" "$T/m2.ini"
 set +e; out2=$("$QSD" -c "$T/m2.ini" --check 2>&1); rc=$?; set -e
 [ $rc = 3 ] && grep -q "store in .* belongs to 632322" <<<"$out2" || fail "store mismatch: $rc $out2"
 ok "node id mismatch: $out | $out2"
+
+# a county given the CA's CRL ([upstream] crl) refuses a revoked aggregator
+# certificate (a stolen aggregator key), after its own SIGHUP reload
+start agg "$T/agg.ini"
+county_conf "$T/c1crl.ini" c1 632322 "crl = $T/crl.pem"
+start c1 "$T/c1crl.ini"
+r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":20}')
+grep -q '"ok":true' <<<"$r" || fail "county with a CRL: $r"
+"$PKI" revoke "$T/ca" "$T/agg/node.crt" >/dev/null
+"$PKI" crl "$T/ca" -o "$T/crl.pem" >/dev/null
+kill -HUP "$c1_PID"
+wait_log "$T/c1.log" "reloaded certificates and CRL"
+r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":20}')
+grep -q '"ok":false' <<<"$r" && grep -q "certificate revoked" <<<"$r" || fail "revoked aggregator accepted: $r"
+ok "a county with the CRL refuses the revoked aggregator certificate: $(grep -o '"error":"[^"]*"' <<<"$r")"
+stop c1; stop agg
