@@ -40,6 +40,8 @@ struct qs_tls {
     int verr_depth;
     char verr_subject[64];
     char verr_not_before[40], verr_not_after[40];
+    char verr_dns[160];       /* the failing certificate's DNS names, ", "-separated */
+    char expected_dns[256];   /* client: the host name asked for */
 };
 
 /* ---- helpers ---- */
@@ -329,6 +331,26 @@ SSL_CTX *qs_tls_ctx_ssl_ctx(qs_tls_ctx *ctx)
 
 /* ---- connection ---- */
 
+/* The DNS SANs of x, ", "-separated (truncated to fit), or "no DNS name". */
+static void dns_names(X509 *x, char *out, size_t n)
+{
+    snprintf(out, n, "no DNS name");
+    GENERAL_NAMES *names = x ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL) : NULL;
+    size_t used = 0;
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        if (g->type != GEN_DNS)
+            continue;
+        const unsigned char *d = ASN1_STRING_get0_data(g->d.dNSName);
+        int len = ASN1_STRING_length(g->d.dNSName);
+        int w = snprintf(out + used, n - used, "%s%.*s", used ? ", " : "", len, (const char *)d);
+        if (w < 0 || (size_t)w >= n - used)
+            break;
+        used += (size_t)w;
+    }
+    GENERAL_NAMES_free(names);
+}
+
 static int tls_verify_cb(int ok, X509_STORE_CTX *xs)
 {
     if (ok)
@@ -340,6 +362,7 @@ static int tls_verify_cb(int ok, X509_STORE_CTX *xs)
         t->verr = X509_STORE_CTX_get_error(xs);
         t->verr_depth = X509_STORE_CTX_get_error_depth(xs);
         cert_cn_text(x, t->verr_subject, sizeof t->verr_subject);
+        dns_names(x, t->verr_dns, sizeof t->verr_dns);
         if (x) {
             fmt_asn1(X509_get0_notBefore(x), t->verr_not_before, sizeof t->verr_not_before);
             fmt_asn1(X509_get0_notAfter(x), t->verr_not_after, sizeof t->verr_not_after);
@@ -406,6 +429,7 @@ int qs_tls_new(qs_tls **out, qs_tls_ctx *ctx, const char *expected_dns, qs_err *
         SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
                                       X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
         ERR_clear_error();
+        snprintf(t->expected_dns, sizeof t->expected_dns, "%s", expected_dns);
         if (SSL_set1_host(t->ssl, expected_dns) != 1 ||
             SSL_set_tlsext_host_name(t->ssl, expected_dns) != 1) {
             rc = qs_err_set(e, QS_ETLS, "bad aggregator host name \"%s\"", expected_dns);
@@ -464,7 +488,8 @@ static int describe_verify(qs_tls *t, int verr, char *msg, size_t n)
         snprintf(msg, n, "%s: unknown CA (not issued by the provincial CA)", subj);
         return 0;
     case X509_V_ERR_HOSTNAME_MISMATCH:
-        snprintf(msg, n, "%s: host name mismatch (it does not name the aggregator)", subj);
+        snprintf(msg, n, "%s: host name mismatch: it names %.100s, but [upstream] host is %.100s",
+                 subj, t->verr_dns, t->expected_dns);
         return 0;
     case X509_V_ERR_UNABLE_TO_GET_CRL:
         snprintf(msg, n, "%s: no CRL from the CA is loaded (revocation cannot be checked)", subj);

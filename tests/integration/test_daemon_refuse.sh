@@ -53,7 +53,7 @@ county_conf "$T/c1.ini" c1 632322
 start c1 "$T/c1.ini"
 r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":20}')
 grep -q '"ok":false' <<<"$r" || fail "wrong DNS accepted: $r"
-grep -qi 'host name mismatch' <<<"$r" || fail "wrong DNS reason: $r"
+grep -qi 'host name mismatch: it names no DNS name, but \[upstream\] host is qianshou-agg.test' <<<"$r" || fail "wrong DNS reason: $r"
 grep -qi "host name mismatch" "$T/c1.log" || fail "county did not log host name mismatch"
 s=$(ctl c1 '{"cmd":"status"}'); grep -qi 'host name mismatch' <<<"$s" || fail "status last_error: $s"
 ok "county certificate as aggregator refused: $r"
