@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "proto/clock.h"
 #include "proto/frame.h"
 #include "proto/schema.h"
+#include "proto/scope.h"
 #include "proto/xmalloc.h"
 #include "store/store.h"
 
@@ -163,7 +165,69 @@ static void warn_expiry(const qs_tls_ctx_info *in)
 
 /* ---- --check ---- */
 
-static int run_check(const qs_config *cfg)
+/* --check --connect: one TCP connection and TLS handshake to the upstream,
+ * and which part failed. Nothing is sent past TLS, nothing stored. */
+typedef struct probe {
+    int done, tcp_ok, tls_ok;
+    qs_err err;
+    char peer[QS_NODE_MAX];
+} probe;
+
+static void probe_handshake(qs_net_conn *c)
+{
+    probe *p = qs_net_conn_data(c);
+    p->tcp_ok = p->tls_ok = 1;
+    snprintf(p->peer, sizeof p->peer, "%s", qs_net_peer_id(c));
+    qs_net_close(c);
+}
+
+static void probe_data(qs_net_conn *c, const uint8_t *b, size_t n)
+{
+    (void)c, (void)b, (void)n;
+}
+
+static void probe_close(qs_net_conn *c, const qs_err *reason)
+{
+    probe *p = qs_net_conn_data(c);
+    if (!p->tls_ok)
+        p->err = *reason;
+    p->done = 1;
+}
+
+static int check_connect(const qs_config *cfg, qs_tls_ctx *ctx)
+{
+    static const qs_net_callbacks cb = {probe_handshake, probe_data, NULL, probe_close};
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    probe p = {0};
+    qs_net_conn *c = NULL;
+    qs_net_opts o = {.handshake_timeout_ms = (uint64_t)cfg->handshake_timeout * 1000};
+    qs_err e = {0};
+    int rc = qs_net_connect(&c, &loop, cfg->up.address, cfg->up.port, cfg->up.host, ctx, &cb,
+                            &o, &p, &e);
+    if (rc == 0)
+        uv_run(&loop, UV_RUN_DEFAULT);
+    else
+        p.err = e;
+    uv_loop_close(&loop);
+    if (p.tls_ok) {
+        printf("connect: TCP to %s:%d ok; TLS 1.3 ok: the aggregator's certificate names node %s "
+               "and host %s\n", cfg->up.address, cfg->up.port, p.peer, cfg->up.host);
+        if (!qs_node_is_below(p.peer, cfg->node)) {
+            fprintf(stderr, "qianshoud --check: the upstream's certificate names node %s, which "
+                    "is not above this node (%s): a sync would be refused\n", p.peer, cfg->node);
+            return EXIT_ENV;
+        }
+        return 0;
+    }
+    bool tcp = p.err.code == QS_EIO && strncmp(p.err.msg, "connect", 7) == 0;
+    fprintf(stderr, "qianshoud --check: %s %s:%d (host %s) failed: %s\n",
+            tcp ? "TCP connection to" : "TLS handshake with", cfg->up.address, cfg->up.port,
+            cfg->up.host, p.err.msg);
+    return EXIT_ENV;
+}
+
+static int run_check(const qs_config *cfg, bool connect)
 {
     int rc = EXIT_ENV;
     qs_err e = {0};
@@ -231,6 +295,8 @@ static int run_check(const qs_config *cfg)
                        "load the plan's reference data (README, \"Operating the aggregator\")\n");
         }
     }
+    if (connect && cfg->role == QS_ROLE_COUNTY && check_connect(cfg, ctx) != 0)
+        goto out;
     printf("ok\n");
     rc = 0;
 out:
@@ -1166,9 +1232,11 @@ static void on_signal(uv_signal_t *s, int signum)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: qianshoud -c FILE [--check]\n"
+    fprintf(f, "usage: qianshoud -c FILE [--check [--connect]]\n"
                "  -c, --config FILE  the INI configuration\n"
-               "  --check            validate config, certificates, CRL and node ids; exit 0 or 3\n");
+               "  --check            validate config, certificates, CRL and node ids; exit 0 or 3\n"
+               "  --connect          with --check, on a county: connect to the upstream (TCP,\n"
+               "                     TLS, host name) and say which part failed\n");
 }
 
 static int run_daemon(daemon_s *d)
@@ -1320,11 +1388,12 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, 'k'},
+        {"connect", no_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL;
-    int check = 0, ch;
+    int check = 0, connect = 0, ch;
     /* Files the daemon creates (the database's -wal and -shm among them) are
      * for the owner and the qianshou group only. */
     umask(007);
@@ -1333,11 +1402,12 @@ int main(int argc, char **argv)
         switch (ch) {
         case 'c': path = optarg; break;
         case 'k': check = 1; break;
+        case 'C': connect = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
         }
     }
-    if (!path || optind != argc) {
+    if (!path || optind != argc || (connect && !check)) {
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -1350,6 +1420,6 @@ int main(int argc, char **argv)
     qs_log_set_level(d.cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
     if (check)
-        return run_check(&d.cfg);
+        return run_check(&d.cfg, connect);
     return run_daemon(&d);
 }

@@ -57,7 +57,16 @@ grep -qi 'host name mismatch: it names no DNS name, but \[upstream\] host is qia
 grep -qi "host name mismatch" "$T/c1.log" || fail "county did not log host name mismatch"
 s=$(ctl c1 '{"cmd":"status"}'); grep -qi 'host name mismatch' <<<"$s" || fail "status last_error: $s"
 ok "county certificate as aggregator refused: $r"
+# --check --connect says which part failed: TLS (the host name) here, TCP
+# once nothing listens, and passes against the real aggregator (below)
+set +e; out=$("$QSD" -c "$T/c1.ini" --check --connect 2>&1); rc=$?; set -e
+[ $rc = 3 ] && grep -q "TLS handshake with 127.0.0.1:$PORT (host qianshou-agg.test) failed: .*host name mismatch" <<<"$out" ||
+    fail "--check --connect on a wrong host: $rc $out"
 stop c1; stop fake
+set +e; out2=$("$QSD" -c "$T/c1.ini" --check --connect 2>&1); rc=$?; set -e
+[ $rc = 3 ] && grep -q "TCP connection to 127.0.0.1:$PORT (host qianshou-agg.test) failed: connect: connection refused" <<<"$out2" ||
+    fail "--check --connect with nothing listening: $rc $out2"
+ok "--check --connect: $(grep "failed" <<<"$out") | $(grep "failed" <<<"$out2")"
 
 # our own certificate outside its window by the clock hook: a clock problem
 out=$(QIANSHOU_CLOCK_OFFSET=+3000d "$QSD" -c "$T/c1.ini" --check 2>&1) && fail "check passed with a bad clock"
@@ -101,6 +110,9 @@ county_conf "$T/c1crl.ini" c1 632322 "crl = $T/crl.pem"
 start c1 "$T/c1crl.ini"
 r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":20}')
 grep -q '"ok":true' <<<"$r" || fail "county with a CRL: $r"
+out=$("$QSD" -c "$T/c1crl.ini" --check --connect) || fail "--check --connect: $out"
+grep -q "^connect: TCP to 127.0.0.1:$PORT ok; TLS 1.3 ok: the aggregator's certificate names node 630000" <<<"$out" ||
+    fail "--check --connect: $out"
 "$PKI" revoke "$T/ca" "$T/agg/node.crt" >/dev/null
 "$PKI" crl "$T/ca" -o "$T/crl.pem" >/dev/null
 kill -HUP "$c1_PID"
