@@ -169,8 +169,15 @@ int qs_record_verify(const qs_record *r, const qs_limits *lim, qs_err *err)
     }
     for (uint32_t i = 0; i < r->nparents; i++) {
         const qs_rev *p = &r->parents[i];
-        if (p->gen == 0 || p->gen == UINT64_MAX) {
+        if (p->gen == 0) {
             rc = qs_err_set(err, QS_EINVAL, "parent %s has an impossible generation",
+                            qs_rev_format(p, a));
+            goto done;
+        }
+        if (p->gen >= QS_GEN_MAX) { /* an edit of it would pass the bound (or wrap) */
+            rc = qs_err_set(err, QS_ELIMIT,
+                            "parent %s: no edit may follow a generation at or past the limit "
+                            "of 2^53 - 1",
                             qs_rev_format(p, a));
             goto done;
         }
@@ -181,6 +188,11 @@ int qs_record_verify(const qs_record *r, const qs_limits *lim, qs_err *err)
                 goto done;
             }
         }
+    }
+    if (r->rev.gen > QS_GEN_MAX) {
+        rc = qs_err_set(err, QS_ELIMIT, "generation %llu is past the limit of 2^53 - 1",
+                        (unsigned long long)r->rev.gen);
+        goto done;
     }
     if (r->nancestry > lim->max_ancestry) {
         rc = qs_err_set(err, QS_ELIMIT, "ancestry of %u hashes exceeds the limit of %u",

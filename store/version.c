@@ -310,6 +310,15 @@ static int write_local(qs_store *st, const qs_kind *k, const char *scope,
                        const uint8_t id[QS_ID_LEN], const qs_rev *parents, uint32_t np,
                        bool deleted, const qs_buf *body, qs_rev *rev_out, qs_err *err)
 {
+    for (uint32_t i = 0; i < np; i++) {
+        if (parents[i].gen >= QS_GEN_MAX) { /* the new generation would pass it */
+            char idtxt[QS_UUID_STR], rt[QS_REV_STR];
+            return qs_err_set(err, QS_ELIMIT,
+                              "record %s: revision %s is at the last generation a revision may "
+                              "have (2^53 - 1): no edit, deletion or resolution can follow it",
+                              qs_uuid_format(id, idtxt), qs_rev_format(&parents[i], rt));
+        }
+    }
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
@@ -766,9 +775,10 @@ out:
     return rc;
 }
 
-/* The checks of a received version that need nothing stored: its hash, its
- * kind, the scope rules and (unless it is a deletion) its body against the
- * schema, decoded into *body. No store: any thread may run them. */
+/* The checks of a received version that need nothing stored: its hash (and
+ * generation bound), its kind, the scope rules and (unless it is a deletion)
+ * its body against the schema, decoded into *body. No store: any thread may
+ * run them. */
 static int check_received(const char *node, const qs_limits *lim, const char *peer,
                           qs_direction dir, const qs_record *r, qs_body *body,
                           qs_apply_result *res)

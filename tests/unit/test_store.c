@@ -1241,6 +1241,140 @@ static void test_precheck_same_outcomes(void **state)
         qs_record_free(&r[i]);
 }
 
+/* Apply one record from peer in direction dir, the store checking it all
+ * (pre = false) or a network thread ahead of it (pre = true). */
+static void apply1(qs_store *st, const char *peer, qs_direction dir, const qs_record *r, bool pre,
+                   qs_apply_result *res)
+{
+    static uint64_t cursor;
+    uint8_t inc[QS_INC_LEN] = {3};
+    qs_limits lim = qs_limits_default();
+    qs_precheck pc;
+    qs_store_info si;
+    qs_err e = {0};
+    assert_int_equal(qs_store_info_get(st, &si, &e), 0);
+    if (pre)
+        qs_store_precheck(si.node, &lim, peer, dir, r, true, &pc);
+    qs_apply_batch b = {.peer = peer, .peer_inc = inc, .dir = dir, .recs = r, .n = 1,
+                        .cursor = ++cursor, .results = res, .pre = pre ? &pc : NULL};
+    if (qs_store_apply(st, &b, 1, &e))
+        fail_msg("apply: %s", e.msg);
+    if (pre)
+        qs_precheck_free(&pc);
+}
+
+/* Apply r both ways (on two fresh stores of node): the same outcome and the
+ * same reason; the first result in *res. */
+static void apply_both_ways(const char *node, qs_role role, const char *peer, qs_direction dir,
+                            const qs_record *r, qs_apply_result *res)
+{
+    qs_apply_result again;
+    for (int pre = 0; pre < 2; pre++) {
+        qs_store *st = open_store(node, role, NULL);
+        apply1(st, peer, dir, r, pre, pre ? &again : res);
+        qs_store_close(st);
+    }
+    assert_int_equal(again.outcome, res->outcome);
+    assert_string_equal(again.reason, res->reason);
+}
+
+/* A record of kind/scope with parents of generation gen (0: none), sealed. */
+static void rec_at_gen(qs_record *r, uint32_t kind, const char *scope, uint64_t gen, int tag,
+                       const char *total)
+{
+    char t[32];
+    snprintf(t, sizeof t, "total=%s", total);
+    hand_record(r, kind, scope, tag, "date=2024-03-01", "service_type=casework",
+                "domain=assistance", t, NULL);
+    if (gen) {
+        qs_rev p = {.gen = gen};
+        memset(p.hash, 0x5a, QS_HASH_LEN);
+        p.hash[0] = (uint8_t)tag;
+        qs_record_set_parents(r, &p, 1);
+        qs_record_seal(r);
+    }
+}
+
+/* Generations stay <= QS_GEN_MAX (2^53 - 1) on both sides: a received record
+ * whose parent is near 2^64 or at the bound is refused with a reason, by the
+ * aggregator from a child and by a county from its parent, checked ahead or
+ * not; a record at the bound is kept, but no local edit, deletion or
+ * resolution can follow it: refused with QS_ELIMIT, nothing written. */
+static void test_generation_bound(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t parent;
+        int outcome;
+    } t[] = {
+        {UINT64_MAX - 2, QS_OUT_REJECTED}, /* the case: two edits would wrap */
+        {UINT64_MAX, QS_OUT_REJECTED},     /* sealed as generation 0 */
+        {UINT64_C(1) << 62, QS_OUT_REJECTED},
+        {QS_GEN_MAX, QS_OUT_REJECTED},     /* its edit would be 2^53 */
+        {QS_GEN_MAX - 1, QS_OUT_APPLIED},  /* the edit is at the bound: the last */
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        qs_record r;
+        rec_at_gen(&r, QS_K_SERVICE, "632322", t[i].parent, (int)i, "1");
+        qs_apply_result res;
+        apply_both_ways("630000", QS_ROLE_AGGREGATOR, "632322", QS_FROM_CHILD, &r, &res);
+        if (res.outcome != t[i].outcome)
+            fail_msg("parent generation %llu from a child: outcome %d (%s)",
+                     (unsigned long long)t[i].parent, res.outcome, res.reason);
+        if (t[i].outcome == QS_OUT_REJECTED)
+            assert_non_null(strstr(res.reason, "generation"));
+        apply_both_ways("632322", QS_ROLE_COUNTY, "630000", QS_FROM_PARENT, &r, &res);
+        assert_int_equal(res.outcome, t[i].outcome);
+        qs_record_free(&r);
+    }
+
+    /* At the bound: held, but no edit can follow, here or anywhere. */
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_record a, b;
+    rec_at_gen(&a, QS_K_SERVICE, "632322", QS_GEN_MAX - 1, 1, "1");
+    rec_at_gen(&b, QS_K_SERVICE, "632322", QS_GEN_MAX - 1, 2, "2");
+    memcpy(b.id, a.id, QS_ID_LEN); /* two concurrent versions of one record */
+    qs_record_seal(&b);
+    qs_apply_result res;
+    apply1(p, "632322", QS_FROM_CHILD, &a, false, &res);
+    assert_int_equal(res.outcome, QS_OUT_APPLIED);
+    qs_body body;
+    service_body(&body, "2024-03-02", "9");
+    qs_err e = {0};
+    assert_int_equal(qs_store_update(p, a.id, &body, NULL, &e), QS_ELIMIT);
+    assert_non_null(strstr(e.msg, "last generation"));
+    assert_int_equal(qs_store_delete(p, a.id, NULL, &e), QS_ELIMIT);
+    apply1(p, "632322", QS_FROM_CHILD, &b, false, &res);
+    assert_int_equal(res.outcome, QS_OUT_CONFLICT);
+    assert_int_equal(qs_store_resolve(p, a.id, &a.rev, NULL, NULL, &e), QS_ELIMIT);
+    assert_int_equal(qs_store_resolve(p, a.id, NULL, &body, NULL, &e), QS_ELIMIT);
+    assert_int_equal(nconflicts(p, NULL), 1); /* nothing was written */
+    qs_version_info *v;
+    size_t n;
+    assert_int_equal(qs_store_history(p, a.id, &v, &n, &e), 0);
+    assert_int_equal(n, 2);
+    qs_version_info_free(v, n);
+    /* ... nor can a child's edit of it arrive. */
+    qs_record c;
+    rec_at_gen(&c, QS_K_SERVICE, "632322", 0, 3, "3");
+    memcpy(c.id, a.id, QS_ID_LEN);
+    qs_record_set_parents(&c, &a.rev, 1);
+    qs_record_seal(&c);
+    apply1(p, "632322", QS_FROM_CHILD, &c, true, &res);
+    assert_int_equal(res.outcome, QS_OUT_REJECTED);
+    assert_non_null(strstr(res.reason, "2^53 - 1"));
+    /* An ordinary record is edited as always. */
+    uint8_t id[16];
+    assert_int_equal(qs_store_create(p, QS_K_SERVICE, "632322", &body, id, NULL, &e), 0);
+    assert_int_equal(qs_store_update(p, id, &body, NULL, &e), 0);
+    assert_int_equal(qs_store_delete(p, id, NULL, &e), 0);
+    qs_body_free(&body);
+    qs_record_free(&a);
+    qs_record_free(&b);
+    qs_record_free(&c);
+    qs_store_close(p);
+}
+
 /* SQLite keeps no memory statistics in our processes: they cost a global
  * mutex on every allocation (store/vfs.c). */
 static void test_sqlite_memstatus_off(void **state)
@@ -1453,6 +1587,7 @@ int main(void)
         cmocka_unit_test(test_shrink),
         cmocka_unit_test(test_all_or_nothing),
         cmocka_unit_test(test_precheck_same_outcomes),
+        cmocka_unit_test(test_generation_bound),
         cmocka_unit_test(test_sqlite_memstatus_off),
         cmocka_unit_test(test_projection_indexes_by_role),
         cmocka_unit_test(test_pipe),
