@@ -242,6 +242,21 @@ done:
     return rc;
 }
 
+int qs_author_node(const char *author, char node[QS_CODE_MAX])
+{
+    node[0] = '\0';
+    const char *slash = memchr(author, '/', strnlen(author, QS_AUTHOR_MAX));
+    if (!slash || slash == author || (size_t)(slash - author) >= QS_CODE_MAX)
+        return QS_EINVAL;
+    char code[QS_CODE_MAX];
+    memcpy(code, author, (size_t)(slash - author));
+    code[slash - author] = '\0';
+    if (!qs_code_valid(code))
+        return QS_EINVAL;
+    memcpy(node, code, sizeof code);
+    return 0;
+}
+
 char *qs_rev_format(const qs_rev *r, char *buf)
 {
     char hex[2 * QS_HASH_LEN + 1];

@@ -18,7 +18,7 @@
  * hlc, author, ancestry and schema are NOT hashed: they never decide anything.
  * Generations are bounded: at most QS_GEN_MAX = 2^53 - 1, far below the u64's
  * range, so that no chain of edits can wrap (PROTOCOL-records.md "Generation
- * bound").
+ * bound"). The author is "NODE/USER", NODE a division code (qs_author_node).
  * Winner rule (everywhere the same): higher generation wins, then the higher
  * hash (memcmp). qs_rev_cmp orders revisions by it. SHA-256 comes from
  * OpenSSL's EVP interface; the fixed test vectors are in PROTOCOL-records.md
@@ -100,8 +100,16 @@ void qs_record_seal(qs_record *r);
  * generation; hash recomputed equal. Returns 0, or with a sentence in err:
  * QS_ELIMIT (a limit crossed), QS_EINVAL (malformed: scope, parents, body),
  * QS_EHASH (generation or hash does not verify). Does not look at the schema
- * (see qs_schema_validate) nor at the write/visibility rules (qs_scope_*). */
+ * (see qs_schema_validate), the author, nor the write/visibility rules
+ * (qs_scope_*). */
 int qs_record_verify(const qs_record *r, const qs_limits *lim, qs_err *err);
+
+/* The node part of an author "NODE/USER": NODE must be a valid division code
+ * (qs_code_valid) and be followed by '/'; what follows is the local user and
+ * is not looked at. Copies NODE into node (size >= QS_CODE_MAX) and returns
+ * 0, or QS_EINVAL (node set to ""). author is read up to QS_AUTHOR_MAX bytes.
+ * Whose records an author may name is the store's rule (store.h). */
+int qs_author_node(const char *author, char node[QS_CODE_MAX]);
 
 /* Text form of a revision: "<gen>-<32 lower-case hex>" into buf (>= QS_REV_STR),
  * gen in decimal; returns buf. Parse accepts exactly that form (gen >= 1, no

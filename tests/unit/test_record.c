@@ -515,6 +515,47 @@ static void test_generation_bound(void **state)
     qs_record_free(&r);
 }
 
+/* The author's node: "NODE/USER" with NODE a valid division code. */
+static void test_author_node(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *author, *node; /* node NULL: malformed */
+    } t[] = {
+        {"632322/zhangsan", "632322"},
+        {"632322100/station", "632322100"},
+        {"630000/province-admin", "630000"},
+        {"000000/nation", "000000"},
+        {"632322/", "632322"},             /* the user is the node's business */
+        {"632322/a/b", "632322"},          /* the first '/' ends the node */
+        {"632322/用户", "632322"},
+        {"", NULL},
+        {"zhangsan", NULL},
+        {"632322", NULL},                  /* no user part at all */
+        {"/zhangsan", NULL},
+        {"63232/x", NULL},
+        {"630022/x", NULL},                /* not a division code */
+        {"632322000/x", NULL},
+        {"6323221000/x", NULL},
+        {"632322 /x", NULL},
+        {" 632322/x", NULL},
+        {"0123456789012345678/x", NULL},   /* longer than any code */
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char node[QS_CODE_MAX] = "junk";
+        int rc = qs_author_node(t[i].author, node);
+        if (rc != (t[i].node ? 0 : QS_EINVAL))
+            fail_msg("author \"%s\": rc %d", t[i].author, rc);
+        assert_string_equal(node, t[i].node ? t[i].node : "");
+    }
+    /* Not NUL-terminated within QS_AUTHOR_MAX: read no further. */
+    char big[QS_AUTHOR_MAX + 8];
+    memset(big, '6', sizeof big);
+    big[sizeof big - 1] = '\0';
+    char node[QS_CODE_MAX];
+    assert_int_equal(qs_author_node(big, node), QS_EINVAL);
+}
+
 /* ---- winner rule and text form ------------------------------------------- */
 
 static qs_rev rv(uint64_t gen, uint8_t first, uint8_t last)
@@ -631,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_forgeries),
         cmocka_unit_test(test_limits_configured),
         cmocka_unit_test(test_generation_bound),
+        cmocka_unit_test(test_author_node),
         cmocka_unit_test(test_winner_table),
         cmocka_unit_test(test_rev_text),
         cmocka_unit_test(test_copy_is_deep),

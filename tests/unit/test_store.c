@@ -563,11 +563,13 @@ static void test_arrival_orders(void **state)
             order[i] = order[j];
             order[j] = t2;
         }
-        qs_store *s = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+        /* a third node that receives them all: another copy of the county,
+         * from the province (which relays both authors' versions down) */
+        qs_store *s = open_store("632322", QS_ROLE_COUNTY, NULL);
         uint8_t inc[16] = {1};
         for (size_t i = 0; i < npool; i++) {
             qs_apply_result res;
-            qs_apply_batch b = {.peer = "632322", .peer_inc = inc, .dir = QS_FROM_CHILD,
+            qs_apply_batch b = {.peer = "630000", .peer_inc = inc, .dir = QS_FROM_PARENT,
                                 .recs = &pool[order[i]], .n = 1, .cursor = i + 1,
                                 .results = &res};
             assert_int_equal(qs_store_apply(s, &b, 1, &e), 0);
@@ -1128,7 +1130,7 @@ static void hand_record(qs_record *r, uint32_t kind, const char *scope, int tag,
     r->id[15] = (uint8_t)tag;
     r->kind = kind;
     snprintf(r->scope, sizeof r->scope, "%s", scope);
-    snprintf(r->author, sizeof r->author, "test");
+    snprintf(r->author, sizeof r->author, "%s/test", scope);
     r->hlc = qs_hlc_make(qs_clock_wall_ms(), 0);
     r->schema = QS_SCHEMA_VERSION;
     r->rev.gen = 1;
@@ -1375,6 +1377,108 @@ static void test_generation_bound(void **state)
     qs_store_close(p);
 }
 
+/* The author names a node that could have written the record, and from a
+ * child, the child itself or a node below it; a malformed author is refused.
+ * Checked ahead (qs_store_precheck) or by the store: the same outcome and
+ * reason. */
+static void test_author_rule(void **state)
+{
+    (void)state;
+    static const struct {
+        qs_direction dir;
+        const char *peer, *scope, *author;
+        int outcome;
+        const char *says; /* in the reason */
+    } t[] = {
+        /* from a child, at the province */
+        {QS_FROM_CHILD, "632322", "632322", "632322/zhangsan", QS_OUT_APPLIED, NULL},
+        {QS_FROM_CHILD, "632322", "632322100", "632322100/station", QS_OUT_APPLIED, NULL},
+        {QS_FROM_CHILD, "632322", "632322100", "632322/zhangsan", QS_OUT_APPLIED, NULL},
+        {QS_FROM_CHILD, "632300", "632322", "632322/zhangsan", QS_OUT_APPLIED, NULL},
+        {QS_FROM_CHILD, "632300", "632322", "632300/prefecture", QS_OUT_APPLIED, NULL},
+        {QS_FROM_CHILD, "632322", "632322", "630000/province-admin", QS_OUT_REJECTED,
+         "neither 632322 nor below it"},
+        {QS_FROM_CHILD, "632322", "632322", "632300/prefecture", QS_OUT_REJECTED, "632300"},
+        {QS_FROM_CHILD, "632322", "632322", "632323/sibling", QS_OUT_REJECTED, "632323"},
+        {QS_FROM_CHILD, "632322", "632322", "000000/nation", QS_OUT_REJECTED, "000000"},
+        {QS_FROM_CHILD, "632322", "632322", "632322100/station", QS_OUT_REJECTED,
+         "may not write records of scope 632322"},
+        {QS_FROM_CHILD, "632322", "632322", "zhangsan", QS_OUT_REJECTED, "NODE/USER"},
+        {QS_FROM_CHILD, "632322", "632322", "", QS_OUT_REJECTED, "NODE/USER"},
+        {QS_FROM_CHILD, "632322", "632322", "632322", QS_OUT_REJECTED, "NODE/USER"},
+        {QS_FROM_CHILD, "632322", "632322", "63232/x", QS_OUT_REJECTED, "NODE/USER"},
+        /* from the parent, at a county */
+        {QS_FROM_PARENT, "630000", "630000", "630000/admin", QS_OUT_APPLIED, NULL},
+        {QS_FROM_PARENT, "630000", "632322", "630000/admin", QS_OUT_APPLIED, NULL},
+        {QS_FROM_PARENT, "630000", "632322100", "632322/zhangsan", QS_OUT_APPLIED, NULL},
+        {QS_FROM_PARENT, "630000", "630000", "000000/nation", QS_OUT_APPLIED, NULL},
+        {QS_FROM_PARENT, "630000", "630000", "632322/zhangsan", QS_OUT_REJECTED,
+         "may not write records of scope 630000"},
+        {QS_FROM_PARENT, "630000", "632322", "632323/sibling", QS_OUT_REJECTED, "632323"},
+        {QS_FROM_PARENT, "630000", "632322", "632322100/station", QS_OUT_REJECTED, "632322100"},
+        {QS_FROM_PARENT, "630000", "632322", "620000/other", QS_OUT_REJECTED, "620000"},
+        {QS_FROM_PARENT, "630000", "632322", "admin", QS_OUT_REJECTED, "NODE/USER"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        qs_record r;
+        if (strcmp(t[i].scope, "630000") == 0)
+            hand_record(&r, QS_K_COUNTY, t[i].scope, (int)i, "code=632322", "name=尖扎县", NULL);
+        else
+            rec_at_gen(&r, QS_K_SERVICE, t[i].scope, 0, (int)i, "1");
+        snprintf(r.author, sizeof r.author, "%s", t[i].author); /* not hashed */
+        qs_apply_result res;
+        bool child = t[i].dir == QS_FROM_CHILD;
+        apply_both_ways(child ? "630000" : "632322", child ? QS_ROLE_AGGREGATOR : QS_ROLE_COUNTY,
+                        t[i].peer, t[i].dir, &r, &res);
+        if (res.outcome != t[i].outcome || (t[i].says && !strstr(res.reason, t[i].says)))
+            fail_msg("%s from %s, scope %s, author \"%s\": outcome %d, reason \"%s\"",
+                     child ? "up" : "down", t[i].peer, t[i].scope, t[i].author, res.outcome,
+                     res.reason);
+        qs_record_free(&r);
+    }
+    /* The author this node writes passes its parent's check. */
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    uint8_t id[16];
+    int out[5];
+    create_service(c, "2024-03-01", "1", id);
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_APPLIED], 1);
+    /* The province corrects it; the county pulls the correction. */
+    update_service(p, id, "2");
+    ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
+    assert_int_equal(out[QS_OUT_APPLIED], 1);
+    /* Both start over (as after the province's restore: a new incarnation,
+     * its cursor for the county back at 0): the county pushes all it may
+     * write again, the province's correction with it. Held there already: a
+     * duplicate, not a refusal. */
+    qs_err e = {0};
+    qs_store_info pi;
+    assert_int_equal(qs_store_info_get(p, &pi, &e), 0);
+    bool renewed, reset;
+    assert_int_equal(qs_store_check_cursor(p, pi.max_seq + 1, &renewed, &e), 0);
+    assert_true(renewed);
+    uint8_t other_inc[QS_INC_LEN] = {4, 2};
+    assert_int_equal(qs_store_peer_hello(p, "632322", other_inc, 0, &reset, &e), 0);
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_DUPLICATE], 1);
+    assert_int_equal(out[QS_OUT_REJECTED], 0);
+    /* An aggregator restored from before the correction does not take it
+     * from the county: it names the province (documented in README). */
+    qs_store *restored = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    ship(c, "632322", restored, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_REJECTED], 1);
+    qs_rejection *rj;
+    size_t n;
+    assert_int_equal(qs_store_rejections(restored, &rj, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(rj[0].reason, "author names node 630000"));
+    free(rj);
+    qs_store_close(restored);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
 /* SQLite keeps no memory statistics in our processes: they cost a global
  * mutex on every allocation (store/vfs.c). */
 static void test_sqlite_memstatus_off(void **state)
@@ -1588,6 +1692,7 @@ int main(void)
         cmocka_unit_test(test_all_or_nothing),
         cmocka_unit_test(test_precheck_same_outcomes),
         cmocka_unit_test(test_generation_bound),
+        cmocka_unit_test(test_author_rule),
         cmocka_unit_test(test_sqlite_memstatus_off),
         cmocka_unit_test(test_projection_indexes_by_role),
         cmocka_unit_test(test_pipe),
