@@ -907,6 +907,14 @@ static int received_verdict(qs_store *st, const char *peer, qs_direction dir,
     return QS_PRE_OK;
 }
 
+/* Whether peer may see a held record of kind in scope: what a reason sent to
+ * it may say about that record. Never a local-only one. */
+static bool peer_sees(const char *peer, uint32_t kind, const char *scope)
+{
+    const qs_kind *k = qs_schema_kind(kind);
+    return k && !k->local_only && qs_scope_visible(peer, scope);
+}
+
 /* Decide and apply one remote version. Returns non-zero only for a storage
  * failure; the outcome goes into *res. scratch: room for r's decoded body (the
  * caller frees it), which the projection then uses as it is. pre: what a
@@ -951,9 +959,16 @@ static int apply_decoded(qs_store *st, const char *peer, const uint8_t *peer_inc
     }
     if (exists && (kind != r->kind || strcmp(scope, r->scope) != 0)) {
         free(h);
-        result(res, QS_OUT_REJECTED, "record kind/scope changed from %u/%s to %u/%s", kind,
-               scope, r->kind, r->scope);
-        goto rejected;
+        /* The full story stays here (rejections); the sender hears it only
+         * if it may see the record that holds the id. */
+        char full[QS_REASON_MAX];
+        snprintf(full, sizeof full, "record kind/scope changed from %u/%s to %u/%s", kind, scope,
+                 r->kind, r->scope);
+        if (peer_sees(peer, kind, scope))
+            result(res, QS_OUT_REJECTED, "%s", full);
+        else
+            result(res, QS_OUT_REJECTED, "record id already in use by another record");
+        return note_rejection(st, peer, r, false, full, err);
     }
     if (dup) {
         free(h);

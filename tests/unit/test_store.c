@@ -1479,6 +1479,73 @@ static void test_author_rule(void **state)
     qs_store_close(p);
 }
 
+/* A refusal says nothing about a record the sender may not see: county
+ * 632322 reusing the id of 632323's record hears only that the id is taken,
+ * not the record's kind or scope (the province's rejections keep those);
+ * reusing the id of its own township's record it hears the whole reason. A
+ * county refusing its parent's record says nothing of a local-only record. */
+static void test_reasons_do_not_leak(void **state)
+{
+    (void)state;
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_record other, mine;
+    hand_record(&other, QS_K_TRAINING, "632323", 1, "date=2024-03-01", "type=training",
+                "topic=secret topic", "minutes=120", NULL);
+    rec_at_gen(&mine, QS_K_SERVICE, "632322100", 0, 2, "1");
+    qs_apply_result res;
+    apply1(p, "632323", QS_FROM_CHILD, &other, false, &res);
+    assert_int_equal(res.outcome, QS_OUT_APPLIED);
+    apply1(p, "632322", QS_FROM_CHILD, &mine, false, &res);
+    assert_int_equal(res.outcome, QS_OUT_APPLIED);
+    for (int pre = 0; pre < 2; pre++) {
+        qs_record reuse;
+        rec_at_gen(&reuse, QS_K_SERVICE, "632322", 0, 3, "5");
+        memcpy(reuse.id, other.id, QS_ID_LEN);
+        qs_record_seal(&reuse);
+        apply1(p, "632322", QS_FROM_CHILD, &reuse, pre, &res);
+        assert_int_equal(res.outcome, QS_OUT_REJECTED);
+        assert_string_equal(res.reason, "record id already in use by another record");
+        /* visible to the sender: the helpful reason */
+        memcpy(reuse.id, mine.id, QS_ID_LEN);
+        qs_record_seal(&reuse);
+        apply1(p, "632322", QS_FROM_CHILD, &reuse, pre, &res);
+        assert_int_equal(res.outcome, QS_OUT_REJECTED);
+        assert_non_null(strstr(res.reason, "632322100"));
+        qs_record_free(&reuse);
+    }
+    /* The operator sees the whole story. */
+    qs_rejection *rj;
+    size_t n;
+    qs_err e = {0};
+    assert_int_equal(qs_store_rejections(p, &rj, &n, &e), 0);
+    bool full = false;
+    for (size_t i = 0; i < n; i++)
+        full |= memcmp(rj[i].id, other.id, QS_ID_LEN) == 0 && strstr(rj[i].reason, "14/632323");
+    assert_true(full);
+    free(rj);
+
+    /* At a county: the parent's record reusing a local-only record's id. */
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_body bb;
+    mkbody(&bb, QS_K_BENEFICIARY, "name=张三", NULL);
+    uint8_t bid[16];
+    assert_int_equal(qs_store_create(c, QS_K_BENEFICIARY, NULL, &bb, bid, NULL, &e), 0);
+    qs_body_free(&bb);
+    qs_record down;
+    rec_at_gen(&down, QS_K_SERVICE, "632322", 0, 4, "1");
+    snprintf(down.author, sizeof down.author, "630000/admin");
+    memcpy(down.id, bid, QS_ID_LEN);
+    qs_record_seal(&down);
+    apply1(c, "630000", QS_FROM_PARENT, &down, true, &res);
+    assert_int_equal(res.outcome, QS_OUT_REJECTED);
+    assert_string_equal(res.reason, "record id already in use by another record");
+    qs_record_free(&down);
+    qs_record_free(&other);
+    qs_record_free(&mine);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
 /* SQLite keeps no memory statistics in our processes: they cost a global
  * mutex on every allocation (store/vfs.c). */
 static void test_sqlite_memstatus_off(void **state)
@@ -1693,6 +1760,7 @@ int main(void)
         cmocka_unit_test(test_precheck_same_outcomes),
         cmocka_unit_test(test_generation_bound),
         cmocka_unit_test(test_author_rule),
+        cmocka_unit_test(test_reasons_do_not_leak),
         cmocka_unit_test(test_sqlite_memstatus_off),
         cmocka_unit_test(test_projection_indexes_by_role),
         cmocka_unit_test(test_pipe),
