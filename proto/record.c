@@ -169,8 +169,15 @@ int qs_record_verify(const qs_record *r, const qs_limits *lim, qs_err *err)
     }
     for (uint32_t i = 0; i < r->nparents; i++) {
         const qs_rev *p = &r->parents[i];
-        if (p->gen == 0 || p->gen == UINT64_MAX) {
+        if (p->gen == 0) {
             rc = qs_err_set(err, QS_EINVAL, "parent %s has an impossible generation",
+                            qs_rev_format(p, a));
+            goto done;
+        }
+        if (p->gen >= QS_GEN_MAX) { /* an edit of it would pass the bound (or wrap) */
+            rc = qs_err_set(err, QS_ELIMIT,
+                            "parent %s: no edit may follow a generation at or past the limit "
+                            "of 2^53 - 1",
                             qs_rev_format(p, a));
             goto done;
         }
@@ -181,6 +188,11 @@ int qs_record_verify(const qs_record *r, const qs_limits *lim, qs_err *err)
                 goto done;
             }
         }
+    }
+    if (r->rev.gen > QS_GEN_MAX) {
+        rc = qs_err_set(err, QS_ELIMIT, "generation %llu is past the limit of 2^53 - 1",
+                        (unsigned long long)r->rev.gen);
+        goto done;
     }
     if (r->nancestry > lim->max_ancestry) {
         rc = qs_err_set(err, QS_ELIMIT, "ancestry of %u hashes exceeds the limit of %u",
@@ -228,6 +240,21 @@ int qs_record_verify(const qs_record *r, const qs_limits *lim, qs_err *err)
     }
 done:
     return rc;
+}
+
+int qs_author_node(const char *author, char node[QS_CODE_MAX])
+{
+    node[0] = '\0';
+    const char *slash = memchr(author, '/', strnlen(author, QS_AUTHOR_MAX));
+    if (!slash || slash == author || (size_t)(slash - author) >= QS_CODE_MAX)
+        return QS_EINVAL;
+    char code[QS_CODE_MAX];
+    memcpy(code, author, (size_t)(slash - author));
+    code[slash - author] = '\0';
+    if (!qs_code_valid(code))
+        return QS_EINVAL;
+    memcpy(node, code, sizeof code);
+    return 0;
 }
 
 char *qs_rev_format(const qs_rev *r, char *buf)

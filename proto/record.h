@@ -16,6 +16,9 @@
  *   body_len, body             u32 big-endian, the canonical body bytes
  *
  * hlc, author, ancestry and schema are NOT hashed: they never decide anything.
+ * Generations are bounded: at most QS_GEN_MAX = 2^53 - 1, far below the u64's
+ * range, so that no chain of edits can wrap (PROTOCOL-records.md "Generation
+ * bound"). The author is "NODE/USER", NODE a division code (qs_author_node).
  * Winner rule (everywhere the same): higher generation wins, then the higher
  * hash (memcmp). qs_rev_cmp orders revisions by it. SHA-256 comes from
  * OpenSSL's EVP interface; the fixed test vectors are in PROTOCOL-records.md
@@ -36,6 +39,13 @@
 
 #define QS_HASH_LEN 16
 #define QS_AUTHOR_MAX 96 /* "632322/zhangsan" */
+
+/* The highest generation a revision may have: 2^53 - 1 (inclusive). It fits
+ * SQLite's signed 64-bit integers and is exact as a JSON number (an IEEE
+ * double) in any language; 2^53 edits of one record are out of reach (a
+ * million a second for 285 years). A revision at QS_GEN_MAX is valid but is
+ * the last: nothing can name it as a parent (edit, delete, resolve). */
+#define QS_GEN_MAX ((UINT64_C(1) << 53) - 1)
 
 typedef struct qs_rev {
     uint64_t gen;
@@ -81,15 +91,25 @@ void qs_rev_hash(const qs_record *r, uint8_t out[QS_HASH_LEN]);
 void qs_record_seal(qs_record *r);
 
 /* Verify a received record, in this order: valid scope code (qs_code_valid);
- * parents within lim->max_parents, each with a generation >= 1, no hash listed
- * twice; ancestry within lim->max_ancestry; body within lim->max_body and a
- * canonical map (qs_body_decode; a tombstone carries a map too, usually the
- * empty map 0x80, never zero bytes); generation = 1 + max parent generation;
- * hash recomputed equal. Returns 0, or with a sentence in err: QS_ELIMIT (a
- * limit crossed), QS_EINVAL (malformed: scope, parents, body), QS_EHASH
- * (generation or hash does not verify). Does not look at the schema (see
- * qs_schema_validate) nor at the write/visibility rules (qs_scope_*). */
+ * parents within lim->max_parents, each with a generation >= 1 and below
+ * QS_GEN_MAX (one at QS_GEN_MAX or past it: QS_ELIMIT, no edit may follow
+ * it), no hash listed twice; the record's own generation <= QS_GEN_MAX
+ * (QS_ELIMIT); ancestry within lim->max_ancestry; body within lim->max_body
+ * and a canonical map (qs_body_decode; a tombstone carries a map too, usually
+ * the empty map 0x80, never zero bytes); generation = 1 + max parent
+ * generation; hash recomputed equal. Returns 0, or with a sentence in err:
+ * QS_ELIMIT (a limit crossed), QS_EINVAL (malformed: scope, parents, body),
+ * QS_EHASH (generation or hash does not verify). Does not look at the schema
+ * (see qs_schema_validate), the author, nor the write/visibility rules
+ * (qs_scope_*). */
 int qs_record_verify(const qs_record *r, const qs_limits *lim, qs_err *err);
+
+/* The node part of an author "NODE/USER": NODE must be a valid division code
+ * (qs_code_valid) and be followed by '/'; what follows is the local user and
+ * is not looked at. Copies NODE into node (size >= QS_CODE_MAX) and returns
+ * 0, or QS_EINVAL (node set to ""). author is read up to QS_AUTHOR_MAX bytes.
+ * Whose records an author may name is the store's rule (store.h). */
+int qs_author_node(const char *author, char node[QS_CODE_MAX]);
 
 /* Text form of a revision: "<gen>-<32 lower-case hex>" into buf (>= QS_REV_STR),
  * gen in decimal; returns buf. Parse accepts exactly that form (gen >= 1, no

@@ -223,14 +223,16 @@ typedef struct qs_apply_result {
 } qs_apply_result;
 
 /* What can be checked of a received version without the store — its hash,
- * kind, the scope rules, its body against the schema — checked ahead by a
- * network thread (qs_store_precheck), so that the store thread, which every
- * connection waits for, only decides and writes. */
-enum { QS_PRE_NONE = 0, QS_PRE_OK, QS_PRE_REJECTED, QS_PRE_PARKED };
+ * kind, the scope rules, the author, its body against the schema — checked
+ * ahead by a network thread (qs_store_precheck), so that the store thread,
+ * which every connection waits for, only decides and writes. AUTHOR: refused
+ * for its author (not hashed) alone; the store still calls it a duplicate if
+ * it holds that revision already (a relayed copy of what it accepted). */
+enum { QS_PRE_NONE = 0, QS_PRE_OK, QS_PRE_REJECTED, QS_PRE_PARKED, QS_PRE_AUTHOR };
 typedef struct qs_precheck {
     uint8_t verdict; /* QS_PRE_*: NONE = not checked, qs_store_apply checks it all */
     bool has_body;   /* OK: body holds the decoded, validated body */
-    char *reason;    /* REJECTED: why (owned) */
+    char *reason;    /* REJECTED, AUTHOR: why (owned) */
     qs_body body;
 } qs_precheck;
 

@@ -310,6 +310,15 @@ static int write_local(qs_store *st, const qs_kind *k, const char *scope,
                        const uint8_t id[QS_ID_LEN], const qs_rev *parents, uint32_t np,
                        bool deleted, const qs_buf *body, qs_rev *rev_out, qs_err *err)
 {
+    for (uint32_t i = 0; i < np; i++) {
+        if (parents[i].gen >= QS_GEN_MAX) { /* the new generation would pass it */
+            char idtxt[QS_UUID_STR], rt[QS_REV_STR];
+            return qs_err_set(err, QS_ELIMIT,
+                              "record %s: revision %s is at the last generation a revision may "
+                              "have (2^53 - 1): no edit, deletion or resolution can follow it",
+                              qs_uuid_format(id, idtxt), qs_rev_format(&parents[i], rt));
+        }
+    }
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
@@ -766,9 +775,11 @@ out:
     return rc;
 }
 
-/* The checks of a received version that need nothing stored: its hash, its
- * kind, the scope rules and (unless it is a deletion) its body against the
- * schema, decoded into *body. No store: any thread may run them. */
+/* The checks of a received version that need nothing stored: its hash (and
+ * generation bound), its kind, the scope rules, its author and (unless it is a
+ * deletion) its body against the schema, decoded into *body. No store: any
+ * thread may run them. QS_PRE_AUTHOR: refused for the author alone (the store
+ * then lets a revision it holds already pass as a duplicate). */
 static int check_received(const char *node, const qs_limits *lim, const char *peer,
                           qs_direction dir, const qs_record *r, qs_body *body,
                           qs_apply_result *res)
@@ -795,6 +806,24 @@ static int check_received(const char *node, const qs_limits *lim, const char *pe
     if (dir == QS_FROM_PARENT && !qs_scope_visible(node, r->scope)) {
         result(res, QS_OUT_REJECTED, "scope %s is not visible to node %s", r->scope, node);
         return QS_PRE_REJECTED;
+    }
+    /* The author (not hashed) is checked like the scope: it names a node that
+     * could have written the record, and from a child, the child or a node
+     * below it. The reasons repeat only what the sender sent. */
+    char anode[QS_CODE_MAX];
+    if (qs_author_node(r->author, anode)) {
+        result(res, QS_OUT_REJECTED, "author is not NODE/USER with a division code as NODE");
+        return QS_PRE_AUTHOR;
+    }
+    if (dir == QS_FROM_CHILD && !qs_scope_can_write(peer, anode)) {
+        result(res, QS_OUT_REJECTED, "author names node %s, which is neither %s nor below it",
+               anode, peer);
+        return QS_PRE_AUTHOR;
+    }
+    if (!qs_scope_can_write(anode, r->scope)) {
+        result(res, QS_OUT_REJECTED,
+               "author names node %s, which may not write records of scope %s", anode, r->scope);
+        return QS_PRE_AUTHOR;
     }
     if (!qs_scope_level_ok(r->scope, k->min_level, k->max_level)) {
         result(res, QS_OUT_REJECTED, "a %s cannot have scope %s (wrong level)", k->name,
@@ -823,7 +852,7 @@ void qs_store_precheck(const char *node, const qs_limits *lim, const char *peer,
     out->reason = NULL;
     out->has_body = false;
     out->verdict = (uint8_t)check_received(node, lim, peer, dir, r, &out->body, &res);
-    if (out->verdict == QS_PRE_REJECTED)
+    if (out->verdict == QS_PRE_REJECTED || out->verdict == QS_PRE_AUTHOR)
         out->reason = qs_xstrdup(res.reason);
     if (out->verdict == QS_PRE_OK && keep_body && !r->deleted) {
         out->has_body = true;
@@ -855,9 +884,9 @@ static int received_verdict(qs_store *st, const char *peer, qs_direction dir,
     *use = scratch;
     if (!pre || pre->verdict == QS_PRE_NONE)
         return check_received(st->node, &st->lim, peer, dir, r, scratch, res);
-    if (pre->verdict == QS_PRE_REJECTED) {
+    if (pre->verdict == QS_PRE_REJECTED || pre->verdict == QS_PRE_AUTHOR) {
         result(res, QS_OUT_REJECTED, "%s", pre->reason ? pre->reason : "refused");
-        return QS_PRE_REJECTED;
+        return pre->verdict;
     }
     if (pre->verdict == QS_PRE_PARKED) {
         result(res, QS_OUT_PARKED, "kind %u is unknown to this node: kept until it is upgraded",
@@ -878,6 +907,14 @@ static int received_verdict(qs_store *st, const char *peer, qs_direction dir,
     return QS_PRE_OK;
 }
 
+/* Whether peer may see a held record of kind in scope: what a reason sent to
+ * it may say about that record. Never a local-only one. */
+static bool peer_sees(const char *peer, uint32_t kind, const char *scope)
+{
+    const qs_kind *k = qs_schema_kind(kind);
+    return k && !k->local_only && qs_scope_visible(peer, scope);
+}
+
 /* Decide and apply one remote version. Returns non-zero only for a storage
  * failure; the outcome goes into *res. scratch: room for r's decoded body (the
  * caller frees it), which the projection then uses as it is. pre: what a
@@ -888,8 +925,10 @@ static int apply_decoded(qs_store *st, const char *peer, const uint8_t *peer_inc
 {
     int rc;
     const qs_body *body;
-    switch (received_verdict(st, peer, dir, r, pre, scratch, &body, res)) {
+    int verdict = received_verdict(st, peer, dir, r, pre, scratch, &body, res);
+    switch (verdict) {
     case QS_PRE_OK: break;
+    case QS_PRE_AUTHOR: break; /* unless held already: below */
     case QS_PRE_PARKED: return park(st, peer, dir, r, err);
     default: goto rejected;
     }
@@ -908,11 +947,28 @@ static int apply_decoded(qs_store *st, const char *peer, const uint8_t *peer_inc
         free(h);
         return rc;
     }
+    if (verdict == QS_PRE_AUTHOR) {
+        /* The hash verified and this revision is held already: a node relaying
+         * what it got from us (after our restore, say) credits no one anew. */
+        free(h);
+        if (dup && kind == r->kind && strcmp(scope, r->scope) == 0) {
+            result(res, QS_OUT_DUPLICATE, NULL);
+            return 0;
+        }
+        goto rejected;
+    }
     if (exists && (kind != r->kind || strcmp(scope, r->scope) != 0)) {
         free(h);
-        result(res, QS_OUT_REJECTED, "record kind/scope changed from %u/%s to %u/%s", kind,
-               scope, r->kind, r->scope);
-        goto rejected;
+        /* The full story stays here (rejections); the sender hears it only
+         * if it may see the record that holds the id. */
+        char full[QS_REASON_MAX];
+        snprintf(full, sizeof full, "record kind/scope changed from %u/%s to %u/%s", kind, scope,
+                 r->kind, r->scope);
+        if (peer_sees(peer, kind, scope))
+            result(res, QS_OUT_REJECTED, "%s", full);
+        else
+            result(res, QS_OUT_REJECTED, "record id already in use by another record");
+        return note_rejection(st, peer, r, false, full, err);
     }
     if (dup) {
         free(h);

@@ -23,8 +23,13 @@
  * another county (NODE + 1), [2] a reference record (kind county, scope
  * 630000), [3] one in NODE's scope whose revision hash was altered after
  * sealing. --push-township ID: one PUSH of a new record with that id (UUID)
- * in NODE's township NODE100. Each ACK result prints "result I OUTCOME
- * REASON"; then PULL as usual.
+ * in NODE's township NODE100. --push-gen G, --push-author AUTHOR and
+ * --push-reuse ID (any of them, together): one PUSH of one service record in
+ * NODE's scope, sealed by the probe, that is an edit of a made-up parent of
+ * generation G (decimal, up to 2^64 - 1), carries AUTHOR (default
+ * NODE/probe), has the id ID (UUID) instead of a new one. Each record pushed
+ * prints "push I ID REV"; each ACK result "result I OUTCOME REASON"; then
+ * PULL as usual.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,7 +51,7 @@
 static struct {
     int port, tls12, no_cert, raw, bytewise, many, rounds, push_bad, idle;
     const char *bind;
-    const char *push_township;
+    const char *push_township, *push_gen, *push_author, *push_reuse;
     double hold, flood;
     const char *ca, *cert, *key, *dns, *hello, *send_hex;
 } o = {.dns = "qianshou-agg.test", .rounds = 1};
@@ -128,7 +133,22 @@ static void send_push(pc *p)
 {
     qs_record recs[4];
     uint32_t n = 0;
-    if (o.push_township) {
+    if (o.push_gen || o.push_author || o.push_reuse) {
+        uint8_t id[QS_ID_LEN];
+        if (o.push_reuse && qs_uuid_parse(o.push_reuse, id) != 0)
+            abort();
+        qs_record *r = &recs[n++];
+        make_rec(r, QS_K_SERVICE, o.hello, o.push_reuse ? id : NULL, "date=2024-05-04",
+                 "service_type=visit", "domain=elderly", "total=4", (char *)NULL);
+        if (o.push_gen) {
+            qs_rev parent = {.gen = strtoull(o.push_gen, NULL, 10)};
+            memset(parent.hash, 0xa5, QS_HASH_LEN);
+            qs_record_set_parents(r, &parent, 1);
+        }
+        if (o.push_author)
+            snprintf(r->author, sizeof r->author, "%s", o.push_author);
+        qs_record_seal(r); /* generation = parent + 1, wrapping as a u64 would */
+    } else if (o.push_township) {
         uint8_t id[QS_ID_LEN];
         char town[QS_CODE_MAX];
         snprintf(town, sizeof town, "%s100", o.hello);
@@ -149,6 +169,11 @@ static void send_push(pc *p)
         make_rec(&recs[n++], QS_K_SERVICE, o.hello, NULL, "date=2024-05-03",
                  "service_type=visit", "domain=elderly", "total=3", (char *)NULL);
         recs[3].rev.hash[0] ^= 0xff; /* forged: does not match the content */
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        char idt[QS_UUID_STR], rt[QS_REV_STR];
+        printf("push %u %s %s\n", i, qs_uuid_format(recs[i].id, idt),
+               qs_rev_format(&recs[i].rev, rt));
     }
     qs_msg m = {.type = QS_MSG_PUSH};
     m.u.batch.batch = 1;
@@ -270,7 +295,8 @@ static void on_data(qs_net_conn *c, const uint8_t *d, size_t n)
                 p->flooding = 1;
                 qs_net_pause_read(c);
                 flood(p);
-            } else if (o.push_bad || o.push_township) {
+            } else if (o.push_bad || o.push_township || o.push_gen || o.push_author ||
+                       o.push_reuse) {
                 send_push(p);
             } else if (o.hold <= 0) { /* nothing to push: pull */
                 qs_msg pull = {.type = QS_MSG_PULL};
@@ -407,6 +433,9 @@ int main(int argc, char **argv)
         OPT("--raw", o.raw = 1)
         OPT("--push-bad", o.push_bad = 1)
         OPT("--push-township", o.push_township = v; i++)
+        OPT("--push-gen", o.push_gen = v; i++)
+        OPT("--push-author", o.push_author = v; i++)
+        OPT("--push-reuse", o.push_reuse = v; i++)
         fprintf(stderr, "unknown option %s\n", a);
         return 1;
     }

@@ -371,6 +371,31 @@ static void ok_max_parents(qs_record *r)
     qs_record_seal(r);
 }
 
+/* Generations near the bound (QS_GEN_MAX = 2^53 - 1) and near 2^64: each
+ * sealed by its author, so the hash is right and only the bound can stop it. */
+static void parent_gen(qs_record *r, uint64_t gen)
+{
+    r->parents[0].gen = gen;
+    qs_record_seal(r);
+}
+static void gen_near_2_64(qs_record *r) { parent_gen(r, UINT64_MAX - 2); }
+static void gen_wraps(qs_record *r) { parent_gen(r, UINT64_MAX); } /* seal wraps to 0 */
+static void gen_parent_at_bound(qs_record *r) { parent_gen(r, QS_GEN_MAX); }
+static void gen_parent_past_bound(qs_record *r) { parent_gen(r, QS_GEN_MAX + 1); }
+static void gen_last(qs_record *r) { parent_gen(r, QS_GEN_MAX - 1); }
+static void gen_one_parent_past(qs_record *r)
+{
+    qs_rev p[2] = {r->parents[0], {UINT64_C(1) << 62, {7}}};
+    qs_record_set_parents(r, p, 2);
+    qs_record_seal(r);
+}
+static void gen_claimed_past(qs_record *r)
+{
+    qs_record_set_parents(r, NULL, 0); /* a new record claiming a huge generation */
+    r->rev.gen = QS_GEN_MAX + 1;
+    qs_rev_hash(r, r->rev.hash);
+}
+
 static const struct forgery {
     const char *what;
     void (*change)(qs_record *);
@@ -409,6 +434,13 @@ static const struct forgery {
     {"parent twice", bad_dup_parent, QS_EINVAL, "twice"},
     {"17 parents", bad_too_many_parents, QS_ELIMIT, "17 parents"},
     {"257 ancestry hashes", bad_too_much_ancestry, QS_ELIMIT, "257"},
+    {"parent generation 2^64 - 3", gen_near_2_64, QS_ELIMIT, "18446744073709551613"},
+    {"parent generation 2^64 - 1 (wraps)", gen_wraps, QS_ELIMIT, "2^53 - 1"},
+    {"parent at the bound 2^53 - 1", gen_parent_at_bound, QS_ELIMIT, "9007199254740991"},
+    {"parent just past the bound", gen_parent_past_bound, QS_ELIMIT, "9007199254740992"},
+    {"one of two parents past the bound", gen_one_parent_past, QS_ELIMIT, "2^53 - 1"},
+    {"generation past the bound, no parents", gen_claimed_past, QS_ELIMIT, "past the limit"},
+    {"generation at the bound (the last)", gen_last, 0, NULL},
 };
 
 static void test_forgeries(void **state)
@@ -456,6 +488,72 @@ static void test_limits_configured(void **state)
     qs_record_set_ancestry(&m, (const uint8_t(*)[QS_HASH_LEN])a, 1);
     assert_int_equal(qs_record_verify(&m, &lim, &err), QS_ELIMIT);
     qs_record_free(&m);
+}
+
+/* The bound: below both SQLite's int64 and a double's exact integers. */
+static void test_generation_bound(void **state)
+{
+    (void)state;
+    assert_true(QS_GEN_MAX == UINT64_C(9007199254740991));
+    assert_true(QS_GEN_MAX <= (uint64_t)INT64_MAX);
+    assert_true((uint64_t)(double)QS_GEN_MAX == QS_GEN_MAX);
+    assert_true((double)(QS_GEN_MAX + 1) == (double)(QS_GEN_MAX + 2)); /* why not higher */
+    /* An edit of the last generation is sealed (seal does not check) and
+     * refused; the revision at the bound itself verifies. */
+    qs_record r;
+    make_edit(&r);
+    gen_last(&r);
+    qs_limits lim = qs_limits_default();
+    assert_int_equal(qs_record_verify(&r, &lim, NULL), 0);
+    assert_true(r.rev.gen == QS_GEN_MAX);
+    qs_rev last = r.rev;
+    qs_record_set_parents(&r, &last, 1);
+    qs_record_seal(&r);
+    qs_err err = {0};
+    assert_int_equal(qs_record_verify(&r, &lim, &err), QS_ELIMIT);
+    assert_non_null(strstr(err.msg, "no edit may follow"));
+    qs_record_free(&r);
+}
+
+/* The author's node: "NODE/USER" with NODE a valid division code. */
+static void test_author_node(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *author, *node; /* node NULL: malformed */
+    } t[] = {
+        {"632322/zhangsan", "632322"},
+        {"632322100/station", "632322100"},
+        {"630000/province-admin", "630000"},
+        {"000000/nation", "000000"},
+        {"632322/", "632322"},             /* the user is the node's business */
+        {"632322/a/b", "632322"},          /* the first '/' ends the node */
+        {"632322/用户", "632322"},
+        {"", NULL},
+        {"zhangsan", NULL},
+        {"632322", NULL},                  /* no user part at all */
+        {"/zhangsan", NULL},
+        {"63232/x", NULL},
+        {"630022/x", NULL},                /* not a division code */
+        {"632322000/x", NULL},
+        {"6323221000/x", NULL},
+        {"632322 /x", NULL},
+        {" 632322/x", NULL},
+        {"0123456789012345678/x", NULL},   /* longer than any code */
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char node[QS_CODE_MAX] = "junk";
+        int rc = qs_author_node(t[i].author, node);
+        if (rc != (t[i].node ? 0 : QS_EINVAL))
+            fail_msg("author \"%s\": rc %d", t[i].author, rc);
+        assert_string_equal(node, t[i].node ? t[i].node : "");
+    }
+    /* Not NUL-terminated within QS_AUTHOR_MAX: read no further. */
+    char big[QS_AUTHOR_MAX + 8];
+    memset(big, '6', sizeof big);
+    big[sizeof big - 1] = '\0';
+    char node[QS_CODE_MAX];
+    assert_int_equal(qs_author_node(big, node), QS_EINVAL);
 }
 
 /* ---- winner rule and text form ------------------------------------------- */
@@ -573,6 +671,8 @@ int main(void)
         cmocka_unit_test(test_parent_order),
         cmocka_unit_test(test_forgeries),
         cmocka_unit_test(test_limits_configured),
+        cmocka_unit_test(test_generation_bound),
+        cmocka_unit_test(test_author_node),
         cmocka_unit_test(test_winner_table),
         cmocka_unit_test(test_rev_text),
         cmocka_unit_test(test_copy_is_deep),

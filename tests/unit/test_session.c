@@ -344,6 +344,7 @@ static void test_rejected_reported_at_county(void **state)
     qs_err e = {0};
     assert_int_equal(qs_store_get(c, id, &r, &e), 0);
     snprintf(r.scope, sizeof r.scope, "632322100");
+    snprintf(r.author, sizeof r.author, "632322100/station");
     qs_record_seal(&r);
     qs_apply_result res;
     uint8_t inc[16] = {7};

@@ -563,11 +563,13 @@ static void test_arrival_orders(void **state)
             order[i] = order[j];
             order[j] = t2;
         }
-        qs_store *s = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+        /* a third node that receives them all: another copy of the county,
+         * from the province (which relays both authors' versions down) */
+        qs_store *s = open_store("632322", QS_ROLE_COUNTY, NULL);
         uint8_t inc[16] = {1};
         for (size_t i = 0; i < npool; i++) {
             qs_apply_result res;
-            qs_apply_batch b = {.peer = "632322", .peer_inc = inc, .dir = QS_FROM_CHILD,
+            qs_apply_batch b = {.peer = "630000", .peer_inc = inc, .dir = QS_FROM_PARENT,
                                 .recs = &pool[order[i]], .n = 1, .cursor = i + 1,
                                 .results = &res};
             assert_int_equal(qs_store_apply(s, &b, 1, &e), 0);
@@ -1128,7 +1130,7 @@ static void hand_record(qs_record *r, uint32_t kind, const char *scope, int tag,
     r->id[15] = (uint8_t)tag;
     r->kind = kind;
     snprintf(r->scope, sizeof r->scope, "%s", scope);
-    snprintf(r->author, sizeof r->author, "test");
+    snprintf(r->author, sizeof r->author, "%s/test", scope);
     r->hlc = qs_hlc_make(qs_clock_wall_ms(), 0);
     r->schema = QS_SCHEMA_VERSION;
     r->rev.gen = 1;
@@ -1239,6 +1241,309 @@ static void test_precheck_same_outcomes(void **state)
     assert_non_null(strstr(res[0][4].reason, "invalid service"));
     for (int i = 0; i < N; i++)
         qs_record_free(&r[i]);
+}
+
+/* Apply one record from peer in direction dir, the store checking it all
+ * (pre = false) or a network thread ahead of it (pre = true). */
+static void apply1(qs_store *st, const char *peer, qs_direction dir, const qs_record *r, bool pre,
+                   qs_apply_result *res)
+{
+    static uint64_t cursor;
+    uint8_t inc[QS_INC_LEN] = {3};
+    qs_limits lim = qs_limits_default();
+    qs_precheck pc;
+    qs_store_info si;
+    qs_err e = {0};
+    assert_int_equal(qs_store_info_get(st, &si, &e), 0);
+    if (pre)
+        qs_store_precheck(si.node, &lim, peer, dir, r, true, &pc);
+    qs_apply_batch b = {.peer = peer, .peer_inc = inc, .dir = dir, .recs = r, .n = 1,
+                        .cursor = ++cursor, .results = res, .pre = pre ? &pc : NULL};
+    if (qs_store_apply(st, &b, 1, &e))
+        fail_msg("apply: %s", e.msg);
+    if (pre)
+        qs_precheck_free(&pc);
+}
+
+/* Apply r both ways (on two fresh stores of node): the same outcome and the
+ * same reason; the first result in *res. */
+static void apply_both_ways(const char *node, qs_role role, const char *peer, qs_direction dir,
+                            const qs_record *r, qs_apply_result *res)
+{
+    qs_apply_result again;
+    for (int pre = 0; pre < 2; pre++) {
+        qs_store *st = open_store(node, role, NULL);
+        apply1(st, peer, dir, r, pre, pre ? &again : res);
+        qs_store_close(st);
+    }
+    assert_int_equal(again.outcome, res->outcome);
+    assert_string_equal(again.reason, res->reason);
+}
+
+/* A record of kind/scope with parents of generation gen (0: none), sealed. */
+static void rec_at_gen(qs_record *r, uint32_t kind, const char *scope, uint64_t gen, int tag,
+                       const char *total)
+{
+    char t[32];
+    snprintf(t, sizeof t, "total=%s", total);
+    hand_record(r, kind, scope, tag, "date=2024-03-01", "service_type=casework",
+                "domain=assistance", t, NULL);
+    if (gen) {
+        qs_rev p = {.gen = gen};
+        memset(p.hash, 0x5a, QS_HASH_LEN);
+        p.hash[0] = (uint8_t)tag;
+        qs_record_set_parents(r, &p, 1);
+        qs_record_seal(r);
+    }
+}
+
+/* Generations stay <= QS_GEN_MAX (2^53 - 1) on both sides: a received record
+ * whose parent is near 2^64 or at the bound is refused with a reason, by the
+ * aggregator from a child and by a county from its parent, checked ahead or
+ * not; a record at the bound is kept, but no local edit, deletion or
+ * resolution can follow it: refused with QS_ELIMIT, nothing written. */
+static void test_generation_bound(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t parent;
+        int outcome;
+    } t[] = {
+        {UINT64_MAX - 2, QS_OUT_REJECTED}, /* the case: two edits would wrap */
+        {UINT64_MAX, QS_OUT_REJECTED},     /* sealed as generation 0 */
+        {UINT64_C(1) << 62, QS_OUT_REJECTED},
+        {QS_GEN_MAX, QS_OUT_REJECTED},     /* its edit would be 2^53 */
+        {QS_GEN_MAX - 1, QS_OUT_APPLIED},  /* the edit is at the bound: the last */
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        qs_record r;
+        rec_at_gen(&r, QS_K_SERVICE, "632322", t[i].parent, (int)i, "1");
+        qs_apply_result res;
+        apply_both_ways("630000", QS_ROLE_AGGREGATOR, "632322", QS_FROM_CHILD, &r, &res);
+        if (res.outcome != t[i].outcome)
+            fail_msg("parent generation %llu from a child: outcome %d (%s)",
+                     (unsigned long long)t[i].parent, res.outcome, res.reason);
+        if (t[i].outcome == QS_OUT_REJECTED)
+            assert_non_null(strstr(res.reason, "generation"));
+        apply_both_ways("632322", QS_ROLE_COUNTY, "630000", QS_FROM_PARENT, &r, &res);
+        assert_int_equal(res.outcome, t[i].outcome);
+        qs_record_free(&r);
+    }
+
+    /* At the bound: held, but no edit can follow, here or anywhere. */
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_record a, b;
+    rec_at_gen(&a, QS_K_SERVICE, "632322", QS_GEN_MAX - 1, 1, "1");
+    rec_at_gen(&b, QS_K_SERVICE, "632322", QS_GEN_MAX - 1, 2, "2");
+    memcpy(b.id, a.id, QS_ID_LEN); /* two concurrent versions of one record */
+    qs_record_seal(&b);
+    qs_apply_result res;
+    apply1(p, "632322", QS_FROM_CHILD, &a, false, &res);
+    assert_int_equal(res.outcome, QS_OUT_APPLIED);
+    qs_body body;
+    service_body(&body, "2024-03-02", "9");
+    qs_err e = {0};
+    assert_int_equal(qs_store_update(p, a.id, &body, NULL, &e), QS_ELIMIT);
+    assert_non_null(strstr(e.msg, "last generation"));
+    assert_int_equal(qs_store_delete(p, a.id, NULL, &e), QS_ELIMIT);
+    apply1(p, "632322", QS_FROM_CHILD, &b, false, &res);
+    assert_int_equal(res.outcome, QS_OUT_CONFLICT);
+    assert_int_equal(qs_store_resolve(p, a.id, &a.rev, NULL, NULL, &e), QS_ELIMIT);
+    assert_int_equal(qs_store_resolve(p, a.id, NULL, &body, NULL, &e), QS_ELIMIT);
+    assert_int_equal(nconflicts(p, NULL), 1); /* nothing was written */
+    qs_version_info *v;
+    size_t n;
+    assert_int_equal(qs_store_history(p, a.id, &v, &n, &e), 0);
+    assert_int_equal(n, 2);
+    qs_version_info_free(v, n);
+    /* ... nor can a child's edit of it arrive. */
+    qs_record c;
+    rec_at_gen(&c, QS_K_SERVICE, "632322", 0, 3, "3");
+    memcpy(c.id, a.id, QS_ID_LEN);
+    qs_record_set_parents(&c, &a.rev, 1);
+    qs_record_seal(&c);
+    apply1(p, "632322", QS_FROM_CHILD, &c, true, &res);
+    assert_int_equal(res.outcome, QS_OUT_REJECTED);
+    assert_non_null(strstr(res.reason, "2^53 - 1"));
+    /* An ordinary record is edited as always. */
+    uint8_t id[16];
+    assert_int_equal(qs_store_create(p, QS_K_SERVICE, "632322", &body, id, NULL, &e), 0);
+    assert_int_equal(qs_store_update(p, id, &body, NULL, &e), 0);
+    assert_int_equal(qs_store_delete(p, id, NULL, &e), 0);
+    qs_body_free(&body);
+    qs_record_free(&a);
+    qs_record_free(&b);
+    qs_record_free(&c);
+    qs_store_close(p);
+}
+
+/* The author names a node that could have written the record, and from a
+ * child, the child itself or a node below it; a malformed author is refused.
+ * Checked ahead (qs_store_precheck) or by the store: the same outcome and
+ * reason. */
+static void test_author_rule(void **state)
+{
+    (void)state;
+    static const struct {
+        qs_direction dir;
+        const char *peer, *scope, *author;
+        int outcome;
+        const char *says; /* in the reason */
+    } t[] = {
+        /* from a child, at the province */
+        {QS_FROM_CHILD, "632322", "632322", "632322/zhangsan", QS_OUT_APPLIED, NULL},
+        {QS_FROM_CHILD, "632322", "632322100", "632322100/station", QS_OUT_APPLIED, NULL},
+        {QS_FROM_CHILD, "632322", "632322100", "632322/zhangsan", QS_OUT_APPLIED, NULL},
+        {QS_FROM_CHILD, "632300", "632322", "632322/zhangsan", QS_OUT_APPLIED, NULL},
+        {QS_FROM_CHILD, "632300", "632322", "632300/prefecture", QS_OUT_APPLIED, NULL},
+        {QS_FROM_CHILD, "632322", "632322", "630000/province-admin", QS_OUT_REJECTED,
+         "neither 632322 nor below it"},
+        {QS_FROM_CHILD, "632322", "632322", "632300/prefecture", QS_OUT_REJECTED, "632300"},
+        {QS_FROM_CHILD, "632322", "632322", "632323/sibling", QS_OUT_REJECTED, "632323"},
+        {QS_FROM_CHILD, "632322", "632322", "000000/nation", QS_OUT_REJECTED, "000000"},
+        {QS_FROM_CHILD, "632322", "632322", "632322100/station", QS_OUT_REJECTED,
+         "may not write records of scope 632322"},
+        {QS_FROM_CHILD, "632322", "632322", "zhangsan", QS_OUT_REJECTED, "NODE/USER"},
+        {QS_FROM_CHILD, "632322", "632322", "", QS_OUT_REJECTED, "NODE/USER"},
+        {QS_FROM_CHILD, "632322", "632322", "632322", QS_OUT_REJECTED, "NODE/USER"},
+        {QS_FROM_CHILD, "632322", "632322", "63232/x", QS_OUT_REJECTED, "NODE/USER"},
+        /* from the parent, at a county */
+        {QS_FROM_PARENT, "630000", "630000", "630000/admin", QS_OUT_APPLIED, NULL},
+        {QS_FROM_PARENT, "630000", "632322", "630000/admin", QS_OUT_APPLIED, NULL},
+        {QS_FROM_PARENT, "630000", "632322100", "632322/zhangsan", QS_OUT_APPLIED, NULL},
+        {QS_FROM_PARENT, "630000", "630000", "000000/nation", QS_OUT_APPLIED, NULL},
+        {QS_FROM_PARENT, "630000", "630000", "632322/zhangsan", QS_OUT_REJECTED,
+         "may not write records of scope 630000"},
+        {QS_FROM_PARENT, "630000", "632322", "632323/sibling", QS_OUT_REJECTED, "632323"},
+        {QS_FROM_PARENT, "630000", "632322", "632322100/station", QS_OUT_REJECTED, "632322100"},
+        {QS_FROM_PARENT, "630000", "632322", "620000/other", QS_OUT_REJECTED, "620000"},
+        {QS_FROM_PARENT, "630000", "632322", "admin", QS_OUT_REJECTED, "NODE/USER"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        qs_record r;
+        if (strcmp(t[i].scope, "630000") == 0)
+            hand_record(&r, QS_K_COUNTY, t[i].scope, (int)i, "code=632322", "name=尖扎县", NULL);
+        else
+            rec_at_gen(&r, QS_K_SERVICE, t[i].scope, 0, (int)i, "1");
+        snprintf(r.author, sizeof r.author, "%s", t[i].author); /* not hashed */
+        qs_apply_result res;
+        bool child = t[i].dir == QS_FROM_CHILD;
+        apply_both_ways(child ? "630000" : "632322", child ? QS_ROLE_AGGREGATOR : QS_ROLE_COUNTY,
+                        t[i].peer, t[i].dir, &r, &res);
+        if (res.outcome != t[i].outcome || (t[i].says && !strstr(res.reason, t[i].says)))
+            fail_msg("%s from %s, scope %s, author \"%s\": outcome %d, reason \"%s\"",
+                     child ? "up" : "down", t[i].peer, t[i].scope, t[i].author, res.outcome,
+                     res.reason);
+        qs_record_free(&r);
+    }
+    /* The author this node writes passes its parent's check. */
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    uint8_t id[16];
+    int out[5];
+    create_service(c, "2024-03-01", "1", id);
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_APPLIED], 1);
+    /* The province corrects it; the county pulls the correction. */
+    update_service(p, id, "2");
+    ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
+    assert_int_equal(out[QS_OUT_APPLIED], 1);
+    /* Both start over (as after the province's restore: a new incarnation,
+     * its cursor for the county back at 0): the county pushes all it may
+     * write again, the province's correction with it. Held there already: a
+     * duplicate, not a refusal. */
+    qs_err e = {0};
+    qs_store_info pi;
+    assert_int_equal(qs_store_info_get(p, &pi, &e), 0);
+    bool renewed, reset;
+    assert_int_equal(qs_store_check_cursor(p, pi.max_seq + 1, &renewed, &e), 0);
+    assert_true(renewed);
+    uint8_t other_inc[QS_INC_LEN] = {4, 2};
+    assert_int_equal(qs_store_peer_hello(p, "632322", other_inc, 0, &reset, &e), 0);
+    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_DUPLICATE], 1);
+    assert_int_equal(out[QS_OUT_REJECTED], 0);
+    /* An aggregator restored from before the correction does not take it
+     * from the county: it names the province (documented in README). */
+    qs_store *restored = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    ship(c, "632322", restored, "630000", QS_FEED_UP, out);
+    assert_int_equal(out[QS_OUT_REJECTED], 1);
+    qs_rejection *rj;
+    size_t n;
+    assert_int_equal(qs_store_rejections(restored, &rj, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(rj[0].reason, "author names node 630000"));
+    free(rj);
+    qs_store_close(restored);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
+/* A refusal says nothing about a record the sender may not see: county
+ * 632322 reusing the id of 632323's record hears only that the id is taken,
+ * not the record's kind or scope (the province's rejections keep those);
+ * reusing the id of its own township's record it hears the whole reason. A
+ * county refusing its parent's record says nothing of a local-only record. */
+static void test_reasons_do_not_leak(void **state)
+{
+    (void)state;
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_record other, mine;
+    hand_record(&other, QS_K_TRAINING, "632323", 1, "date=2024-03-01", "type=training",
+                "topic=secret topic", "minutes=120", NULL);
+    rec_at_gen(&mine, QS_K_SERVICE, "632322100", 0, 2, "1");
+    qs_apply_result res;
+    apply1(p, "632323", QS_FROM_CHILD, &other, false, &res);
+    assert_int_equal(res.outcome, QS_OUT_APPLIED);
+    apply1(p, "632322", QS_FROM_CHILD, &mine, false, &res);
+    assert_int_equal(res.outcome, QS_OUT_APPLIED);
+    for (int pre = 0; pre < 2; pre++) {
+        qs_record reuse;
+        rec_at_gen(&reuse, QS_K_SERVICE, "632322", 0, 3, "5");
+        memcpy(reuse.id, other.id, QS_ID_LEN);
+        qs_record_seal(&reuse);
+        apply1(p, "632322", QS_FROM_CHILD, &reuse, pre, &res);
+        assert_int_equal(res.outcome, QS_OUT_REJECTED);
+        assert_string_equal(res.reason, "record id already in use by another record");
+        /* visible to the sender: the helpful reason */
+        memcpy(reuse.id, mine.id, QS_ID_LEN);
+        qs_record_seal(&reuse);
+        apply1(p, "632322", QS_FROM_CHILD, &reuse, pre, &res);
+        assert_int_equal(res.outcome, QS_OUT_REJECTED);
+        assert_non_null(strstr(res.reason, "632322100"));
+        qs_record_free(&reuse);
+    }
+    /* The operator sees the whole story. */
+    qs_rejection *rj;
+    size_t n;
+    qs_err e = {0};
+    assert_int_equal(qs_store_rejections(p, &rj, &n, &e), 0);
+    bool full = false;
+    for (size_t i = 0; i < n; i++)
+        full |= memcmp(rj[i].id, other.id, QS_ID_LEN) == 0 && strstr(rj[i].reason, "14/632323");
+    assert_true(full);
+    free(rj);
+
+    /* At a county: the parent's record reusing a local-only record's id. */
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_body bb;
+    mkbody(&bb, QS_K_BENEFICIARY, "name=张三", NULL);
+    uint8_t bid[16];
+    assert_int_equal(qs_store_create(c, QS_K_BENEFICIARY, NULL, &bb, bid, NULL, &e), 0);
+    qs_body_free(&bb);
+    qs_record down;
+    rec_at_gen(&down, QS_K_SERVICE, "632322", 0, 4, "1");
+    snprintf(down.author, sizeof down.author, "630000/admin");
+    memcpy(down.id, bid, QS_ID_LEN);
+    qs_record_seal(&down);
+    apply1(c, "630000", QS_FROM_PARENT, &down, true, &res);
+    assert_int_equal(res.outcome, QS_OUT_REJECTED);
+    assert_string_equal(res.reason, "record id already in use by another record");
+    qs_record_free(&down);
+    qs_record_free(&other);
+    qs_record_free(&mine);
+    qs_store_close(c);
+    qs_store_close(p);
 }
 
 /* SQLite keeps no memory statistics in our processes: they cost a global
@@ -1453,6 +1758,9 @@ int main(void)
         cmocka_unit_test(test_shrink),
         cmocka_unit_test(test_all_or_nothing),
         cmocka_unit_test(test_precheck_same_outcomes),
+        cmocka_unit_test(test_generation_bound),
+        cmocka_unit_test(test_author_rule),
+        cmocka_unit_test(test_reasons_do_not_leak),
         cmocka_unit_test(test_sqlite_memstatus_off),
         cmocka_unit_test(test_projection_indexes_by_role),
         cmocka_unit_test(test_pipe),
