@@ -1074,6 +1074,37 @@ static void on_nightly(uv_timer_t *t)
 
 /* ---- signals, reload, stop ---- */
 
+/* The certificate's window goes into the store for the CLI, which applies
+ * the same clock rule before it writes (README "Clocks"). */
+typedef struct window_job {
+    qs_job job;
+    int64_t not_before, not_after;
+} window_job;
+
+static void work_window(qs_job *job, qs_store *st)
+{
+    window_job *j = (window_job *)job;
+    qs_err e = {0};
+    if (qs_store_set_cert_window(st, j->not_before, j->not_after, &e) != 0)
+        qs_log(QS_LOG_WARN, "store", "cannot record the certificate's validity for the CLI's "
+               "clock check: %s", e.msg);
+}
+
+static void done_window(qs_job *job)
+{
+    free(job);
+}
+
+static void post_window(daemon_s *d, const qs_tls_ctx_info *in)
+{
+    window_job *j = qs_xcalloc(1, sizeof *j);
+    j->job.work = work_window;
+    j->job.done = done_window;
+    j->not_before = (int64_t)in->not_before;
+    j->not_after = (int64_t)in->not_after;
+    qs_worker_post(d->worker, &j->job);
+}
+
 static int do_reload(daemon_s *d, qs_err *e)
 {
     qs_tls_ctx *nc = NULL;
@@ -1101,6 +1132,7 @@ static int do_reload(daemon_s *d, qs_err *e)
     qs_log(QS_LOG_INFO, "tls", "reloaded certificates and CRL (CRL next update %s); established "
            "connections keep their session", b);
     warn_expiry(&in);
+    post_window(d, &in);
     return 0;
 }
 
@@ -1223,6 +1255,9 @@ static int run_daemon(daemon_s *d)
         qs_log(QS_LOG_ERROR, "store", "%s", e.msg);
         goto out;
     }
+    if (qs_store_set_cert_window(d->store, (int64_t)in.not_before, (int64_t)in.not_after, &e))
+        qs_log(QS_LOG_WARN, "store", "cannot record the certificate's validity for the CLI's "
+               "clock check: %s", e.msg);
     if (qs_worker_start(&d->worker, &loop, d->store, &e) != 0) {
         qs_log(QS_LOG_ERROR, "daemon", "%s", e.msg);
         goto out;

@@ -6,7 +6,9 @@
 # maximum offset: logged, not moved). A county a year ahead of its 90-day
 # certificate gets the clock message, not a TLS error. A county run once 800
 # days ahead and then with the right clock is reported with ~0 skew (measured
-# from wall clocks, not its HLC).
+# from wall clocks, not its HLC). The CLI refuses to write (exit 3, the same
+# sentence) under a clock outside the certificate's window, and warns under one
+# far behind the store's last clock reading.
 . "$(dirname "$0")/fault_lib.sh"
 make_pki
 now=$(date +%s); from=$(stamp $((now - 10 * 86400)))
@@ -67,7 +69,8 @@ county_conf "$T/c4.ini" c4 632321
 q c4 init --node 632321 --role county >/dev/null
 skew_at_agg() { q agg nodes --json | python3 -c 'import json,sys; print([n["skew_ms"] for n in json.load(sys.stdin)["nodes"] if n["node"]==sys.argv[1]][0])' "$1"; }
 QIANSHOU_CLOCK_OFFSET=+800d start c4 "$T/c4.ini"
-QIANSHOU_CLOCK_OFFSET=+800d q c4 add service date=2024-05-01 service_type=visit domain=elderly total=1 >/dev/null
+QIANSHOU_CLOCK_OFFSET=+800d q c4 add service date=2024-05-01 service_type=visit domain=elderly total=1 >/dev/null \
+    || fail "the CLI refused to write 800 days ahead, inside the certificate's 1000 days"
 sync_until c4 5
 n4=$(skew_at_agg 632321)
 near "$n4" "800*86400000" || fail "while 800 days ahead: nodes skew $n4, want about +69120000000"
@@ -80,6 +83,29 @@ near "$s4" 0 || fail "county 800 days ahead once, now right: its status says ske
 [ "$(digest c4 632321)" = "$(digest agg 632321)" ] || fail "c4 did not converge"
 ok "800 days ahead once, then right: the province reports skew $n4 ms, the county $s4 ms (was ~69120000000)"
 
+# ---- the CLI applies the daemon's clock rule: c4's daemon recorded its
+# certificate's window (from 10 days ago, 1000 days) in the store.
+before=$(count c4 service)
+for off in +1100d -30d; do
+    set +e
+    out=$(QIANSHOU_CLOCK_OFFSET=$off q c4 add service date=2024-05-02 service_type=visit domain=elderly total=2 2>&1); rc=$?
+    services_csv "$T/c4.csv" 3 c4
+    iout=$(QIANSHOU_CLOCK_OFFSET=$off q c4 import service "$T/c4.csv" 2>&1); irc=$?
+    set -e
+    [ "$rc" = 3 ] && [ "$irc" = 3 ] || fail "CLI at $off: add exit $rc, import exit $irc, want 3: $out / $iout"
+    grep -q "this machine's clock says .* but our certificate (node 632321) is valid from" <<<"$out" \
+        || fail "CLI at $off: not the daemon's clock sentence: $out"
+    grep -q "this machine's clock says" <<<"$iout" || fail "import at $off: $iout"
+done
+[ "$(count c4 service)" = "$before" ] || fail "a refused CLI wrote records: $(count c4 service), was $before"
+ok "CLI outside the certificate's window refused (exit 3): $(head -1 <<<"$out")"
+# The store's clock is still 800 days ahead (the +800d run): a write with the
+# right clock goes on, with a warning that new records are stamped after it.
+out=$(q c4 add service date=2024-05-03 service_type=visit domain=elderly total=3 2>&1 >/dev/null) \
+    || fail "CLI with the right clock refused: $out"
+grep -q "warning: this machine's clock says .* but this store's clock last read .* days later: either the clock went back" <<<"$out" \
+    || fail "no warning for a clock far behind the store's last reading: $out"
+ok "clock behind the store's last reading: warned, written: $out"
 stop c4
 
 # ---- a year ahead of a 90-day certificate
