@@ -1255,6 +1255,12 @@ static int run_daemon(daemon_s *d)
         qs_log(QS_LOG_ERROR, "store", "%s", e.msg);
         goto out;
     }
+    /* The county notices clerks' edits by PRAGMA data_version; its baseline is
+     * taken now, before the first sync, so an edit committed between that sync
+     * and the first poll a second later is not taken for the baseline (it
+     * waited for the interval: an hour). */
+    if (c->role == QS_ROLE_COUNTY && qs_store_data_version(d->store, &d->data_version, &e) == 0)
+        d->have_version = 1;
     if (qs_store_set_cert_window(d->store, (int64_t)in.not_before, (int64_t)in.not_after, &e))
         qs_log(QS_LOG_WARN, "store", "cannot record the certificate's validity for the CLI's "
                "clock check: %s", e.msg);
