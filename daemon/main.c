@@ -25,6 +25,7 @@
 #include "daemon/net.h"
 #include "daemon/link.h"
 #include "daemon/notify.h"
+#include "daemon/sched.h"
 #include "daemon/tls.h"
 #include "daemon/worker.h"
 #include "proto/clock.h"
@@ -37,12 +38,8 @@
 #define EXIT_ENV 3
 #define CRL_WARN_DAYS 30
 #define WATCH_MS 1000 /* how often the county looks for local edits */
-#define SETTLE_MS 2000 /* quiet time after the last edit before a sync */
 
 typedef struct daemon_s daemon_s;
-
-/* Why a sync starts (status "next_reason"/"reason"). */
-enum { WHY_NONE, WHY_START, WHY_EDIT, WHY_INTERVAL, WHY_NIGHTLY, WHY_RETRY, WHY_MANUAL };
 
 typedef struct waiter { /* a ctl client waiting for the end of a sync */
     struct ctl_client *cl;
@@ -101,18 +98,14 @@ struct daemon_s {
     int renew_retries;  /* reconnects after taking a new incarnation */
     json_t *last_sync;  /* the last sync's result (county), for status */
     /* the scheduler (county): why the current sync started; backoff state */
-    int why;            /* WHY_*: why the current (or last) sync started */
+    int why;            /* QS_WHY_*: why the current (or last) sync started */
+    int have_edit;      /* local edits seen since the last sync started: */
+    uint64_t edit_first; /* when the first was seen (loop ms) */
+    uint64_t edit_last;  /* when the last was seen (loop ms) */
     unsigned fails;     /* failed syncs in a row (0: the link is up or untried) */
     int64_t down_ms;    /* wall ms of the first failure of this run of failures */
     uint64_t rng;       /* xorshift64 state for the jitter */
 };
-
-static const char *why_name(int why)
-{
-    static const char *const names[] = {"none", "start", "edit", "interval", "nightly",
-                                        "retry", "manual"};
-    return why >= 0 && why <= WHY_MANUAL ? names[why] : "none";
-}
 
 /* ---- helpers ---- */
 
@@ -439,13 +432,13 @@ static void done_ctl(qs_job *job)
                 json_object_set_new(o, "pending", json_integer((json_int_t)j->pending));
                 json_object_set_new(o, "skew_ms", json_integer(p ? p->skew_ms : 0));
                 int64_t at = 0;
-                int why = WHY_NONE;
+                int why = QS_WHY_NONE;
                 next_attempt(d, &at, &why);
                 json_time(o, "next_attempt", at);
                 json_object_set_new(o, "next_reason",
-                                    why ? json_string(why_name(why)) : json_null());
-                json_object_set_new(o, "reason",
-                                    d->syncing ? json_string(why_name(d->why)) : json_null());
+                                    why ? json_string(qs_sched_why_name(why)) : json_null());
+                json_object_set_new(o, "reason", d->syncing ? json_string(qs_sched_why_name(d->why))
+                                                             : json_null());
                 json_object_set_new(o, "failed_attempts", json_integer(d->fails));
                 json_time(o, "down_since", d->fails ? d->down_ms : 0);
                 json_object_set_new(o, "last_error",
@@ -582,7 +575,7 @@ static void ctl_dispatch(ctl_client *cl, const char *line)
         } else {
             ctl_reply(cl, json_pack("{s:b, s:b}", "ok", 1, "started", 1));
         }
-        start_sync(d, WHY_MANUAL);
+        start_sync(d, QS_WHY_MANUAL);
     } else {
         char msg[128];
         snprintf(msg, sizeof msg, "unknown command \"%.64s\"", cmd);
@@ -749,7 +742,7 @@ static uint64_t backoff_ms(daemon_s *d)
 
 static void on_retry(uv_timer_t *t)
 {
-    start_sync(t->data, WHY_RETRY);
+    start_sync(t->data, QS_WHY_RETRY);
 }
 
 static void duration_text(int64_t ms, char *out, size_t n)
@@ -799,15 +792,10 @@ static void link_up(daemon_s *d, const qs_link_result *r)
     d->fails = 0;
 }
 
-static void timer_due(uv_timer_t *t, int why, int64_t now, int64_t *at_ms, int *best)
+/* When timer t fires (wall ms), 0 when it is not armed. */
+static int64_t timer_at(uv_timer_t *t, int64_t now)
 {
-    if (!uv_is_active((uv_handle_t *)t))
-        return;
-    int64_t at = now + (int64_t)uv_timer_get_due_in(t);
-    if (!*best || at < *at_ms) {
-        *at_ms = at;
-        *best = why;
-    }
+    return uv_is_active((uv_handle_t *)t) ? now + (int64_t)uv_timer_get_due_in(t) : 0;
 }
 
 /* The next planned attempt (wall ms) and why; 0/NULL when none is planned.
@@ -816,21 +804,20 @@ static void next_attempt(daemon_s *d, int64_t *at_ms, int *why)
 {
     int64_t now = qs_clock_wall_ms();
     *at_ms = 0;
-    *why = WHY_NONE;
+    *why = QS_WHY_NONE;
     if (d->stopping)
         return;
-    if (d->syncing) {
-        *at_ms = now;
-        *why = d->why;
-        return;
-    }
     uv_update_time(d->loop);
-    timer_due(&d->retry, WHY_RETRY, now, at_ms, why);
-    if (d->fails > 0)
-        return; /* the other triggers wait for the retry */
-    timer_due(&d->settle, WHY_EDIT, now, at_ms, why);
-    timer_due(&d->interval, WHY_INTERVAL, now, at_ms, why);
-    timer_due(&d->nightly, WHY_NIGHTLY, now, at_ms, why);
+    qs_sched_plan p = {
+        .syncing = d->syncing,
+        .current_why = d->why,
+        .fails = d->fails,
+        .retry = timer_at(&d->retry, now),
+        .edit = timer_at(&d->settle, now),
+        .interval = timer_at(&d->interval, now),
+        .nightly = timer_at(&d->nightly, now),
+    };
+    *why = qs_sched_next(&p, now, at_ms);
 }
 
 /* ---- giving memory back when idle ----
@@ -924,13 +911,13 @@ static void on_session_end(const qs_link_result *r, void *data)
             more = 1;
     }
     json_decref(o);
-    int again = d->sync_again ? d->again_why : WHY_NONE;
+    int again = d->sync_again ? d->again_why : QS_WHY_NONE;
     d->sync_again = 0;
     if (d->stopping)
         return;
     if (more)
-        start_sync(d, WHY_MANUAL); /* a `sync --wait` asked for one more */
-    else if (again && (r->err.code == 0 || again == WHY_MANUAL))
+        start_sync(d, QS_WHY_MANUAL); /* a `sync --wait` asked for one more */
+    else if (again && (r->err.code == 0 || again == QS_WHY_MANUAL))
         start_sync(d, again);
     else if (r->err.code == 0)
         check_pending(d); /* edits made while it ran go up now */
@@ -945,17 +932,21 @@ static void start_sync(daemon_s *d, int why)
     if (d->stopping)
         return;
     if (d->syncing) {
-        if (!d->sync_again || why == WHY_MANUAL)
+        if (!d->sync_again || why == QS_WHY_MANUAL)
             d->again_why = why;
         d->sync_again = 1;
         return;
     }
-    if (d->fails > 0 && why != WHY_RETRY && why != WHY_MANUAL) {
+    if (!qs_sched_runs(d->fails, why)) {
         qs_log(QS_LOG_DEBUG, "sync", "%s trigger while the link is down: the planned retry "
-               "covers it", why_name(why));
+               "covers it", qs_sched_why_name(why));
         return;
     }
     uv_timer_stop(&d->retry);
+    /* This sync takes up every edit made so far (one that commits while it
+     * runs is found by check_pending after it, or by the watch). */
+    uv_timer_stop(&d->settle);
+    d->have_edit = 0;
     d->why = why;
     d->sync_no++;
     d->syncing = 1;
@@ -971,7 +962,7 @@ static void start_sync(daemon_s *d, int why)
         return;
     }
     qs_log(d->fails ? QS_LOG_DEBUG : QS_LOG_INFO, "sync", "connecting to %s (%s:%d): %s",
-           d->cfg.up.host, d->cfg.up.address, d->cfg.up.port, why_name(why));
+           d->cfg.up.host, d->cfg.up.address, d->cfg.up.port, qs_sched_why_name(why));
 }
 
 /* ---- local edits (county) ---- */
@@ -999,8 +990,29 @@ static void work_watch(qs_job *job, qs_store *st)
 static void on_settle(uv_timer_t *t)
 {
     daemon_s *d = t->data;
-    qs_log(QS_LOG_INFO, "sync", "local edits settled: syncing");
-    start_sync(d, WHY_EDIT);
+    uint64_t now = uv_now(d->loop);
+    if (d->have_edit && now - d->edit_last < QS_SCHED_SETTLE_MS)
+        qs_log(QS_LOG_INFO, "sync", "local edits still coming, the first %llu s ago "
+               "(edit_max_delay %u s): syncing", (unsigned long long)(now - d->edit_first) / 1000,
+               d->cfg.up.edit_max_delay);
+    else
+        qs_log(QS_LOG_INFO, "sync", "local edits settled: syncing");
+    start_sync(d, QS_WHY_EDIT);
+}
+
+/* A local edit was seen (or records are still pending after a sync): plan
+ * the sync that takes it up (qs_sched_edit_due: a debounce with a limit). */
+static void note_edit(daemon_s *d)
+{
+    uint64_t now = uv_now(d->loop);
+    if (!d->have_edit) {
+        d->have_edit = 1;
+        d->edit_first = now;
+    }
+    d->edit_last = now;
+    int64_t due = qs_sched_edit_due((int64_t)d->edit_first, (int64_t)d->edit_last,
+                                    QS_SCHED_SETTLE_MS, d->cfg.up.edit_max_delay * 1000u);
+    uv_timer_start(&d->settle, on_settle, due > (int64_t)now ? (uint64_t)due - now : 0, 0);
 }
 
 static void done_watch(qs_job *job)
@@ -1010,11 +1022,11 @@ static void done_watch(qs_job *job)
     if (!job->cancelled && !d->stopping && j->rc == 0) {
         if (j->pending) {
             if (j->v > 0)
-                uv_timer_start(&d->settle, on_settle, SETTLE_MS, 0);
+                note_edit(d);
         } else {
             d->watch_busy = 0;
             if (d->have_version && j->v != d->data_version)
-                uv_timer_start(&d->settle, on_settle, SETTLE_MS, 0); /* (re)start the debounce */
+                note_edit(d);
             d->data_version = j->v;
             d->have_version = 1;
         }
@@ -1051,7 +1063,7 @@ static void on_watch(uv_timer_t *t)
 
 static void on_interval(uv_timer_t *t)
 {
-    start_sync(t->data, WHY_INTERVAL);
+    start_sync(t->data, QS_WHY_INTERVAL);
 }
 
 static uint64_t ms_to_nightly(int minute)
@@ -1068,7 +1080,7 @@ static uint64_t ms_to_nightly(int minute)
 static void on_nightly(uv_timer_t *t)
 {
     daemon_s *d = t->data;
-    start_sync(d, WHY_NIGHTLY);
+    start_sync(d, QS_WHY_NIGHTLY);
     uv_timer_start(&d->nightly, on_nightly, ms_to_nightly(d->cfg.up.nightly_min), 0);
 }
 
@@ -1328,7 +1340,7 @@ static int run_daemon(daemon_s *d)
         if (c->up.nightly_min >= 0)
             uv_timer_start(&d->nightly, on_nightly, ms_to_nightly(c->up.nightly_min), 0);
         uv_timer_start(&d->watch, on_watch, WATCH_MS, WATCH_MS);
-        start_sync(d, WHY_START);
+        start_sync(d, QS_WHY_START);
     }
     qs_notify_ready(&loop, c->role == QS_ROLE_AGGREGATOR ? "listening" : "running");
     uv_run(&loop, UV_RUN_DEFAULT);
