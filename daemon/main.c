@@ -1224,6 +1224,12 @@ static int run_daemon(daemon_s *d)
     uv_loop_init(&loop);
     d->loop = &loop;
 
+    if (geteuid() == 0)
+        qs_log(QS_LOG_WARN, "daemon", "RUNNING AS ROOT: qianshoud talks to the network and "
+               "should run as its own user; the systemd unit runs it as qianshou, by hand use "
+               "`setpriv --reuid=qianshou --regid=qianshou --init-groups qianshoud -c FILE`. As "
+               "root a flaw reachable from the network would own the machine, and the files it "
+               "creates in %s belong to root", c->data_dir);
     if (mkdir(c->data_dir, 02770) != 0 && errno != EEXIST) {
         qs_log(QS_LOG_ERROR, "daemon", "cannot create the data directory %s: %s", c->data_dir,
                strerror(errno));
