@@ -12,7 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "proto/clock.h"
+#include "proto/hlc.h"
 
 int cli_exit_for(int code)
 {
@@ -169,6 +173,57 @@ int cli_open(cli *c, qs_store **st)
         return cli_fail(c, CLI_ENV, "%s", err.msg);
     }
     return 0;
+}
+
+static void fmt_ms(int64_t ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        snprintf(out, n, "(unknown time)");
+}
+
+int cli_check_clock(cli *c, qs_store *st)
+{
+    qs_err err = {0};
+    int64_t nb, na;
+    qs_store_info info;
+    int rc = qs_store_cert_window(st, &nb, &na, &err);
+    if (!rc)
+        rc = qs_store_ident(st, &info, &err);
+    if (rc)
+        return cli_fail_err(c, &err);
+    int64_t now = qs_clock_wall_ms();
+    if (qs_clock_check_window(qs_clock_wall_time(), (time_t)nb, (time_t)na, info.node, &err))
+        return cli_fail(c, CLI_ENV, "%s; qianshoud refuses to run under this clock, so nothing "
+                        "is written", err.msg);
+    qs_hlc last;
+    if ((rc = qs_store_clock_last(st, &last, &err)))
+        return cli_fail_err(c, &err);
+    int64_t last_ms = qs_hlc_ms(last);
+    if (last_ms - now > CLI_CLOCK_BACK_MS) {
+        char tn[40], tl[40];
+        fmt_ms(now, tn, sizeof tn);
+        fmt_ms(last_ms, tl, sizeof tl);
+        int64_t h = (last_ms - now) / 3600000;
+        cli_warn("this machine's clock says %s, but this store's clock last read %s, %lld %s "
+                 "later: either the clock went back (set it right) or it was ahead then; "
+                 "what is written now is stamped after %s",
+                 tn, tl, (long long)(h >= 48 ? h / 24 : h), h >= 48 ? "days" : "h", tl);
+    }
+    return 0;
+}
+
+int cli_open_write(cli *c, qs_store **st)
+{
+    int rc = cli_open(c, st);
+    if (rc)
+        return rc;
+    if ((rc = cli_check_clock(c, *st))) {
+        qs_store_close(*st);
+        *st = NULL;
+    }
+    return rc;
 }
 
 const qs_kind *cli_kind(cli *c, const char *name, int *exit)

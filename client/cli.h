@@ -50,6 +50,20 @@ int cli_check_dir(cli *c, bool must_exist);
 /* Check the directory, then open the store in it. 0 or an exit code. */
 int cli_open(cli *c, qs_store **st);
 
+/* The clock rule, for commands that write (their records are stamped with
+ * this machine's clock). Refuses (CLI_ENV, "this machine's clock says …")
+ * when the clock is outside the validity window of this node's certificate
+ * as the daemon last recorded it in the store: the daemon would refuse to run
+ * under that clock. Warns (and goes on) when the clock is more than
+ * CLI_CLOCK_BACK_MS behind the store's last clock reading: either the clock
+ * went back, or it was ahead when that reading was taken; the new edits are
+ * stamped after it. 0 or an exit code (message printed). */
+#define CLI_CLOCK_BACK_MS (3600 * 1000LL)
+int cli_check_clock(cli *c, qs_store *st);
+
+/* cli_open, then cli_check_clock (the store is closed again on a refusal). */
+int cli_open_write(cli *c, qs_store **st);
+
 /* True when argv[1..argc-1] holds --help or -h (print usage and exit 0). */
 bool cli_wants_help(int argc, char **argv);
 

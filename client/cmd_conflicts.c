@@ -299,7 +299,7 @@ int cmd_conflicts(cli *c, int argc, char **argv)
         return cli_usage(c, "conflicts", "list takes no arguments");
     if (strcmp(sub, "show") == 0 && argc != 3)
         return cli_usage(c, "conflicts", "show takes one record id");
-    if ((rc = cli_open(c, &st)))
+    if ((rc = strcmp(sub, "resolve") == 0 ? cli_open_write(c, &st) : cli_open(c, &st)))
         return rc;
     if (strcmp(sub, "list") == 0)
         rc = do_list(c, st);

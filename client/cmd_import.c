@@ -320,7 +320,7 @@ int cmd_import(cli *c, int argc, char **argv)
      * bytes, up to IMPORT_CACHE_MIB: faulted in at once, not page by page. */
     size_t cache = (size_t)IMPORT_CACHE_MIB << 20;
     qs_store_prefault_page_cache(nraw < cache / 4 ? 4 * nraw + (256u << 10) : cache);
-    if ((rc = cli_open(c, &st)))
+    if ((rc = cli_open_write(c, &st)))
         goto done;
     if (!partial && k->id != QS_K_WORKDAY)
         look = open_look(c);

@@ -150,7 +150,7 @@ int cmd_add(cli *c, int argc, char **argv)
         return cli_usage(c, "add", "give the fields of the new %s as FIELD=VALUE (see `qianshou "
                                    "schema %s`)",
                          k->name, k->name);
-    if ((rc = cli_open(c, &st)))
+    if ((rc = cli_open_write(c, &st)))
         return rc;
     if ((rc = records_apply_args(c, st, k, argc - optind - 1, argv + optind + 1, &b)))
         goto done;
@@ -214,7 +214,7 @@ int cmd_edit(cli *c, int argc, char **argv)
         return cli_usage(c, "edit", "give the record's id and at least one FIELD=VALUE");
     if ((rc = records_parse_id(c, "edit", argv[1], id)))
         return rc;
-    if ((rc = cli_open(c, &st)))
+    if ((rc = cli_open_write(c, &st)))
         return rc;
     if ((rc = qs_store_get(st, id, &r, &err))) {
         rc = rc == QS_ENOTFOUND
@@ -283,7 +283,7 @@ int cmd_delete(cli *c, int argc, char **argv)
         return cli_usage(c, "delete", "give exactly one record id");
     if ((rc = records_parse_id(c, "delete", argv[1], id)))
         return rc;
-    if ((rc = cli_open(c, &st)))
+    if ((rc = cli_open_write(c, &st)))
         return rc;
     qs_rev rev;
     rc = qs_store_delete(st, id, &rev, &err);

@@ -10,6 +10,7 @@
 #include <ini.h>
 
 #include "daemon/log.h"
+#include "daemon/sched.h"
 #include "daemon/tls.h"
 #include "proto/scope.h"
 
@@ -155,6 +156,13 @@ static int handler(void *user, const char *section, const char *key, const char 
         c->up.retry_cap = (unsigned)u;
         return 1;
     }
+    if (IS("upstream", "edit_max_delay")) {
+        if (parse_uint(value, 86400, &u) != 0 || u < 1)
+            BAD("[upstream] edit_max_delay: \"%s\" is not a number of seconds (1..86400)",
+                value);
+        c->up.edit_max_delay = (unsigned)u;
+        return 1;
+    }
     if (IS("upstream", "nightly")) {
         int h, m;
         char extra;
@@ -282,6 +290,7 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
     cfg->up.nightly_min = -1;
     cfg->up.retry_base = 5;
     cfg->up.retry_cap = 900;
+    cfg->up.edit_max_delay = QS_SCHED_EDIT_MAX_DELAY_S;
     snprintf(cfg->listen.address, sizeof cfg->listen.address, "0.0.0.0");
     cfg->listen.max_connections = 256;
     cfg->net_max_queued = 1u << 20;

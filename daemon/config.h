@@ -14,6 +14,9 @@
  *              retry_base, retry_cap = seconds: after a failed sync the next
  *              attempt comes after a random delay in [0, min(cap, base*2^n)]
  *              (n = failures in a row - 1); defaults 5 and 900
+ *              edit_max_delay = seconds (1..86400, default 30): a sync follows
+ *              local edits 2 s after the last one, but no later than this after
+ *              the first one not yet synced (daemon/sched.h)
  *   [listen]   (aggregator) address (default 0.0.0.0), port, ca, cert, key,
  *              crl (required: the aggregator fails closed without one),
  *              max_connections (default 256: sessions past TLS, at most one
@@ -67,6 +70,7 @@ typedef struct qs_config {
         int nightly_min;         /* minutes after local midnight, -1 = none */
         unsigned retry_base;     /* seconds: first backoff ceiling (default 5) */
         unsigned retry_cap;      /* seconds: the backoff ceiling's cap (default 900) */
+        unsigned edit_max_delay; /* seconds: longest wait of an edit for its sync (30) */
     } up;
     struct {
         char address[64];

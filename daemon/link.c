@@ -518,9 +518,9 @@ static void note_hello(qs_link *l, const qs_sess_stats *st)
     l->res.skew_rejected = st->skew_rejected;
     l->res.inc_reset = st->inc_reset;
     if (st->skew_rejected)
-        qs_log(QS_LOG_WARN, "clock", "%s's clock is %lld ms ahead of ours: beyond the maximum "
-               "offset, our clock was not moved; check both clocks", l->res.peer,
-               (long long)st->skew_ms);
+        qs_log(QS_LOG_WARN, "clock", "%s's clock reading (HLC) is %lld ms ahead of ours: beyond "
+               "the maximum offset, our clock was not moved; its wall clock is %lld ms from "
+               "ours", l->res.peer, (long long)st->hlc_ahead_ms, (long long)st->skew_ms);
     if (st->inc_reset)
         qs_log(QS_LOG_INFO, "session", "%s has a new incarnation: cursors start over",
                l->res.peer);

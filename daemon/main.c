@@ -26,6 +26,7 @@
 #include "daemon/net.h"
 #include "daemon/link.h"
 #include "daemon/notify.h"
+#include "daemon/sched.h"
 #include "daemon/tls.h"
 #include "daemon/worker.h"
 #include "proto/clock.h"
@@ -39,12 +40,8 @@
 #define EXIT_ENV 3
 #define CRL_WARN_DAYS 30
 #define WATCH_MS 1000 /* how often the county looks for local edits */
-#define SETTLE_MS 2000 /* quiet time after the last edit before a sync */
 
 typedef struct daemon_s daemon_s;
-
-/* Why a sync starts (status "next_reason"/"reason"). */
-enum { WHY_NONE, WHY_START, WHY_EDIT, WHY_INTERVAL, WHY_NIGHTLY, WHY_RETRY, WHY_MANUAL };
 
 typedef struct waiter { /* a ctl client waiting for the end of a sync */
     struct ctl_client *cl;
@@ -103,18 +100,14 @@ struct daemon_s {
     int renew_retries;  /* reconnects after taking a new incarnation */
     json_t *last_sync;  /* the last sync's result (county), for status */
     /* the scheduler (county): why the current sync started; backoff state */
-    int why;            /* WHY_*: why the current (or last) sync started */
+    int why;            /* QS_WHY_*: why the current (or last) sync started */
+    int have_edit;      /* local edits seen since the last sync started: */
+    uint64_t edit_first; /* when the first was seen (loop ms) */
+    uint64_t edit_last;  /* when the last was seen (loop ms) */
     unsigned fails;     /* failed syncs in a row (0: the link is up or untried) */
     int64_t down_ms;    /* wall ms of the first failure of this run of failures */
     uint64_t rng;       /* xorshift64 state for the jitter */
 };
-
-static const char *why_name(int why)
-{
-    static const char *const names[] = {"none", "start", "edit", "interval", "nightly",
-                                        "retry", "manual"};
-    return why >= 0 && why <= WHY_MANUAL ? names[why] : "none";
-}
 
 /* ---- helpers ---- */
 
@@ -506,13 +499,13 @@ static void done_ctl(qs_job *job)
                 json_object_set_new(o, "pending", json_integer((json_int_t)j->pending));
                 json_object_set_new(o, "skew_ms", json_integer(p ? p->skew_ms : 0));
                 int64_t at = 0;
-                int why = WHY_NONE;
+                int why = QS_WHY_NONE;
                 next_attempt(d, &at, &why);
                 json_time(o, "next_attempt", at);
                 json_object_set_new(o, "next_reason",
-                                    why ? json_string(why_name(why)) : json_null());
-                json_object_set_new(o, "reason",
-                                    d->syncing ? json_string(why_name(d->why)) : json_null());
+                                    why ? json_string(qs_sched_why_name(why)) : json_null());
+                json_object_set_new(o, "reason", d->syncing ? json_string(qs_sched_why_name(d->why))
+                                                             : json_null());
                 json_object_set_new(o, "failed_attempts", json_integer(d->fails));
                 json_time(o, "down_since", d->fails ? d->down_ms : 0);
                 json_object_set_new(o, "last_error",
@@ -649,7 +642,7 @@ static void ctl_dispatch(ctl_client *cl, const char *line)
         } else {
             ctl_reply(cl, json_pack("{s:b, s:b}", "ok", 1, "started", 1));
         }
-        start_sync(d, WHY_MANUAL);
+        start_sync(d, QS_WHY_MANUAL);
     } else {
         char msg[128];
         snprintf(msg, sizeof msg, "unknown command \"%.64s\"", cmd);
@@ -816,7 +809,7 @@ static uint64_t backoff_ms(daemon_s *d)
 
 static void on_retry(uv_timer_t *t)
 {
-    start_sync(t->data, WHY_RETRY);
+    start_sync(t->data, QS_WHY_RETRY);
 }
 
 static void duration_text(int64_t ms, char *out, size_t n)
@@ -866,15 +859,10 @@ static void link_up(daemon_s *d, const qs_link_result *r)
     d->fails = 0;
 }
 
-static void timer_due(uv_timer_t *t, int why, int64_t now, int64_t *at_ms, int *best)
+/* When timer t fires (wall ms), 0 when it is not armed. */
+static int64_t timer_at(uv_timer_t *t, int64_t now)
 {
-    if (!uv_is_active((uv_handle_t *)t))
-        return;
-    int64_t at = now + (int64_t)uv_timer_get_due_in(t);
-    if (!*best || at < *at_ms) {
-        *at_ms = at;
-        *best = why;
-    }
+    return uv_is_active((uv_handle_t *)t) ? now + (int64_t)uv_timer_get_due_in(t) : 0;
 }
 
 /* The next planned attempt (wall ms) and why; 0/NULL when none is planned.
@@ -883,21 +871,20 @@ static void next_attempt(daemon_s *d, int64_t *at_ms, int *why)
 {
     int64_t now = qs_clock_wall_ms();
     *at_ms = 0;
-    *why = WHY_NONE;
+    *why = QS_WHY_NONE;
     if (d->stopping)
         return;
-    if (d->syncing) {
-        *at_ms = now;
-        *why = d->why;
-        return;
-    }
     uv_update_time(d->loop);
-    timer_due(&d->retry, WHY_RETRY, now, at_ms, why);
-    if (d->fails > 0)
-        return; /* the other triggers wait for the retry */
-    timer_due(&d->settle, WHY_EDIT, now, at_ms, why);
-    timer_due(&d->interval, WHY_INTERVAL, now, at_ms, why);
-    timer_due(&d->nightly, WHY_NIGHTLY, now, at_ms, why);
+    qs_sched_plan p = {
+        .syncing = d->syncing,
+        .current_why = d->why,
+        .fails = d->fails,
+        .retry = timer_at(&d->retry, now),
+        .edit = timer_at(&d->settle, now),
+        .interval = timer_at(&d->interval, now),
+        .nightly = timer_at(&d->nightly, now),
+    };
+    *why = qs_sched_next(&p, now, at_ms);
 }
 
 /* ---- giving memory back when idle ----
@@ -991,13 +978,13 @@ static void on_session_end(const qs_link_result *r, void *data)
             more = 1;
     }
     json_decref(o);
-    int again = d->sync_again ? d->again_why : WHY_NONE;
+    int again = d->sync_again ? d->again_why : QS_WHY_NONE;
     d->sync_again = 0;
     if (d->stopping)
         return;
     if (more)
-        start_sync(d, WHY_MANUAL); /* a `sync --wait` asked for one more */
-    else if (again && (r->err.code == 0 || again == WHY_MANUAL))
+        start_sync(d, QS_WHY_MANUAL); /* a `sync --wait` asked for one more */
+    else if (again && (r->err.code == 0 || again == QS_WHY_MANUAL))
         start_sync(d, again);
     else if (r->err.code == 0)
         check_pending(d); /* edits made while it ran go up now */
@@ -1012,17 +999,21 @@ static void start_sync(daemon_s *d, int why)
     if (d->stopping)
         return;
     if (d->syncing) {
-        if (!d->sync_again || why == WHY_MANUAL)
+        if (!d->sync_again || why == QS_WHY_MANUAL)
             d->again_why = why;
         d->sync_again = 1;
         return;
     }
-    if (d->fails > 0 && why != WHY_RETRY && why != WHY_MANUAL) {
+    if (!qs_sched_runs(d->fails, why)) {
         qs_log(QS_LOG_DEBUG, "sync", "%s trigger while the link is down: the planned retry "
-               "covers it", why_name(why));
+               "covers it", qs_sched_why_name(why));
         return;
     }
     uv_timer_stop(&d->retry);
+    /* This sync takes up every edit made so far (one that commits while it
+     * runs is found by check_pending after it, or by the watch). */
+    uv_timer_stop(&d->settle);
+    d->have_edit = 0;
     d->why = why;
     d->sync_no++;
     d->syncing = 1;
@@ -1038,7 +1029,7 @@ static void start_sync(daemon_s *d, int why)
         return;
     }
     qs_log(d->fails ? QS_LOG_DEBUG : QS_LOG_INFO, "sync", "connecting to %s (%s:%d): %s",
-           d->cfg.up.host, d->cfg.up.address, d->cfg.up.port, why_name(why));
+           d->cfg.up.host, d->cfg.up.address, d->cfg.up.port, qs_sched_why_name(why));
 }
 
 /* ---- local edits (county) ---- */
@@ -1066,8 +1057,29 @@ static void work_watch(qs_job *job, qs_store *st)
 static void on_settle(uv_timer_t *t)
 {
     daemon_s *d = t->data;
-    qs_log(QS_LOG_INFO, "sync", "local edits settled: syncing");
-    start_sync(d, WHY_EDIT);
+    uint64_t now = uv_now(d->loop);
+    if (d->have_edit && now - d->edit_last < QS_SCHED_SETTLE_MS)
+        qs_log(QS_LOG_INFO, "sync", "local edits still coming, the first %llu s ago "
+               "(edit_max_delay %u s): syncing", (unsigned long long)(now - d->edit_first) / 1000,
+               d->cfg.up.edit_max_delay);
+    else
+        qs_log(QS_LOG_INFO, "sync", "local edits settled: syncing");
+    start_sync(d, QS_WHY_EDIT);
+}
+
+/* A local edit was seen (or records are still pending after a sync): plan
+ * the sync that takes it up (qs_sched_edit_due: a debounce with a limit). */
+static void note_edit(daemon_s *d)
+{
+    uint64_t now = uv_now(d->loop);
+    if (!d->have_edit) {
+        d->have_edit = 1;
+        d->edit_first = now;
+    }
+    d->edit_last = now;
+    int64_t due = qs_sched_edit_due((int64_t)d->edit_first, (int64_t)d->edit_last,
+                                    QS_SCHED_SETTLE_MS, d->cfg.up.edit_max_delay * 1000u);
+    uv_timer_start(&d->settle, on_settle, due > (int64_t)now ? (uint64_t)due - now : 0, 0);
 }
 
 static void done_watch(qs_job *job)
@@ -1077,11 +1089,11 @@ static void done_watch(qs_job *job)
     if (!job->cancelled && !d->stopping && j->rc == 0) {
         if (j->pending) {
             if (j->v > 0)
-                uv_timer_start(&d->settle, on_settle, SETTLE_MS, 0);
+                note_edit(d);
         } else {
             d->watch_busy = 0;
             if (d->have_version && j->v != d->data_version)
-                uv_timer_start(&d->settle, on_settle, SETTLE_MS, 0); /* (re)start the debounce */
+                note_edit(d);
             d->data_version = j->v;
             d->have_version = 1;
         }
@@ -1118,7 +1130,7 @@ static void on_watch(uv_timer_t *t)
 
 static void on_interval(uv_timer_t *t)
 {
-    start_sync(t->data, WHY_INTERVAL);
+    start_sync(t->data, QS_WHY_INTERVAL);
 }
 
 static uint64_t ms_to_nightly(int minute)
@@ -1135,11 +1147,42 @@ static uint64_t ms_to_nightly(int minute)
 static void on_nightly(uv_timer_t *t)
 {
     daemon_s *d = t->data;
-    start_sync(d, WHY_NIGHTLY);
+    start_sync(d, QS_WHY_NIGHTLY);
     uv_timer_start(&d->nightly, on_nightly, ms_to_nightly(d->cfg.up.nightly_min), 0);
 }
 
 /* ---- signals, reload, stop ---- */
+
+/* The certificate's window goes into the store for the CLI, which applies
+ * the same clock rule before it writes (README "Clocks"). */
+typedef struct window_job {
+    qs_job job;
+    int64_t not_before, not_after;
+} window_job;
+
+static void work_window(qs_job *job, qs_store *st)
+{
+    window_job *j = (window_job *)job;
+    qs_err e = {0};
+    if (qs_store_set_cert_window(st, j->not_before, j->not_after, &e) != 0)
+        qs_log(QS_LOG_WARN, "store", "cannot record the certificate's validity for the CLI's "
+               "clock check: %s", e.msg);
+}
+
+static void done_window(qs_job *job)
+{
+    free(job);
+}
+
+static void post_window(daemon_s *d, const qs_tls_ctx_info *in)
+{
+    window_job *j = qs_xcalloc(1, sizeof *j);
+    j->job.work = work_window;
+    j->job.done = done_window;
+    j->not_before = (int64_t)in->not_before;
+    j->not_after = (int64_t)in->not_after;
+    qs_worker_post(d->worker, &j->job);
+}
 
 static int do_reload(daemon_s *d, qs_err *e)
 {
@@ -1168,6 +1211,7 @@ static int do_reload(daemon_s *d, qs_err *e)
     qs_log(QS_LOG_INFO, "tls", "reloaded certificates and CRL (CRL next update %s); established "
            "connections keep their session", b);
     warn_expiry(&in);
+    post_window(d, &in);
     return 0;
 }
 
@@ -1249,6 +1293,12 @@ static int run_daemon(daemon_s *d)
     uv_loop_init(&loop);
     d->loop = &loop;
 
+    if (geteuid() == 0)
+        qs_log(QS_LOG_WARN, "daemon", "RUNNING AS ROOT: qianshoud talks to the network and "
+               "should run as its own user; the systemd unit runs it as qianshou, by hand use "
+               "`setpriv --reuid=qianshou --regid=qianshou --init-groups qianshoud -c FILE`. As "
+               "root a flaw reachable from the network would own the machine, and the files it "
+               "creates in %s belong to root", c->data_dir);
     if (mkdir(c->data_dir, 02770) != 0 && errno != EEXIST) {
         qs_log(QS_LOG_ERROR, "daemon", "cannot create the data directory %s: %s", c->data_dir,
                strerror(errno));
@@ -1292,6 +1342,15 @@ static int run_daemon(daemon_s *d)
         qs_log(QS_LOG_ERROR, "store", "%s", e.msg);
         goto out;
     }
+    /* The county notices clerks' edits by PRAGMA data_version; its baseline is
+     * taken now, before the first sync, so an edit committed between that sync
+     * and the first poll a second later is not taken for the baseline (it
+     * waited for the interval: an hour). */
+    if (c->role == QS_ROLE_COUNTY && qs_store_data_version(d->store, &d->data_version, &e) == 0)
+        d->have_version = 1;
+    if (qs_store_set_cert_window(d->store, (int64_t)in.not_before, (int64_t)in.not_after, &e))
+        qs_log(QS_LOG_WARN, "store", "cannot record the certificate's validity for the CLI's "
+               "clock check: %s", e.msg);
     if (qs_worker_start(&d->worker, &loop, d->store, &e) != 0) {
         qs_log(QS_LOG_ERROR, "daemon", "%s", e.msg);
         goto out;
@@ -1356,7 +1415,7 @@ static int run_daemon(daemon_s *d)
         if (c->up.nightly_min >= 0)
             uv_timer_start(&d->nightly, on_nightly, ms_to_nightly(c->up.nightly_min), 0);
         uv_timer_start(&d->watch, on_watch, WATCH_MS, WATCH_MS);
-        start_sync(d, WHY_START);
+        start_sync(d, QS_WHY_START);
     }
     qs_notify_ready(&loop, c->role == QS_ROLE_AGGREGATOR ? "listening" : "running");
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/clock.h"
 #include "proto/schema.h"
 #include "proto/scope.h"
 #include "proto/xmalloc.h"
@@ -153,6 +154,9 @@ static int make_hello(qs_session *s, uint32_t type, uint64_t cursor, const uint8
     }
     h->max_batch = s->o.max_batch;
     h->window = s->o.window;
+    int64_t wall = qs_clock_wall_ms();
+    h->has_wall = true;
+    h->wall_ms = wall > 0 ? (uint64_t)wall : 0;
     return emit(s, &m, err);
 }
 
@@ -217,9 +221,14 @@ static int take_hello(qs_session *s, const qs_hello *h, bool *reset, qs_err *err
         return rc;
     s->hello = *h;
     s->have_hello = true;
-    rc = qs_store_clock_recv(s->st, h->hlc, &s->stats.skew_ms, &s->stats.skew_rejected, err);
+    rc = qs_store_clock_recv(s->st, h->hlc, &s->stats.hlc_ahead_ms, &s->stats.skew_rejected, err);
     if (rc)
         return rc;
+    /* Skew is the peer's wall clock against ours (key 11); the HLC would keep
+     * reporting a far-future reading it once persisted. A peer without key 11
+     * (older) is measured by its HLC, as before. */
+    s->stats.skew_ms = h->has_wall ? (int64_t)h->wall_ms - qs_clock_wall_ms()
+                                   : s->stats.hlc_ahead_ms;
     s->batch_max = min_u32(s->o.max_batch, h->max_batch ? h->max_batch : s->o.max_batch);
     s->window = min_u32(s->o.window, h->window ? h->window : s->o.window);
     s->stats.features = s->o.features & h->features;

@@ -73,8 +73,11 @@ typedef struct qs_sess_stats {
                             once where our push arrives and once where theirs does) */
     uint64_t parked;
     uint64_t duplicates; /* already held by the receiver (an unacknowledged batch resent) */
-    int64_t skew_ms;     /* peer clock - ours at the handshake */
-    bool skew_rejected;  /* the peer's clock was beyond the maximum offset */
+    int64_t skew_ms;     /* peer wall clock - ours at the handshake (HELLO/WELCOME key
+                            11; a peer that does not send it: its HLC - our wall) */
+    int64_t hlc_ahead_ms; /* the peer's HLC reading - our wall clock */
+    bool skew_rejected;  /* the peer's HLC reading was beyond the maximum offset: our
+                            clock was not moved (see hlc_ahead_ms) */
     uint64_t highest_sent;  /* highest upto sent (for the next session's prev_sent) */
     uint64_t highest_acked; /* highest upto the peer acknowledged */
     uint32_t features;   /* agreed features (ours & the peer's) */

@@ -120,20 +120,8 @@ static void openssl_reason(char *out, size_t n)
 int qs_tls_ctx_check_clock(const qs_tls_ctx *ctx, qs_err *e)
 {
     const qs_tls_ctx_info *in = &ctx->info;
-    if (in->not_before == 0 && in->not_after == 0)
-        return 0;
-    time_t now = qs_clock_wall_time();
-    if (now >= in->not_before && now <= in->not_after)
-        return 0;
-    char tn[40], ta[40], tb[40];
-    fmt_time(now, tn, sizeof tn);
-    fmt_time(in->not_before, ta, sizeof ta);
-    fmt_time(in->not_after, tb, sizeof tb);
-    return qs_err_set(e, QS_ECLOCK,
-                      "this machine's clock says %s, but our certificate (node %s) is valid "
-                      "from %s to %s: check the clock (renew the certificate only if the "
-                      "clock is right)",
-                      tn, in->node_id, ta, tb);
+    return qs_clock_check_window(qs_clock_wall_time(), in->not_before, in->not_after, in->node_id,
+                                 e);
 }
 
 static int file_readable(const char *what, const char *path, qs_err *e)

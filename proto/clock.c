@@ -87,3 +87,28 @@ time_t qs_clock_wall_time(void)
         s--; /* floor before the epoch */
     return (time_t)s;
 }
+
+static void fmt_time(time_t t, char *out, size_t n)
+{
+    struct tm tm;
+    if (t == 0 || !gmtime_r(&t, &tm) || !strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        snprintf(out, n, "(unknown time)");
+}
+
+int qs_clock_check_window(time_t now, time_t not_before, time_t not_after, const char *node,
+                          qs_err *e)
+{
+    if (not_before == 0 && not_after == 0)
+        return 0;
+    if (now >= not_before && now <= not_after)
+        return 0;
+    char tn[40], ta[40], tb[40];
+    fmt_time(now, tn, sizeof tn);
+    fmt_time(not_before, ta, sizeof ta);
+    fmt_time(not_after, tb, sizeof tb);
+    return qs_err_set(e, QS_ECLOCK,
+                      "this machine's clock says %s, but our certificate (node %s) is valid "
+                      "from %s to %s: check the clock (renew the certificate only if the "
+                      "clock is right)",
+                      tn, node, ta, tb);
+}

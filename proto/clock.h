@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "proto/err.h"
+
 /* Wall clock in milliseconds since the Unix epoch, shifted by the hook. */
 int64_t qs_clock_wall_ms(void);
 /* The same in seconds, as time_t (for X509_VERIFY_PARAM_set_time). */
@@ -27,6 +29,16 @@ int64_t qs_clock_offset_ms(void);
  * sign, decimal digits, optional unit s/m/h/d, nothing else (no spaces).
  * Returns 0 or QS_EINVAL (*ms untouched). */
 int qs_clock_parse_offset(const char *s, int64_t *ms);
+
+/* The clock rule for a node's own certificate, shared by the daemon (at
+ * start and before every sync) and the CLI (before it writes): 0 when
+ * not_before <= now <= not_after, else QS_ECLOCK with the sentence
+ * "this machine's clock says <now>, but our certificate (node <node>) is
+ * valid from <a> to <b>: check the clock (renew the certificate only if the
+ * clock is right)" in e. Times in seconds since the epoch (UTC). A window of
+ * 0, 0 means unknown: 0. */
+int qs_clock_check_window(time_t now, time_t not_before, time_t not_after, const char *node,
+                          qs_err *e);
 
 /* Tests only: replace the offset (overrides the environment). */
 void qs_clock_set_offset_ms(int64_t ms);

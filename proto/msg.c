@@ -143,7 +143,7 @@ int qs_record_encode(const qs_record *r, qs_buf *out, qs_err *err)
 static int pack_hello(msgpack_packer *pk, uint32_t type, const qs_hello *h)
 {
     size_t node = strnlen(h->node, QS_NODE_MAX);
-    int e = msgpack_pack_map(pk, h->has_peer_inc ? 11 : 10);
+    int e = msgpack_pack_map(pk, 10 + (h->has_peer_inc ? 1 : 0) + (h->has_wall ? 1 : 0));
     e |= msgpack_pack_uint8(pk, 0) | msgpack_pack_uint32(pk, type);
     e |= msgpack_pack_uint8(pk, 1) | msgpack_pack_uint32(pk, h->proto);
     e |= msgpack_pack_uint8(pk, 2) | pack_str(pk, h->node, node);
@@ -156,6 +156,8 @@ static int pack_hello(msgpack_packer *pk, uint32_t type, const qs_hello *h)
         e |= msgpack_pack_uint8(pk, 8) | pack_bin(pk, h->peer_inc, QS_INC_LEN);
     e |= msgpack_pack_uint8(pk, 9) | msgpack_pack_uint32(pk, h->max_batch);
     e |= msgpack_pack_uint8(pk, 10) | msgpack_pack_uint32(pk, h->window);
+    if (h->has_wall)
+        e |= msgpack_pack_uint8(pk, 11) | msgpack_pack_uint64(pk, h->wall_ms);
     return e;
 }
 
@@ -494,8 +496,10 @@ static int decode_hello(const msgpack_object *o, qs_hello *h, ctx *c)
         (rc = get_fixed_bin(o, 8, "peer_inc", false, QS_INC_LEN, h->peer_inc, &h->has_peer_inc,
                             c)) ||
         (rc = get_u32(o, 9, "max_batch", false, &h->max_batch, c)) ||
-        (rc = get_u32(o, 10, "window", false, &h->window, c)))
+        (rc = get_u32(o, 10, "window", false, &h->window, c)) ||
+        (rc = get_uint(o, 11, "wall", false, UINT64_MAX, &h->wall_ms, c)))
         return rc;
+    h->has_wall = qs_mp_map_get(o, 11) != NULL;
     return 0;
 }
 

@@ -65,6 +65,10 @@ typedef struct qs_hello { /* HELLO and WELCOME */
     uint8_t peer_inc[QS_INC_LEN];  /*    incarnation; cursor is only valid for it */
     uint32_t max_batch;            /* 9: records per batch the sender accepts */
     uint32_t window;               /* 10: unacknowledged batches the sender accepts */
+    bool has_wall;                 /* 11: present when the sender sent its wall clock */
+    uint64_t wall_ms;              /*     (ms since the epoch, physical time through the
+                                          clock hook, not the HLC): skew is measured
+                                          from it */
 } qs_hello;
 
 typedef struct qs_batch { /* PUSH and CHANGES */

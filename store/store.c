@@ -726,6 +726,50 @@ int qs_store_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rej
     return qs__tx_end(st, mine, rc, err);
 }
 
+/* A meta integer that may be absent: 0 with *v = 0 then. */
+static int meta_get_opt(qs_store *st, const char *k, int64_t *v, qs_err *err)
+{
+    qs_err e = {0};
+    *v = 0;
+    int rc = qs__meta_get_int(st, k, v, &e);
+    if (rc == QS_ENOTFOUND) {
+        *v = 0;
+        return 0;
+    }
+    if (rc && err)
+        *err = e;
+    return rc;
+}
+
+int qs_store_clock_last(qs_store *st, qs_hlc *out, qs_err *err)
+{
+    int64_t v;
+    int rc = meta_get_opt(st, "hlc", &v, err);
+    *out = (qs_hlc)v;
+    return rc;
+}
+
+int qs_store_set_cert_window(qs_store *st, int64_t not_before, int64_t not_after, qs_err *err)
+{
+    bool mine;
+    int rc = qs__tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    if (!(rc = qs__meta_set_int(st, "cert_not_before", not_before, err)))
+        rc = qs__meta_set_int(st, "cert_not_after", not_after, err);
+    return qs__tx_end(st, mine, rc, err);
+}
+
+int qs_store_cert_window(qs_store *st, int64_t *not_before, int64_t *not_after, qs_err *err)
+{
+    int rc = meta_get_opt(st, "cert_not_before", not_before, err);
+    if (!rc)
+        rc = meta_get_opt(st, "cert_not_after", not_after, err);
+    if (rc)
+        *not_before = *not_after = 0;
+    return rc;
+}
+
 /* ---- incarnation ------------------------------------------------------- */
 
 int qs_store_check_cursor(qs_store *st, uint64_t cursor, bool *renewed, qs_err *err)

@@ -126,6 +126,15 @@ int qs_store_clock_now(qs_store *st, qs_hlc *out, qs_err *err);
  * wall; *rejected when beyond max_clock_offset_ms (the clock is not dragged). */
 int qs_store_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rejected,
                         qs_err *err);
+/* The clock's last stored reading (0 when none yet), without advancing it. */
+int qs_store_clock_last(qs_store *st, qs_hlc *out, qs_err *err);
+/* This node's certificate window (seconds since the epoch), as the daemon
+ * last loaded it: the daemon records it at start and at every reload, so
+ * that the CLI, which reads no certificate, applies the same clock rule
+ * (qs_clock_check_window) before it writes. qs_store_cert_window gives 0, 0
+ * when no daemon has recorded one in this store. */
+int qs_store_set_cert_window(qs_store *st, int64_t not_before, int64_t not_after, qs_err *err);
+int qs_store_cert_window(qs_store *st, int64_t *not_before, int64_t *not_after, qs_err *err);
 
 /* ---- local edits ------------------------------------------------------ */
 /* Create a record of kind with body. scope NULL = the node's own id. The body

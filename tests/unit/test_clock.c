@@ -151,6 +151,42 @@ static int malformed_child(void)
     return d >= -1000 && d <= 1000 ? 0 : 2;
 }
 
+/* The clock rule for a node's own certificate (daemon and CLI share it). */
+static void test_check_window_table(void **state)
+{
+    (void)state;
+    const time_t nb = 1700000000, na = nb + 90 * 86400;
+    static const struct {
+        const char *what;
+        time_t now, nb, na;
+        int rc;
+    } t[] = {
+        {"inside", 1700000000 + 86400, 1700000000, 1700000000 + 90 * 86400, 0},
+        {"at notBefore", 1700000000, 1700000000, 1700000000 + 90 * 86400, 0},
+        {"at notAfter", 1700000000 + 90 * 86400, 1700000000, 1700000000 + 90 * 86400, 0},
+        {"a second early", 1700000000 - 1, 1700000000, 1700000000 + 90 * 86400, QS_ECLOCK},
+        {"a second late", 1700000000 + 90 * 86400 + 1, 1700000000, 1700000000 + 90 * 86400,
+         QS_ECLOCK},
+        {"800 days ahead", 1700000000 + 800 * 86400, 1700000000, 1700000000 + 90 * 86400,
+         QS_ECLOCK},
+        {"window unknown", 0, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        qs_err e = {0};
+        int rc = qs_clock_check_window(t[i].now, t[i].nb, t[i].na, "632322", &e);
+        if (rc != t[i].rc)
+            fail_msg("%s: rc %d, want %d", t[i].what, rc, t[i].rc);
+        if (rc)
+            assert_non_null(strstr(e.msg, "this machine's clock says "));
+    }
+    qs_err e = {0};
+    assert_int_equal(qs_clock_check_window(nb - 86400, nb, na, "632322", &e), QS_ECLOCK);
+    assert_string_equal(e.msg, "this machine's clock says 2023-11-13 22:13:20 UTC, but our "
+                               "certificate (node 632322) is valid from 2023-11-14 22:13:20 UTC "
+                               "to 2024-02-12 22:13:20 UTC: check the clock (renew the "
+                               "certificate only if the clock is right)");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--malformed-child") == 0)
@@ -161,6 +197,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_parse_table),
         cmocka_unit_test(test_set_offset_shifts),
         cmocka_unit_test(test_env_malformed),
+        cmocka_unit_test(test_check_window_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,6 +89,8 @@ static qs_msg sample(uint32_t type, qs_record recs[3], qs_result res[3])
             fill(m.u.hello.peer_inc, QS_INC_LEN, 80);
         m.u.hello.max_batch = 500;
         m.u.hello.window = 4;
+        m.u.hello.has_wall = true;
+        m.u.hello.wall_ms = 1764373447123ull;
         break;
     case QS_MSG_PUSH:
     case QS_MSG_CHANGES:
@@ -153,6 +155,8 @@ static void assert_msg_eq(const qs_msg *a, const qs_msg *b)
             assert_memory_equal(x->peer_inc, y->peer_inc, QS_INC_LEN);
         assert_int_equal(x->max_batch, y->max_batch);
         assert_int_equal(x->window, y->window);
+        assert_int_equal(x->has_wall, y->has_wall);
+        assert_true(x->wall_ms == y->wall_ms);
         break;
     }
     case QS_MSG_PUSH:
@@ -333,8 +337,8 @@ static void test_missing_and_wrong_keys(void **state)
         uint32_t nkeys;    /* keys 1..nkeys */
         uint32_t optional; /* bitmask of optional keys */
     } t[] = {
-        {QS_MSG_HELLO, 10, 1u << 8 | 1u << 9 | 1u << 10},
-        {QS_MSG_WELCOME, 10, 1u << 8 | 1u << 9 | 1u << 10},
+        {QS_MSG_HELLO, 11, 1u << 8 | 1u << 9 | 1u << 10 | 1u << 11},
+        {QS_MSG_WELCOME, 11, 1u << 8 | 1u << 9 | 1u << 10 | 1u << 11},
         {QS_MSG_PUSH, 3, 0},
         {QS_MSG_CHANGES, 3, 0},
         {QS_MSG_ACK, 3, 0},
@@ -427,7 +431,15 @@ static void test_hello_optional_defaults(void **state)
     assert_false(d.u.hello.has_peer_inc);
     assert_int_equal(d.u.hello.max_batch, 0);
     assert_int_equal(d.u.hello.window, 0);
+    assert_true(d.u.hello.has_wall); /* key 11 still there */
     assert_string_equal(d.u.hello.node, "632322");
+    /* A peer from before key 11 (wall clock) sends none: has_wall false. */
+    qs_buf w;
+    mutate(&c, false, 11, M_DROP, &w);
+    assert_int_equal(qs_msg_decode(w.data, w.len, &l, &d, NULL), 0);
+    assert_false(d.u.hello.has_wall);
+    assert_true(d.u.hello.wall_ms == 0);
+    qs_buf_free(&w);
     qs_buf_free(&enc);
     qs_buf_free(&a);
     qs_buf_free(&b);

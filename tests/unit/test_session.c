@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "daemon/session.h"
+#include "proto/clock.h"
 #include "proto/schema.h"
 #include "store/store.h"
 #include "tests/support/fixture.h"
@@ -568,6 +569,100 @@ static void test_group_commit(void **state)
     qs_store_close(p);
 }
 
+/* Skew is measured from the wall clocks in HELLO/WELCOME (key 11), not from
+ * the HLC: a county whose stored HLC was pushed far ahead by a wrong clock
+ * that has since been set right shows no skew, though its HLC reading is
+ * still not taken (reported apart as hlc_ahead_ms). A peer without key 11 is
+ * measured by its HLC, as before. One table of HELLOs at a parent session. */
+static void test_skew_from_wall_clocks(void **state)
+{
+    (void)state;
+    const int64_t min = 60000LL, h = 60 * min, day = 24 * h;
+    static const struct {
+        const char *what;
+        int64_t hlc, wall; /* offsets from now */
+        bool has_wall;
+        int64_t skew;
+        bool rejected;
+    } t[] = {
+        {"both clocks 5 h ahead", 5 * h, 5 * h, true, 5 * h, true},
+        {"HLC stuck 800 days ahead, wall clock right", 800 * day, 0, true, 0, true},
+        {"3 days behind", -3 * day, -3 * day, true, -3 * day, false},
+        {"wall clock ahead, HLC not (yet)", 0, 2 * h, true, 2 * h, false},
+        {"older peer without key 11: its HLC", 1 * min, 0, false, 1 * min, false},
+    };
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        msgq q = {0};
+        side sd = {.out = &q};
+        qs_sess_opts po = {.children = kids, .nchildren = NKIDS};
+        qs_session *s = qs_session_new(p, QS_SESS_PARENT, "632322", &po, emit_cb, &sd);
+        int64_t now = qs_clock_wall_ms();
+        qs_msg m = {.type = QS_MSG_HELLO};
+        qs_hello *hl = &m.u.hello;
+        hl->proto = QS_PROTO_VERSION;
+        strcpy(hl->node, "632322");
+        memset(hl->incarnation, 7, QS_INC_LEN);
+        hl->schema = QS_SCHEMA_VERSION;
+        hl->hlc = qs_hlc_make(now + t[i].hlc, 0);
+        hl->has_wall = t[i].has_wall;
+        hl->wall_ms = t[i].has_wall ? (uint64_t)(now + t[i].wall) : 0;
+        qs_err e = {0};
+        if (qs_session_recv(s, &m, &e))
+            fail_msg("%s: %s", t[i].what, e.msg);
+        const qs_sess_stats *st = qs_session_stats(s);
+        if (llabs(st->skew_ms - t[i].skew) > 5000 || st->skew_rejected != t[i].rejected)
+            fail_msg("%s: skew %lld ms rejected %d, want about %lld ms, %d", t[i].what,
+                     (long long)st->skew_ms, st->skew_rejected, (long long)t[i].skew,
+                     t[i].rejected);
+        assert_true(llabs(st->hlc_ahead_ms - t[i].hlc) < 5000);
+        /* What the province keeps and shows (`nodes`) is the same skew. */
+        qs_peer peer;
+        assert_int_equal(qs_store_peer_get(p, "632322", &peer, &e), 0);
+        assert_true(peer.skew_ms == st->skew_ms);
+        /* The WELCOME carries the parent's wall clock. */
+        qs_msg w;
+        qs_limits lim = qs_limits_default();
+        assert_int_equal(q.n, 1);
+        assert_int_equal(qs_msg_decode(q.items[0].data, q.items[0].len, &lim, &w, &e), 0);
+        assert_int_equal(w.type, QS_MSG_WELCOME);
+        assert_true(w.u.hello.has_wall);
+        assert_true(llabs((int64_t)w.u.hello.wall_ms - qs_clock_wall_ms()) < 5000);
+        qs_msg_free(&w);
+        qs_session_free(s);
+        q_free(&q);
+    }
+    /* The parent's clock was never dragged by the readings it refused. */
+    qs_hlc now;
+    qs_err e = {0};
+    assert_int_equal(qs_store_clock_now(p, &now, &e), 0);
+    assert_true(qs_hlc_ms(now) < qs_clock_wall_ms() + 3 * h);
+    qs_store_close(p);
+}
+
+/* End to end: a county run once with its clock 800 days ahead (its HLC is
+ * stored there), then with the right clock: both sides see no skew. */
+static void test_skew_after_clock_set_right(void **state)
+{
+    (void)state;
+    const int64_t day = 86400000LL;
+    qs_store *p = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
+    qs_store *c = open_store("632322", QS_ROLE_COUNTY, NULL);
+    qs_clock_set_offset_ms(800 * day);
+    add_service(c, 1, NULL); /* stamped 800 days ahead; the HLC keeps it */
+    qs_clock_set_offset_ms(0);
+    link_result r = run(c, "632322", p, "630000", 0, 0);
+    assert_int_equal(r.rc, 0);
+    assert_true(r.done);
+    if (llabs(r.parent.skew_ms) > 5000 || llabs(r.child.skew_ms) > 5000)
+        fail_msg("skew at the parent %lld ms, at the child %lld ms: want about 0",
+                 (long long)r.parent.skew_ms, (long long)r.child.skew_ms);
+    assert_true(r.parent.skew_rejected); /* the reading itself is still refused */
+    assert_true(r.parent.hlc_ahead_ms > 799 * day);
+    qs_store_close(c);
+    qs_store_close(p);
+}
+
 int main(void)
 {
     qs_fx_init("session");
@@ -581,6 +676,8 @@ int main(void)
         cmocka_unit_test(test_restored_county),
         cmocka_unit_test(test_copied_county),
         cmocka_unit_test(test_group_commit),
+        cmocka_unit_test(test_skew_from_wall_clocks),
+        cmocka_unit_test(test_skew_after_clock_set_right),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }

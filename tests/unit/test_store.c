@@ -831,6 +831,19 @@ static void test_shared_clock(void **state)
     qs_hlc h;
     assert_int_equal(qs_store_clock_now(b, &h, &e), 0);
     assert_true(qs_hlc_ms(h) < qs_clock_wall_ms() + 60000);
+    /* The last reading, as the other handle (the CLI) sees it, not advanced. */
+    qs_hlc seen, again;
+    assert_int_equal(qs_store_clock_last(a, &seen, &e), 0);
+    assert_true(seen == h);
+    assert_int_equal(qs_store_clock_last(a, &again, &e), 0);
+    assert_true(again == h);
+    /* The certificate window the daemon records for the CLI: none, then one. */
+    int64_t nb = -1, na = -1;
+    assert_int_equal(qs_store_cert_window(b, &nb, &na, &e), 0);
+    assert_true(nb == 0 && na == 0);
+    assert_int_equal(qs_store_set_cert_window(a, 1700000000, 1707776000, &e), 0);
+    assert_int_equal(qs_store_cert_window(b, &nb, &na, &e), 0);
+    assert_true(nb == 1700000000 && na == 1707776000);
     qs_store_close(a);
     qs_store_close(b);
 }
