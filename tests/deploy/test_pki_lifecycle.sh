@@ -57,7 +57,7 @@ issued() { # ca name usage(client|server) [sign options...]: writes $R/name.usag
     echo "  issued $name $*: $(eku "$crt")"
 }
 for id in 000000 630000 620000 622301 632300 632322 632322100 630022 632322000 63232 6323221 \
-    6323221001 63232a; do
+    6323221001 63232a 600100; do
     csr "$id" "/CN=$id"
 done
 csr garbage "/CN=qianshou-agg.test"
@@ -68,7 +68,7 @@ refused "$CA" 630000 "is the province itself"
 refused "$CA" 620000 "outside this CA's province 630000"
 refused "$CA" 622301 "outside this CA's province 630000"
 refused "$CA" 632300 "is a prefecture"
-for id in 630022 632322000 63232 6323221 6323221001 63232a garbage nocn; do
+for id in 630022 632322000 63232 6323221 6323221001 63232a 600100 garbage nocn; do
     refused "$CA" "$id" "not a GB/T 2260 division code"
 done
 refused "$CA" twocn "has 2 CNs"
@@ -108,6 +108,7 @@ echo 632300 >"$T/ca-gansu/province"
 refused "$T/ca-gansu" 632322 "not a province code"
 "$PKI" ca-init "$T/ca-bad" --province 632300 >"$R/out" 2>&1 && fail "ca-init --province 632300 succeeded"
 grep -q "not a province code" "$R/out" || fail "ca-init --province 632300: $(cat "$R/out")"
+"$PKI" ca-init "$T/ca-bad" --province 600000 >"$R/out" 2>&1 && fail "ca-init --province 600000 (no such province) succeeded"
 ok "the CA's province: --province 620000 signs 62 only; no province file means 630000"
 
 # The recipe in deploy/pki/README.md for a test that needs a forged client
