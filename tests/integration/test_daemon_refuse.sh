@@ -59,11 +59,12 @@ grep -qi 'not usable for TLS (extended key usage)' <<<"$r" || fail "county certi
 grep -qi "extended key usage" "$T/c1.log" || fail "county did not log the extended key usage"
 s=$(ctl c1 '{"cmd":"status"}'); grep -qi 'extended key usage' <<<"$s" || fail "status last_error: $s"
 ok "county certificate as aggregator refused: $r"
-# --check --connect says which part failed: TLS (the host name) here, TCP
-# once nothing listens, and passes against the real aggregator (below)
+# --check --connect says which part failed: TLS (the certificate's purpose) here,
+# the host name below, TCP once nothing listens, and passes against the real
+# aggregator (further below)
 set +e; out=$("$QSD" -c "$T/c1.ini" --check --connect 2>&1); rc=$?; set -e
-[ $rc = 3 ] && grep -q "TLS handshake with 127.0.0.1:$PORT (host qianshou-agg.test) failed: .*host name mismatch" <<<"$out" ||
-    fail "--check --connect on a wrong host: $rc $out"
+[ $rc = 3 ] && grep -q "TLS handshake with 127.0.0.1:$PORT (host qianshou-agg.test) failed: .*extended key usage" <<<"$out" ||
+    fail "--check --connect on a county certificate: $rc $out"
 stop c1; stop fake
 set +e; out2=$("$QSD" -c "$T/c1.ini" --check --connect 2>&1); rc=$?; set -e
 [ $rc = 3 ] && grep -q "TCP connection to 127.0.0.1:$PORT (host qianshou-agg.test) failed: connect: connection refused" <<<"$out2" ||
@@ -81,7 +82,10 @@ grep -q '"ok":false' <<<"$r" || fail "wrong DNS accepted: $r"
 grep -qi 'host name mismatch: it names other-agg.test, but \[upstream\] host is qianshou-agg.test' <<<"$r" || fail "wrong DNS reason: $r"
 grep -qi "host name mismatch" "$T/c1.log" || fail "county did not log host name mismatch"
 s=$(ctl c1 '{"cmd":"status"}'); grep -qi 'host name mismatch' <<<"$s" || fail "status last_error: $s"
-ok "aggregator certificate for another host name refused: $r"
+set +e; out3=$("$QSD" -c "$T/c1.ini" --check --connect 2>&1); rc=$?; set -e
+[ $rc = 3 ] && grep -q "TLS handshake with 127.0.0.1:$PORT (host qianshou-agg.test) failed: .*host name mismatch" <<<"$out3" ||
+    fail "--check --connect on a wrong host: $rc $out3"
+ok "aggregator certificate for another host name refused: $r; $(grep failed <<<"$out3")"
 stop c1; stop other
 
 # our own certificate outside its window by the clock hook: a clock problem
