@@ -525,9 +525,13 @@ static void describe_ssl_error(qs_tls *t, unsigned long ec, char *msg, size_t n)
         case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
             snprintf(msg, n, "the peer refused our certificate: unknown CA");
             return;
+        case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+            snprintf(msg, n, "the peer refused our certificate: not usable for this side "
+                             "(extended key usage: a county certificate is for clients only, "
+                             "the aggregator's for servers only)");
+            return;
         case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
         case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
-        case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
             snprintf(msg, n, "the peer refused our certificate (%s)", ERR_reason_error_string(ec));
             return;
         default:

@@ -5,7 +5,10 @@
 # certificate travel); sync; revoke the county, publish the CRL, SIGHUP the
 # aggregator: refused; renew (new key, new certificate): sync again; replace the
 # aggregator's certificate without touching any county; a new aggregator host
-# name needs the counties' [upstream] host changed. Label quick.
+# name needs the counties' [upstream] host changed. Before any of that, what
+# the CA refuses to sign (DESIGN.md "Corrections found by testing": a parent
+# accepts as children only nodes strictly below it; server certificates are
+# serverAuth only). Label quick.
 . "$QS_SOURCE_DIR/tests/integration/daemon_lib.sh"
 QS=$BIN/client/qianshou
 CA=$T/province-ca          # the offline CA medium
@@ -17,6 +20,108 @@ y=$(stamp $(($(date +%s) - 86400)))
 "$PKI" ca-init "$CA" >/dev/null
 [ "$(stat -c %a "$CA/ca.key")" = 600 ] || fail "ca.key mode"
 ok "CA created; ca.key 0600"
+[ "$(cat "$CA/province")" = 630000 ] || fail "ca-init without --province: $(cat "$CA/province")"
+
+# --- What the CA signs -------------------------------------------------------
+# CSRs made with openssl (node-key itself refuses some of these ids early).
+R=$T/requests; mkdir -p "$R"
+csr() { # name subject
+    [ -f "$R/key.pem" ] || openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$R/key.pem" 2>/dev/null
+    openssl req -new -key "$R/key.pem" -subj "$2" -out "$R/$1.csr"
+}
+eku() { openssl x509 -in "$1" -noout -ext extendedKeyUsage 2>/dev/null | tail -n +2 | tr -d ' '; }
+refused() { # ca name why [sign options...]: sign must fail, say why, issue nothing
+    local ca=$1 name=$2 why=$3; shift 3
+    local before; before=$(wc -l <"$ca/index.txt")
+    if "$PKI" sign "$ca" "$R/$name.csr" -o "$R/$name.refused.crt" "$@" >"$R/out" 2>&1; then
+        fail "sign $name $*: issued, should be refused"
+    fi
+    grep -q -- "$why" "$R/out" || fail "sign $name $*: no \"$why\" in: $(cat "$R/out")"
+    [ ! -e "$R/$name.refused.crt" ] || fail "sign $name: refused but wrote a certificate"
+    [ "$(wc -l <"$ca/index.txt")" = "$before" ] || fail "sign $name: refused but the CA database grew"
+    echo "  refused $name $*: $(cat "$R/out")"
+}
+issued() { # ca name usage(client|server) [sign options...]: writes $R/name.usage.crt
+    local ca=$1 name=$2 want=$3; shift 3
+    local crt=$R/$name.$want.crt
+    "$PKI" sign "$ca" "$R/$name.csr" -o "$crt" "$@" >"$R/out" 2>&1 \
+        || fail "sign $name $*: refused: $(cat "$R/out")"
+    local u; u=$("$PKI" show "$crt" | sed -n 's/^usage=//p')
+    [ "$u" = "$want" ] || fail "$name: qs-pki show says usage=$u, want $want"
+    case $want in
+    client) [ "$(eku "$crt")" = "TLSWebClientAuthentication" ] \
+                || fail "$name: extendedKeyUsage $(eku "$crt"), want clientAuth only" ;;
+    server) [ "$(eku "$crt")" = "TLSWebServerAuthentication" ] \
+                || fail "$name: extendedKeyUsage $(eku "$crt"), want serverAuth only" ;;
+    esac
+    echo "  issued $name $*: $(eku "$crt")"
+}
+for id in 000000 630000 620000 622301 632300 632322 632322100 630022 632322000 63232 6323221 \
+    6323221001 63232a 600100; do
+    csr "$id" "/CN=$id"
+done
+csr garbage "/CN=qianshou-agg.test"
+csr nocn "/O=Qianshou/OU=632322"
+csr twocn "/CN=632322/CN=630000"
+refused "$CA" 000000 "not a GB/T 2260 division code"
+refused "$CA" 630000 "is the province itself"
+refused "$CA" 620000 "outside this CA's province 630000"
+refused "$CA" 622301 "outside this CA's province 630000"
+refused "$CA" 632300 "is a prefecture"
+for id in 630022 632322000 63232 6323221 6323221001 63232a 600100 garbage nocn; do
+    refused "$CA" "$id" "not a GB/T 2260 division code"
+done
+refused "$CA" twocn "has 2 CNs"
+issued "$CA" 632322 client
+issued "$CA" 632322100 client
+# A server certificate: an explicit flag, serverAuth only, a code in the province.
+issued "$CA" 630000 server --server-dns "$AGG_DNS"
+issued "$CA" 632300 server --server-dns prefecture.test
+issued "$CA" 632322 server --server-dns county-parent.test
+refused "$CA" 632322100 "is a township" --server-dns township.test
+refused "$CA" 620000 "outside this CA's province 630000" --server-dns other-province.test
+refused "$CA" 000000 "not a GB/T 2260 division code" --server-dns zero.test
+# What the TLS stack checks (OpenSSL's purposes): a county's certificate cannot
+# serve, the aggregator's cannot log in as a client.
+openssl verify -CAfile "$CA/ca.crt" -purpose sslclient "$R/632322.client.crt" >/dev/null || fail "county cert: not a client"
+openssl verify -CAfile "$CA/ca.crt" -purpose sslserver "$R/632322.client.crt" >/dev/null 2>&1 && fail "county cert verifies as a server"
+openssl verify -CAfile "$CA/ca.crt" -purpose sslserver "$R/630000.server.crt" >/dev/null || fail "aggregator cert: not a server"
+openssl verify -CAfile "$CA/ca.crt" -purpose sslclient "$R/630000.server.crt" >/dev/null 2>&1 && fail "aggregator cert verifies as a client"
+# node-key refuses early what sign would refuse.
+"$PKI" node-key "$R/nk1" 630000 >"$R/out" 2>&1 && fail "node-key 630000 without --dns succeeded"
+grep -q "is a province" "$R/out" || fail "node-key 630000: $(cat "$R/out")"
+"$PKI" node-key "$R/nk2" 632322100 --dns x.test >"$R/out" 2>&1 && fail "node-key of a township with --dns succeeded"
+"$PKI" node-key "$R/nk3" 632300 >/dev/null 2>&1 && fail "node-key 632300 without --dns succeeded"
+"$PKI" node-key "$R/nk4" 632322100 >/dev/null || fail "node-key of a township"
+ok "sign refuses 000000, 630000, 620000, 632300, garbage; issues 632322 and 632322100 (clientAuth only) and servers (serverAuth only)"
+
+# The CA's province: ca-init --province, kept in CADIR/province; a CA directory
+# without the file (made before it existed) is Qinghai's.
+"$PKI" ca-init "$T/ca-gansu" --province 620000 >/dev/null
+refused "$T/ca-gansu" 632322 "outside this CA's province 620000"
+refused "$T/ca-gansu" 620000 "is the province itself"
+issued "$T/ca-gansu" 622301 client
+issued "$T/ca-gansu" 620000 server --server-dns gansu-agg.test
+rm "$T/ca-gansu/province"
+issued "$T/ca-gansu" 632322100 client
+echo 632300 >"$T/ca-gansu/province"
+refused "$T/ca-gansu" 632322 "not a province code"
+"$PKI" ca-init "$T/ca-bad" --province 632300 >"$R/out" 2>&1 && fail "ca-init --province 632300 succeeded"
+grep -q "not a province code" "$R/out" || fail "ca-init --province 632300: $(cat "$R/out")"
+"$PKI" ca-init "$T/ca-bad" --province 600000 >"$R/out" 2>&1 && fail "ca-init --province 600000 (no such province) succeeded"
+ok "the CA's province: --province 620000 signs 62 only; no province file means 630000"
+
+# The recipe in deploy/pki/README.md for a test that needs a forged client
+# certificate at or above the county level: openssl with the CA's own files.
+QS_CA_DIR=$CA openssl x509 -req -in "$R/630000.csr" -CA "$CA/ca.crt" -CAkey "$CA/ca.key" \
+    -CAcreateserial -CAserial "$R/forged.srl" -days 30 -extfile "$CA/openssl.cnf" -extensions qs_client \
+    -out "$R/forged-630000.crt" 2>/dev/null || fail "the README's openssl x509 recipe failed"
+[ "$(eku "$R/forged-630000.crt")" = TLSWebClientAuthentication ] || fail "forged: $(eku "$R/forged-630000.crt")"
+openssl verify -CAfile "$CA/ca.crt" -purpose sslclient "$R/forged-630000.crt" >/dev/null || fail "forged cert does not verify"
+QS_CA_DIR=$CA openssl ca -config "$CA/openssl.cnf" -batch -notext -extensions qs_client -days 30 \
+    -in "$R/632300.csr" -out "$R/forged-632300.crt" 2>/dev/null || fail "the README's openssl ca recipe failed"
+[ "$(eku "$R/forged-632300.crt")" = TLSWebClientAuthentication ] || fail "forged: $(eku "$R/forged-632300.crt")"
+ok "the README's recipes forge a clientAuth certificate for 630000 and 632300 with openssl"
 
 enrol() { # dir id [dns]: key+CSR on the node, sign at the province, install
     local dir=$1 id=$2 dns=${3:-}
@@ -61,6 +166,8 @@ c1_show=$("$PKI" show "$T/c1/node.crt"); agg_show=$("$PKI" show "$T/agg/node.crt
 grep -qx 'node_id=632322' <<<"$c1_show" || fail "county certificate CN: $c1_show"
 grep -qx 'dns=' <<<"$c1_show" || fail "a county certificate got a DNS name: $c1_show"
 grep -qx "dns=$AGG_DNS" <<<"$agg_show" || fail "aggregator DNS SAN: $agg_show"
+grep -qx 'usage=client' <<<"$c1_show" || fail "county certificate usage: $c1_show"
+grep -qx 'usage=server' <<<"$agg_show" || fail "aggregator certificate usage: $agg_show"
 keys=$(find "$CA" "$INBOX" "$OUTBOX" -name '*.key' -printf '%P\n')
 [ "$keys" = ca.key ] || fail "private keys at the province besides ca.key: $keys"
 ok "aggregator and county enrolled; only CSRs and certificates travelled"
@@ -104,6 +211,7 @@ enrol "$T/c1" 632322
 [ -f "$T/c1/node.key.old" ] || fail "node-key --force did not keep the old key"
 cmp -s "$T/c1/node.key" "$T/c1-old.key" && fail "renewal kept the old key"
 new_serial=$(serial "$T/c1/node.crt")
+[ "$(eku "$T/c1/node.crt")" = TLSWebClientAuthentication ] || fail "renewed county cert: $(eku "$T/c1/node.crt")"
 [ "$new_serial" != "$old_serial" ] || fail "renewal reused the serial"
 r=$(ctl c1 '{"cmd":"reload"}'); grep -q '"ok":true' <<<"$r" || fail "county reload: $r"
 "$QS" -d "$T/c1data" add station township=632322101 name=马克唐镇社工站 >/dev/null
@@ -116,6 +224,10 @@ county_sum=$(cat "$T/c1.ini" "$T/c1/ca.crt" "$T/c1/node.crt" | sha256sum)
 agg_old=$(serial "$T/agg/node.crt")
 enrol "$T/agg" 630000 "$AGG_DNS"
 [ "$(serial "$T/agg/node.crt")" != "$agg_old" ] || fail "aggregator certificate not replaced"
+[ "$(eku "$T/agg/node.crt")" = TLSWebServerAuthentication ] || fail "replaced aggregator cert: $(eku "$T/agg/node.crt")"
+# and the one left beside node.key.old cannot log in as a client either
+[ "$(eku "$CA/certs/$agg_old.pem")" = TLSWebServerAuthentication ] || fail "old aggregator cert: $(eku "$CA/certs/$agg_old.pem")"
+[ -f "$T/agg/node.key.old" ] || fail "aggregator renewal did not keep node.key.old"
 kill -HUP "$agg_PID"
 wait_log "$T/agg.log" "reloaded certificates and CRL"
 # the aggregator's old certificate is superseded: revoke it too (as after a key compromise)

@@ -44,7 +44,9 @@ ok "established connection stayed up across SIGHUP"
 out=$(probe_as c1 --hello 632322); grep -q "recv DONE" <<<"$out" || fail "c1 after reload: $out"
 ok "others still served"
 
-# a county certificate presented as the aggregator: the county refuses it
+# a county certificate presented as the aggregator: the county refuses it (qs-pki
+# issues county certificates for clientAuth only, so it fails on its extended key
+# usage before its host name is looked at; the host name case follows)
 stop agg
 AGG_CHILDREN= AGG_CERT=$T/c3/node.crt AGG_KEY=$T/c3/node.key agg_conf "$T/fake.ini"
 sed -i "s|aggdata|fakedata|; s|id = 630000|id = 632324|" "$T/fake.ini"
@@ -52,21 +54,39 @@ start fake "$T/fake.ini"
 county_conf "$T/c1.ini" c1 632322
 start c1 "$T/c1.ini"
 r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":20}')
-grep -q '"ok":false' <<<"$r" || fail "wrong DNS accepted: $r"
-grep -qi 'host name mismatch: it names no DNS name, but \[upstream\] host is qianshou-agg.test' <<<"$r" || fail "wrong DNS reason: $r"
-grep -qi "host name mismatch" "$T/c1.log" || fail "county did not log host name mismatch"
-s=$(ctl c1 '{"cmd":"status"}'); grep -qi 'host name mismatch' <<<"$s" || fail "status last_error: $s"
+grep -q '"ok":false' <<<"$r" || fail "county certificate accepted as the aggregator's: $r"
+grep -qi 'not usable for TLS (extended key usage)' <<<"$r" || fail "county certificate as aggregator, reason: $r"
+grep -qi "extended key usage" "$T/c1.log" || fail "county did not log the extended key usage"
+s=$(ctl c1 '{"cmd":"status"}'); grep -qi 'extended key usage' <<<"$s" || fail "status last_error: $s"
 ok "county certificate as aggregator refused: $r"
-# --check --connect says which part failed: TLS (the host name) here, TCP
-# once nothing listens, and passes against the real aggregator (below)
+# --check --connect says which part failed: TLS (the certificate's purpose) here,
+# the host name below, TCP once nothing listens, and passes against the real
+# aggregator (further below)
 set +e; out=$("$QSD" -c "$T/c1.ini" --check --connect 2>&1); rc=$?; set -e
-[ $rc = 3 ] && grep -q "TLS handshake with 127.0.0.1:$PORT (host qianshou-agg.test) failed: .*host name mismatch" <<<"$out" ||
-    fail "--check --connect on a wrong host: $rc $out"
+[ $rc = 3 ] && grep -q "TLS handshake with 127.0.0.1:$PORT (host qianshou-agg.test) failed: .*extended key usage" <<<"$out" ||
+    fail "--check --connect on a county certificate: $rc $out"
 stop c1; stop fake
 set +e; out2=$("$QSD" -c "$T/c1.ini" --check --connect 2>&1); rc=$?; set -e
 [ $rc = 3 ] && grep -q "TCP connection to 127.0.0.1:$PORT (host qianshou-agg.test) failed: connect: connection refused" <<<"$out2" ||
     fail "--check --connect with nothing listening: $rc $out2"
 ok "--check --connect: $(grep "failed" <<<"$out") | $(grep "failed" <<<"$out2")"
+
+# a server certificate for another host name: the county names both
+"$PKI" sign "$T/ca" "$T/agg/node.csr" -o "$T/agg/other.crt" --server-dns other-agg.test >/dev/null
+AGG_CERT=$T/agg/other.crt agg_conf "$T/other.ini"
+sed -i "s|aggdata|otherdata|" "$T/other.ini"
+start other "$T/other.ini"
+start c1 "$T/c1.ini"
+r=$(ctl c1 '{"cmd":"sync","wait":true,"timeout":20}')
+grep -q '"ok":false' <<<"$r" || fail "wrong DNS accepted: $r"
+grep -qi 'host name mismatch: it names other-agg.test, but \[upstream\] host is qianshou-agg.test' <<<"$r" || fail "wrong DNS reason: $r"
+grep -qi "host name mismatch" "$T/c1.log" || fail "county did not log host name mismatch"
+s=$(ctl c1 '{"cmd":"status"}'); grep -qi 'host name mismatch' <<<"$s" || fail "status last_error: $s"
+set +e; out3=$("$QSD" -c "$T/c1.ini" --check --connect 2>&1); rc=$?; set -e
+[ $rc = 3 ] && grep -q "TLS handshake with 127.0.0.1:$PORT (host qianshou-agg.test) failed: .*host name mismatch" <<<"$out3" ||
+    fail "--check --connect on a wrong host: $rc $out3"
+ok "aggregator certificate for another host name refused: $r; $(grep failed <<<"$out3")"
+stop c1; stop other
 
 # our own certificate outside its window by the clock hook: a clock problem
 out=$(QIANSHOU_CLOCK_OFFSET=+3000d "$QSD" -c "$T/c1.ini" --check 2>&1) && fail "check passed with a bad clock"

@@ -85,6 +85,10 @@ static int group_setup(void **state)
     sh(Q " node-key %s/agg 630000 --dns " AGG_DNS QUIET, pki, g_dir);
     sh(Q " sign %s/ca %s/agg/node.csr -o %s/agg/node.crt --start %s --days 730 --server-dns " AGG_DNS
          QUIET, pki, g_dir, g_dir, g_dir, y);
+    /* the aggregator's key with a certificate for another host name */
+    sh("mkdir -p %s/othername && cp %s/agg/node.key %s/othername/", g_dir, g_dir, g_dir);
+    sh(Q " sign %s/ca %s/agg/node.csr -o %s/othername/node.crt --start %s --days 730 --server-dns "
+         "other-agg.test" QUIET, pki, g_dir, g_dir, g_dir, y);
     struct { const char *name, *id, *ca, *start, *end; } nodes[] = {
         {"county", "632322", "ca", y, NULL},
         {"expired", "632323", "ca", "20200101000000Z", "20210101000000Z"},
@@ -386,7 +390,14 @@ static const refusal refusals[] = {
     {"not yet valid", "agg", 1, "future", TLS1_3_VERSION, "certificate is not yet valid (notBefore ",
      "refused our certificate", 0},
     {"revoked", "agg", 1, "revoked", 0, "certificate revoked", "certificate revoked", 0},
-    {"county cert as aggregator", "county", 0, "county", 0, "refused our certificate",
+    /* qs-pki makes client certificates clientAuth only and server ones serverAuth only */
+    {"county cert as aggregator", "county", 0, "county", 0,
+     "the peer refused our certificate: not usable for this side (extended key usage",
+     "aggregator certificate 632322: not usable for TLS (extended key usage)", 0},
+    {"aggregator cert as client", "agg", 1, "agg", 0,
+     "client certificate 630000: not usable for TLS (extended key usage)",
+     "the peer refused our certificate: not usable for this side (extended key usage", 0},
+    {"another host name", "othername", 0, "county", 0, "refused our certificate",
      "host name mismatch", 0},
     {"TLS 1.2 client", "agg", 1, "county", TLS1_2_VERSION, "protocol version", "protocol version", 0},
     /* the server drops it after the handshake, without an alert */
