@@ -698,7 +698,7 @@ static qs_precheck *precheck(qs_link *l, const qs_msg *m)
     qs_direction dir = l->client ? QS_FROM_PARENT : QS_FROM_CHILD;
     bool keep = store_not_busy(l);
     for (uint32_t i = 0; i < n; i++)
-        qs_store_precheck(l->env->cfg->node, &l->env->cfg->limits, l->res.peer, dir,
+        qs_precheck_run(l->env->cfg->node, &l->env->cfg->limits, l->res.peer, dir,
                           &m->u.batch.recs[i], keep, &pre[i]);
     return pre;
 }
