@@ -422,8 +422,9 @@ static json_t *totals_json(const daemon_s *d)
     json_object_set_new(o, "apply_batches", json_integer((json_int_t)c->apply_batches));
     json_object_set_new(o, "max_group", json_integer((json_int_t)c->max_group));
     json_object_set_new(o, "read_ahead", json_integer((json_int_t)c->read_ahead));
-    json_object_set_new(o, "store_waits", json_integer((json_int_t)c->waits));
-    json_object_set_new(o, "store_max_queued", json_integer((json_int_t)c->max_queued));
+    const qs_admit *ad = &d->env.admission;
+    json_object_set_new(o, "store_waits", json_integer((json_int_t)ad->waits));
+    json_object_set_new(o, "store_max_queued", json_integer((json_int_t)ad->max_inflight));
     return o;
 }
 
@@ -1366,7 +1367,7 @@ static int run_daemon(daemon_s *d)
     d->env.opts.max_unauth = c->listen.max_unauth;
     d->env.opts.max_unauth_per_addr = c->listen.max_unauth_per_addr;
     d->env.hello_timeout_ms = (uint64_t)c->hello_timeout * 1000;
-    d->env.max_jobs = c->store_queue;
+    d->env.admission.max = c->store_queue;
     d->env.on_end = on_session_end;
     d->env.data = d;
 
