@@ -801,10 +801,11 @@ size_t qs_report_assess(const qs_report *r, char (*lines)[QS_ASSESS_LINE], size_
     }
     LINE("援派持证社工%" PRId64 "人（其中工作日达标%" PRId64 "人），本地社工%" PRId64
          "人（工作日达标%" PRId64 "人，本年参加社会工作者职业水平考试%" PRId64 "人）；开展培训%" PRId64
-         "次、督导%" PRId64 "次、项目指导%" PRId64 "次；服务%" PRId64 "人次记录%" PRId64 "条。",
+         "次、督导%" PRId64 "次、项目指导%" PRId64 "次；服务记录%" PRId64 "条，服务对象%" PRId64
+         "人（口径见服务表）。",
          r->dispatched_credentialed, r->dispatched_counted, r->local_workers, r->local_counted,
-         r->local_exam_takers, r->trainings, r->supervisions, r->guidance, r->people_served,
-         r->services);
+         r->local_exam_takers, r->trainings, r->supervisions, r->guidance, r->services,
+         r->people_served);
     if (r->provisional)
         LINE("%" PRIu32 "个县最近一次成功同步早于时限，其数字为临时数，以同步后重出的报告为准。",
              r->provisional);
