@@ -110,6 +110,11 @@ static void s_one_dispatched(int64_t a)
     (void)a;
     P.ndispatched = 1;
 }
+static void s_ndispatched(int64_t a)
+{
+    DW[2] = DW[0];
+    P.ndispatched = (uint32_t)a;
+}
 static void s_cert_level(int64_t a) { DW[1].cert_level = (int)a; }
 static void s_cert_none(int64_t a) { (void)a; DW[1].cert_level = -1; }
 /* the certificate dated a days from the first working day (20240108) */
@@ -230,6 +235,19 @@ typedef struct jcase {
 #define BOUNDARY(nm, fn, lo, at, hi, date, c, below)                                           \
     {nm " below", fn, lo, date, c, below, -1}, {nm " at", fn, at, date, c, PASS, -1},          \
         {nm " above", fn, hi, date, c, PASS, -1}
+/* Reversed (a date or a start that must not be later): lo and at pass, hi
+ * is one step too late. */
+#define LATE(nm, fn, lo, at, hi, date, c, late)                                                 \
+    {nm " a step earlier", fn, lo, date, c, PASS, -1}, {nm " at", fn, at, date, c, PASS, -1},  \
+        {nm " a step later", fn, hi, date, c, late, -1}
+#define LATE3(nm, fn, lo, at, hi, c)                                                           \
+    LATE(nm " mid-year", fn, lo, at, hi, MID, c, PENDING),                                     \
+        LATE(nm " year end", fn, lo, at, hi, END, c, FAIL),                                    \
+        LATE(nm " after the year", fn, lo, at, hi, AFTER, c, FAIL)
+/* A fact, not a total: the same verdict at every report date. */
+#define FACT3(nm, fn, arg, c, v)                                                               \
+    {nm " mid-year", fn, arg, MID, c, v, -1}, {nm " year end", fn, arg, END, c, v, -1},        \
+        {nm " after the year", fn, arg, AFTER, c, v, -1}
 /* The same at the three report dates: below reads in progress mid-year. */
 #define BOUNDARY3(nm, fn, lo, at, hi, c)                                                       \
     BOUNDARY(nm " mid-year", fn, lo, at, hi, MID, c, PENDING),                                 \
@@ -249,6 +267,21 @@ static const jcase cases[] = {
     {"one dispatched worker", s_one_dispatched, 0, END, QS_C_DISPATCHED_WORKERS, FAIL, 1},
     {"one dispatched worker mid-year", s_one_dispatched, 0, MID, QS_C_DISPATCHED_WORKERS,
      PENDING, 1},
+    BOUNDARY3("qualified dispatched workers 1/2/3", s_ndispatched, 1, 2, 3,
+              QS_C_DISPATCHED_WORKERS),
+    BOUNDARY3("certificate level 1/2/3", s_cert_level, 1, 2, 3, QS_C_DISPATCHED_WORKERS),
+    LATE3("certificate date vs dispatch -1/0/+1 day", s_cert_date, -1, 0, 1,
+          QS_C_DISPATCHED_WORKERS),
+    LATE3("service start vs 2 years before dispatch -1/0/+1 day", s_since, -1, 0, 1,
+          QS_C_DISPATCHED_WORKERS),
+    BOUNDARY3("cultivated in the last year 0/1/2", s_cultivated_last, 0, 1, 2, QS_C_CULTIVATED),
+    FACT3("the aiding agency in two pairings", s_other_aiding, 1, QS_C_STRUCTURE, FAIL),
+    FACT3("the county in two pairings", s_other_county, 1, QS_C_STRUCTURE, FAIL),
+    FACT3("one pairing per agency and county", s_other_aiding, 0, QS_C_STRUCTURE, PASS),
+    FACT3("a county off the list", s_county_unknown, 0, QS_C_COVERAGE, FAIL),
+    FACT3("no agency before the last year", s_cultivated, 0, QS_C_CULTIVATED, PENDING),
+    FACT3("a cross-province pairing's funds", s_zhejiang, 1, QS_C_FUNDS, NA),
+    FACT3("no expense records", s_no_expense, 0, QS_C_FUNDS, NODATA),
     {"助理社会工作师 does not count", s_cert_level, 1, END, QS_C_DISPATCHED_WORKERS, FAIL, 1},
     {"社会工作师 counts", s_cert_level, 2, END, QS_C_DISPATCHED_WORKERS, PASS, 2},
     {"高级社会工作师 counts", s_cert_level, 3, END, QS_C_DISPATCHED_WORKERS, PASS, 2},
