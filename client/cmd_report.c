@@ -67,12 +67,13 @@ static int read_narrative(cli *c, const char *path, char **out)
         free(buf);
         return cli_fail_err(c, &e);
     }
-    char *s = qs_xmalloc(t.len + 1);
-    memcpy(s, t.s, t.len);
-    s[t.len] = '\0';
+    size_t len = t.len;
+    char *s = qs_xmalloc(len + 1);
+    memcpy(s, t.s, len);
+    s[len] = '\0';
     csv_text_free(&t);
     free(buf);
-    if (strlen(s) != t.len) {
+    if (strlen(s) != len) {
         free(s);
         return cli_usage(c, "report", "--narrative %s holds a NUL byte: not a text file", path);
     }

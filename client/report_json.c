@@ -280,8 +280,8 @@ json_t *report_json(const qs_report *r)
                   (json_int_t)r->shared_person_days));
     json_object_set_new(root, "province", prov);
 
-    static char lines[32][QS_ASSESS_LINE];
-    size_t nl = qs_report_assess(r, lines, 32);
+    static char lines[QS_ASSESS_MAX][QS_ASSESS_LINE];
+    size_t nl = qs_report_assess(r, lines, QS_ASSESS_MAX);
     json_t *as = json_array();
     for (size_t i = 0; i < nl; i++)
         json_array_append_new(as, json_string(lines[i]));

@@ -395,8 +395,8 @@ void rbook_build(const qs_report *r, rbook *b)
     c[SUM_FIXED + QS_C_COUNT + 1] = T(buf);
 
     /* 总结与评估: the automatic sentences, then the operator's own text */
-    static char lines[32][QS_ASSESS_LINE];
-    size_t nl = qs_report_assess(r, lines, 32);
+    static char lines[QS_ASSESS_MAX][QS_ASSESS_LINE];
+    size_t nl = qs_report_assess(r, lines, QS_ASSESS_MAX);
     for (size_t i = 0; i < nl; i++) {
         c = row_add(ass);
         c[0] = T("自动评估"), c[1] = T(lines[i]);

@@ -58,6 +58,7 @@ const char *qs_province_name(const char *code);
  * line, each NUL-terminated in lines[i]. Returns the number written (at most
  * max). */
 #define QS_ASSESS_LINE 2048
+#define QS_ASSESS_MAX 96 /* enough for a line per pairing of 64 counties and the rest */
 size_t qs_report_assess(const qs_report *r, char (*lines)[QS_ASSESS_LINE], size_t max);
 
 /* The two recipients, and the reporting unit for r's node ("青海省民政厅"

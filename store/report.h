@@ -137,7 +137,7 @@ typedef struct qs_criterion {
     qs_verdict verdict;
     bool period_pending; /* in progress only because the pairing's period is not over:
                             does not hold back a closed year's overall verdict */
-    char note[256];      /* why, when it is not plainly pass (Chinese), else "" */
+    char note[384];      /* why, when it is not plainly pass (Chinese), else "" */
 } qs_criterion;
 
 typedef struct qs_report_worker {
