@@ -438,7 +438,7 @@ void rbook_build(const qs_report *r, rbook *b)
              (long long)r->settings[QS_S_PLAN_CROSS_PROVINCE], r->split_in,
              (long long)r->settings[QS_S_PLAN_IN_PROVINCE]);
     c[2] = T(buf);
-    for (int k = 3; k <= 10; k++)
+    for (int k = 3; k <= 9; k++)
         c[k] = T("");
     c[10] = I(r->shared_person_days);
     c[11] = V(r->split_verdict);
