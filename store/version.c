@@ -420,7 +420,8 @@ int qs__create_write(qs_store *st, const qs_record *r, const qs_body *body, qs_e
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
         return rc;
-    rc = install(st, r, NULL, 0, NULL, NULL, body, true, &conflict, err);
+    if (!(rc = qs__refs_check(st, r->kind, r->scope, body, err)))
+        rc = install(st, r, NULL, 0, NULL, NULL, body, true, &conflict, err);
     if (!rc && st->fail_after == 0) {
         st->fail_after = -1;
         rc = qs_err_set(err, QS_EIO, "injected failure (test hook)");
@@ -481,7 +482,8 @@ static int edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, 
         qs_body empty;
         qs_body_init(&empty);
         rc = qs_body_encode(&empty, &b, err);
-    } else if (!(rc = check_body(k, body, err))) {
+    } else if (!(rc = check_body(k, body, err)) &&
+               !(rc = qs__refs_check(st, k->id, cur.scope, body, err))) {
         rc = qs_body_encode(body, &b, err);
     }
     if (!rc)
