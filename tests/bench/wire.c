@@ -102,7 +102,14 @@ int main(int argc, char **argv)
     qs_limits lim = qs_limits_default();
     qs_sess_opts o = {.max_batch = lim.max_batch, .window = WINDOW, .features = QS_FEAT_ZSTD};
     qs_session *child = qs_session_new(c, QS_SESS_CHILD, "630000", &o, emit_cb, &cs);
-    qs_session *parent = qs_session_new(p, QS_SESS_PARENT, argv[2], &o, emit_cb, &ps);
+    /* the county is known to the aggregator as a configured child (the
+     * benchmark's aggregator has no reference data) */
+    char kid[1][QS_NODE_MAX];
+    snprintf(kid[0], sizeof kid[0], "%s", argv[2]);
+    qs_sess_opts po = o;
+    po.children = kid;
+    po.nchildren = 1;
+    qs_session *parent = qs_session_new(p, QS_SESS_PARENT, argv[2], &po, emit_cb, &ps);
     qs_err e = {0};
     if (qs_session_start(child, &e))
         die("start", &e);
