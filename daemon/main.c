@@ -276,8 +276,11 @@ static int run_check(const qs_config *cfg, bool connect)
                     cfg->role == QS_ROLE_COUNTY ? "county" : "aggregator", cfg->data_dir);
             goto out;
         }
-        printf("store: %s, node %s, %llu records\n", cfg->data_dir, si.node,
-               (unsigned long long)si.records);
+        char name[QS_NAME_MAX];
+        if (qs_store_name(st, name, &e) != 0)
+            name[0] = '\0';
+        printf("store: %s, node %s%s%s%s, %llu records\n", cfg->data_dir, si.node,
+               name[0] ? " (" : "", name, name[0] ? ")" : "", (unsigned long long)si.records);
         uint64_t counties = 0;
         if (cfg->role == QS_ROLE_AGGREGATOR &&
             qs_store_count_eq(st, QS_K_COUNTY, NULL, 0, &counties, &e) == 0) {
@@ -1335,8 +1338,8 @@ static int run_daemon(daemon_s *d)
     if (access(db, F_OK) != 0) {
         so.create = true;
         so.role = c->role;
-        qs_log(QS_LOG_INFO, "store", "creating a new store in %s for node %s", c->data_dir,
-               c->node);
+        qs_log(QS_LOG_INFO, "store", "creating a new store in %s for node %s (its name: "
+               "`qianshou init --name NAME`)", c->data_dir, c->node);
     }
     if (qs_store_open(&so, &d->store, &e) != 0) {
         qs_log(QS_LOG_ERROR, "store", "%s", e.msg);

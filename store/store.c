@@ -770,6 +770,39 @@ int qs_store_cert_window(qs_store *st, int64_t *not_before, int64_t *not_after, 
     return rc;
 }
 
+int qs_store_set_name(qs_store *st, const char *name, qs_err *err)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= QS_NAME_MAX)
+        return qs_err_set(err, QS_EINVAL, "a node's name has 1 to %d bytes", QS_NAME_MAX - 1);
+    bool mine;
+    int rc = qs__tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    rc = qs__meta_set_blob(st, "name", name, (int)n, err);
+    return qs__tx_end(st, mine, rc, err);
+}
+
+int qs_store_name(qs_store *st, char out[QS_NAME_MAX], qs_err *err)
+{
+    out[0] = '\0';
+    sqlite3_stmt *s = qs__stmt(st, "SELECT v FROM meta WHERE k = 'name'", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        int len = sqlite3_column_bytes(s, 0);
+        const void *p = sqlite3_column_blob(s, 0);
+        if (p && len > 0 && len < QS_NAME_MAX) {
+            memcpy(out, p, (size_t)len);
+            out[len] = '\0';
+        }
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "reading the node's name", err);
+}
+
 /* ---- incarnation ------------------------------------------------------- */
 
 int qs_store_check_cursor(qs_store *st, uint64_t cursor, bool *renewed, qs_err *err)

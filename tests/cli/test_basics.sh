@@ -50,9 +50,20 @@ py 'j["exit"]' | grep -qx 3 || fail "json exit 3"
 run 0 -d "$T/d" init --node 632322 --role county
 QIANSHOU_DATA=$T/d "$QS" list station >"$T/out" 2>"$T/err" || fail "QIANSHOU_DATA not used"
 has_out "no station records"
-# a second init is refused
-run 2 -d "$T/d" init --node 632322 --role county
-has_err "already exists"
+# init where a store is (qianshoud made it at its first start): the same node
+# and role change nothing but the name; another node or role is refused
+run 0 -d "$T/d" init --node 632322 --role county
+has_out "the county store of node 632322 is already in $T/d: nothing to do"
+run 0 -d "$T/d" init --node 632322 --role county --name 尖扎县
+has_out "its name is now 尖扎县"
+run 0 -d "$T/d" init --name 尖扎县社会工作服务中心
+run 0 -d "$T/d" digest
+has_out "node 632322 (尖扎县社会工作服务中心), all records"
+run 2 -d "$T/d" init --node 632323 --role county
+has_err "already holds the county store of node 632322"
+run 2 -d "$T/d" init --node 632322 --role aggregator
+run 1 -d "$T/d3" init --name 尖扎县
+has_err "give --node CODE and --role"
 run 1 -d "$T/d2" init --node 12345 --role county
 has_err "not a division code"
 run 1 -d "$T/d2" init --node 632322 --role boss
