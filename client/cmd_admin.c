@@ -472,7 +472,7 @@ int cmd_check(cli *c, int argc, char **argv)
     } else if (r == 0) {
         printf("ok\n");
     } else {
-        fprintf(stderr, "qianshou check: the store is damaged: %s\n", err.msg);
+        fprintf(stderr, "qianshou: the store is damaged: %s\n", err.msg);
     }
 done:
     qs_store_close(st);

@@ -259,7 +259,7 @@ static int do_resolve(cli *c, qs_store *st, int argc, char **argv)
             goto done;
         }
         if (qs_schema_validate(k, &b, false, &ve, NULL) != 0) {
-            rc = records_report_verrs(c, &ve, "");
+            rc = records_report_verrs(c, k, &ve, "");
             goto done;
         }
     }

@@ -49,22 +49,25 @@ static const char LIST_HELP[] =
     "--rejected lists records a peer refused (ours upstream, or a child's here),\n"
     "with the reason; exit code 4 when there are any.\n";
 
-int records_report_verrs(cli *c, const qs_verrs *ve, const char *prefix)
+int records_report_verrs(cli *c, const qs_kind *k, const qs_verrs *ve, const char *prefix)
 {
     json_t *arr = c->json ? json_array() : NULL;
     for (uint32_t i = 0; i < ve->n; i++) {
         const qs_verr *v = &ve->e[i];
+        const qs_field *f = v->name[0] && k ? qs_kind_field(k, v->field) : NULL;
         char line[512];
-        if (v->name[0])
+        if (f)
+            snprintf(line, sizeof line, "%s%s (%s): %s", prefix, f->name, f->label, v->reason);
+        else if (v->name[0])
             snprintf(line, sizeof line, "%s%s: %s", prefix, v->name, v->reason);
         else
             snprintf(line, sizeof line, "%s%s", prefix, v->reason);
-        fprintf(stderr, "%s\n", line);
+        fprintf(stderr, "qianshou: %s\n", line);
         if (arr)
             json_array_append_new(arr, json_string(line));
     }
     if (ve->dropped)
-        fprintf(stderr, "%s… and %" PRIu32 " more problems\n", prefix, ve->dropped);
+        fprintf(stderr, "qianshou: %s… and %" PRIu32 " more problems\n", prefix, ve->dropped);
     if (arr) {
         json_t *o = json_object();
         json_object_set_new(o, "error", json_string("the record is not valid"));
@@ -147,9 +150,8 @@ int cmd_add(cli *c, int argc, char **argv)
     if (!k)
         return rc;
     if (optind + 1 >= argc)
-        return cli_usage(c, "add", "give the fields of the new %s as FIELD=VALUE (see `qianshou "
-                                   "schema %s`)",
-                         k->name, k->name);
+        return cli_fail(c, CLI_USAGE, "give the fields of the new %s as FIELD=VALUE (its "
+                        "fields: `qianshou schema %s`)", k->name, k->name);
     if ((rc = cli_open_write(c, &st)))
         return rc;
     if ((rc = records_apply_args(c, st, k, argc - optind - 1, argv + optind + 1, &b)))
@@ -170,7 +172,7 @@ int records_store(cli *c, qs_store *st, const qs_kind *k, const char *scope, qs_
     if (rc)
         return cli_fail_err(c, &err);
     if (qs_schema_validate(k, b, false, &ve, NULL) != 0)
-        return records_report_verrs(c, &ve, prefix);
+        return records_report_verrs(c, k, &ve, prefix);
     if ((rc = fields_warn_duplicate(st, k, b, prefix, &err)))
         return cli_fail_err(c, &err);
     uint8_t id[QS_ID_LEN];
@@ -243,7 +245,7 @@ int cmd_edit(cli *c, int argc, char **argv)
         goto done;
     }
     if (qs_schema_validate(k, &b, false, &ve, NULL) != 0) {
-        rc = records_report_verrs(c, &ve, "");
+        rc = records_report_verrs(c, k, &ve, "");
         goto done;
     }
     qs_rev rev;

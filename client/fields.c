@@ -88,6 +88,14 @@ static int find_by(qs_store *st, const qs_kind *k, const char *by, const char *t
     return rc;
 }
 
+/* Whether this store is the province's (reference data is entered here, not
+ * pulled from above). */
+static bool at_province(qs_store *st)
+{
+    qs_store_info info;
+    return qs_store_ident(st, &info, NULL) == 0 && info.role == QS_ROLE_AGGREGATOR;
+}
+
 /* *held: the record is in this store (false for an id kept without one). */
 static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t id[QS_ID_LEN],
                       bool *held, qs_err *err)
@@ -161,6 +169,12 @@ static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t
     case QS_K_AGENCY:
         if ((rc = find_by(st, rk, "name", text, &fd, err)))
             return rc;
+        if (fd.n == 0 && at_province(st))
+            return field_err(err, f,
+                             "there is no agency named %s — add it with `qianshou add agency "
+                             "name=%s role=…`, or import the agency sheet first (`qianshou "
+                             "import agency agency.csv`); see `qianshou list agency`",
+                             text, text);
         if (fd.n == 0)
             return field_err(err, f,
                              "there is no agency named %s in this store — agencies come from "
@@ -183,9 +197,13 @@ static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t
             return rc;
         if (fd.n == 0)
             return field_err(err, f,
-                             "county %s has no active pairing in this store — pairings come from "
-                             "the province with a sync; see `qianshou list pairing county=%s`",
-                             text, text);
+                             "county %s has no active pairing in this store — %s; see `qianshou "
+                             "list pairing county=%s`",
+                             text,
+                             at_province(st) ? "add it with `qianshou add pairing …` or import "
+                                               "the pairing sheet"
+                                             : "pairings come from the province with a sync",
+                             text);
         if (fd.n > 1)
             return field_err(err, f,
                              "county %s has several active pairings — give the pairing's id "

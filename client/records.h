@@ -6,8 +6,9 @@
 
 #include "client/cli.h"
 
-/* Print validation errors (each "PREFIXfield: reason") and return CLI_DATA. */
-int records_report_verrs(cli *c, const qs_verrs *ve, const char *prefix);
+/* Print validation errors (each "qianshou: PREFIXfield (label): reason", the
+ * field's Chinese label from kind k) and return CLI_DATA. */
+int records_report_verrs(cli *c, const qs_kind *k, const qs_verrs *ve, const char *prefix);
 /* Apply FIELD=VALUE arguments to b, reporting every bad one. Exit code. */
 int records_apply_args(cli *c, qs_store *st, const qs_kind *k, int argc, char **argv, qs_body *b);
 /* Parse a record id given on the command line (usage error if it is not one). */

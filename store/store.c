@@ -904,10 +904,21 @@ int qs_store_backup(qs_store *st, const char *path, qs_err *err)
     mode_t old = umask(077);
     sqlite3 *dst = NULL;
     int rc = 0;
+    /* made here first, so that a failure has the system's reason (SQLite
+     * says only "unable to open database file") */
+    int tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (tfd < 0) {
+        int en = errno;
+        umask(old);
+        return qs_err_set(err, en == ENOSPC ? QS_EFULL : en == EACCES ? QS_EPERM : QS_EIO,
+                          "cannot write the backup %s: %s", path, strerror(en));
+    }
+    close(tfd);
     int r = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     umask(old);
     if (r != SQLITE_OK) {
-        rc = qs_err_set(err, QS_EIO, "cannot create %s: %s", tmp, sqlite3_errstr(r));
+        rc = qs_err_set(err, QS_EIO, "cannot write the backup %s: %s", path,
+                        dst ? sqlite3_errmsg(dst) : sqlite3_errstr(r));
         goto done;
     }
     sqlite3_backup *b = sqlite3_backup_init(dst, "main", st->db, "main");

@@ -20,6 +20,8 @@ done
 run 1                                   # no command
 run 1 frobnicate
 has_err 'there is no command "frobnicate"'
+run 1 --bogus
+[ "$(cat "$T/err")" = 'qianshou: unknown option --bogus (see `qianshou --help`)' ] || fail "--bogus"
 run 1 --json frobnicate
 py 'j["exit"]' | grep -qx 1 || fail "json error lacks exit 1"
 
@@ -80,4 +82,32 @@ has_err "there is no record"
 run 2 -d "$T/d" list station color=red
 has_err 'a station has no field "color"'
 run 1 -d "$T/d" list station --limit x
+# every error line starts with qianshou: and names the field with its label
+run 2 -d "$T/d" add station township=63232210 name=x
+[ "$(cat "$T/err")" = "qianshou: township (乡镇代码): must be a township code (9 digits, e.g. 632322100)" ] \
+    || fail "validation line: $(cat "$T/err")"
+run 1 -d "$T/d" add station
+has_err "qianshou: give the fields of the new station as FIELD=VALUE (its fields: \`qianshou schema station\`)"
+# a sheet that is not there is the environment (3), with the system's reason
+run 3 -d "$T/d" import station "$T/no-such.csv"
+has_err "qianshou: cannot open $T/no-such.csv: No such file or directory"
+printf 'township,name\n632322101,x\n6323221,y\n' >"$T/bad.csv"
+run 2 -d "$T/d" import station "$T/bad.csv"
+has_err "qianshou: $T/bad.csv:3: township (乡镇代码): "
+# write failures say why
+run 3 -d "$T/d" backup -o "$T/no-dir/x.db"
+has_err "qianshou: cannot write the backup $T/no-dir/x.db: No such file or directory"
+run 3 -d "$T/d" export station -o "$T/no-dir/x.csv"
+has_err "No such file or directory"
+# nodes and metrics are the aggregator's
+run 1 -d "$T/d" nodes
+has_err '`nodes` is for the aggregator'
+run 1 -d "$T/d" metrics
+has_err '`metrics` is for the aggregator'
+# a duration is printed as it was written
+run 0 -d "$T/p" init --node 630000 --role aggregator
+run 0 -d "$T/p" nodes --stale 36h
+has_out "0 node(s), 0 stale (limit 36h)"
+run 0 -d "$T/p" nodes
+has_out "(limit 3d)"
 echo "ok"
