@@ -162,7 +162,7 @@ static int do_show(cli *c, qs_store *st, const char *ids)
         row[1] = qs_xstrdup(f->name);
         for (size_t i = 0; i < nh; i++) {
             char *s = v[i].rec.deleted ? qs_xstrdup("(deleted)")
-                                       : out_value_text(f, qs_body_get(&b[i], f->id), true);
+                                       : fields_display(st, f, qs_body_get(&b[i], f->id), true);
             row[i + 2] = out_clip(s, 30);
             free(s);
         }

@@ -12,6 +12,7 @@
 #include "client/fields.h"
 #include "client/out.h"
 #include "client/records.h"
+#include "proto/date.h"
 #include "proto/hlc.h"
 #include "proto/uuid.h"
 #include "proto/xmalloc.h"
@@ -43,7 +44,10 @@ static const char LIST_HELP[] =
     "usage: qianshou list KIND [FIELD=VALUE...] [--limit N] [--deleted]\n"
     "       qianshou list --rejected\n"
     "\n"
-    "List records of KIND, oldest first, that match every FIELD=VALUE. For list\n"
+    "List records of KIND, oldest first, that match every FIELD=VALUE. A date\n"
+    "field takes a day, a month (date=2024-03) or a year (date=2024). References\n"
+    "show as the station's township code, the person's or agency's name, the\n"
+    "pairing's county code (the record id where that is ambiguous). For list\n"
     "fields (categories, workers, pseudonyms) a record matches when it contains the\n"
     "values. --deleted shows deleted records too (filters do not apply then).\n"
     "--rejected lists records a peer refused (ours upstream, or a child's here),\n"
@@ -318,7 +322,7 @@ static void fmt_time(int64_t ms, char *buf, size_t n)
         snprintf(buf, n, "-");
 }
 
-void records_print_fields(const qs_record *r, const char *indent)
+void records_print_fields(qs_store *st, const qs_record *r, const char *indent)
 {
     const qs_kind *k = qs_schema_kind(r->kind);
     qs_body b;
@@ -340,7 +344,7 @@ void records_print_fields(const qs_record *r, const char *indent)
             printf("%sfield %" PRIu32 " (not known to this program, kept)\n", indent, b.f[i].id);
             continue;
         }
-        char *v = out_value_text(f, &b.f[i].v, true);
+        char *v = fields_display(st, f, &b.f[i].v, true);
         printf("%s", indent);
         out_pad(stdout, fields_title(f, t, sizeof t), w);
         printf("  %s\n", v);
@@ -418,7 +422,7 @@ int cmd_show(cli *c, int argc, char **argv)
         printf("  scope %s, revision %s, by %s at %s\n", r.scope, qs_rev_format(&r.rev, revs),
                r.author, qs_hlc_format(r.hlc, hlc, sizeof hlc));
         if (!r.deleted)
-            records_print_fields(&r, "  ");
+            records_print_fields(st, &r, "  ");
         for (size_t i = 0; history && i < nv; i++) {
             char when[32];
             fmt_time(qs_hlc_ms(v[i].rec.hlc), when, sizeof when);
@@ -427,7 +431,7 @@ int cmd_show(cli *c, int argc, char **argv)
                    v[i].rec.deleted ? " (deletion)" : "", v[i].rec.author, when,
                    v[i].from[0] ? ", received from " : "", v[i].from);
             if (!v[i].rec.deleted)
-                records_print_fields(&v[i].rec, "  ");
+                records_print_fields(st, &v[i].rec, "  ");
         }
         if (conflict)
             printf("\nthis record has an open conflict: see `qianshou conflicts show %s`\n", ids);
@@ -442,7 +446,32 @@ done:
 
 /* ---- list ------------------------------------------------------------------- */
 
+/* "2024-03" (a month) or "2024" (a year) as the first and last dates
+ * (YYYYMMDD); false for anything else (a whole date is an equality filter). */
+static bool date_span(const char *s, int32_t *from, int32_t *to)
+{
+    int y, m = 0;
+    char extra;
+    size_t n = strlen(s);
+    if (n == 4 && sscanf(s, "%4d%c", &y, &extra) == 1 && strspn(s, "0123456789") == 4) {
+        *from = y * 10000 + 101;
+        *to = y * 10000 + 1231;
+        return true;
+    }
+    if ((n == 7 || n == 6) && sscanf(s, "%4d-%2d%c", &y, &m, &extra) == 2 && s[4] == '-' &&
+        strspn(s, "0123456789") == 4 && strspn(s + 5, "0123456789") == n - 5 && m >= 1 &&
+        m <= 12) {
+        int32_t first = y * 10000 + m * 100 + 1;
+        int32_t next = m == 12 ? (y + 1) * 10000 + 101 : y * 10000 + (m + 1) * 100 + 1;
+        *from = first;
+        *to = qs_date_from_days(qs_date_to_days(next) - 1);
+        return true;
+    }
+    return false;
+}
+
 typedef struct list_ctx {
+    qs_store *st;
     const qs_kind *k;
     json_t *arr;    /* --json */
     out_table tab;  /* text */
@@ -468,7 +497,7 @@ static int list_cb(void *p, const qs_record *r)
         } else if (v && f->type == QS_F_DIGESTS && v->t == QS_V_ARRAY) {
             row[i + 1] = qs_xasprintf("%" PRIu32, v->u.a.n);
         } else {
-            char *s = out_value_text(f, v, true);
+            char *s = fields_display(lc->st, f, v, true);
             row[i + 1] = out_clip(s, f->type == QS_F_REF || f->type == QS_F_REFLIST ? 36 : 24);
             free(s);
         }
@@ -599,8 +628,16 @@ int cmd_list(cli *c, int argc, char **argv)
         const char *val;
         qs_err err = {0};
         qs_value v;
-        if ((rc = fields_assignment(k, argv[i], &f, &val, &err)) ||
-            (rc = fields_parse(st, f, val, &v, &err))) {
+        int32_t from, to;
+        if ((rc = fields_assignment(k, argv[i], &f, &val, &err)) == 0 &&
+            f->type == QS_F_DATE && date_span(val, &from, &to)) {
+            /* date=2024-03 (a month) or date=2024 (a year) */
+            flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
+            flt[nflt++] = (qs_filter){.field = f->id, .value = qs_v_int(from),
+                                      .upto = qs_v_int(to)};
+            continue;
+        }
+        if (rc || (rc = fields_parse(st, f, val, &v, &err))) {
             rc = cli_exit_for(rc) == CLI_ENV ? cli_fail_err(c, &err)
                                              : cli_fail(c, CLI_DATA, "%s", err.msg);
             goto done;
@@ -609,17 +646,16 @@ int cmd_list(cli *c, int argc, char **argv)
             /* one filter per element: the record must contain each */
             for (uint32_t j = 0; j < v.u.a.n; j++) {
                 flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
-                flt[nflt].field = f->id;
-                flt[nflt++].value = qs_value_dup(&v.u.a.v[j]);
+                flt[nflt++] = (qs_filter){.field = f->id, .value = qs_value_dup(&v.u.a.v[j])};
             }
             qs_value_free(&v);
         } else {
             flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
-            flt[nflt].field = f->id;
-            flt[nflt++].value = v;
+            flt[nflt++] = (qs_filter){.field = f->id, .value = v};
         }
     }
     lc.k = k;
+    lc.st = st;
     if (c->json) {
         lc.arr = json_array();
     } else {

@@ -17,7 +17,8 @@ int records_parse_id(cli *c, const char *cmd, const char *text, uint8_t id[QS_ID
  * new id unless out_id is given (then it is written there). Exit code. */
 int records_store(cli *c, qs_store *st, const qs_kind *k, const char *scope, qs_body *b,
                   const char *prefix, uint8_t out_id[QS_ID_LEN]);
-/* The fields of r, one per line, enums as Chinese labels. */
-void records_print_fields(const qs_record *r, const char *indent);
+/* The fields of r, one per line, enums as Chinese labels, references as
+ * codes or names (fields_display). */
+void records_print_fields(qs_store *st, const qs_record *r, const char *indent);
 
 #endif

@@ -180,6 +180,9 @@ typedef struct qs_filter {
     qs_value value; /* equality; an ENUMSET filter (an array of codes) means "contains
                        all of"; a REFLIST/DIGESTS filter is ONE element (a 16-byte BIN)
                        and means "contains it" */
+    qs_value upto;  /* NIL (zero), or for an INT, DATE or MONEY field an INT: the
+                       filter is then the range value <= field <= upto (a month of
+                       dates: 20240301..20240331) */
 } qs_filter;
 
 typedef struct qs_query {
