@@ -855,7 +855,7 @@ static void link_up(daemon_s *d, const qs_link_result *r)
         duration_text(r->ended_ms - d->down_ms, dur, sizeof dur);
         qs_log(QS_LOG_INFO, "sync", "link to %s back after %s down (%u failed attempts): "
                "sent %llu records (%llu bytes), received %llu records (%llu bytes)",
-               r->peer, dur, d->fails, (unsigned long long)r->stats.records_sent,
+               d->cfg.up.host, dur, d->fails, (unsigned long long)r->stats.records_sent,
                (unsigned long long)r->bytes_sent, (unsigned long long)r->stats.pulled,
                (unsigned long long)r->bytes_received);
     }

@@ -125,7 +125,9 @@ int qs__exec(qs_store *st, const char *sql, qs_err *err)
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         int r = qs__sqlerr(st, rc, "database", err);
-        if (err && msg)
+        if ((rc & 0xff) == SQLITE_FULL)
+            qs_err_set(err, QS_EFULL, "the disk is full (%s)", msg ? msg : sqlite3_errstr(rc));
+        else if (err && msg)
             snprintf(err->msg, sizeof err->msg, "%s", msg);
         sqlite3_free(msg);
         return r;
@@ -914,7 +916,8 @@ int qs_store_backup(qs_store *st, const char *path, qs_err *err)
                           "cannot write the backup %s: %s", path, strerror(en));
     }
     close(tfd);
-    int r = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /* through the store's VFS: a full disk the tests simulate fills this too */
+    int r = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, qs__vfs());
     umask(old);
     if (r != SQLITE_OK) {
         rc = qs_err_set(err, QS_EIO, "cannot write the backup %s: %s", path,
@@ -935,8 +938,11 @@ int qs_store_backup(qs_store *st, const char *path, qs_err *err)
     } while (r == SQLITE_OK || r == SQLITE_BUSY || r == SQLITE_LOCKED);
     sqlite3_backup_finish(b);
     if (r != SQLITE_DONE) {
-        rc = qs_err_set(err, (r & 0xff) == SQLITE_FULL ? QS_EFULL : QS_EIO, "backup failed: %s",
-                        sqlite3_errstr(r));
+        if ((r & 0xff) == SQLITE_FULL)
+            rc = qs_err_set(err, QS_EFULL, "backup failed: the disk is full (%s)",
+                            sqlite3_errstr(r));
+        else
+            rc = qs_err_set(err, QS_EIO, "backup failed: %s", sqlite3_errstr(r));
         goto done;
     }
     /* The copy is a single self-contained file. */
