@@ -123,4 +123,38 @@ done
 grep -q '^[0-9-]* [0-9:]* INFO daemon: stopped' "$T/county/qianshoud.log" \
     || fail "the log file's lines have no time: $(tail -1 "$T/county/qianshoud.log")"
 ok "reloaded, stopped; the log file has the time on each line"
+# Two roles on one machine: the README's layout (/etc/qianshou/ID/tls,
+# /etc/qianshou/ID.conf, /var/lib/qianshou/ID), each daemon run as its template
+# unit runs it (qianshoud -c /etc/qianshou/ID.conf), the county syncing to the
+# aggregator beside it. chown needs the qianshou user; here one user owns all.
+m=both; mkdir -p "$T/$m/etc" "$T/$m/data" "$T/$m/home"
+on $m "mkdir -p /etc/qianshou/630000 /etc/qianshou/632322"
+readme "chown qianshou:qianshou /etc/qianshou/630000 /etc/qianshou/632322"
+on $m "runuser -u qianshou -- qs-pki node-key /etc/qianshou/630000/tls 630000 --dns qianshou-agg.example.gov.cn"
+carry $m /etc/qianshou/630000/tls/node.csr ca
+on ca "qs-pki bundle /media/qs-ca node.csr -o 630000.tar --days 365 --server-dns qianshou-agg.example.gov.cn --port 7443 --crl crl.pem"
+carry ca 630000.tar $m
+on $m "runuser -u qianshou -- qs-pki node-key /etc/qianshou/632322/tls 632322"
+carry $m /etc/qianshou/632322/tls/node.csr ca
+# the county's bundle as "Going live" makes it; the aggregator is on this machine
+on ca "qs-pki bundle /media/qs-ca node.csr -o 632322.tar --days 730 --host qianshou-agg.example.gov.cn --address 192.0.2.10 --port 7443 --crl crl.pem"
+carry ca 632322.tar $m
+on $m "qs-pki install 630000.tar --etc /etc/qianshou/630000 --data /var/lib/qianshou/630000"
+on $m "qs-pki install 632322.tar --etc /etc/qianshou/632322 --data /var/lib/qianshou/632322"
+on $m "mv /etc/qianshou/630000/qianshoud.conf /etc/qianshou/630000.conf"
+on $m "mv /etc/qianshou/632322/qianshoud.conf /etc/qianshou/632322.conf"
+readme "systemctl enable --now qianshoud@630000 qianshoud@632322"
+for id in 630000 632322; do   # what qianshoud@ID.service runs
+    grep -qx "ExecStart=/usr/sbin/qianshoud -c /etc/qianshou/%i.conf" "$SRC/deploy/systemd/qianshoud@.service" \
+        || fail "qianshoud@.service does not run /etc/qianshou/%i.conf"
+    "$QSD" -c "$T/$m/etc/$id.conf" --check >"$T/out" 2>&1 || fail "$id --check: $(cat "$T/out")"
+    start "both$id" "$T/$m/etc/$id.conf"
+done
+QIANSHOU_DATA=$T/$m/data/630000 qianshou import county "$SRC/deploy/reference/county.csv" >/dev/null
+QIANSHOU_DATA=$T/$m/data/632322 qianshou add station township=632322100 name=坎布拉镇社工站 >/dev/null
+QIANSHOU_DATA=$T/$m/data/632322 qianshou sync --wait >"$T/out" 2>&1 || fail "two roles: sync: $(cat "$T/out")"
+[ "$(QIANSHOU_DATA=$T/$m/data/630000 qianshou --json list station | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1 ] \
+    || fail "two roles: the county's station is not at the aggregator"
+stop both632322; stop both630000
+ok "two roles on one machine: the README's layout, both daemons, the county synced"
 [ -z "${QS_WALK_SHOW:-}" ] || cat "$T/transcript"
