@@ -371,7 +371,9 @@ static int fleet_start(cli *c, int argc, char **argv, const char *cmd, const cha
         return rc;
     qs_store_info info;
     qs_err e = {0};
-    if ((rc = qs_store_ident(*st, &info, &e)) == 0 && info.role == QS_ROLE_COUNTY)
+    /* nodes only: metrics keeps writing its file wherever it is run */
+    if ((rc = qs_store_ident(*st, &info, &e)) == 0 && info.role == QS_ROLE_COUNTY &&
+        strcmp(cmd, "nodes") == 0)
         rc = cli_fail(c, CLI_USAGE, "`%s` is for the aggregator: it lists the counties that "
                       "sync to it; this store (%s) is a county's — `qianshou status` shows this "
                       "node's link and last sync", cmd, info.node);

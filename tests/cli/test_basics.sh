@@ -99,11 +99,9 @@ run 3 -d "$T/d" backup -o "$T/no-dir/x.db"
 has_err "qianshou: cannot write the backup $T/no-dir/x.db: No such file or directory"
 run 3 -d "$T/d" export station -o "$T/no-dir/x.csv"
 has_err "No such file or directory"
-# nodes and metrics are the aggregator's
+# nodes is the aggregator's
 run 1 -d "$T/d" nodes
 has_err '`nodes` is for the aggregator'
-run 1 -d "$T/d" metrics
-has_err '`metrics` is for the aggregator'
 # a duration is printed as it was written
 run 0 -d "$T/p" init --node 630000 --role aggregator
 run 0 -d "$T/p" nodes --stale 36h
