@@ -180,13 +180,11 @@ int cmd_init(cli *c, int argc, char **argv)
     if (optind < argc)
         return cli_usage(c, "init", "unexpected \"%s\"", argv[optind]);
     qs_store_opts so = qs_store_opts_default();
-    if (!role)
-        ;
-    else if (strcmp(role, "county") == 0)
+    if (role && strcmp(role, "county") == 0)
         so.role = QS_ROLE_COUNTY;
-    else if (strcmp(role, "aggregator") == 0)
+    else if (role && strcmp(role, "aggregator") == 0)
         so.role = QS_ROLE_AGGREGATOR;
-    else
+    else if (role)
         return cli_usage(c, "init", "--role is county or aggregator, not \"%s\"", role);
     if (node && !qs_code_valid(node))
         return cli_fail(c, CLI_USAGE,
