@@ -267,11 +267,20 @@ static json_t *kind_json(const qs_kind *k)
         }
         if (f->en) {
             json_t *ea = json_array();
-            for (uint32_t j = 0; j < f->en->n; j++)
-                json_array_append_new(ea, json_pack("{s:i, s:s, s:s}", "code",
-                                                    (int)f->en->vals[j].code, "name",
-                                                    f->en->vals[j].name, "label",
-                                                    f->en->vals[j].label));
+            for (uint32_t j = 0; j < f->en->n; j++) {
+                json_t *v = json_pack("{s:i, s:s, s:s}", "code", (int)f->en->vals[j].code,
+                                      "name", f->en->vals[j].name, "label",
+                                      f->en->vals[j].label);
+                const char *al[8];
+                size_t na = qs_enum_aliases(f->en, f->en->vals[j].code, al, 8);
+                if (na) {
+                    json_t *aa = json_array();
+                    for (size_t x = 0; x < na && x < 8; x++)
+                        json_array_append_new(aa, json_string(al[x]));
+                    json_object_set_new(v, "aliases", aa);
+                }
+                json_array_append_new(ea, v);
+            }
             json_object_set_new(fo, "values", ea);
         }
         json_array_append_new(fa, fo);
@@ -302,6 +311,14 @@ static void kind_text(const qs_kind *k)
                 snprintf(one, sizeof one, "%s%u=%s %s", j ? ", " : "", f->en->vals[j].code,
                          f->en->vals[j].name, f->en->vals[j].label);
                 qs_buf_append(&b, one, strlen(one));
+                const char *al[8];
+                size_t na = qs_enum_aliases(f->en, f->en->vals[j].code, al, 8);
+                for (size_t x = 0; x < na && x < 8; x++) {
+                    snprintf(one, sizeof one, "%s%s", x ? "/" : " (also ", al[x]);
+                    qs_buf_append(&b, one, strlen(one));
+                }
+                if (na)
+                    qs_buf_append(&b, ")", 1);
             }
             qs_buf_append(&b, "", 1);
             vals = qs_xstrdup((const char *)b.data);

@@ -1,6 +1,6 @@
 /*
  * cmd_daemon.c — sync, status: requests to the running qianshoud over
- * its control socket (daemon/ctl.h documents the JSON).
+ * its control socket (ctl/ctl.h documents the JSON).
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 
 #include "client/cli.h"
 #include "client/out.h"
-#include "daemon/ctl.h"
+#include "ctl/ctl.h"
 #include "proto/xmalloc.h"
 
 static const char SYNC_HELP[] =

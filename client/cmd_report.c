@@ -10,25 +10,99 @@
 #include <time.h>
 
 #include "client/cli.h"
+#include "client/csv.h"
 #include "client/out.h"
 #include "client/report_out.h"
 #include "proto/clock.h"
 #include "proto/date.h"
+#include "proto/schema.h"
 #include "proto/xmalloc.h"
 
 static const char REPORT_HELP[] =
     "usage: qianshou report annual --year YEAR [--as-of YYYY-MM-DD] [--county CODE]\n"
     "                              [--format table|csv|json|xlsx|html] [--bom] [-o FILE]\n"
-    "                              [--days-rule per-person|total] [--stale DURATION]\n"
+    "                              [--narrative FILE] [--days-rule per-person|total]\n"
+    "                              [--funds-sources LIST] [--stale DURATION]\n"
     "\n"
-    "The Hand-in-Hand plan's annual compliance report, per pairing and for the\n"
-    "province, each figure beside its threshold (see client/REPORTS.md).\n"
+    "The Hand-in-Hand plan's annual compliance report for 1 January - 31 December\n"
+    "YEAR, per pairing and for the province, each figure beside its threshold and\n"
+    "the plan's words (see client/REPORTS.md). Nothing dated after 31 December\n"
+    "YEAR counts; a report dated earlier is marked 年度未结束 and a figure below\n"
+    "its threshold reads 进行中 (in progress), not 未达标.\n"
     "  --as-of     report date (default 31 December of YEAR, or today if earlier)\n"
     "  --format    table (default), csv (UTF-8; --bom for Excel), json, xlsx (needs -o),\n"
     "              html (one self-contained file)\n"
+    "  --narrative the reporting unit's own 总结与评估 text (UTF-8 or GB18030 file)\n"
     "  --days-rule which reading of the working-days threshold decides (default: setting)\n"
+    "  --funds-sources  which money counts toward the funds floor, e.g.\n"
+    "              省级财政,福彩公益金 (default: the funds_sources setting, public funds)\n"
     "  --stale     a county whose last sync is older than this (e.g. 3d) is provisional\n"
     "exit: 0 done, 1 usage, 2 data error, 3 environment, 4 done but figures provisional\n";
+
+#define NARRATIVE_MAX (256u << 10)
+
+/* The operator's 总结与评估 text: UTF-8 (a BOM dropped) or GB18030, at most
+ * NARRATIVE_MAX bytes. Owned by the caller. */
+static int read_narrative(cli *c, const char *path, char **out)
+{
+    *out = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return cli_fail(c, CLI_ENV, "cannot read %s", path);
+    uint8_t *buf = qs_xmalloc(NARRATIVE_MAX + 1);
+    size_t n = fread(buf, 1, NARRATIVE_MAX + 1, fp);
+    bool bad = ferror(fp);
+    fclose(fp);
+    if (bad) {
+        free(buf);
+        return cli_fail(c, CLI_ENV, "cannot read %s", path);
+    }
+    if (n > NARRATIVE_MAX) {
+        free(buf);
+        return cli_usage(c, "report", "--narrative %s is longer than %u KiB", path,
+                         NARRATIVE_MAX >> 10);
+    }
+    csv_text t = {0};
+    qs_err e = {0};
+    if (csv_decode(buf, n, path, &t, &e)) {
+        free(buf);
+        return cli_fail_err(c, &e);
+    }
+    size_t len = t.len;
+    char *s = qs_xmalloc(len + 1);
+    memcpy(s, t.s, len);
+    s[len] = '\0';
+    csv_text_free(&t);
+    free(buf);
+    if (strlen(s) != len) {
+        free(s);
+        return cli_usage(c, "report", "--narrative %s holds a NUL byte: not a text file", path);
+    }
+    *out = s;
+    return CLI_OK;
+}
+
+/* "省级财政,福彩公益金" (codes, names or labels of expense_source) as a bitmask. */
+static int parse_sources(const char *v, int64_t *mask)
+{
+    const qs_field *f = qs_kind_field_by_name(qs_schema_kind(QS_K_EXPENSE), "source");
+    qs_value val;
+    qs_err e = {0};
+    /* an ENUMSET's text form is the same list: parse it as one */
+    qs_field set = *f;
+    set.type = QS_F_ENUMSET;
+    set.max = 64;
+    if (qs_schema_parse(&set, v, &val, &e) || val.t != QS_V_ARRAY || val.u.a.n == 0) {
+        qs_value_free(&val);
+        return QS_EINVAL;
+    }
+    *mask = 0;
+    for (uint32_t i = 0; i < val.u.a.n; i++)
+        if (val.u.a.v[i].u.i < 63)
+            *mask |= INT64_C(1) << val.u.a.v[i].u.i;
+    qs_value_free(&val);
+    return 0;
+}
 
 static int parse_duration_s(const char *s, int64_t *out)
 {
@@ -62,6 +136,8 @@ static int report_annual(cli *c, int argc, char **argv)
     rbook book = {0};
     bool have_report = false;
     FILE *fp = NULL;
+    const char *narrative_file = NULL;
+    char *narrative = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = true;
@@ -90,6 +166,14 @@ static int report_annual(cli *c, int argc, char **argv)
         } else if (strcmp(a, "--stale") == 0 && v) {
             if (parse_duration_s(v, &p.stale_limit_s))
                 return cli_usage(c, "report", "--stale wants a duration like 3d or 36h");
+        } else if (strcmp(a, "--narrative") == 0 && v) {
+            narrative_file = v;
+        } else if (strcmp(a, "--funds-sources") == 0 && v) {
+            if (parse_sources(v, &p.funds_sources))
+                return cli_usage(c, "report",
+                                 "--funds-sources wants sources like 省级财政,福彩公益金 "
+                                 "(`qianshou schema expense` lists them), not \"%s\"",
+                                 v);
         } else if (strcmp(a, "--bom") == 0) {
             bom = true;
             takes = false;
@@ -108,8 +192,13 @@ static int report_annual(cli *c, int argc, char **argv)
         return cli_usage(c, "report", "--format is table, csv, json, xlsx or html");
     if (strcmp(format, "xlsx") == 0 && (!out || strcmp(out, "-") == 0))
         return cli_usage(c, "report", "--format xlsx needs -o FILE.xlsx");
-    if ((rc = cli_open(c, &st)))
+    if (narrative_file && (rc = read_narrative(c, narrative_file, &narrative)))
         return rc;
+    p.narrative = narrative;
+    if ((rc = cli_open(c, &st))) {
+        free(narrative);
+        return rc;
+    }
     qs_err e = {0};
     if (qs_store_report_annual(st, &p, &r, &e)) {
         rc = cli_fail_err(c, &e);
@@ -151,6 +240,7 @@ static int report_annual(cli *c, int argc, char **argv)
         rc = CLI_ATTN;
     }
 done:
+    free(narrative);
     if (have_report)
         qs_report_free(&r);
     rbook_free(&book);

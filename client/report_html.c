@@ -40,6 +40,8 @@ static const char *vclass(qs_verdict v)
         return "fail";
     case QS_VERDICT_NODATA:
         return "nodata";
+    case QS_VERDICT_PENDING:
+        return "pending";
     default:
         return "na";
     }
@@ -54,6 +56,8 @@ static const char *vfill(qs_verdict v)
         return "#c62828";
     case QS_VERDICT_NODATA:
         return "#f9a825";
+    case QS_VERDICT_PENDING:
+        return "#1565c0";
     default:
         return "#9e9e9e";
     }
@@ -69,26 +73,31 @@ static const char CSS[] =
     "th,td{border:1px solid #bbb;padding:1mm 1.5mm;text-align:left;vertical-align:top}"
     "th{background:#e8edf3}td.n{text-align:right;font-variant-numeric:tabular-nums}"
     "td.pass{background:#e6f4ea;color:#1b5e20}td.fail{background:#fde7e9;color:#b71c1c;"
-    "font-weight:bold}td.nodata{background:#fff4d6}td.na{color:#888}"
+    "font-weight:bold}td.nodata{background:#fff4d6}td.pending{background:#e3f2fd;color:#0d47a1}"
+    "td.na{color:#888}p.open{border:2px solid #1565c0;padding:2mm 3mm;font-weight:bold}"
+    "td.text{white-space:pre-wrap}"
     "section{page-break-inside:auto}tr{page-break-inside:avoid}"
     "svg{display:block;margin:2mm 0 4mm;max-width:100%;height:auto}"
     ".kpi{display:flex;gap:4mm;margin:2mm 0 4mm}.kpi div{border:1px solid #bbb;"
     "padding:2mm 4mm}.kpi b{font-size:14pt;display:block}"
     "@media print{h2{page-break-after:avoid}.chart{page-break-inside:avoid}}";
 
-/* Horizontal bars: per county the deciding figure of criterion k against
- * its threshold (a dashed line). */
-static void days_chart(FILE *fp, const qs_report *r, qs_crit k, const char *title)
+/* The days that decide criterion k of p: per person, those of the
+ * min_workers-th best counted worker; total, the sum. */
+static int64_t decisive(const qs_report_pairing *p, qs_crit k)
+{
+    return k == QS_C_DISPATCHED_DAYS ? p->dispatched_decisive_days : p->local_decisive_days;
+}
+
+/* Horizontal bars: per county the days that decide criterion k against the
+ * days threshold thr (a dashed line), coloured by k's verdict. */
+static void days_chart(FILE *fp, const qs_report *r, qs_crit k, int64_t thr, const char *title)
 {
     const int row = 18, left = 120, width = 560, top = 24;
-    int64_t max = 1;
-    for (uint32_t i = 0; i < r->npairings; i++) {
-        const qs_criterion *c = &r->pairings[i].crit[k];
-        if (c->value > max)
-            max = c->value;
-        if (c->threshold > max)
-            max = c->threshold;
-    }
+    int64_t max = thr > 1 ? thr : 1;
+    for (uint32_t i = 0; i < r->npairings; i++)
+        if (decisive(&r->pairings[i], k) > max)
+            max = decisive(&r->pairings[i], k);
     max += max / 10;
     int h = top + row * (int)r->npairings + 24;
     fprintf(fp,
@@ -99,12 +108,12 @@ static void days_chart(FILE *fp, const qs_report *r, qs_crit k, const char *titl
     fputs("\"><text x=\"0\" y=\"14\" font-size=\"12\" font-weight=\"bold\">", fp);
     esc(fp, title);
     fputs("</text>", fp);
-    int64_t thr = r->npairings ? r->pairings[0].crit[k].threshold : 0;
     for (uint32_t i = 0; i < r->npairings; i++) {
         const qs_report_pairing *p = &r->pairings[i];
         const qs_criterion *c = &p->crit[k];
+        int64_t value = decisive(p, k);
         int y = top + row * (int)i;
-        int w = (int)((double)c->value / (double)max * width);
+        int w = (int)((double)value / (double)max * width);
         fprintf(fp, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">", left - 6,
                 y + 12);
         esc(fp, p->county_name[0] ? p->county_name : p->county);
@@ -112,7 +121,7 @@ static void days_chart(FILE *fp, const qs_report *r, qs_crit k, const char *titl
                 "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/>"
                 "<text x=\"%d\" y=\"%d\" font-size=\"9\">%lld</text>",
                 left, y + 2, w, row - 5, vfill(c->verdict), left + w + 4, y + 12,
-                (long long)c->value);
+                (long long)value);
     }
     int tx = left + (int)((double)thr / (double)max * width);
     fprintf(fp,
@@ -124,7 +133,7 @@ static void days_chart(FILE *fp, const qs_report *r, qs_crit k, const char *titl
 
 static void matrix_chart(FILE *fp, const qs_report *r)
 {
-    const int cw = 78, rh = 18, left = 120, top = 40;
+    const int cw = 66, rh = 18, left = 120, top = 40;
     int cols = QS_C_COUNT + 1;
     int w = left + cw * cols + 10, h = top + rh * (int)r->npairings + 10;
     fprintf(fp,
@@ -164,21 +173,39 @@ int report_write_html(const qs_report *r, const rbook *b, FILE *fp)
     esc(fp, b->title);
     fprintf(fp, "</title><style>%s</style></head><body>\n<h1>", CSS);
     esc(fp, b->title);
-    fputs("</h1><p class=\"sub\">", fp);
-    esc(fp, b->subtitle);
+    fputs("</h1>\n", fp);
+    for (size_t i = 0; i < b->nlines; i++) {
+        fputs(i == 0 && r->year_open ? "<p class=\"open\">" : "<p class=\"sub\">", fp);
+        esc(fp, b->lines[i]);
+        fputs("</p>\n", fp);
+    }
     fprintf(fp,
-            "</p>\n<div class=\"kpi\"><div>结对覆盖<b>%u/%u</b></div><div>综合达标<b>%u/%u</b>"
-            "</div><div>服务次数<b>%lld</b></div><div>服务人数<b>%lld</b></div>"
+            "<div class=\"kpi\"><div>结对覆盖<b>%u/%u</b></div><div>综合达标<b>%u/%u</b>"
+            "</div><div>未达标<b>%u</b></div><div>进行中<b>%u</b></div>"
+            "<div>服务次数<b>%lld</b></div><div>服务人数<b>%lld</b></div>"
             "<div>数据为临时<b>%u</b></div></div>\n",
-            r->counties_covered, r->counties_configured, r->overall_pass, r->npairings,
-            (long long)r->services, (long long)r->people_served, r->provisional);
+            r->counties_covered, r->counties_configured, r->overall[QS_VERDICT_PASS], r->active,
+            r->overall[QS_VERDICT_FAIL], r->overall[QS_VERDICT_PENDING], (long long)r->services,
+            (long long)r->people_served, r->provisional);
     matrix_chart(fp, r);
-    days_chart(fp, r, QS_C_DISPATCHED_DAYS,
-               r->worker_days_rule == QS_DAYS_TOTAL ? "援派持证社工工作日（合计）与标准"
-                                                    : "援派持证社工工作日（每人最少）与标准");
-    days_chart(fp, r, QS_C_LOCAL_DAYS,
-               r->worker_days_rule == QS_DAYS_TOTAL ? "本地社工工作日（合计）与标准"
-                                                    : "本地社工工作日（每人最少）与标准");
+    bool total = r->worker_days_rule == QS_DAYS_TOTAL;
+    char title[256];
+    if (total)
+        snprintf(title, sizeof title, "援派持证社工工作日（合计）与标准 %lld 天",
+                 (long long)r->settings[QS_S_DISPATCHED_MIN_DAYS]);
+    else
+        snprintf(title, sizeof title, "援派持证社工工作日（每县第 %lld 多者）与每人 %lld 天",
+                 (long long)r->settings[QS_S_DISPATCHED_MIN_WORKERS],
+                 (long long)r->settings[QS_S_DISPATCHED_MIN_DAYS]);
+    days_chart(fp, r, QS_C_DISPATCHED_DAYS, r->settings[QS_S_DISPATCHED_MIN_DAYS], title);
+    if (total)
+        snprintf(title, sizeof title, "本地社工工作日（合计）与标准 %lld 天",
+                 (long long)r->settings[QS_S_LOCAL_MIN_DAYS]);
+    else
+        snprintf(title, sizeof title, "本地社工工作日（每县第 %lld 多者）与每人 %lld 天",
+                 (long long)r->settings[QS_S_LOCAL_MIN_WORKERS],
+                 (long long)r->settings[QS_S_LOCAL_MIN_DAYS]);
+    days_chart(fp, r, QS_C_LOCAL_DAYS, r->settings[QS_S_LOCAL_MIN_DAYS], title);
     if (r->provisional)
         fputs("<p>* 该县最近一次成功同步早于时限，数据为临时。</p>\n", fp);
     for (size_t i = 0; i < b->n; i++) {
@@ -197,7 +224,9 @@ int report_write_html(const qs_report *r, const rbook *b, FILE *fp)
             for (size_t k = 0; k < s->ncols; k++) {
                 const rcell *c = &s->cells[rr * s->ncols + k];
                 char *t = rcell_text(c);
-                const char *cls = c->t == RC_VERDICT ? vclass(c->v) : c->t == RC_TEXT ? "" : "n";
+                const char *cls = c->t == RC_VERDICT ? vclass(c->v)
+                                  : c->t == RC_TEXT  ? (strcmp(s->key, "assessment") == 0 ? "text" : "")
+                                                     : "n";
                 fprintf(fp, "<td%s%s%s>", *cls ? " class=\"" : "", cls, *cls ? "\"" : "");
                 esc(fp, t);
                 fputs("</td>", fp);

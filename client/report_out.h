@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "store/judge.h"
 #include "store/report.h"
 
 typedef enum rcell_type {
@@ -37,10 +38,15 @@ typedef struct rsheet {
     rcell *cells;            /* nrows * ncols */
 } rsheet;
 
-#define RBOOK_SHEETS 12
+#define RBOOK_SHEETS 16
+#define RBOOK_LINES 4
 typedef struct rbook {
     char title[256];
-    char subtitle[512];
+    /* under the title: the period (and 年度未结束), the recipients and the
+     * reporting unit, the rule and the counts */
+    char lines[RBOOK_LINES][512];
+    size_t nlines;
+    char subtitle[2048]; /* the lines joined, for formats with one line */
     rsheet sheets[RBOOK_SHEETS];
     size_t n;
 } rbook;

@@ -89,6 +89,11 @@ int report_write_xlsx(const rbook *b, const char *path, qs_err *err)
     lx.format_set_bold(failf);
     lxw_format *nodata = lx.workbook_add_format(wb);
     lx.format_set_bg_color(nodata, 0xFFEB9C);
+    lxw_format *pending = lx.workbook_add_format(wb);
+    lx.format_set_bg_color(pending, 0xDDEBF7);
+    lx.format_set_font_color(pending, 0x1F4E79);
+    lxw_format *wrap = lx.workbook_add_format(wb);
+    lx.format_set_text_wrap(wrap);
     lxw_format *title = lx.workbook_add_format(wb);
     lx.format_set_bold(title);
     lx.format_set_font_size(title, 14);
@@ -102,7 +107,11 @@ int report_write_xlsx(const rbook *b, const char *path, qs_err *err)
             lx.worksheet_write_string(ws, 3, (lxw_col_t)k, s->head[k], head);
             lx.worksheet_set_column(ws, (lxw_col_t)k, (lxw_col_t)k, k < 2 ? 12 : 16, NULL);
         }
-        lx.worksheet_freeze_panes(ws, 4, 2);
+        /* the assessment and the criteria table are sentences: wide, wrapped */
+        bool long_text = strcmp(s->key, "assessment") == 0 || strcmp(s->key, "rules") == 0;
+        if (long_text)
+            lx.worksheet_set_column(ws, 1, (lxw_col_t)(s->ncols - 1), 48, NULL);
+        lx.worksheet_freeze_panes(ws, 4, long_text ? 1 : 2);
         for (size_t r = 0; r < s->nrows; r++) {
             lxw_row_t row = (lxw_row_t)(r + 4);
             for (size_t k = 0; k < s->ncols; k++) {
@@ -110,7 +119,8 @@ int report_write_xlsx(const rbook *b, const char *path, qs_err *err)
                 lxw_col_t col = (lxw_col_t)k;
                 switch (c->t) {
                 case RC_TEXT:
-                    lx.worksheet_write_string(ws, row, col, c->s ? c->s : "", NULL);
+                    lx.worksheet_write_string(ws, row, col, c->s ? c->s : "",
+                                              long_text ? wrap : NULL);
                     break;
                 case RC_INT:
                     lx.worksheet_write_number(ws, row, col, (double)c->i, NULL);
@@ -126,6 +136,7 @@ int report_write_xlsx(const rbook *b, const char *path, qs_err *err)
                                            c->v == QS_VERDICT_PASS   ? pass
                                            : c->v == QS_VERDICT_FAIL ? failf
                                            : c->v == QS_VERDICT_NODATA ? nodata
+                                           : c->v == QS_VERDICT_PENDING ? pending
                                                                        : NULL);
                     break;
                 }

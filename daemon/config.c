@@ -338,3 +338,12 @@ void qs_config_sock_path(const qs_config *cfg, char *out, size_t n)
 {
     snprintf(out, n, "%s/qianshoud.sock", cfg->data_dir);
 }
+
+int qs_config_tls_ctx(const qs_config *cfg, qs_tls_ctx **out, qs_err *e)
+{
+    if (cfg->role == QS_ROLE_AGGREGATOR)
+        return qs_tls_ctx_new(out, QS_TLS_SERVER, cfg->listen.ca, cfg->listen.cert,
+                              cfg->listen.key, cfg->listen.crl, e);
+    return qs_tls_ctx_new(out, QS_TLS_CLIENT, cfg->up.ca, cfg->up.cert, cfg->up.key,
+                          cfg->up.crl[0] ? cfg->up.crl : NULL, e);
+}

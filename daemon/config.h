@@ -50,6 +50,7 @@
 
 #include "proto/err.h"
 #include "proto/limits.h"
+#include "daemon/tls.h"
 #include "store/store.h"
 
 #define QS_CFG_PATH 1024
@@ -91,6 +92,10 @@ typedef struct qs_config {
 /* Parse and validate path into *cfg. QS_EINVAL (bad content, message names
  * the file, line where known, section and key) or QS_EIO (unreadable). */
 int qs_config_load(qs_config *cfg, const char *path, qs_err *e);
+
+/* The node's TLS context from its config: a server one (with the CRL) for
+ * an aggregator, a client one (with [upstream] crl if set) for a county. */
+int qs_config_tls_ctx(const qs_config *cfg, qs_tls_ctx **out, qs_err *e);
 
 /* The control socket and lock paths for a config: <data_dir>/qianshoud.sock */
 void qs_config_sock_path(const qs_config *cfg, char *out, size_t n);

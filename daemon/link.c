@@ -3,6 +3,7 @@
 #include "daemon/link.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,34 +23,39 @@
 #define DEFAULT_MAX_JOBS 16 /* messages with the store thread, all links together */
 #define DEFAULT_HELLO_MS 5000
 
+/* What the store thread touches, only while a job of this link runs there
+ * (one at a time; the loop thread makes and frees it, between jobs). */
+typedef struct link_store_side {
+    qs_session *sess;         /* the session: every call on the store thread */
+    qs_buf *emit_to;          /* the running job's output */
+    uint64_t emitted;         /* bytes framed by that job */
+    unsigned frames_out;      /* crash hook: session frames emitted */
+    size_t hook_cut;          /* crash hook: job output ends after frame k (+1; 0 = not) */
+} link_store_side;
+
+/* The rest is the loop thread's. */
 struct qs_link {
     int tag_;
     qs_link_env *env;
     qs_net_conn *conn;        /* NULL once closed */
     qs_link *prev, *next;
     int client;
-    qs_session *sess;         /* used by jobs on the store thread; freed on the loop */
+    link_store_side st;
     qs_frame_decoder *dec;
     int job_busy;             /* a job is in flight: no new message is taken */
     int ended;                /* on_end delivered */
-    int failed;               /* result final */
+    int settled;              /* the result is final: DONE (done = 1) or an error */
     int done;                 /* the session finished (DONE) */
     qs_buf in;                /* received bytes not yet given to the decoder */
     qs_buf out;               /* framed bytes not yet accepted by qs_net */
-    qs_buf *emit_to;          /* store thread: the running job's output */
-    uint64_t emitted;         /* store thread: bytes framed by that job */
     qs_link_result res;
-    /* test-only crash hook (QIANSHOU_TEST_EXIT_AFTER_FRAME) */
-    unsigned frames_out;      /* store thread: session frames emitted */
-    unsigned frames_in;       /* session frames handed to the session */
-    size_t hook_cut;          /* store thread: job output ends after frame k (+1; 0 = not) */
+    unsigned frames_in;       /* crash hook: session frames handed to the session */
     /* the next message, decoded and checked while the job works (read-ahead) */
     int has_ahead;
     qs_msg ahead;
     qs_precheck *ahead_pre;
-    /* waiting for room in the store thread's queue (admission, below) */
-    int waiting;
-    qs_link *wprev, *wnext;
+    /* its turn with the store thread (admission, admit.h) */
+    qs_admit_waiter turn;
 };
 
 typedef struct ljob {
@@ -137,7 +143,7 @@ void qs_link_env_init(qs_link_env *env)
     memset(env, 0, sizeof *env);
     env->tag_ = TAG_ENV;
     env->window = DEFAULT_WINDOW;
-    env->max_jobs = DEFAULT_MAX_JOBS;
+    qs_admit_init(&env->admission, DEFAULT_MAX_JOBS);
     parse_hook(env);
 }
 
@@ -168,62 +174,36 @@ static void drop_msg(qs_msg *m, qs_precheck *pre)
     qs_msg_free(m);
 }
 
-/* ---- admission ----
- * Each link has at most one message with the store thread (and one decoded
- * ahead while that thread is nearly idle). With hundreds of counties syncing
- * at once that made hundreds of decoded batches queued at once, ~0.5 MiB
- * each: the aggregator's memory grew with the number of counties (215 MiB
- * at 300) and its loop thread spent its time faulting fresh pages in. So the
- * links together have at most env->max_jobs messages with the store thread;
- * a link with one more waits its turn with its input unread (what the peer
- * sends waits in TCP), and the waiting links are let in in the order they
- * came, as the store thread finishes messages (job_done, however the job
- * ended). That leaves the store thread enough queued to apply several
- * batches in one transaction. */
-static bool store_full(const qs_link_env *env)
+/* ---- admission (admit.h): at most env->admission.max messages of all
+ * links are with the store thread; a link with one more waits its turn, its
+ * input unread (what the peer sends waits in TCP), and the waiting links
+ * are let in in the order they came as the store thread finishes messages
+ * (job_done, however the job ended). */
+/* The session ended in an error (a link that finished reads on after DONE
+ * to see the child close). */
+static bool broken(const qs_link *l)
 {
-    return env->jobs >= env->max_jobs;
+    return l->settled && !l->done;
 }
 
-/* Must l wait before it hands the store thread a message? While the queue is
- * full, and behind the links already waiting unless admit is letting l in. */
+static qs_link *waiter_link(qs_admit_waiter *w)
+{
+    return (qs_link *)((char *)w - offsetof(qs_link, turn));
+}
+
 static bool must_wait(const qs_link *l)
 {
-    const qs_link_env *env = l->env;
-    return l->waiting || store_full(env) || (env->wait_head && !env->admitting);
+    return qs_admit_must_wait(&l->env->admission, &l->turn);
 }
 
 static void wait_turn(qs_link *l)
 {
-    qs_link_env *env = l->env;
-    if (l->waiting)
-        return;
-    l->waiting = 1;
-    l->wnext = NULL;
-    l->wprev = env->wait_tail;
-    if (env->wait_tail)
-        env->wait_tail->wnext = l;
-    else
-        env->wait_head = l;
-    env->wait_tail = l;
-    env->counters.waits++;
+    qs_admit_wait(&l->env->admission, &l->turn);
 }
 
 static void stop_waiting(qs_link *l)
 {
-    qs_link_env *env = l->env;
-    if (!l->waiting)
-        return;
-    if (l->wprev)
-        l->wprev->wnext = l->wnext;
-    else
-        env->wait_head = l->wnext;
-    if (l->wnext)
-        l->wnext->wprev = l->wprev;
-    else
-        env->wait_tail = l->wprev;
-    l->wprev = l->wnext = NULL;
-    l->waiting = 0;
+    qs_admit_leave(&l->env->admission, &l->turn);
 }
 
 static void handle(qs_link *l, qs_msg *m, qs_precheck *pre);
@@ -233,7 +213,7 @@ static void process_input(qs_link *l);
  * what is in its input. */
 static void next_message(qs_link *l)
 {
-    if (!l->conn || (l->failed && !l->done))
+    if (!l->conn || broken(l))
         return; /* closing (e.g. replaced while it waited): nothing more is handled */
     if (l->has_ahead) {
         if (must_wait(l)) {
@@ -249,13 +229,11 @@ static void next_message(qs_link *l)
 /* Room with the store thread: the waiting links, first come first. */
 static void admit(qs_link_env *env)
 {
-    env->admitting = 1;
-    while (env->wait_head && !store_full(env)) {
-        qs_link *l = env->wait_head;
-        stop_waiting(l);
-        next_message(l);
-    }
-    env->admitting = 0;
+    qs_admit_begin(&env->admission);
+    qs_admit_waiter *w;
+    while ((w = qs_admit_next(&env->admission)))
+        next_message(waiter_link(w));
+    qs_admit_end(&env->admission);
 }
 
 static void maybe_free(qs_link *l)
@@ -275,7 +253,7 @@ static void maybe_free(qs_link *l)
     stop_waiting(l);
     if (l->has_ahead)
         drop_msg(&l->ahead, l->ahead_pre);
-    qs_session_free(l->sess);
+    qs_session_free(l->st.sess);
     qs_frame_decoder_free(l->dec);
     qs_buf_free(&l->in);
     qs_buf_free(&l->out);
@@ -316,19 +294,19 @@ static int frame_msg(const qs_msg *m, int zstd, const qs_limits *lim, qs_buf *ou
 static int emit_cb(void *ctx, const qs_msg *m)
 {
     qs_link *l = ctx;
-    const qs_sess_stats *st = qs_session_stats(l->sess);
+    const qs_sess_stats *st = qs_session_stats(l->st.sess);
     int zstd = (st->features & QS_FEAT_ZSTD) && m->type != QS_MSG_HELLO &&
                m->type != QS_MSG_WELCOME;
-    size_t before = l->emit_to->len;
+    size_t before = l->st.emit_to->len;
     qs_err e = {0};
-    if (frame_msg(m, zstd, &l->env->cfg->limits, l->emit_to, &e) != 0) {
+    if (frame_msg(m, zstd, &l->env->cfg->limits, l->st.emit_to, &e) != 0) {
         qs_log(QS_LOG_ERROR, "session", "%s: cannot frame %s: %s", peer_name(l),
                qs_msg_type_name(m->type), e.msg);
         return -1;
     }
-    l->emitted += l->emit_to->len - before;
-    if (l->env->exit_after && !l->env->exit_in && ++l->frames_out == l->env->exit_after)
-        l->hook_cut = l->emit_to->len + 1; /* what follows frame k is never sent */
+    l->st.emitted += l->st.emit_to->len - before;
+    if (l->env->exit_after && !l->env->exit_in && ++l->st.frames_out == l->env->exit_after)
+        l->st.hook_cut = l->st.emit_to->len + 1; /* what follows frame k is never sent */
     return 0;
 }
 
@@ -355,14 +333,14 @@ static int flush_out(qs_link *l, qs_err *e)
 static void fail(qs_link *l, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(qs_link *l, int code, const char *fmt, ...)
 {
-    if (l->failed || !l->conn)
+    if (l->settled || !l->conn)
         return;
     char msg[QS_ERR_MSG];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    l->failed = 1;
+    l->settled = 1;
     stop_waiting(l); /* no more turns with the store thread */
     qs_err_set(&l->res.err, code, "%s", msg);
     /* county: the scheduler logs the link going down once, not every attempt */
@@ -417,18 +395,18 @@ static void run_jobs(qs_job **jobs, size_t n, qs_store *st)
     for (size_t i = 0; i < n; i++) {
         ljob *j = (ljob *)jobs[i];
         qs_link *l = j->l;
-        l->emit_to = &j->out;
-        l->emitted = 0;
-        j->rc = j->start ? qs_session_start(l->sess, &j->err)
-                         : qs_session_recv(l->sess, &j->msg, &j->err);
+        l->st.emit_to = &j->out;
+        l->st.emitted = 0;
+        j->rc = j->start ? qs_session_start(l->st.sess, &j->err)
+                         : qs_session_recv(l->st.sess, &j->msg, &j->err);
         if (j->rc == QS_SESS_APPLY) {
-            batches[na] = *qs_session_pending(l->sess);
+            batches[na] = *qs_session_pending(l->st.sess);
             if (j->pre && batches[na].recs == j->msg.u.batch.recs &&
                 batches[na].n == j->msg.u.batch.n)
                 batches[na].pre = j->pre;
             apply[na++] = j;
         }
-        j->out_bytes = l->emitted;
+        j->out_bytes = l->st.emitted;
     }
     if (na > 0) {
         qs_err e = {0};
@@ -440,29 +418,29 @@ static void run_jobs(qs_job **jobs, size_t n, qs_store *st)
                 int ri = qs_store_apply(st, &batches[i], 1, &ei);
                 apply[i]->group = 1;
                 qs_link *l = apply[i]->l;
-                l->emit_to = &apply[i]->out;
-                l->emitted = 0;
-                apply[i]->rc = qs_session_applied(l->sess, ri, &ei, &apply[i]->err);
+                l->st.emit_to = &apply[i]->out;
+                l->st.emitted = 0;
+                apply[i]->rc = qs_session_applied(l->st.sess, ri, &ei, &apply[i]->err);
                 apply[i]->applied = ri == 0;
-                apply[i]->out_bytes += l->emitted;
+                apply[i]->out_bytes += l->st.emitted;
             }
         } else {
             apply[0]->group = na;
             for (size_t i = 0; i < na; i++) {
                 qs_link *l = apply[i]->l;
-                l->emit_to = &apply[i]->out;
-                l->emitted = 0;
-                apply[i]->rc = qs_session_applied(l->sess, rc, &e, &apply[i]->err);
+                l->st.emit_to = &apply[i]->out;
+                l->st.emitted = 0;
+                apply[i]->rc = qs_session_applied(l->st.sess, rc, &e, &apply[i]->err);
                 apply[i]->applied = rc == 0;
-                apply[i]->out_bytes += l->emitted;
+                apply[i]->out_bytes += l->st.emitted;
             }
         }
     }
     for (size_t i = 0; i < n; i++) {
         ljob *j = (ljob *)jobs[i];
-        j->l->emit_to = NULL;
-        j->stats = *qs_session_stats(j->l->sess);
-        j->sess_done = qs_session_done(j->l->sess);
+        j->l->st.emit_to = NULL;
+        j->stats = *qs_session_stats(j->l->st.sess);
+        j->sess_done = qs_session_done(j->l->st.sess);
     }
 }
 
@@ -503,9 +481,7 @@ static void post(qs_link *l, const qs_msg *m, qs_precheck *pre)
     }
     qs_buf_init(&j->out, 0);
     l->job_busy = 1;
-    qs_link_env *env = l->env;
-    if (++env->jobs > env->counters.max_queued)
-        env->counters.max_queued = env->jobs;
+    qs_admit_take(&l->env->admission);
     if (l->conn)
         qs_net_pause_read(l->conn);
     qs_worker_post(l->env->worker, &j->job);
@@ -558,7 +534,7 @@ static void job_done(qs_job *job)
     ljob *j = (ljob *)job;
     qs_link_env *env = j->l->env;
     int cancelled = job->cancelled;
-    env->jobs--;
+    qs_admit_done(&env->admission);
     finish_job(j);
     if (!cancelled) /* not at shutdown: nothing more is posted then */
         admit(env);
@@ -583,15 +559,15 @@ static void finish_job(ljob *j)
         l->res.stats = j->stats;
         l->res.renewed = j->stats.renewed;
         l->res.bytes_sent += j->out_bytes;
-        if (!l->res.welcomed && qs_session_peer_hello(l->sess))
+        if (!l->res.welcomed && qs_session_peer_hello(l->st.sess))
             note_hello(l, &j->stats);
     }
     int rc = j->rc;
     qs_err err = j->err;
     int hook = 0;
-    if (l->hook_cut) { /* crash hook: frame k (sent) is in this output */
-        j->out.len = l->hook_cut - 1;
-        l->hook_cut = 0;
+    if (l->st.hook_cut) { /* crash hook: frame k (sent) is in this output */
+        j->out.len = l->st.hook_cut - 1;
+        l->st.hook_cut = 0;
         hook = 1;
     }
     if (l->env->exit_after && l->env->exit_in && j->nth_in == l->env->exit_after)
@@ -607,7 +583,7 @@ static void finish_job(ljob *j)
     bool sess_done = j->sess_done;
     int cancelled = job->cancelled;
     free(j);
-    if (cancelled || !l->conn || l->failed) {
+    if (cancelled || !l->conn || l->settled) {
         if (!l->conn && !cancelled) {
             end_link(l); /* reports the end (with this job's counters) and frees l */
         } else {
@@ -630,7 +606,7 @@ static void finish_job(ljob *j)
     }
     if (sess_done && !l->done) {
         l->done = 1;
-        l->failed = 1; /* result final: ok */
+        l->settled = 1; /* the result is final: ok */
         l->res.err.code = 0;
         l->res.bytes_received = qs_frame_decoder_wire_bytes(l->dec);
         log_done(l);
@@ -698,7 +674,7 @@ static qs_precheck *precheck(qs_link *l, const qs_msg *m)
     qs_direction dir = l->client ? QS_FROM_PARENT : QS_FROM_CHILD;
     bool keep = store_not_busy(l);
     for (uint32_t i = 0; i < n; i++)
-        qs_store_precheck(l->env->cfg->node, &l->env->cfg->limits, l->res.peer, dir,
+        qs_precheck_run(l->env->cfg->node, &l->env->cfg->limits, l->res.peer, dir,
                           &m->u.batch.recs[i], keep, &pre[i]);
     return pre;
 }
@@ -712,7 +688,7 @@ static void process_input(qs_link *l)
             qs_net_pause_read(l->conn);
         return;
     }
-    while (l->conn && (!l->failed || l->done) && !l->out.len && l->in.len && !l->has_ahead) {
+    while (l->conn && !broken(l) && !l->out.len && l->in.len && !l->has_ahead) {
         if (l->job_busy && !store_not_busy(l))
             break;
         if (!l->job_busy && must_wait(l)) {
@@ -761,7 +737,7 @@ static void process_input(qs_link *l)
         }
         handle(l, &m, pre);
     }
-    if (!l->conn || (l->failed && !l->done))
+    if (!l->conn || broken(l))
         return;
     if (!l->out.len && !l->in.len && (!l->job_busy || (!l->has_ahead && store_not_busy(l))))
         qs_net_resume_read(l->conn);
@@ -799,7 +775,7 @@ static qs_link *accept_session(qs_link_env *env, qs_net_conn *c)
         return NULL;
     }
     for (qs_link *o = env->head; o; o = o->next) {
-        if (o->client || !o->conn || o->failed || strcmp(o->res.peer, peer) != 0)
+        if (o->client || !o->conn || o->settled || strcmp(o->res.peer, peer) != 0)
             continue;
         env->counters.replaced++;
         fail(o, QS_EBUSY, "replaced by a new connection from the same node (%s)",
@@ -824,7 +800,7 @@ static void on_handshake(qs_net_conn *c)
     snprintf(l->res.peer, sizeof l->res.peer, "%s", qs_net_peer_id(c));
     qs_sess_opts o = sess_opts(l->env, l->client);
     o.peer_cert_not_after_ms = (int64_t)qs_net_peer_not_after(c) * 1000;
-    l->sess = qs_session_new(l->env->store, l->client ? QS_SESS_CHILD : QS_SESS_PARENT, l->res.peer, &o,
+    l->st.sess = qs_session_new(l->env->store, l->client ? QS_SESS_CHILD : QS_SESS_PARENT, l->res.peer, &o,
                              emit_cb, l);
     qs_log(QS_LOG_INFO, "session", "connected to %s", l->res.peer);
     if (l->client)
@@ -834,7 +810,7 @@ static void on_handshake(qs_net_conn *c)
 static void on_data(qs_net_conn *c, const uint8_t *p, size_t n)
 {
     qs_link *l = qs_net_conn_data(c);
-    if (l->tag_ != TAG_LINK || (l->failed && !l->done))
+    if (l->tag_ != TAG_LINK || broken(l))
         return;
     if (qs_buf_append(&l->in, p, n) != 0) {
         fail(l, QS_ELIMIT, "the peer sent more than %u bytes while a message was processed",
@@ -847,7 +823,7 @@ static void on_data(qs_net_conn *c, const uint8_t *p, size_t n)
 static void on_drain(qs_net_conn *c)
 {
     qs_link *l = qs_net_conn_data(c);
-    if (l->tag_ != TAG_LINK || !l->out.len || (l->failed && !l->done))
+    if (l->tag_ != TAG_LINK || !l->out.len || broken(l))
         return;
     qs_err e = {0};
     if (flush_out(l, &e) != 0) {
@@ -869,8 +845,8 @@ static void on_close(qs_net_conn *c, const qs_err *reason)
     }
     l->conn = NULL;
     l->res.bytes_received = qs_frame_decoder_wire_bytes(l->dec);
-    if (!l->failed) {
-        l->failed = 1;
+    if (!l->settled) {
+        l->settled = 1;
         if (reason->code)
             l->res.err = *reason;
         else

@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/admit.h"
 #include "daemon/config.h"
 #include "daemon/net.h"
 #include "daemon/session.h"
@@ -64,8 +65,6 @@ typedef struct qs_link_counters { /* aggregated over links, loop thread */
     uint64_t max_group;     /* most batches in one transaction */
     uint64_t read_ahead;    /* messages decoded and checked while the link's last one was
                                with the store thread */
-    uint64_t waits;         /* times a link waited for room in the store thread's queue */
-    uint64_t max_queued;    /* most messages the links had with the store thread at once */
     uint64_t replaced;      /* sessions closed because the same node connected again */
     uint64_t refused_place; /* certificates naming a node not below this one */
 } qs_link_counters;
@@ -97,13 +96,10 @@ typedef struct qs_link_env {
     unsigned exit_after;
     int exit_in;
     qs_link_counters counters;
-    /* Messages the links have with the store thread at most, all links
-     * together (cfg's store_queue): a link with a message for it beyond
-     * that waits its turn, its input unread (link.c, "admission"). */
-    unsigned max_jobs;
-    unsigned jobs;             /* private: messages with the store thread now */
-    int admitting;             /* private: admit() is letting waiting links in */
-    qs_link *wait_head, *wait_tail; /* private: links waiting for room, in order */
+    /* Admission to the store thread (admit.h): admission.max (cfg's
+     * store_queue; set it after qs_link_env_init) messages of all links at
+     * most; waits and the most at once are counted there too. */
+    qs_admit admission;
     qs_link *head;             /* private: live sessions */
 } qs_link_env;
 

@@ -70,3 +70,11 @@ void qs_log(int level, const char *component, const char *fmt, ...)
     }
     fprintf(stderr, "%s%s %s: %s\n", ts, tags[level], component, msg);
 }
+
+void qs_log_iso(int64_t ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -11,10 +11,15 @@
 #ifndef QS_LOG_H
 #define QS_LOG_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 enum qs_log_level { QS_LOG_DEBUG = 0, QS_LOG_INFO = 1, QS_LOG_WARN = 2, QS_LOG_ERROR = 3 };
 
 /* Lines below level are dropped. Default QS_LOG_INFO. */
 void qs_log_set_level(int level);
+/* Unix ms as ISO-8601 UTC ("2026-12-03T12:00:00Z") into out (>= 21 bytes). */
+void qs_log_iso(int64_t ms, char *out, size_t n);
 /* "debug", "info", "warn"/"warning", "error" -> level; -1 if unknown. */
 int qs_log_parse_level(const char *s);
 

@@ -21,7 +21,9 @@
 #include <uv.h>
 
 #include "daemon/config.h"
-#include "daemon/ctl.h"
+#include "ctl/ctl.h"
+#include "daemon/check.h"
+#include "daemon/ctlsrv.h"
 #include "daemon/log.h"
 #include "daemon/net.h"
 #include "daemon/link.h"
@@ -36,15 +38,13 @@
 #include "proto/xmalloc.h"
 #include "store/store.h"
 
-#define EXIT_USAGE 1
-#define EXIT_ENV 3
-#define CRL_WARN_DAYS 30
 #define WATCH_MS 1000 /* how often the county looks for local edits */
 
 typedef struct daemon_s daemon_s;
 
 typedef struct waiter { /* a ctl client waiting for the end of a sync */
-    struct ctl_client *cl;
+    qs_ctlsrv_client *cl;
+    daemon_s *d;
     uv_timer_t timer;
     int replied;
     uint64_t want; /* the sync (number) whose end it waits for */
@@ -59,15 +59,6 @@ typedef struct totals { /* sessions' counters since the daemon started */
     uint64_t bytes_sent, bytes_received;
 } totals;
 
-typedef struct ctl_client {
-    uv_pipe_t pipe;
-    daemon_s *d;
-    qs_buf in;
-    int closing;
-    unsigned refs; /* 1 for the handle + 1 per pending reply */
-    struct ctl_client *prev, *next;
-} ctl_client;
-
 struct daemon_s {
     uv_loop_t *loop;
     qs_config cfg;
@@ -77,9 +68,7 @@ struct daemon_s {
     qs_tls_ctx *ctx;
     qs_net_listener *listener;
     qs_link_env env;
-    uv_pipe_t ctl;
-    int ctl_open;
-    ctl_client *clients;
+    qs_ctlsrv *ctl;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t interval, nightly, stop_timer, watch, settle, retry, trim;
     int stopping;
@@ -111,268 +100,40 @@ struct daemon_s {
 
 /* ---- helpers ---- */
 
-static void iso(int64_t ms, char *out, size_t n)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void json_time(json_t *o, const char *name, int64_t ms)
 {
     char buf[32], key[64];
     snprintf(key, sizeof key, "%s_ms", name);
     json_object_set_new(o, key, json_integer(ms));
     if (ms > 0) {
-        iso(ms, buf, sizeof buf);
+        qs_log_iso(ms, buf, sizeof buf);
         json_object_set_new(o, name, json_string(buf));
     } else {
         json_object_set_new(o, name, json_null());
     }
 }
 
-static int make_ctx(const qs_config *cfg, qs_tls_ctx **out, qs_err *e)
-{
-    if (cfg->role == QS_ROLE_AGGREGATOR)
-        return qs_tls_ctx_new(out, QS_TLS_SERVER, cfg->listen.ca, cfg->listen.cert,
-                              cfg->listen.key, cfg->listen.crl, e);
-    return qs_tls_ctx_new(out, QS_TLS_CLIENT, cfg->up.ca, cfg->up.cert, cfg->up.key,
-                          cfg->up.crl[0] ? cfg->up.crl : NULL, e);
-}
-
 static void warn_expiry(const qs_tls_ctx_info *in)
 {
     time_t now = qs_clock_wall_time();
-    if (in->crl_next_update && in->crl_next_update - now < CRL_WARN_DAYS * 86400L) {
+    if (in->crl_next_update && in->crl_next_update - now < QS_CRL_WARN_DAYS * 86400L) {
         char b[32];
-        iso((int64_t)in->crl_next_update * 1000, b, sizeof b);
+        qs_log_iso((int64_t)in->crl_next_update * 1000, b, sizeof b);
         qs_log(QS_LOG_WARN, "tls", "the CRL's next update is %s, less than %d days away: "
                "regenerate it with `qs-pki crl` and reload, or every county will be refused",
-               b, CRL_WARN_DAYS);
+               b, QS_CRL_WARN_DAYS);
     }
-    if (in->not_after && in->not_after - now < CRL_WARN_DAYS * 86400L)
+    if (in->not_after && in->not_after - now < QS_CRL_WARN_DAYS * 86400L)
         qs_log(QS_LOG_WARN, "tls", "our certificate expires in less than %d days: renew it",
-               CRL_WARN_DAYS);
+               QS_CRL_WARN_DAYS);
 }
 
-/* ---- --check ---- */
-
-/* --check --connect: one TCP connection and TLS handshake to the upstream,
- * and which part failed. Nothing is sent past TLS, nothing stored. */
-typedef struct probe {
-    int done, tcp_ok, tls_ok;
-    qs_err err;
-    char peer[QS_NODE_MAX];
-} probe;
-
-static void probe_handshake(qs_net_conn *c)
-{
-    probe *p = qs_net_conn_data(c);
-    p->tcp_ok = p->tls_ok = 1;
-    snprintf(p->peer, sizeof p->peer, "%s", qs_net_peer_id(c));
-    qs_net_close(c);
-}
-
-static void probe_data(qs_net_conn *c, const uint8_t *b, size_t n)
-{
-    (void)c, (void)b, (void)n;
-}
-
-static void probe_close(qs_net_conn *c, const qs_err *reason)
-{
-    probe *p = qs_net_conn_data(c);
-    if (!p->tls_ok)
-        p->err = *reason;
-    p->done = 1;
-}
-
-static int check_connect(const qs_config *cfg, qs_tls_ctx *ctx)
-{
-    static const qs_net_callbacks cb = {probe_handshake, probe_data, NULL, probe_close};
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    probe p = {0};
-    qs_net_conn *c = NULL;
-    qs_net_opts o = {.handshake_timeout_ms = (uint64_t)cfg->handshake_timeout * 1000};
-    qs_err e = {0};
-    int rc = qs_net_connect(&c, &loop, cfg->up.address, cfg->up.port, cfg->up.host, ctx, &cb,
-                            &o, &p, &e);
-    if (rc == 0)
-        uv_run(&loop, UV_RUN_DEFAULT);
-    else
-        p.err = e;
-    uv_loop_close(&loop);
-    if (p.tls_ok) {
-        printf("connect: TCP to %s:%d ok; TLS 1.3 ok: the aggregator's certificate names node %s "
-               "and host %s\n", cfg->up.address, cfg->up.port, p.peer, cfg->up.host);
-        if (!qs_node_is_below(p.peer, cfg->node)) {
-            fprintf(stderr, "qianshoud --check: the upstream's certificate names node %s, which "
-                    "is not above this node (%s): a sync would be refused\n", p.peer, cfg->node);
-            return EXIT_ENV;
-        }
-        return 0;
-    }
-    bool tcp = p.err.code == QS_EIO && strncmp(p.err.msg, "connect", 7) == 0;
-    fprintf(stderr, "qianshoud --check: %s %s:%d (host %s) failed: %s\n",
-            tcp ? "TCP connection to" : "TLS handshake with", cfg->up.address, cfg->up.port,
-            cfg->up.host, p.err.msg);
-    return EXIT_ENV;
-}
-
-static int run_check(const qs_config *cfg, bool connect)
-{
-    int rc = EXIT_ENV;
-    qs_err e = {0};
-    qs_tls_ctx *ctx = NULL;
-    qs_store *st = NULL;
-    char b1[32], b2[32];
-    if (make_ctx(cfg, &ctx, &e) != 0) {
-        fprintf(stderr, "qianshoud --check: %s\n", e.msg);
-        goto out;
-    }
-    qs_tls_ctx_info in;
-    qs_tls_ctx_get_info(ctx, &in);
-    iso((int64_t)in.not_before * 1000, b1, sizeof b1);
-    iso((int64_t)in.not_after * 1000, b2, sizeof b2);
-    printf("certificate: node %s, valid from %s to %s (%ld days left)\n", in.node_id, b1, b2,
-           (long)((in.not_after - qs_clock_wall_time()) / 86400));
-    if (in.crl_next_update) {
-        iso((int64_t)in.crl_last_update * 1000, b1, sizeof b1);
-        iso((int64_t)in.crl_next_update * 1000, b2, sizeof b2);
-        printf("crl: last update %s, next update %s (%ld days left)\n", b1, b2,
-               (long)((in.crl_next_update - qs_clock_wall_time()) / 86400));
-        if (in.crl_next_update - qs_clock_wall_time() < CRL_WARN_DAYS * 86400L)
-            printf("warning: the CRL's next update is less than %d days away: regenerate it\n",
-                   CRL_WARN_DAYS);
-    }
-    if (strcmp(in.node_id, cfg->node) != 0) {
-        fprintf(stderr, "qianshoud --check: node id mismatch: the config says %s ([node] id) "
-                "but the certificate %s says %s\n", cfg->node,
-                cfg->role == QS_ROLE_AGGREGATOR ? cfg->listen.cert : cfg->up.cert, in.node_id);
-        goto out;
-    }
-    char db[QS_CFG_PATH + 32];
-    snprintf(db, sizeof db, "%s/%s", cfg->data_dir, QS_DB_FILE);
-    if (access(db, F_OK) != 0) {
-        printf("store: none yet in %s (created at the first start)\n", cfg->data_dir);
-    } else {
-        qs_store_opts o = qs_store_opts_default();
-        o.dir = cfg->data_dir;
-        o.limits = cfg->limits;
-        qs_store_info si;
-        if (qs_store_open(&o, &st, &e) != 0 || qs_store_info_get(st, &si, &e) != 0) {
-            fprintf(stderr, "qianshoud --check: store %s: %s\n", cfg->data_dir, e.msg);
-            goto out;
-        }
-        if (strcmp(si.node, cfg->node) != 0) {
-            fprintf(stderr, "qianshoud --check: node id mismatch: the config says %s ([node] id) "
-                    "but the store in %s belongs to %s\n", cfg->node, cfg->data_dir, si.node);
-            goto out;
-        }
-        if (si.role != cfg->role) {
-            fprintf(stderr, "qianshoud --check: role mismatch: the config says %s but the store "
-                    "in %s was made for the other role\n",
-                    cfg->role == QS_ROLE_COUNTY ? "county" : "aggregator", cfg->data_dir);
-            goto out;
-        }
-        char name[QS_NAME_MAX];
-        if (qs_store_name(st, name, &e) != 0)
-            name[0] = '\0';
-        printf("store: %s, node %s%s%s%s, %llu records\n", cfg->data_dir, si.node,
-               name[0] ? " (" : "", name, name[0] ? ")" : "", (unsigned long long)si.records);
-        uint64_t counties = 0;
-        if (cfg->role == QS_ROLE_AGGREGATOR &&
-            qs_store_count_eq(st, QS_K_COUNTY, NULL, 0, &counties, &e) == 0) {
-            printf("children: %llu counties in the reference data, %u codes in [listen] "
-                   "children\n", (unsigned long long)counties, cfg->listen.nchildren);
-            if (counties == 0 && cfg->listen.nchildren == 0)
-                printf("warning: no county is known yet, so every county will be refused: "
-                       "load the plan's reference data (README, \"Operating the aggregator\")\n");
-        }
-    }
-    if (connect && cfg->role == QS_ROLE_COUNTY && check_connect(cfg, ctx) != 0)
-        goto out;
-    printf("ok\n");
-    rc = 0;
-out:
-    qs_store_close(st);
-    qs_tls_ctx_unref(ctx);
-    return rc;
-}
-
-/* ---- control socket ---- */
-
-static void ctl_client_unref(ctl_client *cl)
-{
-    if (--cl->refs == 0) {
-        qs_buf_free(&cl->in);
-        free(cl);
-    }
-}
-
-static void ctl_closed(uv_handle_t *h)
-{
-    ctl_client *cl = h->data;
-    daemon_s *d = cl->d;
-    if (cl->prev)
-        cl->prev->next = cl->next;
-    else
-        d->clients = cl->next;
-    if (cl->next)
-        cl->next->prev = cl->prev;
-    ctl_client_unref(cl);
-}
-
-static void ctl_close(ctl_client *cl)
-{
-    if (cl->closing)
-        return;
-    cl->closing = 1;
-    uv_close((uv_handle_t *)&cl->pipe, ctl_closed);
-}
-
-typedef struct ctl_write {
-    uv_write_t req;
-    char *text;
-} ctl_write;
-
-static void ctl_written(uv_write_t *req, int status)
-{
-    ctl_write *w = (ctl_write *)req;
-    free(w->text);
-    free(w);
-}
-
-/* Send a reply (takes the reference on o). */
-static void ctl_reply(ctl_client *cl, json_t *o)
-{
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!s || cl->closing) {
-        free(s);
-        return;
-    }
-    ctl_write *w = qs_xcalloc(1, sizeof *w);
-    w->text = qs_xasprintf("%s\n", s);
-    free(s);
-    uv_buf_t b = uv_buf_init(w->text, (unsigned)strlen(w->text));
-    if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &b, 1, ctl_written) != 0) {
-        free(w->text);
-        free(w);
-        ctl_close(cl);
-    }
-}
-
-static json_t *err_reply(const char *msg)
-{
-    return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-}
+/* ---- control socket: what the requests mean (the transport: ctlsrv.c) ---- */
 
 /* status / nodes: a store job */
 typedef struct ctl_job {
     qs_job job;
-    ctl_client *cl;
+    qs_ctlsrv_client *cl;
     daemon_s *d;
     int nodes;
     int rc;
@@ -425,8 +186,9 @@ static json_t *totals_json(const daemon_s *d)
     json_object_set_new(o, "apply_batches", json_integer((json_int_t)c->apply_batches));
     json_object_set_new(o, "max_group", json_integer((json_int_t)c->max_group));
     json_object_set_new(o, "read_ahead", json_integer((json_int_t)c->read_ahead));
-    json_object_set_new(o, "store_waits", json_integer((json_int_t)c->waits));
-    json_object_set_new(o, "store_max_queued", json_integer((json_int_t)c->max_queued));
+    const qs_admit *ad = &d->env.admission;
+    json_object_set_new(o, "store_waits", json_integer((json_int_t)ad->waits));
+    json_object_set_new(o, "store_max_queued", json_integer((json_int_t)ad->max_inflight));
     return o;
 }
 
@@ -469,12 +231,12 @@ static json_t *peer_json(const qs_peer *p)
 static void done_ctl(qs_job *job)
 {
     ctl_job *j = (ctl_job *)job;
-    ctl_client *cl = j->cl;
+    qs_ctlsrv_client *cl = j->cl;
     daemon_s *d = j->d;
-    if (!job->cancelled && !cl->closing) {
+    if (!job->cancelled && !qs_ctlsrv_gone(cl)) {
         json_t *o;
         if (j->rc != 0) {
-            o = err_reply(j->err.msg);
+            o = qs_ctlsrv_error(j->err.msg);
         } else if (j->nodes) {
             json_t *arr = json_array();
             for (size_t i = 0; i < j->npeers; i++)
@@ -550,11 +312,11 @@ static void done_ctl(qs_job *job)
                 json_object_set_new(o, "crl", json_null());
             }
         }
-        ctl_reply(cl, o);
+        qs_ctlsrv_reply(cl, o);
     }
     free(j->peers);
     free(j);
-    ctl_client_unref(cl);
+    qs_ctlsrv_release(cl);
 }
 
 static int do_reload(daemon_s *d, qs_err *e);
@@ -564,7 +326,7 @@ static json_t *totals_json(const daemon_s *d);
 static void waiter_timer_closed(uv_handle_t *h)
 {
     waiter *w = h->data;
-    ctl_client_unref(w->cl);
+    qs_ctlsrv_release(w->cl);
     free(w);
 }
 
@@ -572,7 +334,7 @@ static void waiter_finish(daemon_s *d, waiter *w, json_t *o)
 {
     if (!w->replied) {
         w->replied = 1;
-        ctl_reply(w->cl, o);
+        qs_ctlsrv_reply(w->cl, o);
     } else {
         json_decref(o);
     }
@@ -591,21 +353,19 @@ static void waiter_timeout(uv_timer_t *t)
     char msg[64];
     snprintf(msg, sizeof msg, "timed out after %llu s",
              (unsigned long long)(uv_timer_get_repeat(t) / 1000));
-    json_t *o = err_reply("timed out");
+    json_t *o = qs_ctlsrv_error("timed out");
     json_object_set_new(o, "error", json_string(msg));
     json_object_set_new(o, "timeout", json_true());
-    waiter_finish(w->cl->d, w, o);
+    waiter_finish(w->d, w, o);
 }
 
-static void ctl_dispatch(ctl_client *cl, const char *line)
+static void ctl_request(void *data, qs_ctlsrv_client *cl, json_t *req)
 {
-    daemon_s *d = cl->d;
-    json_error_t jerr;
-    json_t *req = json_loads(line, 0, &jerr);
+    daemon_s *d = data;
     const char *cmd = req ? json_string_value(json_object_get(req, "cmd")) : NULL;
     if (!cmd) {
-        ctl_reply(cl, err_reply(req ? "missing \"cmd\"" : "request is not JSON"));
-        goto out;
+        qs_ctlsrv_reply(cl, qs_ctlsrv_error(req ? "missing \"cmd\"" : "request is not JSON"));
+        return;
     }
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "nodes") == 0) {
         ctl_job *j = qs_xcalloc(1, sizeof *j);
@@ -615,27 +375,28 @@ static void ctl_dispatch(ctl_client *cl, const char *line)
         j->d = d;
         j->nodes = strcmp(cmd, "nodes") == 0;
         snprintf(j->upstream, sizeof j->upstream, "%s", d->upstream);
-        cl->refs++;
+        qs_ctlsrv_hold(cl);
         qs_worker_post(d->worker, &j->job);
     } else if (strcmp(cmd, "reload") == 0) {
         qs_err e = {0};
-        ctl_reply(cl, do_reload(d, &e) == 0 ? json_pack("{s:b}", "ok", 1) : err_reply(e.msg));
+        qs_ctlsrv_reply(cl, do_reload(d, &e) == 0 ? json_pack("{s:b}", "ok", 1) : qs_ctlsrv_error(e.msg));
     } else if (strcmp(cmd, "sync") == 0) {
         if (d->cfg.role != QS_ROLE_COUNTY) {
-            ctl_reply(cl, err_reply("an aggregator has no upstream to sync with"));
-            goto out;
+            qs_ctlsrv_reply(cl, qs_ctlsrv_error("an aggregator has no upstream to sync with"));
+            return;
         }
         json_t *jw = json_object_get(req, "wait"), *jt = json_object_get(req, "timeout");
         json_int_t timeout = json_is_integer(jt) ? json_integer_value(jt) : 30;
         if (timeout < 1 || timeout > 3600) {
-            ctl_reply(cl, err_reply("\"timeout\" must be 1..3600 seconds"));
-            goto out;
+            qs_ctlsrv_reply(cl, qs_ctlsrv_error("\"timeout\" must be 1..3600 seconds"));
+            return;
         }
         if (json_is_true(jw)) {
             waiter *w = qs_xcalloc(1, sizeof *w);
             w->cl = cl;
+            w->d = d;
             w->want = d->sync_no + 1; /* the next sync to start (now, or after this one) */
-            cl->refs++;
+            qs_ctlsrv_hold(cl);
             uv_timer_init(d->loop, &w->timer);
             w->timer.data = w;
             uv_timer_start(&w->timer, waiter_timeout, (uint64_t)timeout * 1000,
@@ -643,86 +404,21 @@ static void ctl_dispatch(ctl_client *cl, const char *line)
             w->next = d->waiters;
             d->waiters = w;
         } else {
-            ctl_reply(cl, json_pack("{s:b, s:b}", "ok", 1, "started", 1));
+            qs_ctlsrv_reply(cl, json_pack("{s:b, s:b}", "ok", 1, "started", 1));
         }
         start_sync(d, QS_WHY_MANUAL);
     } else {
         char msg[128];
         snprintf(msg, sizeof msg, "unknown command \"%.64s\"", cmd);
-        ctl_reply(cl, err_reply(msg));
+        qs_ctlsrv_reply(cl, qs_ctlsrv_error(msg));
     }
-out:
-    json_decref(req);
-}
-
-static void ctl_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    static char slab[4096]; /* loop thread only; consumed in ctl_read */
-    buf->base = slab;
-    buf->len = sizeof slab;
-}
-
-static void ctl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    ctl_client *cl = s->data;
-    if (n < 0) {
-        ctl_close(cl);
-        return;
-    }
-    if (qs_buf_append(&cl->in, buf->base, (size_t)n) != 0) {
-        qs_log(QS_LOG_WARN, "ctl", "request longer than %d bytes: closing", QS_CTL_MAX_LINE);
-        ctl_close(cl);
-        return;
-    }
-    char *nl;
-    while (!cl->closing && cl->in.len &&
-           (nl = memchr(cl->in.data, '\n', cl->in.len)) != NULL) {
-        size_t len = (size_t)(nl - (char *)cl->in.data);
-        char *line = qs_xstrndup((char *)cl->in.data, len);
-        qs_buf_consume(&cl->in, len + 1);
-        ctl_dispatch(cl, line);
-        free(line);
-    }
-}
-
-static void ctl_accept(uv_stream_t *server, int status)
-{
-    daemon_s *d = server->data;
-    if (status < 0 || d->stopping)
-        return;
-    ctl_client *cl = qs_xcalloc(1, sizeof *cl);
-    cl->d = d;
-    cl->refs = 1;
-    qs_buf_init(&cl->in, QS_CTL_MAX_LINE);
-    uv_pipe_init(d->loop, &cl->pipe, 0);
-    cl->pipe.data = cl;
-    cl->next = d->clients;
-    if (d->clients)
-        d->clients->prev = cl;
-    d->clients = cl;
-    if (uv_accept(server, (uv_stream_t *)&cl->pipe) != 0 ||
-        uv_read_start((uv_stream_t *)&cl->pipe, ctl_alloc, ctl_read) != 0)
-        ctl_close(cl);
 }
 
 static int ctl_listen(daemon_s *d, qs_err *e)
 {
     char path[QS_CFG_PATH + 32];
     qs_ctl_sock_path(d->cfg.data_dir, path, sizeof path);
-    unlink(path); /* stale: we hold the data-dir lock */
-    uv_pipe_init(d->loop, &d->ctl, 0);
-    d->ctl.data = d;
-    d->ctl_open = 1;
-    mode_t old = umask(0117);
-    int r = uv_pipe_bind(&d->ctl, path);
-    umask(old);
-    if (r == 0)
-        r = chmod(path, 0660) == 0 ? 0 : uv_translate_sys_error(errno);
-    if (r == 0)
-        r = uv_listen((uv_stream_t *)&d->ctl, 16, ctl_accept);
-    if (r != 0)
-        return qs_err_set(e, QS_EIO, "control socket %s: %s", path, uv_strerror(r));
-    return 0;
+    return qs_ctlsrv_listen(&d->ctl, d->loop, path, ctl_request, d, e);
 }
 
 /* ---- sync (county) ---- */
@@ -757,7 +453,7 @@ static json_t *result_json(const qs_link_result *r)
     json_object_set_new(o, "incarnation_reset", json_boolean(r->inc_reset));
     json_object_set_new(o, "compressed", json_boolean(st->features & QS_FEAT_ZSTD));
     char b[32];
-    iso(r->ended_ms, b, sizeof b);
+    qs_log_iso(r->ended_ms, b, sizeof b);
     json_object_set_new(o, "at", json_string(b));
     return o;
 }
@@ -1190,7 +886,7 @@ static void post_window(daemon_s *d, const qs_tls_ctx_info *in)
 static int do_reload(daemon_s *d, qs_err *e)
 {
     qs_tls_ctx *nc = NULL;
-    int rc = make_ctx(&d->cfg, &nc, e);
+    int rc = qs_config_tls_ctx(&d->cfg, &nc, e);
     if (rc != 0) {
         qs_log(QS_LOG_ERROR, "tls", "reload failed, keeping the current certificates: %s", e->msg);
         return rc;
@@ -1210,7 +906,7 @@ static int do_reload(daemon_s *d, qs_err *e)
     d->ctx = nc;
     char b[32] = "none";
     if (in.crl_next_update)
-        iso((int64_t)in.crl_next_update * 1000, b, sizeof b);
+        qs_log_iso((int64_t)in.crl_next_update * 1000, b, sizeof b);
     qs_log(QS_LOG_INFO, "tls", "reloaded certificates and CRL (CRL next update %s); established "
            "connections keep their session", b);
     warn_expiry(&in);
@@ -1249,14 +945,10 @@ static void begin_stop(daemon_s *d, const char *why)
         qs_net_listener_close(d->listener);
         d->listener = NULL;
     }
-    if (d->ctl_open) {
-        d->ctl_open = 0;
-        uv_close((uv_handle_t *)&d->ctl, handle_closed_noop);
-    }
     while (d->waiters)
-        waiter_finish(d, d->waiters, err_reply("qianshoud is stopping"));
-    for (ctl_client *cl = d->clients; cl; cl = cl->next)
-        ctl_close(cl);
+        waiter_finish(d, d->waiters, qs_ctlsrv_error("qianshoud is stopping"));
+    qs_ctlsrv_close(d->ctl); /* the socket and every client */
+    d->ctl = NULL;
     qs_link_close_all(&d->env);
     qs_worker_close_handle(d->worker);
     uv_timer_start(&d->stop_timer, stop_timeout, 10000, 0);
@@ -1288,7 +980,7 @@ static void usage(FILE *f)
 
 static int run_daemon(daemon_s *d)
 {
-    int rc = EXIT_ENV;
+    int rc = QS_EXIT_ENV;
     qs_err e = {0};
     const qs_config *c = &d->cfg;
     d->lock_fd = -1;
@@ -1312,7 +1004,7 @@ static int run_daemon(daemon_s *d)
                "%s (%s)", c->data_dir, e.msg);
         goto out;
     }
-    if (make_ctx(c, &d->ctx, &e) != 0) {
+    if (qs_config_tls_ctx(c, &d->ctx, &e) != 0) {
         qs_log(QS_LOG_ERROR, e.code == QS_ECLOCK ? "clock" : "tls", "%s", e.msg);
         goto out;
     }
@@ -1369,7 +1061,7 @@ static int run_daemon(daemon_s *d)
     d->env.opts.max_unauth = c->listen.max_unauth;
     d->env.opts.max_unauth_per_addr = c->listen.max_unauth_per_addr;
     d->env.hello_timeout_ms = (uint64_t)c->hello_timeout * 1000;
-    d->env.max_jobs = c->store_queue;
+    d->env.admission.max = c->store_queue;
     d->env.on_end = on_session_end;
     d->env.data = d;
 
@@ -1466,22 +1158,22 @@ int main(int argc, char **argv)
         case 'k': check = 1; break;
         case 'C': connect = 1; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EXIT_USAGE;
+        default: usage(stderr); return QS_EXIT_USAGE;
         }
     }
     if (!path || optind != argc || (connect && !check)) {
         usage(stderr);
-        return EXIT_USAGE;
+        return QS_EXIT_USAGE;
     }
     static daemon_s d; /* large: keep it off the stack */
     qs_err e = {0};
     if (qs_config_load(&d.cfg, path, &e) != 0) {
         fprintf(stderr, "qianshoud: %s\n", e.msg);
-        return EXIT_ENV;
+        return QS_EXIT_ENV;
     }
     qs_log_set_level(d.cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
     if (check)
-        return run_check(&d.cfg, connect);
+        return qs_check_run(&d.cfg, connect);
     return run_daemon(&d);
 }

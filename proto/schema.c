@@ -106,6 +106,7 @@ static const qs_enum category = {"beneficiary_category", category_v, N(category_
 static const qs_enum_val training_type_v[] = {
     {1, "training", "培训"},
     {2, "supervision", "督导"},
+    {3, "guidance", "项目指导"},   /* the plan's own word for on-site project guidance */
 };
 static const qs_enum training_type = {"training_type", training_type_v, N(training_type_v)};
 
@@ -150,6 +151,23 @@ static const qs_enum_val gender_v[] = {
     {2, "female", "女"},
 };
 static const qs_enum gender = {"gender", gender_v, N(gender_v)};
+
+/* Other words accepted on input for a value (the plan's and the stations'
+ * own words), never shown: a value is shown with its label. */
+static const struct {
+    const qs_enum *en;
+    uint32_t code;
+    const char *word;
+} aliases[] = {
+    {&cert_level, 1, "助理社工师"},
+    {&cert_level, 1, "初级社会工作师"},
+    {&cert_level, 2, "中级社会工作师"},
+    {&cert_level, 2, "社工师"},
+    {&cert_level, 3, "高级社工师"},
+    {&expense_category, 1, "活动费用"},
+    {&expense_category, 3, "餐补"},
+    {&expense_category, 3, "餐费补助"},
+};
 
 /* ---------------------------------------------------------------------------
  * Fields, one array per kind. Ids start at 1 and are never reused.
@@ -230,6 +248,9 @@ static const qs_field person_fields[] = {
     /* "at least two years of direct service" is computed from this date */
     {F(7, "service_since", "直接服务起始日期", QS_F_DATE, 0), RANGE(DATE_MIN, DATE_MAX)},
     {F(8, "phone", "联系电话", QS_F_TEXT, 0), RANGE(1, T_SHORT)},
+    /* the last year the person sat the national social-work exam (全国社会工作者
+     *职业水平考试, held since 2008): the report counts local workers who sat it */
+    {F(9, "exam_year", "参加职业水平考试年度", QS_F_INT, 0), RANGE(2008, 2099)},
 };
 
 static const qs_field workday_fields[] = {
@@ -440,7 +461,22 @@ const qs_enum_val *qs_enum_lookup(const qs_enum *e, const char *text)
     for (uint32_t i = 0; i < e->n; i++)
         if (label_matches(e->vals[i].label, text))
             return &e->vals[i];
+    for (uint32_t i = 0; i < N(aliases); i++)
+        if (aliases[i].en == e && strcmp(aliases[i].word, text) == 0)
+            return qs_enum_by_code(e, aliases[i].code);
     return NULL;
+}
+
+size_t qs_enum_aliases(const qs_enum *e, uint32_t code, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < N(aliases); i++)
+        if (aliases[i].en == e && aliases[i].code == code) {
+            if (n < max)
+                out[n] = aliases[i].word;
+            n++;
+        }
+    return n;
 }
 
 const char *qs_ftype_name(qs_ftype t)

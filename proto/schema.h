@@ -34,6 +34,7 @@
 #define QS_SCHEMA_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proto/body.h"
@@ -41,7 +42,9 @@
 #include "proto/err.h"
 #include "proto/scope.h"
 
-#define QS_SCHEMA_VERSION 1
+/* 2: person.exam_year; training type 3 项目指导 (an older node refuses a
+ * record with it: upgrade the aggregator first) */
+#define QS_SCHEMA_VERSION 2
 
 typedef enum qs_ftype {
     QS_F_TEXT = 1,
@@ -122,8 +125,14 @@ const qs_kind *qs_schema_kind_at(uint32_t i);
 const qs_field *qs_kind_field(const qs_kind *k, uint32_t id);
 const qs_field *qs_kind_field_by_name(const qs_kind *k, const char *name_or_label);
 const qs_enum_val *qs_enum_by_code(const qs_enum *e, uint32_t code);
-/* Code, ASCII name or Chinese label. */
+/* Code, ASCII name, Chinese label, or one of the value's aliases: other
+ * words accepted on input for it (the plan's own words: 中级社会工作师 and
+ * 社工师 for 社会工作师, 活动费用 for 活动经费, 餐补 for 伙食补助, ...), never
+ * shown. */
 const qs_enum_val *qs_enum_lookup(const qs_enum *e, const char *text);
+/* The aliases of value code of e: up to max of them into out; returns how
+ * many there are. */
+size_t qs_enum_aliases(const qs_enum *e, uint32_t code, const char **out, size_t max);
 
 /* Tests only: make qs_schema_kind(id) return NULL, as in an older build that
  * does not know the kind (0 = know every kind again). */

@@ -114,6 +114,11 @@ int qs__create_check(qs_store *st, uint32_t kind, const char *scope, const qs_bo
 int qs__create_seal(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
                     qs_record *r, qs_err *err);
 int qs__create_write(qs_store *st, const qs_record *r, const qs_body *body, qs_err *err);
+/* What a record written here must agree with in the reference data (refs.c:
+ * a pairing's county is a county record of the province). body NULL: a
+ * deletion, nothing to check. Not for versions applied from peers. */
+int qs__refs_check(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
+                   qs_err *err);
 /* Read the clock's stored reading into the transaction (once). */
 void qs__clock_load(qs_store *st);
 /* Build the outgoing ancestry of a held version. */

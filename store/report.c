@@ -1,10 +1,13 @@
 /*
- * report.c — the annual compliance report: SQL over the typed projection
- * (project.c), thresholds from the settings table, verdicts in C.
+ * report.c — the annual compliance report, its measuring half: SQL over the
+ * typed projection (project.c) fills the measured fields of qs_report, then
+ * judge.c (pure, no SQL) gives every verdict. The settings table lives here.
  *
  * Every query is prepared once per report and reused per pairing. Enum codes
  * bound into queries come from the schema by name (proto/schema.c), never
- * written as numbers here; thresholds come from settings, never from SQL.
+ * written as numbers here; no threshold is read here but to hand it to the
+ * judge. Nothing dated after 31 December of the year is read: the period's
+ * end is min(as_of, 31 December), for cumulative figures too.
  */
 #include "store/report.h"
 
@@ -16,6 +19,7 @@
 #include "proto/date.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
+#include "store/judge.h"
 
 /* ---------------------------------------------------------------------------
  * Settings: the one table of thresholds. The store's report_settings rows
@@ -28,17 +32,17 @@
 static const qs_setting_def setting_defs[QS_S_COUNT] = {
     [QS_S_DISPATCHED_MIN_WORKERS] = {"dispatched_min_workers", "援派持证社工人数下限", 2},
     [QS_S_DISPATCHED_MIN_CERT] = {"dispatched_min_cert", "援派社工证书等级下限（2=社会工作师）", 2},
-    [QS_S_DISPATCHED_MIN_YEARS] = {"dispatched_min_years", "援派社工直接服务年限下限（年）", 2},
+    [QS_S_DISPATCHED_MIN_YEARS] = {"dispatched_min_years", "援派社工直接服务年限下限（年，按本年首次派驻日计）", 2},
     [QS_S_DISPATCHED_MIN_DAYS] = {"dispatched_min_days", "援派社工年工作日下限", 40},
     [QS_S_LOCAL_MIN_WORKERS] = {"local_min_workers", "受援机构本地社工人数下限", 3},
     [QS_S_LOCAL_MIN_DAYS] = {"local_min_days", "本地社工年工作日下限", 120},
     [QS_S_WORKER_DAYS_RULE] = {"worker_days_rule", "工作日口径（1=每人，2=合计）",
                                QS_DAYS_PER_PERSON},
-    [QS_S_FUNDS_MIN_FEN] = {"funds_min_fen", "省内援派机构年度经费下限（分）", 3000000},
+    [QS_S_FUNDS_MIN_FEN] = {"funds_min_fen", "省内援派机构每家每年提供经费下限（分）", 3000000},
     [QS_S_FUNDS_ALLOWED_CATEGORIES] = {"funds_allowed_categories",
                                        "允许的支出类别（位掩码）",
                                        BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5)},
-    [QS_S_CULTIVATED_MIN] = {"cultivated_min", "每县累计培育社会组织下限", 1},
+    [QS_S_CULTIVATED_MIN] = {"cultivated_min", "每县帮扶期内培育社会组织下限", 1},
     [QS_S_STALE_LIMIT_S] = {"stale_limit_s", "同步过期时限（秒）", 3 * 86400},
     [QS_S_ASSISTANCE_CATEGORIES] = {"assistance_categories", "社会救助对象类别（位掩码）",
                                     BIT(1) | BIT(2) | BIT(3) | BIT(12) | BIT(13)},
@@ -46,6 +50,14 @@ static const qs_setting_def setting_defs[QS_S_COUNT] = {
                                  BIT(8) | BIT(10)},
     [QS_S_MINOR_CATEGORIES] = {"minor_categories", "未成年人类别（位掩码）",
                                BIT(4) | BIT(5) | BIT(6) | BIT(7)},
+    /* expense_source codes: 1 省级财政, 2 福彩公益金 (public funds); 3 慈善组织,
+     * 4 自筹, 5 其他 are shown, not counted, unless set */
+    [QS_S_FUNDS_SOURCES] = {"funds_sources", "计入经费标准的资金来源（位掩码，默认省级财政、福彩公益金）",
+                            BIT(1) | BIT(2)},
+    [QS_S_PLAN_CROSS_PROVINCE] = {"plan_cross_province", "方案跨省结对数（浙江）", 5},
+    [QS_S_PLAN_IN_PROVINCE] = {"plan_in_province", "方案省内结对数（青海）", 10},
+    [QS_S_CERT_DATE_REQUIRED] = {"cert_date_required",
+                                 "证书须登记取证日期（1=未登记不计入，0=计入并提示）", 0},
 };
 
 const qs_setting_def *qs_report_setting_def(qs_setting_id id)
@@ -184,56 +196,6 @@ int qs_report_setting_set(qs_store *st, int year, qs_setting_id id, int64_t valu
     return rc;
 }
 
-/* ---------------------------------------------------------------------------
- * Names
- */
-
-const char *qs_verdict_name(qs_verdict v)
-{
-    switch (v) {
-    case QS_VERDICT_PASS:
-        return "pass";
-    case QS_VERDICT_FAIL:
-        return "fail";
-    case QS_VERDICT_NODATA:
-        return "no-data";
-    default:
-        return "n/a";
-    }
-}
-
-const char *qs_verdict_label(qs_verdict v)
-{
-    switch (v) {
-    case QS_VERDICT_PASS:
-        return "达标";
-    case QS_VERDICT_FAIL:
-        return "未达标";
-    case QS_VERDICT_NODATA:
-        return "无数据";
-    default:
-        return "不适用";
-    }
-}
-
-static const char *const crit_keys[QS_C_COUNT] = {
-    "coverage",    "dispatched_workers", "dispatched_days", "local_workers",
-    "local_days",  "funds",              "cultivated",
-};
-static const char *const crit_labels[QS_C_COUNT] = {
-    "结对覆盖", "援派持证社工", "援派工作日", "本地社工", "本地工作日", "经费", "培育社会组织",
-};
-
-const char *qs_crit_key(qs_crit c)
-{
-    return (unsigned)c < QS_C_COUNT ? crit_keys[c] : "?";
-}
-
-const char *qs_crit_label(qs_crit c)
-{
-    return (unsigned)c < QS_C_COUNT ? crit_labels[c] : "?";
-}
-
 int32_t qs_report_default_as_of(int year, time_t now)
 {
     int32_t dec31 = year * 10000 + 1231, today = qs_date_from_time(now);
@@ -260,6 +222,10 @@ enum {
     Q_ANYDAY,
     Q_DUPS,
     Q_OUTSIDE,
+    Q_SHARED,
+    Q_SHARED_ALL,
+    Q_OTHER_AIDING,
+    Q_OTHER_COUNTY,
     Q_FUNDS,
     Q_OUTPUTS,
     Q_STATIONS,
@@ -275,14 +241,19 @@ enum {
 static const char *const queries[Q_COUNT] = {
     [Q_PAIRINGS] =
         "SELECT p.id, p.county, p.type, p.start_year, p.end_year, a.name, a.province, r.name, "
-        "r.id IS NOT NULL, c.name, c.prefecture, c.townships, p.aiding, p.receiving "
+        "r.id IS NOT NULL, c.name, c.prefecture, c.townships, p.aiding, p.receiving, "
+        "c.code IS NOT NULL, r.county "
         "FROM k_pairing p LEFT JOIN k_agency a ON a.id = p.aiding "
         "LEFT JOIN k_agency r ON r.id = p.receiving LEFT JOIN k_county c ON c.code = p.county "
         "WHERE ?1 IS NULL OR p.county = ?1 ORDER BY p.county, p.start_year, p.id",
-    [Q_COUNTIES] = "SELECT COUNT(*) FROM k_county WHERE ?1 IS NULL OR code = ?1",
-    /* ?1 pairing ?2 from ?3 to ?4 role ?5 agency */
+    /* the plan's counties: the county records */
+    [Q_COUNTIES] = "SELECT code, name, prefecture FROM k_county WHERE ?1 IS NULL OR code = ?1 "
+                   "ORDER BY code",
+    /* ?1 pairing ?2 from ?3 to ?4 role ?5 agency: each person's distinct days
+     * and first day (the year's dispatch) */
     [Q_WORKERS] =
-        "SELECT pe.id, pe.name, pe.cert_level, pe.service_since, COUNT(DISTINCT w.date) "
+        "SELECT pe.id, pe.name, pe.cert_level, pe.service_since, COUNT(DISTINCT w.date), "
+        "pe.cert_date, pe.exam_year, MIN(w.date) "
         "FROM k_workday w JOIN k_person pe ON pe.id = w.person "
         "WHERE w.pairing = ?1 AND w.date BETWEEN ?2 AND ?3 AND pe.role = ?4 AND pe.agency = ?5 "
         "GROUP BY pe.id ORDER BY pe.name, pe.id",
@@ -291,8 +262,23 @@ static const char *const queries[Q_COUNT] = {
                "WHERE pairing = ?1 AND date BETWEEN ?2 AND ?3 GROUP BY person, date)",
     /* ?2 first day of start_year, ?3 last day of end_year */
     [Q_OUTSIDE] = "SELECT COUNT(*) FROM k_workday WHERE pairing = ?1 AND (date < ?2 OR date > ?3)",
-    [Q_FUNDS] = "SELECT direction, category, SUM(amount), COUNT(*) FROM k_expense "
-                "WHERE pairing = ?1 AND date BETWEEN ?2 AND ?3 GROUP BY direction, category",
+    /* ?1 pairing ?2 from ?3 to: the pairing's (person, day)s, each once (from
+     * rep_workday_cover alone at the province) */
+    [Q_SHARED] = "SELECT DISTINCT person, date FROM k_workday WHERE pairing = ?1 "
+                 "AND date BETWEEN ?2 AND ?3 AND person IS NOT NULL",
+    /* ?1 from ?2 to: every (person, day) of the period logged on two pairings or
+     * more, once per report (one pass over the period's work days) */
+    [Q_SHARED_ALL] = "SELECT person, date FROM k_workday WHERE date BETWEEN ?1 AND ?2 "
+                     "AND person IS NOT NULL GROUP BY person, date "
+                     "HAVING COUNT(DISTINCT pairing) > 1",
+    /* ?1 aiding agency (or county) ?2 this pairing ?3 year: other active pairings */
+    [Q_OTHER_AIDING] = "SELECT COUNT(*) FROM k_pairing WHERE aiding = ?1 AND id != ?2 "
+                       "AND start_year <= ?3 AND end_year >= ?3",
+    [Q_OTHER_COUNTY] = "SELECT COUNT(*) FROM k_pairing WHERE county = ?1 AND id != ?2 "
+                       "AND start_year <= ?3 AND end_year >= ?3",
+    [Q_FUNDS] = "SELECT direction, category, source, SUM(amount), COUNT(*) FROM k_expense "
+                "WHERE pairing = ?1 AND date BETWEEN ?2 AND ?3 GROUP BY direction, category, "
+                "source",
     /* ?1 ?2 subtree, ?3 from ?4 to */
     [Q_OUTPUTS] = "SELECT type, COUNT(*) FROM k_output WHERE scope >= ?1 AND scope < ?2 "
                   "AND date BETWEEN ?3 AND ?4 GROUP BY type",
@@ -410,11 +396,14 @@ typedef struct ctx {
     qs_store *st;
     sqlite3_stmt *q[Q_COUNT];
     int64_t set[QS_S_COUNT];
-    int32_t from, to, as_of;
-    int64_t role_dispatched, role_local, dir_received, dir_spent, type_in_province;
-    int64_t out_agency, out_document, out_brand, tr_training, tr_supervision, domain_elderly;
+    int32_t from, to; /* the period: 1 January to min(as_of, 31 December) */
+    int year;
+    int64_t role_dispatched, role_local, dir_received, dir_spent;
+    int64_t out_agency, out_document, out_brand, domain_elderly;
     keyset workdays; /* (person, date) of every work day in the period */
     bool workdays_loaded;
+    keyset shared; /* (person, date)s of the period on two pairings or more */
+    bool shared_loaded;
     keyset pseudonyms; /* one pairing's distinct pseudonyms, reused */
 } ctx;
 
@@ -461,6 +450,8 @@ static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int col)
     snprintf(dst, n, "%s", t ? (const char *)t : "");
 }
 
+/* The people of role at agency with a work day on p in the period: their
+ * certificate, dates, distinct days and first day. */
 static int load_workers(ctx *c, qs_report_pairing *p, const void *agency, int agency_len,
                         int64_t role, qs_report_worker **out, uint32_t *n, qs_err *err)
 {
@@ -487,40 +478,15 @@ static int load_workers(ctx *c, qs_report_pairing *p, const void *agency, int ag
         w->role = (int)role;
         w->cert_level = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 2);
         w->service_since = sqlite3_column_int(s, 3);
-        w->service_years = w->service_since && qs_date_valid(w->service_since)
-                               ? qs_date_years_between(w->service_since, c->as_of)
-                               : -1;
         w->days = sqlite3_column_int64(s, 4);
-        if (role == c->role_dispatched)
-            w->qualified = w->cert_level >= c->set[QS_S_DISPATCHED_MIN_CERT] &&
-                           w->service_years >= c->set[QS_S_DISPATCHED_MIN_YEARS];
-        else
-            w->qualified = true;
+        w->cert_date = sqlite3_column_int(s, 5);
+        w->exam_year = sqlite3_column_int(s, 6);
+        w->first_day = sqlite3_column_int(s, 7);
     }
     rc = rc == SQLITE_DONE ? 0 : step_err(c, rc, "reading workers", err);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return rc;
-}
-
-/* Days verdict over the qualified workers, by the rule. */
-static void days_criterion(const qs_report_worker *w, uint32_t n, int rule, int64_t min_days,
-                           qs_criterion *cr, int64_t *total)
-{
-    int64_t sum = 0, least = -1;
-    uint32_t q = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (!w[i].qualified)
-            continue;
-        q++;
-        sum += w[i].days;
-        if (least < 0 || w[i].days < least)
-            least = w[i].days;
-    }
-    *total = sum;
-    cr->threshold = min_days;
-    cr->value = rule == QS_DAYS_TOTAL ? sum : (least < 0 ? 0 : least);
-    cr->verdict = q > 0 && cr->value >= min_days ? QS_VERDICT_PASS : QS_VERDICT_FAIL;
 }
 
 static int add_count(qs_report_count *arr, int64_t code, int64_t count, int64_t minutes)
@@ -665,14 +631,65 @@ static int services_pass(ctx *c, qs_report_pairing *p, const char *hi, qs_err *e
     return 0;
 }
 
+/* The pairing's (person, day)s that are also logged on another pairing. */
+static int count_shared(ctx *c, qs_report_pairing *p, qs_err *err)
+{
+    uint8_t k[KEY_MAX];
+    int rc;
+    sqlite3_stmt *s;
+    if (!c->shared_loaded) {
+        s = c->q[Q_SHARED_ALL];
+        sqlite3_bind_int(s, 1, c->from);
+        sqlite3_bind_int(s, 2, c->to);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+            if (sqlite3_column_bytes(s, 0) == QS_ID_LEN) {
+                day_key(k, sqlite3_column_blob(s, 0), sqlite3_column_int(s, 1));
+                keyset_add(&c->shared, k);
+            }
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (rc != SQLITE_DONE)
+            return step_err(c, rc, "reading work days", err);
+        c->shared_loaded = true;
+    }
+    p->shared_person_days = 0;
+    if (c->shared.n == 0)
+        return 0;
+    s = c->q[Q_SHARED];
+    sqlite3_bind_blob(s, 1, p->id, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, c->from);
+    sqlite3_bind_int(s, 3, c->to);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (sqlite3_column_bytes(s, 0) == QS_ID_LEN) {
+            day_key(k, sqlite3_column_blob(s, 0), sqlite3_column_int(s, 1));
+            p->shared_person_days += keyset_has(&c->shared, k);
+        }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : step_err(c, rc, "reading work days", err);
+}
+
+/* One count from a statement binding (blob id, text or int64) ?1, ?2 and ?3. */
+static int count_of(ctx *c, int q, const void *b1, int n1, const char *t1, const void *b2,
+                    int32_t i3, int64_t *out, const char *what, qs_err *err)
+{
+    sqlite3_stmt *s = c->q[q];
+    if (t1)
+        sqlite3_bind_text(s, 1, t1, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_blob(s, 1, b1, n1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, b2, QS_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, i3);
+    return one_row(c, s, out, 1, what, err);
+}
+
+/* Everything recorded for p in the period (the measured fields). */
 static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int aiding_len,
-                        const void *receiving, int receiving_len, int year, qs_err *err)
+                        const void *receiving, int receiving_len, qs_err *err)
 {
     int rc;
     int64_t v[4] = {0};
     char hi[QS_CODE_MAX];
-    const int64_t *set = c->set;
-    int rule = (int)set[QS_S_WORKER_DAYS_RULE];
 
     /* workers and days */
     if ((rc = load_workers(c, p, aiding, aiding_len, c->role_dispatched, &p->dispatched,
@@ -687,27 +704,7 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     sqlite3_bind_int(s, 3, c->to);
     if ((rc = one_row(c, s, v, 1, "counting work days", err)))
         return rc;
-    bool any_day = v[0] > 0;
-    for (uint32_t i = 0; i < p->ndispatched; i++)
-        p->dispatched_qualified += p->dispatched[i].qualified;
-
-    qs_criterion *cr = p->crit;
-    cr[QS_C_DISPATCHED_WORKERS].value = p->dispatched_qualified;
-    cr[QS_C_DISPATCHED_WORKERS].threshold = set[QS_S_DISPATCHED_MIN_WORKERS];
-    cr[QS_C_DISPATCHED_WORKERS].verdict =
-        p->dispatched_qualified >= set[QS_S_DISPATCHED_MIN_WORKERS] ? QS_VERDICT_PASS
-                                                                    : QS_VERDICT_FAIL;
-    days_criterion(p->dispatched, p->ndispatched, rule, set[QS_S_DISPATCHED_MIN_DAYS],
-                   &cr[QS_C_DISPATCHED_DAYS], &p->dispatched_days_total);
-    cr[QS_C_LOCAL_WORKERS].value = p->nlocal;
-    cr[QS_C_LOCAL_WORKERS].threshold = set[QS_S_LOCAL_MIN_WORKERS];
-    cr[QS_C_LOCAL_WORKERS].verdict =
-        p->nlocal >= set[QS_S_LOCAL_MIN_WORKERS] ? QS_VERDICT_PASS : QS_VERDICT_FAIL;
-    days_criterion(p->local, p->nlocal, rule, set[QS_S_LOCAL_MIN_DAYS], &cr[QS_C_LOCAL_DAYS],
-                   &p->local_days_total);
-    if (!any_day)
-        for (int k = QS_C_DISPATCHED_WORKERS; k <= QS_C_LOCAL_DAYS; k++)
-            cr[k].verdict = QS_VERDICT_NODATA;
+    p->any_day = v[0] > 0;
 
     /* data quality on the pairing's work days */
     s = c->q[Q_DUPS];
@@ -722,29 +719,39 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     sqlite3_bind_int(s, 3, p->end_year * 10000 + 1231);
     if ((rc = one_row(c, s, &p->workdays_outside_years, 1, "counting work days", err)))
         return rc;
+    if ((rc = count_shared(c, p, err)))
+        return rc;
+
+    /* structure: the other pairings of the year with the same agency or county */
+    if (aiding_len == QS_ID_LEN &&
+        (rc = count_of(c, Q_OTHER_AIDING, aiding, aiding_len, NULL, p->id, c->year,
+                       &p->other_pairings_aiding, "reading pairings", err)))
+        return rc;
+    if ((rc = count_of(c, Q_OTHER_COUNTY, NULL, 0, p->county, p->id, c->year,
+                       &p->other_pairings_county, "reading pairings", err)))
+        return rc;
 
     /* funds */
     s = c->q[Q_FUNDS];
     sqlite3_bind_blob(s, 1, p->id, QS_ID_LEN, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, c->from);
     sqlite3_bind_int(s, 3, c->to);
-    int64_t nexp = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t dir = sqlite3_column_int64(s, 0);
         bool has_cat = sqlite3_column_type(s, 1) != SQLITE_NULL;
-        int64_t cat = sqlite3_column_int64(s, 1), sum = sqlite3_column_int64(s, 2);
-        int64_t cnt = sqlite3_column_int64(s, 3);
-        nexp += cnt;
+        int64_t cat = sqlite3_column_int64(s, 1), src = sqlite3_column_int64(s, 2);
+        int64_t sum = sqlite3_column_int64(s, 3), cnt = sqlite3_column_int64(s, 4);
+        p->expense_records += cnt;
         if (dir == c->dir_received) {
-            p->funds_received += sum;
+            if (src >= 0 && src < QS_REPORT_ENUM_MAX)
+                p->received_by_source[src] += sum;
         } else if (dir == c->dir_spent) {
-            p->funds_spent += sum;
-            if (has_cat && cat >= 0 && cat < QS_REPORT_ENUM_MAX)
+            if (has_cat && cat >= 0 && cat < QS_REPORT_ENUM_MAX) {
                 p->spent_by_category[cat] += sum;
-            if (!has_cat || cat < 0 || cat >= 63 ||
-                !(set[QS_S_FUNDS_ALLOWED_CATEGORIES] & BIT(cat))) {
-                p->spent_flagged += sum;
-                p->spent_flagged_count += cnt;
+                p->spent_count_by_category[cat] += cnt;
+            } else {
+                p->spent_uncategorised += sum;
+                p->spent_uncategorised_count += cnt;
             }
         }
     }
@@ -752,19 +759,10 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE)
         return step_err(c, rc, "reading expenses", err);
-    cr[QS_C_FUNDS].threshold = set[QS_S_FUNDS_MIN_FEN];
-    cr[QS_C_FUNDS].value = p->funds_received < p->funds_spent ? p->funds_received : p->funds_spent;
-    if (p->type != c->type_in_province)
-        cr[QS_C_FUNDS].verdict = QS_VERDICT_NA;
-    else if (nexp == 0)
-        cr[QS_C_FUNDS].verdict = QS_VERDICT_NODATA;
-    else
-        cr[QS_C_FUNDS].verdict =
-            cr[QS_C_FUNDS].value >= cr[QS_C_FUNDS].threshold ? QS_VERDICT_PASS : QS_VERDICT_FAIL;
 
-    /* outputs, cumulative from the start of the pairing to as_of */
+    /* outputs, cumulative from the start of the pairing to the period's end */
     s = c->q[Q_OUTPUTS];
-    bind_range(s, p->county, hi, p->start_year * 10000 + 101, c->as_of);
+    bind_range(s, p->county, hi, p->start_year * 10000 + 101, c->to);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t type = sqlite3_column_int64(s, 0), n = sqlite3_column_int64(s, 1);
         if (type == c->out_agency)
@@ -778,13 +776,9 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE)
         return step_err(c, rc, "reading outputs", err);
-    cr[QS_C_CULTIVATED].value = p->cultivated;
-    cr[QS_C_CULTIVATED].threshold = set[QS_S_CULTIVATED_MIN];
-    cr[QS_C_CULTIVATED].verdict =
-        p->cultivated >= set[QS_S_CULTIVATED_MIN] ? QS_VERDICT_PASS : QS_VERDICT_FAIL;
 
     s = c->q[Q_STATIONS];
-    bind_range(s, p->county, hi, c->as_of, 0); /* ?4 is not used */
+    bind_range(s, p->county, hi, c->to, 0); /* ?4 is not used */
     if ((rc = one_row(c, s, v, 2, "reading stations", err)))
         return rc;
     p->stations = v[0];
@@ -802,10 +796,8 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     bind_range(s, p->county, hi, c->from, c->to);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t type = sqlite3_column_int64(s, 0), n = sqlite3_column_int64(s, 1);
-        if (type == c->tr_training)
-            p->trainings += n;
-        else if (type == c->tr_supervision)
-            p->supervisions += n;
+        if (type >= 0 && type < QS_REPORT_ENUM_MAX)
+            p->sessions_by_type[type] += n;
         p->training_minutes += sqlite3_column_int64(s, 2);
         p->training_local_participants += sqlite3_column_int64(s, 3);
     }
@@ -813,57 +805,30 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE)
         return step_err(c, rc, "reading trainings", err);
-
-    /* an inactive pairing is judged on coverage only */
-    bool active = year >= p->start_year && year <= p->end_year;
-    p->active = active;
-    if (!active)
-        for (int k = QS_C_DISPATCHED_WORKERS; k < QS_C_COUNT; k++)
-            cr[k].verdict = QS_VERDICT_NA;
     return 0;
 }
 
-static qs_verdict overall(const qs_criterion *cr)
+static int load_counties(ctx *c, qs_report *r, const char *county, qs_err *err)
 {
-    bool nodata = false;
-    for (int k = 0; k < QS_C_COUNT; k++) {
-        if (cr[k].verdict == QS_VERDICT_FAIL)
-            return QS_VERDICT_FAIL;
-        nodata |= cr[k].verdict == QS_VERDICT_NODATA;
-    }
-    return nodata ? QS_VERDICT_NODATA : QS_VERDICT_PASS;
-}
-
-static void totals(qs_report *r)
-{
-    for (uint32_t i = 0; i < r->npairings; i++) {
-        const qs_report_pairing *p = &r->pairings[i];
-        for (int k = 0; k < QS_C_COUNT; k++) {
-            r->pass[k] += p->crit[k].verdict == QS_VERDICT_PASS;
-            r->fail[k] += p->crit[k].verdict == QS_VERDICT_FAIL;
-            r->nodata[k] += p->crit[k].verdict == QS_VERDICT_NODATA;
+    sqlite3_stmt *s = c->q[Q_COUNTIES];
+    size_t cap = 0;
+    int rc;
+    if (county)
+        sqlite3_bind_text(s, 1, county, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (r->ncounties == cap) {
+            cap = cap ? cap * 2 : 16;
+            r->counties = qs_xrealloc(r->counties, cap * sizeof *r->counties);
         }
-        r->overall_pass += p->overall == QS_VERDICT_PASS;
-        r->provisional += p->provisional;
-        r->dispatched_qualified += p->dispatched_qualified;
-        r->dispatched_days += p->dispatched_days_total;
-        r->local_workers += p->nlocal;
-        r->local_days += p->local_days_total;
-        r->funds_received += p->funds_received;
-        r->funds_spent += p->funds_spent;
-        r->spent_flagged += p->spent_flagged;
-        r->cultivated += p->cultivated;
-        r->stations += p->stations;
-        r->services += p->services;
-        r->service_minutes += p->service_minutes;
-        r->people_served += p->people_served;
-        r->trainings += p->trainings;
-        r->supervisions += p->supervisions;
-        r->training_minutes += p->training_minutes;
-        r->services_without_workday += p->services_without_workday;
-        r->duplicate_person_days += p->duplicate_person_days;
-        r->workdays_outside_years += p->workdays_outside_years;
+        qs_report_county *cy = &r->counties[r->ncounties++];
+        memset(cy, 0, sizeof *cy);
+        copy_text(cy->code, sizeof cy->code, s, 0);
+        copy_text(cy->name, sizeof cy->name, s, 1);
+        copy_text(cy->prefecture, sizeof cy->prefecture, s, 2);
     }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : step_err(c, rc, "reading counties", err);
 }
 
 int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report *r, qs_err *err)
@@ -878,6 +843,9 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
         return qs_err_set(err, QS_EINVAL, "report year must be between 2000 and 2099");
     if (prm->as_of && !qs_date_valid(prm->as_of))
         return qs_err_set(err, QS_EINVAL, "report date %d is not a date", (int)prm->as_of);
+    if (prm->as_of && prm->as_of < prm->year * 10000 + 101)
+        return qs_err_set(err, QS_EINVAL, "report date %d is before the year %d begins",
+                          (int)prm->as_of, prm->year);
     if (prm->county && qs_code_level(prm->county) != QS_LEVEL_COUNTY)
         return qs_err_set(err, QS_EINVAL, "\"%s\" is not a county code", prm->county);
     if (prm->worker_days_rule && prm->worker_days_rule != QS_DAYS_PER_PERSON &&
@@ -888,7 +856,12 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
     r->year = prm->year;
     r->as_of = prm->as_of ? prm->as_of : qs_report_default_as_of(prm->year, now);
     r->generated_ms = qs_clock_wall_ms();
+    r->period_from = prm->year * 10000 + 101;
+    r->period_to = r->as_of < prm->year * 10000 + 1231 ? r->as_of : prm->year * 10000 + 1231;
     snprintf(r->node, sizeof r->node, "%s", st->node);
+    snprintf(r->filter, sizeof r->filter, "%s", prm->county ? prm->county : "");
+    if (prm->narrative)
+        r->narrative = qs_xstrdup(prm->narrative);
     for (int i = 0; i < QS_S_COUNT && !rc; i++)
         rc = qs_report_setting_get(st, prm->year, (qs_setting_id)i, &c.set[i], err);
     if (rc)
@@ -897,23 +870,20 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
         c.set[QS_S_WORKER_DAYS_RULE] = prm->worker_days_rule;
     if (prm->stale_limit_s > 0)
         c.set[QS_S_STALE_LIMIT_S] = prm->stale_limit_s;
+    if (prm->funds_sources > 0)
+        c.set[QS_S_FUNDS_SOURCES] = prm->funds_sources;
     memcpy(r->settings, c.set, sizeof r->settings);
-    r->worker_days_rule = (int)c.set[QS_S_WORKER_DAYS_RULE];
-    r->stale_limit_s = c.set[QS_S_STALE_LIMIT_S];
 
-    c.as_of = r->as_of;
-    c.from = prm->year * 10000 + 101;
-    c.to = r->as_of < prm->year * 10000 + 1231 ? r->as_of : prm->year * 10000 + 1231;
+    c.year = prm->year;
+    c.from = r->period_from;
+    c.to = r->period_to;
     c.role_dispatched = code_of(QS_K_PERSON, "role", "dispatched");
     c.role_local = code_of(QS_K_PERSON, "role", "local");
     c.dir_received = code_of(QS_K_EXPENSE, "direction", "received");
     c.dir_spent = code_of(QS_K_EXPENSE, "direction", "spent");
-    c.type_in_province = code_of(QS_K_PAIRING, "type", "in_province");
     c.out_agency = code_of(QS_K_OUTPUT, "type", "agency");
     c.out_document = code_of(QS_K_OUTPUT, "type", "document");
     c.out_brand = code_of(QS_K_OUTPUT, "type", "brand");
-    c.tr_training = code_of(QS_K_TRAINING, "type", "training");
-    c.tr_supervision = code_of(QS_K_TRAINING, "type", "supervision");
     c.domain_elderly = code_of(QS_K_SERVICE, "domain", "elderly");
 
     for (int i = 0; i < Q_COUNT; i++) {
@@ -925,26 +895,13 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
     }
     if ((rc = qs_store_peers(st, &peers, &npeers, err)))
         goto out;
-
-    /* counties configured */
-    sqlite3_stmt *s = c.q[Q_COUNTIES];
-    if (prm->county)
-        sqlite3_bind_text(s, 1, prm->county, -1, SQLITE_STATIC);
-    int64_t v = 0;
-    if ((rc = one_row(&c, s, &v, 1, "counting counties", err)))
+    if ((rc = load_counties(&c, r, prm->county, err)))
         goto out;
-    r->counties_configured = (uint32_t)v;
 
-    int64_t stale_ref = (int64_t)(qs_date_to_days(r->as_of) + 1) * 86400000;
-    if (stale_ref > r->generated_ms)
-        stale_ref = r->generated_ms;
-    stale_ref -= c.set[QS_S_STALE_LIMIT_S] * 1000;
-
-    s = c.q[Q_PAIRINGS];
+    sqlite3_stmt *s = c.q[Q_PAIRINGS];
     if (prm->county)
         sqlite3_bind_text(s, 1, prm->county, -1, SQLITE_STATIC);
     int src;
-    char last_covered[QS_CODE_MAX] = "";
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
         if (r->npairings == cap) {
             cap = cap ? cap * 2 : 16;
@@ -960,22 +917,18 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
         copy_text(p->aiding, sizeof p->aiding, s, 5);
         copy_text(p->aiding_province, sizeof p->aiding_province, s, 6);
         copy_text(p->receiving, sizeof p->receiving, s, 7);
-        bool has_receiving = sqlite3_column_int(s, 8);
+        p->has_receiving = sqlite3_column_int(s, 8);
         copy_text(p->county_name, sizeof p->county_name, s, 9);
         copy_text(p->prefecture, sizeof p->prefecture, s, 10);
         p->townships = sqlite3_column_int64(s, 11);
+        if (sqlite3_column_bytes(s, 12) == QS_ID_LEN)
+            memcpy(p->aiding_id, sqlite3_column_blob(s, 12), QS_ID_LEN);
+        p->county_known = sqlite3_column_int(s, 14);
+        copy_text(p->receiving_county, sizeof p->receiving_county, s, 15);
         rc = fill_pairing(&c, p, sqlite3_column_blob(s, 12), sqlite3_column_bytes(s, 12),
-                          sqlite3_column_blob(s, 13), sqlite3_column_bytes(s, 13), prm->year, err);
+                          sqlite3_column_blob(s, 13), sqlite3_column_bytes(s, 13), err);
         if (rc)
             break;
-        qs_criterion *cov = &p->crit[QS_C_COVERAGE];
-        cov->threshold = 1;
-        cov->value = p->active && has_receiving;
-        cov->verdict = cov->value ? QS_VERDICT_PASS : QS_VERDICT_FAIL;
-        if (cov->value && strcmp(last_covered, p->county) != 0) {
-            r->counties_covered++;
-            snprintf(last_covered, sizeof last_covered, "%s", p->county);
-        }
         /* freshness: only for counties other than this node */
         if (strcmp(p->county, st->node) == 0) {
             p->last_ok_ms = -1;
@@ -983,19 +936,18 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
             for (size_t i = 0; i < npeers; i++)
                 if (strcmp(peers[i].node, p->county) == 0)
                     p->last_ok_ms = peers[i].last_ok_ms;
-            p->provisional = p->last_ok_ms <= 0 || p->last_ok_ms < stale_ref;
         }
-        p->overall = overall(p->crit);
     }
     sqlite3_reset(s);
     if (!rc && src != SQLITE_DONE)
         rc = step_err(&c, src, "reading pairings", err);
     if (!rc)
-        totals(r);
+        qs_report_judge(r);
 out:
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(c.q[i]);
     keyset_free(&c.workdays);
+    keyset_free(&c.shared);
     keyset_free(&c.pseudonyms);
     free(peers);
     if (rc)
@@ -1012,6 +964,10 @@ void qs_report_free(qs_report *r)
         free(r->pairings[i].local);
     }
     free(r->pairings);
+    free(r->counties);
+    free(r->narrative);
     r->pairings = NULL;
-    r->npairings = 0;
+    r->counties = NULL;
+    r->narrative = NULL;
+    r->npairings = r->ncounties = 0;
 }

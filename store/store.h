@@ -31,6 +31,7 @@
 #include "proto/err.h"
 #include "proto/limits.h"
 #include "proto/msg.h"
+#include "proto/precheck.h"
 #include "proto/record.h"
 
 typedef struct qs_store qs_store;
@@ -232,38 +233,16 @@ int qs_pipe_create(qs_pipe *p, uint32_t kind, const char *scope, qs_body *body, 
 int qs_pipe_end(qs_pipe *p, qs_err *err);
 
 /* ---- applying remote versions ------------------------------------------ */
-typedef enum qs_direction {
-    QS_FROM_CHILD = 1,  /* a PUSH: the sender must be allowed to write each record */
-    QS_FROM_PARENT = 2, /* CHANGES: each record must be visible to this node */
-} qs_direction;
-
 typedef struct qs_apply_result {
     uint8_t outcome; /* enum qs_outcome (msg.h) */
     char reason[QS_REASON_MAX];
 } qs_apply_result;
 
-/* What can be checked of a received version without the store — its hash,
- * kind, the scope rules, the author, its body against the schema — checked
- * ahead by a network thread (qs_store_precheck), so that the store thread,
- * which every connection waits for, only decides and writes. AUTHOR: refused
- * for its author (not hashed) alone; the store still calls it a duplicate if
- * it holds that revision already (a relayed copy of what it accepted). */
-enum { QS_PRE_NONE = 0, QS_PRE_OK, QS_PRE_REJECTED, QS_PRE_PARKED, QS_PRE_AUTHOR };
-typedef struct qs_precheck {
-    uint8_t verdict; /* QS_PRE_*: NONE = not checked, qs_store_apply checks it all */
-    bool has_body;   /* OK: body holds the decoded, validated body */
-    char *reason;    /* REJECTED, AUTHOR: why (owned) */
-    qs_body body;
-} qs_precheck;
-
-/* Check r as qs_store_apply would before it looks at the store (node: this
- * node's id; lim: the store's limits). keep_body: keep the decoded body for
- * the apply (memory: ~0.5 KiB a record) instead of decoding it again there.
- * Any thread. Free with qs_precheck_free. */
-void qs_store_precheck(const char *node, const qs_limits *lim, const char *peer,
-                       qs_direction dir, const qs_record *r, bool keep_body, qs_precheck *out);
-void qs_precheck_free(qs_precheck *p);
-
+/* What can be checked of a received version without the store (hash, kind,
+ * scope rules, author, body against the schema) is proto/precheck.h: a
+ * network thread runs it ahead (qs_precheck_run) and hands the verdicts over
+ * with the batch, so that the store thread, which every connection waits
+ * for, only decides and writes. */
 typedef struct qs_apply_batch {
     const char *peer;                   /* sender's node id, from its certificate */
     const uint8_t *peer_inc;            /* sender's incarnation */
@@ -272,7 +251,7 @@ typedef struct qs_apply_batch {
     uint32_t n;
     uint64_t cursor;                    /* the batch's upto: stored as the peer's cursor */
     qs_apply_result *results;           /* n results, filled in */
-    const qs_precheck *pre;             /* NULL, or n prechecks of recs (qs_store_precheck) */
+    const qs_precheck *pre;             /* NULL, or n prechecks of recs (qs_precheck_run) */
 } qs_apply_batch;
 
 /* Apply batches (possibly from several peers) in ONE transaction, with each

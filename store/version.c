@@ -420,7 +420,8 @@ int qs__create_write(qs_store *st, const qs_record *r, const qs_body *body, qs_e
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
         return rc;
-    rc = install(st, r, NULL, 0, NULL, NULL, body, true, &conflict, err);
+    if (!(rc = qs__refs_check(st, r->kind, r->scope, body, err)))
+        rc = install(st, r, NULL, 0, NULL, NULL, body, true, &conflict, err);
     if (!rc && st->fail_after == 0) {
         st->fail_after = -1;
         rc = qs_err_set(err, QS_EIO, "injected failure (test hook)");
@@ -481,7 +482,8 @@ static int edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, 
         qs_body empty;
         qs_body_init(&empty);
         rc = qs_body_encode(&empty, &b, err);
-    } else if (!(rc = check_body(k, body, err))) {
+    } else if (!(rc = check_body(k, body, err)) &&
+               !(rc = qs__refs_check(st, k->id, cur.scope, body, err))) {
         rc = qs_body_encode(body, &b, err);
     }
     if (!rc)
@@ -775,102 +777,17 @@ out:
     return rc;
 }
 
-/* The checks of a received version that need nothing stored: its hash (and
- * generation bound), its kind, the scope rules, its author and (unless it is a
- * deletion) its body against the schema, decoded into *body. No store: any
- * thread may run them. QS_PRE_AUTHOR: refused for the author alone (the store
- * then lets a revision it holds already pass as a duplicate). */
+/* The checks that need nothing stored (proto/precheck.h), with the outcome
+ * in *res: the store runs them itself for a record nobody checked ahead. */
 static int check_received(const char *node, const qs_limits *lim, const char *peer,
                           qs_direction dir, const qs_record *r, qs_body *body,
                           qs_apply_result *res)
 {
-    qs_err e = {0};
-    if (qs_record_verify(r, lim, &e)) {
-        result(res, QS_OUT_REJECTED, "%s", e.msg);
-        return QS_PRE_REJECTED;
-    }
-    const qs_kind *k = qs_schema_kind(r->kind);
-    if (!k) {
-        result(res, QS_OUT_PARKED, "kind %u is unknown to this node: kept until it is upgraded",
-               r->kind);
-        return QS_PRE_PARKED;
-    }
-    if (k->local_only) {
-        result(res, QS_OUT_REJECTED, "%s records are local-only and never sync", k->name);
-        return QS_PRE_REJECTED;
-    }
-    if (dir == QS_FROM_CHILD && !qs_scope_can_write(peer, r->scope)) {
-        result(res, QS_OUT_REJECTED, "node %s may not write records of scope %s", peer, r->scope);
-        return QS_PRE_REJECTED;
-    }
-    if (dir == QS_FROM_PARENT && !qs_scope_visible(node, r->scope)) {
-        result(res, QS_OUT_REJECTED, "scope %s is not visible to node %s", r->scope, node);
-        return QS_PRE_REJECTED;
-    }
-    /* The author (not hashed) is checked like the scope: it names a node that
-     * could have written the record, and from a child, the child or a node
-     * below it. The reasons repeat only what the sender sent. */
-    char anode[QS_CODE_MAX];
-    if (qs_author_node(r->author, anode)) {
-        result(res, QS_OUT_REJECTED, "author is not NODE/USER with a division code as NODE");
-        return QS_PRE_AUTHOR;
-    }
-    if (dir == QS_FROM_CHILD && !qs_scope_can_write(peer, anode)) {
-        result(res, QS_OUT_REJECTED, "author names node %s, which is neither %s nor below it",
-               anode, peer);
-        return QS_PRE_AUTHOR;
-    }
-    if (!qs_scope_can_write(anode, r->scope)) {
-        result(res, QS_OUT_REJECTED,
-               "author names node %s, which may not write records of scope %s", anode, r->scope);
-        return QS_PRE_AUTHOR;
-    }
-    if (!qs_scope_level_ok(r->scope, k->min_level, k->max_level)) {
-        result(res, QS_OUT_REJECTED, "a %s cannot have scope %s (wrong level)", k->name,
-               r->scope);
-        return QS_PRE_REJECTED;
-    }
-    if (!r->deleted) {
-        if (qs_body_decode(r->body, r->body_len, lim, body, &e)) {
-            result(res, QS_OUT_REJECTED, "body: %s", e.msg);
-            return QS_PRE_REJECTED;
-        }
-        qs_verrs ve;
-        if (qs_schema_validate(k, body, false, &ve, &e)) {
-            result(res, QS_OUT_REJECTED, "invalid %s: %s", k->name, e.msg);
-            return QS_PRE_REJECTED;
-        }
-    }
-    return QS_PRE_OK;
-}
-
-void qs_store_precheck(const char *node, const qs_limits *lim, const char *peer,
-                       qs_direction dir, const qs_record *r, bool keep_body, qs_precheck *out)
-{
-    qs_apply_result res;
-    qs_body_init(&out->body);
-    out->reason = NULL;
-    out->has_body = false;
-    out->verdict = (uint8_t)check_received(node, lim, peer, dir, r, &out->body, &res);
-    if (out->verdict == QS_PRE_REJECTED || out->verdict == QS_PRE_AUTHOR)
-        out->reason = qs_xstrdup(res.reason);
-    if (out->verdict == QS_PRE_OK && keep_body && !r->deleted) {
-        out->has_body = true;
-    } else {
-        qs_body_free(&out->body);
-        qs_body_init(&out->body);
-    }
-}
-
-void qs_precheck_free(qs_precheck *p)
-{
-    if (!p)
-        return;
-    qs_body_free(&p->body);
-    free(p->reason);
-    p->reason = NULL;
-    p->has_body = false;
-    p->verdict = QS_PRE_NONE;
+    int v = qs_precheck_check(node, lim, peer, dir, r, body, res->reason);
+    res->outcome = v == QS_PRE_OK ? QS_OUT_APPLIED
+                   : v == QS_PRE_PARKED ? QS_OUT_PARKED
+                                        : QS_OUT_REJECTED;
+    return v;
 }
 
 /* The verdict of check_received for r, from pre when a network thread ran it
@@ -918,7 +835,7 @@ static bool peer_sees(const char *peer, uint32_t kind, const char *scope)
 /* Decide and apply one remote version. Returns non-zero only for a storage
  * failure; the outcome goes into *res. scratch: room for r's decoded body (the
  * caller frees it), which the projection then uses as it is. pre: what a
- * network thread checked already (qs_store_precheck), or NULL. */
+ * network thread checked already (qs_precheck_run), or NULL. */
 static int apply_decoded(qs_store *st, const char *peer, const uint8_t *peer_inc,
                          qs_direction dir, const qs_record *r, const qs_precheck *pre,
                          qs_body *scratch, qs_apply_result *res, qs_err *err)

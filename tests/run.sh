@@ -29,7 +29,7 @@ cmake --build build-asan -j"$JOBS"
 step "build: fuzz (clang)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQS_FUZZ=ON \
   -DQS_WERROR=ON >/dev/null
-cmake --build build-fuzz -j"$JOBS" --target fuzz_decode   # only the harnesses
+cmake --build build-fuzz -j"$JOBS" --target fuzz_decode fuzz_csv   # only the harnesses
 
 rc=0
 step "tier quick (plain)"

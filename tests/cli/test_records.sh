@@ -45,6 +45,14 @@ round_trip "$P" pairing county=632322 end_year=2030 end_year 2030 \
     aiding=浙江某社工机构 receiving=尖扎县社会工作服务中心 county=632322 type=省内 \
     start_year=2022 end_year=2025
 
+# a pairing serves a county of the plan in this province, or it is refused
+run 2 -d "$P" add pairing aiding=浙江某社工机构 receiving=尖扎县社会工作服务中心 \
+    county=620102 type=cross_province start_year=2022 end_year=2025
+has_err "outside this pairing's area"
+run 2 -d "$P" add pairing aiding=浙江某社工机构 receiving=尖扎县社会工作服务中心 \
+    county=632399 type=cross_province start_year=2022 end_year=2025
+has_err "is not a county of the plan"
+
 # county kinds, at the county (reference data came down with setup_nodes)
 round_trip "$C" station township=632322100 name=坎布拉镇社工站 name 坎布拉镇社工站 \
     township=632322100 name=坎布拉社工站 opened=2022-03-01 resident_workers=2
@@ -64,6 +72,19 @@ round_trip "$C" output type=brand note=x note x \
     type=服务品牌项目 name=牵手护苗 date=2024-05-01 pairing=632322
 round_trip "$C" beneficiary name=李四 township=632322100 township 632322100 \
     name=李四 id_number=632322201001011225 gender=女 birth=2010-01-01 categories=孤儿
+
+# the plan's own words are accepted and shown with the schema's labels
+run 0 -d "$C" add expense pairing=632322 date=2024-04-06 direction=spent amount=10 \
+    category=活动费用 voucher=V-002
+run 0 -d "$C" add expense pairing=632322 date=2024-04-06 direction=spent amount=12 \
+    category=餐补 voucher=V-003
+run 0 -d "$C" --json list expense voucher=V-003
+[ "$(py 'j[0]["fields"]["category"]')" = "meals" ] || fail "餐补 is 伙食补助"
+run 0 -d "$C" add training date=2024-04-07 type=项目指导 topic=项目设计 minutes=90
+run 0 -d "$C" add person agency=尖扎县社会工作服务中心 name=周敏 role=本地社工 \
+    cert_level=社工师 exam_year=2024
+run 0 -d "$C" --json list person name=周敏
+[ "$(py 'j[0]["fields"]["cert_level"]')" = "social_worker" ] || fail "社工师 is 社会工作师"
 
 # money is stored in fen and shown in yuan
 run 0 -d "$C" --json list expense

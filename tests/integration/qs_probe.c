@@ -1,7 +1,7 @@
 /*
  * qs_probe.c — a test client for qianshoud (not installed):
  *
- *   qs_probe ctl SOCK JSON [TIMEOUT_MS]    one control request (daemon/ctl.h);
+ *   qs_probe ctl SOCK JSON [TIMEOUT_MS]    one control request (ctl/ctl.h);
  *                                          prints the reply; exit 0, or 2 on error
  *   qs_probe conn --port P --ca CA [--cert C --key K | --no-cert] [--tls12]
  *                 [--dns NAME] [--hello NODE] [--bytewise] [--send HEX]
@@ -40,7 +40,7 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
-#include "daemon/ctl.h"
+#include "ctl/ctl.h"
 #include "daemon/net.h"
 #include "proto/clock.h"
 #include "proto/frame.h"

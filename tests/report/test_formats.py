@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """test_formats.py QIANSHOU GENDIR YEAR — the report's JSON, CSV, XLSX and
-HTML hold the same numbers and verdicts; the HTML renders in headless
+HTML hold the same numbers and verdicts, the same new sections (总结与评估 with
+the operator's GB18030 narrative, 覆盖, 结对结构, 指标说明 with the plan's words),
+the period and both recipients; a report dated mid-year is marked 年度未结束 in
+every format and fails nothing still reachable; one dated after the year says
+what the year-end one says; the HTML renders in headless
 Chromium (when installed; html.parser otherwise) and shows every county;
 `nodes --stale` exits 4 exactly when a county is stale; `metrics` is valid
 Prometheus text exposition."""
@@ -29,14 +33,32 @@ def run(args, env=None, ok=(0,)):
 
 
 tmp = tempfile.mkdtemp()
-base = ["-d", PROV, "report", "annual", "--year", YEAR]
+# the reporting unit's own 总结与评估, in GB18030 as Notepad on a Chinese Windows saves it
+NARRATIVE = ["本年度各结对机构克服高原气候和交通不便等困难，驻点开展服务。",
+             "下一步：加强本地社工培养，督促经费按时足额到位。"]
+narr = os.path.join(tmp, "narrative.txt")
+with open(narr, "wb") as f:
+    f.write("\r\n".join(NARRATIVE).encode("gb18030"))
+base = ["-d", PROV, "report", "annual", "--year", YEAR, "--narrative", narr]
 rep = json.loads(run(base + ["--format", "json"]).stdout)
 for fmt, ext in (("csv", "csv"), ("xlsx", "xlsx"), ("html", "html")):
     run(base + ["--format", fmt, "-o", os.path.join(tmp, "r." + ext)] + (["--bom"] if fmt == "csv" else []))
 
-LABEL = {"pass": "达标", "fail": "未达标", "no-data": "无数据", "n/a": "不适用"}
-CRITS = ["coverage", "dispatched_workers", "dispatched_days", "local_workers", "local_days",
-         "funds", "cultivated"]
+LABEL = {"pass": "达标", "fail": "未达标", "no-data": "无数据", "n/a": "不适用", "in-progress": "进行中"}
+CRITS = [c["key"] for c in rep["criteria"]]
+check(CRITS == ["coverage", "structure", "dispatched_workers", "dispatched_days", "local_workers",
+                "local_days", "funds", "cultivated"], f"the criteria table: {CRITS}")
+HEADS = [c["label"] for c in rep["criteria"]]
+PLAN = {c["label"]: c["plan"] for c in rep["criteria"]}
+check(rep["period"] == {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"}, f"period {rep['period']}")
+check(rep["recipients"] == ["民政部慈善事业促进和社会工作司", "国家乡村振兴局社会帮扶司"], "recipients")
+check(not rep["year_open"], "a year-end report is not open")
+check(rep["narrative"] == "\n".join(NARRATIVE) or rep["narrative"] == "\r\n".join(NARRATIVE),
+      "the narrative reaches the JSON")
+check(any(l.startswith(f"报告期为{YEAR}年1月1日至12月31日") for l in rep["assessment"]), "assessment")
+for c in rep["criteria"]:
+    check(c["plan"] and c["counted"] and "pass" in c["rules"] and "n/a" in c["rules"],
+          f"criteria table entry {c['key']}")
 want = {}  # county -> dict of what every format must show
 for p in rep["pairings"]:
     w = {"name": p["county_name"], "overall": LABEL[p["overall"]], "services": p["services"]["count"],
@@ -55,7 +77,25 @@ def money_fen(text):
 def check_sections(sections, src):
     """sections: {title: [rows as dicts header->text]}"""
     summary, detail, svc, funds = (sections.get(k, []) for k in ("总览", "指标明细", "服务", "经费"))
-    heads = ["结对覆盖", "援派持证社工", "援派工作日", "本地社工", "本地工作日", "经费", "培育社会组织"]
+    heads = HEADS
+    for title in ("总结与评估", "覆盖", "结对结构", "指标说明", "援派社工", "本地社工", "培训督导"):
+        check(title in sections, f"{src}: section {title}")
+    text = [r.get("内容", "") for r in sections.get("总结与评估", [])]
+    for line in NARRATIVE:
+        check(line in text, f"{src} 总结与评估 has the narrative line {line[:10]}…")
+    check(any(t.startswith(f"报告期为{YEAR}年1月1日至12月31日") for t in text), f"{src} 总结与评估 period")
+    rules = {r["指标"]: r for r in sections.get("指标说明", [])}
+    for label, words in PLAN.items():
+        check(rules.get(label, {}).get("方案要求") == words, f"{src} 指标说明 {label}: the plan's words")
+    cov = {r["县代码"]: r for r in sections.get("覆盖", [])}
+    for code in want:
+        check(cov.get(code, {}).get("结论") == "达标", f"{src} 覆盖 {code}")
+    unc = {u["code"] for u in rep["province"]["coverage"]["uncovered"]}
+    for code in unc:
+        check(cov.get(code, {}).get("结论") == "未达标", f"{src} 覆盖 names uncovered {code}")
+    st = sections.get("结对结构", [])
+    check(any("跨省" in r.get("援派机构", "") and "方案" in r.get("援派机构", "") for r in st),
+          f"{src} 结对结构 shows the split")
     seen = set()
     for row in summary:
         code = row.get("县代码")
@@ -84,7 +124,7 @@ def check_sections(sections, src):
     for row in funds:
         code = row.get("县代码")
         if code in want:
-            check(money_fen(row["到账（元）"]) == want[code]["received"], f"{src} 经费 {code}")
+            check(money_fen(row["到账合计（元）"]) == want[code]["received"], f"{src} 经费 {code}")
 
 
 # CSV: BOM, sections "【title】" then header then rows until a blank line
@@ -127,7 +167,7 @@ for sh in wb.find("m:sheets", ns):
     head = grid.get(4, {})
     xsections[sh.get("name")] = [{head[k]: r.get(k, "") for k in head}
                                  for i, r in sorted(grid.items()) if i > 4]
-check(len(xsections) >= 10, f"XLSX has one sheet per section ({len(xsections)})")
+check(len(xsections) >= 15, f"XLSX has one sheet per section ({len(xsections)})")
 check_sections(xsections, "xlsx")
 styles = z.read("xl/styles.xml").decode()
 check("FFC7CE" in styles and "C6EFCE" in styles, "XLSX has pass/fail fills")
@@ -193,6 +233,42 @@ else:
     print("html: chromium not installed, checked with html.parser only")
 for code, w in want.items():
     check(w["name"] in text, f"the rendered HTML shows {w['name']}")
+for words in ("民政部慈善事业促进和社会工作司", "国家乡村振兴局社会帮扶司", f"报告期：{YEAR}年1月1日至12月31日"):
+    check(words in text, f"the rendered HTML shows {words}")
+    check(words in raw.decode("utf-8-sig"), f"the CSV shows {words}")
+check("民政部慈善事业促进和社会工作司" in " ".join(sst), "the XLSX shows the recipients")
+
+# a report dated mid-year: marked open in every format, nothing fails that can still be reached
+mid = ["-d", PROV, "report", "annual", "--year", YEAR, "--as-of", f"{YEAR}-06-30"]
+mj = json.loads(run(mid + ["--format", "json"]).stdout)
+check(mj["year_open"] and mj["period"]["to"] == f"{YEAR}-06-30", "mid-year: open, to 30 June")
+for p in mj["pairings"]:
+    for k, c in p["criteria"].items():
+        if k not in ("coverage", "structure"):
+            check(c["verdict"] != "fail", f"mid-year {p['county']} {k} fails")
+mcsv = run(mid + ["--format", "csv"]).stdout.decode()
+check("年度未结束" in mcsv, "mid-year CSV says 年度未结束")
+run(mid + ["--format", "html", "-o", os.path.join(tmp, "mid.html")])
+check("年度未结束" in open(os.path.join(tmp, "mid.html"), encoding="utf-8").read(), "mid-year HTML")
+run(mid + ["--format", "xlsx", "-o", os.path.join(tmp, "mid.xlsx")])
+mz = zipfile.ZipFile(os.path.join(tmp, "mid.xlsx"))
+check("年度未结束" in mz.read("xl/sharedStrings.xml").decode(), "mid-year XLSX")
+mtab = run(mid).stdout.decode()
+check("年度未结束" in mtab and "进行中" in mtab, "mid-year table")
+# dated after the year: the year is the year
+aj = json.loads(run(["-d", PROV, "report", "annual", "--year", YEAR, "--as-of",
+                     f"{int(YEAR) + 1}-03-01", "--format", "json"]).stdout)
+check(aj["period"]["to"] == f"{YEAR}-12-31" and not aj["year_open"], "after the year: to 31 December")
+for p, q in zip(rep["pairings"], aj["pairings"]):
+    check({k: c["verdict"] for k, c in p["criteria"].items()} ==
+          {k: c["verdict"] for k, c in q["criteria"].items()}, f"after the year {p['county']} same verdicts")
+    check(p["outputs"] == q["outputs"], f"after the year {p['county']} same outputs")
+# the options' errors
+run(base + ["--funds-sources", "金条"], ok=(1,))
+run(["-d", PROV, "report", "annual", "--year", YEAR, "--narrative", os.path.join(tmp, "none.txt")], ok=(3,))
+sj = json.loads(run(["-d", PROV, "report", "annual", "--year", YEAR, "--funds-sources",
+                     "省级财政,福彩公益金,自筹", "--format", "json"]).stdout)
+check(sj["settings"]["funds_sources"] == (1 << 1) | (1 << 2) | (1 << 4), "--funds-sources")
 
 # nodes and metrics on a copy of the province store (they only read)
 copy = os.path.join(tmp, "630000")

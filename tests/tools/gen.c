@@ -54,21 +54,29 @@ enum {
     CASE_EXACT_40,       /* a worker with exactly 40 days; a deleted day; a day in conflict */
     CASE_39_DOUBLED,     /* a worker with 39 days, one logged twice */
     CASE_ASSISTANT,      /* the second dispatched worker is 助理社会工作师 */
-    CASE_1Y11M,          /* a worker whose service began 1 year 11 months before 31 Dec */
+    CASE_2Y_AFTER_DISPATCH, /* 2 years of service reached in the year, after the dispatch */
     CASE_NO_CULTIVATED,  /* no cultivated agency at all */
     CASE_FUNDS_LOW,      /* in-province, under 30,000 yuan; spending in "other" */
     CASE_TWO_LOCALS,     /* two local workers */
-    CASE_DATA_QUALITY,   /* service logs without work days, days outside the years, a dup */
+    CASE_DATA_QUALITY,   /* service logs without work days, days outside the years, a dup,
+                            days also logged on another pairing */
     CASE_LATE_CULTIVATED,/* first cultivated agency in the third year */
     CASE_NO_DATA_YEAR1,  /* nothing recorded in the first year */
     CASE_LOCAL_120,      /* a local worker with exactly 120 days */
+    CASE_SHORT_STAY,     /* an extra qualified dispatched worker with 8 days a year */
+    CASE_CERT_AFTER_DISPATCH, /* a certificate dated after the year's first working day */
+    CASE_FUNDS_EXACT,    /* in-province, exactly 30,000 yuan of public funds, and 自筹 */
+    CASE_LATE_START_SELF, /* the pairing starts in the second year; 29,999.99 yuan of
+                             public funds and 6,000 of 自筹 */
     CASE_NONE
 };
 static const char *const case_names[] = {
     "exactly_40_days_deleted_and_conflict", "39_days_one_logged_twice", "assistant_certificate",
-    "service_began_1y11m_before", "no_cultivated_agency", "funds_under_30000_and_other_spending",
-    "two_local_workers", "data_quality", "cultivated_in_third_year", "no_data_first_year",
-    "local_worker_exactly_120_days",
+    "two_years_reached_after_dispatch", "no_cultivated_agency",
+    "funds_under_30000_and_other_spending", "two_local_workers", "data_quality",
+    "cultivated_in_third_year", "no_data_first_year", "local_worker_exactly_120_days",
+    "extra_short_stay_worker", "certificate_after_dispatch", "funds_exactly_30000_and_self_raised",
+    "starts_second_year_public_funds_short",
 };
 
 /* ---- random --------------------------------------------------------- */
@@ -91,7 +99,9 @@ typedef struct person {
     char name[32];
     int role;  /* person_role code */
     int cert;  /* cert_level code */
+    int32_t cert_date; /* 0: none */
     int32_t since;
+    int exam_year; /* 0: none */
     bool aiding; /* of the aiding agency (else the receiving one) */
     int32_t *days[MAX_YEARS]; /* distinct dates worked, per year index */
     int ndays[MAX_YEARS];
@@ -106,6 +116,11 @@ typedef struct pairing {
     county cty;
     int idx, kase;
     bool cross;
+    int start_year; /* the pairing's first year (the last is the data's last) */
+    int64_t received_src[MAX_YEARS][8]; /* fen by expense_source code */
+    int64_t expense_records[MAX_YEARS];
+    int64_t shared[MAX_YEARS]; /* person-days also logged on another pairing */
+    int64_t guidance[MAX_YEARS];
     uint8_t id[16], aiding[16], receiving[16];
     char aiding_name[96], receiving_name[96];
     person ppl[MAX_PEOPLE];
@@ -277,6 +292,7 @@ static person *add_person(pairing *p, int role, int cert, int32_t since, bool ai
     x->role = role;
     x->cert = cert;
     x->since = since;
+    x->cert_date = cert ? since + 10000 : 0; /* a year after service began */
     x->aiding = aiding;
     snprintf(x->name, sizeof x->name, "%s%s", surnames[rnd() % 16], given[rnd() % 16]);
     return x;
@@ -294,34 +310,57 @@ enum { R_DISPATCHED = 1, R_LOCAL = 2, R_SUPERVISOR = 3 };
 static void plan_pairing(gen *g, pairing *p)
 {
     int k = p->kase;
-    int boundary = g->y1 - 1 >= g->y0 ? g->y1 - 1 : g->y0; /* CASE_1Y11M's year */
+    int boundary = g->y1 - 1 >= g->y0 ? g->y1 - 1 : g->y0; /* the cases' decisive year */
+    p->start_year = k == CASE_LATE_START_SELF && g->y1 > g->y0 ? g->y0 + 1 : g->y0;
     p->cty.townships = rint_(6, 15);
     person *a = add_person(p, R_DISPATCHED, rint_(2, 3), rint_(2012, 2018) * 10000 + 301, true);
     person *b = add_person(p, R_DISPATCHED, 2, rint_(2010, 2017) * 10000 + 915, true);
-    person *cx = NULL;
+    person *cx = NULL, *d = NULL;
     if (k == CASE_ASSISTANT)
         b->cert = 1; /* 助理社会工作师, long service and many days: still not counted */
-    if (k == CASE_1Y11M) {
-        b->since = (boundary - 1) * 10000 + 131; /* 1 year 11 months before 31 Dec boundary */
+    if (k == CASE_2Y_AFTER_DISPATCH) {
+        /* service began on 1 December two years before the boundary year: 2 years
+         * by 31 December of it, but not at its first working day (January) */
+        b->since = (boundary - 2) * 10000 + 1201;
+        b->cert_date = b->since;
         cx = add_person(p, R_DISPATCHED, 3, 2014 * 10000 + 610, true);
     }
-    add_person(p, R_SUPERVISOR, 3, 2008 * 10000 + 101, true);
+    if (k == CASE_CERT_AFTER_DISPATCH) {
+        /* A's 社会工作师 certificate is dated 15 June of the boundary year, after
+         * A's first working day that year: A counts from the next year only */
+        a->cert = 2;
+        a->cert_date = boundary * 10000 + 615;
+        cx = add_person(p, R_DISPATCHED, 2, 2013 * 10000 + 510, true);
+    }
+    if (k == CASE_SHORT_STAY)
+        d = add_person(p, R_DISPATCHED, 2, 2015 * 10000 + 820, true);
+    person *sup = add_person(p, R_SUPERVISOR, 3, 2008 * 10000 + 101, true);
     int nlocal = k == CASE_TWO_LOCALS ? 2 : 3;
     person *loc[3];
-    for (int i = 0; i < nlocal; i++)
+    for (int i = 0; i < nlocal; i++) {
         loc[i] = add_person(p, R_LOCAL, rint_(0, 1), rint_(2019, 2021) * 10000 + 401, false);
+        /* two of them sat the national exam, in a year that varies by county */
+        loc[i]->exam_year = i < 2 ? g->y0 + (p->idx + i) % g->ny : 0;
+    }
     for (int yi = 0; yi < g->ny; yi++) {
         int y = g->y0 + yi;
-        if (k == CASE_NO_DATA_YEAR1 && yi == 0)
+        if ((k == CASE_NO_DATA_YEAR1 && yi == 0) || y < p->start_year)
             continue;
-        set_days(g, a, yi, k == CASE_EXACT_40 ? 40 : rint_(45, 70));
+        int ad = k == CASE_EXACT_40 ? 40 : rint_(45, 70);
         int bd = k == CASE_39_DOUBLED ? 39 : rint_(45, 70);
-        if (k == CASE_1Y11M && y < boundary - 1) {
+        if (k == CASE_2Y_AFTER_DISPATCH && y < boundary - 1) {
             set_days(g, cx, yi, rint_(45, 70)); /* before B joined, C served */
             bd = 0;
         }
+        if (k == CASE_CERT_AFTER_DISPATCH && y < boundary) {
+            set_days(g, cx, yi, rint_(45, 70)); /* before A came, C served */
+            ad = 0;
+        }
+        set_days(g, a, yi, ad);
         set_days(g, b, yi, bd);
-        set_days(g, &p->ppl[k == CASE_1Y11M ? 3 : 2], yi, rint_(5, 12)); /* supervisor */
+        if (d)
+            set_days(g, d, yi, 8);
+        set_days(g, sup, yi, rint_(5, 12));
         for (int i = 0; i < nlocal; i++)
             set_days(g, loc[i], yi, k == CASE_LOCAL_120 && i == 0 ? 120 : rint_(125, 160));
         if (k == CASE_39_DOUBLED || k == CASE_DATA_QUALITY)
@@ -331,10 +370,12 @@ static void plan_pairing(gen *g, pairing *p)
         p->outside = 2;
     p->cultivated_on = k == CASE_NO_CULTIVATED     ? 0
                        : k == CASE_LATE_CULTIVATED ? (g->y0 + 2) * 10000 + 520
-                                                   : g->y0 * 10000 + 630;
+                                                   : p->start_year * 10000 + 630;
     p->brand_on = (g->y0 + 1) * 10000 + 1110;
     for (int yi = 0; yi < g->ny; yi++)
-        p->documents[yi] = (k == CASE_NO_DATA_YEAR1 && yi == 0) ? 0 : (g->y0 + yi) * 10000 + 901;
+        p->documents[yi] = (k == CASE_NO_DATA_YEAR1 && yi == 0) || g->y0 + yi < p->start_year
+                               ? 0
+                               : (g->y0 + yi) * 10000 + 901;
 }
 
 /* ---- writing records ------------------------------------------------ */
@@ -431,7 +472,7 @@ static int write_reference(gen *g)
         put_ref(&b, QS_K_PAIRING, "receiving", p->receiving);
         put_str(&b, QS_K_PAIRING, "county", c->code);
         put_int(&b, QS_K_PAIRING, "type", p->cross ? 1 : 2);
-        put_int(&b, QS_K_PAIRING, "start_year", g->y0);
+        put_int(&b, QS_K_PAIRING, "start_year", p->start_year);
         put_int(&b, QS_K_PAIRING, "end_year", g->y1);
         TRY(create(g, n, QS_K_PAIRING, &b, p->id));
     }
@@ -530,10 +571,13 @@ static int expense(gen *g, node *n, pairing *p, int yi, int32_t date, bool recei
     snprintf(v, sizeof v, "PZ%d-%04d", date / 10000, (int)(rnd() % 10000));
     put_str(&b, QS_K_EXPENSE, "voucher", v);
     put_int(&b, QS_K_EXPENSE, received ? "source" : "category", code);
-    if (received)
+    if (received) {
         p->received[yi] += fen;
-    else
+        p->received_src[yi][code] += fen;
+    } else {
         p->spent[yi] += fen;
+    }
+    p->expense_records[yi]++;
     if (flagged)
         p->flagged[yi] += fen;
     return create(g, n, QS_K_EXPENSE, &b, NULL);
@@ -572,6 +616,10 @@ static int write_county(gen *g, pairing *p, node *n)
             put_str(&b, QS_K_PERSON, "cert_no", buf);
         }
         put_int(&b, QS_K_PERSON, "service_since", x->since);
+        if (x->cert_date)
+            put_int(&b, QS_K_PERSON, "cert_date", x->cert_date);
+        if (x->exam_year)
+            put_int(&b, QS_K_PERSON, "exam_year", x->exam_year);
         TRY(create(g, n, QS_K_PERSON, &b, x->id));
     }
     /* data quality: work days before the pairing's first year */
@@ -600,6 +648,15 @@ static int write_county(gen *g, pairing *p, node *n)
                 ((p->kase == CASE_39_DOUBLED && i == 1) ||
                  (p->kase == CASE_DATA_QUALITY && x->role == R_LOCAL && nl == 1)))
                 TRY(workday(g, n, p, x, x->days[yi][x->ndays[yi] / 2], "补录（重复）", NULL));
+            /* the same person-days also logged on another county's pairing */
+            if (p->kase == CASE_DATA_QUALITY && x->role == R_LOCAL && nl == 1 &&
+                x->ndays[yi] >= 2 && g->ncty > CASE_LOCAL_120) {
+                pairing *other = &g->pr[CASE_LOCAL_120];
+                for (int j = 0; j < 2; j++)
+                    TRY(workday(g, n, other, x, x->days[yi][j], "误记到其他结对", NULL));
+                p->shared[yi] += 2;
+                other->shared[yi] += 2;
+            }
         }
         /* a deleted day: worker A's 41st day, created then deleted */
         if (p->kase == CASE_EXACT_40 && yi == 0 && p->ppl[0].ndays[0]) {
@@ -667,6 +724,21 @@ static int write_county(gen *g, pairing *p, node *n)
             p->tr_minutes[yi] += minutes;
             p->tr_local[yi] += local;
         }
+        { /* 项目指导: the aiding agency's on-site guidance of the project */
+            int minutes = 60 * rint_(2, 4), local = rint_(2, 6);
+            put_int(&b, QS_K_TRAINING, "date", y * 10000 + 700 + rint_(1, 28));
+            put_int(&b, QS_K_TRAINING, "type", 3);
+            put_str(&b, QS_K_TRAINING, "trainer", p->ppl[0].name);
+            put_str(&b, QS_K_TRAINING, "topic", "项目设计与实施指导");
+            put_int(&b, QS_K_TRAINING, "minutes", minutes);
+            put_int(&b, QS_K_TRAINING, "participants", local + 2);
+            put_int(&b, QS_K_TRAINING, "local_participants", local);
+            put_ref(&b, QS_K_TRAINING, "pairing", p->id);
+            TRY(create(g, n, QS_K_TRAINING, &b, NULL));
+            p->guidance[yi]++;
+            p->tr_minutes[yi] += minutes;
+            p->tr_local[yi] += local;
+        }
         /* funds */
         if (p->kase == CASE_FUNDS_LOW) {
             TRY(expense(g, n, p, yi, y * 10000 + 315, true, 1, 1800000, false));
@@ -676,8 +748,19 @@ static int write_county(gen *g, pairing *p, node *n)
             TRY(expense(g, n, p, yi, y * 10000 + 920, false, 3, 400000, false));
             TRY(expense(g, n, p, yi, y * 10000 + 1020, false, 6, 160000, true));
         } else {
-            TRY(expense(g, n, p, yi, y * 10000 + 310, true, 1, 2000000, false));
-            TRY(expense(g, n, p, yi, y * 10000 + 810, true, rint_(2, 3), 1500000, false));
+            /* public funds (省级财政 1, 福彩公益金 2) count; 慈善组织 3 and 自筹 4 are
+             * shown apart */
+            int64_t pub = p->kase == CASE_FUNDS_EXACT       ? 1200000
+                          : p->kase == CASE_LATE_START_SELF ? 999999
+                                                            : 1500000;
+            TRY(expense(g, n, p, yi, y * 10000 + 310, true, 1,
+                        p->kase == CASE_FUNDS_EXACT ? 1800000 : 2000000, false));
+            TRY(expense(g, n, p, yi, y * 10000 + 810, true, 2, pub, false));
+            if (p->kase == CASE_FUNDS_EXACT || p->kase == CASE_LATE_START_SELF)
+                TRY(expense(g, n, p, yi, y * 10000 + 905, true, 4,
+                            p->kase == CASE_FUNDS_EXACT ? 500000 : 600000, false));
+            else if (p->idx % 4 == 1)
+                TRY(expense(g, n, p, yi, y * 10000 + 906, true, 3, 250000, false));
             for (int c = 1; c <= 5; c++)
                 TRY(expense(g, n, p, yi, y * 10000 + (c + 3) * 100 + 12, false, c,
                             INT64_C(100) * rint_(6200, 6800), false));
@@ -846,7 +929,7 @@ static bool syncq_failed(syncq *q)
 /* ---- expected.json -------------------------------------------------- */
 static const char *vname(int v)
 {
-    return v == 1 ? "pass" : v == 2 ? "fail" : v == 3 ? "no-data" : "n/a";
+    return v == 1 ? "pass" : v == 2 ? "fail" : v == 3 ? "no-data" : v == 4 ? "in-progress" : "n/a";
 }
 static int verdict(bool ok)
 {
@@ -869,55 +952,74 @@ static json_t *int_list(const int64_t *v, int n)
     return a;
 }
 
+/* The verdicts by the plan's rules (client/REPORTS.md), from the plan itself:
+ * a person counts when they meet all their conditions, measured at their
+ * first working day of the year on the pairing; the cultivated agency is due
+ * by the pairing's last year; funds count public money only. */
 static json_t *expected_year(gen *g, pairing *p, int yi)
 {
     int y = g->y0 + yi;
     int32_t as_of = y * 10000 + 1231;
     int64_t dd[MAX_PEOPLE], ld[MAX_PEOPLE];
-    int nd = 0, nl = 0;
-    int64_t dsum = 0, lsum = 0, dmin = -1, lmin = -1, anyday = 0;
+    int nd = 0, nl = 0, dcount = 0, lcount = 0, exam = 0, certified = 0;
+    int64_t dsum = 0, lsum = 0, anyday = 0;
     for (int i = 0; i < p->nppl; i++) {
         const person *x = &p->ppl[i];
         anyday += x->ndays[yi];
         if (!x->ndays[yi])
             continue;
+        int32_t first = x->days[yi][0]; /* the days are sorted */
         if (x->role == R_DISPATCHED && x->cert >= PLAN_CERT &&
-            qs_date_years_between(x->since, as_of) >= PLAN_YEARS) {
+            (!x->cert_date || x->cert_date <= first) &&
+            qs_date_years_between(x->since, first) >= PLAN_YEARS) {
             dd[nd++] = x->ndays[yi];
             dsum += x->ndays[yi];
-            dmin = dmin < 0 || x->ndays[yi] < dmin ? x->ndays[yi] : dmin;
+            dcount += x->ndays[yi] >= PLAN_DAYS;
         } else if (x->role == R_LOCAL) {
             ld[nl++] = x->ndays[yi];
             lsum += x->ndays[yi];
-            lmin = lmin < 0 || x->ndays[yi] < lmin ? x->ndays[yi] : lmin;
+            lcount += x->ndays[yi] >= PLAN_LOCAL_DAYS;
+            exam += x->exam_year == y;
+            certified += x->cert_date / 10000 == y;
         }
     }
-    int v[7], vt_d, vt_l;
-    v[0] = 1;
-    v[1] = verdict(nd >= PLAN_DISPATCHED);
-    v[2] = verdict(nd > 0 && dmin >= PLAN_DAYS);
-    v[3] = verdict(nl >= PLAN_LOCAL);
-    v[4] = verdict(nl > 0 && lmin >= PLAN_LOCAL_DAYS);
-    vt_d = verdict(nd > 0 && dsum >= PLAN_DAYS);
-    vt_l = verdict(nl > 0 && lsum >= PLAN_LOCAL_DAYS);
+    bool active = y >= p->start_year;
+    int v[8], vt_d, vt_l;
+    v[0] = 1; /* coverage */
+    v[1] = 1; /* structure: one-to-one, receiving agency in the county */
+    v[2] = verdict(nd >= PLAN_DISPATCHED);
+    v[3] = verdict(dcount >= PLAN_DISPATCHED);
+    v[4] = verdict(nl >= PLAN_LOCAL);
+    v[5] = verdict(lcount >= PLAN_LOCAL);
+    vt_d = verdict(dsum >= PLAN_DAYS);
+    vt_l = verdict(lsum >= PLAN_LOCAL_DAYS);
     if (!anyday)
-        v[1] = v[2] = v[3] = v[4] = vt_d = vt_l = 3;
-    int64_t fmin = p->received[yi] < p->spent[yi] ? p->received[yi] : p->spent[yi];
-    v[5] = p->cross ? 0 : (p->received[yi] + p->spent[yi] == 0) ? 3 : verdict(fmin >= PLAN_FUNDS_FEN);
+        v[2] = v[3] = v[4] = v[5] = vt_d = vt_l = 3;
+    int64_t counted = p->received_src[yi][1] + p->received_src[yi][2]; /* public funds */
+    v[6] = p->cross                      ? 0
+           : p->expense_records[yi] == 0 ? 3
+                                         : verdict(counted >= PLAN_FUNDS_FEN);
     int64_t cultivated = p->cultivated_on && p->cultivated_on <= as_of;
-    v[6] = verdict(cultivated >= PLAN_CULTIVATED);
+    v[7] = cultivated >= PLAN_CULTIVATED ? 1 : y < g->y1 ? 4 : 2; /* in progress before
+                                                                      the last year */
     int overall = 1;
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < 8; k++)
         if (v[k] == 2)
             overall = 2;
         else if (v[k] == 3 && overall == 1)
             overall = 3;
+    if (!active) {
+        for (int k = 0; k < 8; k++)
+            v[k] = 0;
+        vt_d = vt_l = 0;
+        overall = 0;
+    }
 
-    static const char *const keys[7] = {"coverage",   "dispatched_workers", "dispatched_days",
-                                        "local_workers", "local_days",      "funds",
-                                        "cultivated"};
+    static const char *const keys[8] = {"coverage",        "structure",     "dispatched_workers",
+                                        "dispatched_days", "local_workers", "local_days",
+                                        "funds",           "cultivated"};
     json_t *vo = json_object(), *vt = json_object(), *f = json_object();
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < 8; k++)
         json_object_set_new(vo, keys[k], json_string(vname(v[k])));
     json_object_set_new(vo, "overall", json_string(vname(overall)));
     json_object_set_new(vt, "dispatched_days", json_string(vname(vt_d)));
@@ -929,13 +1031,19 @@ static json_t *expected_year(gen *g, pairing *p, int yi)
     for (int i = 0; i < p->nstations; i++)
         stations += p->station_opened[i] <= as_of;
 #define FI(k, x) json_object_set_new(f, k, json_integer(x))
-    FI("dispatched_qualified", nd);
+    FI("dispatched_credentialed", nd);
+    FI("dispatched_counted", dcount);
     json_object_set_new(f, "dispatched_days", int_list(dd, nd));
     FI("dispatched_days_total", dsum);
     FI("local_workers", nl);
+    FI("local_counted", lcount);
     json_object_set_new(f, "local_days", int_list(ld, nl));
     FI("local_days_total", lsum);
+    FI("local_exam_takers", exam);
+    FI("local_certified", certified);
     FI("funds_received_fen", p->received[yi]);
+    FI("funds_counted_fen", counted);
+    FI("funds_self_fen", p->received_src[yi][4]);
     FI("funds_spent_fen", p->spent[yi]);
     FI("spent_flagged_fen", p->flagged[yi]);
     FI("cultivated", cultivated);
@@ -954,15 +1062,17 @@ static json_t *expected_year(gen *g, pairing *p, int yi)
                                                                             : "mixed"));
     FI("trainings", p->trainings[yi]);
     FI("supervisions", p->supervisions[yi]);
+    FI("guidance", p->guidance[yi]);
     FI("training_minutes", p->tr_minutes[yi]);
     FI("training_local_participants", p->tr_local[yi]);
     FI("services_without_workday", p->orphans[yi]);
     FI("duplicate_person_days", p->dups[yi]);
     FI("workdays_outside_years", p->outside);
+    FI("shared_person_days", p->shared[yi]);
 #undef FI
     char d[16];
-    return json_pack("{s:s, s:o, s:o, s:o}", "as_of", qs_date_format(as_of, d), "verdicts", vo,
-                     "verdicts_total_rule", vt, "figures", f);
+    return json_pack("{s:s, s:b, s:o, s:o, s:o}", "as_of", qs_date_format(as_of, d), "active",
+                     active, "verdicts", vo, "verdicts_total_rule", vt, "figures", f);
 }
 
 static int write_expected(gen *g)
@@ -976,6 +1086,29 @@ static int write_expected(gen *g)
     json_object_set_new(root, "synced", json_boolean(g->sync));
     json_object_set_new(root, "province", json_string(PROVINCE));
     json_object_set_new(root, "worker_days_rule", json_string("per_person"));
+    /* the province per year: covered counties (a pairing active that year), the
+     * uncovered ones named, the split by the aiding agencies' provinces */
+    json_t *prov = json_object();
+    for (int y = g->y0; y <= g->y1; y++) {
+        json_t *unc = json_array();
+        int covered = 0, cross = 0, in = 0;
+        for (int i = 0; i < g->ncty; i++) {
+            if (y < g->pr[i].start_year) {
+                json_array_append_new(unc, json_string(g->pr[i].cty.code));
+                continue;
+            }
+            covered++;
+            cross += g->pr[i].cross;
+            in += !g->pr[i].cross;
+        }
+        char k[8];
+        snprintf(k, sizeof k, "%d", y);
+        json_object_set_new(prov, k,
+                            json_pack("{s:i, s:i, s:o, s:i, s:i}", "counties", g->ncty,
+                                      "covered", covered, "uncovered", unc, "cross_province",
+                                      cross, "in_province", in));
+    }
+    json_object_set_new(root, "province_years", prov);
     for (int i = 0; i < g->ncty; i++) {
         pairing *p = &g->pr[i];
         json_t *ys = json_object();
@@ -985,10 +1118,11 @@ static int write_expected(gen *g)
             json_object_set_new(ys, k, expected_year(g, p, yi));
         }
         json_array_append_new(
-            prs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "county", p->cty.code, "name",
+            prs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o}", "county", p->cty.code, "name",
                            p->cty.name, "type", p->cross ? "cross_province" : "in_province",
                            "aiding", p->aiding_name, "case",
-                           p->kase < CASE_NONE ? case_names[p->kase] : "baseline", "years", ys));
+                           p->kase < CASE_NONE ? case_names[p->kase] : "baseline", "start_year",
+                           p->start_year, "years", ys));
     }
     json_object_set_new(root, "pairings", prs);
     char path[4096];

@@ -237,8 +237,11 @@ static void test_enum_lookup(void **state)
     const qs_enum *st = qs_kind_field_by_name(kind("service"), "service_type")->en;
     const qs_enum *dir = qs_kind_field_by_name(kind("expense"), "direction")->en;
     const qs_enum *cert = qs_kind_field_by_name(kind("person"), "cert_level")->en;
+    const qs_enum *cat = qs_kind_field_by_name(kind("expense"), "category")->en;
+    const qs_enum *tr = qs_kind_field_by_name(kind("training"), "type")->en;
     static const struct {
-        int which; /* 0 service_type, 1 direction, 2 cert_level */
+        int which; /* 0 service_type, 1 direction, 2 cert_level, 3 expense category,
+                      4 training type */
         const char *text;
         int code; /* -1: not found */
     } t[] = {
@@ -269,9 +272,28 @@ static void test_enum_lookup(void **state)
         {2, "社会工作师", 2},
         {2, "高级社会工作师", 3},
         {2, "助理社会工作师", 1},
+        /* the plan's and the stations' own words (aliases) */
+        {2, "中级社会工作师", 2},
+        {2, "社工师", 2},
+        {2, "助理社工师", 1},
+        {2, "高级社工师", 3},
+        {2, "社工", -1},
+        {3, "活动经费", 1},
+        {3, "活动费用", 1},
+        {3, "餐补", 3},
+        {3, "伙食补助", 3},
+        {3, "活动", -1},
+        {4, "项目指导", 3},
+        {4, "guidance", 3},
+        {4, "督导", 2},
+        {4, "3", 3},
     };
     for (size_t i = 0; i < N(t); i++) {
-        const qs_enum *e = t[i].which == 0 ? st : t[i].which == 1 ? dir : cert;
+        const qs_enum *e = t[i].which == 0   ? st
+                           : t[i].which == 1 ? dir
+                           : t[i].which == 2 ? cert
+                           : t[i].which == 3 ? cat
+                                             : tr;
         const qs_enum_val *v = qs_enum_lookup(e, t[i].text);
         int got = v ? (int)v->code : -1;
         if (got != t[i].code)
@@ -280,6 +302,12 @@ static void test_enum_lookup(void **state)
     assert_null(qs_enum_lookup(st, NULL));
     assert_null(qs_enum_by_code(st, 0));
     assert_string_equal(qs_enum_by_code(st, 8)->label, "心理疏导");
+    /* an alias is accepted, never shown: the label stays */
+    const char *al[4];
+    assert_int_equal(qs_enum_aliases(cert, 2, al, 4), 2);
+    assert_string_equal(al[0], "中级社会工作师");
+    assert_string_equal(qs_enum_lookup(cert, "社工师")->label, "社会工作师");
+    assert_int_equal(qs_enum_aliases(st, 1, al, 4), 0);
 }
 
 /* ---------------------------------------------------------------------------

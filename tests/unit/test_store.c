@@ -1175,7 +1175,7 @@ static void hand_record(qs_record *r, uint32_t kind, const char *scope, int tag,
     qs_record_seal(r);
 }
 
-/* Checked ahead on another thread (qs_store_precheck, bodies kept or not) or
+/* Checked ahead on another thread (qs_precheck_run, bodies kept or not) or
  * by the store itself, a batch has the same outcomes, the same reasons and
  * the same stored records; a body the precheck kept stays its own. */
 static void test_precheck_same_outcomes(void **state)
@@ -1217,7 +1217,7 @@ static void test_precheck_same_outcomes(void **state)
         uint8_t inc[QS_INC_LEN] = {1};
         if (mode > 0)
             for (int i = 0; i < N; i++) {
-                qs_store_precheck("630000", &lim, c, QS_FROM_CHILD, &r[i], mode == 1, &pre[i]);
+                qs_precheck_run("630000", &lim, c, QS_FROM_CHILD, &r[i], mode == 1, &pre[i]);
                 assert_int_equal(pre[i].has_body, mode == 1 && (i <= 1 || i == 7));
             }
         qs_apply_batch b = {.peer = c, .peer_inc = inc, .dir = QS_FROM_CHILD, .recs = r,
@@ -1269,7 +1269,7 @@ static void apply1(qs_store *st, const char *peer, qs_direction dir, const qs_re
     qs_err e = {0};
     assert_int_equal(qs_store_info_get(st, &si, &e), 0);
     if (pre)
-        qs_store_precheck(si.node, &lim, peer, dir, r, true, &pc);
+        qs_precheck_run(si.node, &lim, peer, dir, r, true, &pc);
     qs_apply_batch b = {.peer = peer, .peer_inc = inc, .dir = dir, .recs = r, .n = 1,
                         .cursor = ++cursor, .results = res, .pre = pre ? &pc : NULL};
     if (qs_store_apply(st, &b, 1, &e))
@@ -1392,7 +1392,7 @@ static void test_generation_bound(void **state)
 
 /* The author names a node that could have written the record, and from a
  * child, the child itself or a node below it; a malformed author is refused.
- * Checked ahead (qs_store_precheck) or by the store: the same outcome and
+ * Checked ahead (qs_precheck_run) or by the store: the same outcome and
  * reason. */
 static void test_author_rule(void **state)
 {

@@ -1,5 +1,5 @@
 /* ctl.c — control socket client; see ctl.h. */
-#include "daemon/ctl.h"
+#include "ctl/ctl.h"
 
 #include <errno.h>
 #include <poll.h>
