@@ -64,6 +64,9 @@ int cli_fail(cli *c, int exit, const char *fmt, ...)
 
 int cli_fail_err(cli *c, const qs_err *e)
 {
+    if (e->code == QS_EFULL)
+        return cli_fail(c, CLI_ENV, "%s — nothing was written; free some space (`df -h %s`)",
+                        e->msg[0] ? e->msg : qs_strerror(e->code), c ? c->dir : ".");
     return cli_fail(c, cli_exit_for(e->code), "%s", e->msg[0] ? e->msg : qs_strerror(e->code));
 }
 

@@ -21,11 +21,15 @@
 
 static const char INIT_HELP[] =
     "usage: qianshou init --node CODE --role county|aggregator [--name NAME] [--group GROUP]\n"
+    "       qianshou init --name NAME\n"
     "\n"
     "Create the data directory (mode 2770: the group keeps access, new files\n"
     "inherit its group) and an empty store for node CODE, the division code of\n"
     "this office (632322 for 尖扎县, 630000 for the province).\n"
-    "  --name NAME    a display name for this node (kept in the data directory)\n"
+    "qianshoud makes the same store at its first start: on a machine where it\n"
+    "already did, init changes nothing but the name (and says so); a store of\n"
+    "another node or role is refused.\n"
+    "  --name NAME    the node's display name (尖扎县), kept in the store\n"
     "  --group GROUP  give the directory to this group (normally qianshou)\n";
 
 static const char SCHEMA_HELP[] =
@@ -79,6 +83,75 @@ static int make_dir(cli *c, const char *group)
     return 0;
 }
 
+/* The node's name: the store's, or the file `init --name` wrote before the
+ * store kept it. buf has QS_NAME_MAX bytes; "" when none. */
+static void node_name(cli *c, qs_store *st, char *buf)
+{
+    if (qs_store_name(st, buf, NULL) == 0 && buf[0])
+        return;
+    buf[0] = '\0';
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", c->dir, NAME_FILE);
+    FILE *fp = fopen(path, "r");
+    if (fp) {
+        if (fgets(buf, QS_NAME_MAX, fp))
+            buf[strcspn(buf, "\n")] = '\0';
+        fclose(fp);
+    }
+}
+
+/* init on a directory that holds a store already (qianshoud made it at its
+ * first start, or an earlier init): the same node and role change nothing but
+ * the name; anything else is refused. */
+static int init_existing(cli *c, const char *node, qs_role role, bool role_given,
+                         const char *name)
+{
+    qs_store *st = NULL;
+    qs_err err = {0};
+    qs_store_info info;
+    char old[QS_NAME_MAX];
+    int rc = cli_open(c, &st);
+    if (rc)
+        return rc;
+    if ((rc = qs_store_ident(st, &info, &err))) {
+        rc = cli_fail_err(c, &err);
+        goto done;
+    }
+    if ((node && strcmp(node, info.node) != 0) || (role_given && role != info.role)) {
+        rc = cli_fail(c, CLI_DATA,
+                      "%s already holds the %s store of node %s: init changes nothing there "
+                      "(a store is for one node; give another directory with -d)",
+                      c->dir, role_name(info.role), info.node);
+        goto done;
+    }
+    node_name(c, st, old);
+    if (name && (rc = qs_store_set_name(st, name, &err))) {
+        rc = cli_fail_err(c, &err);
+        goto done;
+    }
+    if (c->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "dir", json_string(c->dir));
+        json_object_set_new(j, "node", json_string(info.node));
+        json_object_set_new(j, "role", json_string(role_name(info.role)));
+        json_object_set_new(j, "created", json_false());
+        if (name || old[0])
+            json_object_set_new(j, "name", json_string(name ? name : old));
+        out_json(j);
+    } else if (name) {
+        printf("the %s store of node %s is already in %s (nothing to create); its name is now "
+               "%s\n", role_name(info.role), info.node, c->dir, name);
+    } else {
+        printf("the %s store of node %s%s%s%s is already in %s: nothing to do\n",
+               role_name(info.role), info.node, old[0] ? " (" : "", old, old[0] ? ")" : "",
+               c->dir);
+    }
+    rc = CLI_OK;
+done:
+    qs_store_close(st);
+    return rc;
+}
+
 int cmd_init(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"node", required_argument, NULL, 'n'},
@@ -106,20 +179,29 @@ int cmd_init(cli *c, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage(c, "init", "unexpected \"%s\"", argv[optind]);
-    if (!node || !role)
-        return cli_usage(c, "init", "give --node CODE and --role county|aggregator");
     qs_store_opts so = qs_store_opts_default();
-    if (strcmp(role, "county") == 0)
+    if (role && strcmp(role, "county") == 0)
         so.role = QS_ROLE_COUNTY;
-    else if (strcmp(role, "aggregator") == 0)
+    else if (role && strcmp(role, "aggregator") == 0)
         so.role = QS_ROLE_AGGREGATOR;
-    else
+    else if (role)
         return cli_usage(c, "init", "--role is county or aggregator, not \"%s\"", role);
-    if (!qs_code_valid(node))
+    if (node && !qs_code_valid(node))
         return cli_fail(c, CLI_USAGE,
                         "\"%s\" is not a division code: give 6 digits (632322 for 尖扎县, "
                         "630000 for the province) or 9 for a township station",
                         node);
+    if (name && (!*name || strlen(name) >= QS_NAME_MAX))
+        return cli_usage(c, "init", "--name takes 1 to %d bytes", QS_NAME_MAX - 1);
+    char db[4200];
+    snprintf(db, sizeof db, "%s/%s", c->dir, QS_DB_FILE);
+    if (access(db, F_OK) == 0) {
+        if (group && (rc = make_dir(c, group)))
+            return rc;
+        return init_existing(c, node, so.role, role != NULL, name);
+    }
+    if (!node || !role)
+        return cli_usage(c, "init", "give --node CODE and --role county|aggregator");
     if ((rc = cli_check_dir(c, false)) || (rc = make_dir(c, group)) ||
         (rc = cli_check_dir(c, true)))
         return rc;
@@ -130,21 +212,18 @@ int cmd_init(cli *c, int argc, char **argv)
     qs_err err = {0};
     if ((rc = qs_store_open(&so, &st, &err)))
         return cli_fail(c, rc == QS_EEXIST ? CLI_DATA : CLI_ENV, "%s", err.msg);
-    qs_store_close(st);
-    if (name) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", c->dir, NAME_FILE);
-        FILE *fp = fopen(path, "w");
-        if (!fp || fprintf(fp, "%s\n", name) < 0 || fclose(fp) != 0)
-            return cli_fail(c, CLI_ENV, "the store was created, but the name could not be "
-                                        "written to %s: %s",
-                            path, strerror(errno));
+    if (name && (rc = qs_store_set_name(st, name, &err))) {
+        qs_store_close(st);
+        return cli_fail(c, CLI_ENV, "the store was created, but its name could not be set: %s",
+                        err.msg);
     }
+    qs_store_close(st);
     if (c->json) {
         json_t *j = json_object();
         json_object_set_new(j, "dir", json_string(c->dir));
         json_object_set_new(j, "node", json_string(node));
         json_object_set_new(j, "role", json_string(role));
+        json_object_set_new(j, "created", json_true());
         if (name)
             json_object_set_new(j, "name", json_string(name));
         out_json(j);
@@ -366,14 +445,8 @@ int cmd_digest(cli *c, int argc, char **argv)
         json_object_set_new(j, "versions", json_integer((json_int_t)n));
         out_json(j);
     } else {
-        char name[256] = "", path[4200];
-        snprintf(path, sizeof path, "%s/%s", c->dir, NAME_FILE);
-        FILE *fp = fopen(path, "r");
-        if (fp) {
-            if (fgets(name, sizeof name, fp))
-                name[strcspn(name, "\n")] = '\0';
-            fclose(fp);
-        }
+        char name[QS_NAME_MAX];
+        node_name(c, st, name);
         printf("node %s%s%s%s, %s: %s (%" PRIu64 " head version%s)\n", info.node,
                name[0] ? " (" : "", name, name[0] ? ")" : "",
                scope ? scope : "all records", hex, n, n == 1 ? "" : "s");
@@ -414,7 +487,7 @@ int cmd_check(cli *c, int argc, char **argv)
     } else if (r == 0) {
         printf("ok\n");
     } else {
-        fprintf(stderr, "qianshou check: the store is damaged: %s\n", err.msg);
+        fprintf(stderr, "qianshou: the store is damaged: %s\n", err.msg);
     }
 done:
     qs_store_close(st);

@@ -162,7 +162,7 @@ static int do_show(cli *c, qs_store *st, const char *ids)
         row[1] = qs_xstrdup(f->name);
         for (size_t i = 0; i < nh; i++) {
             char *s = v[i].rec.deleted ? qs_xstrdup("(deleted)")
-                                       : out_value_text(f, qs_body_get(&b[i], f->id), true);
+                                       : fields_display(st, f, qs_body_get(&b[i], f->id), true);
             row[i + 2] = out_clip(s, 30);
             free(s);
         }
@@ -259,7 +259,7 @@ static int do_resolve(cli *c, qs_store *st, int argc, char **argv)
             goto done;
         }
         if (qs_schema_validate(k, &b, false, &ve, NULL) != 0) {
-            rc = records_report_verrs(c, &ve, "");
+            rc = records_report_verrs(c, k, &ve, "");
             goto done;
         }
     }

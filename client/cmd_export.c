@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "client/cli.h"
+#include "client/fields.h"
 #include "client/csv.h"
 #include "client/out.h"
 #include "proto/uuid.h"
@@ -28,6 +29,7 @@ static const char HELP[] =
 typedef struct exp_ctx {
     const qs_kind *k;
     FILE *fp;
+    qs_store *st; /* references as codes or names */
     bool json, labels, first, tty, shown;
     size_t n;
     struct timespec start, last;
@@ -57,7 +59,7 @@ static int exp_cb(void *p, const qs_record *r)
         csv_write_cell(x->fp, r->scope);
         for (uint32_t i = 0; i < x->k->nfields; i++) {
             const qs_field *f = &x->k->fields[i];
-            char *s = out_value_text(f, ok ? qs_body_get(&b, f->id) : NULL, x->labels);
+            char *s = fields_display(x->st, f, ok ? qs_body_get(&b, f->id) : NULL, x->labels);
             fputc(',', x->fp);
             csv_write_cell(x->fp, s);
             free(s);
@@ -117,6 +119,7 @@ int cmd_export(cli *c, int argc, char **argv)
     if ((rc = cli_open(c, &st)))
         return rc;
     x.k = k;
+    x.st = st;
     x.json = strcmp(format, "json") == 0;
     x.labels = labels;
     x.first = true;

@@ -63,7 +63,7 @@ static int read_file(cli *c, const char *path, uint8_t **out, size_t *n, size_t 
     struct stat sb;
     *out = NULL;
     if (!fp)
-        return cli_fail(c, errno == ENOENT ? CLI_USAGE : CLI_ENV, "cannot open %s: %s", path,
+        return cli_fail(c, CLI_ENV, "cannot open %s: %s", path,
                         strerror(errno));
     if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(fp);
@@ -160,7 +160,7 @@ static void row_problem(report *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s\n", line);
+    fprintf(stderr, "qianshou: %s\n", line);
     if (r->errors)
         json_array_append_new(r->errors, json_string(line));
     r->lines++;

@@ -12,6 +12,7 @@
 #include "client/fields.h"
 #include "client/out.h"
 #include "client/records.h"
+#include "proto/date.h"
 #include "proto/hlc.h"
 #include "proto/uuid.h"
 #include "proto/xmalloc.h"
@@ -43,28 +44,34 @@ static const char LIST_HELP[] =
     "usage: qianshou list KIND [FIELD=VALUE...] [--limit N] [--deleted]\n"
     "       qianshou list --rejected\n"
     "\n"
-    "List records of KIND, oldest first, that match every FIELD=VALUE. For list\n"
+    "List records of KIND, oldest first, that match every FIELD=VALUE. A date\n"
+    "field takes a day, a month (date=2024-03) or a year (date=2024). References\n"
+    "show as the station's township code, the person's or agency's name, the\n"
+    "pairing's county code (the record id where that is ambiguous). For list\n"
     "fields (categories, workers, pseudonyms) a record matches when it contains the\n"
     "values. --deleted shows deleted records too (filters do not apply then).\n"
     "--rejected lists records a peer refused (ours upstream, or a child's here),\n"
     "with the reason; exit code 4 when there are any.\n";
 
-int records_report_verrs(cli *c, const qs_verrs *ve, const char *prefix)
+int records_report_verrs(cli *c, const qs_kind *k, const qs_verrs *ve, const char *prefix)
 {
     json_t *arr = c->json ? json_array() : NULL;
     for (uint32_t i = 0; i < ve->n; i++) {
         const qs_verr *v = &ve->e[i];
+        const qs_field *f = v->name[0] && k ? qs_kind_field(k, v->field) : NULL;
         char line[512];
-        if (v->name[0])
+        if (f)
+            snprintf(line, sizeof line, "%s%s (%s): %s", prefix, f->name, f->label, v->reason);
+        else if (v->name[0])
             snprintf(line, sizeof line, "%s%s: %s", prefix, v->name, v->reason);
         else
             snprintf(line, sizeof line, "%s%s", prefix, v->reason);
-        fprintf(stderr, "%s\n", line);
+        fprintf(stderr, "qianshou: %s\n", line);
         if (arr)
             json_array_append_new(arr, json_string(line));
     }
     if (ve->dropped)
-        fprintf(stderr, "%s… and %" PRIu32 " more problems\n", prefix, ve->dropped);
+        fprintf(stderr, "qianshou: %s… and %" PRIu32 " more problems\n", prefix, ve->dropped);
     if (arr) {
         json_t *o = json_object();
         json_object_set_new(o, "error", json_string("the record is not valid"));
@@ -147,9 +154,8 @@ int cmd_add(cli *c, int argc, char **argv)
     if (!k)
         return rc;
     if (optind + 1 >= argc)
-        return cli_usage(c, "add", "give the fields of the new %s as FIELD=VALUE (see `qianshou "
-                                   "schema %s`)",
-                         k->name, k->name);
+        return cli_fail(c, CLI_USAGE, "give the fields of the new %s as FIELD=VALUE (its "
+                        "fields: `qianshou schema %s`)", k->name, k->name);
     if ((rc = cli_open_write(c, &st)))
         return rc;
     if ((rc = records_apply_args(c, st, k, argc - optind - 1, argv + optind + 1, &b)))
@@ -170,7 +176,7 @@ int records_store(cli *c, qs_store *st, const qs_kind *k, const char *scope, qs_
     if (rc)
         return cli_fail_err(c, &err);
     if (qs_schema_validate(k, b, false, &ve, NULL) != 0)
-        return records_report_verrs(c, &ve, prefix);
+        return records_report_verrs(c, k, &ve, prefix);
     if ((rc = fields_warn_duplicate(st, k, b, prefix, &err)))
         return cli_fail_err(c, &err);
     uint8_t id[QS_ID_LEN];
@@ -243,7 +249,7 @@ int cmd_edit(cli *c, int argc, char **argv)
         goto done;
     }
     if (qs_schema_validate(k, &b, false, &ve, NULL) != 0) {
-        rc = records_report_verrs(c, &ve, "");
+        rc = records_report_verrs(c, k, &ve, "");
         goto done;
     }
     qs_rev rev;
@@ -316,7 +322,7 @@ static void fmt_time(int64_t ms, char *buf, size_t n)
         snprintf(buf, n, "-");
 }
 
-void records_print_fields(const qs_record *r, const char *indent)
+void records_print_fields(qs_store *st, const qs_record *r, const char *indent)
 {
     const qs_kind *k = qs_schema_kind(r->kind);
     qs_body b;
@@ -338,7 +344,7 @@ void records_print_fields(const qs_record *r, const char *indent)
             printf("%sfield %" PRIu32 " (not known to this program, kept)\n", indent, b.f[i].id);
             continue;
         }
-        char *v = out_value_text(f, &b.f[i].v, true);
+        char *v = fields_display(st, f, &b.f[i].v, true);
         printf("%s", indent);
         out_pad(stdout, fields_title(f, t, sizeof t), w);
         printf("  %s\n", v);
@@ -416,7 +422,7 @@ int cmd_show(cli *c, int argc, char **argv)
         printf("  scope %s, revision %s, by %s at %s\n", r.scope, qs_rev_format(&r.rev, revs),
                r.author, qs_hlc_format(r.hlc, hlc, sizeof hlc));
         if (!r.deleted)
-            records_print_fields(&r, "  ");
+            records_print_fields(st, &r, "  ");
         for (size_t i = 0; history && i < nv; i++) {
             char when[32];
             fmt_time(qs_hlc_ms(v[i].rec.hlc), when, sizeof when);
@@ -425,7 +431,7 @@ int cmd_show(cli *c, int argc, char **argv)
                    v[i].rec.deleted ? " (deletion)" : "", v[i].rec.author, when,
                    v[i].from[0] ? ", received from " : "", v[i].from);
             if (!v[i].rec.deleted)
-                records_print_fields(&v[i].rec, "  ");
+                records_print_fields(st, &v[i].rec, "  ");
         }
         if (conflict)
             printf("\nthis record has an open conflict: see `qianshou conflicts show %s`\n", ids);
@@ -440,7 +446,32 @@ done:
 
 /* ---- list ------------------------------------------------------------------- */
 
+/* "2024-03" (a month) or "2024" (a year) as the first and last dates
+ * (YYYYMMDD); false for anything else (a whole date is an equality filter). */
+static bool date_span(const char *s, int32_t *from, int32_t *to)
+{
+    int y, m = 0;
+    char extra;
+    size_t n = strlen(s);
+    if (n == 4 && sscanf(s, "%4d%c", &y, &extra) == 1 && strspn(s, "0123456789") == 4) {
+        *from = y * 10000 + 101;
+        *to = y * 10000 + 1231;
+        return true;
+    }
+    if ((n == 7 || n == 6) && sscanf(s, "%4d-%2d%c", &y, &m, &extra) == 2 && s[4] == '-' &&
+        strspn(s, "0123456789") == 4 && strspn(s + 5, "0123456789") == n - 5 && m >= 1 &&
+        m <= 12) {
+        int32_t first = y * 10000 + m * 100 + 1;
+        int32_t next = m == 12 ? (y + 1) * 10000 + 101 : y * 10000 + (m + 1) * 100 + 1;
+        *from = first;
+        *to = qs_date_from_days(qs_date_to_days(next) - 1);
+        return true;
+    }
+    return false;
+}
+
 typedef struct list_ctx {
+    qs_store *st;
     const qs_kind *k;
     json_t *arr;    /* --json */
     out_table tab;  /* text */
@@ -466,7 +497,7 @@ static int list_cb(void *p, const qs_record *r)
         } else if (v && f->type == QS_F_DIGESTS && v->t == QS_V_ARRAY) {
             row[i + 1] = qs_xasprintf("%" PRIu32, v->u.a.n);
         } else {
-            char *s = out_value_text(f, v, true);
+            char *s = fields_display(lc->st, f, v, true);
             row[i + 1] = out_clip(s, f->type == QS_F_REF || f->type == QS_F_REFLIST ? 36 : 24);
             free(s);
         }
@@ -597,8 +628,16 @@ int cmd_list(cli *c, int argc, char **argv)
         const char *val;
         qs_err err = {0};
         qs_value v;
-        if ((rc = fields_assignment(k, argv[i], &f, &val, &err)) ||
-            (rc = fields_parse(st, f, val, &v, &err))) {
+        int32_t from, to;
+        if ((rc = fields_assignment(k, argv[i], &f, &val, &err)) == 0 &&
+            f->type == QS_F_DATE && date_span(val, &from, &to)) {
+            /* date=2024-03 (a month) or date=2024 (a year) */
+            flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
+            flt[nflt++] = (qs_filter){.field = f->id, .value = qs_v_int(from),
+                                      .upto = qs_v_int(to)};
+            continue;
+        }
+        if (rc || (rc = fields_parse(st, f, val, &v, &err))) {
             rc = cli_exit_for(rc) == CLI_ENV ? cli_fail_err(c, &err)
                                              : cli_fail(c, CLI_DATA, "%s", err.msg);
             goto done;
@@ -607,17 +646,16 @@ int cmd_list(cli *c, int argc, char **argv)
             /* one filter per element: the record must contain each */
             for (uint32_t j = 0; j < v.u.a.n; j++) {
                 flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
-                flt[nflt].field = f->id;
-                flt[nflt++].value = qs_value_dup(&v.u.a.v[j]);
+                flt[nflt++] = (qs_filter){.field = f->id, .value = qs_value_dup(&v.u.a.v[j])};
             }
             qs_value_free(&v);
         } else {
             flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
-            flt[nflt].field = f->id;
-            flt[nflt++].value = v;
+            flt[nflt++] = (qs_filter){.field = f->id, .value = v};
         }
     }
     lc.k = k;
+    lc.st = st;
     if (c->json) {
         lc.arr = json_array();
     } else {

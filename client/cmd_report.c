@@ -3,6 +3,7 @@
  * `qianshou metrics`: the provincial operator's views, read from the store
  * (the durable source; live link state may later come from the daemon).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ static int open_out(cli *c, const char *path, FILE **fp)
     }
     *fp = fopen(path, "wb");
     if (!*fp)
-        return cli_fail(c, CLI_ENV, "cannot write %s", path);
+        return cli_fail(c, CLI_ENV, "cannot write %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -222,12 +223,15 @@ static int report_annual(cli *c, int argc, char **argv)
         } else {
             w = report_write_table(&book, fp);
         }
-        if (fp != stdout && fclose(fp) != 0)
-            w = QS_EIO;
-        else if (fp == stdout && fflush(stdout) != 0)
-            w = QS_EIO;
+        int en = w ? errno : 0;
+        bool to_stdout = fp == stdout;
+        if (!to_stdout && fclose(fp) != 0)
+            w = QS_EIO, en = errno;
+        else if (to_stdout && fflush(stdout) != 0)
+            w = QS_EIO, en = errno;
         if (w)
-            rc = cli_fail(c, CLI_ENV, "writing the report to %s failed", out ? out : "stdout");
+            rc = cli_fail(c, CLI_ENV, "writing the report to %s failed: %s", out ? out : "stdout",
+                          en ? strerror(en) : "write error");
     }
     if (!rc && r.provisional) {
         cli_warn("%u of %u counties have not synced within the stale limit: their figures are "
@@ -271,6 +275,7 @@ typedef struct fleet {
     fleet_row *rows;
     size_t n, cap;
     int64_t now_ms, limit_s;
+    char limit_text[32]; /* the limit as written (--stale 3d), or the setting's */
     char self[QS_NODE_MAX];
     uint64_t records, conflicts, rejected;
 } fleet;
@@ -331,8 +336,15 @@ static int fleet_load(cli *c, qs_store *st, const char *stale_arg, fleet *f)
     if (stale_arg) {
         if (parse_duration_s(stale_arg, &f->limit_s))
             return cli_usage(c, "nodes", "--stale wants a duration like 3d, 36h or 90m");
+        snprintf(f->limit_text, sizeof f->limit_text, "%s", stale_arg);
     } else if (qs_report_setting_get(st, 0, QS_S_STALE_LIMIT_S, &f->limit_s, &e)) {
         return cli_fail_err(c, &e);
+    } else {
+        /* the setting in seconds, in the largest unit that divides it */
+        int64_t v = f->limit_s;
+        snprintf(f->limit_text, sizeof f->limit_text, "%" PRId64 "%s",
+                 v % 86400 == 0 ? v / 86400 : v % 3600 == 0 ? v / 3600 : v % 60 == 0 ? v / 60 : v,
+                 v % 86400 == 0 ? "d" : v % 3600 == 0 ? "h" : v % 60 == 0 ? "m" : "s");
     }
     if (qs_store_info_get(st, &info, &e) || qs_store_peers(st, &peers, &np, &e) ||
         qs_store_rejections(st, &rej, &nr, &e) || qs_store_conflicts(st, &cf, &nc, &e)) {
@@ -447,7 +459,17 @@ static int fleet_start(cli *c, int argc, char **argv, const char *cmd, const cha
     int rc = cli_open(c, st);
     if (rc)
         return rc;
-    if ((rc = fleet_load(c, *st, stale, f))) {
+    qs_store_info info;
+    qs_err e = {0};
+    /* nodes only: metrics keeps writing its file wherever it is run */
+    if ((rc = qs_store_ident(*st, &info, &e)) == 0 && info.role == QS_ROLE_COUNTY &&
+        strcmp(cmd, "nodes") == 0)
+        rc = cli_fail(c, CLI_USAGE, "`%s` is for the aggregator: it lists the counties that "
+                      "sync to it; this store (%s) is a county's — `qianshou status` shows this "
+                      "node's link and last sync", cmd, info.node);
+    else if (rc)
+        rc = cli_fail_err(c, &e);
+    if (rc || (rc = fleet_load(c, *st, stale, f))) {
         qs_store_close(*st);
         *st = NULL;
     }
@@ -516,7 +538,7 @@ int cmd_nodes(cli *c, int argc, char **argv)
         free(row);
         out_table_print(&t, stdout, false);
         out_table_free(&t);
-        printf("%zu node(s), %zu stale (limit %" PRId64 "s)\n", f.n, nstale, f.limit_s);
+        printf("%zu node(s), %zu stale (limit %s)\n", f.n, nstale, f.limit_text);
     }
     rc = nstale ? CLI_ATTN : CLI_OK;
     free(f.rows);

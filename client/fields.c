@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "client/cli.h"
+#include "client/out.h"
 #include "proto/clock.h"
 #include "proto/date.h"
 #include "proto/uuid.h"
@@ -88,6 +89,14 @@ static int find_by(qs_store *st, const qs_kind *k, const char *by, const char *t
     return rc;
 }
 
+/* Whether this store is the province's (reference data is entered here, not
+ * pulled from above). */
+static bool at_province(qs_store *st)
+{
+    qs_store_info info;
+    return qs_store_ident(st, &info, NULL) == 0 && info.role == QS_ROLE_AGGREGATOR;
+}
+
 /* *held: the record is in this store (false for an id kept without one). */
 static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t id[QS_ID_LEN],
                       bool *held, qs_err *err)
@@ -161,6 +170,12 @@ static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t
     case QS_K_AGENCY:
         if ((rc = find_by(st, rk, "name", text, &fd, err)))
             return rc;
+        if (fd.n == 0 && at_province(st))
+            return field_err(err, f,
+                             "there is no agency named %s — add it with `qianshou add agency "
+                             "name=%s role=…`, or import the agency sheet first (`qianshou "
+                             "import agency agency.csv`); see `qianshou list agency`",
+                             text, text);
         if (fd.n == 0)
             return field_err(err, f,
                              "there is no agency named %s in this store — agencies come from "
@@ -176,16 +191,27 @@ static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t
         if (!qs_code_valid(text) || qs_code_level(text) != QS_LEVEL_COUNTY)
             return field_err(err, f, "\"%s\" is neither a pairing id nor a 6-digit county code",
                              text);
-        fd.year = qs_date_from_time((time_t)(qs_clock_wall_ms() / 1000)) / 10000;
-        fd.from = qs_kind_field_by_name(rk, "start_year");
-        fd.to = qs_kind_field_by_name(rk, "end_year");
+        /* the county's one pairing, whatever its years (a late entry for a
+         * pairing that has ended); of several, the one active this year */
         if ((rc = find_by(st, rk, "county", text, &fd, err)))
             return rc;
+        if (fd.n > 1) {
+            fd = (found){.n = 0};
+            fd.year = qs_date_from_time((time_t)(qs_clock_wall_ms() / 1000)) / 10000;
+            fd.from = qs_kind_field_by_name(rk, "start_year");
+            fd.to = qs_kind_field_by_name(rk, "end_year");
+            if ((rc = find_by(st, rk, "county", text, &fd, err)))
+                return rc;
+        }
         if (fd.n == 0)
             return field_err(err, f,
-                             "county %s has no active pairing in this store — pairings come from "
-                             "the province with a sync; see `qianshou list pairing county=%s`",
-                             text, text);
+                             "county %s has no active pairing in this store — %s; see `qianshou "
+                             "list pairing county=%s`",
+                             text,
+                             at_province(st) ? "add it with `qianshou add pairing …` or import "
+                                               "the pairing sheet"
+                                             : "pairings come from the province with a sync",
+                             text);
         if (fd.n > 1)
             return field_err(err, f,
                              "county %s has several active pairings — give the pairing's id "
@@ -200,6 +226,114 @@ static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t
     memcpy(id, fd.id, QS_ID_LEN);
     *held = true;
     return 0;
+}
+
+/* ---- references as text ------------------------------------------------------ */
+
+/* The field a clerk names a record of kind by, or NULL. */
+static const char *key_field(uint32_t kind)
+{
+    switch (kind) {
+    case QS_K_STATION: return "township";
+    case QS_K_PERSON: return "name";
+    case QS_K_AGENCY: return "name";
+    case QS_K_PAIRING: return "county";
+    default: return NULL;
+    }
+}
+
+#define KEY_CACHE 1024
+#define KEY_TEXT 96
+
+static struct key_entry {
+    const qs_store *st;
+    uint8_t id[QS_ID_LEN];
+    bool set;
+    char text[KEY_TEXT]; /* "" = shown as the id */
+} key_cache[KEY_CACHE];
+
+/* The key text of record id (of the kind f refers to) into out, or "" when
+ * the record is not here, or its key does not name it alone. */
+static void key_of(qs_store *st, const qs_field *f, const uint8_t id[QS_ID_LEN], char *out)
+{
+    out[0] = '\0';
+    const qs_kind *rk = qs_schema_kind(f->ref_kind);
+    const char *kf = key_field(f->ref_kind);
+    const qs_field *kfield = rk && kf ? qs_kind_field_by_name(rk, kf) : NULL;
+    if (!kfield)
+        return;
+    qs_record r;
+    if (qs_store_get(st, id, &r, NULL) != 0)
+        return;
+    qs_limits lim = qs_limits_default();
+    qs_body b;
+    if (r.kind == rk->id && !r.deleted &&
+        qs_body_decode(r.body, r.body_len, &lim, &b, NULL) == 0) {
+        const qs_value *v = qs_body_get(&b, kfield->id);
+        if (v && v->t == QS_V_STR && v->u.s.n > 0 && v->u.s.n < KEY_TEXT &&
+            !memchr(v->u.s.p, ',', v->u.s.n)) {
+            memcpy(out, v->u.s.p, v->u.s.n);
+            out[v->u.s.n] = '\0';
+        }
+        qs_body_free(&b);
+    }
+    qs_record_free(&r);
+    if (!out[0])
+        return;
+    /* the text must lead back to this record alone */
+    uint8_t back[QS_ID_LEN];
+    bool held;
+    if (lookup_ref(st, f, out, back, &held, NULL) != 0 || !held ||
+        memcmp(back, id, QS_ID_LEN) != 0)
+        out[0] = '\0';
+}
+
+static void ref_text(qs_store *st, const qs_field *f, const uint8_t *id, qs_buf *out)
+{
+    char uuid[QS_UUID_STR];
+    if (st) {
+        uint32_t h = 2166136261u;
+        for (int i = 0; i < QS_ID_LEN; i++)
+            h = (h ^ id[i]) * 16777619u;
+        struct key_entry *e = &key_cache[h % KEY_CACHE];
+        if (!(e->set && e->st == st && memcmp(e->id, id, QS_ID_LEN) == 0)) {
+            e->st = st;
+            memcpy(e->id, id, QS_ID_LEN);
+            e->set = true;
+            key_of(st, f, id, e->text);
+        }
+        if (e->text[0]) {
+            qs_buf_append(out, e->text, strlen(e->text));
+            return;
+        }
+    }
+    qs_uuid_format(id, uuid);
+    qs_buf_append(out, uuid, strlen(uuid));
+}
+
+char *fields_display(qs_store *st, const qs_field *f, const qs_value *v, bool labels)
+{
+    if (!v || v->t == QS_V_NIL || (f->type != QS_F_REF && f->type != QS_F_REFLIST))
+        return out_value_text(f, v, labels);
+    qs_buf b;
+    qs_buf_init(&b, 0);
+    if (f->type == QS_F_REF && v->t == QS_V_BIN && v->u.s.n == QS_ID_LEN) {
+        ref_text(st, f, (const uint8_t *)v->u.s.p, &b);
+    } else if (f->type == QS_F_REFLIST && v->t == QS_V_ARRAY) {
+        for (uint32_t i = 0; i < v->u.a.n; i++) {
+            const qs_value *x = &v->u.a.v[i];
+            if (i)
+                qs_buf_append(&b, ",", 1);
+            if (x->t == QS_V_BIN && x->u.s.n == QS_ID_LEN)
+                ref_text(st, f, (const uint8_t *)x->u.s.p, &b);
+        }
+    } else {
+        qs_buf_free(&b);
+        return out_value_text(f, v, labels);
+    }
+    char *s = qs_xstrndup(b.data ? (const char *)b.data : "", b.len);
+    qs_buf_free(&b);
+    return s;
 }
 
 /* ---- lists ------------------------------------------------------------------ */

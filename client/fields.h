@@ -5,7 +5,8 @@
  *   REF station=     a UUID, or the township code of an existing station
  *   REF person=      a UUID, or the name of exactly one person
  *   REF agency=      a UUID, or the name of exactly one agency
- *   REF pairing=     a UUID, or the county code of exactly one active pairing
+ *   REF pairing=     a UUID, or the county code of a county with one pairing, or
+ *                    with exactly one active this year
  *   REFLIST          a list of the above, separated by , ， 、 or ;
  *   DIGESTS          pseudonyms (32 hex) or ID numbers, which become pseudonyms
  *                    with qs_store_pseudonym (an ID number is never stored)
@@ -41,6 +42,15 @@ int fields_finish(qs_store *st, const qs_kind *k, qs_body *b, qs_err *err);
  * a stored one (same person and date). Returns 0 or a store error. */
 int fields_warn_duplicate(qs_store *st, const qs_kind *k, const qs_body *b, const char *prefix,
                           qs_err *err);
+
+/* The text of v for field f as a clerk would type it: a reference as its
+ * station's township code, its person's or agency's name, its pairing's
+ * county code, whenever that text names exactly this record in st (so a sheet
+ * exported with it imports again), else as the record id; a list of
+ * references the same way, joined with ","; every other field as
+ * out_value_text (enums as labels when labels). st NULL: ids. Lookups are
+ * cached for the process. Caller frees. */
+char *fields_display(qs_store *st, const qs_field *f, const qs_value *v, bool labels);
 
 /* "name (label)" of a field, into buf. */
 const char *fields_title(const qs_field *f, char *buf, size_t n);

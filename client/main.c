@@ -107,7 +107,11 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    rc = cli_fail(&c, CLI_USAGE, "there is no command \"%s\" (see `qianshou --help`)", args[0]);
+    if (args[0][0] == '-')
+        rc = cli_fail(&c, CLI_USAGE, "unknown option %s (see `qianshou --help`)", args[0]);
+    else
+        rc = cli_fail(&c, CLI_USAGE, "there is no command \"%s\" (see `qianshou --help`)",
+                      args[0]);
 done:
     fflush(stdout);
     if (ferror(stdout) && rc == CLI_OK) {

@@ -134,8 +134,11 @@ int qs_check_run(const qs_config *cfg, bool connect)
                     cfg->role == QS_ROLE_COUNTY ? "county" : "aggregator", cfg->data_dir);
             goto out;
         }
-        printf("store: %s, node %s, %llu records\n", cfg->data_dir, si.node,
-               (unsigned long long)si.records);
+        char name[QS_NAME_MAX];
+        if (qs_store_name(st, name, &e) != 0)
+            name[0] = '\0';
+        printf("store: %s, node %s%s%s%s, %llu records\n", cfg->data_dir, si.node,
+               name[0] ? " (" : "", name, name[0] ? ")" : "", (unsigned long long)si.records);
         uint64_t counties = 0;
         if (cfg->role == QS_ROLE_AGGREGATOR &&
             qs_store_count_eq(st, QS_K_COUNTY, NULL, 0, &counties, &e) == 0) {

@@ -308,10 +308,14 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
         return qs_err_set(e, QS_EIO, "config %s: cannot read: %s", path, strerror(errno));
     int r = ini_parse_file(f, handler, &ps);
     fclose(f);
+    /* inih returns the line of the first error: a handler refusal (ours,
+     * with its sentence) or a line it could not parse */
     if (ps.failed)
-        return qs_err_prefix(e, "config %s: ", path);
+        return r > 0 ? qs_err_prefix(e, "config %s:%d", path, r)
+                     : qs_err_prefix(e, "config %s", path);
     if (r != 0)
-        return qs_err_set(e, QS_EINVAL, "config %s: line %d: not INI syntax", path, r);
+        return qs_err_set(e, QS_EINVAL, "config %s:%d: not INI syntax (a line is [section], "
+                          "key = value, or a comment starting with # or ;)", path, r);
     const char *m = missing(ps.seen, SEEN_ID | SEEN_ROLE | SEEN_DIR);
     if (!m) {
         unsigned want = cfg->role == QS_ROLE_COUNTY

@@ -3,6 +3,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -10,9 +12,14 @@
 
 static int g_level = QS_LOG_INFO;
 
+static int g_stamp = -1; /* -1: not decided yet */
+static int to_journal(void);
+
 void qs_log_set_level(int level)
 {
     g_level = level;
+    /* decided here, at start, before any thread logs */
+    g_stamp = !to_journal();
 }
 
 int qs_log_parse_level(const char *s)
@@ -27,8 +34,22 @@ int qs_log_parse_level(const char *s)
     return -1;
 }
 
+/* Whether stderr is the journal (systemd's JOURNAL_STREAM=DEV:INODE). */
+static int to_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat sb;
+    if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &sb) != 0)
+        return 0;
+    return (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino;
+}
+
 void qs_log(int level, const char *component, const char *fmt, ...)
 {
+    /* a program that never set the level decides now */
+    if (g_stamp < 0)
+        g_stamp = !to_journal();
     static const char *const tags[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     if (level < g_level || level < 0 || level > QS_LOG_ERROR)
         return;
@@ -41,7 +62,7 @@ void qs_log(int level, const char *component, const char *fmt, ...)
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
-    if (isatty(STDERR_FILENO)) {
+    if (g_stamp) {
         time_t now = time(NULL);
         struct tm tm;
         localtime_r(&now, &tm);

@@ -1,8 +1,10 @@
 /*
  * log.h — the daemon's log: one line per event on stderr,
  *   "LEVEL component: message"
- * which journald stores as is (it adds its own timestamps). When stderr is a
- * terminal, each line is prefixed with a local timestamp "YYYY-mm-dd HH:MM:SS ".
+ * which journald stores as is (it adds its own timestamps). Anywhere else (a
+ * terminal, a log file when run without systemd) each line is prefixed with
+ * the local time, "YYYY-mm-dd HH:MM:SS ". stderr is taken to be the journal
+ * when $JOURNAL_STREAM names its device and inode, as systemd sets it.
  * Never log secrets (keys, record bodies): ids, reasons and counts only.
  * Thread-safe (one fprintf per line).
  */

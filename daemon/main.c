@@ -551,7 +551,7 @@ static void link_up(daemon_s *d, const qs_link_result *r)
         duration_text(r->ended_ms - d->down_ms, dur, sizeof dur);
         qs_log(QS_LOG_INFO, "sync", "link to %s back after %s down (%u failed attempts): "
                "sent %llu records (%llu bytes), received %llu records (%llu bytes)",
-               r->peer, dur, d->fails, (unsigned long long)r->stats.records_sent,
+               d->cfg.up.host, dur, d->fails, (unsigned long long)r->stats.records_sent,
                (unsigned long long)r->bytes_sent, (unsigned long long)r->stats.pulled,
                (unsigned long long)r->bytes_received);
     }
@@ -1030,8 +1030,8 @@ static int run_daemon(daemon_s *d)
     if (access(db, F_OK) != 0) {
         so.create = true;
         so.role = c->role;
-        qs_log(QS_LOG_INFO, "store", "creating a new store in %s for node %s", c->data_dir,
-               c->node);
+        qs_log(QS_LOG_INFO, "store", "creating a new store in %s for node %s (its name: "
+               "`qianshou init --name NAME`)", c->data_dir, c->node);
     }
     if (qs_store_open(&so, &d->store, &e) != 0) {
         qs_log(QS_LOG_ERROR, "store", "%s", e.msg);

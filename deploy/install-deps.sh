@@ -13,6 +13,7 @@ PKGS=(
   systemd shellcheck adduser         # tests/deploy: systemd-analyze verify (no systemd
                                      # as PID 1 needed), maintainer-script lint, dpkg -i
   chromium                           # tests/report: the HTML report renders headless
+  ninja-build                        # tests/bench/run.sh builds its Release tree with Ninja
 )
 
 missing=()
@@ -28,5 +29,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 3
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Progress on stderr: a fresh machine needs a few hundred MB, which takes minutes.
+echo "install-deps: ${#missing[@]} packages to install: ${missing[*]}" >&2
+echo "install-deps: apt-get update" >&2
 apt-get update -qq
+echo "install-deps: apt-get install (a few minutes on a fresh machine)" >&2
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done" >&2

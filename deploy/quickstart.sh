@@ -25,11 +25,23 @@ BUILD=${QS_BUILD:-}
 if [ -z "$BUILD" ]; then
     say "packages (deploy/install-deps.sh)"
     bash "$SRC/deploy/install-deps.sh"
+    echo "packages: all there"
     BUILD=$SRC/build-release
     say "build (Release) in $BUILD"
-    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" \
-        --target qianshoud qianshou qs-gen >/dev/null
+    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$DIR/build.log" 2>&1 \
+        || { tail -n 30 "$DIR/build.log" >&2; exit 1; }
+    # one line that counts up, instead of pages of compiler output (all of it
+    # is in DIR/build.log)
+    if ! cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" \
+        --target qianshoud qianshou qs-gen 2>&1 | tee -a "$DIR/build.log" |
+        while IFS= read -r l; do
+            case $l in "["*"%]"*) printf '\r  %s' "${l%%]*}]" ;; esac
+        done; then
+        echo
+        tail -n 30 "$DIR/build.log" >&2
+        exit 1
+    fi
+    printf '\r  built: qianshoud, qianshou, qs-gen (log: %s)\n' "$DIR/build.log"
 fi
 QSD=$BUILD/daemon/qianshoud
 Q=$BUILD/client/qianshou
@@ -49,6 +61,21 @@ stop_all() {
     PIDS=()
 }
 trap 'stop_all' EXIT
+
+# table: TSV on stdin -> columns aligned by display width (a Chinese
+# character takes two columns on a terminal)
+table() {
+    python3 -c '
+import sys, unicodedata
+w = lambda s: sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+rows = [l.rstrip("\n").split("\t") for l in sys.stdin]
+n = max(len(r) for r in rows)
+rows = [r + [""] * (n - len(r)) for r in rows]
+width = [max(w(r[i]) for r in rows) for i in range(n)]
+for r in rows:
+    print("  ".join(c + " " * (width[i] - w(c)) for i, c in enumerate(r)).rstrip())
+'
+}
 
 say "plan data for the province and 15 counties (qs-gen --seed 1)"
 "$GEN" --seed 1 --out "$DIR" >/dev/null
@@ -107,7 +134,7 @@ done
 echo "aggregator config $DIR/$AGG.ini (127.0.0.1:$PORT); county configs $DIR/632322.ini …"
 
 start_daemon() { # CODE
-    "$QSD" -c "$DIR/$1.ini" 2>>"$DIR/logs/$1.log" &
+    "$QSD" -c "$DIR/$1.ini" </dev/null >/dev/null 2>>"$DIR/logs/$1.log" &
     PIDS+=("$!")
     for _ in $(seq 100); do
         [ -S "$DIR/$1/qianshoud.sock" ] && return 0
@@ -125,7 +152,7 @@ for i in 0 1 2; do
     c=${CODES[$i]}
     n=$((3 + 2 * i))
     for k in $(seq $n); do
-        "$Q" -d "$DIR/$c" add service date=2024-12-$(printf %02d "$k") \
+        "$Q" -d "$DIR/$c" add service date="2024-12-$(printf %02d "$k")" \
             service_type="${TYPES[$((k % 4))]}" domain="${DOMAINS[$((k % 4))]}" \
             total=$((k + 2)) minors=1 content="${NAMES[$i]}第${k}次入户走访" >/dev/null
     done
@@ -137,25 +164,41 @@ for c in "${CODES[@]}"; do
     echo "$c: link down, last error: $err"
 done
 
-say "the aggregator starts; each county syncs (qianshou sync --wait)"
+# moved CODE LABEL: a sync now (qianshou sync --wait), then what the county's
+# daemon moved since it started — its own retries usually sync before we ask,
+# and then the requested sync has nothing left to move
+moved() {
+    "$Q" -d "$DIR/$1" sync --wait --timeout 120 >"$DIR/logs/sync-$1.out" \
+        || { cat "$DIR/logs/sync-$1.out" >&2; exit 1; }
+    "$Q" -d "$DIR/$1" status --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin); c = s["counters"]
+print("%s\t%d\t%d\t%d\t%s" % (sys.argv[1], c["syncs_ok"], c["pushed"], c["pulled"],
+      "ok" if s.get("pending", 0) == 0 else "%d pending" % s["pending"]))' "$2"
+}
+
+say "the aggregator starts; each county syncs (its daemon retries; qianshou sync --wait)"
 start_daemon $AGG
+printf 'county\tsyncs\tpushed\tpulled\tstate\n' >"$DIR/logs/moved.tsv"
 for i in 0 1 2; do
-    printf '%s: ' "${NAMES[$i]}"
-    "$Q" -d "$DIR/${CODES[$i]}" sync --wait --timeout 120
+    moved "${CODES[$i]}" "${NAMES[$i]} (${CODES[$i]})" >>"$DIR/logs/moved.tsv"
 done
+table <"$DIR/logs/moved.tsv"
+echo "(pushed: records sent to the province since the daemon started; pulled: reference data received)"
 
 say "the other counties come online once and sync"
+printf 'county\tsyncs\tpushed\tpulled\tstate\n' >"$DIR/logs/moved.tsv"
 for c in "${ALL[@]}"; do
     case " ${CODES[*]} " in *" $c "*) continue ;; esac
     start_daemon "$c"
-    printf '%s: ' "$c"
-    "$Q" -d "$DIR/$c" sync --wait --timeout 120
+    moved "$c" "$c" >>"$DIR/logs/moved.tsv"
 done
+table <"$DIR/logs/moved.tsv"
 
 say "what the province sees"
 fails=0
-printf '%-8s %-8s %8s %8s  %-16s %-16s %s\n' county name province county "digest@province" \
-    "digest@county" same
+printf 'county\tname\tat province\tat county\tdigest@province\tdigest@county\tsame\n' \
+    >"$DIR/logs/digests.tsv"
 for c in "${ALL[@]}"; do
     name=$("$Q" -d "$DIR/$AGG" list county code="$c" --json |
         python3 -c 'import json,sys; r=json.load(sys.stdin); print(r[0]["fields"]["name"] if r else "?")')
@@ -165,9 +208,11 @@ for c in "${ALL[@]}"; do
         python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["digest"], d["versions"])')
     same=yes
     [ "$dp" = "$dc" ] && [ "$np" = "$nc" ] || { same=NO; fails=1; }
-    printf '%-8s %-8s %8s %8s  %-16s %-16s %s\n' "$c" "$name" "$np" "$nc" "${dp:0:16}" \
-        "${dc:0:16}" "$same"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$name" "$np" "$nc" "${dp:0:16}" \
+        "${dc:0:16}" "$same" >>"$DIR/logs/digests.tsv"
 done
+table <"$DIR/logs/digests.tsv"
+echo "(record versions of each county at the province and at the county, and their digests)"
 echo
 "$Q" -d "$DIR/$AGG" nodes || true # exit 4 would only mean a stale county
 refs=$("$Q" -d "$DIR/632322" list county --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
@@ -182,10 +227,37 @@ cat > "$DIR/narrative-2024.txt" <<'EON'
 EON
 "$Q" -d "$DIR/$AGG" report annual --year 2024 --narrative "$DIR/narrative-2024.txt" \
     --format html -o "$DIR/report-2024.html" || true
-# the overview, 总结与评估, coverage and structure (every section: without the filter, or the HTML)
-"$Q" -d "$DIR/$AGG" report annual --year 2024 --narrative "$DIR/narrative-2024.txt" |
-    awk '/^【/ { show = ($0 ~ /^【(总览|总结与评估|覆盖|结对结构)】/) } NR <= 4 || show' || true
-echo "HTML for the Ministry: $DIR/report-2024.html"
+# readable by whoever ran this (root's files are not, to others); QS_REPORT_MODE to ask
+chmod "${QS_REPORT_MODE:-0640}" "$DIR/report-2024.html"
+# The overview, narrowed to fit 100 columns: per county the verdict and the
+# criteria it missed (the whole table: `report annual --year 2024`, or the HTML)
+"$Q" -d "$DIR/$AGG" report annual --year 2024 --format json >"$DIR/logs/report-2024.json" || true
+if python3 - "$DIR/logs/report-2024.json" >"$DIR/logs/overview.tsv" 2>/dev/null <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+V = {"pass": "达标", "fail": "未达标", "n/a": "不适用", "no-data": "无数据"}
+print("县代码\t县（市）\t结对类型\t综合结论\t未达标的指标")
+ok = 0
+for p in r["pairings"]:
+    miss = [c["label"] for c in p["criteria"].values() if c["verdict"] == "fail"]
+    ok += p["overall"] == "pass"
+    print("%s\t%s\t%s\t%s\t%s" % (p["county"], p["county_name"],
+          "跨省" if p["type"] == "cross_province" else "省内",
+          V.get(p["overall"], p["overall"]), "、".join(miss) or "-"))
+print("全省\t%d 个结对\t\t%d 个达标\t" % (len(r["pairings"]), ok))
+PY
+then
+    echo "【总览】(narrowed)"
+    table <"$DIR/logs/overview.tsv"
+    # 总结与评估, coverage and structure as the report prints them
+    "$Q" -d "$DIR/$AGG" report annual --year 2024 --narrative "$DIR/narrative-2024.txt" |
+        awk '/^【/ { show = ($0 ~ /^【(总结与评估|覆盖|结对结构)】/) } show' || true
+else
+    "$Q" -d "$DIR/$AGG" report annual --year 2024 --narrative "$DIR/narrative-2024.txt" |
+        awk '/^【/ { show = ($0 ~ /^【(总览|总结与评估|覆盖|结对结构)】/) } NR <= 4 || show' || true
+fi
+echo "The whole report: $Q -d $DIR/$AGG report annual --year 2024"
+echo "HTML for the Ministry: $DIR/report-2024.html (mode $(stat -c %a "$DIR/report-2024.html"))"
 # a report dated before the year ends: 年度未结束, figures so far, 进行中 rather than 未达标
 "$Q" -d "$DIR/$AGG" report annual --year 2025 --as-of 2025-06-30 |
     awk 'NR <= 4; /^630000 / { print; exit }' || true
@@ -193,6 +265,11 @@ echo "HTML for the Ministry: $DIR/report-2024.html"
 say "stopping the daemons"
 stop_all
 trap - EXIT
+# run with sudo: what was made here belongs to the one who asked for it
+if [ "$(id -u)" = 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    chown -R "$SUDO_USER": "$DIR"
+    echo "$DIR now belongs to $SUDO_USER"
+fi
 echo "done in $(( $(date +%s) - START )) s after the build; everything is in $DIR"
 cat <<EOT
 

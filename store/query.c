@@ -75,6 +75,8 @@ static char *build(const qs_kind *k, const qs_query *q, const char *what, qs_err
                                        sql, k->name, f->name);
             else if (f->type == QS_F_ENUMSET)
                 more = sqlite3_mprintf("%s AND (p.\"%w\" & ?) = ?", sql, f->name);
+            else if (q->filters[i].upto.t != QS_V_NIL)
+                more = sqlite3_mprintf("%s AND p.\"%w\" BETWEEN ? AND ?", sql, f->name);
             else
                 more = sqlite3_mprintf("%s AND p.\"%w\" IS ?", sql, f->name);
             sqlite3_free(sql);
@@ -109,6 +111,8 @@ static int prepare_bound(qs_store *st, const qs_kind *k, const qs_query *q, cons
         bind_filter(*s, col++, f, &q->filters[i].value);
         if (f->type == QS_F_ENUMSET) /* (column & mask) = mask */
             bind_filter(*s, col++, f, &q->filters[i].value);
+        else if (q->filters[i].upto.t != QS_V_NIL) /* BETWEEN value AND upto */
+            bind_filter(*s, col++, f, &q->filters[i].upto);
     }
     return 0;
 }

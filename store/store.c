@@ -125,7 +125,9 @@ int qs__exec(qs_store *st, const char *sql, qs_err *err)
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         int r = qs__sqlerr(st, rc, "database", err);
-        if (err && msg)
+        if ((rc & 0xff) == SQLITE_FULL)
+            qs_err_set(err, QS_EFULL, "the disk is full (%s)", msg ? msg : sqlite3_errstr(rc));
+        else if (err && msg)
             snprintf(err->msg, sizeof err->msg, "%s", msg);
         sqlite3_free(msg);
         return r;
@@ -770,6 +772,39 @@ int qs_store_cert_window(qs_store *st, int64_t *not_before, int64_t *not_after, 
     return rc;
 }
 
+int qs_store_set_name(qs_store *st, const char *name, qs_err *err)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= QS_NAME_MAX)
+        return qs_err_set(err, QS_EINVAL, "a node's name has 1 to %d bytes", QS_NAME_MAX - 1);
+    bool mine;
+    int rc = qs__tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    rc = qs__meta_set_blob(st, "name", name, (int)n, err);
+    return qs__tx_end(st, mine, rc, err);
+}
+
+int qs_store_name(qs_store *st, char out[QS_NAME_MAX], qs_err *err)
+{
+    out[0] = '\0';
+    sqlite3_stmt *s = qs__stmt(st, "SELECT v FROM meta WHERE k = 'name'", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        int len = sqlite3_column_bytes(s, 0);
+        const void *p = sqlite3_column_blob(s, 0);
+        if (p && len > 0 && len < QS_NAME_MAX) {
+            memcpy(out, p, (size_t)len);
+            out[len] = '\0';
+        }
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "reading the node's name", err);
+}
+
 /* ---- incarnation ------------------------------------------------------- */
 
 int qs_store_check_cursor(qs_store *st, uint64_t cursor, bool *renewed, qs_err *err)
@@ -871,10 +906,22 @@ int qs_store_backup(qs_store *st, const char *path, qs_err *err)
     mode_t old = umask(077);
     sqlite3 *dst = NULL;
     int rc = 0;
-    int r = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /* made here first, so that a failure has the system's reason (SQLite
+     * says only "unable to open database file") */
+    int tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (tfd < 0) {
+        int en = errno;
+        umask(old);
+        return qs_err_set(err, en == ENOSPC ? QS_EFULL : en == EACCES ? QS_EPERM : QS_EIO,
+                          "cannot write the backup %s: %s", path, strerror(en));
+    }
+    close(tfd);
+    /* through the store's VFS: a full disk the tests simulate fills this too */
+    int r = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, qs__vfs());
     umask(old);
     if (r != SQLITE_OK) {
-        rc = qs_err_set(err, QS_EIO, "cannot create %s: %s", tmp, sqlite3_errstr(r));
+        rc = qs_err_set(err, QS_EIO, "cannot write the backup %s: %s", path,
+                        dst ? sqlite3_errmsg(dst) : sqlite3_errstr(r));
         goto done;
     }
     sqlite3_backup *b = sqlite3_backup_init(dst, "main", st->db, "main");
@@ -891,8 +938,11 @@ int qs_store_backup(qs_store *st, const char *path, qs_err *err)
     } while (r == SQLITE_OK || r == SQLITE_BUSY || r == SQLITE_LOCKED);
     sqlite3_backup_finish(b);
     if (r != SQLITE_DONE) {
-        rc = qs_err_set(err, (r & 0xff) == SQLITE_FULL ? QS_EFULL : QS_EIO, "backup failed: %s",
-                        sqlite3_errstr(r));
+        if ((r & 0xff) == SQLITE_FULL)
+            rc = qs_err_set(err, QS_EFULL, "backup failed: the disk is full (%s)",
+                            sqlite3_errstr(r));
+        else
+            rc = qs_err_set(err, QS_EIO, "backup failed: %s", sqlite3_errstr(r));
         goto done;
     }
     /* The copy is a single self-contained file. */

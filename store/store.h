@@ -136,6 +136,14 @@ int qs_store_clock_last(qs_store *st, qs_hlc *out, qs_err *err);
  * when no daemon has recorded one in this store. */
 int qs_store_set_cert_window(qs_store *st, int64_t not_before, int64_t not_after, qs_err *err);
 int qs_store_cert_window(qs_store *st, int64_t *not_before, int64_t *not_after, qs_err *err);
+/* The node's display name (尖扎县), set with `qianshou init --name` whether
+ * the store was made by init or by the daemon at its first start; kept in the
+ * store, so a backup carries it. qs_store_name gives "" when none was set
+ * (out has room for QS_NAME_MAX bytes). QS_EINVAL for an empty name or one
+ * of QS_NAME_MAX bytes or more. */
+#define QS_NAME_MAX 128
+int qs_store_set_name(qs_store *st, const char *name, qs_err *err);
+int qs_store_name(qs_store *st, char out[QS_NAME_MAX], qs_err *err);
 
 /* ---- local edits ------------------------------------------------------ */
 /* Create a record of kind with body. scope NULL = the node's own id. The body
@@ -173,6 +181,9 @@ typedef struct qs_filter {
     qs_value value; /* equality; an ENUMSET filter (an array of codes) means "contains
                        all of"; a REFLIST/DIGESTS filter is ONE element (a 16-byte BIN)
                        and means "contains it" */
+    qs_value upto;  /* NIL (zero), or for an INT, DATE or MONEY field an INT: the
+                       filter is then the range value <= field <= upto (a month of
+                       dates: 20240301..20240331) */
 } qs_filter;
 
 typedef struct qs_query {

@@ -20,6 +20,8 @@ done
 run 1                                   # no command
 run 1 frobnicate
 has_err 'there is no command "frobnicate"'
+run 1 --bogus
+[ "$(cat "$T/err")" = 'qianshou: unknown option --bogus (see `qianshou --help`)' ] || fail "--bogus"
 run 1 --json frobnicate
 py 'j["exit"]' | grep -qx 1 || fail "json error lacks exit 1"
 
@@ -50,9 +52,20 @@ py 'j["exit"]' | grep -qx 3 || fail "json exit 3"
 run 0 -d "$T/d" init --node 632322 --role county
 QIANSHOU_DATA=$T/d "$QS" list station >"$T/out" 2>"$T/err" || fail "QIANSHOU_DATA not used"
 has_out "no station records"
-# a second init is refused
-run 2 -d "$T/d" init --node 632322 --role county
-has_err "already exists"
+# init where a store is (qianshoud made it at its first start): the same node
+# and role change nothing but the name; another node or role is refused
+run 0 -d "$T/d" init --node 632322 --role county
+has_out "the county store of node 632322 is already in $T/d: nothing to do"
+run 0 -d "$T/d" init --node 632322 --role county --name 尖扎县
+has_out "its name is now 尖扎县"
+run 0 -d "$T/d" init --name 尖扎县社会工作服务中心
+run 0 -d "$T/d" digest
+has_out "node 632322 (尖扎县社会工作服务中心), all records"
+run 2 -d "$T/d" init --node 632323 --role county
+has_err "already holds the county store of node 632322"
+run 2 -d "$T/d" init --node 632322 --role aggregator
+run 1 -d "$T/d3" init --name 尖扎县
+has_err "give --node CODE and --role"
 run 1 -d "$T/d2" init --node 12345 --role county
 has_err "not a division code"
 run 1 -d "$T/d2" init --node 632322 --role boss
@@ -69,4 +82,30 @@ has_err "there is no record"
 run 2 -d "$T/d" list station color=red
 has_err 'a station has no field "color"'
 run 1 -d "$T/d" list station --limit x
+# every error line starts with qianshou: and names the field with its label
+run 2 -d "$T/d" add station township=63232210 name=x
+[ "$(cat "$T/err")" = "qianshou: township (乡镇代码): must be a township code (9 digits, e.g. 632322100)" ] \
+    || fail "validation line: $(cat "$T/err")"
+run 1 -d "$T/d" add station
+has_err "qianshou: give the fields of the new station as FIELD=VALUE (its fields: \`qianshou schema station\`)"
+# a sheet that is not there is the environment (3), with the system's reason
+run 3 -d "$T/d" import station "$T/no-such.csv"
+has_err "qianshou: cannot open $T/no-such.csv: No such file or directory"
+printf 'township,name\n632322101,x\n6323221,y\n' >"$T/bad.csv"
+run 2 -d "$T/d" import station "$T/bad.csv"
+has_err "qianshou: $T/bad.csv:3: township (乡镇代码): "
+# write failures say why
+run 3 -d "$T/d" backup -o "$T/no-dir/x.db"
+has_err "qianshou: cannot write the backup $T/no-dir/x.db: No such file or directory"
+run 3 -d "$T/d" export station -o "$T/no-dir/x.csv"
+has_err "No such file or directory"
+# nodes is the aggregator's
+run 1 -d "$T/d" nodes
+has_err '`nodes` is for the aggregator'
+# a duration is printed as it was written
+run 0 -d "$T/p" init --node 630000 --role aggregator
+run 0 -d "$T/p" nodes --stale 36h
+has_out "0 node(s), 0 stale (limit 36h)"
+run 0 -d "$T/p" nodes
+has_out "(limit 3d)"
 echo "ok"

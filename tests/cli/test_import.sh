@@ -91,7 +91,7 @@ has_err "$T/q.csv:2: a quoted field is never closed"
 printf 'date,domain,total\n2024-01-01,elderly,1\n' >"$T/m.csv"
 run 2 -d "$C" import service "$T/m.csv"
 has_err "no column for service_type (服务类型)"
-run 1 -d "$C" import service "$T/missing.csv"
+run 3 -d "$C" import service "$T/missing.csv"   # the environment, not the command line
 
 # 8. duplicate work days within a sheet warn, and are imported
 run 0 -d "$C" add person agency=浙江某社工机构 name=王芳 role=dispatched

@@ -122,7 +122,7 @@ run 2 -d "$C" add service date=2024-02-30 service_type=nope domain=elderly total
 has_err "date (服务日期)"; has_err "service_type (服务类型)"
 # required fields
 run 2 -d "$C" add station name=无代码
-has_err "township: is required"
+has_err "qianshou: township (乡镇代码): is required"
 # a county may not write province data
 run 2 -d "$C" add county code=632323 name=x
 # the province must say which county owns a county record

@@ -70,9 +70,12 @@ cat >"$T/want" <<'EOW'
 /etc/qianshou/county.conf.example
 /lib/systemd/system/qianshou-backup.service
 /lib/systemd/system/qianshou-backup.timer
+/lib/systemd/system/qianshou-backup@.service
+/lib/systemd/system/qianshou-backup@.timer
 /lib/systemd/system/qianshou-metrics.service
 /lib/systemd/system/qianshou-metrics.timer
 /lib/systemd/system/qianshoud.service
+/lib/systemd/system/qianshoud@.service
 /usr/bin/qianshou
 /usr/sbin/qianshou-backup
 /usr/sbin/qianshou-metrics
@@ -81,7 +84,14 @@ cat >"$T/want" <<'EOW'
 /usr/share/doc/qianshou/PKI.md
 /usr/share/doc/qianshou/README.md
 /usr/share/man/man1/qianshou.1.gz
+/usr/share/man/man8/qianshou-backup.8.gz
+/usr/share/man/man8/qianshou-metrics.8.gz
 /usr/share/man/man8/qianshoud.8.gz
+/usr/share/man/man8/qs-pki.8.gz
+/usr/share/qianshou/reference/README.md
+/usr/share/qianshou/reference/agency.csv
+/usr/share/qianshou/reference/county.csv
+/usr/share/qianshou/reference/pairing.csv
 EOW
 diff -u "$T/want" "$T/files" >"$T/files.diff" || fail "file list differs: $(cat "$T/files.diff")"
 awk '{print $2}' "$T/listing" | grep -v '^root/root$' && fail "files not owned by root"

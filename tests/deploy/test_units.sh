@@ -12,7 +12,10 @@ trap '[ -n "${QS_KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 UNITS=(qianshoud.service qianshou-backup.service qianshou-backup.timer
-       qianshou-metrics.service qianshou-metrics.timer)
+       qianshou-metrics.service qianshou-metrics.timer
+       qianshoud@.service qianshou-backup@.service qianshou-backup@.timer)
+# the templates are verified as instances (two roles on one machine)
+INSTANCES=(qianshoud@630000.service qianshou-backup@630000.service qianshou-backup@630000.timer)
 
 R=$T/root
 DESTDIR=$R cmake --install "$BIN" --prefix /usr >"$T/install.log" 2>&1 \
@@ -50,8 +53,22 @@ verify() { # root units...: prints every diagnostic; returns 1 when there is any
     printf '%s\n' "$out"
     return 1
 }
-if ! out=$(verify "$R" "${UNITS[@]}"); then fail "systemd-analyze verify: $out"; fi
-ok "systemd-analyze verify: no warnings for ${UNITS[*]}"
+VERIFY=()
+for u in "${UNITS[@]}"; do case $u in *@.*) ;; *) VERIFY+=("$u") ;; esac; done
+if ! out=$(verify "$R" "${VERIFY[@]}" "${INSTANCES[@]}"); then fail "systemd-analyze verify: $out"; fi
+ok "systemd-analyze verify: no warnings for ${VERIFY[*]} ${INSTANCES[*]}"
+# A template differs from its plain unit only where the instance goes: the
+# config, data and backup paths, the names in the log and the comments.
+tdiff() { # plain template
+    diff <(grep -v '^#' "$UD/$1") <(grep -v '^#' "$UD/$2" | sed "$3") >"$T/tdiff" \
+        || fail "$2 differs from $1 beyond the instance: $(cat "$T/tdiff")"
+}
+tdiff qianshoud.service qianshoud@.service 's|/etc/qianshou/%i\.conf|/etc/qianshou/qianshoud.conf|g;
+    s|^SyslogIdentifier=qianshoud-%i$|SyslogIdentifier=qianshoud|; s|, instance %i$||'
+tdiff qianshou-backup.service qianshou-backup@.service 's|/var/lib/qianshou/%i|/var/lib/qianshou|g;
+    s|-%i$||; s| of %i$||'
+tdiff qianshou-backup.timer qianshou-backup@.timer 's| of %i$||'
+ok "the templates are the plain units with the instance in the paths"
 
 # The verifier catches what we would get wrong: an unknown key, a bad value.
 cp -a "$R" "$T/bad"
@@ -122,10 +139,19 @@ for ex in county aggregator; do
 done
 ok "example configs name every key of config.c and parse"
 
-for m in share/man/man8/qianshoud.8.gz share/man/man1/qianshou.1.gz sbin/qs-pki \
+for m in share/man/man8/qianshoud.8.gz share/man/man1/qianshou.1.gz share/man/man8/qs-pki.8.gz \
+    share/man/man8/qianshou-backup.8.gz share/man/man8/qianshou-metrics.8.gz \
+    share/qianshou/reference/county.csv share/qianshou/reference/agency.csv \
+    share/qianshou/reference/pairing.csv sbin/qs-pki \
     sbin/qianshou-backup sbin/qianshou-metrics sbin/qianshoud bin/qianshou \
     share/doc/qianshou/README.md share/doc/qianshou/PKI.md; do
     [ -e "$R/usr/$m" ] || fail "/usr/$m not installed"
 done
 zcat "$R/usr/share/man/man8/qianshoud.8.gz" | grep -q '^\.SH SIGNALS' || fail "qianshoud.8 content"
+# every man page renders without a groff warning, and each script's page is there
+for m in "$R"/usr/share/man/man*/*.gz; do
+    w=$(zcat "$m" | LC_ALL=C.UTF-8 MANWIDTH=80 groff -k -man -Tutf8 -ww -z 2>&1) || true
+    [ -z "$w" ] || fail "$(basename "$m"): $w"
+done
+zcat "$R/usr/share/man/man1/qianshou.1.gz" | grep -q '^\.SH EXAMPLES' || fail "qianshou.1 has no EXAMPLES"
 ok "binaries, scripts, man pages and docs installed"

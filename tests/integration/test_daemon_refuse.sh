@@ -102,13 +102,18 @@ grep -q "^certificate: node 630000, valid from" "$T/check.out" || fail "check pr
 printf '[node]\nid = 632322\nrole = county\ndata_dir = %s/x\n[upstream]\nport = 99999\n' "$T" > "$T/bad.ini"
 set +e; out=$("$QSD" -c "$T/bad.ini" --check 2>&1); rc=$?; set -e
 [ $rc = 3 ] || fail "bad config exit $rc"
-grep -q "\[upstream\] port" <<<"$out" || fail "bad config message: $out"
+[ "$out" = "qianshoud: config $T/bad.ini:6: [upstream] port: \"99999\" is not a port number (1..65535)" ] \
+    || fail "bad config message (file:line, no stray ': :'): $out"
 printf '[node]\nid = 632322\nrole = county\ndata_dir = %s/x\n' "$T" > "$T/bad2.ini"
 set +e; out2=$("$QSD" -c "$T/bad2.ini" --check 2>&1); rc=$?; set -e
 [ $rc = 3 ] && grep -q "\[upstream\] host: missing" <<<"$out2" || fail "missing key: $rc $out2"
 printf '[node]\nid = 632322\ncolour = blue\n' > "$T/bad3.ini"
 set +e; out3=$("$QSD" -c "$T/bad3.ini" 2>&1); rc=$?; set -e
-[ $rc = 3 ] && grep -q "\[node\] colour: unknown key" <<<"$out3" || fail "unknown key: $rc $out3"
+[ $rc = 3 ] && [ "$out3" = "qianshoud: config $T/bad3.ini:3: [node] colour: unknown key" ] \
+    || fail "unknown key: $rc $out3"
+printf '[node]\nid 632322\n' > "$T/bad5.ini"
+set +e; out5=$("$QSD" -c "$T/bad5.ini" 2>&1); rc=$?; set -e
+[ $rc = 3 ] && grep -q "^qianshoud: config $T/bad5.ini:2: not INI syntax" <<<"$out5" || fail "syntax: $rc $out5"
 { cat "$T/agg.ini"; printf 'store_queue = 0\n'; } > "$T/bad4.ini"
 set +e; out4=$("$QSD" -c "$T/bad4.ini" --check 2>&1); rc=$?; set -e
 [ $rc = 3 ] && grep -q "\[limits\] store_queue: \"0\" is not a number (1..4096)" <<<"$out4" ||
