@@ -198,8 +198,10 @@ int cli_check_clock(cli *c, qs_store *st)
         return cli_fail_err(c, &err);
     int64_t now = qs_clock_wall_ms();
     if (qs_clock_check_window(qs_clock_wall_time(), (time_t)nb, (time_t)na, info.node, &err))
-        return cli_fail(c, CLI_ENV, "%s; qianshoud refuses to run under this clock, so nothing "
-                        "is written", err.msg);
+        return cli_fail(c, CLI_ENV,
+                        "%s; qianshoud refuses to run under this clock, so nothing "
+                        "is written",
+                        err.msg);
     qs_hlc last;
     if ((rc = qs_store_clock_last(st, &last, &err)))
         return cli_fail_err(c, &err);

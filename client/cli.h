@@ -85,7 +85,7 @@ int cmd_list(cli *c, int argc, char **argv);
 int cmd_import(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
 int cmd_conflicts(cli *c, int argc, char **argv);
-int cmd_sync(cli *c, int argc, char **argv);   /* cmd_daemon.c: over the control socket */
+int cmd_sync(cli *c, int argc, char **argv); /* cmd_daemon.c: over the control socket */
 int cmd_status(cli *c, int argc, char **argv);
 /* cmd_report.c */
 int cmd_report(cli *c, int argc, char **argv);

@@ -70,8 +70,9 @@ static int make_dir(cli *c, const char *group)
     if (group) {
         struct group *gr = getgrnam(group);
         if (!gr)
-            return cli_fail(c, CLI_USAGE, "there is no group called %s on this machine (create "
-                                          "it with `groupadd %s`)",
+            return cli_fail(c, CLI_USAGE,
+                            "there is no group called %s on this machine (create "
+                            "it with `groupadd %s`)",
                             group, group);
         if (chown(c->dir, (uid_t)-1, gr->gr_gid) != 0)
             return cli_fail(c, CLI_ENV, "cannot give %s to group %s: %s", c->dir, group,
@@ -103,8 +104,7 @@ static void node_name(cli *c, qs_store *st, char *buf)
 /* init on a directory that holds a store already (qianshoud made it at its
  * first start, or an earlier init): the same node and role change nothing but
  * the name; anything else is refused. */
-static int init_existing(cli *c, const char *node, qs_role role, bool role_given,
-                         const char *name)
+static int init_existing(cli *c, const char *node, qs_role role, bool role_given, const char *name)
 {
     qs_store *st = NULL;
     qs_err err = {0};
@@ -140,11 +140,11 @@ static int init_existing(cli *c, const char *node, qs_role role, bool role_given
         out_json(j);
     } else if (name) {
         printf("the %s store of node %s is already in %s (nothing to create); its name is now "
-               "%s\n", role_name(info.role), info.node, c->dir, name);
+               "%s\n",
+               role_name(info.role), info.node, c->dir, name);
     } else {
         printf("the %s store of node %s%s%s%s is already in %s: nothing to do\n",
-               role_name(info.role), info.node, old[0] ? " (" : "", old, old[0] ? ")" : "",
-               c->dir);
+               role_name(info.role), info.node, old[0] ? " (" : "", old, old[0] ? ")" : "", c->dir);
     }
     rc = CLI_OK;
 done:
@@ -155,10 +155,10 @@ done:
 int cmd_init(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"node", required_argument, NULL, 'n'},
-                                          {"role", required_argument, NULL, 'r'},
-                                          {"name", required_argument, NULL, 'N'},
-                                          {"group", required_argument, NULL, 'g'},
-                                          {NULL, 0, NULL, 0}};
+                                         {"role", required_argument, NULL, 'r'},
+                                         {"name", required_argument, NULL, 'N'},
+                                         {"group", required_argument, NULL, 'g'},
+                                         {NULL, 0, NULL, 0}};
     const char *node = NULL, *role = NULL, *name = NULL, *group = NULL;
     int o, rc;
     if (cli_wants_help(argc, argv)) {
@@ -169,12 +169,22 @@ int cmd_init(cli *c, int argc, char **argv)
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (o) {
-        case 'n': node = optarg; break;
-        case 'r': role = optarg; break;
-        case 'N': name = optarg; break;
-        case 'g': group = optarg; break;
-        case ':': return cli_usage(c, "init", "%s needs a value", argv[optind - 1]);
-        default: return cli_usage(c, "init", "unknown option %s", argv[optind - 1]);
+        case 'n':
+            node = optarg;
+            break;
+        case 'r':
+            role = optarg;
+            break;
+        case 'N':
+            name = optarg;
+            break;
+        case 'g':
+            group = optarg;
+            break;
+        case ':':
+            return cli_usage(c, "init", "%s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage(c, "init", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -268,9 +278,8 @@ static json_t *kind_json(const qs_kind *k)
         if (f->en) {
             json_t *ea = json_array();
             for (uint32_t j = 0; j < f->en->n; j++) {
-                json_t *v = json_pack("{s:i, s:s, s:s}", "code", (int)f->en->vals[j].code,
-                                      "name", f->en->vals[j].name, "label",
-                                      f->en->vals[j].label);
+                json_t *v = json_pack("{s:i, s:s, s:s}", "code", (int)f->en->vals[j].code, "name",
+                                      f->en->vals[j].name, "label", f->en->vals[j].label);
                 const char *al[8];
                 size_t na = qs_enum_aliases(f->en, f->en->vals[j].code, al, 8);
                 if (na) {
@@ -297,8 +306,8 @@ static void kind_text(const qs_kind *k)
            k->local_only ? "; stays on this machine (never synced)" : "");
     out_table t;
     out_table_init(&t, 5);
-    char *hdr[5] = {qs_xstrdup("field"), qs_xstrdup("label"), qs_xstrdup("type"),
-                    qs_xstrdup(""), qs_xstrdup("values")};
+    char *hdr[5] = {qs_xstrdup("field"), qs_xstrdup("label"), qs_xstrdup("type"), qs_xstrdup(""),
+                    qs_xstrdup("values")};
     out_table_add(&t, hdr);
     for (uint32_t i = 0; i < k->nfields; i++) {
         const qs_field *f = &k->fields[i];
@@ -325,8 +334,8 @@ static void kind_text(const qs_kind *k)
             qs_buf_free(&b);
         } else if (f->type == QS_F_REF || f->type == QS_F_REFLIST) {
             const qs_kind *rk = qs_schema_kind(f->ref_kind);
-            vals = qs_xasprintf("%s %s", f->type == QS_F_REF ? "a" : "list of",
-                                rk ? rk->name : "?");
+            vals =
+                qs_xasprintf("%s %s", f->type == QS_F_REF ? "a" : "list of", rk ? rk->name : "?");
         } else if (f->type == QS_F_MONEY) {
             vals = qs_xstrdup("yuan, up to 2 decimals");
         } else if (f->type == QS_F_DATE) {
@@ -386,8 +395,8 @@ int cmd_schema(cli *c, int argc, char **argv)
     for (uint32_t i = 0; i < qs_schema_nkinds(); i++) {
         const qs_kind *k = qs_schema_kind_at(i);
         char *row[4] = {qs_xstrdup(k->name), qs_xstrdup(k->label),
-                        qs_xasprintf("%s%s", k->min_level == QS_LEVEL_PROVINCE ? "province"
-                                                                               : "county",
+                        qs_xasprintf("%s%s",
+                                     k->min_level == QS_LEVEL_PROVINCE ? "province" : "county",
                                      k->local_only ? ", local only" : ""),
                         qs_xasprintf("%u", k->nfields)};
         out_table_add(&t, row);
@@ -402,7 +411,7 @@ int cmd_schema(cli *c, int argc, char **argv)
 int cmd_digest(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"scope", required_argument, NULL, 's'},
-                                          {NULL, 0, NULL, 0}};
+                                         {NULL, 0, NULL, 0}};
     const char *scope = NULL;
     int o, rc;
     if (cli_wants_help(argc, argv)) {
@@ -448,8 +457,8 @@ int cmd_digest(cli *c, int argc, char **argv)
         char name[QS_NAME_MAX];
         node_name(c, st, name);
         printf("node %s%s%s%s, %s: %s (%" PRIu64 " head version%s)\n", info.node,
-               name[0] ? " (" : "", name, name[0] ? ")" : "",
-               scope ? scope : "all records", hex, n, n == 1 ? "" : "s");
+               name[0] ? " (" : "", name, name[0] ? ")" : "", scope ? scope : "all records", hex, n,
+               n == 1 ? "" : "s");
     }
     rc = CLI_OK;
 done:
@@ -542,8 +551,7 @@ int cmd_restore(cli *c, int argc, char **argv)
     const char *file = argv[1];
     if (access(file, R_OK) != 0)
         return cli_fail(c, CLI_DATA, "cannot read the backup %s: %s", file, strerror(errno));
-    if ((rc = cli_check_dir(c, false)) || (rc = make_dir(c, NULL)) ||
-        (rc = cli_check_dir(c, true)))
+    if ((rc = cli_check_dir(c, false)) || (rc = make_dir(c, NULL)) || (rc = cli_check_dir(c, true)))
         return rc;
     qs_err err = {0};
     if ((rc = qs_store_restore(c->dir, file, &err))) {
@@ -552,8 +560,7 @@ int cmd_restore(cli *c, int argc, char **argv)
                             "%s — the restore was refused and nothing was changed "
                             "(`systemctl stop qianshoud`, restore, then start it again)",
                             err.msg);
-        return cli_fail(c, rc == QS_ECORRUPT || rc == QS_ENOTFOUND ? CLI_DATA
-                                                                    : cli_exit_for(rc),
+        return cli_fail(c, rc == QS_ECORRUPT || rc == QS_ENOTFOUND ? CLI_DATA : cli_exit_for(rc),
                         "%s", err.msg);
     }
     qs_store *st = NULL;

@@ -243,8 +243,7 @@ static int do_resolve(cli *c, qs_store *st, int argc, char **argv)
         takep = &chosen;
     } else {
         if (!k) {
-            rc = cli_fail(c, CLI_ENV, "record %s is of a kind this program does not know",
-                          argv[1]);
+            rc = cli_fail(c, CLI_ENV, "record %s is of a kind this program does not know", argv[1]);
             goto done;
         }
         if (out_body(&v[0].rec, &b) != 0) {

@@ -81,7 +81,9 @@ int cmd_sync(cli *c, int argc, char **argv)
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'w': wait = true; break;
+        case 'w':
+            wait = true;
+            break;
         case 't': {
             char *end;
             timeout = strtol(optarg, &end, 10);
@@ -90,8 +92,11 @@ int cmd_sync(cli *c, int argc, char **argv)
                                  optarg);
             break;
         }
-        case 'h': fputs(SYNC_HELP, stdout); return CLI_OK;
-        default: return cli_usage(c, "sync", "unknown option %s", argv[optind - 1]);
+        case 'h':
+            fputs(SYNC_HELP, stdout);
+            return CLI_OK;
+        default:
+            return cli_usage(c, "sync", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind != argc)
@@ -169,10 +174,11 @@ int cmd_status(cli *c, int argc, char **argv)
     line("node", "%s (%s)", str(r, "node"), str(r, "role"));
     line("link", "%s", str(r, "link"));
     if (county) {
-        line("upstream", "%s", json_is_string(json_object_get(r, "upstream"))
-                                   ? str(r, "upstream") : "(never reached)");
-        line("last sync ok", "%s", json_is_string(json_object_get(r, "last_ok"))
-                                       ? str(r, "last_ok") : "never");
+        line("upstream", "%s",
+             json_is_string(json_object_get(r, "upstream")) ? str(r, "upstream")
+                                                            : "(never reached)");
+        line("last sync ok", "%s",
+             json_is_string(json_object_get(r, "last_ok")) ? str(r, "last_ok") : "never");
         line("pending", "%lld records waiting to go up", (long long)num(r, "pending"));
         line("clock skew", "%lld ms", (long long)num(r, "skew_ms"));
         if (json_is_string(json_object_get(r, "next_attempt")))
@@ -197,7 +203,8 @@ int cmd_status(cli *c, int argc, char **argv)
     char sent[32], recv[32];
     bytes_text(num(ct, "bytes_sent"), sent, sizeof sent);
     bytes_text(num(ct, "bytes_received"), recv, sizeof recv);
-    line("since start", "%lld syncs ok, %lld failed; batches sent %lld, acknowledged %lld, "
+    line("since start",
+         "%lld syncs ok, %lld failed; batches sent %lld, acknowledged %lld, "
          "resent %lld; records sent %lld, acknowledged %lld; %s sent, %s received",
          (long long)num(ct, "syncs_ok"), (long long)num(ct, "syncs_failed"),
          (long long)num(ct, "batches_sent"), (long long)num(ct, "batches_acked"),

@@ -81,10 +81,10 @@ static int exp_cb(void *p, const qs_record *r)
 int cmd_export(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                          {"bom", no_argument, NULL, 'b'},
-                                          {"labels", no_argument, NULL, 'l'},
-                                          {"output", required_argument, NULL, 'o'},
-                                          {NULL, 0, NULL, 0}};
+                                         {"bom", no_argument, NULL, 'b'},
+                                         {"labels", no_argument, NULL, 'l'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
     const char *format = NULL, *out = NULL;
     bool bom = false, labels = false;
     char *tmp = NULL;
@@ -99,12 +99,22 @@ int cmd_export(cli *c, int argc, char **argv)
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
         switch (o) {
-        case 'f': format = optarg; break;
-        case 'b': bom = true; break;
-        case 'l': labels = true; break;
-        case 'o': out = optarg; break;
-        case ':': return cli_usage(c, "export", "%s needs a value", argv[optind - 1]);
-        default: return cli_usage(c, "export", "unknown option %s", argv[optind - 1]);
+        case 'f':
+            format = optarg;
+            break;
+        case 'b':
+            bom = true;
+            break;
+        case 'l':
+            labels = true;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case ':':
+            return cli_usage(c, "export", "%s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage(c, "export", "unknown option %s", argv[optind - 1]);
         }
     }
     if (argc - optind != 1)
@@ -179,8 +189,8 @@ int cmd_export(cli *c, int argc, char **argv)
             json_object_set_new(j, "records", json_integer((json_int_t)x.n));
             out_json(j);
         } else {
-            fprintf(stderr, "exported %zu %s record%s to %s\n", x.n, k->name,
-                    x.n == 1 ? "" : "s", out);
+            fprintf(stderr, "exported %zu %s record%s to %s\n", x.n, k->name, x.n == 1 ? "" : "s",
+                    out);
         }
     }
     rc = CLI_OK;

@@ -63,8 +63,7 @@ static int read_file(cli *c, const char *path, uint8_t **out, size_t *n, size_t 
     struct stat sb;
     *out = NULL;
     if (!fp)
-        return cli_fail(c, CLI_ENV, "cannot open %s: %s", path,
-                        strerror(errno));
+        return cli_fail(c, CLI_ENV, "cannot open %s: %s", path, strerror(errno));
     if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(fp);
         return cli_fail(c, CLI_USAGE, "%s is not a file", path);
@@ -100,8 +99,7 @@ static void trim(char *s)
 }
 
 /* Map header cells to fields. Exit code. */
-static int map_header(cli *c, const qs_kind *k, const char *file, const csv_row *hdr,
-                      column *cols)
+static int map_header(cli *c, const qs_kind *k, const char *file, const csv_row *hdr, column *cols)
 {
     size_t mapped = 0;
     for (size_t i = 0; i < hdr->n; i++) {
@@ -139,8 +137,9 @@ static int map_header(cli *c, const qs_kind *k, const char *file, const csv_row 
         for (size_t i = 0; i < hdr->n; i++)
             have |= cols[i].what == COL_FIELD && cols[i].f == f;
         if ((f->flags & QS_FF_REQUIRED) && !have)
-            return cli_fail(c, CLI_DATA, "%s:%zu: the sheet has no column for %s (%s), which "
-                                         "every %s needs",
+            return cli_fail(c, CLI_DATA,
+                            "%s:%zu: the sheet has no column for %s (%s), which "
+                            "every %s needs",
                             file, hdr->line, f->name, f->label, k->name);
     }
     return 0;
@@ -209,7 +208,8 @@ static int import_row(cli *c, const sink *to, const qs_kind *k, const char *file
     /* "FILE:LINE: ", made when the row has something to say (most have not) */
     char prefix[600];
     prefix[0] = '\0';
-#define PFX (prefix[0] ? prefix : (snprintf(prefix, sizeof prefix, "%s:%zu: ", file, row->line), prefix))
+#define PFX                                                                                        \
+    (prefix[0] ? prefix : (snprintf(prefix, sizeof prefix, "%s:%zu: ", file, row->line), prefix))
     qs_body_init(&b);
     for (size_t i = 0; i < row->n; i++) {
         if (i >= ncols) {
@@ -273,9 +273,9 @@ static int import_row(cli *c, const sink *to, const qs_kind *k, const char *file
 int cmd_import(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"partial", no_argument, NULL, 'p'},
-                                          {"again", no_argument, NULL, 'a'},
-                                          {"scope", required_argument, NULL, 's'},
-                                          {NULL, 0, NULL, 0}};
+                                         {"again", no_argument, NULL, 'a'},
+                                         {"scope", required_argument, NULL, 's'},
+                                         {NULL, 0, NULL, 0}};
     bool partial = false, again = false, in_tx = false;
     const char *scope = NULL;
     uint8_t *raw = NULL;
@@ -298,16 +298,25 @@ int cmd_import(cli *c, int argc, char **argv)
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (o) {
-        case 'p': partial = true; break;
-        case 'a': again = true; break;
-        case 's': scope = optarg; break;
-        case ':': return cli_usage(c, "import", "%s needs a value", argv[optind - 1]);
-        default: return cli_usage(c, "import", "unknown option %s", argv[optind - 1]);
+        case 'p':
+            partial = true;
+            break;
+        case 'a':
+            again = true;
+            break;
+        case 's':
+            scope = optarg;
+            break;
+        case ':':
+            return cli_usage(c, "import", "%s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage(c, "import", "unknown option %s", argv[optind - 1]);
         }
     }
     if (argc - optind != 2)
-        return cli_usage(c, "import", "give the kind and one CSV file, e.g. `qianshou import "
-                                      "service 服务记录.csv`");
+        return cli_usage(c, "import",
+                         "give the kind and one CSV file, e.g. `qianshou import "
+                         "service 服务记录.csv`");
     const qs_kind *k = cli_kind(c, argv[optind], &rc);
     if (!k)
         return rc;
@@ -375,8 +384,7 @@ int cmd_import(cli *c, int argc, char **argv)
      * duplicate warning would): in two threads — this one reads, checks and
      * seals the rows, a writer stores them — with the rows' lookups through
      * the second handle, opened before this transaction began. */
-    if (!partial && k->id != QS_K_WORKDAY && look &&
-        (rc = qs_pipe_start(st, &pipe, &err))) {
+    if (!partial && k->id != QS_K_WORKDAY && look && (rc = qs_pipe_start(st, &pipe, &err))) {
         rc = cli_fail_err(c, &err);
         goto done;
     }
@@ -451,8 +459,8 @@ int cmd_import(cli *c, int argc, char **argv)
         rep.errors = NULL;
         out_json(j);
     } else {
-        printf("imported %zu %s record%s from %s (%s)\n", good, k->name, good == 1 ? "" : "s",
-               file, text.encoding);
+        printf("imported %zu %s record%s from %s (%s)\n", good, k->name, good == 1 ? "" : "s", file,
+               text.encoding);
         if (bad)
             printf("skipped %zu row%s with problems (listed above): fix them in a new sheet with "
                    "only those rows\n",

@@ -129,7 +129,7 @@ int records_parse_id(cli *c, const char *cmd, const char *text, uint8_t id[QS_ID
 int cmd_add(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"scope", required_argument, NULL, 's'},
-                                          {NULL, 0, NULL, 0}};
+                                         {NULL, 0, NULL, 0}};
     const char *scope = NULL;
     qs_store *st = NULL;
     qs_body b;
@@ -148,14 +148,17 @@ int cmd_add(cli *c, int argc, char **argv)
             return cli_usage(c, "add", "unknown option %s", argv[optind - 1]);
     }
     if (optind >= argc)
-        return cli_usage(c, "add", "say which kind of record to add, e.g. `qianshou add station "
-                                   "township=632322100 name=…`");
+        return cli_usage(c, "add",
+                         "say which kind of record to add, e.g. `qianshou add station "
+                         "township=632322100 name=…`");
     const qs_kind *k = cli_kind(c, argv[optind], &rc);
     if (!k)
         return rc;
     if (optind + 1 >= argc)
-        return cli_fail(c, CLI_USAGE, "give the fields of the new %s as FIELD=VALUE (its "
-                        "fields: `qianshou schema %s`)", k->name, k->name);
+        return cli_fail(c, CLI_USAGE,
+                        "give the fields of the new %s as FIELD=VALUE (its "
+                        "fields: `qianshou schema %s`)",
+                        k->name, k->name);
     if ((rc = cli_open_write(c, &st)))
         return rc;
     if ((rc = records_apply_args(c, st, k, argc - optind - 1, argv + optind + 1, &b)))
@@ -459,8 +462,7 @@ static bool date_span(const char *s, int32_t *from, int32_t *to)
         return true;
     }
     if ((n == 7 || n == 6) && sscanf(s, "%4d-%2d%c", &y, &m, &extra) == 2 && s[4] == '-' &&
-        strspn(s, "0123456789") == 4 && strspn(s + 5, "0123456789") == n - 5 && m >= 1 &&
-        m <= 12) {
+        strspn(s, "0123456789") == 4 && strspn(s + 5, "0123456789") == n - 5 && m >= 1 && m <= 12) {
         int32_t first = y * 10000 + m * 100 + 1;
         int32_t next = m == 12 ? (y + 1) * 10000 + 101 : y * 10000 + (m + 1) * 100 + 1;
         *from = first;
@@ -473,8 +475,8 @@ static bool date_span(const char *s, int32_t *from, int32_t *to)
 typedef struct list_ctx {
     qs_store *st;
     const qs_kind *k;
-    json_t *arr;    /* --json */
-    out_table tab;  /* text */
+    json_t *arr;   /* --json */
+    out_table tab; /* text */
 } list_ctx;
 
 static int list_cb(void *p, const qs_record *r)
@@ -570,9 +572,9 @@ static int list_rejected(cli *c, qs_store *st)
 int cmd_list(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"limit", required_argument, NULL, 'l'},
-                                          {"rejected", no_argument, NULL, 'r'},
-                                          {"deleted", no_argument, NULL, 'x'},
-                                          {NULL, 0, NULL, 0}};
+                                         {"rejected", no_argument, NULL, 'r'},
+                                         {"deleted", no_argument, NULL, 'x'},
+                                         {NULL, 0, NULL, 0}};
     qs_store *st = NULL;
     qs_filter *flt = NULL;
     size_t nflt = 0;
@@ -616,8 +618,9 @@ int cmd_list(cli *c, int argc, char **argv)
         return rc;
     }
     if (optind >= argc)
-        return cli_usage(c, "list", "say which kind of record to list, e.g. `qianshou list "
-                                    "station`");
+        return cli_usage(c, "list",
+                         "say which kind of record to list, e.g. `qianshou list "
+                         "station`");
     const qs_kind *k = cli_kind(c, argv[optind], &rc);
     if (!k)
         return rc;
@@ -629,12 +632,12 @@ int cmd_list(cli *c, int argc, char **argv)
         qs_err err = {0};
         qs_value v;
         int32_t from, to;
-        if ((rc = fields_assignment(k, argv[i], &f, &val, &err)) == 0 &&
-            f->type == QS_F_DATE && date_span(val, &from, &to)) {
+        if ((rc = fields_assignment(k, argv[i], &f, &val, &err)) == 0 && f->type == QS_F_DATE &&
+            date_span(val, &from, &to)) {
             /* date=2024-03 (a month) or date=2024 (a year) */
             flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
-            flt[nflt++] = (qs_filter){.field = f->id, .value = qs_v_int(from),
-                                      .upto = qs_v_int(to)};
+            flt[nflt++] =
+                (qs_filter){.field = f->id, .value = qs_v_int(from), .upto = qs_v_int(to)};
             continue;
         }
         if (rc || (rc = fields_parse(st, f, val, &v, &err))) {

@@ -343,8 +343,14 @@ static int fleet_load(cli *c, qs_store *st, const char *stale_arg, fleet *f)
         /* the setting in seconds, in the largest unit that divides it */
         int64_t v = f->limit_s;
         snprintf(f->limit_text, sizeof f->limit_text, "%" PRId64 "%s",
-                 v % 86400 == 0 ? v / 86400 : v % 3600 == 0 ? v / 3600 : v % 60 == 0 ? v / 60 : v,
-                 v % 86400 == 0 ? "d" : v % 3600 == 0 ? "h" : v % 60 == 0 ? "m" : "s");
+                 v % 86400 == 0  ? v / 86400
+                 : v % 3600 == 0 ? v / 3600
+                 : v % 60 == 0   ? v / 60
+                                 : v,
+                 v % 86400 == 0  ? "d"
+                 : v % 3600 == 0 ? "h"
+                 : v % 60 == 0   ? "m"
+                                 : "s");
     }
     if (qs_store_info_get(st, &info, &e) || qs_store_peers(st, &peers, &np, &e) ||
         qs_store_rejections(st, &rej, &nr, &e) || qs_store_conflicts(st, &cf, &nc, &e)) {
@@ -464,9 +470,11 @@ static int fleet_start(cli *c, int argc, char **argv, const char *cmd, const cha
     /* nodes only: metrics keeps writing its file wherever it is run */
     if ((rc = qs_store_ident(*st, &info, &e)) == 0 && info.role == QS_ROLE_COUNTY &&
         strcmp(cmd, "nodes") == 0)
-        rc = cli_fail(c, CLI_USAGE, "`%s` is for the aggregator: it lists the counties that "
+        rc = cli_fail(c, CLI_USAGE,
+                      "`%s` is for the aggregator: it lists the counties that "
                       "sync to it; this store (%s) is a county's — `qianshou status` shows this "
-                      "node's link and last sync", cmd, info.node);
+                      "node's link and last sync",
+                      cmd, info.node);
     else if (rc)
         rc = cli_fail_err(c, &e);
     if (rc || (rc = fleet_load(c, *st, stale, f))) {
@@ -494,20 +502,20 @@ int cmd_nodes(cli *c, int argc, char **argv)
             fmt_ms(r->peer.last_contact_ms, t1, sizeof t1);
             fmt_ms(r->peer.last_ok_ms, t2, sizeof t2);
             json_array_append_new(
-                a, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:I}", "node", r->node,
-                             "name", r->name, "last_contact", t1, "last_ok", t2, "pending",
+                a, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:I}", "node",
+                             r->node, "name", r->name, "last_contact", t1, "last_ok", t2, "pending",
                              (json_int_t)r->peer.pending, "rejected", (json_int_t)r->rejected,
                              "conflicts", (json_int_t)r->conflicts, "skew_ms",
                              (json_int_t)r->peer.skew_ms, "stale", r->stale, "last_error",
                              r->peer.last_error, "cert_not_after_ms",
                              (json_int_t)r->peer.cert_not_after_ms));
         }
-        out_json(json_pack("{s:o, s:I, s:I}", "nodes", a, "stale_limit_s",
-                           (json_int_t)f.limit_s, "stale", (json_int_t)nstale));
+        out_json(json_pack("{s:o, s:I, s:I}", "nodes", a, "stale_limit_s", (json_int_t)f.limit_s,
+                           "stale", (json_int_t)nstale));
     } else {
-        static const char *const head[] = {"node",      "name",     "last contact", "last ok",
-                                           "age",       "pending",  "rejected",     "conflicts",
-                                           "skew",      "cert expires", "state",    "last error"};
+        static const char *const head[] = {"node", "name",         "last contact", "last ok",
+                                           "age",  "pending",      "rejected",     "conflicts",
+                                           "skew", "cert expires", "state",        "last error"};
         enum { NCOL = sizeof head / sizeof head[0] };
         out_table t;
         out_table_init(&t, NCOL);

@@ -86,8 +86,11 @@ int csv_decode(const uint8_t *p, size_t n, const char *file, csv_text *t, qs_err
         qs_xunmap(buf, cap);
     } else {
         *o = '\0';
-        *t = (csv_text){.s = buf, .len = (size_t)(o - buf), .encoding = "GB18030",
-                        .owned = buf, .owned_cap = cap};
+        *t = (csv_text){.s = buf,
+                        .len = (size_t)(o - buf),
+                        .encoding = "GB18030",
+                        .owned = buf,
+                        .owned_cap = cap};
     }
     iconv_close(cd);
     return rc;
@@ -153,8 +156,8 @@ int csv_next(csv_reader *r, csv_row *out, qs_err *err)
     if (i >= len)
         return 0;
     if (r->rows >= CSV_MAX_ROWS)
-        return qs_err_set(err, QS_ELIMIT, "%s:%zu: more than %d rows in one sheet", file,
-                          r->line, CSV_MAX_ROWS);
+        return qs_err_set(err, QS_ELIMIT, "%s:%zu: more than %d rows in one sheet", file, r->line,
+                          CSV_MAX_ROWS);
     csv_row row = {.cells = NULL, .n = 0, .line = r->line};
     size_t cells_cap = 0;
     bool end_row = false;
@@ -206,8 +209,8 @@ int csv_next(csv_reader *r, csv_row *out, qs_err *err)
                     goto too_long;
         }
         if (row.n >= CSV_MAX_CELLS) {
-            rc = qs_err_set(err, QS_ELIMIT, "%s:%zu: more than %d cells in one row", file,
-                            row.line, CSV_MAX_CELLS);
+            rc = qs_err_set(err, QS_ELIMIT, "%s:%zu: more than %d cells in one row", file, row.line,
+                            CSV_MAX_CELLS);
             goto fail;
         }
         if (row.n == cells_cap) {

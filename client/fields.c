@@ -137,8 +137,8 @@ static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t
     switch (rk->id) {
     case QS_K_STATION:
         if (!qs_code_valid(text) || qs_code_level(text) != QS_LEVEL_TOWNSHIP)
-            return field_err(err, f,
-                             "\"%s\" is neither a station id nor a 9-digit township code", text);
+            return field_err(err, f, "\"%s\" is neither a station id nor a 9-digit township code",
+                             text);
         if ((rc = find_by(st, rk, "township", text, &fd, err)))
             return rc;
         if (fd.n == 0)
@@ -219,8 +219,9 @@ static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t
                              text, text);
         break;
     default:
-        return field_err(err, f, "\"%s\" is not a record id (a UUID such as "
-                                 "01890a5d-ac96-774b-bcce-b302099a8057)",
+        return field_err(err, f,
+                         "\"%s\" is not a record id (a UUID such as "
+                         "01890a5d-ac96-774b-bcce-b302099a8057)",
                          text);
     }
     memcpy(id, fd.id, QS_ID_LEN);
@@ -234,11 +235,16 @@ static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t
 static const char *key_field(uint32_t kind)
 {
     switch (kind) {
-    case QS_K_STATION: return "township";
-    case QS_K_PERSON: return "name";
-    case QS_K_AGENCY: return "name";
-    case QS_K_PAIRING: return "county";
-    default: return NULL;
+    case QS_K_STATION:
+        return "township";
+    case QS_K_PERSON:
+        return "name";
+    case QS_K_AGENCY:
+        return "name";
+    case QS_K_PAIRING:
+        return "county";
+    default:
+        return NULL;
     }
 }
 
@@ -267,8 +273,7 @@ static void key_of(qs_store *st, const qs_field *f, const uint8_t id[QS_ID_LEN],
         return;
     qs_limits lim = qs_limits_default();
     qs_body b;
-    if (r.kind == rk->id && !r.deleted &&
-        qs_body_decode(r.body, r.body_len, &lim, &b, NULL) == 0) {
+    if (r.kind == rk->id && !r.deleted && qs_body_decode(r.body, r.body_len, &lim, &b, NULL) == 0) {
         const qs_value *v = qs_body_get(&b, kfield->id);
         if (v && v->t == QS_V_STR && v->u.s.n > 0 && v->u.s.n < KEY_TEXT &&
             !memchr(v->u.s.p, ',', v->u.s.n)) {
@@ -283,8 +288,7 @@ static void key_of(qs_store *st, const qs_field *f, const uint8_t id[QS_ID_LEN],
     /* the text must lead back to this record alone */
     uint8_t back[QS_ID_LEN];
     bool held;
-    if (lookup_ref(st, f, out, back, &held, NULL) != 0 || !held ||
-        memcmp(back, id, QS_ID_LEN) != 0)
+    if (lookup_ref(st, f, out, back, &held, NULL) != 0 || !held || memcmp(back, id, QS_ID_LEN) != 0)
         out[0] = '\0';
 }
 
@@ -422,8 +426,7 @@ static bool looks_like_id_number(const char *s)
            (d[17] == 'X' || d[17] == 'x' || (d[17] >= '0' && d[17] <= '9'));
 }
 
-static int parse_elem(qs_store *st, const qs_field *f, const char *text, qs_value *out,
-                      qs_err *err)
+static int parse_elem(qs_store *st, const qs_field *f, const char *text, qs_value *out, qs_err *err)
 {
     uint8_t id[QS_ID_LEN];
     int rc;
@@ -437,16 +440,14 @@ static int parse_elem(qs_store *st, const qs_field *f, const char *text, qs_valu
         if ((rc = qs_store_pseudonym(st, text, id, &e2)))
             return field_err(err, f, "%s", e2.msg);
     } else {
-        return field_err(err, f,
-                         "\"%s\" is neither a pseudonym (32 hex characters) nor an ID number",
-                         text);
+        return field_err(
+            err, f, "\"%s\" is neither a pseudonym (32 hex characters) nor an ID number", text);
     }
     *out = qs_v_bin(id, sizeof id);
     return 0;
 }
 
-static int parse_list(qs_store *st, const qs_field *f, const char *text, qs_value *out,
-                      qs_err *err)
+static int parse_list(qs_store *st, const qs_field *f, const char *text, qs_value *out, qs_err *err)
 {
     qs_value *items = NULL;
     size_t n = 0;
@@ -553,8 +554,8 @@ int fields_assignment(const qs_kind *k, const char *arg, const qs_field **f, con
         size_t len = 0;
         list[0] = '\0';
         for (uint32_t i = 0; i < k->nfields && len < sizeof list; i++) {
-            int w = snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
-                             k->fields[i].name);
+            int w =
+                snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", k->fields[i].name);
             len += w > 0 ? (size_t)w : 0;
         }
         rc = qs_err_set(err, QS_EINVAL, "a %s has no field \"%s\" — its fields are: %s", k->name,

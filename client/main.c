@@ -51,14 +51,13 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"init", cmd_init},         {"schema", cmd_schema},   {"add", cmd_add},
-    {"edit", cmd_edit},         {"delete", cmd_delete},   {"show", cmd_show},
-    {"list", cmd_list},         {"import", cmd_import},   {"export", cmd_export},
-    {"conflicts", cmd_conflicts}, {"digest", cmd_digest}, {"backup", cmd_backup},
-    {"check", cmd_check},
-    {"restore", cmd_restore},
-    {"sync", cmd_sync},         {"status", cmd_status},
-    {"report", cmd_report}, {"nodes", cmd_nodes}, {"metrics", cmd_metrics},
+    {"init", cmd_init},           {"schema", cmd_schema},   {"add", cmd_add},
+    {"edit", cmd_edit},           {"delete", cmd_delete},   {"show", cmd_show},
+    {"list", cmd_list},           {"import", cmd_import},   {"export", cmd_export},
+    {"conflicts", cmd_conflicts}, {"digest", cmd_digest},   {"backup", cmd_backup},
+    {"check", cmd_check},         {"restore", cmd_restore}, {"sync", cmd_sync},
+    {"status", cmd_status},       {"report", cmd_report},   {"nodes", cmd_nodes},
+    {"metrics", cmd_metrics},
 };
 
 int main(int argc, char **argv)
@@ -110,8 +109,7 @@ int main(int argc, char **argv)
     if (args[0][0] == '-')
         rc = cli_fail(&c, CLI_USAGE, "unknown option %s (see `qianshou --help`)", args[0]);
     else
-        rc = cli_fail(&c, CLI_USAGE, "there is no command \"%s\" (see `qianshou --help`)",
-                      args[0]);
+        rc = cli_fail(&c, CLI_USAGE, "there is no command \"%s\" (see `qianshou --help`)", args[0]);
 done:
     fflush(stdout);
     if (ferror(stdout) && rc == CLI_OK) {

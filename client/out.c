@@ -37,9 +37,8 @@ json_t *out_value_json(const qs_field *f, const qs_value *v)
         v->t == QS_V_ARRAY) {
         json_t *a = json_array();
         for (uint32_t i = 0; i < v->u.a.n; i++) {
-            char *s = out_value_text(f, &(qs_value){.t = QS_V_ARRAY,
-                                                    .u.a = {.v = &v->u.a.v[i], .n = 1}},
-                                     false);
+            char *s = out_value_text(
+                f, &(qs_value){.t = QS_V_ARRAY, .u.a = {.v = &v->u.a.v[i], .n = 1}}, false);
             json_array_append_new(a, json_string(s));
             free(s);
         }

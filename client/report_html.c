@@ -120,8 +120,7 @@ static void days_chart(FILE *fp, const qs_report *r, qs_crit k, int64_t thr, con
         fprintf(fp,
                 "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/>"
                 "<text x=\"%d\" y=\"%d\" font-size=\"9\">%lld</text>",
-                left, y + 2, w, row - 5, vfill(c->verdict), left + w + 4, y + 12,
-                (long long)value);
+                left, y + 2, w, row - 5, vfill(c->verdict), left + w + 4, y + 12, (long long)value);
     }
     int tx = left + (int)((double)thr / (double)max * width);
     fprintf(fp,
@@ -225,8 +224,9 @@ int report_write_html(const qs_report *r, const rbook *b, FILE *fp)
                 const rcell *c = &s->cells[rr * s->ncols + k];
                 char *t = rcell_text(c);
                 const char *cls = c->t == RC_VERDICT ? vclass(c->v)
-                                  : c->t == RC_TEXT  ? (strcmp(s->key, "assessment") == 0 ? "text" : "")
-                                                     : "n";
+                                  : c->t == RC_TEXT
+                                      ? (strcmp(s->key, "assessment") == 0 ? "text" : "")
+                                      : "n";
                 fprintf(fp, "<td%s%s%s>", *cls ? " class=\"" : "", cls, *cls ? "\"" : "");
                 esc(fp, t);
                 fputs("</td>", fp);

@@ -30,8 +30,8 @@ static json_t *workers(const qs_report_worker *w, uint32_t n)
         json_object_set_new(o, "first_day", date_or_null(w[i].first_day));
         json_object_set_new(o, "service_years", json_integer(w[i].service_years));
         json_object_set_new(o, "days", JI(w[i].days));
-        json_object_set_new(o, "exam_year", w[i].exam_year ? json_integer(w[i].exam_year)
-                                                            : json_null());
+        json_object_set_new(o, "exam_year",
+                            w[i].exam_year ? json_integer(w[i].exam_year) : json_null());
         json_object_set_new(o, "cert_ok", json_boolean(w[i].cert_ok));
         json_object_set_new(o, "cert_in_time", json_boolean(w[i].cert_in_time));
         json_object_set_new(o, "years_ok", json_boolean(w[i].years_ok));
@@ -97,15 +97,12 @@ static json_t *criteria_table(const qs_report *r)
         json_t *rules = json_object();
         for (int v = 0; v < QS_VERDICT_COUNT; v++)
             if (d->rule[v])
-                json_object_set_new(rules, qs_verdict_name((qs_verdict)v),
-                                    json_string(d->rule[v]));
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:o}", "key", d->key,
-                              "label", d->label, "plan", d->plan, "counted",
-                              total ? d->counted_total : d->counted, "setting",
-                              sid >= 0 ? json_string(qs_report_setting_def(sid)->key)
-                                       : json_null(),
-                              "threshold", sid >= 0 ? JI(r->settings[sid]) : json_null(),
-                              "money", d->money, "rules", rules);
+                json_object_set_new(rules, qs_verdict_name((qs_verdict)v), json_string(d->rule[v]));
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:o}", "key", d->key, "label", d->label, "plan",
+            d->plan, "counted", total ? d->counted_total : d->counted, "setting",
+            sid >= 0 ? json_string(qs_report_setting_def(sid)->key) : json_null(), "threshold",
+            sid >= 0 ? JI(r->settings[sid]) : json_null(), "money", d->money, "rules", rules);
         json_array_append_new(a, o);
     }
     return a;
@@ -117,11 +114,12 @@ json_t *report_json(const qs_report *r)
     json_t *root = json_object(), *prs = json_array(), *set = json_object();
     json_object_set_new(root, "year", json_integer(r->year));
     json_object_set_new(root, "as_of", json_string(qs_date_format(r->as_of, buf)));
-    json_object_set_new(root, "period", json_pack("{s:o, s:o}", "from", date_or_null(r->period_from),
-                                                  "to", date_or_null(r->period_to)));
+    json_object_set_new(root, "period",
+                        json_pack("{s:o, s:o}", "from", date_or_null(r->period_from), "to",
+                                  date_or_null(r->period_to)));
     json_object_set_new(root, "year_open", json_boolean(r->year_open));
-    json_object_set_new(root, "recipients", json_pack("[s, s]", qs_report_recipients[0],
-                                                      qs_report_recipients[1]));
+    json_object_set_new(root, "recipients",
+                        json_pack("[s, s]", qs_report_recipients[0], qs_report_recipients[1]));
     json_object_set_new(root, "reporting_unit", json_string(qs_report_unit(r, buf, sizeof buf)));
     json_object_set_new(root, "node", json_string(r->node));
     json_object_set_new(root, "county_filter", r->filter[0] ? json_string(r->filter) : json_null());
@@ -152,13 +150,12 @@ json_t *report_json(const qs_report *r)
         json_object_set_new(o, "last_ok_ms", JI(p->last_ok_ms));
         for (int k = 0; k < QS_C_COUNT; k++) {
             const qs_criterion *c = &p->crit[k];
-            json_object_set_new(cr, qs_crit_key(k),
-                                json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:b}", "value",
-                                          (json_int_t)c->value, "threshold",
-                                          (json_int_t)c->threshold, "unit", c->unit ? c->unit : "",
-                                          "verdict", qs_verdict_name(c->verdict), "label",
-                                          qs_crit_label(k), "note", c->note, "period_pending",
-                                          c->period_pending));
+            json_object_set_new(
+                cr, qs_crit_key(k),
+                json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:b}", "value", (json_int_t)c->value,
+                          "threshold", (json_int_t)c->threshold, "unit", c->unit ? c->unit : "",
+                          "verdict", qs_verdict_name(c->verdict), "label", qs_crit_label(k), "note",
+                          c->note, "period_pending", c->period_pending));
         }
         json_object_set_new(o, "criteria", cr);
         json_object_set_new(o, "overall", json_string(qs_verdict_name(p->overall)));
@@ -169,9 +166,9 @@ json_t *report_json(const qs_report *r)
                       type_name(p->type_derived), "type_from_province", p->type_from_province,
                       "type_mismatch", p->type_mismatch, "other_pairings_aiding",
                       (json_int_t)p->other_pairings_aiding, "other_pairings_county",
-                      (json_int_t)p->other_pairings_county, "receiving_county",
-                      p->receiving_county, "receiving_elsewhere", p->receiving_elsewhere,
-                      "shared_person_days", (json_int_t)p->shared_person_days));
+                      (json_int_t)p->other_pairings_county, "receiving_county", p->receiving_county,
+                      "receiving_elsewhere", p->receiving_elsewhere, "shared_person_days",
+                      (json_int_t)p->shared_person_days));
         json_object_set_new(o, "dispatched", workers(p->dispatched, p->ndispatched));
         json_object_set_new(o, "dispatched_credentialed", JI(p->dispatched_credentialed));
         json_object_set_new(o, "dispatched_counted", JI(p->dispatched_counted));
@@ -188,8 +185,7 @@ json_t *report_json(const qs_report *r)
                       "self_raised_fen", (json_int_t)p->funds_self, "received_by_source_fen",
                       by_enum(p->received_by_source, QS_K_EXPENSE, "source"), "spent_fen",
                       (json_int_t)p->funds_spent, "flagged_fen", (json_int_t)p->spent_flagged,
-                      "flagged_count", (json_int_t)p->spent_flagged_count,
-                      "spent_by_category_fen",
+                      "flagged_count", (json_int_t)p->spent_flagged_count, "spent_by_category_fen",
                       by_enum(p->spent_by_category, QS_K_EXPENSE, "category")));
         json_object_set_new(
             o, "outputs",
@@ -206,25 +202,22 @@ json_t *report_json(const qs_report *r)
             (json_int_t)p->reach_elderly, "reach_minors", (json_int_t)p->reach_minors);
         json_object_set_new(sv, "by_type", counts(p->by_type, QS_K_SERVICE, "service_type"));
         json_object_set_new(sv, "by_domain", counts(p->by_domain, QS_K_SERVICE, "domain"));
-        json_object_set_new(sv, "by_category",
-                            counts(p->by_category, QS_K_SERVICE, "categories"));
+        json_object_set_new(sv, "by_category", counts(p->by_category, QS_K_SERVICE, "categories"));
         json_object_set_new(o, "services", sv);
-        json_object_set_new(o, "training",
-                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "trainings",
-                                      (json_int_t)p->trainings, "supervisions",
-                                      (json_int_t)p->supervisions, "guidance",
-                                      (json_int_t)p->guidance, "minutes",
-                                      (json_int_t)p->training_minutes, "local_participants",
-                                      (json_int_t)p->training_local_participants,
-                                      "local_exam_takers", (json_int_t)p->local_exam_takers));
+        json_object_set_new(
+            o, "training",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "trainings", (json_int_t)p->trainings,
+                      "supervisions", (json_int_t)p->supervisions, "guidance",
+                      (json_int_t)p->guidance, "minutes", (json_int_t)p->training_minutes,
+                      "local_participants", (json_int_t)p->training_local_participants,
+                      "local_exam_takers", (json_int_t)p->local_exam_takers));
         json_object_set_new(o, "data_quality",
                             json_pack("{s:I, s:I, s:I, s:I}", "services_without_workday",
                                       (json_int_t)p->services_without_workday,
-                                      "duplicate_person_days",
-                                      (json_int_t)p->duplicate_person_days,
+                                      "duplicate_person_days", (json_int_t)p->duplicate_person_days,
                                       "workdays_outside_years",
-                                      (json_int_t)p->workdays_outside_years,
-                                      "shared_person_days", (json_int_t)p->shared_person_days));
+                                      (json_int_t)p->workdays_outside_years, "shared_person_days",
+                                      (json_int_t)p->shared_person_days));
         json_array_append_new(prs, o);
     }
     json_object_set_new(root, "pairings", prs);
@@ -242,17 +235,16 @@ json_t *report_json(const qs_report *r)
     json_t *unc = json_array();
     for (uint32_t c = 0; c < r->ncounties; c++)
         if (!r->counties[c].covered)
-            json_array_append_new(unc, json_pack("{s:s, s:s}", "code", r->counties[c].code,
-                                                 "name", r->counties[c].name));
+            json_array_append_new(unc, json_pack("{s:s, s:s}", "code", r->counties[c].code, "name",
+                                                 r->counties[c].name));
     json_t *prov = json_object();
     json_object_set_new(prov, "coverage",
-                        json_pack("{s:i, s:i, s:o}", "counties_configured",
-                                  r->counties_configured, "counties_covered", r->counties_covered,
-                                  "uncovered", unc));
+                        json_pack("{s:i, s:i, s:o}", "counties_configured", r->counties_configured,
+                                  "counties_covered", r->counties_covered, "uncovered", unc));
     json_object_set_new(
         prov, "structure",
-        json_pack("{s:i, s:i, s:i, s:I, s:I, s:s}", "cross_province", r->split_cross,
-                  "in_province", r->split_in, "unknown", r->split_unknown, "plan_cross_province",
+        json_pack("{s:i, s:i, s:i, s:I, s:I, s:s}", "cross_province", r->split_cross, "in_province",
+                  r->split_in, "unknown", r->split_unknown, "plan_cross_province",
                   (json_int_t)r->settings[QS_S_PLAN_CROSS_PROVINCE], "plan_in_province",
                   (json_int_t)r->settings[QS_S_PLAN_IN_PROVINCE], "verdict",
                   qs_verdict_name(r->split_verdict)));
@@ -275,9 +267,8 @@ json_t *report_json(const qs_report *r)
                   (json_int_t)r->spent_flagged, "services", (json_int_t)r->services,
                   "service_minutes", (json_int_t)r->service_minutes, "people_served",
                   (json_int_t)r->people_served, "trainings", (json_int_t)r->trainings,
-                  "supervisions", (json_int_t)r->supervisions, "guidance",
-                  (json_int_t)r->guidance, "shared_person_days",
-                  (json_int_t)r->shared_person_days));
+                  "supervisions", (json_int_t)r->supervisions, "guidance", (json_int_t)r->guidance,
+                  "shared_person_days", (json_int_t)r->shared_person_days));
     json_object_set_new(root, "province", prov);
 
     static char lines[QS_ASSESS_MAX][QS_ASSESS_LINE];

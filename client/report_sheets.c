@@ -92,47 +92,65 @@ enum { SUM_FIXED = 7 };
 static const char *H_SUMMARY[SUM_FIXED + QS_C_COUNT + 2] = {
     "县代码", "县（市）", "所属州", "援派机构", "援派机构所在省", "受援机构", "结对类型"};
 static const char *const H_DETAIL[] = {"县代码", "县（市）", "指标", "数值", "标准",
-                                       "单位", "口径", "结论", "说明"};
-static const char *const H_CRITERIA[] = {"指标", "键", "方案要求", "计数口径", "标准（本报告）",
-                                         "设置项", "达标", "未达标", "进行中", "无数据",
-                                         "不适用"};
-static const char *const H_COVERAGE[] = {"县代码", "县（市）", "所属州", "在帮扶期内的结对",
-                                         "援派机构", "结论", "说明"};
-static const char *const H_STRUCTURE[] = {"县代码",           "县（市）",
-                                          "援派机构",         "援派机构所在省",
-                                          "登记类型",         "按所在省推定类型",
-                                          "类型一致",         "援派机构本年其他结对",
-                                          "本县本年其他结对", "受援机构所在县",
-                                          "同时记在其他结对的人日", "结论",
+                                       "单位",   "口径",     "结论", "说明"};
+static const char *const H_CRITERIA[] = {"指标",           "键",     "方案要求", "计数口径",
+                                         "标准（本报告）", "设置项", "达标",     "未达标",
+                                         "进行中",         "无数据", "不适用"};
+static const char *const H_COVERAGE[] = {"县代码",   "县（市）", "所属州", "在帮扶期内的结对",
+                                         "援派机构", "结论",     "说明"};
+static const char *const H_STRUCTURE[] = {"县代码",
+                                          "县（市）",
+                                          "援派机构",
+                                          "援派机构所在省",
+                                          "登记类型",
+                                          "按所在省推定类型",
+                                          "类型一致",
+                                          "援派机构本年其他结对",
+                                          "本县本年其他结对",
+                                          "受援机构所在县",
+                                          "同时记在其他结对的人日",
+                                          "结论",
                                           "说明"};
-static const char *const H_WORKER[] = {"县代码",       "县（市）",         "姓名",
-                                       "证书等级",     "取证日期",         "本年首次派驻",
-                                       "直接服务起始", "派驻时服务年限",   "工作日",
-                                       "资格条件",     "计入",             "说明"};
-static const char *const H_LOCAL[] = {"县代码",   "县（市）", "姓名",
-                                      "证书等级", "取证日期", "工作日",
-                                      "计入",     "本年参加职业水平考试", "本年取证",
-                                      "说明"};
-static const char *const H_FUNDS[] = {
-    "县代码",          "县（市）",          "结对类型（推定）", "到账合计（元）",
-    "到账：省级财政",  "到账：福彩公益金",  "到账：慈善组织",   "到账：自筹（另列）",
-    "到账：其他",      "计入标准的到账（元）", "支出合计（元）", "支出：活动经费",
-    "支出：交通补贴",  "支出：伙食补助",    "支出：工资津贴",   "支出：保险",
-    "支出：其他",      "非允许类别支出（元）", "非允许类别笔数", "标准（元）",
-    "结论"};
-static const char *const H_OUTPUTS[] = {"县代码", "县（市）", "培育社会组织（结对起至统计截止）",
-                                        "制度文件", "服务品牌项目", "社工站", "覆盖乡镇",
-                                        "乡镇总数", "乡镇覆盖率"};
-static const char *const H_SERVICES[] = {"县代码", "县（市）", "服务次数", "服务时长（分钟）",
-                                         "服务人数", "人数口径", "社会救助对象占比",
-                                         "老年人占比", "未成年人占比"};
-static const char *const H_BREAKDOWN[] = {"县代码", "县（市）", "维度", "类别", "服务次数",
-                                          "服务时长（分钟）"};
-static const char *const H_TRAINING[] = {"县代码",           "县（市）",
-                                         "培训次数",         "督导次数",
-                                         "项目指导次数",     "时长（小时）",
-                                         "本地社工参与人次", "本地社工本年参加职业水平考试",
-                                         "本地社工本年取证"};
+static const char *const H_WORKER[] = {"县代码",   "县（市）",     "姓名",         "证书等级",
+                                       "取证日期", "本年首次派驻", "直接服务起始", "派驻时服务年限",
+                                       "工作日",   "资格条件",     "计入",         "说明"};
+static const char *const H_LOCAL[] = {"县代码",   "县（市）", "姓名", "证书等级",
+                                      "取证日期", "工作日",   "计入", "本年参加职业水平考试",
+                                      "本年取证", "说明"};
+static const char *const H_FUNDS[] = {"县代码",
+                                      "县（市）",
+                                      "结对类型（推定）",
+                                      "到账合计（元）",
+                                      "到账：省级财政",
+                                      "到账：福彩公益金",
+                                      "到账：慈善组织",
+                                      "到账：自筹（另列）",
+                                      "到账：其他",
+                                      "计入标准的到账（元）",
+                                      "支出合计（元）",
+                                      "支出：活动经费",
+                                      "支出：交通补贴",
+                                      "支出：伙食补助",
+                                      "支出：工资津贴",
+                                      "支出：保险",
+                                      "支出：其他",
+                                      "非允许类别支出（元）",
+                                      "非允许类别笔数",
+                                      "标准（元）",
+                                      "结论"};
+static const char *const H_OUTPUTS[] = {
+    "县代码",   "县（市）",     "培育社会组织（结对起至统计截止）",
+    "制度文件", "服务品牌项目", "社工站",
+    "覆盖乡镇", "乡镇总数",     "乡镇覆盖率"};
+static const char *const H_SERVICES[] = {"县代码",           "县（市）",   "服务次数",
+                                         "服务时长（分钟）", "服务人数",   "人数口径",
+                                         "社会救助对象占比", "老年人占比", "未成年人占比"};
+static const char *const H_BREAKDOWN[] = {"县代码", "县（市）", "维度",
+                                          "类别",   "服务次数", "服务时长（分钟）"};
+static const char *const H_TRAINING[] = {
+    "县代码",          "县（市）",     "培训次数",         "督导次数",
+    "项目指导次数",    "时长（小时）", "本地社工参与人次", "本地社工本年参加职业水平考试",
+    "本地社工本年取证"};
 static const char *const H_QUALITY[] = {"县代码",
                                         "县（市）",
                                         "无当日工作日的服务记录",
@@ -217,7 +235,8 @@ static void header_lines(const qs_report *r, rbook *b)
                  "报告期：%d年1月1日至12月31日；报告日期 %s", r->year,
                  qs_date_format(r->as_of, asof));
     snprintf(b->lines[b->nlines++], sizeof b->lines[0], "报送：%s、%s；报送单位：%s",
-             qs_report_recipients[0], qs_report_recipients[1], qs_report_unit(r, unit, sizeof unit));
+             qs_report_recipients[0], qs_report_recipients[1],
+             qs_report_unit(r, unit, sizeof unit));
     snprintf(b->lines[b->nlines++], sizeof b->lines[0],
              "工作日口径：%s；%u 个结对（在帮扶期内 %u 个）：达标 %u，未达标 %u，进行中 %u，"
              "无数据 %u；数据为临时 %u 个",
@@ -352,8 +371,7 @@ void rbook_build(const qs_report *r, rbook *b)
             {"服务对象类别", "categories", QS_K_SERVICE, offsetof(qs_report_pairing, by_category)},
         };
         for (size_t d = 0; d < NCOL(dims); d++) {
-            const qs_report_count *arr =
-                (const qs_report_count *)((const char *)p + dims[d].off);
+            const qs_report_count *arr = (const qs_report_count *)((const char *)p + dims[d].off);
             for (int k = 0; k < QS_REPORT_ENUM_MAX; k++) {
                 if (!arr[k].count)
                     continue;
@@ -405,7 +423,8 @@ void rbook_build(const qs_report *r, rbook *b)
         text_rows(ass, "报送单位总结", r->narrative);
     else {
         c = row_add(ass);
-        c[0] = T("报送单位总结"), c[1] = T("（未提供；用 --narrative FILE 附上报送单位的总结与评估）");
+        c[0] = T("报送单位总结"),
+        c[1] = T("（未提供；用 --narrative FILE 附上报送单位的总结与评估）");
     }
 
     /* coverage: the plan's counties */
@@ -419,7 +438,7 @@ void rbook_build(const qs_report *r, rbook *b)
         c[0] = T(cy->code), c[1] = T(cy->name), c[2] = T(cy->prefecture);
         c[3] = I(cy->active_pairings), c[4] = T(aiding);
         c[5] = V(cy->covered ? QS_VERDICT_PASS : QS_VERDICT_FAIL);
-        c[6] = T(cy->covered ? ""
+        c[6] = T(cy->covered           ? ""
                  : cy->active_pairings ? "结对缺受援机构"
                                        : "未覆盖：本年度没有在帮扶期内的结对");
     }

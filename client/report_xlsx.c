@@ -14,20 +14,36 @@
 #ifndef QS_HAVE_XLSX
 int report_write_xlsx(const rbook *b, const char *path, qs_err *err)
 {
-    return qs_err_set(err, QS_ESCHEMA, "this qianshou was built without libxlsxwriter: use --format csv");
+    return qs_err_set(err, QS_ESCHEMA,
+                      "this qianshou was built without libxlsxwriter: use --format csv");
 }
 #else
 #include <dlfcn.h>
 #include <xlsxwriter.h>
 
 /* Every function used below, called through lx (lx.workbook_new, …). */
-#define XLSX_FUNCS(X)                                                                             \
-    X(workbook_new) X(workbook_add_format) X(workbook_add_worksheet) X(workbook_close)             \
-    X(format_set_bold) X(format_set_bg_color) X(format_set_border) X(format_set_text_wrap)        \
-    X(format_set_num_format) X(format_set_font_color) X(format_set_font_size)                     \
-    X(worksheet_write_string) X(worksheet_write_number) X(worksheet_set_column)                   \
-    X(worksheet_freeze_panes) X(worksheet_set_landscape) X(worksheet_set_paper)                   \
-    X(worksheet_fit_to_pages) X(lxw_strerror)
+/* clang-format off */
+#define XLSX_FUNCS(X) \
+    X(workbook_new) \
+    X(workbook_add_format) \
+    X(workbook_add_worksheet) \
+    X(workbook_close) \
+    X(format_set_bold) \
+    X(format_set_bg_color) \
+    X(format_set_border) \
+    X(format_set_text_wrap) \
+    X(format_set_num_format) \
+    X(format_set_font_color) \
+    X(format_set_font_size) \
+    X(worksheet_write_string) \
+    X(worksheet_write_number) \
+    X(worksheet_set_column) \
+    X(worksheet_freeze_panes) \
+    X(worksheet_set_landscape) \
+    X(worksheet_set_paper) \
+    X(worksheet_fit_to_pages) \
+    X(lxw_strerror)
+/* clang-format on */
 
 static struct {
 #define X(f) __typeof__(f) *f;
@@ -47,15 +63,15 @@ static int load_xlsx(qs_err *err)
                           "--format xlsx needs %s (Debian package %s): %s; "
                           "--format csv needs nothing",
                           QS_XLSX_SONAME, QS_XLSX_PACKAGE, dlerror());
-#define X(f)                                                                                      \
-    {                                                                                             \
-        void *sym = dlsym(h, #f);                                                                 \
-        if (!sym) {                                                                               \
-            dlclose(h);                                                                           \
-            return qs_err_set(err, QS_ESCHEMA, "%s has no %s: --format csv instead",             \
-                              QS_XLSX_SONAME, #f);                                                \
-        }                                                                                         \
-        memcpy(&lx.f, &sym, sizeof lx.f);                                                         \
+#define X(f)                                                                                       \
+    {                                                                                              \
+        void *sym = dlsym(h, #f);                                                                  \
+        if (!sym) {                                                                                \
+            dlclose(h);                                                                            \
+            return qs_err_set(err, QS_ESCHEMA, "%s has no %s: --format csv instead",               \
+                              QS_XLSX_SONAME, #f);                                                 \
+        }                                                                                          \
+        memcpy(&lx.f, &sym, sizeof lx.f);                                                          \
     }
     XLSX_FUNCS(X)
 #undef X
@@ -133,11 +149,11 @@ int report_write_xlsx(const rbook *b, const char *path, qs_err *err)
                     break;
                 case RC_VERDICT:
                     lx.worksheet_write_string(ws, row, col, qs_verdict_label(c->v),
-                                           c->v == QS_VERDICT_PASS   ? pass
-                                           : c->v == QS_VERDICT_FAIL ? failf
-                                           : c->v == QS_VERDICT_NODATA ? nodata
-                                           : c->v == QS_VERDICT_PENDING ? pending
-                                                                       : NULL);
+                                              c->v == QS_VERDICT_PASS      ? pass
+                                              : c->v == QS_VERDICT_FAIL    ? failf
+                                              : c->v == QS_VERDICT_NODATA  ? nodata
+                                              : c->v == QS_VERDICT_PENDING ? pending
+                                                                           : NULL);
                     break;
                 }
             }

@@ -28,9 +28,9 @@ typedef struct qs_admit_waiter {
 } qs_admit_waiter;
 
 typedef struct qs_admit {
-    unsigned max;          /* messages with the store thread at most (>= 1) */
-    unsigned inflight;     /* messages with it now */
-    bool admitting;        /* inside a qs_admit_next round: its waiter goes first */
+    unsigned max;      /* messages with the store thread at most (>= 1) */
+    unsigned inflight; /* messages with it now */
+    bool admitting;    /* inside a qs_admit_next round: its waiter goes first */
     qs_admit_waiter *head, *tail;
     uint64_t waits;        /* turns waited (qs_admit_wait that queued) */
     uint64_t max_inflight; /* most messages with the store thread at once */

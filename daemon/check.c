@@ -13,7 +13,6 @@
 #include "proto/scope.h"
 #include "store/store.h"
 
-
 /* ---- --check ---- */
 
 /* --check --connect: one TCP connection and TLS handshake to the upstream,
@@ -54,8 +53,8 @@ static int check_connect(const qs_config *cfg, qs_tls_ctx *ctx)
     qs_net_conn *c = NULL;
     qs_net_opts o = {.handshake_timeout_ms = (uint64_t)cfg->handshake_timeout * 1000};
     qs_err e = {0};
-    int rc = qs_net_connect(&c, &loop, cfg->up.address, cfg->up.port, cfg->up.host, ctx, &cb,
-                            &o, &p, &e);
+    int rc = qs_net_connect(&c, &loop, cfg->up.address, cfg->up.port, cfg->up.host, ctx, &cb, &o,
+                            &p, &e);
     if (rc == 0)
         uv_run(&loop, UV_RUN_DEFAULT);
     else
@@ -63,10 +62,13 @@ static int check_connect(const qs_config *cfg, qs_tls_ctx *ctx)
     uv_loop_close(&loop);
     if (p.tls_ok) {
         printf("connect: TCP to %s:%d ok; TLS 1.3 ok: the aggregator's certificate names node %s "
-               "and host %s\n", cfg->up.address, cfg->up.port, p.peer, cfg->up.host);
+               "and host %s\n",
+               cfg->up.address, cfg->up.port, p.peer, cfg->up.host);
         if (!qs_node_is_below(p.peer, cfg->node)) {
-            fprintf(stderr, "qianshoud --check: the upstream's certificate names node %s, which "
-                    "is not above this node (%s): a sync would be refused\n", p.peer, cfg->node);
+            fprintf(stderr,
+                    "qianshoud --check: the upstream's certificate names node %s, which "
+                    "is not above this node (%s): a sync would be refused\n",
+                    p.peer, cfg->node);
             return QS_EXIT_ENV;
         }
         return 0;
@@ -105,9 +107,11 @@ int qs_check_run(const qs_config *cfg, bool connect)
                    QS_CRL_WARN_DAYS);
     }
     if (strcmp(in.node_id, cfg->node) != 0) {
-        fprintf(stderr, "qianshoud --check: node id mismatch: the config says %s ([node] id) "
-                "but the certificate %s says %s\n", cfg->node,
-                cfg->role == QS_ROLE_AGGREGATOR ? cfg->listen.cert : cfg->up.cert, in.node_id);
+        fprintf(stderr,
+                "qianshoud --check: node id mismatch: the config says %s ([node] id) "
+                "but the certificate %s says %s\n",
+                cfg->node, cfg->role == QS_ROLE_AGGREGATOR ? cfg->listen.cert : cfg->up.cert,
+                in.node_id);
         goto out;
     }
     char db[QS_CFG_PATH + 32];
@@ -124,12 +128,15 @@ int qs_check_run(const qs_config *cfg, bool connect)
             goto out;
         }
         if (strcmp(si.node, cfg->node) != 0) {
-            fprintf(stderr, "qianshoud --check: node id mismatch: the config says %s ([node] id) "
-                    "but the store in %s belongs to %s\n", cfg->node, cfg->data_dir, si.node);
+            fprintf(stderr,
+                    "qianshoud --check: node id mismatch: the config says %s ([node] id) "
+                    "but the store in %s belongs to %s\n",
+                    cfg->node, cfg->data_dir, si.node);
             goto out;
         }
         if (si.role != cfg->role) {
-            fprintf(stderr, "qianshoud --check: role mismatch: the config says %s but the store "
+            fprintf(stderr,
+                    "qianshoud --check: role mismatch: the config says %s but the store "
                     "in %s was made for the other role\n",
                     cfg->role == QS_ROLE_COUNTY ? "county" : "aggregator", cfg->data_dir);
             goto out;
@@ -143,7 +150,8 @@ int qs_check_run(const qs_config *cfg, bool connect)
         if (cfg->role == QS_ROLE_AGGREGATOR &&
             qs_store_count_eq(st, QS_K_COUNTY, NULL, 0, &counties, &e) == 0) {
             printf("children: %llu counties in the reference data, %u codes in [listen] "
-                   "children\n", (unsigned long long)counties, cfg->listen.nchildren);
+                   "children\n",
+                   (unsigned long long)counties, cfg->listen.nchildren);
             if (counties == 0 && cfg->listen.nchildren == 0)
                 printf("warning: no county is known yet, so every county will be refused: "
                        "load the plan's reference data (README, \"Operating the aggregator\")\n");
@@ -158,4 +166,3 @@ out:
     qs_tls_ctx_unref(ctx);
     return rc;
 }
-

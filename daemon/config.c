@@ -22,11 +22,20 @@ typedef struct parse_state {
 } parse_state;
 
 enum {
-    SEEN_ID = 1u << 0, SEEN_ROLE = 1u << 1, SEEN_DIR = 1u << 2,
-    SEEN_UP_HOST = 1u << 3, SEEN_UP_ADDR = 1u << 4, SEEN_UP_PORT = 1u << 5,
-    SEEN_UP_CA = 1u << 6, SEEN_UP_CERT = 1u << 7, SEEN_UP_KEY = 1u << 8,
-    SEEN_L_PORT = 1u << 9, SEEN_L_CA = 1u << 10, SEEN_L_CERT = 1u << 11,
-    SEEN_L_KEY = 1u << 12, SEEN_L_CRL = 1u << 13,
+    SEEN_ID = 1u << 0,
+    SEEN_ROLE = 1u << 1,
+    SEEN_DIR = 1u << 2,
+    SEEN_UP_HOST = 1u << 3,
+    SEEN_UP_ADDR = 1u << 4,
+    SEEN_UP_PORT = 1u << 5,
+    SEEN_UP_CA = 1u << 6,
+    SEEN_UP_CERT = 1u << 7,
+    SEEN_UP_KEY = 1u << 8,
+    SEEN_L_PORT = 1u << 9,
+    SEEN_L_CA = 1u << 10,
+    SEEN_L_CERT = 1u << 11,
+    SEEN_L_KEY = 1u << 12,
+    SEEN_L_CRL = 1u << 13,
 };
 
 static int parse_uint(const char *v, unsigned long long max, unsigned long long *out)
@@ -51,11 +60,11 @@ static int set_str(char *dst, size_t n, const char *v)
     return 0;
 }
 
-#define BAD(...)                                                                           \
-    do {                                                                                   \
-        qs_err_set(ps->e, QS_EINVAL, __VA_ARGS__);                                         \
-        ps->failed = 1;                                                                    \
-        return 0;                                                                          \
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        qs_err_set(ps->e, QS_EINVAL, __VA_ARGS__);                                                 \
+        ps->failed = 1;                                                                            \
+        return 0;                                                                                  \
     } while (0)
 
 /* [listen] children: codes separated by spaces or commas, appended. */
@@ -87,28 +96,25 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (ps->failed)
         return 0;
 #define IS(s, k) (strcmp(section, s) == 0 && strcmp(key, k) == 0)
-#define STR(field, bit)                                                                    \
-    do {                                                                                   \
-        if (set_str(field, sizeof field, value) != 0)                                      \
-            BAD("[%s] %s: empty or longer than %zu bytes", section, key,  \
-                sizeof field - 1);                                                         \
-        ps->seen |= (bit);                                                                 \
-        return 1;                                                                          \
+#define STR(field, bit)                                                                            \
+    do {                                                                                           \
+        if (set_str(field, sizeof field, value) != 0)                                              \
+            BAD("[%s] %s: empty or longer than %zu bytes", section, key, sizeof field - 1);        \
+        ps->seen |= (bit);                                                                         \
+        return 1;                                                                                  \
     } while (0)
-#define PORT(field, bit)                                                                   \
-    do {                                                                                   \
-        if (parse_uint(value, 65535, &u) != 0 || u == 0)                                   \
-            BAD("[%s] %s: \"%s\" is not a port number (1..65535)", \
-                section, key, value);                                                      \
-        field = (int)u;                                                                    \
-        ps->seen |= (bit);                                                                 \
-        return 1;                                                                          \
+#define PORT(field, bit)                                                                           \
+    do {                                                                                           \
+        if (parse_uint(value, 65535, &u) != 0 || u == 0)                                           \
+            BAD("[%s] %s: \"%s\" is not a port number (1..65535)", section, key, value);           \
+        field = (int)u;                                                                            \
+        ps->seen |= (bit);                                                                         \
+        return 1;                                                                                  \
     } while (0)
 
     if (IS("node", "id")) {
         if (!qs_tls_valid_node_id(value, strlen(value)))
-            BAD("[node] id: \"%s\" is not a division code (6 or 9 digits)",
-                value);
+            BAD("[node] id: \"%s\" is not a division code (6 or 9 digits)", value);
         STR(c->node, SEEN_ID);
     }
     if (IS("node", "role")) {
@@ -139,8 +145,7 @@ static int handler(void *user, const char *section, const char *key, const char 
         STR(c->up.crl, 0);
     if (IS("upstream", "interval")) {
         if (parse_uint(value, 7u * 86400u, &u) != 0)
-            BAD("[upstream] interval: \"%s\" is not a number of seconds (0..604800)",
-                value);
+            BAD("[upstream] interval: \"%s\" is not a number of seconds (0..604800)", value);
         c->up.interval = (unsigned)u;
         return 1;
     }
@@ -158,16 +163,15 @@ static int handler(void *user, const char *section, const char *key, const char 
     }
     if (IS("upstream", "edit_max_delay")) {
         if (parse_uint(value, 86400, &u) != 0 || u < 1)
-            BAD("[upstream] edit_max_delay: \"%s\" is not a number of seconds (1..86400)",
-                value);
+            BAD("[upstream] edit_max_delay: \"%s\" is not a number of seconds (1..86400)", value);
         c->up.edit_max_delay = (unsigned)u;
         return 1;
     }
     if (IS("upstream", "nightly")) {
         int h, m;
         char extra;
-        if (sscanf(value, "%d:%d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 ||
-            m > 59 || strlen(value) != 5)
+        if (sscanf(value, "%d:%d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59 ||
+            strlen(value) != 5)
             BAD("[upstream] nightly: \"%s\" is not a time HH:MM", value);
         c->up.nightly_min = h * 60 + m;
         return 1;
@@ -186,8 +190,7 @@ static int handler(void *user, const char *section, const char *key, const char 
         STR(c->listen.crl, SEEN_L_CRL);
     if (IS("listen", "max_connections")) {
         if (parse_uint(value, 100000, &u) != 0 || u == 0)
-            BAD("[listen] max_connections: \"%s\" is not a number (1..100000)",
-                value);
+            BAD("[listen] max_connections: \"%s\" is not a number (1..100000)", value);
         c->listen.max_connections = (unsigned)u;
         return 1;
     }
@@ -200,14 +203,19 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (IS("listen", "max_unauthenticated_per_address")) {
         if (parse_uint(value, 100000, &u) != 0 || u == 0)
             BAD("[listen] max_unauthenticated_per_address: \"%s\" is not a number "
-                "(1..100000)", value);
+                "(1..100000)",
+                value);
         c->listen.max_unauth_per_addr = (unsigned)u;
         return 1;
     }
     if (IS("listen", "children"))
         return parse_children(ps, value);
     if (strcmp(section, "limits") == 0) {
-        static const struct { const char *name; size_t off; unsigned max; } tmo[] = {
+        static const struct {
+            const char *name;
+            size_t off;
+            unsigned max;
+        } tmo[] = {
             {"handshake_timeout", offsetof(qs_config, handshake_timeout), 3600},
             {"hello_timeout", offsetof(qs_config, hello_timeout), 3600},
             {"idle_timeout", offsetof(qs_config, idle_timeout), 86400},
@@ -222,10 +230,13 @@ static int handler(void *user, const char *section, const char *key, const char 
             memcpy((char *)c + tmo[i].off, &v, sizeof v);
             return 1;
         }
-        static const struct { const char *name; size_t off; } lim[] = {
+        static const struct {
+            const char *name;
+            size_t off;
+        } lim[] = {
 #define L(f) {#f, offsetof(qs_limits, f)}
-            L(max_frame), L(max_payload), L(max_str), L(max_array), L(max_depth),
-            L(max_objects), L(max_batch), L(max_body), L(max_ancestry), L(max_parents),
+            L(max_frame),   L(max_payload), L(max_str),  L(max_array),    L(max_depth),
+            L(max_objects), L(max_batch),   L(max_body), L(max_ancestry), L(max_parents),
 #undef L
         };
         if (strcmp(key, "store_queue") == 0) {
@@ -237,7 +248,8 @@ static int handler(void *user, const char *section, const char *key, const char 
         if (strcmp(key, "net_max_queued") == 0) {
             if (parse_uint(value, 1u << 30, &u) != 0 || u < 65536)
                 BAD("[limits] net_max_queued: \"%s\" is not a byte count "
-                    "(65536..1073741824)", value);
+                    "(65536..1073741824)",
+                    value);
             c->net_max_queued = (size_t)u;
             return 1;
         }
@@ -267,14 +279,24 @@ static int handler(void *user, const char *section, const char *key, const char 
 
 static const char *missing(unsigned seen, unsigned want)
 {
-    static const struct { unsigned bit; const char *name; } req[] = {
-        {SEEN_ID, "[node] id"},           {SEEN_ROLE, "[node] role"},
-        {SEEN_DIR, "[node] data_dir"},    {SEEN_UP_HOST, "[upstream] host"},
-        {SEEN_UP_ADDR, "[upstream] address"}, {SEEN_UP_PORT, "[upstream] port"},
-        {SEEN_UP_CA, "[upstream] ca"},    {SEEN_UP_CERT, "[upstream] cert"},
-        {SEEN_UP_KEY, "[upstream] key"},  {SEEN_L_PORT, "[listen] port"},
-        {SEEN_L_CA, "[listen] ca"},       {SEEN_L_CERT, "[listen] cert"},
-        {SEEN_L_KEY, "[listen] key"},     {SEEN_L_CRL, "[listen] crl"},
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } req[] = {
+        {SEEN_ID, "[node] id"},
+        {SEEN_ROLE, "[node] role"},
+        {SEEN_DIR, "[node] data_dir"},
+        {SEEN_UP_HOST, "[upstream] host"},
+        {SEEN_UP_ADDR, "[upstream] address"},
+        {SEEN_UP_PORT, "[upstream] port"},
+        {SEEN_UP_CA, "[upstream] ca"},
+        {SEEN_UP_CERT, "[upstream] cert"},
+        {SEEN_UP_KEY, "[upstream] key"},
+        {SEEN_L_PORT, "[listen] port"},
+        {SEEN_L_CA, "[listen] ca"},
+        {SEEN_L_CERT, "[listen] cert"},
+        {SEEN_L_KEY, "[listen] key"},
+        {SEEN_L_CRL, "[listen] crl"},
     };
     for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
         if ((want & req[i].bit) && !(seen & req[i].bit))
@@ -314,8 +336,10 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
         return r > 0 ? qs_err_prefix(e, "config %s:%d", path, r)
                      : qs_err_prefix(e, "config %s", path);
     if (r != 0)
-        return qs_err_set(e, QS_EINVAL, "config %s:%d: not INI syntax (a line is [section], "
-                          "key = value, or a comment starting with # or ;)", path, r);
+        return qs_err_set(e, QS_EINVAL,
+                          "config %s:%d: not INI syntax (a line is [section], "
+                          "key = value, or a comment starting with # or ;)",
+                          path, r);
     const char *m = missing(ps.seen, SEEN_ID | SEEN_ROLE | SEEN_DIR);
     if (!m) {
         unsigned want = cfg->role == QS_ROLE_COUNTY
@@ -325,12 +349,14 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
         m = missing(ps.seen, want);
     }
     if (m)
-        return qs_err_set(e, QS_EINVAL, "config %s: %s: missing (required for role %s)", path,
-                          m, cfg->role == QS_ROLE_AGGREGATOR ? "aggregator" : "county");
+        return qs_err_set(e, QS_EINVAL, "config %s: %s: missing (required for role %s)", path, m,
+                          cfg->role == QS_ROLE_AGGREGATOR ? "aggregator" : "county");
     for (unsigned i = 0; i < cfg->listen.nchildren; i++)
         if (!qs_node_is_below(cfg->node, cfg->listen.children[i]))
-            return qs_err_set(e, QS_EINVAL, "config %s: [listen] children: %s is not a node "
-                              "below [node] id %s", path, cfg->listen.children[i], cfg->node);
+            return qs_err_set(e, QS_EINVAL,
+                              "config %s: [listen] children: %s is not a node "
+                              "below [node] id %s",
+                              path, cfg->listen.children[i], cfg->node);
     return 0;
 }
 
@@ -342,8 +368,8 @@ void qs_config_sock_path(const qs_config *cfg, char *out, size_t n)
 int qs_config_tls_ctx(const qs_config *cfg, qs_tls_ctx **out, qs_err *e)
 {
     if (cfg->role == QS_ROLE_AGGREGATOR)
-        return qs_tls_ctx_new(out, QS_TLS_SERVER, cfg->listen.ca, cfg->listen.cert,
-                              cfg->listen.key, cfg->listen.crl, e);
+        return qs_tls_ctx_new(out, QS_TLS_SERVER, cfg->listen.ca, cfg->listen.cert, cfg->listen.key,
+                              cfg->listen.crl, e);
     return qs_tls_ctx_new(out, QS_TLS_CLIENT, cfg->up.ca, cfg->up.cert, cfg->up.key,
                           cfg->up.crl[0] ? cfg->up.crl : NULL, e);
 }

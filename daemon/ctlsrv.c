@@ -161,8 +161,8 @@ static void on_accept(uv_stream_t *server, int status)
         client_close(cl);
 }
 
-int qs_ctlsrv_listen(qs_ctlsrv **out, uv_loop_t *loop, const char *path,
-                     qs_ctlsrv_request_fn fn, void *data, qs_err *e)
+int qs_ctlsrv_listen(qs_ctlsrv **out, uv_loop_t *loop, const char *path, qs_ctlsrv_request_fn fn,
+                     void *data, qs_err *e)
 {
     *out = NULL;
     qs_ctlsrv *s = qs_xcalloc(1, sizeof *s);

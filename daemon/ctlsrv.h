@@ -30,8 +30,8 @@ typedef void (*qs_ctlsrv_request_fn)(void *data, qs_ctlsrv_client *cl, json_t *r
 
 /* Listen on path (a stale socket file is removed: the caller holds the data
  * directory's lock). 0 or QS_EIO with the reason. */
-int qs_ctlsrv_listen(qs_ctlsrv **out, uv_loop_t *loop, const char *path,
-                     qs_ctlsrv_request_fn fn, void *data, qs_err *e);
+int qs_ctlsrv_listen(qs_ctlsrv **out, uv_loop_t *loop, const char *path, qs_ctlsrv_request_fn fn,
+                     void *data, qs_err *e);
 /* Stop accepting and close every client (held ones are freed on release). */
 void qs_ctlsrv_close(qs_ctlsrv *s);
 

@@ -20,36 +20,36 @@
 #define TAG_LINK 0x5153534c
 #define DEFAULT_WINDOW 4
 #define LINK_MAX_INPUT (1u << 20) /* bytes received while a message is processed */
-#define DEFAULT_MAX_JOBS 16 /* messages with the store thread, all links together */
+#define DEFAULT_MAX_JOBS 16       /* messages with the store thread, all links together */
 #define DEFAULT_HELLO_MS 5000
 
 /* What the store thread touches, only while a job of this link runs there
  * (one at a time; the loop thread makes and frees it, between jobs). */
 typedef struct link_store_side {
-    qs_session *sess;         /* the session: every call on the store thread */
-    qs_buf *emit_to;          /* the running job's output */
-    uint64_t emitted;         /* bytes framed by that job */
-    unsigned frames_out;      /* crash hook: session frames emitted */
-    size_t hook_cut;          /* crash hook: job output ends after frame k (+1; 0 = not) */
+    qs_session *sess;    /* the session: every call on the store thread */
+    qs_buf *emit_to;     /* the running job's output */
+    uint64_t emitted;    /* bytes framed by that job */
+    unsigned frames_out; /* crash hook: session frames emitted */
+    size_t hook_cut;     /* crash hook: job output ends after frame k (+1; 0 = not) */
 } link_store_side;
 
 /* The rest is the loop thread's. */
 struct qs_link {
     int tag_;
     qs_link_env *env;
-    qs_net_conn *conn;        /* NULL once closed */
+    qs_net_conn *conn; /* NULL once closed */
     qs_link *prev, *next;
     int client;
     link_store_side st;
     qs_frame_decoder *dec;
-    int job_busy;             /* a job is in flight: no new message is taken */
-    int ended;                /* on_end delivered */
-    int settled;              /* the result is final: DONE (done = 1) or an error */
-    int done;                 /* the session finished (DONE) */
-    qs_buf in;                /* received bytes not yet given to the decoder */
-    qs_buf out;               /* framed bytes not yet accepted by qs_net */
+    int job_busy; /* a job is in flight: no new message is taken */
+    int ended;    /* on_end delivered */
+    int settled;  /* the result is final: DONE (done = 1) or an error */
+    int done;     /* the session finished (DONE) */
+    qs_buf in;    /* received bytes not yet given to the decoder */
+    qs_buf out;   /* framed bytes not yet accepted by qs_net */
     qs_link_result res;
-    unsigned frames_in;       /* crash hook: session frames handed to the session */
+    unsigned frames_in; /* crash hook: session frames handed to the session */
     /* the next message, decoded and checked while the job works (read-ahead) */
     int has_ahead;
     qs_msg ahead;
@@ -61,18 +61,18 @@ struct qs_link {
 typedef struct ljob {
     qs_job job;
     qs_link *l;
-    int start;                /* qs_session_start instead of a message */
+    int start; /* qs_session_start instead of a message */
     qs_msg msg;
-    qs_precheck *pre;         /* msg's batch, checked on the loop thread (or NULL) */
+    qs_precheck *pre; /* msg's batch, checked on the loop thread (or NULL) */
     int rc;
     qs_err err;
-    qs_buf out;               /* frames emitted while the job ran */
+    qs_buf out; /* frames emitted while the job ran */
     uint64_t out_bytes;
-    unsigned nth_in;          /* this message's number among the frames received */
-    int applied;              /* a batch was applied (group commit counters) */
-    size_t group;             /* batches in its transaction (first of a group: > 0) */
+    unsigned nth_in; /* this message's number among the frames received */
+    int applied;     /* a batch was applied (group commit counters) */
+    size_t group;    /* batches in its transaction (first of a group: > 0) */
     bool sess_done;
-    qs_sess_stats stats;      /* snapshot after the job */
+    qs_sess_stats stats; /* snapshot after the job */
 } ljob;
 
 typedef struct donejob { /* the end of a failed session, fire and forget */
@@ -128,14 +128,18 @@ static void parse_hook(qs_link_env *env)
     else if (*end && strcmp(end, ":out") != 0)
         k = 0;
     if (k == 0 || k > 1000000) {
-        qs_log(QS_LOG_WARN, "test", "QIANSHOU_TEST_EXIT_AFTER_FRAME=%s is not k[:in|:out] "
-               "(k >= 1): ignored", v);
+        qs_log(QS_LOG_WARN, "test",
+               "QIANSHOU_TEST_EXIT_AFTER_FRAME=%s is not k[:in|:out] "
+               "(k >= 1): ignored",
+               v);
         return;
     }
     env->exit_after = (unsigned)k;
     env->exit_in = in;
-    qs_log(QS_LOG_WARN, "test", "QIANSHOU_TEST_EXIT_AFTER_FRAME: this daemon kills itself "
-           "after frame %lu %s of a session", k, in ? "received" : "sent");
+    qs_log(QS_LOG_WARN, "test",
+           "QIANSHOU_TEST_EXIT_AFTER_FRAME: this daemon kills itself "
+           "after frame %lu %s of a session",
+           k, in ? "received" : "sent");
 }
 
 void qs_link_env_init(qs_link_env *env)
@@ -285,7 +289,8 @@ static int frame_msg(const qs_msg *m, int zstd, const qs_limits *lim, qs_buf *ou
     qs_buf_init(&payload, 0);
     int rc = qs_msg_encode(m, &payload, e);
     if (rc == 0)
-        rc = qs_frame_encode(payload.data, payload.len, zstd ? QS_FRAME_ZSTD_LEVEL : 0, lim, out, e);
+        rc =
+            qs_frame_encode(payload.data, payload.len, zstd ? QS_FRAME_ZSTD_LEVEL : 0, lim, out, e);
     qs_buf_free(&payload);
     return rc;
 }
@@ -295,8 +300,8 @@ static int emit_cb(void *ctx, const qs_msg *m)
 {
     qs_link *l = ctx;
     const qs_sess_stats *st = qs_session_stats(l->st.sess);
-    int zstd = (st->features & QS_FEAT_ZSTD) && m->type != QS_MSG_HELLO &&
-               m->type != QS_MSG_WELCOME;
+    int zstd =
+        (st->features & QS_FEAT_ZSTD) && m->type != QS_MSG_HELLO && m->type != QS_MSG_WELCOME;
     size_t before = l->st.emit_to->len;
     qs_err e = {0};
     if (frame_msg(m, zstd, &l->env->cfg->limits, l->st.emit_to, &e) != 0) {
@@ -366,8 +371,8 @@ static void work_failed_end(qs_job *job, qs_store *st)
     donejob *j = (donejob *)job;
     qs_err e = {0};
     if (qs_store_peer_done(st, j->peer, false, j->error, UINT64_MAX, &e) != 0)
-        qs_log(QS_LOG_ERROR, "store", "cannot record the end of the session with %s: %s",
-               j->peer, e.msg);
+        qs_log(QS_LOG_ERROR, "store", "cannot record the end of the session with %s: %s", j->peer,
+               e.msg);
 }
 
 static void free_job(qs_job *job)
@@ -494,12 +499,13 @@ static void note_hello(qs_link *l, const qs_sess_stats *st)
     l->res.skew_rejected = st->skew_rejected;
     l->res.inc_reset = st->inc_reset;
     if (st->skew_rejected)
-        qs_log(QS_LOG_WARN, "clock", "%s's clock reading (HLC) is %lld ms ahead of ours: beyond "
+        qs_log(QS_LOG_WARN, "clock",
+               "%s's clock reading (HLC) is %lld ms ahead of ours: beyond "
                "the maximum offset, our clock was not moved; its wall clock is %lld ms from "
-               "ours", l->res.peer, (long long)st->hlc_ahead_ms, (long long)st->skew_ms);
+               "ours",
+               l->res.peer, (long long)st->hlc_ahead_ms, (long long)st->skew_ms);
     if (st->inc_reset)
-        qs_log(QS_LOG_INFO, "session", "%s has a new incarnation: cursors start over",
-               l->res.peer);
+        qs_log(QS_LOG_INFO, "session", "%s has a new incarnation: cursors start over", l->res.peer);
     qs_log(QS_LOG_DEBUG, "session", "%s: HELLO/WELCOME exchanged (skew %lld ms, zstd %s)",
            l->res.peer, (long long)st->skew_ms, (st->features & QS_FEAT_ZSTD) ? "on" : "off");
 }
@@ -519,10 +525,10 @@ static void log_done(qs_link *l)
         qs_log(QS_LOG_INFO, "session",
                "%s: sync done: received %llu, sent %llu, rejected %llu, conflicts %llu, "
                "%llu bytes in, %llu out (skew %lld ms)",
-               l->res.peer, (unsigned long long)st->received,
-               (unsigned long long)st->records_sent, (unsigned long long)st->rejected,
-               (unsigned long long)st->conflicts, (unsigned long long)l->res.bytes_received,
-               (unsigned long long)l->res.bytes_sent, (long long)l->res.skew_ms);
+               l->res.peer, (unsigned long long)st->received, (unsigned long long)st->records_sent,
+               (unsigned long long)st->rejected, (unsigned long long)st->conflicts,
+               (unsigned long long)l->res.bytes_received, (unsigned long long)l->res.bytes_sent,
+               (long long)l->res.skew_ms);
 }
 
 static void finish_job(ljob *j);
@@ -675,7 +681,7 @@ static qs_precheck *precheck(qs_link *l, const qs_msg *m)
     bool keep = store_not_busy(l);
     for (uint32_t i = 0; i < n; i++)
         qs_precheck_run(l->env->cfg->node, &l->env->cfg->limits, l->res.peer, dir,
-                          &m->u.batch.recs[i], keep, &pre[i]);
+                        &m->u.batch.recs[i], keep, &pre[i]);
     return pre;
 }
 
@@ -699,8 +705,8 @@ static void process_input(qs_link *l)
         const uint8_t *payload = NULL;
         uint8_t flags = 0;
         qs_err e = {0};
-        int r = qs_frame_decoder_feed(l->dec, l->in.data, l->in.len, &used, &payload, &plen,
-                                      &flags, &e);
+        int r = qs_frame_decoder_feed(l->dec, l->in.data, l->in.len, &used, &payload, &plen, &flags,
+                                      &e);
         if (r < 0) {
             fail(l, r, "bad frame: %s", e.msg);
             return;
@@ -768,8 +774,10 @@ static qs_link *accept_session(qs_link_env *env, qs_net_conn *c)
     const char *peer = qs_net_peer_id(c);
     if (!qs_node_is_below(env->cfg->node, peer)) {
         qs_err e;
-        qs_err_set(&e, QS_EPERM, "the certificate names node %s, which is not below this "
-                   "node (%s)", peer, env->cfg->node);
+        qs_err_set(&e, QS_EPERM,
+                   "the certificate names node %s, which is not below this "
+                   "node (%s)",
+                   peer, env->cfg->node);
         env->counters.refused_place++;
         qs_net_fail(c, &e); /* on_close logs it */
         return NULL;
@@ -800,8 +808,8 @@ static void on_handshake(qs_net_conn *c)
     snprintf(l->res.peer, sizeof l->res.peer, "%s", qs_net_peer_id(c));
     qs_sess_opts o = sess_opts(l->env, l->client);
     o.peer_cert_not_after_ms = (int64_t)qs_net_peer_not_after(c) * 1000;
-    l->st.sess = qs_session_new(l->env->store, l->client ? QS_SESS_CHILD : QS_SESS_PARENT, l->res.peer, &o,
-                             emit_cb, l);
+    l->st.sess = qs_session_new(l->env->store, l->client ? QS_SESS_CHILD : QS_SESS_PARENT,
+                                l->res.peer, &o, emit_cb, l);
     qs_log(QS_LOG_INFO, "session", "connected to %s", l->res.peer);
     if (l->client)
         post(l, NULL, NULL);
@@ -850,7 +858,8 @@ static void on_close(qs_net_conn *c, const qs_err *reason)
         if (reason->code)
             l->res.err = *reason;
         else
-            qs_err_set(&l->res.err, QS_EIO, "the peer closed the connection before the "
+            qs_err_set(&l->res.err, QS_EIO,
+                       "the peer closed the connection before the "
                        "session was done");
         /* county: the scheduler logs the link going down once, not every attempt */
         int lvl = l->client ? QS_LOG_DEBUG : QS_LOG_WARN;
@@ -879,8 +888,8 @@ int qs_link_connect(qs_link_env *env, qs_tls_ctx *ctx, qs_err *e)
 {
     const qs_config *cfg = env->cfg;
     qs_link *l = link_new(env, 1);
-    int rc = qs_net_connect(&l->conn, env->loop, cfg->up.address, cfg->up.port, cfg->up.host,
-                            ctx, &g_cb, &env->opts, l, e);
+    int rc = qs_net_connect(&l->conn, env->loop, cfg->up.address, cfg->up.port, cfg->up.host, ctx,
+                            &g_cb, &env->opts, l, e);
     if (rc != 0) {
         l->conn = NULL;
         l->ended = 1;

@@ -46,34 +46,34 @@
 typedef struct qs_link qs_link;
 
 typedef struct qs_link_result {
-    qs_err err;             /* code 0 = the session completed (DONE) */
-    bool handshaked;        /* TLS was up and the peer's id known */
-    bool welcomed;          /* HELLO/WELCOME exchanged */
-    char peer[QS_NODE_MAX]; /* "" when the TLS handshake failed */
-    int64_t skew_ms;        /* peer clock - ours, measured at HELLO/WELCOME */
-    bool skew_rejected;     /* beyond the maximum offset: our clock not dragged */
-    bool inc_reset;         /* the peer's incarnation changed: cursors start over */
-    bool renewed;           /* we took a new incarnation: reconnect (err QS_EAGAIN) */
-    qs_sess_stats stats;    /* the session's counters */
+    qs_err err;                          /* code 0 = the session completed (DONE) */
+    bool handshaked;                     /* TLS was up and the peer's id known */
+    bool welcomed;                       /* HELLO/WELCOME exchanged */
+    char peer[QS_NODE_MAX];              /* "" when the TLS handshake failed */
+    int64_t skew_ms;                     /* peer clock - ours, measured at HELLO/WELCOME */
+    bool skew_rejected;                  /* beyond the maximum offset: our clock not dragged */
+    bool inc_reset;                      /* the peer's incarnation changed: cursors start over */
+    bool renewed;                        /* we took a new incarnation: reconnect (err QS_EAGAIN) */
+    qs_sess_stats stats;                 /* the session's counters */
     uint64_t bytes_sent, bytes_received; /* frames (headers + payloads) on the wire */
     int64_t started_ms, ended_ms;
 } qs_link_result;
 
 typedef struct qs_link_counters { /* aggregated over links, loop thread */
-    uint64_t apply_txns;    /* qs_store_apply calls made for received batches */
-    uint64_t apply_batches; /* batches applied by them */
-    uint64_t max_group;     /* most batches in one transaction */
-    uint64_t read_ahead;    /* messages decoded and checked while the link's last one was
-                               with the store thread */
-    uint64_t replaced;      /* sessions closed because the same node connected again */
-    uint64_t refused_place; /* certificates naming a node not below this one */
+    uint64_t apply_txns;          /* qs_store_apply calls made for received batches */
+    uint64_t apply_batches;       /* batches applied by them */
+    uint64_t max_group;           /* most batches in one transaction */
+    uint64_t read_ahead;          /* messages decoded and checked while the link's last one was
+                                     with the store thread */
+    uint64_t replaced;            /* sessions closed because the same node connected again */
+    uint64_t refused_place;       /* certificates naming a node not below this one */
 } qs_link_counters;
 
 typedef struct qs_link_env {
-    int tag_;                  /* private: set by qs_link_env_init */
+    int tag_; /* private: set by qs_link_env_init */
     uv_loop_t *loop;
     qs_worker *worker;
-    qs_store *store;           /* the worker's store: sessions use it on the store thread only */
+    qs_store *store; /* the worker's store: sessions use it on the store thread only */
     const qs_config *cfg;
     qs_net_opts opts;
     uint32_t window;           /* unacknowledged batches in flight (default 4) */
@@ -84,7 +84,7 @@ typedef struct qs_link_env {
      * thread, when the connection has closed. */
     void (*on_end)(const qs_link_result *r, void *data);
     void *data;
-    unsigned live;             /* sessions not yet freed */
+    unsigned live; /* sessions not yet freed */
     /* Test-only crash hook, from QIANSHOU_TEST_EXIT_AFTER_FRAME=k[:in|:out]
      * (read by qs_link_env_init; default :out): the daemon raises SIGKILL
      * right after it has sent (out) session frame k of a session, or after
@@ -100,7 +100,7 @@ typedef struct qs_link_env {
      * store_queue; set it after qs_link_env_init) messages of all links at
      * most; waits and the most at once are counted there too. */
     qs_admit admission;
-    qs_link *head;             /* private: live sessions */
+    qs_link *head; /* private: live sessions */
 } qs_link_env;
 
 void qs_link_env_init(qs_link_env *env);

@@ -24,8 +24,11 @@ void qs_log_set_level(int level)
 
 int qs_log_parse_level(const char *s)
 {
-    static const struct { const char *name; int level; } names[] = {
-        {"debug", QS_LOG_DEBUG}, {"info", QS_LOG_INFO},   {"warn", QS_LOG_WARN},
+    static const struct {
+        const char *name;
+        int level;
+    } names[] = {
+        {"debug", QS_LOG_DEBUG},  {"info", QS_LOG_INFO},   {"warn", QS_LOG_WARN},
         {"warning", QS_LOG_WARN}, {"error", QS_LOG_ERROR},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

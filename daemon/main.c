@@ -83,19 +83,19 @@ struct daemon_s {
     char upstream[QS_NODE_MAX];
     char last_error[QS_ERR_MSG];
     waiter *waiters;
-    uint64_t sync_no;   /* syncs started */
-    int sync_again;     /* start another when this one ends */
+    uint64_t sync_no; /* syncs started */
+    int sync_again;   /* start another when this one ends */
     int again_why;
-    int renew_retries;  /* reconnects after taking a new incarnation */
-    json_t *last_sync;  /* the last sync's result (county), for status */
+    int renew_retries; /* reconnects after taking a new incarnation */
+    json_t *last_sync; /* the last sync's result (county), for status */
     /* the scheduler (county): why the current sync started; backoff state */
-    int why;            /* QS_WHY_*: why the current (or last) sync started */
-    int have_edit;      /* local edits seen since the last sync started: */
+    int why;             /* QS_WHY_*: why the current (or last) sync started */
+    int have_edit;       /* local edits seen since the last sync started: */
     uint64_t edit_first; /* when the first was seen (loop ms) */
     uint64_t edit_last;  /* when the last was seen (loop ms) */
-    unsigned fails;     /* failed syncs in a row (0: the link is up or untried) */
-    int64_t down_ms;    /* wall ms of the first failure of this run of failures */
-    uint64_t rng;       /* xorshift64 state for the jitter */
+    unsigned fails;      /* failed syncs in a row (0: the link is up or untried) */
+    int64_t down_ms;     /* wall ms of the first failure of this run of failures */
+    uint64_t rng;        /* xorshift64 state for the jitter */
 };
 
 /* ---- helpers ---- */
@@ -119,7 +119,8 @@ static void warn_expiry(const qs_tls_ctx_info *in)
     if (in->crl_next_update && in->crl_next_update - now < QS_CRL_WARN_DAYS * 86400L) {
         char b[32];
         qs_log_iso((int64_t)in->crl_next_update * 1000, b, sizeof b);
-        qs_log(QS_LOG_WARN, "tls", "the CRL's next update is %s, less than %d days away: "
+        qs_log(QS_LOG_WARN, "tls",
+               "the CRL's next update is %s, less than %d days away: "
                "regenerate it with `qs-pki crl` and reload, or every county will be refused",
                b, QS_CRL_WARN_DAYS);
     }
@@ -249,10 +250,11 @@ static void done_ctl(qs_job *job)
             json_object_set_new(o, "ok", json_true());
             json_object_set_new(o, "role", json_string(county ? "county" : "aggregator"));
             json_object_set_new(o, "node", json_string(c->node));
-            json_object_set_new(o, "link", json_string(!county ? "listening"
-                                                        : d->connected ? "connected"
-                                                        : d->syncing   ? "connecting"
-                                                                       : "idle"));
+            json_object_set_new(o, "link",
+                                json_string(!county        ? "listening"
+                                            : d->connected ? "connected"
+                                            : d->syncing   ? "connecting"
+                                                           : "idle"));
             if (county) {
                 const qs_peer *p = NULL;
                 for (size_t i = 0; i < j->npeers; i++)
@@ -269,8 +271,8 @@ static void done_ctl(qs_job *job)
                 json_time(o, "next_attempt", at);
                 json_object_set_new(o, "next_reason",
                                     why ? json_string(qs_sched_why_name(why)) : json_null());
-                json_object_set_new(o, "reason", d->syncing ? json_string(qs_sched_why_name(d->why))
-                                                             : json_null());
+                json_object_set_new(
+                    o, "reason", d->syncing ? json_string(qs_sched_why_name(d->why)) : json_null());
                 json_object_set_new(o, "failed_attempts", json_integer(d->fails));
                 json_time(o, "down_since", d->fails ? d->down_ms : 0);
                 json_object_set_new(o, "last_error",
@@ -278,9 +280,9 @@ static void done_ctl(qs_job *job)
                                                 : p              ? p->last_error
                                                                  : ""));
             } else {
-                json_object_set_new(o, "connections",
-                                    json_integer(d->listener ? qs_net_listener_conns(d->listener)
-                                                             : 0));
+                json_object_set_new(
+                    o, "connections",
+                    json_integer(d->listener ? qs_net_listener_conns(d->listener) : 0));
                 json_object_set_new(o, "nodes", json_integer((json_int_t)j->npeers));
                 json_object_set_new(o, "net", net_json(d));
                 json_object_set_new(o, "last_error", json_string(d->last_error));
@@ -379,7 +381,8 @@ static void ctl_request(void *data, qs_ctlsrv_client *cl, json_t *req)
         qs_worker_post(d->worker, &j->job);
     } else if (strcmp(cmd, "reload") == 0) {
         qs_err e = {0};
-        qs_ctlsrv_reply(cl, do_reload(d, &e) == 0 ? json_pack("{s:b}", "ok", 1) : qs_ctlsrv_error(e.msg));
+        qs_ctlsrv_reply(cl, do_reload(d, &e) == 0 ? json_pack("{s:b}", "ok", 1)
+                                                  : qs_ctlsrv_error(e.msg));
     } else if (strcmp(cmd, "sync") == 0) {
         if (d->cfg.role != QS_ROLE_COUNTY) {
             qs_ctlsrv_reply(cl, qs_ctlsrv_error("an aggregator has no upstream to sync with"));
@@ -531,16 +534,17 @@ static void link_failed(daemon_s *d, const qs_link_result *r)
         if (r->err.code == QS_ECLOCK)
             qs_log(QS_LOG_ERROR, "clock", "%s", r->err.msg);
         else
-            qs_log(QS_LOG_WARN, "sync", "link to %s down: %s; retrying with backoff (at most "
-                   "every %u s), one line when it is back", d->cfg.up.host, r->err.msg,
-                   d->cfg.up.retry_cap);
+            qs_log(QS_LOG_WARN, "sync",
+                   "link to %s down: %s; retrying with backoff (at most "
+                   "every %u s), one line when it is back",
+                   d->cfg.up.host, r->err.msg, d->cfg.up.retry_cap);
     }
     d->fails++;
     if (d->stopping)
         return;
     uint64_t ms = backoff_ms(d);
-    qs_log(QS_LOG_DEBUG, "sync", "attempt %u failed (%s); next in %llu ms", d->fails,
-           r->err.msg, (unsigned long long)ms);
+    qs_log(QS_LOG_DEBUG, "sync", "attempt %u failed (%s); next in %llu ms", d->fails, r->err.msg,
+           (unsigned long long)ms);
     uv_timer_start(&d->retry, on_retry, ms, 0);
 }
 
@@ -549,7 +553,8 @@ static void link_up(daemon_s *d, const qs_link_result *r)
     if (d->fails > 0) {
         char dur[48];
         duration_text(r->ended_ms - d->down_ms, dur, sizeof dur);
-        qs_log(QS_LOG_INFO, "sync", "link to %s back after %s down (%u failed attempts): "
+        qs_log(QS_LOG_INFO, "sync",
+               "link to %s back after %s down (%u failed attempts): "
                "sent %llu records (%llu bytes), received %llu records (%llu bytes)",
                d->cfg.up.host, dur, d->fails, (unsigned long long)r->stats.records_sent,
                (unsigned long long)r->bytes_sent, (unsigned long long)r->stats.pulled,
@@ -627,8 +632,8 @@ static void on_session_end(const qs_link_result *r, void *data)
     if (d->cfg.role != QS_ROLE_COUNTY) {
         /* aggregator: a store failure (disk full, I/O) stays in status until a
          * later session completes; the session logged it */
-        int store_err = r->err.code == QS_EFULL || r->err.code == QS_EBUSY ||
-                        r->err.code == QS_ECORRUPT;
+        int store_err =
+            r->err.code == QS_EFULL || r->err.code == QS_EBUSY || r->err.code == QS_ECORRUPT;
         if (store_err && r->welcomed)
             snprintf(d->last_error, sizeof d->last_error, "session with %s: %.400s", r->peer,
                      r->err.msg);
@@ -704,8 +709,10 @@ static void start_sync(daemon_s *d, int why)
         return;
     }
     if (!qs_sched_runs(d->fails, why)) {
-        qs_log(QS_LOG_DEBUG, "sync", "%s trigger while the link is down: the planned retry "
-               "covers it", qs_sched_why_name(why));
+        qs_log(QS_LOG_DEBUG, "sync",
+               "%s trigger while the link is down: the planned retry "
+               "covers it",
+               qs_sched_why_name(why));
         return;
     }
     uv_timer_stop(&d->retry);
@@ -758,9 +765,10 @@ static void on_settle(uv_timer_t *t)
     daemon_s *d = t->data;
     uint64_t now = uv_now(d->loop);
     if (d->have_edit && now - d->edit_last < QS_SCHED_SETTLE_MS)
-        qs_log(QS_LOG_INFO, "sync", "local edits still coming, the first %llu s ago "
-               "(edit_max_delay %u s): syncing", (unsigned long long)(now - d->edit_first) / 1000,
-               d->cfg.up.edit_max_delay);
+        qs_log(QS_LOG_INFO, "sync",
+               "local edits still coming, the first %llu s ago "
+               "(edit_max_delay %u s): syncing",
+               (unsigned long long)(now - d->edit_first) / 1000, d->cfg.up.edit_max_delay);
     else
         qs_log(QS_LOG_INFO, "sync", "local edits settled: syncing");
     start_sync(d, QS_WHY_EDIT);
@@ -864,8 +872,10 @@ static void work_window(qs_job *job, qs_store *st)
     window_job *j = (window_job *)job;
     qs_err e = {0};
     if (qs_store_set_cert_window(st, j->not_before, j->not_after, &e) != 0)
-        qs_log(QS_LOG_WARN, "store", "cannot record the certificate's validity for the CLI's "
-               "clock check: %s", e.msg);
+        qs_log(QS_LOG_WARN, "store",
+               "cannot record the certificate's validity for the CLI's "
+               "clock check: %s",
+               e.msg);
 }
 
 static void done_window(qs_job *job)
@@ -907,8 +917,10 @@ static int do_reload(daemon_s *d, qs_err *e)
     char b[32] = "none";
     if (in.crl_next_update)
         qs_log_iso((int64_t)in.crl_next_update * 1000, b, sizeof b);
-    qs_log(QS_LOG_INFO, "tls", "reloaded certificates and CRL (CRL next update %s); established "
-           "connections keep their session", b);
+    qs_log(QS_LOG_INFO, "tls",
+           "reloaded certificates and CRL (CRL next update %s); established "
+           "connections keep their session",
+           b);
     warn_expiry(&in);
     post_window(d, &in);
     return 0;
@@ -989,19 +1001,23 @@ static int run_daemon(daemon_s *d)
     d->loop = &loop;
 
     if (geteuid() == 0)
-        qs_log(QS_LOG_WARN, "daemon", "RUNNING AS ROOT: qianshoud talks to the network and "
+        qs_log(QS_LOG_WARN, "daemon",
+               "RUNNING AS ROOT: qianshoud talks to the network and "
                "should run as its own user; the systemd unit runs it as qianshou, by hand use "
                "`setpriv --reuid=qianshou --regid=qianshou --init-groups qianshoud -c FILE`. As "
                "root a flaw reachable from the network would own the machine, and the files it "
-               "creates in %s belong to root", c->data_dir);
+               "creates in %s belong to root",
+               c->data_dir);
     if (mkdir(c->data_dir, 02770) != 0 && errno != EEXIST) {
         qs_log(QS_LOG_ERROR, "daemon", "cannot create the data directory %s: %s", c->data_dir,
                strerror(errno));
         goto out;
     }
     if (qs_store_lock(c->data_dir, &d->lock_fd, &e) != 0) {
-        qs_log(QS_LOG_ERROR, "daemon", "refusing to start: another qianshoud holds the lock on "
-               "%s (%s)", c->data_dir, e.msg);
+        qs_log(QS_LOG_ERROR, "daemon",
+               "refusing to start: another qianshoud holds the lock on "
+               "%s (%s)",
+               c->data_dir, e.msg);
         goto out;
     }
     if (qs_config_tls_ctx(c, &d->ctx, &e) != 0) {
@@ -1011,8 +1027,10 @@ static int run_daemon(daemon_s *d)
     qs_tls_ctx_info in;
     qs_tls_ctx_get_info(d->ctx, &in);
     if (strcmp(in.node_id, c->node) != 0) {
-        qs_log(QS_LOG_ERROR, "tls", "node id mismatch: the config says %s but the certificate "
-               "says %s", c->node, in.node_id);
+        qs_log(QS_LOG_ERROR, "tls",
+               "node id mismatch: the config says %s but the certificate "
+               "says %s",
+               c->node, in.node_id);
         goto out;
     }
     warn_expiry(&in);
@@ -1030,8 +1048,10 @@ static int run_daemon(daemon_s *d)
     if (access(db, F_OK) != 0) {
         so.create = true;
         so.role = c->role;
-        qs_log(QS_LOG_INFO, "store", "creating a new store in %s for node %s (its name: "
-               "`qianshou init --name NAME`)", c->data_dir, c->node);
+        qs_log(QS_LOG_INFO, "store",
+               "creating a new store in %s for node %s (its name: "
+               "`qianshou init --name NAME`)",
+               c->data_dir, c->node);
     }
     if (qs_store_open(&so, &d->store, &e) != 0) {
         qs_log(QS_LOG_ERROR, "store", "%s", e.msg);
@@ -1044,8 +1064,10 @@ static int run_daemon(daemon_s *d)
     if (c->role == QS_ROLE_COUNTY && qs_store_data_version(d->store, &d->data_version, &e) == 0)
         d->have_version = 1;
     if (qs_store_set_cert_window(d->store, (int64_t)in.not_before, (int64_t)in.not_after, &e))
-        qs_log(QS_LOG_WARN, "store", "cannot record the certificate's validity for the CLI's "
-               "clock check: %s", e.msg);
+        qs_log(QS_LOG_WARN, "store",
+               "cannot record the certificate's validity for the CLI's "
+               "clock check: %s",
+               e.msg);
     if (qs_worker_start(&d->worker, &loop, d->store, &e) != 0) {
         qs_log(QS_LOG_ERROR, "daemon", "%s", e.msg);
         goto out;
@@ -1091,8 +1113,8 @@ static int run_daemon(daemon_s *d)
     }
     if (c->role == QS_ROLE_AGGREGATOR) {
         if (qs_net_listen(&d->listener, &loop, c->listen.address, c->listen.port, d->ctx,
-                          c->listen.max_connections, qs_link_server_callbacks(),
-                          &d->env.opts, &d->env, &e) != 0) {
+                          c->listen.max_connections, qs_link_server_callbacks(), &d->env.opts,
+                          &d->env, &e) != 0) {
             qs_log(QS_LOG_ERROR, "net", "cannot listen on %s:%d: %s", c->listen.address,
                    c->listen.port, e.msg);
             begin_stop(d, "startup failed");
@@ -1102,8 +1124,8 @@ static int run_daemon(daemon_s *d)
         qs_log(QS_LOG_INFO, "daemon", "aggregator %s listening on %s:%d", c->node,
                c->listen.address, qs_net_listener_port(d->listener));
     } else {
-        qs_log(QS_LOG_INFO, "daemon", "county %s started; upstream %s (%s:%d)", c->node,
-               c->up.host, c->up.address, c->up.port);
+        qs_log(QS_LOG_INFO, "daemon", "county %s started; upstream %s (%s:%d)", c->node, c->up.host,
+               c->up.address, c->up.port);
         if (c->up.interval)
             uv_timer_start(&d->interval, on_interval, (uint64_t)c->up.interval * 1000,
                            (uint64_t)c->up.interval * 1000);
@@ -1154,11 +1176,21 @@ int main(int argc, char **argv)
     qs_malloc_tune();
     while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': path = optarg; break;
-        case 'k': check = 1; break;
-        case 'C': connect = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return QS_EXIT_USAGE;
+        case 'c':
+            path = optarg;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'C':
+            connect = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return QS_EXIT_USAGE;
         }
     }
     if (!path || optind != argc || (connect && !check)) {

@@ -23,7 +23,7 @@
 #define DEFAULT_CLOSE_MS 5000
 #define DEFAULT_MAX_UNAUTH 64
 #define DEFAULT_MAX_UNAUTH_PER_ADDR 8
-#define TICK_MS 250 /* how often an established conn checks its idle and deadline clocks */
+#define TICK_MS 250          /* how often an established conn checks its idle and deadline clocks */
 #define REFUSAL_LOG_MS 10000 /* at most one line per period about refused floods */
 #define RECORD_PLAINTEXT 16384
 #define RECORD_OVERHEAD 32 /* TLS 1.3 record: 5 header + 1 type + 16 tag, rounded up */
@@ -32,7 +32,7 @@ struct qs_net_conn {
     uv_loop_t *loop;
     uv_tcp_t tcp;
     uv_timer_t timer;
-    uv_timer_t tick;          /* established: idle timeout and deadline */
+    uv_timer_t tick; /* established: idle timeout and deadline */
     uv_connect_t connect_req;
     uv_shutdown_t shutdown_req;
     int open_handles;
@@ -45,11 +45,11 @@ struct qs_net_conn {
     size_t queued;            /* ciphertext bytes in uv_writes not yet called back */
     unsigned pending_writes;
     unsigned connected : 1, reading : 1, paused : 1, established : 1, closing : 1,
-        handles_closing : 1, shutdown_started : 1, want_drain : 1, silent : 1,
-        reason_set : 1, counted_unauth : 1, counted_auth : 1, heard : 1;
+        handles_closing : 1, shutdown_started : 1, want_drain : 1, silent : 1, reason_set : 1,
+        counted_unauth : 1, counted_auth : 1, heard : 1;
     qs_err reason;
-    uint64_t last_activity;   /* uv_now of the last byte read or write completed */
-    uint64_t deadline;        /* uv_now by which qs_net_clear_deadline must come; 0 = none */
+    uint64_t last_activity; /* uv_now of the last byte read or write completed */
+    uint64_t deadline;      /* uv_now by which qs_net_clear_deadline must come; 0 = none */
     char deadline_what[96];
     char addr[QS_NET_ADDR_MAX]; /* the peer's address, "" if unknown */
 };
@@ -70,8 +70,8 @@ struct qs_net_listener {
     qs_net_opts opts;
     void *data;
     unsigned max_conns, nconns;
-    unsigned nunauth, nauth;  /* conns in the TLS handshake / past it (not closing) */
-    qs_net_conn *conns;       /* newest first */
+    unsigned nunauth, nauth; /* conns in the TLS handshake / past it (not closing) */
+    qs_net_conn *conns;      /* newest first */
     int port;
     qs_net_listener_stats stats;
     uint64_t last_refusal_log;
@@ -344,9 +344,10 @@ static void note_refusal(qs_net_listener *l, const char *what, const char *addr)
         l->refusals_unlogged++;
         return;
     }
-    qs_log(QS_LOG_WARN, "net", "refused a connection: %s (from %s; %llu more refused or "
-           "dropped since the last such line; see status \"net\")", what,
-           addr[0] ? addr : "unknown address", (unsigned long long)l->refusals_unlogged);
+    qs_log(QS_LOG_WARN, "net",
+           "refused a connection: %s (from %s; %llu more refused or "
+           "dropped since the last such line; see status \"net\")",
+           what, addr[0] ? addr : "unknown address", (unsigned long long)l->refusals_unlogged);
     l->last_refusal_log = now;
     l->refusals_unlogged = 0;
 }
@@ -359,8 +360,7 @@ static bool authenticated(qs_net_conn *c)
     uncount(c);
     if (l->nauth >= l->max_conns) {
         char msg[128];
-        snprintf(msg, sizeof msg, "%u sessions are open ([listen] max_connections)",
-                 l->max_conns);
+        snprintf(msg, sizeof msg, "%u sessions are open ([listen] max_connections)", l->max_conns);
         set_reason_fmt(c, QS_ELIMIT, msg);
         l->stats.refused_full++;
         begin_close(c, 1);
@@ -707,8 +707,10 @@ static void on_connection(uv_stream_t *s, int status)
             same++;
     if (same >= l->opts.max_unauth_per_addr) {
         char msg[128];
-        snprintf(msg, sizeof msg, "%u connections from this address are in the TLS handshake "
-                 "([listen] max_unauthenticated_per_address)", same);
+        snprintf(msg, sizeof msg,
+                 "%u connections from this address are in the TLS handshake "
+                 "([listen] max_unauthenticated_per_address)",
+                 same);
         l->stats.refused_per_addr++;
         note_refusal(l, msg, c->addr);
         c->silent = 1;
@@ -718,8 +720,10 @@ static void on_connection(uv_stream_t *s, int status)
     if (l->nunauth >= l->opts.max_unauth) {
         qs_net_conn *old = unauth_victim(l);
         char msg[128];
-        snprintf(msg, sizeof msg, "dropped one of %u connections in the TLS handshake for a "
-                 "new one ([listen] max_unauthenticated)", l->nunauth);
+        snprintf(msg, sizeof msg,
+                 "dropped one of %u connections in the TLS handshake for a "
+                 "new one ([listen] max_unauthenticated)",
+                 l->nunauth);
         l->stats.dropped_unauth++;
         note_refusal(l, msg, old->addr);
         old->silent = 1;
@@ -739,9 +743,9 @@ static void on_connection(uv_stream_t *s, int status)
     start_reading(c);
 }
 
-int qs_net_listen(qs_net_listener **out, uv_loop_t *loop, const char *ip, int port,
-                  qs_tls_ctx *ctx, unsigned max_conns, const qs_net_callbacks *cb,
-                  const qs_net_opts *opts, void *data, qs_err *e)
+int qs_net_listen(qs_net_listener **out, uv_loop_t *loop, const char *ip, int port, qs_tls_ctx *ctx,
+                  unsigned max_conns, const qs_net_callbacks *cb, const qs_net_opts *opts,
+                  void *data, qs_err *e)
 {
     struct sockaddr_storage ss;
     int rc, r;

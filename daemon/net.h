@@ -74,13 +74,13 @@ typedef struct qs_net_opts {
 
 /* A listener's counters since it started, and its conns now. */
 typedef struct qs_net_listener_stats {
-    uint64_t accepted;           /* TCP connections accepted */
-    uint64_t refused_per_addr;   /* refused: max_unauth_per_addr from that address */
-    uint64_t dropped_unauth;     /* a handshaking conn dropped for a new one */
-    uint64_t handshake_timeouts; /* TLS not done within handshake_timeout_ms */
-    uint64_t refused_full;       /* TLS done, but max_conns sessions were open */
-    uint64_t deadline_timeouts;  /* qs_net_set_deadline passed (e.g. no HELLO) */
-    uint64_t idle_timeouts;      /* idle_timeout_ms passed */
+    uint64_t accepted;                       /* TCP connections accepted */
+    uint64_t refused_per_addr;               /* refused: max_unauth_per_addr from that address */
+    uint64_t dropped_unauth;                 /* a handshaking conn dropped for a new one */
+    uint64_t handshake_timeouts;             /* TLS not done within handshake_timeout_ms */
+    uint64_t refused_full;                   /* TLS done, but max_conns sessions were open */
+    uint64_t deadline_timeouts;              /* qs_net_set_deadline passed (e.g. no HELLO) */
+    uint64_t idle_timeouts;                  /* idle_timeout_ms passed */
     unsigned unauthenticated, authenticated; /* now */
 } qs_net_listener_stats;
 
@@ -114,7 +114,7 @@ void qs_net_close(qs_net_conn *c);
 /* The same, with why as on_close's reason (unless one was set before). */
 void qs_net_fail(qs_net_conn *c, const qs_err *why);
 
-const char *qs_net_peer_id(const qs_net_conn *c); /* NULL before on_handshake */
+const char *qs_net_peer_id(const qs_net_conn *c);   /* NULL before on_handshake */
 const char *qs_net_peer_addr(const qs_net_conn *c); /* numeric address, "" if unknown */
 /* Close the conn (reason: what, QS_EPROTO) unless qs_net_clear_deadline comes
  * within ms (checked every 250 ms once established), e.g. a parent waiting
@@ -122,9 +122,9 @@ const char *qs_net_peer_addr(const qs_net_conn *c); /* numeric address, "" if un
 void qs_net_set_deadline(qs_net_conn *c, uint64_t ms, const char *what);
 void qs_net_clear_deadline(qs_net_conn *c);
 time_t qs_net_peer_not_after(const qs_net_conn *c); /* peer cert's notAfter; 0 before */
-size_t qs_net_queued(const qs_net_conn *c);       /* ciphertext bytes held for sending */
+size_t qs_net_queued(const qs_net_conn *c);         /* ciphertext bytes held for sending */
 size_t qs_net_max_queued(const qs_net_conn *c);
-int qs_net_is_open(const qs_net_conn *c);          /* handshake done, not closing */
+int qs_net_is_open(const qs_net_conn *c); /* handshake done, not closing */
 void *qs_net_conn_data(const qs_net_conn *c);
 void qs_net_conn_set_data(qs_net_conn *c, void *data);
 
@@ -143,9 +143,9 @@ void qs_net_conn_set_data(qs_net_conn *c, void *data);
  * logged at most once per 10 s, with no on_close. Connections outlive the
  * listener.
  */
-int qs_net_listen(qs_net_listener **out, uv_loop_t *loop, const char *ip, int port,
-                  qs_tls_ctx *ctx, unsigned max_conns, const qs_net_callbacks *cb,
-                  const qs_net_opts *opts, void *data, qs_err *e);
+int qs_net_listen(qs_net_listener **out, uv_loop_t *loop, const char *ip, int port, qs_tls_ctx *ctx,
+                  unsigned max_conns, const qs_net_callbacks *cb, const qs_net_opts *opts,
+                  void *data, qs_err *e);
 
 /* Replace the ctx for connections accepted from now on (SIGHUP reload);
  * established and handshaking conns keep the ctx they started with. */

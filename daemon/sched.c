@@ -3,8 +3,8 @@
 
 const char *qs_sched_why_name(int why)
 {
-    static const char *const names[] = {"none", "start", "edit", "interval", "nightly",
-                                        "retry", "manual"};
+    static const char *const names[] = {"none",    "start", "edit",  "interval",
+                                        "nightly", "retry", "manual"};
     return why >= 0 && why <= QS_WHY_MANUAL ? names[why] : "none";
 }
 

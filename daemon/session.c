@@ -51,16 +51,16 @@ struct qs_session {
     uint32_t head, ninflight;
     /* receiving side */
     uint64_t expect_batch;
-    bool applying;            /* a batch waits for qs_session_applied */
-    qs_apply_batch pend;      /* the batch, pointing into the caller's message */
+    bool applying;       /* a batch waits for qs_session_applied */
+    qs_apply_batch pend; /* the batch, pointing into the caller's message */
     qs_apply_result *pend_res;
     qs_sess_stats stats;
 };
 
 static const char *state_name(state st)
 {
-    static const char *const n[] = {"new",     "wait-welcome", "pushing", "pulling",
-                                    "wait-hello", "serving",   "done"};
+    static const char *const n[] = {"new",        "wait-welcome", "pushing", "pulling",
+                                    "wait-hello", "serving",      "done"};
     return n[st];
 }
 
@@ -188,13 +188,15 @@ static int check_place(qs_session *s, qs_err *err)
     const char *me = s->info.node;
     if (s->role == QS_SESS_CHILD) {
         if (!qs_node_is_below(s->peer, me))
-            return qs_err_set(err, QS_EPERM, "the upstream's certificate names node %s, which "
-                              "is not above this node (%s): refused", s->peer, me);
+            return qs_err_set(err, QS_EPERM,
+                              "the upstream's certificate names node %s, which "
+                              "is not above this node (%s): refused",
+                              s->peer, me);
         return 0;
     }
     if (!qs_node_is_below(me, s->peer))
-        return qs_err_set(err, QS_EPERM, "node %s is not below this node (%s): refused",
-                          s->peer, me);
+        return qs_err_set(err, QS_EPERM, "node %s is not below this node (%s): refused", s->peer,
+                          me);
     for (size_t i = 0; i < s->o.nchildren; i++)
         if (strcmp(s->o.children[i], s->peer) == 0)
             return 0;
@@ -202,8 +204,10 @@ static int check_place(qs_session *s, qs_err *err)
     if ((rc = qs_store_node_known(s->st, s->peer, &known, err)))
         return rc;
     if (!known)
-        return qs_err_set(err, QS_EPERM, "node %s is neither a county nor a station in this "
-                          "node's reference data, nor in [listen] children: refused", s->peer);
+        return qs_err_set(err, QS_EPERM,
+                          "node %s is neither a county nor a station in this "
+                          "node's reference data, nor in [listen] children: refused",
+                          s->peer);
     return 0;
 }
 
@@ -211,8 +215,8 @@ static int check_place(qs_session *s, qs_err *err)
 static int take_hello(qs_session *s, const qs_hello *h, bool *reset, qs_err *err)
 {
     if (h->proto != QS_PROTO_VERSION)
-        return qs_err_set(err, QS_EPROTO, "peer speaks protocol version %u, this node %u",
-                          h->proto, QS_PROTO_VERSION);
+        return qs_err_set(err, QS_EPROTO, "peer speaks protocol version %u, this node %u", h->proto,
+                          QS_PROTO_VERSION);
     if (strcmp(h->node, s->peer) != 0)
         return qs_err_set(err, QS_EPROTO, "%s says node %s but its certificate says %s: refused",
                           s->role == QS_SESS_PARENT ? "HELLO" : "WELCOME", h->node, s->peer);
@@ -227,8 +231,8 @@ static int take_hello(qs_session *s, const qs_hello *h, bool *reset, qs_err *err
     /* Skew is the peer's wall clock against ours (key 11); the HLC would keep
      * reporting a far-future reading it once persisted. A peer without key 11
      * (older) is measured by its HLC, as before. */
-    s->stats.skew_ms = h->has_wall ? (int64_t)h->wall_ms - qs_clock_wall_ms()
-                                   : s->stats.hlc_ahead_ms;
+    s->stats.skew_ms =
+        h->has_wall ? (int64_t)h->wall_ms - qs_clock_wall_ms() : s->stats.hlc_ahead_ms;
     s->batch_max = min_u32(s->o.max_batch, h->max_batch ? h->max_batch : s->o.max_batch);
     s->window = min_u32(s->o.window, h->window ? h->window : s->o.window);
     s->stats.features = s->o.features & h->features;
@@ -267,8 +271,8 @@ static int pump(qs_session *s, qs_err *err)
         uint32_t n;
         uint64_t upto;
         bool more;
-        rc = qs_store_feed(s->st, s->peer, dir, s->send_since, s->batch_max, recs, &n, &upto,
-                           &more, err);
+        rc = qs_store_feed(s->st, s->peer, dir, s->send_since, s->batch_max, recs, &n, &upto, &more,
+                           err);
         if (rc) {
             free(recs);
             return rc;
@@ -343,8 +347,7 @@ static int on_ack(qs_session *s, const qs_ack *a, qs_err *err)
         case QS_OUT_REJECTED:
             s->stats.rejected++;
             rc = qs_store_note_rejected(s->st, s->peer, &f->recs[i],
-                                        a->results[i].reason ? a->results[i].reason : "",
-                                        err);
+                                        a->results[i].reason ? a->results[i].reason : "", err);
             break;
         case QS_OUT_CONFLICT:
             s->stats.conflicts++;
@@ -439,11 +442,20 @@ int qs_session_applied(qs_session *s, int apply_rc, const qs_err *apply_err, qs_
         out[i].outcome = res[i].outcome;
         out[i].reason = res[i].reason[0] ? (char *)res[i].reason : NULL;
         switch (res[i].outcome) {
-        case QS_OUT_REJECTED: s->stats.rejected++; break;
-        case QS_OUT_CONFLICT: s->stats.conflicts++; break;
-        case QS_OUT_PARKED: s->stats.parked++; break;
-        case QS_OUT_DUPLICATE: s->stats.duplicates++; break;
-        default: break;
+        case QS_OUT_REJECTED:
+            s->stats.rejected++;
+            break;
+        case QS_OUT_CONFLICT:
+            s->stats.conflicts++;
+            break;
+        case QS_OUT_PARKED:
+            s->stats.parked++;
+            break;
+        case QS_OUT_DUPLICATE:
+            s->stats.duplicates++;
+            break;
+        default:
+            break;
         }
         if (res[i].outcome != QS_OUT_REJECTED) {
             if (s->role == QS_SESS_CHILD)

@@ -41,17 +41,17 @@ typedef enum qs_sess_role {
 } qs_sess_role;
 
 typedef struct qs_sess_opts {
-    uint32_t max_batch;  /* records per batch we send and accept (<= limits.max_batch) */
-    uint32_t window;     /* unacknowledged batches in flight */
-    uint32_t features;   /* QS_FEAT_* we support */
-    uint64_t prev_sent;  /* child: highest upto sent to this parent in earlier
-                            sessions (batches at or below it count as resent) */
+    uint32_t max_batch;             /* records per batch we send and accept (<= limits.max_batch) */
+    uint32_t window;                /* unacknowledged batches in flight */
+    uint32_t features;              /* QS_FEAT_* we support */
+    uint64_t prev_sent;             /* child: highest upto sent to this parent in earlier
+                                       sessions (batches at or below it count as resent) */
     int64_t peer_cert_not_after_ms; /* the peer certificate's expiry, recorded with the
                                        handshake in the store (0 = unknown) */
-    bool defer_apply;    /* a received batch is not applied by qs_session_recv: it
-                            returns QS_SESS_APPLY and the owner applies it (with
-                            other sessions' batches: group commit), then calls
-                            qs_session_applied */
+    bool defer_apply;               /* a received batch is not applied by qs_session_recv: it
+                                       returns QS_SESS_APPLY and the owner applies it (with
+                                       other sessions' batches: group commit), then calls
+                                       qs_session_applied */
     /* parent: nodes taken as children besides those the store's reference
      * data knows (config [listen] children); each must still be below us */
     const char (*children)[QS_NODE_MAX];
@@ -65,24 +65,24 @@ typedef struct qs_sess_opts {
 typedef struct qs_sess_stats {
     uint64_t batches_sent, batches_acked, batches_resent;
     uint64_t records_sent, records_acked;
-    uint64_t pushed;     /* child: our records the parent applied (or already had) */
-    uint64_t pulled;     /* child: records from the parent applied here */
-    uint64_t received;   /* parent: records from the child applied here */
-    uint64_t rejected;   /* refused, either way */
-    uint64_t conflicts;  /* conflicts created, either way (an edit on both sides counts
-                            once where our push arrives and once where theirs does) */
+    uint64_t pushed;    /* child: our records the parent applied (or already had) */
+    uint64_t pulled;    /* child: records from the parent applied here */
+    uint64_t received;  /* parent: records from the child applied here */
+    uint64_t rejected;  /* refused, either way */
+    uint64_t conflicts; /* conflicts created, either way (an edit on both sides counts
+                           once where our push arrives and once where theirs does) */
     uint64_t parked;
-    uint64_t duplicates; /* already held by the receiver (an unacknowledged batch resent) */
-    int64_t skew_ms;     /* peer wall clock - ours at the handshake (HELLO/WELCOME key
-                            11; a peer that does not send it: its HLC - our wall) */
-    int64_t hlc_ahead_ms; /* the peer's HLC reading - our wall clock */
-    bool skew_rejected;  /* the peer's HLC reading was beyond the maximum offset: our
-                            clock was not moved (see hlc_ahead_ms) */
+    uint64_t duplicates;    /* already held by the receiver (an unacknowledged batch resent) */
+    int64_t skew_ms;        /* peer wall clock - ours at the handshake (HELLO/WELCOME key
+                               11; a peer that does not send it: its HLC - our wall) */
+    int64_t hlc_ahead_ms;   /* the peer's HLC reading - our wall clock */
+    bool skew_rejected;     /* the peer's HLC reading was beyond the maximum offset: our
+                               clock was not moved (see hlc_ahead_ms) */
     uint64_t highest_sent;  /* highest upto sent (for the next session's prev_sent) */
     uint64_t highest_acked; /* highest upto the peer acknowledged */
-    uint32_t features;   /* agreed features (ours & the peer's) */
-    bool inc_reset;      /* the peer's incarnation changed: cursors started over */
-    bool renewed;        /* we took a new incarnation (restored or copied store) */
+    uint32_t features;      /* agreed features (ours & the peer's) */
+    bool inc_reset;         /* the peer's incarnation changed: cursors started over */
+    bool renewed;           /* we took a new incarnation (restored or copied store) */
 } qs_sess_stats;
 
 /* Send one message. Return 0, or non-zero to abort the session. The message

@@ -40,8 +40,8 @@ struct qs_tls {
     int verr_depth;
     char verr_subject[64];
     char verr_not_before[40], verr_not_after[40];
-    char verr_dns[160];       /* the failing certificate's DNS names, ", "-separated */
-    char expected_dns[256];   /* client: the host name asked for */
+    char verr_dns[160];     /* the failing certificate's DNS names, ", "-separated */
+    char expected_dns[256]; /* client: the host name asked for */
 };
 
 /* ---- helpers ---- */
@@ -90,7 +90,8 @@ static int cert_node_id(X509 *x, char *out, size_t outsz)
     const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
     const unsigned char *d = ASN1_STRING_get0_data(s);
     int len = ASN1_STRING_length(s);
-    if (!d || len < 0 || (size_t)len >= outsz || !qs_tls_valid_node_id((const char *)d, (size_t)len))
+    if (!d || len < 0 || (size_t)len >= outsz ||
+        !qs_tls_valid_node_id((const char *)d, (size_t)len))
         return -1;
     memcpy(out, d, (size_t)len);
     out[len] = '\0';
@@ -171,9 +172,8 @@ done:
 
 static int tls_verify_cb(int ok, X509_STORE_CTX *xs);
 
-int qs_tls_ctx_new(qs_tls_ctx **out, qs_tls_role role, const char *ca_file,
-                   const char *cert_file, const char *key_file, const char *crl_file,
-                   qs_err *e)
+int qs_tls_ctx_new(qs_tls_ctx **out, qs_tls_role role, const char *ca_file, const char *cert_file,
+                   const char *key_file, const char *crl_file, qs_err *e)
 {
     int rc = 0;
     char why[256];
@@ -229,8 +229,8 @@ int qs_tls_ctx_new(qs_tls_ctx **out, qs_tls_role role, const char *ca_file,
     ERR_clear_error();
     if (SSL_CTX_use_PrivateKey_file(s, key_file, SSL_FILETYPE_PEM) != 1) {
         if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
-            rc = qs_err_set(e, QS_ETLS, "key %s does not match certificate %s", key_file,
-                            cert_file);
+            rc =
+                qs_err_set(e, QS_ETLS, "key %s does not match certificate %s", key_file, cert_file);
             goto done;
         }
         openssl_reason(why, sizeof why);
@@ -448,7 +448,8 @@ void qs_tls_free(qs_tls *t)
 /* Describe a certificate verification failure. */
 static int describe_verify(qs_tls *t, int verr, char *msg, size_t n)
 {
-    const char *who = t->ctx->role == QS_TLS_SERVER ? "client certificate" : "aggregator certificate";
+    const char *who =
+        t->ctx->role == QS_TLS_SERVER ? "client certificate" : "aggregator certificate";
     char subj[160];
     if (t->verr_subject[0])
         snprintf(subj, sizeof subj, "%s %s", who, t->verr_subject);
@@ -462,7 +463,8 @@ static int describe_verify(qs_tls *t, int verr, char *msg, size_t n)
         snprintf(msg, n, "%s: certificate has expired (notAfter %s)", subj, t->verr_not_after);
         return 1;
     case X509_V_ERR_CERT_NOT_YET_VALID:
-        snprintf(msg, n, "%s: certificate is not yet valid (notBefore %s)", subj, t->verr_not_before);
+        snprintf(msg, n, "%s: certificate is not yet valid (notBefore %s)", subj,
+                 t->verr_not_before);
         return 1;
     case X509_V_ERR_CERT_REVOKED:
         snprintf(msg, n, "%s: certificate revoked", subj);
@@ -526,9 +528,10 @@ static void describe_ssl_error(qs_tls *t, unsigned long ec, char *msg, size_t n)
             snprintf(msg, n, "the peer refused our certificate: unknown CA");
             return;
         case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
-            snprintf(msg, n, "the peer refused our certificate: not usable for this side "
-                             "(extended key usage: a county certificate is for clients only, "
-                             "the aggregator's for servers only)");
+            snprintf(msg, n,
+                     "the peer refused our certificate: not usable for this side "
+                     "(extended key usage: a county certificate is for clients only, "
+                     "the aggregator's for servers only)");
             return;
         case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
         case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
@@ -625,7 +628,8 @@ static int handshake_done(qs_tls *t, qs_err *e)
     }
     if (cert_node_id(peer, t->peer_id, sizeof t->peer_id) < 0) {
         cert_cn_text(peer, cn, sizeof cn);
-        qs_err_set(&t->err, QS_ETLS, "peer certificate CN \"%s\" is not a node id (6 or 9 digits)", cn);
+        qs_err_set(&t->err, QS_ETLS, "peer certificate CN \"%s\" is not a node id (6 or 9 digits)",
+                   cn);
         goto fail;
     }
     t->peer_not_after = asn1_to_time(X509_get0_notAfter(peer));

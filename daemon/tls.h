@@ -52,8 +52,8 @@ typedef struct qs_tls_ctx qs_tls_ctx;
 /* What --check and status report about a ctx. Times are Unix seconds; 0 when
  * unknown (a ctx made by qs_tls_ctx_from_ssl_ctx, or no CRL). */
 typedef struct qs_tls_ctx_info {
-    char node_id[QS_NODE_ID_MAX + 1]; /* our certificate's CN ("" if unknown) */
-    time_t not_before, not_after;     /* our certificate's validity window */
+    char node_id[QS_NODE_ID_MAX + 1];        /* our certificate's CN ("" if unknown) */
+    time_t not_before, not_after;            /* our certificate's validity window */
     time_t crl_last_update, crl_next_update; /* the CRL's, 0 without one */
 } qs_tls_ctx_info;
 
@@ -68,9 +68,8 @@ typedef struct qs_tls_ctx_info {
  * message names the clock, the window and the certificate).
  * On success *out holds one reference.
  */
-int qs_tls_ctx_new(qs_tls_ctx **out, qs_tls_role role, const char *ca_file,
-                   const char *cert_file, const char *key_file, const char *crl_file,
-                   qs_err *e);
+int qs_tls_ctx_new(qs_tls_ctx **out, qs_tls_role role, const char *ca_file, const char *cert_file,
+                   const char *key_file, const char *crl_file, qs_err *e);
 
 /* Tests and diagnostics: wrap an SSL_CTX the caller built (e.g. one limited to
  * TLS 1.2, or one without a certificate). Takes its own reference on ssl_ctx

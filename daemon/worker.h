@@ -32,11 +32,11 @@
 
 typedef struct qs_job qs_job;
 struct qs_job {
-    void (*work)(qs_job *job, qs_store *st); /* store thread */
-    void (*done)(qs_job *job);                /* loop thread */
+    void (*work)(qs_job *job, qs_store *st);              /* store thread */
+    void (*done)(qs_job *job);                            /* loop thread */
     void (*group)(qs_job **jobs, size_t n, qs_store *st); /* optional, store thread */
-    int cancelled;                            /* set for done after qs_worker_stop */
-    qs_job *next;                             /* private */
+    int cancelled;                                        /* set for done after qs_worker_stop */
+    qs_job *next;                                         /* private */
 };
 
 #define QS_WORKER_MAX_GROUP 64

@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git ca-certificates
   clang libclang-rt-14-dev           # libFuzzer and sanitizer runtimes
+  clang-format                       # the style check (tests/run.sh, .clang-format)
   libuv1-dev libsqlite3-dev sqlite3 libmsgpack-dev libssl-dev openssl libzstd-dev
   libinih-dev libjansson-dev libcmocka-dev libxlsxwriter-dev
   util-linux procps iproute2 python3 unzip   # setpriv/runuser, ps, ss, test helpers

@@ -98,9 +98,12 @@ bool qs_value_eq(const qs_value *a, const qs_value *b)
     if (a->t != b->t)
         return false;
     switch (a->t) {
-    case QS_V_NIL: return true;
-    case QS_V_BOOL: return a->u.b == b->u.b;
-    case QS_V_INT: return a->u.i == b->u.i;
+    case QS_V_NIL:
+        return true;
+    case QS_V_BOOL:
+        return a->u.b == b->u.b;
+    case QS_V_INT:
+        return a->u.i == b->u.i;
     case QS_V_STR:
     case QS_V_BIN:
     case QS_V_RAW:
@@ -185,9 +188,12 @@ const qs_value *qs_body_get(const qs_body *b, uint32_t id)
 static int pack_value(msgpack_packer *pk, qs_buf *out, const qs_value *v)
 {
     switch (v->t) {
-    case QS_V_NIL: return msgpack_pack_nil(pk);
-    case QS_V_BOOL: return v->u.b ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-    case QS_V_INT: return msgpack_pack_int64(pk, v->u.i);
+    case QS_V_NIL:
+        return msgpack_pack_nil(pk);
+    case QS_V_BOOL:
+        return v->u.b ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    case QS_V_INT:
+        return msgpack_pack_int64(pk, v->u.i);
     case QS_V_STR:
         if (msgpack_pack_str(pk, v->u.s.n))
             return -1;
@@ -196,7 +202,8 @@ static int pack_value(msgpack_packer *pk, qs_buf *out, const qs_value *v)
         if (msgpack_pack_bin(pk, v->u.s.n))
             return -1;
         return msgpack_pack_bin_body(pk, v->u.s.p, v->u.s.n);
-    case QS_V_RAW: return qs_buf_append(out, v->u.s.p, v->u.s.n) ? -1 : 0;
+    case QS_V_RAW:
+        return qs_buf_append(out, v->u.s.p, v->u.s.n) ? -1 : 0;
     case QS_V_ARRAY:
         if (msgpack_pack_array(pk, v->u.a.n))
             return -1;
@@ -228,17 +235,27 @@ full:
 static void from_object(const msgpack_object *o, qs_value *v)
 {
     switch (o->type) {
-    case MSGPACK_OBJECT_NIL: v->t = QS_V_NIL; return;
-    case MSGPACK_OBJECT_BOOLEAN: *v = qs_v_bool(o->via.boolean); return;
+    case MSGPACK_OBJECT_NIL:
+        v->t = QS_V_NIL;
+        return;
+    case MSGPACK_OBJECT_BOOLEAN:
+        *v = qs_v_bool(o->via.boolean);
+        return;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 <= INT64_MAX) {
             *v = qs_v_int((int64_t)o->via.u64);
             return;
         }
         break;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *v = qs_v_int(o->via.i64); return;
-    case MSGPACK_OBJECT_STR: *v = qs_v_strn(o->via.str.ptr, o->via.str.size); return;
-    case MSGPACK_OBJECT_BIN: *v = qs_v_bin(o->via.bin.ptr, o->via.bin.size); return;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        *v = qs_v_int(o->via.i64);
+        return;
+    case MSGPACK_OBJECT_STR:
+        *v = qs_v_strn(o->via.str.ptr, o->via.str.size);
+        return;
+    case MSGPACK_OBJECT_BIN:
+        *v = qs_v_bin(o->via.bin.ptr, o->via.bin.size);
+        return;
     case MSGPACK_OBJECT_ARRAY:
         *v = qs_v_array(o->via.array.size);
         for (uint32_t i = 0; i < o->via.array.size; i++)

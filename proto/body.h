@@ -56,7 +56,7 @@ typedef struct qs_bfield {
 typedef struct qs_body {
     qs_bfield *f; /* owned, ascending by id */
     size_t n;
-    size_t cap;   /* room in f */
+    size_t cap; /* room in f */
 } qs_body;
 
 /* Value constructors; STR/BIN copy their input. */

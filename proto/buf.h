@@ -19,8 +19,8 @@ typedef struct qs_buf {
 } qs_buf;
 
 void qs_buf_init(qs_buf *b, size_t max);
-void qs_buf_free(qs_buf *b);                /* releases data; b may be reused after init */
-void qs_buf_reset(qs_buf *b);               /* len = 0, keeps the allocation */
+void qs_buf_free(qs_buf *b);                 /* releases data; b may be reused after init */
+void qs_buf_reset(qs_buf *b);                /* len = 0, keeps the allocation */
 int qs_buf_reserve(qs_buf *b, size_t extra); /* 0 or QS_ELIMIT */
 int qs_buf_append(qs_buf *b, const void *p, size_t n);
 void qs_buf_consume(qs_buf *b, size_t n); /* drop n bytes from the front */

@@ -32,12 +32,26 @@ int qs_clock_parse_offset(const char *s, int64_t *ms)
     }
     int64_t unit = 1;
     switch (*p) {
-    case '\0': break;
-    case 's': unit = 1; p++; break;
-    case 'm': unit = 60; p++; break;
-    case 'h': unit = 3600; p++; break;
-    case 'd': unit = 86400; p++; break;
-    default: return QS_EINVAL;
+    case '\0':
+        break;
+    case 's':
+        unit = 1;
+        p++;
+        break;
+    case 'm':
+        unit = 60;
+        p++;
+        break;
+    case 'h':
+        unit = 3600;
+        p++;
+        break;
+    case 'd':
+        unit = 86400;
+        p++;
+        break;
+    default:
+        return QS_EINVAL;
     }
     if (*p != '\0' || n > OFFSET_MAX_S / unit)
         return QS_EINVAL;

@@ -7,25 +7,44 @@
 const char *qs_strerror(int code)
 {
     switch (code) {
-    case QS_OK: return "ok";
-    case QS_EINVAL: return "invalid input";
-    case QS_ELIMIT: return "limit exceeded";
-    case QS_EAGAIN: return "incomplete input";
-    case QS_EPROTO: return "protocol error";
-    case QS_EHASH: return "revision does not verify";
-    case QS_ESCOPE: return "out of scope";
-    case QS_ENOTFOUND: return "not found";
-    case QS_EEXIST: return "already exists";
-    case QS_ECONFLICT: return "conflict";
-    case QS_EIO: return "I/O error";
-    case QS_EFULL: return "disk full";
-    case QS_EBUSY: return "busy";
-    case QS_ECLOCK: return "clock problem";
-    case QS_ETLS: return "TLS or certificate failure";
-    case QS_EPERM: return "permission denied";
-    case QS_ESCHEMA: return "unknown kind or schema";
-    case QS_ECORRUPT: return "data corrupt";
-    default: return "unknown error";
+    case QS_OK:
+        return "ok";
+    case QS_EINVAL:
+        return "invalid input";
+    case QS_ELIMIT:
+        return "limit exceeded";
+    case QS_EAGAIN:
+        return "incomplete input";
+    case QS_EPROTO:
+        return "protocol error";
+    case QS_EHASH:
+        return "revision does not verify";
+    case QS_ESCOPE:
+        return "out of scope";
+    case QS_ENOTFOUND:
+        return "not found";
+    case QS_EEXIST:
+        return "already exists";
+    case QS_ECONFLICT:
+        return "conflict";
+    case QS_EIO:
+        return "I/O error";
+    case QS_EFULL:
+        return "disk full";
+    case QS_EBUSY:
+        return "busy";
+    case QS_ECLOCK:
+        return "clock problem";
+    case QS_ETLS:
+        return "TLS or certificate failure";
+    case QS_EPERM:
+        return "permission denied";
+    case QS_ESCHEMA:
+        return "unknown kind or schema";
+    case QS_ECORRUPT:
+        return "data corrupt";
+    default:
+        return "unknown error";
     }
 }
 

@@ -43,8 +43,7 @@ const char *qs_strerror(int code);
 
 /* Fill e (if not NULL) with code and a printf-formatted message; returns code,
  * so callers can write `return qs_err_set(e, QS_EINVAL, "...")`. */
-int qs_err_set(qs_err *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int qs_err_set(qs_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prefix the existing message in e with a printf-formatted context; returns e->code. */
 int qs_err_prefix(qs_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -137,8 +137,8 @@ struct qs_frame_decoder {
     size_t hdr_have; /* header bytes of the current frame received */
     uint32_t length; /* payload length of the current frame (valid when hdr_have == 5) */
     uint8_t flags;
-    qs_buf frame;    /* payload bytes as sent, at most max_frame */
-    qs_buf plain;    /* decompressed payload, at most max_payload */
+    qs_buf frame; /* payload bytes as sent, at most max_frame */
+    qs_buf plain; /* decompressed payload, at most max_payload */
     uint64_t wire_bytes;
     int dead; /* 0, or the error code every later call returns */
     char dead_msg[QS_ERR_MSG];

@@ -79,8 +79,7 @@ char *qs_hlc_format(qs_hlc h, char *buf, size_t n)
     }
     uint32_t logical = qs_hlc_logical(h);
     int w = snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (int)(ms % 1000));
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
     if (logical && w > 0 && (size_t)w < n)
         snprintf(buf + w, n - (size_t)w, "+%u", logical);
     return buf;

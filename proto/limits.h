@@ -11,16 +11,16 @@
 #include <stdint.h>
 
 typedef struct qs_limits {
-    uint32_t max_frame;     /* bytes of one frame payload as sent (compressed or not) */
-    uint32_t max_payload;   /* bytes of one payload after decompression */
-    uint32_t max_str;       /* bytes of one msgpack str or bin */
-    uint32_t max_array;     /* elements of one msgpack array or map */
-    uint32_t max_depth;     /* nesting depth of containers (top-level map = depth 1) */
-    uint32_t max_objects;   /* msgpack objects in one payload, containers included */
-    uint32_t max_batch;     /* records in one PUSH/CHANGES batch */
-    uint32_t max_body;      /* bytes of one record body */
-    uint32_t max_ancestry;  /* K: ancestry hashes carried with one record */
-    uint32_t max_parents;   /* parents of one revision */
+    uint32_t max_frame;    /* bytes of one frame payload as sent (compressed or not) */
+    uint32_t max_payload;  /* bytes of one payload after decompression */
+    uint32_t max_str;      /* bytes of one msgpack str or bin */
+    uint32_t max_array;    /* elements of one msgpack array or map */
+    uint32_t max_depth;    /* nesting depth of containers (top-level map = depth 1) */
+    uint32_t max_objects;  /* msgpack objects in one payload, containers included */
+    uint32_t max_batch;    /* records in one PUSH/CHANGES batch */
+    uint32_t max_body;     /* bytes of one record body */
+    uint32_t max_ancestry; /* K: ancestry hashes carried with one record */
+    uint32_t max_parents;  /* parents of one revision */
 } qs_limits;
 
 /* Sensible defaults: 16 MiB frames and payloads, 1 MiB strings, 65536 elements,

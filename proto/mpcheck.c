@@ -27,10 +27,10 @@ static int header(const uint8_t *buf, size_t len, size_t pos, size_t *hdr, uint6
     *container = 0;
     *strlike = 0;
     *hdr = 1;
-#define NEED(n)                                                                                   \
-    do {                                                                                          \
-        if (left < (n))                                                                           \
-            return QS_EINVAL;                                                                     \
+#define NEED(n)                                                                                    \
+    do {                                                                                           \
+        if (left < (n))                                                                            \
+            return QS_EINVAL;                                                                      \
     } while (0)
     if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
         return 0;
@@ -50,6 +50,8 @@ static int header(const uint8_t *buf, size_t len, size_t pos, size_t *hdr, uint6
         return 0;
     }
     const uint8_t *p = buf + pos + 1;
+    /* one line a type byte, as the spec's table */
+    /* clang-format off */
     switch (b) {
     case 0xc4: case 0xd9: NEED(1); *hdr = 2; *skip = p[0]; *strlike = 1; return 0;
     case 0xc5: case 0xda: NEED(2); *hdr = 3; *skip = be16(p); *strlike = 1; return 0;
@@ -74,13 +76,13 @@ static int header(const uint8_t *buf, size_t len, size_t pos, size_t *hdr, uint6
     case 0xdf: NEED(4); *hdr = 5; *elems = 2ull * be32(p); *container = 1; return 0;
     default: return QS_EINVAL; /* 0xc1, never used */
     }
+    /* clang-format on */
 #undef NEED
 }
 
 /* The walk behind qs_mp_check. *slots = the msgpack_object slots msgpack-c's
  * unpacker will allocate for the containers (map entries count twice). */
-static int walk(const uint8_t *buf, size_t len, const qs_limits *lim, uint64_t *slots,
-                qs_err *err)
+static int walk(const uint8_t *buf, size_t len, const qs_limits *lim, uint64_t *slots, qs_err *err)
 {
     uint64_t stack[MP_MAX_DEPTH + 1];
     uint32_t max_depth = lim->max_depth < MP_MAX_DEPTH ? lim->max_depth : MP_MAX_DEPTH;
@@ -103,8 +105,7 @@ static int walk(const uint8_t *buf, size_t len, const qs_limits *lim, uint64_t *
             return qs_err_set(err, QS_EINVAL, "malformed msgpack at byte %zu (0x%02x)", pos,
                               buf[pos]);
         if (++objects > lim->max_objects)
-            return qs_err_set(err, QS_ELIMIT, "more than %u msgpack objects",
-                              lim->max_objects);
+            return qs_err_set(err, QS_ELIMIT, "more than %u msgpack objects", lim->max_objects);
         pos += hdr;
         if (strlike && skip > lim->max_str)
             return qs_err_set(err, QS_ELIMIT, "string of %llu bytes exceeds the limit of %u",
@@ -148,8 +149,7 @@ static int walk(const uint8_t *buf, size_t len, const qs_limits *lim, uint64_t *
         }
     }
     if (pos != len)
-        return qs_err_set(err, QS_EINVAL, "%zu trailing bytes after the msgpack object",
-                          len - pos);
+        return qs_err_set(err, QS_EINVAL, "%zu trailing bytes after the msgpack object", len - pos);
     return 0;
 }
 
@@ -221,8 +221,7 @@ int qs_mp_get_bin(const msgpack_object *map, uint64_t key, const uint8_t **p, ui
     return 0;
 }
 
-int qs_mp_get_str(const msgpack_object *map, uint64_t key, const char **p, uint32_t *n,
-                  qs_err *err)
+int qs_mp_get_str(const msgpack_object *map, uint64_t key, const char **p, uint32_t *n, qs_err *err)
 {
     const msgpack_object *v = qs_mp_map_get(map, key);
     if (!v)

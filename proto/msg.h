@@ -52,30 +52,30 @@ enum qs_outcome {
 #define QS_INC_LEN 16
 #define QS_REASON_MAX 256
 
-typedef struct qs_hello { /* HELLO and WELCOME */
-    uint32_t proto;                /* 1 */
-    char node[QS_NODE_MAX];        /* 2: the sender's node id (must equal its cert CN) */
+typedef struct qs_hello {            /* HELLO and WELCOME */
+    uint32_t proto;                  /* 1 */
+    char node[QS_NODE_MAX];          /* 2: the sender's node id (must equal its cert CN) */
     uint8_t incarnation[QS_INC_LEN]; /* 3: the sender's store incarnation */
-    uint32_t schema;               /* 4: highest schema version the sender knows */
-    qs_hlc hlc;                    /* 5: the sender's clock at send time */
-    uint32_t features;             /* 6: QS_FEAT_* */
-    uint64_t cursor;               /* 7: the last of the peer's sequence numbers the
-                                           sender has applied (0 = none) */
-    bool has_peer_inc;             /* 8: present when the sender knows the peer's */
-    uint8_t peer_inc[QS_INC_LEN];  /*    incarnation; cursor is only valid for it */
-    uint32_t max_batch;            /* 9: records per batch the sender accepts */
-    uint32_t window;               /* 10: unacknowledged batches the sender accepts */
-    bool has_wall;                 /* 11: present when the sender sent its wall clock */
-    uint64_t wall_ms;              /*     (ms since the epoch, physical time through the
-                                          clock hook, not the HLC): skew is measured
-                                          from it */
+    uint32_t schema;                 /* 4: highest schema version the sender knows */
+    qs_hlc hlc;                      /* 5: the sender's clock at send time */
+    uint32_t features;               /* 6: QS_FEAT_* */
+    uint64_t cursor;                 /* 7: the last of the peer's sequence numbers the
+                                             sender has applied (0 = none) */
+    bool has_peer_inc;               /* 8: present when the sender knows the peer's */
+    uint8_t peer_inc[QS_INC_LEN];    /*    incarnation; cursor is only valid for it */
+    uint32_t max_batch;              /* 9: records per batch the sender accepts */
+    uint32_t window;                 /* 10: unacknowledged batches the sender accepts */
+    bool has_wall;                   /* 11: present when the sender sent its wall clock */
+    uint64_t wall_ms;                /*     (ms since the epoch, physical time through the
+                                            clock hook, not the HLC): skew is measured
+                                            from it */
 } qs_hello;
 
 typedef struct qs_batch { /* PUSH and CHANGES */
-    uint64_t batch;   /* 1: batch number in this session, from 1 */
-    uint64_t upto;    /* 2: the sender's sequence number this batch covers up to;
-                            the receiver stores it as its cursor when it applies */
-    qs_record *recs;  /* 3: array of records (owned) */
+    uint64_t batch;       /* 1: batch number in this session, from 1 */
+    uint64_t upto;        /* 2: the sender's sequence number this batch covers up to;
+                                the receiver stores it as its cursor when it applies */
+    qs_record *recs;      /* 3: array of records (owned) */
     uint32_t n;
 } qs_batch;
 
@@ -85,9 +85,9 @@ typedef struct qs_result {
 } qs_result;
 
 typedef struct qs_ack {
-    uint64_t batch;      /* 1 */
-    uint64_t cursor;     /* 2: the cursor now stored (the batch's upto) */
-    qs_result *results;  /* 3: one per record, in batch order (owned) */
+    uint64_t batch;     /* 1 */
+    uint64_t cursor;    /* 2: the cursor now stored (the batch's upto) */
+    qs_result *results; /* 3: one per record, in batch order (owned) */
     uint32_t n;
 } qs_ack;
 
@@ -100,8 +100,8 @@ typedef struct qs_done {
 } qs_done;
 
 typedef struct qs_error_msg {
-    int32_t code;              /* 1: a QS_E… code */
-    char msg[QS_REASON_MAX];   /* 2 */
+    int32_t code;            /* 1: a QS_E… code */
+    char msg[QS_REASON_MAX]; /* 2 */
 } qs_error_msg;
 
 typedef struct qs_ping {
@@ -134,8 +134,7 @@ int qs_msg_encode(const qs_msg *m, qs_buf *out, qs_err *err);
 /* A record alone, in its wire form (the element of a batch's array): used by
  * the store to keep parked records and by tests. */
 int qs_record_encode(const qs_record *r, qs_buf *out, qs_err *err);
-int qs_record_decode(const uint8_t *p, size_t n, const qs_limits *lim, qs_record *r,
-                     qs_err *err);
+int qs_record_decode(const uint8_t *p, size_t n, const qs_limits *lim, qs_record *r, qs_err *err);
 
 const char *qs_msg_type_name(uint32_t type);
 const char *qs_outcome_name(int outcome);

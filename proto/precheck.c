@@ -21,9 +21,8 @@ static int say(char reason[QS_REASON_MAX], int verdict, const char *fmt, ...)
     return verdict;
 }
 
-int qs_precheck_check(const char *node, const qs_limits *lim, const char *peer,
-                      qs_direction dir, const qs_record *r, qs_body *body,
-                      char reason[QS_REASON_MAX])
+int qs_precheck_check(const char *node, const qs_limits *lim, const char *peer, qs_direction dir,
+                      const qs_record *r, qs_body *body, char reason[QS_REASON_MAX])
 {
     qs_err e = {0};
     reason[0] = '\0';
@@ -34,14 +33,12 @@ int qs_precheck_check(const char *node, const qs_limits *lim, const char *peer,
         return say(reason, QS_PRE_PARKED,
                    "kind %u is unknown to this node: kept until it is upgraded", r->kind);
     if (k->local_only)
-        return say(reason, QS_PRE_REJECTED, "%s records are local-only and never sync",
-                   k->name);
+        return say(reason, QS_PRE_REJECTED, "%s records are local-only and never sync", k->name);
     if (dir == QS_FROM_CHILD && !qs_scope_can_write(peer, r->scope))
         return say(reason, QS_PRE_REJECTED, "node %s may not write records of scope %s", peer,
                    r->scope);
     if (dir == QS_FROM_PARENT && !qs_scope_visible(node, r->scope))
-        return say(reason, QS_PRE_REJECTED, "scope %s is not visible to node %s", r->scope,
-                   node);
+        return say(reason, QS_PRE_REJECTED, "scope %s is not visible to node %s", r->scope, node);
     /* The author (not hashed) is checked like the scope: it names a node that
      * could have written the record, and from a child, the child or a node
      * below it. */

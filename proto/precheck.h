@@ -40,9 +40,8 @@ enum { QS_PRE_NONE = 0, QS_PRE_OK, QS_PRE_REJECTED, QS_PRE_PARKED, QS_PRE_AUTHOR
  * PARKED and AUTHOR a sentence in reason. body: room for the decoded body
  * (initialised by the caller, freed by the caller), filled for OK unless
  * r is a deletion. */
-int qs_precheck_check(const char *node, const qs_limits *lim, const char *peer,
-                      qs_direction dir, const qs_record *r, qs_body *body,
-                      char reason[QS_REASON_MAX]);
+int qs_precheck_check(const char *node, const qs_limits *lim, const char *peer, qs_direction dir,
+                      const qs_record *r, qs_body *body, char reason[QS_REASON_MAX]);
 
 /* The same, kept for the store: verdict, reason (owned) and, with
  * keep_body, the decoded body (~0.5 KiB a record) so the apply does not

@@ -200,18 +200,17 @@ int qs_record_verify(const qs_record *r, const qs_limits *lim, qs_err *err)
         goto done;
     }
     if (r->nancestry && !r->ancestry) {
-        rc = qs_err_set(err, QS_EINVAL, "%u ancestry hashes announced but none given",
-                        r->nancestry);
+        rc =
+            qs_err_set(err, QS_EINVAL, "%u ancestry hashes announced but none given", r->nancestry);
         goto done;
     }
     if (r->body_len > lim->max_body) {
-        rc = qs_err_set(err, QS_ELIMIT, "body of %u bytes exceeds the limit of %u",
-                        r->body_len, lim->max_body);
+        rc = qs_err_set(err, QS_ELIMIT, "body of %u bytes exceeds the limit of %u", r->body_len,
+                        lim->max_body);
         goto done;
     }
     if (r->body_len && !r->body) {
-        rc = qs_err_set(err, QS_EINVAL, "body of %u bytes announced but none given",
-                        r->body_len);
+        rc = qs_err_set(err, QS_EINVAL, "body of %u bytes announced but none given", r->body_len);
         goto done;
     }
     qs_body body;

@@ -70,7 +70,7 @@ typedef struct qs_record {
 } qs_record;
 
 void qs_record_init(qs_record *r);
-void qs_record_free(qs_record *r);              /* frees owned arrays; r may be re-inited */
+void qs_record_free(qs_record *r); /* frees owned arrays; r may be re-inited */
 void qs_record_copy(qs_record *dst, const qs_record *src); /* deep copy */
 
 /* Set parents / ancestry / body (copies the input). */

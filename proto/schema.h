@@ -82,9 +82,9 @@ typedef struct qs_field {
     const char *label; /* Chinese label (CSV header alternative) */
     qs_ftype type;
     uint32_t flags;
-    int64_t min, max;  /* INT/MONEY/DATE value bounds; TEXT byte length; lists: count */
-    const qs_enum *en; /* ENUM, ENUMSET */
-    uint32_t ref_kind; /* REF, REFLIST */
+    int64_t min, max;              /* INT/MONEY/DATE value bounds; TEXT byte length; lists: count */
+    const qs_enum *en;             /* ENUM, ENUMSET */
+    uint32_t ref_kind;             /* REF, REFLIST */
     qs_level min_level, max_level; /* CODE */
 } qs_field;
 
@@ -93,11 +93,11 @@ struct qs_kind;
 typedef void (*qs_kind_check_fn)(const struct qs_kind *k, const qs_body *b, struct qs_verrs *e);
 
 typedef struct qs_kind {
-    uint32_t id;       /* stable */
-    const char *name;  /* "service" */
-    const char *label; /* "服务记录" */
+    uint32_t id;                   /* stable */
+    const char *name;              /* "service" */
+    const char *label;             /* "服务记录" */
     qs_level min_level, max_level; /* the record's scope level range */
-    bool local_only;   /* never in any feed (beneficiary) */
+    bool local_only;               /* never in any feed (beneficiary) */
     const qs_field *fields;
     uint32_t nfields;
     qs_kind_check_fn check; /* cross-field rules (minors <= total, ...), may be NULL */
@@ -141,16 +141,16 @@ void qs_schema_test_hide_kind(uint32_t id);
 /* Validation: every error, each naming its field. */
 #define QS_VERR_MAX 32
 typedef struct qs_verr {
-    uint32_t field;       /* field id, 0 for a record-level error */
-    char name[32];        /* field name ("" for record-level) */
-    char reason[160];     /* a sentence without the field: "must be greater than 0";
-                             show it as "amount (金额): must be greater than 0",
-                             the label from qs_kind_field(k, field) */
+    uint32_t field;   /* field id, 0 for a record-level error */
+    char name[32];    /* field name ("" for record-level) */
+    char reason[160]; /* a sentence without the field: "must be greater than 0";
+                         show it as "amount (金额): must be greater than 0",
+                         the label from qs_kind_field(k, field) */
 } qs_verr;
 typedef struct qs_verrs {
     qs_verr e[QS_VERR_MAX];
-    uint32_t n;         /* errors kept (<= QS_VERR_MAX) */
-    uint32_t dropped;   /* errors beyond QS_VERR_MAX */
+    uint32_t n;       /* errors kept (<= QS_VERR_MAX) */
+    uint32_t dropped; /* errors beyond QS_VERR_MAX */
 } qs_verrs;
 
 /* Add an error for field f (NULL: record-level); beyond QS_VERR_MAX it is

@@ -79,12 +79,23 @@ int qs_code_prefix(const char *code, char *out, size_t n)
     int level = qs_code_level(code);
     size_t len;
     switch (level) {
-    case QS_LEVEL_NATION: len = 0; break;
-    case QS_LEVEL_PROVINCE: len = 2; break;
-    case QS_LEVEL_PREFECTURE: len = 4; break;
-    case QS_LEVEL_COUNTY: len = 6; break;
-    case QS_LEVEL_TOWNSHIP: len = 9; break;
-    default: return -1;
+    case QS_LEVEL_NATION:
+        len = 0;
+        break;
+    case QS_LEVEL_PROVINCE:
+        len = 2;
+        break;
+    case QS_LEVEL_PREFECTURE:
+        len = 4;
+        break;
+    case QS_LEVEL_COUNTY:
+        len = 6;
+        break;
+    case QS_LEVEL_TOWNSHIP:
+        len = 9;
+        break;
+    default:
+        return -1;
     }
     if (n <= len)
         return -1;

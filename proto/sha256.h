@@ -22,8 +22,8 @@
 
 typedef struct {
     uint32_t h[8];
-    uint64_t len;                   /* bytes hashed so far */
-    uint8_t buf[QS_SHA256_BLOCK];   /* a partial block */
+    uint64_t len;                 /* bytes hashed so far */
+    uint8_t buf[QS_SHA256_BLOCK]; /* a partial block */
     size_t nbuf;
 } qs_sha256_ctx;
 

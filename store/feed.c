@@ -52,8 +52,7 @@ int qs__scope_index(qs_store *st, qs_err *err)
 {
     if (st->scope_index)
         return 0;
-    int rc = qs__exec(st, "CREATE INDEX IF NOT EXISTS versions_scope ON versions(scope, seq)",
-                      err);
+    int rc = qs__exec(st, "CREATE INDEX IF NOT EXISTS versions_scope ON versions(scope, seq)", err);
     if (rc == 0)
         st->scope_index = true;
     return rc;
@@ -139,7 +138,10 @@ int qs_store_feed(qs_store *st, const char *peer, qs_feed_dir dir, uint64_t sinc
     char lo[QS_CODE_MAX], hi[QS_CODE_MAX], anc[4][QS_CODE_MAX];
     int nanc = 0;
     bool idx = dir == QS_FEED_DOWN && down_scopes(peer, lo, hi, anc, &nanc);
-    sqlite3_stmt *s = qs__stmt(st, dir == QS_FEED_UP ? FEED_UP : idx ? FEED_DOWN_IDX : FEED_DOWN,
+    sqlite3_stmt *s = qs__stmt(st,
+                               dir == QS_FEED_UP ? FEED_UP
+                               : idx             ? FEED_DOWN_IDX
+                                                 : FEED_DOWN,
                                err);
     if (!s) {
         rc = err ? err->code : QS_EIO;
@@ -227,7 +229,7 @@ int qs_store_pending(qs_store *st, const char *parent, uint64_t *count, qs_err *
 /* ---- peers ------------------------------------------------------------- */
 
 #define PEER_COLS                                                                                  \
-    "SELECT peer, inc, recv_cursor, acked, last_contact, last_ok, skew, pending, last_error, "    \
+    "SELECT peer, inc, recv_cursor, acked, last_contact, last_ok, skew, pending, last_error, "     \
     "cert_not_after FROM peers"
 
 static void row_to_peer(sqlite3_stmt *s, qs_peer *p)
@@ -284,13 +286,13 @@ int qs_store_peer_hello(qs_store *st, const char *peer, const uint8_t inc[QS_INC
     if ((rc = peer_inc(st, peer, old, &known, err)))
         goto done;
     *reset = known && memcmp(old, inc, QS_INC_LEN) != 0;
-    sqlite3_stmt *s = qs__stmt(
-        st,
-        "INSERT INTO peers(peer, inc, last_contact, skew) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT(peer) DO UPDATE SET inc = ?2, last_contact = ?3, skew = ?4, "
-        "recv_cursor = CASE WHEN ?5 THEN 0 ELSE recv_cursor END, "
-        "acked = CASE WHEN ?5 THEN 0 ELSE acked END",
-        err);
+    sqlite3_stmt *s =
+        qs__stmt(st,
+                 "INSERT INTO peers(peer, inc, last_contact, skew) VALUES (?1, ?2, ?3, ?4) "
+                 "ON CONFLICT(peer) DO UPDATE SET inc = ?2, last_contact = ?3, skew = ?4, "
+                 "recv_cursor = CASE WHEN ?5 THEN 0 ELSE recv_cursor END, "
+                 "acked = CASE WHEN ?5 THEN 0 ELSE acked END",
+                 err);
     if (!s) {
         rc = err ? err->code : QS_EIO;
         goto done;
@@ -345,21 +347,21 @@ int qs_store_peer_acked(qs_store *st, const char *peer, uint64_t seq, qs_err *er
     return qs__tx_end(st, mine, rc, err);
 }
 
-int qs_store_peer_done(qs_store *st, const char *peer, bool ok, const char *error,
-                       uint64_t pending, qs_err *err)
+int qs_store_peer_done(qs_store *st, const char *peer, bool ok, const char *error, uint64_t pending,
+                       qs_err *err)
 {
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
         return rc;
-    sqlite3_stmt *s = qs__stmt(
-        st,
-        "INSERT INTO peers(peer, last_contact, last_ok, last_error, pending) "
-        "VALUES (?1, ?2, CASE WHEN ?3 THEN ?2 END, ?4, ?5) "
-        "ON CONFLICT(peer) DO UPDATE SET last_contact = ?2, "
-        "last_ok = CASE WHEN ?3 THEN ?2 ELSE last_ok END, last_error = ?4, "
-        "pending = coalesce(?5, pending)",
-        err);
+    sqlite3_stmt *s =
+        qs__stmt(st,
+                 "INSERT INTO peers(peer, last_contact, last_ok, last_error, pending) "
+                 "VALUES (?1, ?2, CASE WHEN ?3 THEN ?2 END, ?4, ?5) "
+                 "ON CONFLICT(peer) DO UPDATE SET last_contact = ?2, "
+                 "last_ok = CASE WHEN ?3 THEN ?2 ELSE last_ok END, last_error = ?4, "
+                 "pending = coalesce(?5, pending)",
+                 err);
     if (!s)
         rc = err ? err->code : QS_EIO;
     else {
@@ -426,8 +428,7 @@ int qs_store_rejections(qs_store *st, qs_rejection **out, size_t *n, qs_err *err
 
 /* ---- digest ------------------------------------------------------------ */
 
-int qs_store_digest(qs_store *st, const char *scope, uint8_t out[32], uint64_t *count,
-                    qs_err *err)
+int qs_store_digest(qs_store *st, const char *scope, uint8_t out[32], uint64_t *count, qs_err *err)
 {
     char prefix[QS_CODE_MAX] = "";
     if (scope && qs_code_prefix(scope, prefix, sizeof prefix) < 0)

@@ -21,9 +21,9 @@ typedef struct stmt_slot {
  * and, per list field, k_<name>__<field>(id, v). */
 typedef struct kind_sql {
     const qs_kind *k;
-    sqlite3_stmt *upsert;      /* INSERT OR REPLACE INTO k_<name> ... */
-    sqlite3_stmt *del;         /* DELETE FROM k_<name> WHERE id = ? */
-    sqlite3_stmt **child_del;  /* per field index; NULL unless a list field */
+    sqlite3_stmt *upsert;     /* INSERT OR REPLACE INTO k_<name> ... */
+    sqlite3_stmt *del;        /* DELETE FROM k_<name> WHERE id = ? */
+    sqlite3_stmt **child_del; /* per field index; NULL unless a list field */
     sqlite3_stmt **child_ins;
 } kind_sql;
 
@@ -46,8 +46,8 @@ struct qs_store {
     bool hlc_loaded, hlc_dirty;
     qs_hlc hlc;
     int64_t saved_cache; /* PRAGMA cache_size to restore after a bulk transaction; 0 none */
-    int fail_after; /* tests: fail apply after k writes (-1 off) */
-    bool scope_index; /* versions_scope is known to exist (qs__scope_index) */
+    int fail_after;      /* tests: fail apply after k writes (-1 off) */
+    bool scope_index;    /* versions_scope is known to exist (qs__scope_index) */
     stmt_slot cache[QS_STMT_CACHE];
     kind_sql *ksql; /* one per schema kind, same order as qs_schema_kind_at */
     uint32_t nksql;

@@ -29,7 +29,9 @@ static const char NA_RULE[] = "本年度不在结对的起止年度内";
 
 static const qs_crit_def crit_defs[QS_C_COUNT] = {
     [QS_C_COVERAGE] =
-        {QS_C_COVERAGE, "coverage", "结对覆盖",
+        {QS_C_COVERAGE,
+         "coverage",
+         "结对覆盖",
          "以国家乡村振兴重点帮扶的同仁、尖扎、泽库等15个县（市）的县（市）一级社会工作服务中心"
          "为受援机构……实现“牵手计划”全覆盖",
          "本结对本年度在帮扶期内，受援县在方案名单（县记录）中，且有受援机构",
@@ -40,7 +42,9 @@ static const qs_crit_def crit_defs[QS_C_COUNT] = {
           [QS_VERDICT_FAIL] = "受援县不在名单中，或受援机构不存在",
           [QS_VERDICT_NA] = NA_RULE}},
     [QS_C_STRUCTURE] =
-        {QS_C_STRUCTURE, "structure", "结对关系",
+        {QS_C_STRUCTURE,
+         "structure",
+         "结对关系",
          "遴选15家（其中：浙江省从其省内遴选5家、青海省民政厅从本省遴选10家）社会工作服务机构"
          "一对一牵手帮扶；帮扶方式为跨省帮扶和省内帮扶",
          "本年度援派机构与受援县各只在一个结对中；受援机构登记在本县；结对类型按援派机构所在省"
@@ -52,7 +56,9 @@ static const qs_crit_def crit_defs[QS_C_COUNT] = {
           [QS_VERDICT_FAIL] = "援派机构或受援县本年度另有结对，或受援机构登记在其他县",
           [QS_VERDICT_NA] = NA_RULE}},
     [QS_C_DISPATCHED_WORKERS] =
-        {QS_C_DISPATCHED_WORKERS, "dispatched_workers", "援派持证社工",
+        {QS_C_DISPATCHED_WORKERS,
+         "dispatched_workers",
+         "援派持证社工",
          "援派机构每年选派至少2名持有社会工作师（中级）及以上职业资格证书、具有2年以上直接服务"
          "经验的社会工作者",
          "本年在本结对有工作日的援派社工中，证书等级达到设置、取证日期不晚于本年首次派驻日、"
@@ -66,7 +72,9 @@ static const qs_crit_def crit_defs[QS_C_COUNT] = {
           [QS_VERDICT_NODATA] = "本年度本结对没有任何工作日记录",
           [QS_VERDICT_NA] = NA_RULE}},
     [QS_C_DISPATCHED_DAYS] =
-        {QS_C_DISPATCHED_DAYS, "dispatched_days", "援派工作日",
+        {QS_C_DISPATCHED_DAYS,
+         "dispatched_days",
+         "援派工作日",
          "每名援派社工每年在受援地区服务不少于40个工作日",
          "上述持证社工中，本年在本结对的工作日（同日多条记一天）达到每人标准的人数；其他人员"
          "列出但不影响结论",
@@ -78,32 +86,36 @@ static const qs_crit_def crit_defs[QS_C_COUNT] = {
           [QS_VERDICT_PENDING] = "年度未结束，截至统计日数值 < 标准",
           [QS_VERDICT_NODATA] = "本年度本结对没有任何工作日记录",
           [QS_VERDICT_NA] = NA_RULE}},
-    [QS_C_LOCAL_WORKERS] =
-        {QS_C_LOCAL_WORKERS, "local_workers", "本地社工",
-         "受援机构安排至少3名本地社会工作者参与项目",
-         "受援机构的本地社工中本年在本结对有工作日的人数",
-         NULL,
-         QS_S_LOCAL_MIN_WORKERS,
-         false,
-         {[QS_VERDICT_PASS] = "人数 ≥ 标准",
-          [QS_VERDICT_FAIL] = "年度已结束，人数 < 标准",
-          [QS_VERDICT_PENDING] = "年度未结束，截至统计日人数 < 标准",
-          [QS_VERDICT_NODATA] = "本年度本结对没有任何工作日记录",
-          [QS_VERDICT_NA] = NA_RULE}},
-    [QS_C_LOCAL_DAYS] =
-        {QS_C_LOCAL_DAYS, "local_days", "本地工作日",
-         "每名本地社会工作者每年参与项目服务不少于120个工作日",
-         "上述本地社工中，本年在本结对的工作日达到每人标准的人数",
-         "上述本地社工本年在本结对的工作日合计",
-         QS_S_LOCAL_MIN_WORKERS,
-         false,
-         {[QS_VERDICT_PASS] = "数值 ≥ 标准",
-          [QS_VERDICT_FAIL] = "年度已结束，数值 < 标准",
-          [QS_VERDICT_PENDING] = "年度未结束，截至统计日数值 < 标准",
-          [QS_VERDICT_NODATA] = "本年度本结对没有任何工作日记录",
-          [QS_VERDICT_NA] = NA_RULE}},
+    [QS_C_LOCAL_WORKERS] = {QS_C_LOCAL_WORKERS,
+                            "local_workers",
+                            "本地社工",
+                            "受援机构安排至少3名本地社会工作者参与项目",
+                            "受援机构的本地社工中本年在本结对有工作日的人数",
+                            NULL,
+                            QS_S_LOCAL_MIN_WORKERS,
+                            false,
+                            {[QS_VERDICT_PASS] = "人数 ≥ 标准",
+                             [QS_VERDICT_FAIL] = "年度已结束，人数 < 标准",
+                             [QS_VERDICT_PENDING] = "年度未结束，截至统计日人数 < 标准",
+                             [QS_VERDICT_NODATA] = "本年度本结对没有任何工作日记录",
+                             [QS_VERDICT_NA] = NA_RULE}},
+    [QS_C_LOCAL_DAYS] = {QS_C_LOCAL_DAYS,
+                         "local_days",
+                         "本地工作日",
+                         "每名本地社会工作者每年参与项目服务不少于120个工作日",
+                         "上述本地社工中，本年在本结对的工作日达到每人标准的人数",
+                         "上述本地社工本年在本结对的工作日合计",
+                         QS_S_LOCAL_MIN_WORKERS,
+                         false,
+                         {[QS_VERDICT_PASS] = "数值 ≥ 标准",
+                          [QS_VERDICT_FAIL] = "年度已结束，数值 < 标准",
+                          [QS_VERDICT_PENDING] = "年度未结束，截至统计日数值 < 标准",
+                          [QS_VERDICT_NODATA] = "本年度本结对没有任何工作日记录",
+                          [QS_VERDICT_NA] = NA_RULE}},
     [QS_C_FUNDS] =
-        {QS_C_FUNDS, "funds", "经费",
+        {QS_C_FUNDS,
+         "funds",
+         "经费",
          "省内援派机构每家每年提供不少于3万元项目经费",
          "本年到账经费中，来源属于设置所列来源（默认省级财政、福彩公益金）的合计；自筹另列；"
          "支出按类别列出，非允许类别标出",
@@ -116,7 +128,9 @@ static const qs_crit_def crit_defs[QS_C_COUNT] = {
           [QS_VERDICT_NODATA] = "本年度本结对没有任何经费记录",
           [QS_VERDICT_NA] = "跨省结对（按援派机构所在省推定），或不在帮扶期内"}},
     [QS_C_CULTIVATED] =
-        {QS_C_CULTIVATED, "cultivated", "培育社会组织",
+        {QS_C_CULTIVATED,
+         "cultivated",
+         "培育社会组织",
          "帮扶期间至少为每个受援地区培育1家政治可靠、成效突出、管理规范的社会工作服务机构",
          "本县自结对起始年度1月1日至统计截止日（不晚于本年12月31日）培育的社会组织累计数",
          NULL,
@@ -183,23 +197,23 @@ static const struct {
     char pair[3];
     const char *name, *full;
 } provinces[] = {
-    {"11", "北京", "北京市"},         {"12", "天津", "天津市"},
-    {"13", "河北", "河北省"},         {"14", "山西", "山西省"},
-    {"15", "内蒙古", "内蒙古自治区"}, {"21", "辽宁", "辽宁省"},
-    {"22", "吉林", "吉林省"},         {"23", "黑龙江", "黑龙江省"},
-    {"31", "上海", "上海市"},         {"32", "江苏", "江苏省"},
-    {"33", "浙江", "浙江省"},         {"34", "安徽", "安徽省"},
-    {"35", "福建", "福建省"},         {"36", "江西", "江西省"},
-    {"37", "山东", "山东省"},         {"41", "河南", "河南省"},
-    {"42", "湖北", "湖北省"},         {"43", "湖南", "湖南省"},
-    {"44", "广东", "广东省"},         {"45", "广西", "广西壮族自治区"},
-    {"46", "海南", "海南省"},         {"50", "重庆", "重庆市"},
-    {"51", "四川", "四川省"},         {"52", "贵州", "贵州省"},
-    {"53", "云南", "云南省"},         {"54", "西藏", "西藏自治区"},
-    {"61", "陕西", "陕西省"},         {"62", "甘肃", "甘肃省"},
-    {"63", "青海", "青海省"},         {"64", "宁夏", "宁夏回族自治区"},
+    {"11", "北京", "北京市"},           {"12", "天津", "天津市"},
+    {"13", "河北", "河北省"},           {"14", "山西", "山西省"},
+    {"15", "内蒙古", "内蒙古自治区"},   {"21", "辽宁", "辽宁省"},
+    {"22", "吉林", "吉林省"},           {"23", "黑龙江", "黑龙江省"},
+    {"31", "上海", "上海市"},           {"32", "江苏", "江苏省"},
+    {"33", "浙江", "浙江省"},           {"34", "安徽", "安徽省"},
+    {"35", "福建", "福建省"},           {"36", "江西", "江西省"},
+    {"37", "山东", "山东省"},           {"41", "河南", "河南省"},
+    {"42", "湖北", "湖北省"},           {"43", "湖南", "湖南省"},
+    {"44", "广东", "广东省"},           {"45", "广西", "广西壮族自治区"},
+    {"46", "海南", "海南省"},           {"50", "重庆", "重庆市"},
+    {"51", "四川", "四川省"},           {"52", "贵州", "贵州省"},
+    {"53", "云南", "云南省"},           {"54", "西藏", "西藏自治区"},
+    {"61", "陕西", "陕西省"},           {"62", "甘肃", "甘肃省"},
+    {"63", "青海", "青海省"},           {"64", "宁夏", "宁夏回族自治区"},
     {"65", "新疆", "新疆维吾尔自治区"}, {"71", "台湾", "台湾省"},
-    {"81", "香港", "香港特别行政区"}, {"82", "澳门", "澳门特别行政区"},
+    {"81", "香港", "香港特别行政区"},   {"82", "澳门", "澳门特别行政区"},
 };
 
 static int province_index(const char *code)
@@ -287,8 +301,7 @@ static qs_verdict at_least(int64_t v, int64_t thr, bool open)
     return v >= thr ? QS_VERDICT_PASS : open ? QS_VERDICT_PENDING : QS_VERDICT_FAIL;
 }
 
-static void crit_set(qs_criterion *c, int64_t value, int64_t thr, const char *unit,
-                     qs_verdict v)
+static void crit_set(qs_criterion *c, int64_t value, int64_t thr, const char *unit, qs_verdict v)
 {
     c->value = value;
     c->threshold = thr;
@@ -341,8 +354,8 @@ static void judge_dispatched(const qs_report *r, qs_report_pairing *p)
         qs_report_worker *w = &p->dispatched[i];
         w->why[0] = '\0';
         w->cert_ok = w->cert_level >= set[QS_S_DISPATCHED_MIN_CERT];
-        w->cert_in_time = w->cert_date > 0 ? w->cert_date <= w->first_day
-                                           : set[QS_S_CERT_DATE_REQUIRED] == 0;
+        w->cert_in_time =
+            w->cert_date > 0 ? w->cert_date <= w->first_day : set[QS_S_CERT_DATE_REQUIRED] == 0;
         w->service_years = w->service_since > 0 && qs_date_valid(w->service_since) &&
                                    w->first_day > 0 && qs_date_valid(w->first_day)
                                ? qs_date_years_between(w->service_since, w->first_day)
@@ -355,8 +368,7 @@ static void judge_dispatched(const qs_report *r, qs_report_pairing *p)
         w->certified_this_year = w->cert_date >= r->period_from && w->cert_date <= r->period_to;
         if (!w->cert_ok)
             addf(w->why, sizeof w->why, "证书等级%s，低于%s",
-                 w->cert_level >= 0 ? label_of(QS_K_PERSON, "cert_level", w->cert_level)
-                                    : "未登记",
+                 w->cert_level >= 0 ? label_of(QS_K_PERSON, "cert_level", w->cert_level) : "未登记",
                  label_of(QS_K_PERSON, "cert_level", set[QS_S_DISPATCHED_MIN_CERT]));
         else if (w->cert_date > 0 && !w->cert_in_time)
             addf(w->why, sizeof w->why, "取证日期%s晚于本年首次派驻日%s", ymd(w->cert_date, a),
@@ -378,10 +390,9 @@ static void judge_dispatched(const qs_report *r, qs_report_pairing *p)
         }
         p->dispatched_counted += w->credentialed && w->days_ok;
     }
-    p->dispatched_decisive_days =
-        total ? p->dispatched_days_total
-              : kth_days(p->dispatched, p->ndispatched, is_credentialed,
-                         set[QS_S_DISPATCHED_MIN_WORKERS]);
+    p->dispatched_decisive_days = total ? p->dispatched_days_total
+                                        : kth_days(p->dispatched, p->ndispatched, is_credentialed,
+                                                   set[QS_S_DISPATCHED_MIN_WORKERS]);
 }
 
 static void judge_local(const qs_report *r, qs_report_pairing *p)
@@ -410,9 +421,9 @@ static void judge_local(const qs_report *r, qs_report_pairing *p)
         p->local_exam_takers += w->exam_this_year;
         p->local_certified += w->certified_this_year;
     }
-    p->local_decisive_days = total ? p->local_days_total
-                                   : kth_days(p->local, p->nlocal, is_credentialed,
-                                              set[QS_S_LOCAL_MIN_WORKERS]);
+    p->local_decisive_days =
+        total ? p->local_days_total
+              : kth_days(p->local, p->nlocal, is_credentialed, set[QS_S_LOCAL_MIN_WORKERS]);
 }
 
 /* ---------------------------------------------------------------------------
@@ -486,13 +497,11 @@ static void judge_pairing(const qs_report *r, qs_report_pairing *p, int64_t stal
     /* type from the aiding agency's province */
     const char *prov = qs_province_name(p->county);
     p->type_from_province = prov && p->aiding_province[0];
-    p->type_derived = p->type_from_province
-                          ? (int)(strstr(p->aiding_province, prov) ? inprov : cross)
-                          : p->type;
+    p->type_derived =
+        p->type_from_province ? (int)(strstr(p->aiding_province, prov) ? inprov : cross) : p->type;
     p->type_mismatch = p->type_from_province && (p->type == cross || p->type == inprov) &&
                        p->type != p->type_derived;
-    p->receiving_elsewhere =
-        p->receiving_county[0] && strcmp(p->receiving_county, p->county) != 0;
+    p->receiving_elsewhere = p->receiving_county[0] && strcmp(p->receiving_county, p->county) != 0;
     p->provisional = p->last_ok_ms >= 0 && (p->last_ok_ms == 0 || p->last_ok_ms < stale_ref);
 
     judge_dispatched(r, p);
@@ -524,8 +533,8 @@ static void judge_pairing(const qs_report *r, qs_report_pairing *p, int64_t stal
 
     /* structure */
     qs_criterion *st = &cr[QS_C_STRUCTURE];
-    bool bad = p->other_pairings_aiding > 0 || p->other_pairings_county > 0 ||
-               p->receiving_elsewhere;
+    bool bad =
+        p->other_pairings_aiding > 0 || p->other_pairings_county > 0 || p->receiving_elsewhere;
     crit_set(st, !bad, 1, "", bad ? QS_VERDICT_FAIL : QS_VERDICT_PASS);
     if (p->other_pairings_aiding > 0)
         addf(st->note, sizeof st->note, "援派机构本年度另有%" PRId64 "个结对（应一对一）",
@@ -625,8 +634,8 @@ static void judge_pairing(const qs_report *r, qs_report_pairing *p, int64_t stal
         nodata |= cr[k].verdict == QS_VERDICT_NODATA;
         pending |= cr[k].verdict == QS_VERDICT_PENDING && !cr[k].period_pending;
     }
-    p->overall = fail     ? QS_VERDICT_FAIL
-                 : nodata ? QS_VERDICT_NODATA
+    p->overall = fail      ? QS_VERDICT_FAIL
+                 : nodata  ? QS_VERDICT_NODATA
                  : pending ? QS_VERDICT_PENDING
                            : QS_VERDICT_PASS;
 }
@@ -641,8 +650,8 @@ void qs_report_judge(qs_report *r)
     const int64_t cross = code_of(QS_K_PAIRING, "type", "cross_province");
     const int64_t inprov = code_of(QS_K_PAIRING, "type", "in_province");
     r->year_open = r->as_of < r->year * 10000 + 1231;
-    r->worker_days_rule = set[QS_S_WORKER_DAYS_RULE] == QS_DAYS_TOTAL ? QS_DAYS_TOTAL
-                                                                       : QS_DAYS_PER_PERSON;
+    r->worker_days_rule =
+        set[QS_S_WORKER_DAYS_RULE] == QS_DAYS_TOTAL ? QS_DAYS_TOTAL : QS_DAYS_PER_PERSON;
     r->stale_limit_s = set[QS_S_STALE_LIMIT_S];
     /* staleness: at the end of the report date, or now if earlier */
     int64_t stale_ref = (int64_t)(qs_date_to_days(r->as_of) + 1) * 86400000;
@@ -736,15 +745,16 @@ size_t qs_report_assess(const qs_report *r, char (*lines)[QS_ASSESS_LINE], size_
 {
     size_t n = 0;
     char a[64], b[64];
-#define LINE(...)                                                                              \
-    do {                                                                                       \
-        if (n < max)                                                                           \
-            snprintf(lines[n++], QS_ASSESS_LINE, __VA_ARGS__);                                 \
+#define LINE(...)                                                                                  \
+    do {                                                                                           \
+        if (n < max)                                                                               \
+            snprintf(lines[n++], QS_ASSESS_LINE, __VA_ARGS__);                                     \
     } while (0)
     if (r->year_open)
-        LINE("报告期为%d年1月1日至12月31日。本报告统计截至%s，年度未结束：各项年度数和累计数均为截至"
-             "该日的数，尚未达到标准的标为“进行中”，不作“未达标”判定。",
-             r->year, ymd(r->period_to, a));
+        LINE(
+            "报告期为%d年1月1日至12月31日。本报告统计截至%s，年度未结束：各项年度数和累计数均为截至"
+            "该日的数，尚未达到标准的标为“进行中”，不作“未达标”判定。",
+            r->year, ymd(r->period_to, a));
     else
         LINE("报告期为%d年1月1日至12月31日，报告日期%s；%d年12月31日以后的记录不计入本报告。",
              r->year, ymd(r->as_of, a), r->year);
@@ -766,9 +776,8 @@ size_t qs_report_assess(const qs_report *r, char (*lines)[QS_ASSESS_LINE], size_
              r->split_verdict == QS_VERDICT_PASS ? "与方案一致" : "与方案不一致");
     LINE("综合结论：达标%" PRIu32 "个，未达标%" PRIu32 "个，进行中%" PRIu32 "个，无数据%" PRIu32
          "个%s。",
-         r->overall[QS_VERDICT_PASS], r->overall[QS_VERDICT_FAIL],
-         r->overall[QS_VERDICT_PENDING], r->overall[QS_VERDICT_NODATA],
-         r->overall[QS_VERDICT_NA] ? "，其余不在帮扶期内" : "");
+         r->overall[QS_VERDICT_PASS], r->overall[QS_VERDICT_FAIL], r->overall[QS_VERDICT_PENDING],
+         r->overall[QS_VERDICT_NODATA], r->overall[QS_VERDICT_NA] ? "，其余不在帮扶期内" : "");
     for (uint32_t i = 0; i < r->npairings; i++) {
         const qs_report_pairing *p = &r->pairings[i];
         if (p->overall != QS_VERDICT_FAIL || n >= max)
@@ -784,8 +793,9 @@ size_t qs_report_assess(const qs_report *r, char (*lines)[QS_ASSESS_LINE], size_
             if (crit_defs[k].money) {
                 yuan(c->value, a, sizeof a);
                 yuan(c->threshold, b, sizeof b);
-                snprintf(ln + len, QS_ASSESS_LINE - len, "%s%s %s元/标准%s元%s%s", first ? "" : "；",
-                         crit_defs[k].label, a, b, c->note[0] ? "，" : "", c->note);
+                snprintf(ln + len, QS_ASSESS_LINE - len, "%s%s %s元/标准%s元%s%s",
+                         first ? "" : "；", crit_defs[k].label, a, b, c->note[0] ? "，" : "",
+                         c->note);
             } else if (k <= QS_C_STRUCTURE) {
                 snprintf(ln + len, QS_ASSESS_LINE - len, "%s%s（%s）", first ? "" : "；",
                          crit_defs[k].label, c->note);
@@ -800,9 +810,9 @@ size_t qs_report_assess(const qs_report *r, char (*lines)[QS_ASSESS_LINE], size_
         snprintf(ln + len, QS_ASSESS_LINE - len, "。");
     }
     LINE("援派持证社工%" PRId64 "人（其中工作日达标%" PRId64 "人），本地社工%" PRId64
-         "人（工作日达标%" PRId64 "人，本年参加社会工作者职业水平考试%" PRId64 "人）；开展培训%" PRId64
-         "次、督导%" PRId64 "次、项目指导%" PRId64 "次；服务记录%" PRId64 "条，服务对象%" PRId64
-         "人（口径见服务表）。",
+         "人（工作日达标%" PRId64 "人，本年参加社会工作者职业水平考试%" PRId64
+         "人）；开展培训%" PRId64 "次、督导%" PRId64 "次、项目指导%" PRId64 "次；服务记录%" PRId64
+         "条，服务对象%" PRId64 "人（口径见服务表）。",
          r->dispatched_credentialed, r->dispatched_counted, r->local_workers, r->local_counted,
          r->local_exam_takers, r->trainings, r->supervisions, r->guidance, r->services,
          r->people_served);

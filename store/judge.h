@@ -32,13 +32,13 @@
 
 typedef struct qs_crit_def {
     qs_crit id;
-    const char *key;   /* "dispatched_days" */
-    const char *label; /* "援派工作日" */
-    const char *plan;  /* the plan's requirement, in its words (方案要求) */
+    const char *key;           /* "dispatched_days" */
+    const char *label;         /* "援派工作日" */
+    const char *plan;          /* the plan's requirement, in its words (方案要求) */
     const char *counted;       /* what the value counts (计数口径) */
     const char *counted_total; /* the same under the total days rule, or NULL */
-    int setting;       /* the setting holding the threshold (qs_setting_id), -1 none */
-    bool money;        /* value and threshold in fen */
+    int setting;               /* the setting holding the threshold (qs_setting_id), -1 none */
+    bool money;                /* value and threshold in fen */
     const char *rule[QS_VERDICT_COUNT]; /* when each verdict is given; NULL: never */
 } qs_crit_def;
 

@@ -40,7 +40,7 @@ struct qs_pipe {
     uint64_t written; /* records the writer is done with */
     bool closing;
     bool writer_waits, caller_waits;
-    int rc;           /* the writer's first failure: then nothing more is written */
+    int rc; /* the writer's first failure: then nothing more is written */
     qs_err err;
 };
 
@@ -81,8 +81,9 @@ int qs_pipe_start(qs_store *st, qs_pipe **out, qs_err *err)
 {
     *out = NULL;
     if (!st->in_tx || !st->all_or_nothing)
-        return qs_err_set(err, QS_EINVAL,
-                          "a pipe needs an all-or-nothing transaction (qs_store_begin_all_or_nothing)");
+        return qs_err_set(
+            err, QS_EINVAL,
+            "a pipe needs an all-or-nothing transaction (qs_store_begin_all_or_nothing)");
     qs__clock_load(st); /* the writer must never need the store for the clock */
     qs_pipe *p = qs_xcalloc(1, sizeof *p);
     p->st = st;

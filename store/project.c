@@ -60,8 +60,8 @@ static bool has_column(qs_store *st, const char *table, const char *col)
 {
     char *sql = sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q) WHERE name = %Q", table, col);
     sqlite3_stmt *s = NULL;
-    bool yes = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK &&
-               sqlite3_step(s) == SQLITE_ROW;
+    bool yes =
+        sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW;
     sqlite3_finalize(s);
     sqlite3_free(sql);
     return yes;
@@ -107,8 +107,8 @@ static int ensure_tables(qs_store *st, const qs_kind *k, bool *added, qs_err *er
         }
         if (has_column(st, table, f->name))
             continue;
-        sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN \"%w\" %s", table, f->name,
-                              col_type(f));
+        sql =
+            sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN \"%w\" %s", table, f->name, col_type(f));
         rc = qs__exec(st, sql, err);
         sqlite3_free(sql);
         if (rc)
@@ -122,8 +122,8 @@ static int ensure_tables(qs_store *st, const qs_kind *k, bool *added, qs_err *er
         if (f->type != QS_F_REF)
             continue;
         if (refs)
-            sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%w\" ON \"%w\"(\"%w\")",
-                                  table, f->name, table, f->name);
+            sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%w\" ON \"%w\"(\"%w\")", table,
+                                  f->name, table, f->name);
         else
             sql = sqlite3_mprintf("DROP INDEX IF EXISTS \"%w_%w\"", table, f->name);
         rc = qs__exec(st, sql, err);
@@ -151,8 +151,9 @@ static int prepare_kind(qs_store *st, kind_sql *ks, qs_err *err)
     }
     qs_buf_append(&cols, "", 1);
     qs_buf_append(&vals, "", 1);
-    char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(id, scope, seq%s) VALUES (?, ?, ?%s)",
-                                table, (char *)cols.data, (char *)vals.data);
+    char *sql =
+        sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(id, scope, seq%s) VALUES (?, ?, ?%s)", table,
+                        (char *)cols.data, (char *)vals.data);
     qs_buf_free(&cols);
     qs_buf_free(&vals);
     rc = prep(st, sql, &ks->upsert, err);

@@ -64,8 +64,7 @@ static char *build(const qs_kind *k, const qs_query *q, const char *what, qs_err
             const qs_field *f = qs_kind_field(k, q->filters[i].field);
             if (!f) {
                 sqlite3_free(sql);
-                qs_err_set(err, QS_ENOTFOUND, "a %s has no field %u", k->name,
-                           q->filters[i].field);
+                qs_err_set(err, QS_ENOTFOUND, "a %s has no field %u", k->name, q->filters[i].field);
                 return NULL;
             }
             char *more;
@@ -89,8 +88,8 @@ static char *build(const qs_kind *k, const qs_query *q, const char *what, qs_err
             qs_err_set(err, QS_EINVAL, "\"%s\" is not a division code", q->scope);
             return NULL;
         }
-        char *more = sqlite3_mprintf("%s AND substr(v.scope, 1, %d) = %Q", sql,
-                                     (int)strlen(prefix), prefix);
+        char *more =
+            sqlite3_mprintf("%s AND substr(v.scope, 1, %d) = %Q", sql, (int)strlen(prefix), prefix);
         sqlite3_free(sql);
         sql = more;
     }
@@ -183,9 +182,16 @@ int qs_store_node_known(qs_store *st, const char *code, bool *known, qs_err *err
     const qs_kind *k;
     const char *field;
     switch (qs_code_level(code)) {
-    case QS_LEVEL_COUNTY: k = qs_schema_kind(QS_K_COUNTY); field = "code"; break;
-    case QS_LEVEL_TOWNSHIP: k = qs_schema_kind(QS_K_STATION); field = "township"; break;
-    default: return 0;
+    case QS_LEVEL_COUNTY:
+        k = qs_schema_kind(QS_K_COUNTY);
+        field = "code";
+        break;
+    case QS_LEVEL_TOWNSHIP:
+        k = qs_schema_kind(QS_K_STATION);
+        field = "township";
+        break;
+    default:
+        return 0;
     }
     qs_filter f = {.field = qs_kind_field_by_name(k, field)->id, .value = qs_v_str(code)};
     uint64_t n = 0;

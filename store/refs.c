@@ -35,8 +35,8 @@ static int pairing_refs(qs_store *st, const char *scope, const qs_body *body, qs
                           "plan pairs agencies with counties of this province",
                           county, scope);
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT 1 FROM k_county WHERE code = ?1 LIMIT 1", -1, &s,
-                                NULL);
+    int rc =
+        sqlite3_prepare_v2(st->db, "SELECT 1 FROM k_county WHERE code = ?1 LIMIT 1", -1, &s, NULL);
     if (rc != SQLITE_OK)
         return qs__sqlerr(st, rc, "checking the pairing's county", err);
     sqlite3_bind_text(s, 1, county, -1, SQLITE_STATIC);
@@ -52,8 +52,7 @@ static int pairing_refs(qs_store *st, const char *scope, const qs_body *body, qs
                       county, county);
 }
 
-int qs__refs_check(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
-                   qs_err *err)
+int qs__refs_check(qs_store *st, uint32_t kind, const char *scope, const qs_body *body, qs_err *err)
 {
     if (!body)
         return 0;

@@ -32,27 +32,27 @@
 static const qs_setting_def setting_defs[QS_S_COUNT] = {
     [QS_S_DISPATCHED_MIN_WORKERS] = {"dispatched_min_workers", "援派持证社工人数下限", 2},
     [QS_S_DISPATCHED_MIN_CERT] = {"dispatched_min_cert", "援派社工证书等级下限（2=社会工作师）", 2},
-    [QS_S_DISPATCHED_MIN_YEARS] = {"dispatched_min_years", "援派社工直接服务年限下限（年，按本年首次派驻日计）", 2},
+    [QS_S_DISPATCHED_MIN_YEARS] = {"dispatched_min_years",
+                                   "援派社工直接服务年限下限（年，按本年首次派驻日计）", 2},
     [QS_S_DISPATCHED_MIN_DAYS] = {"dispatched_min_days", "援派社工年工作日下限", 40},
     [QS_S_LOCAL_MIN_WORKERS] = {"local_min_workers", "受援机构本地社工人数下限", 3},
     [QS_S_LOCAL_MIN_DAYS] = {"local_min_days", "本地社工年工作日下限", 120},
     [QS_S_WORKER_DAYS_RULE] = {"worker_days_rule", "工作日口径（1=每人，2=合计）",
                                QS_DAYS_PER_PERSON},
     [QS_S_FUNDS_MIN_FEN] = {"funds_min_fen", "省内援派机构每家每年提供经费下限（分）", 3000000},
-    [QS_S_FUNDS_ALLOWED_CATEGORIES] = {"funds_allowed_categories",
-                                       "允许的支出类别（位掩码）",
+    [QS_S_FUNDS_ALLOWED_CATEGORIES] = {"funds_allowed_categories", "允许的支出类别（位掩码）",
                                        BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5)},
     [QS_S_CULTIVATED_MIN] = {"cultivated_min", "每县帮扶期内培育社会组织下限", 1},
     [QS_S_STALE_LIMIT_S] = {"stale_limit_s", "同步过期时限（秒）", 3 * 86400},
     [QS_S_ASSISTANCE_CATEGORIES] = {"assistance_categories", "社会救助对象类别（位掩码）",
                                     BIT(1) | BIT(2) | BIT(3) | BIT(12) | BIT(13)},
-    [QS_S_ELDERLY_CATEGORIES] = {"elderly_categories", "老年人类别（位掩码）",
-                                 BIT(8) | BIT(10)},
+    [QS_S_ELDERLY_CATEGORIES] = {"elderly_categories", "老年人类别（位掩码）", BIT(8) | BIT(10)},
     [QS_S_MINOR_CATEGORIES] = {"minor_categories", "未成年人类别（位掩码）",
                                BIT(4) | BIT(5) | BIT(6) | BIT(7)},
     /* expense_source codes: 1 省级财政, 2 福彩公益金 (public funds); 3 慈善组织,
      * 4 自筹, 5 其他 are shown, not counted, unless set */
-    [QS_S_FUNDS_SOURCES] = {"funds_sources", "计入经费标准的资金来源（位掩码，默认省级财政、福彩公益金）",
+    [QS_S_FUNDS_SOURCES] = {"funds_sources",
+                            "计入经费标准的资金来源（位掩码，默认省级财政、福彩公益金）",
                             BIT(1) | BIT(2)},
     [QS_S_PLAN_CROSS_PROVINCE] = {"plan_cross_province", "方案跨省结对数（浙江）", 5},
     [QS_S_PLAN_IN_PROVINCE] = {"plan_in_province", "方案省内结对数（青海）", 10},
@@ -115,14 +115,13 @@ static const char REPORT_DDL[] =
  * logs: they all have its own scope (or, given with --scope, one of its
  * townships'), so that index would order nothing and the report reads them
  * all anyway; it cost a tenth of an import. */
-static const char REPORT_DDL_COUNTY[] =
-    "DROP INDEX IF EXISTS rep_service_scope;"
-    "DROP INDEX IF EXISTS rep_workday_person;"
-    "DROP INDEX IF EXISTS rep_service_cover;"
-    "DROP INDEX IF EXISTS rep_service_log;"
-    "DROP INDEX IF EXISTS rep_workday_pairing;"
-    "DROP INDEX IF EXISTS rep_workday_cover;"
-    "DROP INDEX IF EXISTS rep_expense_pairing;";
+static const char REPORT_DDL_COUNTY[] = "DROP INDEX IF EXISTS rep_service_scope;"
+                                        "DROP INDEX IF EXISTS rep_workday_person;"
+                                        "DROP INDEX IF EXISTS rep_service_cover;"
+                                        "DROP INDEX IF EXISTS rep_service_log;"
+                                        "DROP INDEX IF EXISTS rep_workday_pairing;"
+                                        "DROP INDEX IF EXISTS rep_workday_cover;"
+                                        "DROP INDEX IF EXISTS rep_expense_pairing;";
 
 const char *qs__report_ddl(qs_role role)
 {
@@ -168,7 +167,9 @@ int qs_report_setting_get(qs_store *st, int year, qs_setting_id id, int64_t *val
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *value = sqlite3_column_int64(s, 0);
-    rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : qs__sqlerr(st, rc, "reading report settings", err);
+    rc = (rc == SQLITE_ROW || rc == SQLITE_DONE)
+             ? 0
+             : qs__sqlerr(st, rc, "reading report settings", err);
     sqlite3_finalize(s);
     return rc;
 }
@@ -624,8 +625,8 @@ static int services_pass(ctx *c, qs_report_pairing *p, const char *hi, qs_err *e
     p->people_pseudonyms = (int64_t)c->pseudonyms.n;
     p->people_headcount = a.heads;
     p->people_served = p->people_pseudonyms + p->people_headcount;
-    p->people_basis = p->services == 0     ? "none"
-                      : a.with_pseudo == 0 ? "head counts"
+    p->people_basis = p->services == 0               ? "none"
+                      : a.with_pseudo == 0           ? "head counts"
                       : a.with_pseudo == p->services ? "pseudonyms"
                                                      : "mixed";
     return 0;

@@ -42,8 +42,8 @@
 #include "store/store.h"
 
 typedef enum qs_verdict {
-    QS_VERDICT_NA = 0,      /* not applicable (funds of a cross-province pairing; a
-                               pairing outside its years) */
+    QS_VERDICT_NA = 0, /* not applicable (funds of a cross-province pairing; a
+                          pairing outside its years) */
     QS_VERDICT_PASS = 1,
     QS_VERDICT_FAIL = 2,
     QS_VERDICT_NODATA = 3,  /* nothing recorded for this criterion in the period */
@@ -131,9 +131,9 @@ const char *qs_crit_key(qs_crit c);
 const char *qs_crit_label(qs_crit c);
 
 typedef struct qs_criterion {
-    int64_t value;      /* the figure that decides (see the criteria table) */
+    int64_t value; /* the figure that decides (see the criteria table) */
     int64_t threshold;
-    const char *unit;   /* static: "人", "天", "元" (value in fen), "家", "" */
+    const char *unit; /* static: "人", "天", "元" (value in fen), "家", "" */
     qs_verdict verdict;
     bool period_pending; /* in progress only because the pairing's period is not over:
                             does not hold back a closed year's overall verdict */
@@ -153,21 +153,21 @@ typedef struct qs_report_worker {
                               year's dispatch */
     int64_t days;          /* distinct days on this pairing in the period */
     /* judged */
-    int service_years;     /* whole years at first_day, -1 when unknown */
-    bool cert_ok;          /* level >= the setting */
-    bool cert_in_time;     /* dated on or before first_day (or undated, by the setting) */
+    int service_years; /* whole years at first_day, -1 when unknown */
+    bool cert_ok;      /* level >= the setting */
+    bool cert_in_time; /* dated on or before first_day (or undated, by the setting) */
     bool years_ok;
-    bool credentialed;     /* dispatched: cert_ok, cert_in_time, years_ok; local: true */
-    bool days_ok;          /* days >= the setting */
-    bool counted;          /* meets all their conditions (days too, per-person rule) */
-    bool exam_this_year;   /* sat the national exam in the report's year */
+    bool credentialed;        /* dispatched: cert_ok, cert_in_time, years_ok; local: true */
+    bool days_ok;             /* days >= the setting */
+    bool counted;             /* meets all their conditions (days too, per-person rule) */
+    bool exam_this_year;      /* sat the national exam in the report's year */
     bool certified_this_year; /* cert_date in the period */
-    char why[256];         /* the conditions not met, or flags (Chinese); "" if none */
+    char why[256];            /* the conditions not met, or flags (Chinese); "" if none */
 } qs_report_worker;
 
 typedef struct qs_report_count {
-    uint32_t code;   /* enum code */
-    int64_t count;   /* service logs */
+    uint32_t code; /* enum code */
+    int64_t count; /* service logs */
     int64_t minutes;
 } qs_report_count;
 
@@ -185,9 +185,9 @@ typedef struct qs_report_pairing {
     char aiding_province[64];
     bool has_receiving;
     char receiving_county[QS_CODE_MAX]; /* the receiving agency's county, "" unknown */
-    int type; /* pairing_type code as recorded */
+    int type;                           /* pairing_type code as recorded */
     int start_year, end_year;
-    int64_t last_ok_ms; /* 0 = never; -1 = this store is the county itself */
+    int64_t last_ok_ms;            /* 0 = never; -1 = this store is the county itself */
     int64_t other_pairings_aiding; /* other pairings active in the year, same aiding agency */
     int64_t other_pairings_county; /* other pairings active in the year, same county */
     int64_t shared_person_days;    /* (person, day)s of this pairing also logged on another */
@@ -195,7 +195,7 @@ typedef struct qs_report_pairing {
 
     qs_report_worker *dispatched; /* role dispatched, of the aiding agency, with a day */
     uint32_t ndispatched;
-    qs_report_worker *local;      /* role local, of the receiving agency, with a day */
+    qs_report_worker *local; /* role local, of the receiving agency, with a day */
     uint32_t nlocal;
 
     int64_t expense_records;
@@ -211,9 +211,9 @@ typedef struct qs_report_pairing {
     qs_report_count by_type[QS_REPORT_ENUM_MAX], by_domain[QS_REPORT_ENUM_MAX],
         by_category[QS_REPORT_ENUM_MAX]; /* index = code; count 0 = none */
     int64_t people_served;
-    int64_t people_pseudonyms;  /* distinct pseudonyms */
-    int64_t people_headcount;   /* head counts of logs without pseudonyms */
-    const char *people_basis;   /* "pseudonyms", "head counts", "mixed", "none" */
+    int64_t people_pseudonyms; /* distinct pseudonyms */
+    int64_t people_headcount;  /* head counts of logs without pseudonyms */
+    const char *people_basis;  /* "pseudonyms", "head counts", "mixed", "none" */
     int64_t reach_assistance, reach_elderly, reach_minors; /* service logs */
 
     int64_t sessions_by_type[QS_REPORT_ENUM_MAX]; /* trainings; index = training_type code */
@@ -224,11 +224,11 @@ typedef struct qs_report_pairing {
     int64_t workdays_outside_years; /* the pairing's work days, any year */
 
     /* ---- judged (judge.c) ---- */
-    bool active;        /* start_year <= year <= end_year */
-    bool provisional;   /* the county's last sync is older than the stale limit */
-    int type_derived;   /* from the aiding agency's province (or as recorded, unknown) */
-    bool type_from_province; /* type_derived comes from the agency's province */
-    bool type_mismatch; /* recorded type disagrees with the agency's province */
+    bool active;              /* start_year <= year <= end_year */
+    bool provisional;         /* the county's last sync is older than the stale limit */
+    int type_derived;         /* from the aiding agency's province (or as recorded, unknown) */
+    bool type_from_province;  /* type_derived comes from the agency's province */
+    bool type_mismatch;       /* recorded type disagrees with the agency's province */
     bool receiving_elsewhere; /* the receiving agency is registered in another county */
 
     qs_criterion crit[QS_C_COUNT];
@@ -275,17 +275,17 @@ typedef struct qs_report {
 
     qs_report_pairing *pairings; /* ordered by county code */
     uint32_t npairings;
-    qs_report_county *counties;  /* the plan's counties (county records), by code */
+    qs_report_county *counties; /* the plan's counties (county records), by code */
     uint32_t ncounties;
 
     /* ---- judged ---- */
-    bool year_open;   /* as_of is before 31 December: figures so far */
+    bool year_open; /* as_of is before 31 December: figures so far */
     int worker_days_rule;
     int64_t stale_limit_s;
     uint32_t counties_configured; /* county records (or 1 with a county filter) */
     uint32_t counties_covered;
     uint32_t split_cross, split_in, split_unknown; /* active pairings by derived type */
-    qs_verdict split_verdict;     /* as the plan (5 + 10); n/a with a county filter */
+    qs_verdict split_verdict; /* as the plan (5 + 10); n/a with a county filter */
     uint32_t verdicts[QS_C_COUNT][QS_VERDICT_COUNT]; /* pairings per criterion per verdict */
     uint32_t overall[QS_VERDICT_COUNT];
     uint32_t active, provisional;
@@ -293,8 +293,8 @@ typedef struct qs_report {
         local_counted, local_days, local_exam_takers;
     int64_t funds_received, funds_counted, funds_self, funds_spent, spent_flagged, cultivated,
         stations, services, service_minutes, people_served, trainings, supervisions, guidance,
-        training_minutes, services_without_workday, duplicate_person_days,
-        workdays_outside_years, shared_person_days;
+        training_minutes, services_without_workday, duplicate_person_days, workdays_outside_years,
+        shared_person_days;
 } qs_report;
 
 /* Compute the report: measure, then qs_report_judge. Reading only. On success

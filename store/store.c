@@ -26,11 +26,11 @@
 static const char *const MIGRATIONS[] = {
     "CREATE TABLE meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
     "CREATE TABLE versions("
-    "  seq INTEGER PRIMARY KEY,"     /* local sequence number */
+    "  seq INTEGER PRIMARY KEY," /* local sequence number */
     "  id BLOB NOT NULL, kind INTEGER NOT NULL, scope TEXT NOT NULL,"
     "  gen INTEGER NOT NULL, hash BLOB NOT NULL,"
-    "  parents BLOB,"                /* n x (u64 BE gen + 16-byte hash), sorted */
-    "  ancestry BLOB,"               /* as received, n x 16 bytes; NULL if none */
+    "  parents BLOB,"  /* n x (u64 BE gen + 16-byte hash), sorted */
+    "  ancestry BLOB," /* as received, n x 16 bytes; NULL if none */
     "  hlc INTEGER NOT NULL, author TEXT NOT NULL, deleted INTEGER NOT NULL,"
     "  schema INTEGER NOT NULL, body BLOB NOT NULL,"
     "  head INTEGER NOT NULL,"       /* 0 superseded, 1 winner, 2 open loser */
@@ -545,9 +545,8 @@ int qs_store_open(const qs_store_opts *o, qs_store **out, qs_err *err)
     if ((rc = load_meta(st, err)))
         goto fail;
     if (o->node && *o->node && strcmp(o->node, st->node) != 0) {
-        rc = qs_err_set(err, QS_EINVAL,
-                        "node id mismatch: the store in %s belongs to %s, not %s", o->dir,
-                        st->node, o->node);
+        rc = qs_err_set(err, QS_EINVAL, "node id mismatch: the store in %s belongs to %s, not %s",
+                        o->dir, st->node, o->node);
         goto fail;
     }
     if ((rc = qs__project_init(st, err)))
@@ -668,8 +667,8 @@ int qs_store_info_get(qs_store *st, qs_store_info *o, qs_err *err)
     if ((rc = count_q(st, "SELECT coalesce(max(seq), 0) FROM versions", &o->max_seq, err)) ||
         (rc = count_q(st, "SELECT count(*) FROM versions WHERE head = 1 AND deleted = 0",
                       &o->records, err)) ||
-        (rc = count_q(st, "SELECT count(DISTINCT id) FROM versions WHERE head = 2",
-                      &o->conflicts, err)) ||
+        (rc = count_q(st, "SELECT count(DISTINCT id) FROM versions WHERE head = 2", &o->conflicts,
+                      err)) ||
         (rc = count_q(st, "SELECT count(*) FROM rejections", &o->rejected, err)) ||
         (rc = count_q(st, "SELECT count(*) FROM parked", &o->parked, err)))
         return rc;
@@ -715,8 +714,7 @@ int qs_store_clock_now(qs_store *st, qs_hlc *out, qs_err *err)
     return qs__tx_end(st, mine, rc, err);
 }
 
-int qs_store_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rejected,
-                        qs_err *err)
+int qs_store_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rejected, qs_err *err)
 {
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
@@ -912,7 +910,10 @@ int qs_store_backup(qs_store *st, const char *path, qs_err *err)
     if (tfd < 0) {
         int en = errno;
         umask(old);
-        return qs_err_set(err, en == ENOSPC ? QS_EFULL : en == EACCES ? QS_EPERM : QS_EIO,
+        return qs_err_set(err,
+                          en == ENOSPC   ? QS_EFULL
+                          : en == EACCES ? QS_EPERM
+                                         : QS_EIO,
                           "cannot write the backup %s: %s", path, strerror(en));
     }
     close(tfd);

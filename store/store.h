@@ -44,12 +44,12 @@ typedef enum qs_role {
 } qs_role;
 
 typedef struct qs_store_opts {
-    const char *dir;   /* data directory; the database is dir/QS_DB_FILE */
-    bool create;       /* create a new store (fails with QS_EEXIST if one exists) */
-    const char *node;  /* create: the node id (division code); open: must match if set */
-    qs_role role;      /* create only */
-    const char *user;  /* local user for authorship; NULL = the process's user name */
-    qs_limits limits;  /* limits for decoding stored and received data */
+    const char *dir;             /* data directory; the database is dir/QS_DB_FILE */
+    bool create;                 /* create a new store (fails with QS_EEXIST if one exists) */
+    const char *node;            /* create: the node id (division code); open: must match if set */
+    qs_role role;                /* create only */
+    const char *user;            /* local user for authorship; NULL = the process's user name */
+    qs_limits limits;            /* limits for decoding stored and received data */
     int64_t max_clock_offset_ms; /* HLC: remote readings further ahead are not taken */
     int busy_timeout_ms;         /* 0 = 5000 */
     unsigned cache_mib;          /* this handle's page cache; 0 = SQLite's default (2 MiB) */
@@ -74,12 +74,12 @@ typedef struct qs_store_info {
     qs_role role;
     uint8_t incarnation[QS_INC_LEN];
     int64_t created_ms;
-    uint64_t max_seq;     /* highest local sequence number */
-    uint64_t records;     /* live records (winner not deleted), all kinds */
-    uint64_t conflicts;   /* records with an open conflict */
-    uint64_t rejected;    /* refusals recorded (ours refused upstream, and theirs) */
-    uint64_t parked;      /* versions of unknown kinds kept aside */
-    uint32_t schema;      /* schema version the database was last opened with */
+    uint64_t max_seq;   /* highest local sequence number */
+    uint64_t records;   /* live records (winner not deleted), all kinds */
+    uint64_t conflicts; /* records with an open conflict */
+    uint64_t rejected;  /* refusals recorded (ours refused upstream, and theirs) */
+    uint64_t parked;    /* versions of unknown kinds kept aside */
+    uint32_t schema;    /* schema version the database was last opened with */
 } qs_store_info;
 
 int qs_store_info_get(qs_store *st, qs_store_info *out, qs_err *err);
@@ -125,8 +125,7 @@ void qs_store_rollback(qs_store *st);
 int qs_store_clock_now(qs_store *st, qs_hlc *out, qs_err *err);
 /* Take a remote reading (handshake): see qs_hlc_recv. *skew_ms = remote - local
  * wall; *rejected when beyond max_clock_offset_ms (the clock is not dragged). */
-int qs_store_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rejected,
-                        qs_err *err);
+int qs_store_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rejected, qs_err *err);
 /* The clock's last stored reading (0 when none yet), without advancing it. */
 int qs_store_clock_last(qs_store *st, qs_hlc *out, qs_err *err);
 /* This node's certificate window (seconds since the epoch), as the daemon
@@ -168,7 +167,7 @@ int qs_store_get(qs_store *st, const uint8_t id[QS_ID_LEN], qs_record *out, qs_e
 typedef struct qs_version_info {
     qs_record rec;
     uint64_t seq;
-    int head; /* 0 superseded, 1 winner, 2 open loser */
+    int head;               /* 0 superseded, 1 winner, 2 open loser */
     char from[QS_NODE_MAX]; /* peer it came from, "" for a local edit */
 } qs_version_info;
 int qs_store_history(qs_store *st, const uint8_t id[QS_ID_LEN], qs_version_info **out, size_t *n,
@@ -188,11 +187,11 @@ typedef struct qs_filter {
 
 typedef struct qs_query {
     uint32_t kind;
-    const char *scope;     /* NULL = all; else records in this code's subtree */
+    const char *scope; /* NULL = all; else records in this code's subtree */
     const qs_filter *filters;
     size_t nfilters;
-    uint64_t limit;        /* 0 = no limit */
-    bool include_deleted;  /* tombstones too; no filters allowed with it (QS_EINVAL) */
+    uint64_t limit;       /* 0 = no limit */
+    bool include_deleted; /* tombstones too; no filters allowed with it (QS_EINVAL) */
 } qs_query;
 
 /* Calls cb for each matching record's winner, in id order (creation order).
@@ -244,14 +243,14 @@ typedef struct qs_apply_result {
  * with the batch, so that the store thread, which every connection waits
  * for, only decides and writes. */
 typedef struct qs_apply_batch {
-    const char *peer;                   /* sender's node id, from its certificate */
-    const uint8_t *peer_inc;            /* sender's incarnation */
+    const char *peer;        /* sender's node id, from its certificate */
+    const uint8_t *peer_inc; /* sender's incarnation */
     qs_direction dir;
     const qs_record *recs;
     uint32_t n;
-    uint64_t cursor;                    /* the batch's upto: stored as the peer's cursor */
-    qs_apply_result *results;           /* n results, filled in */
-    const qs_precheck *pre;             /* NULL, or n prechecks of recs (qs_precheck_run) */
+    uint64_t cursor;          /* the batch's upto: stored as the peer's cursor */
+    qs_apply_result *results; /* n results, filled in */
+    const qs_precheck *pre;   /* NULL, or n prechecks of recs (qs_precheck_run) */
 } qs_apply_batch;
 
 /* Apply batches (possibly from several peers) in ONE transaction, with each
@@ -283,13 +282,13 @@ int qs_store_pending(qs_store *st, const char *parent, uint64_t *count, qs_err *
 /* ---- peers and cursors ------------------------------------------------ */
 typedef struct qs_peer {
     char node[QS_NODE_MAX];
-    uint8_t inc[QS_INC_LEN];  /* the peer's incarnation as last seen (zero if never) */
-    uint64_t recv_cursor;     /* last of the peer's seqs we applied */
-    uint64_t acked;           /* last of our seqs the peer acknowledged */
+    uint8_t inc[QS_INC_LEN]; /* the peer's incarnation as last seen (zero if never) */
+    uint64_t recv_cursor;    /* last of the peer's seqs we applied */
+    uint64_t acked;          /* last of our seqs the peer acknowledged */
     int64_t last_contact_ms;
-    int64_t last_ok_ms;       /* last complete sync */
-    int64_t skew_ms;          /* clock skew measured at the last handshake */
-    uint64_t pending;         /* as the peer reported it (children) */
+    int64_t last_ok_ms;        /* last complete sync */
+    int64_t skew_ms;           /* clock skew measured at the last handshake */
+    uint64_t pending;          /* as the peer reported it (children) */
     int64_t cert_not_after_ms; /* the peer certificate's expiry as last seen (0 unknown) */
     char last_error[QS_REASON_MAX];
 } qs_peer;
@@ -308,8 +307,8 @@ int qs_store_peer_cert(qs_store *st, const char *peer, int64_t not_after_ms, qs_
 int qs_store_peer_acked(qs_store *st, const char *peer, uint64_t seq, qs_err *err);
 /* Note the end of a session: ok, or the error text; pending = what the peer
  * reported waiting (children), or UINT64_MAX to leave it. */
-int qs_store_peer_done(qs_store *st, const char *peer, bool ok, const char *error,
-                       uint64_t pending, qs_err *err);
+int qs_store_peer_done(qs_store *st, const char *peer, bool ok, const char *error, uint64_t pending,
+                       qs_err *err);
 /* All peers, for `status` and `nodes`. Caller frees *out. */
 int qs_store_peers(qs_store *st, qs_peer **out, size_t *n, qs_err *err);
 
@@ -320,8 +319,8 @@ int qs_store_check_cursor(qs_store *st, uint64_t cursor, bool *renewed, qs_err *
 
 /* Store the outcome of our versions that a peer refused (ACK results with
  * QS_OUT_REJECTED): kept and listed, never dropped. */
-int qs_store_note_rejected(qs_store *st, const char *peer, const qs_record *rec,
-                           const char *reason, qs_err *err);
+int qs_store_note_rejected(qs_store *st, const char *peer, const qs_record *rec, const char *reason,
+                           qs_err *err);
 
 typedef struct qs_rejection {
     uint8_t id[QS_ID_LEN];
@@ -359,8 +358,7 @@ int qs_store_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *ta
 /* Order-independent digest of (id, head revisions) over every record in
  * scope's subtree (NULL = every record), local-only kinds excluded: XOR of
  * SHA-256(id || gen || hash) per head. *count = heads counted. */
-int qs_store_digest(qs_store *st, const char *scope, uint8_t out[32], uint64_t *count,
-                    qs_err *err);
+int qs_store_digest(qs_store *st, const char *scope, uint8_t out[32], uint64_t *count, qs_err *err);
 
 /* Beneficiary pseudonym: HMAC-SHA256 of the normalized ID number under this
  * county's secret (kept in a local-only table, so backups carry it),

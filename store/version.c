@@ -77,7 +77,8 @@ static int load_heads(qs_store *st, const uint8_t id[QS_ID_LEN], head **out, siz
     *n = 0;
     *exists = false;
     sqlite3_stmt *s = qs__stmt(
-        st, "SELECT seq, gen, hash, head, kind, scope FROM versions WHERE id = ? AND head > 0", err);
+        st, "SELECT seq, gen, hash, head, kind, scope FROM versions WHERE id = ? AND head > 0",
+        err);
     if (!s)
         return err ? err->code : QS_EIO;
     sqlite3_bind_blob(s, 1, id, QS_ID_LEN, SQLITE_STATIC);
@@ -122,9 +123,9 @@ static int load_version(qs_store *st, uint64_t seq, qs_record *r, qs_err *err)
         return 0;
     }
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? qs_err_set(err, QS_ENOTFOUND, "version %llu missing",
-                                          (unsigned long long)seq)
-                             : qs__sqlerr(st, rc, "reading a version", err);
+    return rc == SQLITE_DONE
+               ? qs_err_set(err, QS_ENOTFOUND, "version %llu missing", (unsigned long long)seq)
+               : qs__sqlerr(st, rc, "reading a version", err);
 }
 
 static int set_flag(qs_store *st, uint64_t seq, int flag, qs_err *err)
@@ -162,8 +163,8 @@ static bool in_history(qs_store *st, const uint8_t id[QS_ID_LEN], const uint8_t 
     return false;
 }
 
-static int add_history(qs_store *st, const uint8_t id[QS_ID_LEN],
-                       const uint8_t hash[QS_HASH_LEN], qs_err *err)
+static int add_history(qs_store *st, const uint8_t id[QS_ID_LEN], const uint8_t hash[QS_HASH_LEN],
+                       qs_err *err)
 {
     sqlite3_stmt *s = qs__stmt(st, "INSERT OR IGNORE INTO history(id, hash) VALUES (?, ?)", err);
     if (!s)
@@ -178,12 +179,12 @@ static int add_history(qs_store *st, const uint8_t id[QS_ID_LEN],
 static int insert_version(qs_store *st, const qs_record *r, int flag, const char *peer,
                           const uint8_t *peer_inc, uint64_t *seq, qs_err *err)
 {
-    sqlite3_stmt *s = qs__stmt(
-        st,
-        "INSERT INTO versions(id, kind, scope, gen, hash, parents, ancestry, hlc, author, "
-        "deleted, schema, body, head, local, src_peer, src_inc, stored_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        err);
+    sqlite3_stmt *s =
+        qs__stmt(st,
+                 "INSERT INTO versions(id, kind, scope, gen, hash, parents, ancestry, hlc, author, "
+                 "deleted, schema, body, head, local, src_peer, src_inc, stored_ms) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 err);
     if (!s)
         return err ? err->code : QS_EIO;
     const qs_kind *k = qs_schema_kind(r->kind);
@@ -473,8 +474,7 @@ static int edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, 
         goto out;
     }
     if (!qs_scope_can_write(st->node, cur.scope)) {
-        rc = qs_err_set(err, QS_ESCOPE,
-                        "record %s belongs to %s: this node (%s) may not change it",
+        rc = qs_err_set(err, QS_ESCOPE, "record %s belongs to %s: this node (%s) may not change it",
                         qs_uuid_format(id, idtxt), cur.scope, st->node);
         goto out;
     }
@@ -508,8 +508,7 @@ int qs_store_delete(qs_store *st, const uint8_t id[QS_ID_LEN], qs_rev *rev, qs_e
 int qs_store_get(qs_store *st, const uint8_t id[QS_ID_LEN], qs_record *out, qs_err *err)
 {
     qs_record_init(out);
-    sqlite3_stmt *s =
-        qs__stmt(st, "SELECT " VCOLS " FROM versions WHERE id = ? AND head = 1", err);
+    sqlite3_stmt *s = qs__stmt(st, "SELECT " VCOLS " FROM versions WHERE id = ? AND head = 1", err);
     if (!s)
         return err ? err->code : QS_EIO;
     sqlite3_bind_blob(s, 1, id, QS_ID_LEN, SQLITE_STATIC);
@@ -647,8 +646,7 @@ int qs_store_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *ta
     if ((rc = load_heads(st, id, &h, &n, &kind, scope, &exists, err)))
         goto done;
     if (n < 2) {
-        rc = qs_err_set(err, QS_ENOTFOUND, "record %s has no open conflict",
-                        qs_uuid_format(id, t));
+        rc = qs_err_set(err, QS_ENOTFOUND, "record %s has no open conflict", qs_uuid_format(id, t));
         goto done;
     }
     const qs_kind *k = qs_schema_kind(kind);
@@ -740,8 +738,8 @@ static int note_rejection(qs_store *st, const char *peer, const qs_record *r, bo
     return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "noting a rejection", err);
 }
 
-int qs_store_note_rejected(qs_store *st, const char *peer, const qs_record *rec,
-                           const char *reason, qs_err *err)
+int qs_store_note_rejected(qs_store *st, const char *peer, const qs_record *rec, const char *reason,
+                           qs_err *err)
 {
     return note_rejection(st, peer, rec, true, reason, err);
 }
@@ -780,11 +778,10 @@ out:
 /* The checks that need nothing stored (proto/precheck.h), with the outcome
  * in *res: the store runs them itself for a record nobody checked ahead. */
 static int check_received(const char *node, const qs_limits *lim, const char *peer,
-                          qs_direction dir, const qs_record *r, qs_body *body,
-                          qs_apply_result *res)
+                          qs_direction dir, const qs_record *r, qs_body *body, qs_apply_result *res)
 {
     int v = qs_precheck_check(node, lim, peer, dir, r, body, res->reason);
-    res->outcome = v == QS_PRE_OK ? QS_OUT_APPLIED
+    res->outcome = v == QS_PRE_OK       ? QS_OUT_APPLIED
                    : v == QS_PRE_PARKED ? QS_OUT_PARKED
                                         : QS_OUT_REJECTED;
     return v;
@@ -794,9 +791,9 @@ static int check_received(const char *node, const qs_limits *lim, const char *pe
  * (*use: the body it kept, left where it is — freed on the thread that made
  * it; one it did not keep is decoded again into *scratch, already
  * validated), else by running it here into *scratch. */
-static int received_verdict(qs_store *st, const char *peer, qs_direction dir,
-                            const qs_record *r, const qs_precheck *pre, qs_body *scratch,
-                            const qs_body **use, qs_apply_result *res)
+static int received_verdict(qs_store *st, const char *peer, qs_direction dir, const qs_record *r,
+                            const qs_precheck *pre, qs_body *scratch, const qs_body **use,
+                            qs_apply_result *res)
 {
     *use = scratch;
     if (!pre || pre->verdict == QS_PRE_NONE)
@@ -836,18 +833,22 @@ static bool peer_sees(const char *peer, uint32_t kind, const char *scope)
  * failure; the outcome goes into *res. scratch: room for r's decoded body (the
  * caller frees it), which the projection then uses as it is. pre: what a
  * network thread checked already (qs_precheck_run), or NULL. */
-static int apply_decoded(qs_store *st, const char *peer, const uint8_t *peer_inc,
-                         qs_direction dir, const qs_record *r, const qs_precheck *pre,
-                         qs_body *scratch, qs_apply_result *res, qs_err *err)
+static int apply_decoded(qs_store *st, const char *peer, const uint8_t *peer_inc, qs_direction dir,
+                         const qs_record *r, const qs_precheck *pre, qs_body *scratch,
+                         qs_apply_result *res, qs_err *err)
 {
     int rc;
     const qs_body *body;
     int verdict = received_verdict(st, peer, dir, r, pre, scratch, &body, res);
     switch (verdict) {
-    case QS_PRE_OK: break;
-    case QS_PRE_AUTHOR: break; /* unless held already: below */
-    case QS_PRE_PARKED: return park(st, peer, dir, r, err);
-    default: goto rejected;
+    case QS_PRE_OK:
+        break;
+    case QS_PRE_AUTHOR:
+        break; /* unless held already: below */
+    case QS_PRE_PARKED:
+        return park(st, peer, dir, r, err);
+    default:
+        goto rejected;
     }
     head *h = NULL;
     size_t n = 0;
@@ -910,8 +911,7 @@ rejected:
 }
 
 static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs_direction dir,
-                     const qs_record *r, const qs_precheck *pre, qs_apply_result *res,
-                     qs_err *err)
+                     const qs_record *r, const qs_precheck *pre, qs_apply_result *res, qs_err *err)
 {
     qs_body body;
     qs_body_init(&body);

@@ -34,12 +34,12 @@
 #define WAL_FRAME_HDR 24
 
 typedef struct ffile {
-    sqlite3_file base; /* must be first */
+    sqlite3_file base;  /* must be first */
     sqlite3_file *real; /* follows this struct in the same allocation */
     bool wal;
-    bool held;                    /* a frame header waits for its page */
+    bool held; /* a frame header waits for its page */
     sqlite3_int64 held_off;
-    uint8_t *frame;               /* header + page, for the one write */
+    uint8_t *frame; /* header + page, for the one write */
     size_t frame_cap;
 } ffile;
 

@@ -49,8 +49,8 @@ int main(int argc, char **argv)
         }
         double t = now_ms() - t0;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "qs-bench-spawn: %s failed (status %d) at run %d\n", argv[2],
-                    status, i + 1);
+            fprintf(stderr, "qs-bench-spawn: %s failed (status %d) at run %d\n", argv[2], status,
+                    i + 1);
             return 1;
         }
         printf("%.3f\n", t);

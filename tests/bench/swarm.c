@@ -142,8 +142,8 @@ static void open_county(county *c, uint32_t window)
 {
     qs_err e = {0};
     const qs_config *cfg = &c->cfg;
-    if (qs_tls_ctx_new(&c->ctx, QS_TLS_CLIENT, cfg->up.ca, cfg->up.cert, cfg->up.key, NULL,
-                       &e) != 0) {
+    if (qs_tls_ctx_new(&c->ctx, QS_TLS_CLIENT, cfg->up.ca, cfg->up.cert, cfg->up.key, NULL, &e) !=
+        0) {
         fprintf(stderr, "qs-bench-swarm: %s: %s\n", c->id, e.msg);
         exit(2);
     }
@@ -184,7 +184,7 @@ static void warm_work(qs_job *job, qs_store *st)
     enum { N = 512 << 10 }; /* more than a batch: the context fits every batch after */
     uint8_t *p = qs_xmalloc(N);
     for (size_t i = 0; i < N; i++)
-        p[i] = (uint8_t)"qianshou"[i % 8] ^ (uint8_t)(i >> 11);
+        p[i] = (uint8_t) "qianshou"[i % 8] ^ (uint8_t)(i >> 11);
     qs_limits lim = qs_limits_default();
     qs_buf out;
     qs_buf_init(&out, 0);

@@ -72,8 +72,8 @@ int main(int argc, char **argv)
             goto done;
         since = upto;
     }
-    printf("applied %lu duplicate %lu conflict %lu rejected %lu parked %lu\n", counts[0],
-           counts[1], counts[2], counts[3], counts[4]);
+    printf("applied %lu duplicate %lu conflict %lu rejected %lu parked %lu\n", counts[0], counts[1],
+           counts[2], counts[3], counts[4]);
     rc = 0;
 done:
     if (rc && err.msg[0])

@@ -159,15 +159,16 @@ static void send_push(pc *p)
     } else {
         char other[QS_CODE_MAX];
         snprintf(other, sizeof other, "%.*s", (int)sizeof other - 1, o.hello);
-        other[strlen(other) - 1] = other[strlen(other) - 1] == '9' ? '8' : (char)(other[strlen(other) - 1] + 1);
-        make_rec(&recs[n++], QS_K_SERVICE, o.hello, NULL, "date=2024-05-01",
-                 "service_type=visit", "domain=elderly", "total=1", (char *)NULL);
-        make_rec(&recs[n++], QS_K_SERVICE, other, NULL, "date=2024-05-02",
-                 "service_type=visit", "domain=elderly", "total=2", (char *)NULL);
+        other[strlen(other) - 1] =
+            other[strlen(other) - 1] == '9' ? '8' : (char)(other[strlen(other) - 1] + 1);
+        make_rec(&recs[n++], QS_K_SERVICE, o.hello, NULL, "date=2024-05-01", "service_type=visit",
+                 "domain=elderly", "total=1", (char *)NULL);
+        make_rec(&recs[n++], QS_K_SERVICE, other, NULL, "date=2024-05-02", "service_type=visit",
+                 "domain=elderly", "total=2", (char *)NULL);
         make_rec(&recs[n++], QS_K_COUNTY, "630000", NULL, "code=632399", "name=probe",
                  (char *)NULL);
-        make_rec(&recs[n++], QS_K_SERVICE, o.hello, NULL, "date=2024-05-03",
-                 "service_type=visit", "domain=elderly", "total=3", (char *)NULL);
+        make_rec(&recs[n++], QS_K_SERVICE, o.hello, NULL, "date=2024-05-03", "service_type=visit",
+                 "domain=elderly", "total=3", (char *)NULL);
         recs[3].rev.hash[0] ^= 0xff; /* forged: does not match the content */
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -413,7 +414,11 @@ int main(int argc, char **argv)
     }
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
-#define OPT(name, stmt) if (strcmp(a, name) == 0) { stmt; continue; }
+#define OPT(name, stmt)                                                                            \
+    if (strcmp(a, name) == 0) {                                                                    \
+        stmt;                                                                                      \
+        continue;                                                                                  \
+    }
         OPT("--port", o.port = atoi(v); i++)
         OPT("--ca", o.ca = v; i++)
         OPT("--cert", o.cert = v; i++)

@@ -83,13 +83,18 @@ static int group_setup(void **state)
     sh(Q " ca-init %s/ca" QUIET, pki, g_dir);
     sh(Q " ca-init %s/other --subject '/CN=Some Other CA'" QUIET, pki, g_dir);
     sh(Q " node-key %s/agg 630000 --dns " AGG_DNS QUIET, pki, g_dir);
-    sh(Q " sign %s/ca %s/agg/node.csr -o %s/agg/node.crt --start %s --days 730 --server-dns " AGG_DNS
-         QUIET, pki, g_dir, g_dir, g_dir, y);
+    sh(Q
+       " sign %s/ca %s/agg/node.csr -o %s/agg/node.crt --start %s --days 730 --server-dns " AGG_DNS
+           QUIET,
+       pki, g_dir, g_dir, g_dir, y);
     /* the aggregator's key with a certificate for another host name */
     sh("mkdir -p %s/othername && cp %s/agg/node.key %s/othername/", g_dir, g_dir, g_dir);
     sh(Q " sign %s/ca %s/agg/node.csr -o %s/othername/node.crt --start %s --days 730 --server-dns "
-         "other-agg.test" QUIET, pki, g_dir, g_dir, g_dir, y);
-    struct { const char *name, *id, *ca, *start, *end; } nodes[] = {
+         "other-agg.test" QUIET,
+       pki, g_dir, g_dir, g_dir, y);
+    struct {
+        const char *name, *id, *ca, *start, *end;
+    } nodes[] = {
         {"county", "632322", "ca", y, NULL},
         {"expired", "632323", "ca", "20200101000000Z", "20210101000000Z"},
         {"future", "632324", "ca", f1, f2},
@@ -99,11 +104,12 @@ static int group_setup(void **state)
     for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
         sh(Q " node-key %s/%s %s" QUIET, pki, g_dir, nodes[i].name, nodes[i].id);
         if (nodes[i].end)
-            sh(Q " sign %s/%s %s/%s/node.csr -o %s/%s/node.crt --start %s --end %s" QUIET, pki, g_dir,
-               nodes[i].ca, g_dir, nodes[i].name, g_dir, nodes[i].name, nodes[i].start, nodes[i].end);
+            sh(Q " sign %s/%s %s/%s/node.csr -o %s/%s/node.crt --start %s --end %s" QUIET, pki,
+               g_dir, nodes[i].ca, g_dir, nodes[i].name, g_dir, nodes[i].name, nodes[i].start,
+               nodes[i].end);
         else
-            sh(Q " sign %s/%s %s/%s/node.csr -o %s/%s/node.crt --start %s --days 730" QUIET, pki, g_dir,
-               nodes[i].ca, g_dir, nodes[i].name, g_dir, nodes[i].name, nodes[i].start);
+            sh(Q " sign %s/%s %s/%s/node.csr -o %s/%s/node.crt --start %s --days 730" QUIET, pki,
+               g_dir, nodes[i].ca, g_dir, nodes[i].name, g_dir, nodes[i].name, nodes[i].start);
     }
     /* Signed by the provincial CA outside qs-pki (which refuses it): CN is a host name. */
     sh("mkdir -p %s/badcn && cd %s/badcn && openssl genpkey -algorithm EC -pkeyopt "
@@ -128,8 +134,16 @@ static int group_teardown(void **state)
 }
 
 static char g_crl[400], g_crl0[400];
-static const char *crl(void) { snprintf(g_crl, sizeof g_crl, "%s/crl.pem", g_dir); return g_crl; }
-static const char *crl0(void) { snprintf(g_crl0, sizeof g_crl0, "%s/crl0.pem", g_dir); return g_crl0; }
+static const char *crl(void)
+{
+    snprintf(g_crl, sizeof g_crl, "%s/crl.pem", g_dir);
+    return g_crl;
+}
+static const char *crl0(void)
+{
+    snprintf(g_crl0, sizeof g_crl0, "%s/crl0.pem", g_dir);
+    return g_crl0;
+}
 
 static qs_tls_ctx *server_ctx(const char *name, const char *crl_file)
 {
@@ -163,8 +177,10 @@ static qs_tls_ctx *raw_client_ctx(int max_version, const char *name)
     assert_int_equal(SSL_CTX_load_verify_file(s, g_ca), 1);
     SSL_CTX_set_verify(s, SSL_VERIFY_PEER, NULL);
     if (name) {
-        assert_int_equal(SSL_CTX_use_certificate_file(s, node_file(name, "crt"), SSL_FILETYPE_PEM), 1);
-        assert_int_equal(SSL_CTX_use_PrivateKey_file(s, node_file(name, "key"), SSL_FILETYPE_PEM), 1);
+        assert_int_equal(SSL_CTX_use_certificate_file(s, node_file(name, "crt"), SSL_FILETYPE_PEM),
+                         1);
+        assert_int_equal(SSL_CTX_use_PrivateKey_file(s, node_file(name, "key"), SSL_FILETYPE_PEM),
+                         1);
     }
     qs_tls_ctx *c = NULL;
     assert_int_equal(qs_tls_ctx_from_ssl_ctx(&c, QS_TLS_CLIENT, s, NULL), 0);
@@ -385,10 +401,11 @@ static const refusal refusals[] = {
     {"another CA", "agg", 1, "foreign", 0, "unknown CA", "unknown CA", 0},
     /* a machine with a right clock would not even make these contexts (the
      * clock rule), so these clients are built by hand */
-    {"expired", "agg", 1, "expired", TLS1_3_VERSION, "certificate has expired (notAfter 2021-01-01 00:00:00 UTC)",
+    {"expired", "agg", 1, "expired", TLS1_3_VERSION,
+     "certificate has expired (notAfter 2021-01-01 00:00:00 UTC)",
      "refused our certificate: certificate has expired", 0},
-    {"not yet valid", "agg", 1, "future", TLS1_3_VERSION, "certificate is not yet valid (notBefore ",
-     "refused our certificate", 0},
+    {"not yet valid", "agg", 1, "future", TLS1_3_VERSION,
+     "certificate is not yet valid (notBefore ", "refused our certificate", 0},
     {"revoked", "agg", 1, "revoked", 0, "certificate revoked", "certificate revoked", 0},
     /* qs-pki makes client certificates clientAuth only and server ones serverAuth only */
     {"county cert as aggregator", "county", 0, "county", 0,
@@ -399,11 +416,11 @@ static const refusal refusals[] = {
      "the peer refused our certificate: not usable for this side (extended key usage", 0},
     {"another host name", "othername", 0, "county", 0, "refused our certificate",
      "host name mismatch", 0},
-    {"TLS 1.2 client", "agg", 1, "county", TLS1_2_VERSION, "protocol version", "protocol version", 0},
+    {"TLS 1.2 client", "agg", 1, "county", TLS1_2_VERSION, "protocol version", "protocol version",
+     0},
     /* the server drops it after the handshake, without an alert */
     {"CN not a node id", "agg", 1, "badcn", TLS1_3_VERSION,
-     "peer certificate CN \"qianshou-agg.test\" is not a node id", "closed the connection",
-     QS_EIO},
+     "peer certificate CN \"qianshou-agg.test\" is not a node id", "closed the connection", QS_EIO},
 };
 
 static void test_refusals(void **state)
@@ -430,7 +447,8 @@ static void test_refusals(void **state)
             fail_msg("%s: server reason \"%s\" lacks \"%s\"", r->what, v.srv.last_close.msg,
                      r->server_says);
         if (!strstr(cs.close.msg, r->client_says))
-            fail_msg("%s: client reason \"%s\" lacks \"%s\"", r->what, cs.close.msg, r->client_says);
+            fail_msg("%s: client reason \"%s\" lacks \"%s\"", r->what, cs.close.msg,
+                     r->client_says);
         qs_buf_free(&cs.rx);
         env_done(&v);
         qs_tls_ctx_unref(sctx);

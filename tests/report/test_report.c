@@ -63,8 +63,8 @@ static const qs_report_pairing *find(const qs_report *r, const char *county)
 
 static void run_report(qs_store *st, int year, int rule, const char *county, qs_report *r)
 {
-    qs_report_params p = {.year = year, .as_of = year * 10000 + 1231, .county = county,
-                          .worker_days_rule = rule};
+    qs_report_params p = {
+        .year = year, .as_of = year * 10000 + 1231, .county = county, .worker_days_rule = rule};
     qs_err e = {0};
     if (qs_store_report_annual(st, &p, r, &e))
         fail_msg("report %d: %s", year, e.msg);
@@ -102,11 +102,11 @@ static void check_days(json_t *want, const qs_report_worker *w, uint32_t n, bool
                      (long long)got[i], (long long)json_integer_value(json_array_get(want, i)));
 }
 
-#define EQ(k, got)                                                                              \
-    do {                                                                                        \
-        if (fig(f, k) != (int64_t)(got))                                                        \
-            fail_msg("%s %d %s: report %lld, generator %lld", county, year, k,                  \
-                     (long long)(got), (long long)fig(f, k));                                   \
+#define EQ(k, got)                                                                                 \
+    do {                                                                                           \
+        if (fig(f, k) != (int64_t)(got))                                                           \
+            fail_msg("%s %d %s: report %lld, generator %lld", county, year, k, (long long)(got),   \
+                     (long long)fig(f, k));                                                        \
     } while (0)
 
 static void compare_pairing(const qs_report_pairing *p, json_t *ey, const char *county, int year)
@@ -117,10 +117,11 @@ static void compare_pairing(const qs_report_pairing *p, json_t *ey, const char *
         if (!want)
             fail_msg("expected.json has no verdict %s", qs_crit_key(c));
         if (strcmp(want, qs_verdict_name(p->crit[c].verdict)) != 0)
-            fail_msg("%s %d %s: report says %s (value %lld, threshold %lld; %s), generator built %s",
-                     county, year, qs_crit_key(c), qs_verdict_name(p->crit[c].verdict),
-                     (long long)p->crit[c].value, (long long)p->crit[c].threshold,
-                     p->crit[c].note, want);
+            fail_msg(
+                "%s %d %s: report says %s (value %lld, threshold %lld; %s), generator built %s",
+                county, year, qs_crit_key(c), qs_verdict_name(p->crit[c].verdict),
+                (long long)p->crit[c].value, (long long)p->crit[c].threshold, p->crit[c].note,
+                want);
     }
     if (strcmp(json_string_value(json_object_get(v, "overall")), qs_verdict_name(p->overall)))
         fail_msg("%s %d overall: report %s, generator %s", county, year,
@@ -206,7 +207,8 @@ static void compare_province(const qs_report *r, json_t *ex, int year)
         bool listed = false;
         size_t i;
         json_t *u;
-        json_array_foreach(unc, i, u) listed |= strcmp(json_string_value(u), r->counties[c].code) == 0;
+        json_array_foreach(unc, i, u) listed |=
+            strcmp(json_string_value(u), r->counties[c].code) == 0;
         if (!listed)
             fail_msg("%d: %s uncovered in the report, not in expected.json", year,
                      r->counties[c].code);
@@ -304,8 +306,7 @@ static void test_year_is_the_year(void **state)
                 if (m->crit[k].verdict == QS_VERDICT_FAIL)
                     fail_msg("%s %d mid-year: %s fails (%s)", county, year, qs_crit_key(k),
                              m->crit[k].note);
-                if (m->crit[k].verdict == QS_VERDICT_PASS &&
-                    z->crit[k].verdict != QS_VERDICT_PASS)
+                if (m->crit[k].verdict == QS_VERDICT_PASS && z->crit[k].verdict != QS_VERDICT_PASS)
                     fail_msg("%s %d: %s passes mid-year, not at the year's end", county, year,
                              qs_crit_key(k));
                 if (z->crit[k].verdict == QS_VERDICT_FAIL &&
@@ -461,7 +462,8 @@ static void test_boundaries(void **state)
     qs_report_free(&r);
 
     /* which sources count is a setting: with 自筹, 29,999.99 + 6,000 passes */
-    qs_report_params fp = {.year = boundary, .as_of = boundary * 10000 + 1231,
+    qs_report_params fp = {.year = boundary,
+                           .as_of = boundary * 10000 + 1231,
                            .funds_sources = (1 << 1) | (1 << 2) | (1 << 4)};
     qs_err e = {0};
     assert_int_equal(qs_store_report_annual(st, &fp, &r, &e), 0);
@@ -640,8 +642,7 @@ static sqlite3_stmt *oracle_prepare(sqlite3 *db, const char *county, int32_t fro
                                     const char *fmt, va_list ap)
 {
     char where[256];
-    snprintf(where, sizeof where,
-             "substr(s.scope, 1, %d) = '%s' AND s.date >= %d AND s.date <= %d",
+    snprintf(where, sizeof where, "substr(s.scope, 1, %d) = '%s' AND s.date >= %d AND s.date <= %d",
              (int)strlen(county), county, (int)from, (int)to);
     char *q = sqlite3_vmprintf(fmt, ap);
     char sql[4096] = "";
@@ -700,17 +701,17 @@ static void oracle_groups(sqlite3 *db, const char *county, int32_t from, int32_t
     sqlite3_finalize(st);
 }
 
-#define OEQ(what, got, want)                                                                    \
-    do {                                                                                        \
-        if ((int64_t)(got) != (int64_t)(want))                                                  \
-            fail_msg("%s %d..%d %s: report %lld, oracle %lld", p->county, (int)from, (int)to,   \
-                     what, (long long)(got), (long long)(want));                                \
+#define OEQ(what, got, want)                                                                       \
+    do {                                                                                           \
+        if ((int64_t)(got) != (int64_t)(want))                                                     \
+            fail_msg("%s %d..%d %s: report %lld, oracle %lld", p->county, (int)from, (int)to,      \
+                     what, (long long)(got), (long long)(want));                                   \
     } while (0)
 
 /* Every service-log figure of p (a report over [from, to]) against SQL that
  * reads the side tables k_service__pseudonyms and k_service__workers. */
-static void oracle_check(sqlite3 *db, const qs_report *r, const qs_report_pairing *p,
-                         int32_t from, int32_t to)
+static void oracle_check(sqlite3 *db, const qs_report *r, const qs_report_pairing *p, int32_t from,
+                         int32_t to)
 {
     const char *cy = p->county;
     long long am = (long long)r->settings[QS_S_ASSISTANCE_CATEGORIES];
@@ -721,8 +722,9 @@ static void oracle_check(sqlite3 *db, const qs_report *r, const qs_report_pairin
 
     int64_t n = oracle_i64(db, cy, from, to, "SELECT COUNT(*) FROM k_service s WHERE %%W");
     OEQ("services", p->services, n);
-    OEQ("minutes", p->service_minutes, oracle_i64(db, cy, from, to,
-        "SELECT COALESCE(SUM(minutes), 0) FROM k_service s WHERE %%W"));
+    OEQ("minutes", p->service_minutes,
+        oracle_i64(db, cy, from, to,
+                   "SELECT COALESCE(SUM(minutes), 0) FROM k_service s WHERE %%W"));
     /* by type, domain and category: code -> count, minutes */
     static const char *const groups[3] = {
         "SELECT COALESCE(service_type, 0), COUNT(*), COALESCE(SUM(minutes), 0) "
@@ -739,38 +741,53 @@ static void oracle_check(sqlite3 *db, const qs_report *r, const qs_report_pairin
         oracle_groups(db, cy, from, to, groups[g], cnt, min);
         for (int k = 0; k < QS_REPORT_ENUM_MAX; k++) {
             char what[32];
-            snprintf(what, sizeof what, "%s %d", g == 0 ? "type" : g == 1 ? "domain" : "category",
+            snprintf(what, sizeof what, "%s %d",
+                     g == 0   ? "type"
+                     : g == 1 ? "domain"
+                              : "category",
                      k);
             OEQ(what, got[g][k].count, cnt[k]);
             OEQ(what, got[g][k].minutes, min[k]);
         }
     }
-    OEQ("reach assistance", p->reach_assistance, oracle_i64(db, cy, from, to,
-        "SELECT COUNT(*) FROM k_service s WHERE %%W AND (categories & %lld) != 0", am));
-    OEQ("reach elderly", p->reach_elderly, oracle_i64(db, cy, from, to,
-        "SELECT COUNT(*) FROM k_service s WHERE %%W AND ((categories & %lld) != 0 "
-        "OR domain = %lld)", em, elderly));
-    OEQ("reach minors", p->reach_minors, oracle_i64(db, cy, from, to,
-        "SELECT COUNT(*) FROM k_service s WHERE %%W AND ((categories & %lld) != 0 "
-        "OR minors > 0)", mm));
-    OEQ("distinct pseudonyms", p->people_pseudonyms, oracle_i64(db, cy, from, to,
-        "SELECT COUNT(DISTINCT sp.v) FROM k_service s JOIN k_service__pseudonyms sp "
-        "ON sp.id = s.id WHERE %%W"));
-    int64_t without = oracle_i64(db, cy, from, to,
-        "SELECT COUNT(*) FROM k_service s WHERE %%W AND NOT EXISTS (SELECT 1 FROM "
-        "k_service__pseudonyms sp WHERE sp.id = s.id)");
-    OEQ("head counts", p->people_headcount, oracle_i64(db, cy, from, to,
-        "SELECT COALESCE(SUM(total), 0) FROM k_service s WHERE %%W AND NOT EXISTS "
-        "(SELECT 1 FROM k_service__pseudonyms sp WHERE sp.id = s.id)"));
+    OEQ("reach assistance", p->reach_assistance,
+        oracle_i64(db, cy, from, to,
+                   "SELECT COUNT(*) FROM k_service s WHERE %%W AND (categories & %lld) != 0", am));
+    OEQ("reach elderly", p->reach_elderly,
+        oracle_i64(db, cy, from, to,
+                   "SELECT COUNT(*) FROM k_service s WHERE %%W AND ((categories & %lld) != 0 "
+                   "OR domain = %lld)",
+                   em, elderly));
+    OEQ("reach minors", p->reach_minors,
+        oracle_i64(db, cy, from, to,
+                   "SELECT COUNT(*) FROM k_service s WHERE %%W AND ((categories & %lld) != 0 "
+                   "OR minors > 0)",
+                   mm));
+    OEQ("distinct pseudonyms", p->people_pseudonyms,
+        oracle_i64(db, cy, from, to,
+                   "SELECT COUNT(DISTINCT sp.v) FROM k_service s JOIN k_service__pseudonyms sp "
+                   "ON sp.id = s.id WHERE %%W"));
+    int64_t without =
+        oracle_i64(db, cy, from, to,
+                   "SELECT COUNT(*) FROM k_service s WHERE %%W AND NOT EXISTS (SELECT 1 FROM "
+                   "k_service__pseudonyms sp WHERE sp.id = s.id)");
+    OEQ("head counts", p->people_headcount,
+        oracle_i64(db, cy, from, to,
+                   "SELECT COALESCE(SUM(total), 0) FROM k_service s WHERE %%W AND NOT EXISTS "
+                   "(SELECT 1 FROM k_service__pseudonyms sp WHERE sp.id = s.id)"));
     OEQ("people served", p->people_served, p->people_pseudonyms + p->people_headcount);
-    const char *basis = n == 0 ? "none" : without == n ? "head counts"
-                                      : without == 0  ? "pseudonyms" : "mixed";
+    const char *basis = n == 0         ? "none"
+                        : without == n ? "head counts"
+                        : without == 0 ? "pseudonyms"
+                                       : "mixed";
     if (strcmp(basis, p->people_basis) != 0)
         fail_msg("%s: basis %s, oracle %s", cy, p->people_basis, basis);
-    OEQ("without work day", p->services_without_workday, oracle_i64(db, cy, from, to,
-        "SELECT COUNT(*) FROM k_service s WHERE %%W AND EXISTS (SELECT 1 FROM "
-        "k_service__workers sw WHERE sw.id = s.id AND NOT EXISTS (SELECT 1 FROM k_workday w "
-        "WHERE w.person = sw.v AND w.date = s.date))"));
+    OEQ("without work day", p->services_without_workday,
+        oracle_i64(
+            db, cy, from, to,
+            "SELECT COUNT(*) FROM k_service s WHERE %%W AND EXISTS (SELECT 1 FROM "
+            "k_service__workers sw WHERE sw.id = s.id AND NOT EXISTS (SELECT 1 FROM k_workday w "
+            "WHERE w.person = sw.v AND w.date = s.date))"));
 }
 
 static sqlite3 *open_db(const char *dir)
@@ -897,8 +914,7 @@ static void test_services_corner_cases(void **state)
         fail_msg("create store: %s", e.msg);
     qs_body b;
     qs_body_init(&b);
-    uint8_t aiding[16], receiving[16], pairing[16], w[3][16], ps[4][16], edited[16],
-        deleted[16];
+    uint8_t aiding[16], receiving[16], pairing[16], w[3][16], ps[4][16], edited[16], deleted[16];
     qs_body_set(&b, fid(QS_K_COUNTY, "code"), qs_v_str("632322"));
     qs_body_set(&b, fid(QS_K_COUNTY, "name"), qs_v_str("尖扎县"));
     qs_body_set(&b, fid(QS_K_COUNTY, "townships"), qs_v_int(9));
@@ -955,8 +971,7 @@ static void test_services_corner_cases(void **state)
     /* townships under the county: two scopes, the loop over them */
     service_log(st, "632322100", 20240303, 1, 2, all, 3, 3, 20, w + 1, 1, ps, 1, NULL);
     service_log(st, "632322100", 20241231, 5, 5, none, 2, -1, 15, w, 1, ps + 3, 1, NULL);
-    service_log(st, "632322205", 20240101, 6, 1, old_alone, 9, 1, 90, w + 2, 1, NULL, 0,
-                NULL);
+    service_log(st, "632322205", 20240101, 6, 1, old_alone, 9, 1, 90, w + 2, 1, NULL, 0, NULL);
     /* the sibling county and its township: never counted */
     service_log(st, "632323", 20240303, 1, 1, all, 50, 5, 600, w, 1, ps + 2, 1, NULL);
     service_log(st, "632323100", 20240303, 1, 1, all, 50, 5, 600, w, 1, NULL, 0, NULL);
@@ -1156,14 +1171,10 @@ static void test_structure_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matches_generator),
-        cmocka_unit_test(test_year_is_the_year),
-        cmocka_unit_test(test_structure_store),
-        cmocka_unit_test(test_boundaries),
-        cmocka_unit_test(test_settings_per_year),
-        cmocka_unit_test(test_stale_and_as_of),
-        cmocka_unit_test(test_county_store),
-        cmocka_unit_test(test_services_oracle),
+        cmocka_unit_test(test_matches_generator),     cmocka_unit_test(test_year_is_the_year),
+        cmocka_unit_test(test_structure_store),       cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_settings_per_year),     cmocka_unit_test(test_stale_and_as_of),
+        cmocka_unit_test(test_county_store),          cmocka_unit_test(test_services_oracle),
         cmocka_unit_test(test_services_corner_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

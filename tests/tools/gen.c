@@ -32,7 +32,7 @@
 #define MAX_PEOPLE 8
 #define POOL 400 /* beneficiary pseudonyms per county */
 #define TX_RECORDS 20000
-#define BULK_MIB 64 /* page cache while a transaction of records is open */
+#define BULK_MIB 64       /* page cache while a transaction of records is open */
 #define AGG_CACHE_MIB 256 /* the province's page cache */
 
 /* The plan's thresholds (the report reads its own settings table; these
@@ -51,31 +51,40 @@ enum {
 /* Cases, by pairing index (order of the counties file). A file with fewer
  * counties gets the first ones. */
 enum {
-    CASE_EXACT_40,       /* a worker with exactly 40 days; a deleted day; a day in conflict */
-    CASE_39_DOUBLED,     /* a worker with 39 days, one logged twice */
-    CASE_ASSISTANT,      /* the second dispatched worker is 助理社会工作师 */
-    CASE_2Y_AFTER_DISPATCH, /* 2 years of service reached in the year, after the dispatch */
-    CASE_NO_CULTIVATED,  /* no cultivated agency at all */
-    CASE_FUNDS_LOW,      /* in-province, under 30,000 yuan; spending in "other" */
-    CASE_TWO_LOCALS,     /* two local workers */
-    CASE_DATA_QUALITY,   /* service logs without work days, days outside the years, a dup,
-                            days also logged on another pairing */
-    CASE_LATE_CULTIVATED,/* first cultivated agency in the third year */
-    CASE_NO_DATA_YEAR1,  /* nothing recorded in the first year */
-    CASE_LOCAL_120,      /* a local worker with exactly 120 days */
-    CASE_SHORT_STAY,     /* an extra qualified dispatched worker with 8 days a year */
+    CASE_EXACT_40,            /* a worker with exactly 40 days; a deleted day; a day in conflict */
+    CASE_39_DOUBLED,          /* a worker with 39 days, one logged twice */
+    CASE_ASSISTANT,           /* the second dispatched worker is 助理社会工作师 */
+    CASE_2Y_AFTER_DISPATCH,   /* 2 years of service reached in the year, after the dispatch */
+    CASE_NO_CULTIVATED,       /* no cultivated agency at all */
+    CASE_FUNDS_LOW,           /* in-province, under 30,000 yuan; spending in "other" */
+    CASE_TWO_LOCALS,          /* two local workers */
+    CASE_DATA_QUALITY,        /* service logs without work days, days outside the years, a dup,
+                                 days also logged on another pairing */
+    CASE_LATE_CULTIVATED,     /* first cultivated agency in the third year */
+    CASE_NO_DATA_YEAR1,       /* nothing recorded in the first year */
+    CASE_LOCAL_120,           /* a local worker with exactly 120 days */
+    CASE_SHORT_STAY,          /* an extra qualified dispatched worker with 8 days a year */
     CASE_CERT_AFTER_DISPATCH, /* a certificate dated after the year's first working day */
-    CASE_FUNDS_EXACT,    /* in-province, exactly 30,000 yuan of public funds, and 自筹 */
-    CASE_LATE_START_SELF, /* the pairing starts in the second year; 29,999.99 yuan of
-                             public funds and 6,000 of 自筹 */
+    CASE_FUNDS_EXACT,         /* in-province, exactly 30,000 yuan of public funds, and 自筹 */
+    CASE_LATE_START_SELF,     /* the pairing starts in the second year; 29,999.99 yuan of
+                                 public funds and 6,000 of 自筹 */
     CASE_NONE
 };
 static const char *const case_names[] = {
-    "exactly_40_days_deleted_and_conflict", "39_days_one_logged_twice", "assistant_certificate",
-    "two_years_reached_after_dispatch", "no_cultivated_agency",
-    "funds_under_30000_and_other_spending", "two_local_workers", "data_quality",
-    "cultivated_in_third_year", "no_data_first_year", "local_worker_exactly_120_days",
-    "extra_short_stay_worker", "certificate_after_dispatch", "funds_exactly_30000_and_self_raised",
+    "exactly_40_days_deleted_and_conflict",
+    "39_days_one_logged_twice",
+    "assistant_certificate",
+    "two_years_reached_after_dispatch",
+    "no_cultivated_agency",
+    "funds_under_30000_and_other_spending",
+    "two_local_workers",
+    "data_quality",
+    "cultivated_in_third_year",
+    "no_data_first_year",
+    "local_worker_exactly_120_days",
+    "extra_short_stay_worker",
+    "certificate_after_dispatch",
+    "funds_exactly_30000_and_self_raised",
     "starts_second_year_public_funds_short",
 };
 
@@ -97,12 +106,12 @@ static int rint_(int lo, int hi) /* inclusive */
 typedef struct person {
     uint8_t id[16];
     char name[32];
-    int role;  /* person_role code */
-    int cert;  /* cert_level code */
+    int role;          /* person_role code */
+    int cert;          /* cert_level code */
     int32_t cert_date; /* 0: none */
     int32_t since;
-    int exam_year; /* 0: none */
-    bool aiding; /* of the aiding agency (else the receiving one) */
+    int exam_year;            /* 0: none */
+    bool aiding;              /* of the aiding agency (else the receiving one) */
     int32_t *days[MAX_YEARS]; /* distinct dates worked, per year index */
     int ndays[MAX_YEARS];
 } person;
@@ -116,7 +125,7 @@ typedef struct pairing {
     county cty;
     int idx, kase;
     bool cross;
-    int start_year; /* the pairing's first year (the last is the data's last) */
+    int start_year;                     /* the pairing's first year (the last is the data's last) */
     int64_t received_src[MAX_YEARS][8]; /* fen by expense_source code */
     int64_t expense_records[MAX_YEARS];
     int64_t shared[MAX_YEARS]; /* person-days also logged on another pairing */
@@ -135,8 +144,8 @@ typedef struct pairing {
         tr_local[MAX_YEARS];
     int64_t orphans[MAX_YEARS], dups[MAX_YEARS];
     int64_t outside;
-    int32_t cultivated_on;          /* 0: never */
-    int32_t documents[MAX_YEARS];   /* date of each year's document */
+    int32_t cultivated_on;        /* 0: never */
+    int32_t documents[MAX_YEARS]; /* date of each year's document */
     int32_t brand_on;
     uint8_t conflict_day[16], deleted_day[16];
     bool has_conflict, has_deleted;
@@ -164,27 +173,27 @@ typedef struct gen {
 
 /* The embedded default list (the same 15 as shared/data/qinghai-counties.csv). */
 static const char *const embedded_counties[] = {
-    "632301,同仁市,黄南藏族自治州,632300", "632322,尖扎县,黄南藏族自治州,632300",
-    "632323,泽库县,黄南藏族自治州,632300", "632522,同德县,海南藏族自治州,632500",
-    "632525,贵南县,海南藏族自治州,632500", "632622,班玛县,果洛藏族自治州,632600",
-    "632623,甘德县,果洛藏族自治州,632600", "632624,达日县,果洛藏族自治州,632600",
-    "632625,久治县,果洛藏族自治州,632600", "632626,玛多县,果洛藏族自治州,632600",
-    "632722,杂多县,玉树藏族自治州,632700", "632723,称多县,玉树藏族自治州,632700",
-    "632724,治多县,玉树藏族自治州,632700", "632725,囊谦县,玉树藏族自治州,632700",
+    "632301,同仁市,黄南藏族自治州,632300",   "632322,尖扎县,黄南藏族自治州,632300",
+    "632323,泽库县,黄南藏族自治州,632300",   "632522,同德县,海南藏族自治州,632500",
+    "632525,贵南县,海南藏族自治州,632500",   "632622,班玛县,果洛藏族自治州,632600",
+    "632623,甘德县,果洛藏族自治州,632600",   "632624,达日县,果洛藏族自治州,632600",
+    "632625,久治县,果洛藏族自治州,632600",   "632626,玛多县,果洛藏族自治州,632600",
+    "632722,杂多县,玉树藏族自治州,632700",   "632723,称多县,玉树藏族自治州,632700",
+    "632724,治多县,玉树藏族自治州,632700",   "632725,囊谦县,玉树藏族自治州,632700",
     "632726,曲麻莱县,玉树藏族自治州,632700",
 };
 
-static const char *const zj_cities[] = {"杭州市", "宁波市", "温州市", "嘉兴市", "湖州市",
-                                        "绍兴市", "金华市", "台州市"};
-static const char *const qh_aiding[] = {"西宁市城东区", "西宁市城中区", "西宁市城西区",
-                                        "西宁市城北区", "海东市乐都区", "海东市平安区",
-                                        "大通回族土族自治县", "湟中区", "湟源县", "格尔木市",
-                                        "德令哈市", "互助土族自治县"};
-static const char *const surnames[] = {"王", "李", "张", "刘", "陈", "杨", "赵", "马",
+static const char *const zj_cities[] = {"杭州市", "宁波市", "温州市", "嘉兴市",
+                                        "湖州市", "绍兴市", "金华市", "台州市"};
+static const char *const qh_aiding[] = {"西宁市城东区",       "西宁市城中区", "西宁市城西区",
+                                        "西宁市城北区",       "海东市乐都区", "海东市平安区",
+                                        "大通回族土族自治县", "湟中区",       "湟源县",
+                                        "格尔木市",           "德令哈市",     "互助土族自治县"};
+static const char *const surnames[] = {"王",   "李",   "张", "刘", "陈", "杨",   "赵",   "马",
                                        "才让", "卓玛", "周", "吴", "韩", "多杰", "拉毛", "冶"};
-static const char *const given[] = {"明", "华", "丽", "军", "燕", "强", "静", "措",
+static const char *const given[] = {"明", "华",   "丽", "军",   "燕", "强", "静",   "措",
                                     "吉", "晓东", "文", "海燕", "卓", "宁", "建国", "春梅"};
-static const char *const topics[] = {"个案管理实务", "儿童保护政策", "老年人照护技巧",
+static const char *const topics[] = {"个案管理实务",     "儿童保护政策", "老年人照护技巧",
                                      "社会救助政策解读", "小组工作方法", "督导与反思"};
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -234,7 +243,7 @@ static int load_counties(gen *g)
                 continue;
             if (parse_county_line(line, &g->cty[g->ncty]))
                 return fclose(fp), fail("%s:%d: expected code,name,prefecture,prefecture_code",
-                                         g->counties_file, lineno);
+                                        g->counties_file, lineno);
             g->ncty++;
         }
         fclose(fp);
@@ -427,10 +436,10 @@ static int create(gen *g, node *n, uint32_t kind, qs_body *b, uint8_t id[16])
     return 0;
 }
 
-#define TRY(x)                                                                                  \
-    do {                                                                                        \
-        if ((rc = (x)))                                                                         \
-            goto out;                                                                           \
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        if ((rc = (x)))                                                                            \
+            goto out;                                                                              \
     } while (0)
 
 static int write_reference(gen *g)
@@ -996,12 +1005,10 @@ static json_t *expected_year(gen *g, pairing *p, int yi)
     if (!anyday)
         v[2] = v[3] = v[4] = v[5] = vt_d = vt_l = 3;
     int64_t counted = p->received_src[yi][1] + p->received_src[yi][2]; /* public funds */
-    v[6] = p->cross                      ? 0
-           : p->expense_records[yi] == 0 ? 3
-                                         : verdict(counted >= PLAN_FUNDS_FEN);
+    v[6] = p->cross ? 0 : p->expense_records[yi] == 0 ? 3 : verdict(counted >= PLAN_FUNDS_FEN);
     int64_t cultivated = p->cultivated_on && p->cultivated_on <= as_of;
-    v[7] = cultivated >= PLAN_CULTIVATED ? 1 : y < g->y1 ? 4 : 2; /* in progress before
-                                                                      the last year */
+    /* in progress (4) before the pairing's last year */
+    v[7] = cultivated >= PLAN_CULTIVATED ? 1 : y < g->y1 ? 4 : 2;
     int overall = 1;
     for (int k = 0; k < 8; k++)
         if (v[k] == 2)
@@ -1056,8 +1063,8 @@ static json_t *expected_year(gen *g, pairing *p, int yi)
     FI("service_minutes", p->minutes[yi]);
     FI("people_served", p->people[yi]);
     json_object_set_new(f, "people_basis",
-                        json_string(p->services[yi] == 0      ? "none"
-                                    : p->with_pseudo[yi] == 0 ? "head counts"
+                        json_string(p->services[yi] == 0                    ? "none"
+                                    : p->with_pseudo[yi] == 0               ? "head counts"
                                     : p->with_pseudo[yi] == p->services[yi] ? "pseudonyms"
                                                                             : "mixed"));
     FI("trainings", p->trainings[yi]);
@@ -1104,9 +1111,9 @@ static int write_expected(gen *g)
         char k[8];
         snprintf(k, sizeof k, "%d", y);
         json_object_set_new(prov, k,
-                            json_pack("{s:i, s:i, s:o, s:i, s:i}", "counties", g->ncty,
-                                      "covered", covered, "uncovered", unc, "cross_province",
-                                      cross, "in_province", in));
+                            json_pack("{s:i, s:i, s:o, s:i, s:i}", "counties", g->ncty, "covered",
+                                      covered, "uncovered", unc, "cross_province", cross,
+                                      "in_province", in));
     }
     json_object_set_new(root, "province_years", prov);
     for (int i = 0; i < g->ncty; i++) {
@@ -1117,12 +1124,12 @@ static int write_expected(gen *g)
             snprintf(k, sizeof k, "%d", g->y0 + yi);
             json_object_set_new(ys, k, expected_year(g, p, yi));
         }
-        json_array_append_new(
-            prs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o}", "county", p->cty.code, "name",
-                           p->cty.name, "type", p->cross ? "cross_province" : "in_province",
-                           "aiding", p->aiding_name, "case",
-                           p->kase < CASE_NONE ? case_names[p->kase] : "baseline", "start_year",
-                           p->start_year, "years", ys));
+        json_array_append_new(prs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o}", "county",
+                                             p->cty.code, "name", p->cty.name, "type",
+                                             p->cross ? "cross_province" : "in_province", "aiding",
+                                             p->aiding_name, "case",
+                                             p->kase < CASE_NONE ? case_names[p->kase] : "baseline",
+                                             "start_year", p->start_year, "years", ys));
     }
     json_object_set_new(root, "pairings", prs);
     char path[4096];

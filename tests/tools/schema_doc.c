@@ -96,12 +96,13 @@ static void bounds(const qs_field *f, char *buf, size_t n)
         return;
     case QS_F_REF:
         rk = kind_of(f->ref_kind);
-        snprintf(buf, n, "the id of a kind %" PRIu32 " (`%s`) record", f->ref_kind, rk ? rk->name : "?");
+        snprintf(buf, n, "the id of a kind %" PRIu32 " (`%s`) record", f->ref_kind,
+                 rk ? rk->name : "?");
         return;
     case QS_F_REFLIST:
         rk = kind_of(f->ref_kind);
-        snprintf(buf, n, "at most %" PRId64 " ids of kind %" PRIu32 " (`%s`) records, distinct", f->max,
-                 f->ref_kind, rk ? rk->name : "?");
+        snprintf(buf, n, "at most %" PRId64 " ids of kind %" PRIu32 " (`%s`) records, distinct",
+                 f->max, f->ref_kind, rk ? rk->name : "?");
         return;
     case QS_F_DIGESTS:
         if (f->max == 1)
@@ -117,14 +118,17 @@ static void emit_doc(qs_buf *b)
 {
     uint32_t nk = qs_schema_nkinds();
     out(b, "# Qianshou sync — the schema: kinds, fields, enumerations\n\n");
-    out(b, "<!-- Generated from proto/schema.c by tests/tools/schema_doc.c: do not edit by hand.\n"
-           "     Regenerate with `cmake --build build --target schema-doc`; the ctest `schema_doc`\n"
-           "     fails while this file and the schema differ. -->\n\n");
-    out(b, "Schema version %d (`QS_SCHEMA_VERSION`; record key 11 carries the version the author\n"
-           "wrote with). Kind numbers, field ids and enumeration codes are never renumbered or\n"
-           "reused; a new field gets a new id. How each type is encoded in a body, what \"required\"\n"
-           "means and the rules across fields: `PROTOCOL-records.md`, \"Field values\". Scope levels\n"
-           "and the write and visibility rules: `PROTOCOL-records.md`, \"Node identity and scope\".\n\n",
+    out(b,
+        "<!-- Generated from proto/schema.c by tests/tools/schema_doc.c: do not edit by hand.\n"
+        "     Regenerate with `cmake --build build --target schema-doc`; the ctest `schema_doc`\n"
+        "     fails while this file and the schema differ. -->\n\n");
+    out(b,
+        "Schema version %d (`QS_SCHEMA_VERSION`; record key 11 carries the version the author\n"
+        "wrote with). Kind numbers, field ids and enumeration codes are never renumbered or\n"
+        "reused; a new field gets a new id. How each type is encoded in a body, what \"required\"\n"
+        "means and the rules across fields: `PROTOCOL-records.md`, \"Field values\". Scope levels\n"
+        "and the write and visibility rules: `PROTOCOL-records.md`, \"Node identity and "
+        "scope\".\n\n",
         QS_SCHEMA_VERSION);
 
     out(b, "## Kinds\n\n");
@@ -137,15 +141,17 @@ static void emit_doc(qs_buf *b)
         out(b, "| %" PRIu32 " | `%s` | %s | %s | %s | %" PRIu32 " |\n", k->id, k->name, k->label,
             lv, k->local_only ? "never (local only: a receiver rejects it)" : "yes", k->nfields);
     }
-    out(b, "\nA kind number not in this table is unknown: a receiver parks the record (ACK outcome\n"
-           "4) and applies it once it is upgraded.\n");
+    out(b,
+        "\nA kind number not in this table is unknown: a receiver parks the record (ACK outcome\n"
+        "4) and applies it once it is upgraded.\n");
 
     for (uint32_t i = 0; i < nk; i++) {
         const qs_kind *k = qs_schema_kind_at(i);
         char lv[48];
         levels(lv, sizeof lv, k->min_level, k->max_level);
         out(b, "\n## Kind %" PRIu32 " `%s` %s\n\n", k->id, k->name, k->label);
-        out(b, "Scope: %s level%s.\n\n", lv, k->local_only ? "; local only, never on the wire" : "");
+        out(b, "Scope: %s level%s.\n\n", lv,
+            k->local_only ? "; local only, never on the wire" : "");
         out(b, "| id | name | label | type | required | value |\n");
         out(b, "|---:|---|---|---|---|---|\n");
         for (uint32_t j = 0; j < k->nfields; j++) {
@@ -153,8 +159,8 @@ static void emit_doc(qs_buf *b)
             char bd[160];
             bounds(f, bd, sizeof bd);
             out(b, "| %" PRIu32 " | `%s` | %s | %s | %s | %s%s |\n", f->id, f->name, f->label,
-                qs_ftype_name(f->type), (f->flags & QS_FF_REQUIRED) ? "yes" : "",
-                bd, (f->flags & QS_FF_LOCAL) ? "; local: never leaves the node" : "");
+                qs_ftype_name(f->type), (f->flags & QS_FF_REQUIRED) ? "yes" : "", bd,
+                (f->flags & QS_FF_LOCAL) ? "; local: never leaves the node" : "");
         }
     }
 

@@ -30,10 +30,18 @@ static void run(unsigned max, const step *steps, size_t n)
         char got[8] = "";
         size_t ng = 0;
         switch (s->ev) {
-        case TAKE: qs_admit_take(&a); break;
-        case DONE: qs_admit_done(&a); break;
-        case WAIT: qs_admit_wait(&a, &w[s->who]); break;
-        case LEAVE: qs_admit_leave(&a, &w[s->who]); break;
+        case TAKE:
+            qs_admit_take(&a);
+            break;
+        case DONE:
+            qs_admit_done(&a);
+            break;
+        case WAIT:
+            qs_admit_wait(&a, &w[s->who]);
+            break;
+        case LEAVE:
+            qs_admit_leave(&a, &w[s->who]);
+            break;
         case ROUND: {
             qs_admit_begin(&a);
             qs_admit_waiter *x;
@@ -71,16 +79,13 @@ static void test_fifo(void **state)
 {
     (void)state;
     static const step t[] = {
-        {TAKE, 0, 1, "", "", 0x0},
-        {TAKE, 0, 2, "", "", 0xf},     /* full: everyone waits */
-        {WAIT, 2, 2, "2", "", 0xf},
-        {WAIT, 0, 2, "20", "", 0xf},
-        {WAIT, 2, 2, "20", "", 0xf},   /* queued once */
-        {DONE, 0, 1, "20", "", 0xf},   /* room, but behind the queue: 1 and 3 wait */
-        {ROUND, 0, 2, "0", "2", 0xf},  /* 2 goes in; full again */
-        {DONE, 0, 1, "0", "", 0xf},
-        {DONE, 0, 0, "0", "", 0xf},
-        {ROUND, 0, 1, "", "0", 0x0},   /* queue empty: nobody waits */
+        {TAKE, 0, 1, "", "", 0x0},    {TAKE, 0, 2, "", "", 0xf}, /* full: everyone waits */
+        {WAIT, 2, 2, "2", "", 0xf},   {WAIT, 0, 2, "20", "", 0xf},
+        {WAIT, 2, 2, "20", "", 0xf},  /* queued once */
+        {DONE, 0, 1, "20", "", 0xf},  /* room, but behind the queue: 1 and 3 wait */
+        {ROUND, 0, 2, "0", "2", 0xf}, /* 2 goes in; full again */
+        {DONE, 0, 1, "0", "", 0xf},   {DONE, 0, 0, "0", "", 0xf},
+        {ROUND, 0, 1, "", "0", 0x0}, /* queue empty: nobody waits */
     };
     run(2, t, sizeof t / sizeof t[0]);
 }
@@ -90,15 +95,11 @@ static void test_leave(void **state)
 {
     (void)state;
     static const step t[] = {
-        {TAKE, 0, 1, "", "", 0xf},
-        {WAIT, 1, 1, "1", "", 0xf},
-        {WAIT, 2, 1, "12", "", 0xf},
-        {WAIT, 3, 1, "123", "", 0xf},
-        {LEAVE, 2, 1, "13", "", 0xf},
-        {LEAVE, 2, 1, "13", "", 0xf},  /* not queued: no-op */
-        {DONE, 0, 0, "13", "", 0xf},
-        {ROUND, 0, 1, "3", "1", 0xf},
-        {LEAVE, 3, 1, "", "", 0xf},    /* full still: all wait */
+        {TAKE, 0, 1, "", "", 0xf},    {WAIT, 1, 1, "1", "", 0xf},
+        {WAIT, 2, 1, "12", "", 0xf},  {WAIT, 3, 1, "123", "", 0xf},
+        {LEAVE, 2, 1, "13", "", 0xf}, {LEAVE, 2, 1, "13", "", 0xf}, /* not queued: no-op */
+        {DONE, 0, 0, "13", "", 0xf},  {ROUND, 0, 1, "3", "1", 0xf},
+        {LEAVE, 3, 1, "", "", 0xf}, /* full still: all wait */
         {DONE, 0, 0, "", "", 0x0},
     };
     run(1, t, sizeof t / sizeof t[0]);

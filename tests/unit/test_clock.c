@@ -49,7 +49,7 @@ static void test_parse_table(void **state)
         {"1.5h", QS_EINVAL, 0},
         {"2D", QS_EINVAL, 0},
         {"0x10", QS_EINVAL, 0},
-        {"36501d", QS_EINVAL, 0},                /* beyond 100 years */
+        {"36501d", QS_EINVAL, 0}, /* beyond 100 years */
         {"3153600001", QS_EINVAL, 0},
         {"99999999999999999999999", QS_EINVAL, 0}, /* would overflow */
     };
@@ -59,8 +59,7 @@ static void test_parse_table(void **state)
         if (rc != t[i].rc)
             fail_msg("parse(\"%s\") returned %d, want %d", t[i].s, rc, t[i].rc);
         if (rc == 0 && ms != t[i].ms)
-            fail_msg("parse(\"%s\") = %lld, want %lld", t[i].s, (long long)ms,
-                     (long long)t[i].ms);
+            fail_msg("parse(\"%s\") = %lld, want %lld", t[i].s, (long long)ms, (long long)t[i].ms);
         if (rc != 0)
             assert_int_equal(ms, 12345); /* untouched on error */
     }
@@ -193,10 +192,8 @@ int main(int argc, char **argv)
         return malformed_child();
     setenv("QIANSHOU_CLOCK_OFFSET", "-2d", 1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_env_read_once),
-        cmocka_unit_test(test_parse_table),
-        cmocka_unit_test(test_set_offset_shifts),
-        cmocka_unit_test(test_env_malformed),
+        cmocka_unit_test(test_env_read_once),      cmocka_unit_test(test_parse_table),
+        cmocka_unit_test(test_set_offset_shifts),  cmocka_unit_test(test_env_malformed),
         cmocka_unit_test(test_check_window_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -395,7 +395,7 @@ static void fill(uint8_t *p, size_t n, uint32_t seed, int words)
 {
     for (size_t j = 0; j < n; j++) {
         seed = seed * 1103515245u + 12345u;
-        p[j] = words ? (uint8_t)"qianshou sync, "[(seed >> 16) % 15] : (uint8_t)(seed >> 16);
+        p[j] = words ? (uint8_t) "qianshou sync, "[(seed >> 16) % 15] : (uint8_t)(seed >> 16);
     }
 }
 
@@ -455,18 +455,19 @@ static void test_decoders_share_dctx(void **state)
     for (int k = 0; k < 2; k++) {
         /* half of a's frame, then release (must keep it), then b's whole frame */
         size_t half = fa / 2;
-        assert_int_equal(qs_frame_decoder_feed(a, sa.data + offa, half, &used, &pl, &pn, &flags,
-                                               NULL), 0);
+        assert_int_equal(
+            qs_frame_decoder_feed(a, sa.data + offa, half, &used, &pl, &pn, &flags, NULL), 0);
         offa += used;
         qs_frame_decoder_release(a);
-        assert_int_equal(qs_frame_decoder_feed(b, sb.data + offb, sb.len - offb, &used, &pl, &pn,
-                                               &flags, NULL), 1);
+        assert_int_equal(
+            qs_frame_decoder_feed(b, sb.data + offb, sb.len - offb, &used, &pl, &pn, &flags, NULL),
+            1);
         offb += used;
         assert_int_equal(pn, NB);
         assert_memory_equal(pl, pb, NB);
         qs_frame_decoder_release(b);
-        assert_int_equal(qs_frame_decoder_feed(a, sa.data + offa, fa - half, &used, &pl, &pn,
-                                               &flags, NULL), 1);
+        assert_int_equal(
+            qs_frame_decoder_feed(a, sa.data + offa, fa - half, &used, &pl, &pn, &flags, NULL), 1);
         offa += used;
         assert_int_equal(flags, QS_FRAME_ZSTD);
         assert_int_equal(pn, NA);
@@ -502,16 +503,16 @@ static void test_thread_idle(void **state)
     size_t used, pn;
     const uint8_t *pl;
     uint8_t flags;
-    assert_int_equal(qs_frame_decoder_feed(d, one.data, one.len / 2, &used, &pl, &pn, &flags,
-                                           NULL), 0);
+    assert_int_equal(qs_frame_decoder_feed(d, one.data, one.len / 2, &used, &pl, &pn, &flags, NULL),
+                     0);
     size_t off = used;
     qs_frame_thread_idle();
     qs_frame_thread_idle(); /* twice: harmless */
     assert_int_equal(qs_frame_encode(p, N, 3, &l, &two, NULL), 0);
     assert_int_equal(two.len, one.len);
     assert_memory_equal(two.data, one.data, one.len);
-    assert_int_equal(qs_frame_decoder_feed(d, one.data + off, one.len - off, &used, &pl, &pn,
-                                           &flags, NULL), 1);
+    assert_int_equal(
+        qs_frame_decoder_feed(d, one.data + off, one.len - off, &used, &pl, &pn, &flags, NULL), 1);
     assert_int_equal(pn, N);
     assert_memory_equal(pl, p, N);
     qs_frame_decoder_free(d);
@@ -570,11 +571,16 @@ static void test_contexts_per_thread(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flags_chosen),       cmocka_unit_test(test_all_in_one_chunk),
-        cmocka_unit_test(test_one_byte_at_a_time), cmocka_unit_test(test_every_two_way_split),
-        cmocka_unit_test(test_bad_headers),        cmocka_unit_test(test_zstd_hostile),
-        cmocka_unit_test(test_encode_limits),      cmocka_unit_test(test_partial_then_more),
-        cmocka_unit_test(test_cctx_reused_same_bytes), cmocka_unit_test(test_decoders_share_dctx),
+        cmocka_unit_test(test_flags_chosen),
+        cmocka_unit_test(test_all_in_one_chunk),
+        cmocka_unit_test(test_one_byte_at_a_time),
+        cmocka_unit_test(test_every_two_way_split),
+        cmocka_unit_test(test_bad_headers),
+        cmocka_unit_test(test_zstd_hostile),
+        cmocka_unit_test(test_encode_limits),
+        cmocka_unit_test(test_partial_then_more),
+        cmocka_unit_test(test_cctx_reused_same_bytes),
+        cmocka_unit_test(test_decoders_share_dctx),
         cmocka_unit_test(test_thread_idle),
         cmocka_unit_test(test_contexts_per_thread),
     };

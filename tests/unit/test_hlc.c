@@ -47,9 +47,9 @@ static void test_now_table(void **state)
         qs_hlc s = t[i].state;
         qs_hlc got = qs_hlc_now(&s, t[i].wall);
         if (got != t[i].want || s != got)
-            fail_msg("%s: got %llu:%u, want %llu:%u", t[i].what,
-                     (unsigned long long)qs_hlc_ms(got), qs_hlc_logical(got),
-                     (unsigned long long)qs_hlc_ms(t[i].want), qs_hlc_logical(t[i].want));
+            fail_msg("%s: got %llu:%u, want %llu:%u", t[i].what, (unsigned long long)qs_hlc_ms(got),
+                     qs_hlc_logical(got), (unsigned long long)qs_hlc_ms(t[i].want),
+                     qs_hlc_logical(t[i].want));
         assert_true(got > t[i].state);
     }
 }
@@ -81,8 +81,8 @@ static void test_recv_table(void **state)
     } t[] = {
         {"wall ahead of both", H(T0, 3), H(T0 - 10, 9), T0 + 5, H(T0 + 5, 0), -15, false},
         {"local ahead", H(T0 + 20, 3), H(T0 + 10, 9), T0, H(T0 + 20, 4), 10, false},
-        {"remote ahead, within max", H(T0, 3), H(T0 + 30000, 9), T0, H(T0 + 30000, 10),
-         30000, false},
+        {"remote ahead, within max", H(T0, 3), H(T0 + 30000, 9), T0, H(T0 + 30000, 10), 30000,
+         false},
         {"remote exactly max ahead", H(T0, 3), H(T0 + 60000, 2), T0, H(T0 + 60000, 3), 60000,
          false},
         {"remote beyond max", H(T0, 3), H(T0 + 60001, 2), T0, H(T0, 4), 60001, true},
@@ -91,8 +91,8 @@ static void test_recv_table(void **state)
         {"all equal ms, remote logical higher", H(T0, 3), H(T0, 9), T0, H(T0, 10), 0, false},
         {"all equal ms, local logical higher", H(T0, 12), H(T0, 9), T0, H(T0, 13), 0, false},
         {"remote behind wall", H(T0 - 100, 0), H(T0 - 3000, 1), T0, H(T0, 0), -3000, false},
-        {"logical overflow on receive", H(T0, 1), H(T0 + 10, QS_HLC_LOGICAL_MAX), T0,
-         H(T0 + 11, 0), 10, false},
+        {"logical overflow on receive", H(T0, 1), H(T0 + 10, QS_HLC_LOGICAL_MAX), T0, H(T0 + 11, 0),
+         10, false},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         qs_hlc s = t[i].state;
@@ -100,12 +100,12 @@ static void test_recv_table(void **state)
         bool rej = !t[i].rejected;
         qs_hlc got = qs_hlc_recv(&s, t[i].remote, t[i].wall, max, &skew, &rej);
         if (got != t[i].want || s != got)
-            fail_msg("%s: got %llu:%u, want %llu:%u", t[i].what,
-                     (unsigned long long)qs_hlc_ms(got), qs_hlc_logical(got),
-                     (unsigned long long)qs_hlc_ms(t[i].want), qs_hlc_logical(t[i].want));
+            fail_msg("%s: got %llu:%u, want %llu:%u", t[i].what, (unsigned long long)qs_hlc_ms(got),
+                     qs_hlc_logical(got), (unsigned long long)qs_hlc_ms(t[i].want),
+                     qs_hlc_logical(t[i].want));
         if (skew != t[i].skew || rej != t[i].rejected)
-            fail_msg("%s: skew %lld rejected %d, want %lld %d", t[i].what, (long long)skew,
-                     rej, (long long)t[i].skew, t[i].rejected);
+            fail_msg("%s: skew %lld rejected %d, want %lld %d", t[i].what, (long long)skew, rej,
+                     (long long)t[i].skew, t[i].rejected);
         assert_true(got > t[i].state);
         if (!t[i].rejected)
             assert_true(got > t[i].remote);
@@ -120,8 +120,7 @@ static void test_format(void **state)
     (void)state;
     char buf[QS_HLC_STR];
     assert_string_equal(qs_hlc_format(H(T0, 0), buf, sizeof buf), "2025-11-28T23:44:07.123Z");
-    assert_string_equal(qs_hlc_format(H(T0, 5), buf, sizeof buf),
-                        "2025-11-28T23:44:07.123Z+5");
+    assert_string_equal(qs_hlc_format(H(T0, 5), buf, sizeof buf), "2025-11-28T23:44:07.123Z+5");
     assert_string_equal(qs_hlc_format(H(0, 0), buf, sizeof buf), "1970-01-01T00:00:00.000Z");
     assert_string_equal(qs_hlc_format(H(1000, QS_HLC_LOGICAL_MAX), buf, sizeof buf),
                         "1970-01-01T00:00:01.000Z+65535");

@@ -97,8 +97,14 @@ static void base(int32_t as_of)
 }
 
 /* ---- the setups: each changes one thing of the base by arg ---- */
-static void s_none(int64_t a) { (void)a; }
-static void s_days1(int64_t a) { DW[1].days = a; }
+static void s_none(int64_t a)
+{
+    (void)a;
+}
+static void s_days1(int64_t a)
+{
+    DW[1].days = a;
+}
 static void s_extra_short(int64_t a)
 {
     DW[2] = DW[0];
@@ -115,10 +121,20 @@ static void s_ndispatched(int64_t a)
     DW[2] = DW[0];
     P.ndispatched = (uint32_t)a;
 }
-static void s_cert_level(int64_t a) { DW[1].cert_level = (int)a; }
-static void s_cert_none(int64_t a) { (void)a; DW[1].cert_level = -1; }
+static void s_cert_level(int64_t a)
+{
+    DW[1].cert_level = (int)a;
+}
+static void s_cert_none(int64_t a)
+{
+    (void)a;
+    DW[1].cert_level = -1;
+}
 /* the certificate dated a days from the first working day (20240108) */
-static void s_cert_date(int64_t a) { DW[1].cert_date = 20240108 + (int32_t)a; }
+static void s_cert_date(int64_t a)
+{
+    DW[1].cert_date = 20240108 + (int32_t)a;
+}
 static void s_cert_undated(int64_t a)
 {
     DW[1].cert_date = 0;
@@ -126,10 +142,23 @@ static void s_cert_undated(int64_t a)
 }
 /* service began on 8 January 2022 shifted by a days: two years at the first
  * working day exactly when a <= 0; by 31 December always */
-static void s_since(int64_t a) { DW[1].service_since = 20220108 + (int32_t)a; }
-static void s_since_unknown(int64_t a) { (void)a; DW[1].service_since = 0; }
-static void s_nlocal(int64_t a) { P.nlocal = (uint32_t)a; }
-static void s_local_days(int64_t a) { LW[2].days = a; }
+static void s_since(int64_t a)
+{
+    DW[1].service_since = 20220108 + (int32_t)a;
+}
+static void s_since_unknown(int64_t a)
+{
+    (void)a;
+    DW[1].service_since = 0;
+}
+static void s_nlocal(int64_t a)
+{
+    P.nlocal = (uint32_t)a;
+}
+static void s_local_days(int64_t a)
+{
+    LW[2].days = a;
+}
 static void s_total_rule(int64_t a)
 {
     R.settings[QS_S_WORKER_DAYS_RULE] = QS_DAYS_TOTAL;
@@ -188,27 +217,46 @@ static void s_province_unknown(int64_t a)
     P.aiding_province[0] = '\0';
     P.type = (int)a;
 }
-static void s_cultivated(int64_t a) { P.cultivated = a; }
+static void s_cultivated(int64_t a)
+{
+    P.cultivated = a;
+}
 static void s_cultivated_last(int64_t a)
 {
     P.cultivated = a;
     P.end_year = YEAR;
 }
-static void s_county_unknown(int64_t a) { (void)a; P.county_known = false; }
+static void s_county_unknown(int64_t a)
+{
+    (void)a;
+    P.county_known = false;
+}
 static void s_no_receiving(int64_t a)
 {
     (void)a;
     P.has_receiving = false;
     P.receiving_county[0] = '\0';
 }
-static void s_inactive(int64_t a) { P.start_year = (int)a; }
-static void s_other_aiding(int64_t a) { P.other_pairings_aiding = a; }
-static void s_other_county(int64_t a) { P.other_pairings_county = a; }
+static void s_inactive(int64_t a)
+{
+    P.start_year = (int)a;
+}
+static void s_other_aiding(int64_t a)
+{
+    P.other_pairings_aiding = a;
+}
+static void s_other_county(int64_t a)
+{
+    P.other_pairings_county = a;
+}
 static void s_receiving_in(int64_t a)
 {
     snprintf(P.receiving_county, sizeof P.receiving_county, "%s", a ? "632323" : "");
 }
-static void s_shared(int64_t a) { P.shared_person_days = a; }
+static void s_shared(int64_t a)
+{
+    P.shared_person_days = a;
+}
 static void s_flagged(int64_t a)
 {
     P.spent_by_category[6] = a; /* 其他: not an allowed category */
@@ -232,26 +280,32 @@ typedef struct jcase {
 #define NA QS_VERDICT_NA
 
 /* Rows for one threshold at a report date: below, at, above. */
-#define BOUNDARY(nm, fn, lo, at, hi, date, c, below)                                           \
-    {nm " below", fn, lo, date, c, below, -1}, {nm " at", fn, at, date, c, PASS, -1},          \
-        {nm " above", fn, hi, date, c, PASS, -1}
+#define BOUNDARY(nm, fn, lo, at, hi, date, c, below)                                               \
+    {nm " below", fn, lo, date, c, below, -1}, {nm " at", fn, at, date, c, PASS, -1},              \
+    {                                                                                              \
+        nm " above", fn, hi, date, c, PASS, -1                                                     \
+    }
 /* Reversed (a date or a start that must not be later): lo and at pass, hi
  * is one step too late. */
-#define LATE(nm, fn, lo, at, hi, date, c, late)                                                 \
-    {nm " a step earlier", fn, lo, date, c, PASS, -1}, {nm " at", fn, at, date, c, PASS, -1},  \
-        {nm " a step later", fn, hi, date, c, late, -1}
-#define LATE3(nm, fn, lo, at, hi, c)                                                           \
-    LATE(nm " mid-year", fn, lo, at, hi, MID, c, PENDING),                                     \
-        LATE(nm " year end", fn, lo, at, hi, END, c, FAIL),                                    \
+#define LATE(nm, fn, lo, at, hi, date, c, late)                                                    \
+    {nm " a step earlier", fn, lo, date, c, PASS, -1}, {nm " at", fn, at, date, c, PASS, -1},      \
+    {                                                                                              \
+        nm " a step later", fn, hi, date, c, late, -1                                              \
+    }
+#define LATE3(nm, fn, lo, at, hi, c)                                                               \
+    LATE(nm " mid-year", fn, lo, at, hi, MID, c, PENDING),                                         \
+        LATE(nm " year end", fn, lo, at, hi, END, c, FAIL),                                        \
         LATE(nm " after the year", fn, lo, at, hi, AFTER, c, FAIL)
 /* A fact, not a total: the same verdict at every report date. */
-#define FACT3(nm, fn, arg, c, v)                                                               \
-    {nm " mid-year", fn, arg, MID, c, v, -1}, {nm " year end", fn, arg, END, c, v, -1},        \
-        {nm " after the year", fn, arg, AFTER, c, v, -1}
+#define FACT3(nm, fn, arg, c, v)                                                                   \
+    {nm " mid-year", fn, arg, MID, c, v, -1}, {nm " year end", fn, arg, END, c, v, -1},            \
+    {                                                                                              \
+        nm " after the year", fn, arg, AFTER, c, v, -1                                             \
+    }
 /* The same at the three report dates: below reads in progress mid-year. */
-#define BOUNDARY3(nm, fn, lo, at, hi, c)                                                       \
-    BOUNDARY(nm " mid-year", fn, lo, at, hi, MID, c, PENDING),                                 \
-        BOUNDARY(nm " year end", fn, lo, at, hi, END, c, FAIL),                                \
+#define BOUNDARY3(nm, fn, lo, at, hi, c)                                                           \
+    BOUNDARY(nm " mid-year", fn, lo, at, hi, MID, c, PENDING),                                     \
+        BOUNDARY(nm " year end", fn, lo, at, hi, END, c, FAIL),                                    \
         BOUNDARY(nm " after the year", fn, lo, at, hi, AFTER, c, FAIL)
 
 static const jcase cases[] = {
@@ -261,12 +315,12 @@ static const jcase cases[] = {
     BOUNDARY3("dispatched days 39/40/41", s_days1, 39, 40, 41, QS_C_DISPATCHED_DAYS),
     {"39 days: one person counts", s_days1, 39, END, QS_C_DISPATCHED_DAYS, FAIL, 1},
     {"39 days: the worker is still qualified", s_days1, 39, END, QS_C_DISPATCHED_WORKERS, PASS, 2},
-    {"an extra short-stay worker fails nothing", s_extra_short, 5, END, QS_C_DISPATCHED_DAYS,
-     PASS, 2},
+    {"an extra short-stay worker fails nothing", s_extra_short, 5, END, QS_C_DISPATCHED_DAYS, PASS,
+     2},
     {"an extra short-stay worker: overall", s_extra_short, 5, END, QS_C_COUNT, PASS, -1},
     {"one dispatched worker", s_one_dispatched, 0, END, QS_C_DISPATCHED_WORKERS, FAIL, 1},
-    {"one dispatched worker mid-year", s_one_dispatched, 0, MID, QS_C_DISPATCHED_WORKERS,
-     PENDING, 1},
+    {"one dispatched worker mid-year", s_one_dispatched, 0, MID, QS_C_DISPATCHED_WORKERS, PENDING,
+     1},
     BOUNDARY3("qualified dispatched workers 1/2/3", s_ndispatched, 1, 2, 3,
               QS_C_DISPATCHED_WORKERS),
     BOUNDARY3("certificate level 1/2/3", s_cert_level, 1, 2, 3, QS_C_DISPATCHED_WORKERS),
@@ -289,8 +343,8 @@ static const jcase cases[] = {
     /* 1. local workers: 3, each 120 days */
     BOUNDARY3("local workers 2/3/4", s_nlocal, 2, 3, 4, QS_C_LOCAL_WORKERS),
     BOUNDARY3("local days 119/120/121", s_local_days, 119, 120, 121, QS_C_LOCAL_DAYS),
-    {"a local with 119 days is listed, two count", s_local_days, 119, END, QS_C_LOCAL_DAYS,
-     FAIL, 2},
+    {"a local with 119 days is listed, two count", s_local_days, 119, END, QS_C_LOCAL_DAYS, FAIL,
+     2},
     /* the total reading, a setting */
     BOUNDARY3("total dispatched days 39/40/41", s_total_rule, 39, 40, 41, QS_C_DISPATCHED_DAYS),
     BOUNDARY3("total local days 119/120/121", s_total_local, 119, 120, 121, QS_C_LOCAL_DAYS),
@@ -302,34 +356,31 @@ static const jcase cases[] = {
      PASS, 2},
     {"certificate dated on the dispatch day", s_cert_date, 0, END, QS_C_DISPATCHED_WORKERS, PASS,
      2},
-    {"certificate dated the day after dispatch", s_cert_date, 1, END, QS_C_DISPATCHED_WORKERS,
+    {"certificate dated the day after dispatch", s_cert_date, 1, END, QS_C_DISPATCHED_WORKERS, FAIL,
+     1},
+    {"certificate after dispatch, after the year", s_cert_date, 1, AFTER, QS_C_DISPATCHED_WORKERS,
      FAIL, 1},
-    {"certificate after dispatch, after the year", s_cert_date, 1, AFTER,
-     QS_C_DISPATCHED_WORKERS, FAIL, 1},
-    {"undated certificate counts by default", s_cert_undated, 0, END, QS_C_DISPATCHED_WORKERS,
-     PASS, 2},
-    {"undated certificate, dates required", s_cert_undated, 1, END, QS_C_DISPATCHED_WORKERS,
-     FAIL, 1},
+    {"undated certificate counts by default", s_cert_undated, 0, END, QS_C_DISPATCHED_WORKERS, PASS,
+     2},
+    {"undated certificate, dates required", s_cert_undated, 1, END, QS_C_DISPATCHED_WORKERS, FAIL,
+     1},
     {"2 years and a day at dispatch", s_since, -1, END, QS_C_DISPATCHED_WORKERS, PASS, 2},
     {"2 years exactly at dispatch", s_since, 0, END, QS_C_DISPATCHED_WORKERS, PASS, 2},
-    {"2 years less a day at dispatch (2 by 31 Dec)", s_since, 1, END, QS_C_DISPATCHED_WORKERS,
+    {"2 years less a day at dispatch (2 by 31 Dec)", s_since, 1, END, QS_C_DISPATCHED_WORKERS, FAIL,
+     1},
+    {"2 years reached after dispatch, after the year", s_since, 1, AFTER, QS_C_DISPATCHED_WORKERS,
      FAIL, 1},
-    {"2 years reached after dispatch, after the year", s_since, 1, AFTER,
-     QS_C_DISPATCHED_WORKERS, FAIL, 1},
-    {"2 years reached after dispatch, mid-year", s_since, 1, MID, QS_C_DISPATCHED_WORKERS,
-     PENDING, 1},
+    {"2 years reached after dispatch, mid-year", s_since, 1, MID, QS_C_DISPATCHED_WORKERS, PENDING,
+     1},
     {"service start unknown", s_since_unknown, 0, END, QS_C_DISPATCHED_WORKERS, FAIL, 1},
 
     /* 4. cultivated agency over the pairing's period (2021-2025) */
-    {"no agency before the last year: in progress", s_cultivated, 0, END, QS_C_CULTIVATED,
-     PENDING, 0},
-    {"no agency before the last year, mid-year", s_cultivated, 0, MID, QS_C_CULTIVATED, PENDING,
+    {"no agency before the last year: in progress", s_cultivated, 0, END, QS_C_CULTIVATED, PENDING,
      0},
+    {"no agency before the last year, mid-year", s_cultivated, 0, MID, QS_C_CULTIVATED, PENDING, 0},
     {"no agency before the last year: overall pass", s_cultivated, 0, END, QS_C_COUNT, PASS, -1},
-    {"no agency in the last year at its end", s_cultivated_last, 0, END, QS_C_CULTIVATED, FAIL,
-     0},
-    {"no agency in the last year, after it", s_cultivated_last, 0, AFTER, QS_C_CULTIVATED, FAIL,
-     0},
+    {"no agency in the last year at its end", s_cultivated_last, 0, END, QS_C_CULTIVATED, FAIL, 0},
+    {"no agency in the last year, after it", s_cultivated_last, 0, AFTER, QS_C_CULTIVATED, FAIL, 0},
     {"no agency in the last year, mid-year", s_cultivated_last, 0, MID, QS_C_CULTIVATED, PENDING,
      0},
     {"one agency in the last year", s_cultivated_last, 1, END, QS_C_CULTIVATED, PASS, 1},
@@ -342,12 +393,12 @@ static const jcase cases[] = {
     {"自筹 counts when the setting says so", s_self_counted, 3000000, END, QS_C_FUNDS, PASS,
      3000000},
     {"no expense records", s_no_expense, 0, END, QS_C_FUNDS, NODATA, -1},
-    {"spending outside the categories is flagged, not failed", s_flagged, 100000, END,
-     QS_C_FUNDS, PASS, -1},
+    {"spending outside the categories is flagged, not failed", s_flagged, 100000, END, QS_C_FUNDS,
+     PASS, -1},
     {"a Zhejiang agency: n/a", s_zhejiang, 1, END, QS_C_FUNDS, NA, -1},
     {"a Zhejiang agency recorded in-province: n/a", s_zhejiang, 2, END, QS_C_FUNDS, NA, -1},
-    {"a Qinghai agency recorded cross-province: judged", s_recorded_cross, 0, END, QS_C_FUNDS,
-     FAIL, 2900000},
+    {"a Qinghai agency recorded cross-province: judged", s_recorded_cross, 0, END, QS_C_FUNDS, FAIL,
+     2900000},
     {"no province: the recorded cross type", s_province_unknown, 1, END, QS_C_FUNDS, NA, -1},
     {"no province: the recorded in-province type", s_province_unknown, 2, END, QS_C_FUNDS, PASS,
      -1},

@@ -115,9 +115,9 @@ static void code_block_after(const char *s, const char *marker, qs_buf *out)
 #define MAXV 8
 typedef struct docvec {
     char name[16];
-    char rev[64];   /* the table's expected revision, text form */
-    char body[16];  /* the table's body column: "body 1", "body 2" or "80" */
-    qs_buf pre;     /* the preimage block's bytes */
+    char rev[64];  /* the table's expected revision, text form */
+    char body[16]; /* the table's body column: "body 1", "body 2" or "80" */
+    qs_buf pre;    /* the preimage block's bytes */
 } docvec;
 
 static docvec *find(docvec *v, int n, const char *name)
@@ -194,7 +194,8 @@ static void test_revision_vectors(void **state)
     int nv = 0;
     const char *t = strstr(s, "| vector");
     assert_non_null(t);
-    for (const char *line = strchr(t, '\n'); line && line[1] == '|'; line = strchr(line + 1, '\n')) {
+    for (const char *line = strchr(t, '\n'); line && line[1] == '|';
+         line = strchr(line + 1, '\n')) {
         char name[16], deleted[8], parents[200], bodycol[16], rev[64];
         if (sscanf(line + 1, "| %15s | %7s | %199[^|] | %15[^|] | `%63[^`]` |", name, deleted,
                    parents, bodycol, rev) != 5)
@@ -261,8 +262,7 @@ static void test_revision_vectors(void **state)
         char text[QS_REV_STR];
         qs_rev_format(&r.rev, text);
         if (!qs_rev_eq(&r.rev, &want))
-            fail_msg("vector %s: the record seals to %s, documented %s", v[i].name, text,
-                     v[i].rev);
+            fail_msg("vector %s: the record seals to %s, documented %s", v[i].name, text, v[i].rev);
         qs_err err = {0};
         if (qs_record_verify(&r, &lim, &err) != 0)
             fail_msg("vector %s does not verify: %s", v[i].name, err.msg);
@@ -309,12 +309,15 @@ static const struct {
     const char *name;
     int code;
 } codes[] = {
-    {"QS_EINVAL", QS_EINVAL},       {"QS_ELIMIT", QS_ELIMIT},   {"QS_EAGAIN", QS_EAGAIN},
-    {"QS_EPROTO", QS_EPROTO},       {"QS_EHASH", QS_EHASH},     {"QS_ESCOPE", QS_ESCOPE},
-    {"QS_ENOTFOUND", QS_ENOTFOUND}, {"QS_EEXIST", QS_EEXIST},   {"QS_ECONFLICT", QS_ECONFLICT},
-    {"QS_EIO", QS_EIO},             {"QS_EFULL", QS_EFULL},     {"QS_EBUSY", QS_EBUSY},
-    {"QS_ECLOCK", QS_ECLOCK},       {"QS_ETLS", QS_ETLS},       {"QS_EPERM", QS_EPERM},
-    {"QS_ESCHEMA", QS_ESCHEMA},     {"QS_ECORRUPT", QS_ECORRUPT},
+    {"QS_EINVAL", QS_EINVAL},       {"QS_ELIMIT", QS_ELIMIT},
+    {"QS_EAGAIN", QS_EAGAIN},       {"QS_EPROTO", QS_EPROTO},
+    {"QS_EHASH", QS_EHASH},         {"QS_ESCOPE", QS_ESCOPE},
+    {"QS_ENOTFOUND", QS_ENOTFOUND}, {"QS_EEXIST", QS_EEXIST},
+    {"QS_ECONFLICT", QS_ECONFLICT}, {"QS_EIO", QS_EIO},
+    {"QS_EFULL", QS_EFULL},         {"QS_EBUSY", QS_EBUSY},
+    {"QS_ECLOCK", QS_ECLOCK},       {"QS_ETLS", QS_ETLS},
+    {"QS_EPERM", QS_EPERM},         {"QS_ESCHEMA", QS_ESCHEMA},
+    {"QS_ECORRUPT", QS_ECORRUPT},
 };
 #define NCODES (sizeof codes / sizeof codes[0])
 

@@ -18,11 +18,11 @@
 
 static const uint8_t ID[QS_ID_LEN] = {0x01, 0x9a, 0xcd, 0x0e, 0x2f, 0x53, 0x7a, 0xbc,
                                       0x8d, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab};
-static const qs_rev PARENT_A = {1, {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
-                                    0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}};
-static const uint8_t OTHER_HASH[QS_HASH_LEN] = {0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5,
-                                                0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb,
-                                                0xbc, 0xbd, 0xbe, 0xbf};
+static const qs_rev PARENT_A = {1,
+                                {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa,
+                                 0xbb, 0xcc, 0xdd, 0xee, 0xff}};
+static const uint8_t OTHER_HASH[QS_HASH_LEN] = {0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7,
+                                                0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf};
 
 /* Body 1, a valid service (kind 13) body: {1 date: 20251128, 4 service_type:
  * 4 (visit), 5 domain: 2 (elderly), 7 total: 200, 12 content: "入户探访"}. */
@@ -210,8 +210,7 @@ static void test_vectors(void **state)
 
         qs_rev_format(&r.rev, text);
         if (strcmp(text, vectors[v].rev) != 0)
-            fail_msg("vector %s: rev %s, documented %s", vectors[v].name, text,
-                     vectors[v].rev);
+            fail_msg("vector %s: rev %s, documented %s", vectors[v].name, text, vectors[v].rev);
         qs_err err = {0};
         if (qs_record_verify(&r, &lim, &err) != 0)
             fail_msg("vector %s does not verify: %s", vectors[v].name, err.msg);
@@ -273,10 +272,22 @@ static void test_parent_order(void **state)
 
 /* ---- forgeries and invalid records --------------------------------------- */
 
-static void forge_gen_up(qs_record *r) { r->rev.gen++; }
-static void forge_gen_zero(qs_record *r) { r->rev.gen = 0; }
-static void forge_hash(qs_record *r) { r->rev.hash[15] ^= 1; }
-static void forge_parent_hash(qs_record *r) { r->parents[0].hash[0] ^= 0x80; }
+static void forge_gen_up(qs_record *r)
+{
+    r->rev.gen++;
+}
+static void forge_gen_zero(qs_record *r)
+{
+    r->rev.gen = 0;
+}
+static void forge_hash(qs_record *r)
+{
+    r->rev.hash[15] ^= 1;
+}
+static void forge_parent_hash(qs_record *r)
+{
+    r->parents[0].hash[0] ^= 0x80;
+}
 static void forge_parent_gen(qs_record *r)
 {
     /* Claim a later parent and the generation that goes with it: the
@@ -289,14 +300,38 @@ static void forge_drop_parent(qs_record *r)
     qs_record_set_parents(r, NULL, 0);
     r->rev.gen = 1;
 }
-static void forge_body(qs_record *r) { set_body(r, body2); }
-static void forge_scope(qs_record *r) { strcpy(r->scope, "632323"); }
-static void forge_kind(qs_record *r) { r->kind = 14; }
-static void forge_deleted(qs_record *r) { r->deleted = !r->deleted; }
-static void forge_id(qs_record *r) { r->id[15] ^= 1; }
-static void unhashed_hlc(qs_record *r) { r->hlc += 99; }
-static void unhashed_author(qs_record *r) { strcpy(r->author, "630000/admin"); }
-static void unhashed_schema(qs_record *r) { r->schema = 99; }
+static void forge_body(qs_record *r)
+{
+    set_body(r, body2);
+}
+static void forge_scope(qs_record *r)
+{
+    strcpy(r->scope, "632323");
+}
+static void forge_kind(qs_record *r)
+{
+    r->kind = 14;
+}
+static void forge_deleted(qs_record *r)
+{
+    r->deleted = !r->deleted;
+}
+static void forge_id(qs_record *r)
+{
+    r->id[15] ^= 1;
+}
+static void unhashed_hlc(qs_record *r)
+{
+    r->hlc += 99;
+}
+static void unhashed_author(qs_record *r)
+{
+    strcpy(r->author, "630000/admin");
+}
+static void unhashed_schema(qs_record *r)
+{
+    r->schema = 99;
+}
 static void unhashed_ancestry(qs_record *r)
 {
     uint8_t a[1][QS_HASH_LEN] = {{9}};
@@ -308,14 +343,38 @@ static void body_bytes(qs_record *r, const char *bytes, size_t n)
     qs_record_set_body(r, (const uint8_t *)bytes, (uint32_t)n);
     qs_record_seal(r); /* the author hashed it: only the body is at fault */
 }
-static void bad_body_long_int(qs_record *r) { body_bytes(r, "\x81\x01\xcc\x01", 4); }
-static void bad_body_unsorted(qs_record *r) { body_bytes(r, "\x82\x02\x01\x01\x01", 5); }
-static void bad_body_dup(qs_record *r) { body_bytes(r, "\x82\x01\x01\x01\x02", 5); }
-static void bad_body_zero_key(qs_record *r) { body_bytes(r, "\x81\x00\x01", 3); }
-static void bad_body_not_map(qs_record *r) { body_bytes(r, "\x91\x01", 2); }
-static void bad_body_empty(qs_record *r) { body_bytes(r, "", 0); }
-static void bad_body_trailing(qs_record *r) { body_bytes(r, "\x80\x80", 2); }
-static void bad_body_long_map(qs_record *r) { body_bytes(r, "\xde\x00\x01\x01\x01", 5); }
+static void bad_body_long_int(qs_record *r)
+{
+    body_bytes(r, "\x81\x01\xcc\x01", 4);
+}
+static void bad_body_unsorted(qs_record *r)
+{
+    body_bytes(r, "\x82\x02\x01\x01\x01", 5);
+}
+static void bad_body_dup(qs_record *r)
+{
+    body_bytes(r, "\x82\x01\x01\x01\x02", 5);
+}
+static void bad_body_zero_key(qs_record *r)
+{
+    body_bytes(r, "\x81\x00\x01", 3);
+}
+static void bad_body_not_map(qs_record *r)
+{
+    body_bytes(r, "\x91\x01", 2);
+}
+static void bad_body_empty(qs_record *r)
+{
+    body_bytes(r, "", 0);
+}
+static void bad_body_trailing(qs_record *r)
+{
+    body_bytes(r, "\x80\x80", 2);
+}
+static void bad_body_long_map(qs_record *r)
+{
+    body_bytes(r, "\xde\x00\x01\x01\x01", 5);
+}
 static void bad_scope(qs_record *r)
 {
     strcpy(r->scope, "632322000");
@@ -381,11 +440,26 @@ static void parent_gen(qs_record *r, uint64_t gen)
     r->parents[0].gen = gen;
     qs_record_seal(r);
 }
-static void gen_near_2_64(qs_record *r) { parent_gen(r, UINT64_MAX - 2); }
-static void gen_wraps(qs_record *r) { parent_gen(r, UINT64_MAX); } /* seal wraps to 0 */
-static void gen_parent_at_bound(qs_record *r) { parent_gen(r, QS_GEN_MAX); }
-static void gen_parent_past_bound(qs_record *r) { parent_gen(r, QS_GEN_MAX + 1); }
-static void gen_last(qs_record *r) { parent_gen(r, QS_GEN_MAX - 1); }
+static void gen_near_2_64(qs_record *r)
+{
+    parent_gen(r, UINT64_MAX - 2);
+}
+static void gen_wraps(qs_record *r)
+{
+    parent_gen(r, UINT64_MAX);
+} /* seal wraps to 0 */
+static void gen_parent_at_bound(qs_record *r)
+{
+    parent_gen(r, QS_GEN_MAX);
+}
+static void gen_parent_past_bound(qs_record *r)
+{
+    parent_gen(r, QS_GEN_MAX + 1);
+}
+static void gen_last(qs_record *r)
+{
+    parent_gen(r, QS_GEN_MAX - 1);
+}
 static void gen_one_parent_past(qs_record *r)
 {
     qs_rev p[2] = {r->parents[0], {UINT64_C(1) << 62, {7}}};
@@ -529,20 +603,20 @@ static void test_author_node(void **state)
         {"632322100/station", "632322100"},
         {"630000/province-admin", "630000"},
         {"000000/nation", "000000"},
-        {"632322/", "632322"},             /* the user is the node's business */
-        {"632322/a/b", "632322"},          /* the first '/' ends the node */
+        {"632322/", "632322"},    /* the user is the node's business */
+        {"632322/a/b", "632322"}, /* the first '/' ends the node */
         {"632322/用户", "632322"},
         {"", NULL},
         {"zhangsan", NULL},
-        {"632322", NULL},                  /* no user part at all */
+        {"632322", NULL}, /* no user part at all */
         {"/zhangsan", NULL},
         {"63232/x", NULL},
-        {"630022/x", NULL},                /* not a division code */
+        {"630022/x", NULL}, /* not a division code */
         {"632322000/x", NULL},
         {"6323221000/x", NULL},
         {"632322 /x", NULL},
         {" 632322/x", NULL},
-        {"0123456789012345678/x", NULL},   /* longer than any code */
+        {"0123456789012345678/x", NULL}, /* longer than any code */
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         char node[QS_CODE_MAX] = "junk";
@@ -669,16 +743,11 @@ static void test_copy_is_deep(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors),
-        cmocka_unit_test(test_same_edit_twice),
-        cmocka_unit_test(test_parent_order),
-        cmocka_unit_test(test_forgeries),
-        cmocka_unit_test(test_limits_configured),
-        cmocka_unit_test(test_generation_bound),
-        cmocka_unit_test(test_author_node),
-        cmocka_unit_test(test_winner_table),
-        cmocka_unit_test(test_rev_text),
-        cmocka_unit_test(test_copy_is_deep),
+        cmocka_unit_test(test_vectors),           cmocka_unit_test(test_same_edit_twice),
+        cmocka_unit_test(test_parent_order),      cmocka_unit_test(test_forgeries),
+        cmocka_unit_test(test_limits_configured), cmocka_unit_test(test_generation_bound),
+        cmocka_unit_test(test_author_node),       cmocka_unit_test(test_winner_table),
+        cmocka_unit_test(test_rev_text),          cmocka_unit_test(test_copy_is_deep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,8 +38,8 @@ static int create_pairing(qs_store *st, const char *county, uint8_t id[16], qs_e
     snprintf(ai, sizeof ai, "aiding=%s", aiding);
     snprintf(re, sizeof re, "receiving=%s", receiving);
     qs_body b;
-    qs_fx_body(&b, QS_K_PAIRING, ai, re, c, "type=in_province", "start_year=2022",
-               "end_year=2025", NULL);
+    qs_fx_body(&b, QS_K_PAIRING, ai, re, c, "type=in_province", "start_year=2022", "end_year=2025",
+               NULL);
     int rc = qs_store_create(st, QS_K_PAIRING, NULL, &b, id, NULL, e);
     qs_body_free(&b);
     return rc;

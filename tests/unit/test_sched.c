@@ -54,22 +54,30 @@ static void test_edit_due_table(void **state)
         int64_t syncs[8];
     } t[] = {
         {"one edit: 2 s later", 30000, {0, -1}, {S, -1}},
-        {"a burst makes one sync, 2 s after its last edit", 30000, {0, 300, 900, 1500, -1},
+        {"a burst makes one sync, 2 s after its last edit",
+         30000,
+         {0, 300, 900, 1500, -1},
          {1500 + S, -1}},
         {"two bursts apart", 30000, {0, 500, 10000, 10400, -1}, {500 + S, 10400 + S, -1}},
-        {"an edit every second for 40 s: synced at 30 s, then 2 s after the last", 30000,
+        {"an edit every second for 40 s: synced at 30 s, then 2 s after the last",
+         30000,
          {0,     1000,  2000,  3000,  4000,  5000,  6000,  7000,  8000,  9000,  10000,
           11000, 12000, 13000, 14000, 15000, 16000, 17000, 18000, 19000, 20000, 21000,
           22000, 23000, 24000, 25000, 26000, 27000, 28000, 29000, 30000, 31000, 32000,
           33000, 34000, 35000, 36000, 37000, 38000, 39000, 40000, -1},
          {30000, 40000 + S, -1}},
-        {"an edit every 1.9 s (just inside the debounce)", 10000,
-         {0, 1900, 3800, 5700, 7600, 9500, 11400, 13300, -1}, {10000, 13300 + S, -1}},
-        {"the limit counts from the first edit after a sync", 5000,
+        {"an edit every 1.9 s (just inside the debounce)",
+         10000,
+         {0, 1900, 3800, 5700, 7600, 9500, 11400, 13300, -1},
+         {10000, 13300 + S, -1}},
+        {"the limit counts from the first edit after a sync",
+         5000,
          {0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, -1},
          {5000, 10000, 11000 + S, -1}},
         {"a limit below the debounce wins", 1000, {0, 500, -1}, {1000, -1}},
-        {"an edit exactly when the sync is due goes to the next one", 30000, {0, S, -1},
+        {"an edit exactly when the sync is due goes to the next one",
+         30000,
+         {0, S, -1},
          {S, 2 * S, -1}},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -97,16 +105,20 @@ static void test_next_table(void **state)
         {"nothing planned", {0}, 0, QS_WHY_NONE},
         {"interval only", {.interval = 5000}, 5000, QS_WHY_INTERVAL},
         {"edit before interval", {.edit = 3000, .interval = 5000}, 3000, QS_WHY_EDIT},
-        {"nightly first", {.edit = 9000, .interval = 8000, .nightly = 7000}, 7000,
-         QS_WHY_NIGHTLY},
+        {"nightly first", {.edit = 9000, .interval = 8000, .nightly = 7000}, 7000, QS_WHY_NIGHTLY},
         {"a tie names the edit", {.edit = 5000, .interval = 5000}, 5000, QS_WHY_EDIT},
         {"syncing: now, and why it started",
-         {.syncing = true, .current_why = QS_WHY_MANUAL, .interval = 5000}, 1000,
+         {.syncing = true, .current_why = QS_WHY_MANUAL, .interval = 5000},
+         1000,
          QS_WHY_MANUAL},
-        {"failing: only the retry", {.fails = 2, .retry = 9000, .edit = 3000, .interval = 4000},
-         9000, QS_WHY_RETRY},
+        {"failing: only the retry",
+         {.fails = 2, .retry = 9000, .edit = 3000, .interval = 4000},
+         9000,
+         QS_WHY_RETRY},
         {"failing, no retry armed: nothing", {.fails = 1, .edit = 3000}, 0, QS_WHY_NONE},
-        {"a retry before the interval while up", {.retry = 2000, .interval = 4000}, 2000,
+        {"a retry before the interval while up",
+         {.retry = 2000, .interval = 4000},
+         2000,
          QS_WHY_RETRY},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -126,10 +138,10 @@ static void test_runs_table(void **state)
         int why;
         bool runs;
     } t[] = {
-        {0, QS_WHY_START, true},   {0, QS_WHY_EDIT, true},     {0, QS_WHY_INTERVAL, true},
-        {0, QS_WHY_NIGHTLY, true}, {0, QS_WHY_MANUAL, true},   {0, QS_WHY_RETRY, true},
+        {0, QS_WHY_START, true},   {0, QS_WHY_EDIT, true},      {0, QS_WHY_INTERVAL, true},
+        {0, QS_WHY_NIGHTLY, true}, {0, QS_WHY_MANUAL, true},    {0, QS_WHY_RETRY, true},
         {3, QS_WHY_EDIT, false},   {3, QS_WHY_INTERVAL, false}, {3, QS_WHY_NIGHTLY, false},
-        {3, QS_WHY_START, false},  {3, QS_WHY_RETRY, true},    {3, QS_WHY_MANUAL, true},
+        {3, QS_WHY_START, false},  {3, QS_WHY_RETRY, true},     {3, QS_WHY_MANUAL, true},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (qs_sched_runs(t[i].fails, t[i].why) != t[i].runs)

@@ -22,9 +22,9 @@
 #define OTHER_PROVINCE "620000"
 
 static const char *const invalid_codes[] = {
-    "63232", "6323220", "63232a", "600100", "632322000", "", "630022",  "000001",
-    "63232200", "6323221000", "632300100", "630000100", " 63232", "632322 ", "-63232",
-    "990000", "100000", "002300", "632322\n",
+    "63232",  "6323220",  "63232a",     "600100",    "632322000", "",       "630022",
+    "000001", "63232200", "6323221000", "632300100", "630000100", " 63232", "632322 ",
+    "-63232", "990000",   "100000",     "002300",    "632322\n",
 };
 
 static void test_code_valid_and_level(void **state)
@@ -107,8 +107,8 @@ static const struct rule {
     {PREFECTURE, TOWNSHIP, true, true},
     {PREFECTURE, PREFECTURE, true, true},
     {PREFECTURE, PROVINCE, false, true},
-    {PREFECTURE, "632500", false, false},  /* sibling prefecture */
-    {PREFECTURE, "632522", false, false},  /* a county of the sibling prefecture */
+    {PREFECTURE, "632500", false, false}, /* sibling prefecture */
+    {PREFECTURE, "632522", false, false}, /* a county of the sibling prefecture */
     /* a township station */
     {TOWNSHIP, TOWNSHIP, true, true},
     {TOWNSHIP, COUNTY, false, true},
@@ -183,12 +183,12 @@ static void test_levels(void **state)
         const char *node, *scope;
         bool reference_ok, county_kind_ok;
     } t[] = {
-        {PROVINCE, PROVINCE, true, false},     /* province writes a pairing */
-        {PROVINCE, COUNTY, false, true},       /* province corrects a county record */
+        {PROVINCE, PROVINCE, true, false}, /* province writes a pairing */
+        {PROVINCE, COUNTY, false, true},   /* province corrects a county record */
         {PROVINCE, TOWNSHIP, false, true},
-        {PROVINCE, PREFECTURE, false, false},  /* no kind lives at prefecture level */
-        {COUNTY, COUNTY, false, true},         /* a county may not make a pairing... */
-        {COUNTY, PROVINCE, false, false},      /* ...at any scope */
+        {PROVINCE, PREFECTURE, false, false}, /* no kind lives at prefecture level */
+        {COUNTY, COUNTY, false, true},        /* a county may not make a pairing... */
+        {COUNTY, PROVINCE, false, false},     /* ...at any scope */
         {COUNTY, TOWNSHIP, false, true},
         {COUNTY, SIB_COUNTY, false, false},
         {TOWNSHIP, TOWNSHIP, false, true},
@@ -232,8 +232,7 @@ static void test_node_is_below(void **state)
         {"632322", "630000", false},    /* a county's parent is not its child */
         {"000000", "630000", true},     /* the national tier */
         {"630000", "6323", false},      /* not a code */
-        {"630000", "", false},
-        {"63000x", "632322", false},
+        {"630000", "", false},          {"63000x", "632322", false},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (qs_node_is_below(t[i].parent, t[i].child) != t[i].below)
@@ -243,10 +242,8 @@ static void test_node_is_below(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_code_valid_and_level),
-        cmocka_unit_test(test_rules_table),
-        cmocka_unit_test(test_invalid_codes_refused),
-        cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_code_valid_and_level),  cmocka_unit_test(test_rules_table),
+        cmocka_unit_test(test_invalid_codes_refused), cmocka_unit_test(test_levels),
         cmocka_unit_test(test_node_is_below),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

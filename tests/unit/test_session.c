@@ -32,8 +32,8 @@ static void add_service(qs_store *st, int total, uint8_t id[16])
     char t[32];
     snprintf(t, sizeof t, "total=%d", total);
     uint8_t tmp[16];
-    add(st, QS_K_SERVICE, id ? id : tmp, "date=2024-05-01", "service_type=visit",
-        "domain=elderly", t, NULL);
+    add(st, QS_K_SERVICE, id ? id : tmp, "date=2024-05-01", "service_type=visit", "domain=elderly",
+        t, NULL);
 }
 
 /* ---- the in-memory link ------------------------------------------------ */
@@ -349,8 +349,13 @@ static void test_rejected_reported_at_county(void **state)
     qs_record_seal(&r);
     qs_apply_result res;
     uint8_t inc[16] = {7};
-    qs_apply_batch b = {.peer = "632322100", .peer_inc = inc, .dir = QS_FROM_CHILD,
-                        .recs = &r, .n = 1, .cursor = 1, .results = &res};
+    qs_apply_batch b = {.peer = "632322100",
+                        .peer_inc = inc,
+                        .dir = QS_FROM_CHILD,
+                        .recs = &r,
+                        .n = 1,
+                        .cursor = 1,
+                        .results = &res};
     assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
     assert_int_equal(res.outcome, QS_OUT_APPLIED);
     qs_record_free(&r);
@@ -494,8 +499,8 @@ static void test_group_commit(void **state)
         cs[i] = (side){.out = &up[i]};
         ps[i] = (side){.out = &down[i]};
         qs_sess_opts o = {.max_batch = 3, .window = 2};
-        qs_sess_opts po = {.max_batch = 3, .window = 2, .defer_apply = true, .children = kids,
-                           .nchildren = NKIDS};
+        qs_sess_opts po = {
+            .max_batch = 3, .window = 2, .defer_apply = true, .children = kids, .nchildren = NKIDS};
         child[i] = qs_session_new(c[i], QS_SESS_CHILD, "630000", &o, emit_cb, &cs[i]);
         parent[i] = qs_session_new(p, QS_SESS_PARENT, names[i], &po, emit_cb, &ps[i]);
         assert_int_equal(qs_session_start(child[i], &e), 0);
@@ -548,7 +553,7 @@ static void test_group_commit(void **state)
         }
     }
     assert_true(qs_session_done(child[0]) && qs_session_done(child[1]));
-    assert_true(grouped >= 1);  /* at least one transaction held both links' batches */
+    assert_true(grouped >= 1); /* at least one transaction held both links' batches */
     assert_true(txns < batches);
     assert_int_equal(count(p, QS_K_SERVICE), 7 + 8);
     for (int i = 0; i < 2; i++) {
@@ -562,8 +567,8 @@ static void test_group_commit(void **state)
         qs_store_close(c[i]);
     }
     /* applied without a pending batch is refused */
-    qs_session *s = qs_session_new(p, QS_SESS_PARENT, "632322", &(qs_sess_opts){0}, emit_cb,
-                                   &ps[0]);
+    qs_session *s =
+        qs_session_new(p, QS_SESS_PARENT, "632322", &(qs_sess_opts){0}, emit_cb, &ps[0]);
     assert_int_equal(qs_session_applied(s, 0, NULL, &e), QS_EINVAL);
     qs_session_free(s);
     qs_store_close(p);

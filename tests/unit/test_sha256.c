@@ -60,7 +60,8 @@ static void test_fips_vectors(void **state)
             qs_sha256_update(&c, "c", 1);
             qs_sha256_final(&c, md);
             hex(md, 32, got);
-            assert_string_equal(got, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+            assert_string_equal(got,
+                                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         }
         const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
         expect_sha(m448, strlen(m448),
@@ -85,13 +86,13 @@ static void test_fips_vectors(void **state)
         char got[65];
         qs_sha256_final(&c, md);
         hex(md, 32, got);
-        assert_string_equal(got, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+        assert_string_equal(got,
+                            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     }
     qs__sha256_impl(0);
 }
 
-static void expect_hmac(const void *key, size_t klen, const void *msg, size_t n,
-                        const char *want)
+static void expect_hmac(const void *key, size_t klen, const void *msg, size_t n, const char *want)
 {
     uint8_t md[32];
     char got[65];

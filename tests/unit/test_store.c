@@ -310,8 +310,13 @@ static void test_apply_outcomes(void **state)
     qs_store_info ci;
     qs_store_info_get(c, &ci, &e);
     qs_apply_result res;
-    qs_apply_batch b = {.peer = "632322", .peer_inc = ci.incarnation, .dir = QS_FROM_CHILD,
-                        .recs = &r, .n = 1, .cursor = 1, .results = &res};
+    qs_apply_batch b = {.peer = "632322",
+                        .peer_inc = ci.incarnation,
+                        .dir = QS_FROM_CHILD,
+                        .recs = &r,
+                        .n = 1,
+                        .cursor = 1,
+                        .results = &res};
     assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
     assert_int_equal(res.outcome, QS_OUT_DUPLICATE);
 
@@ -439,7 +444,8 @@ static void conflict_case(const char *kind_of_edit_c, const char *kind_of_edit_p
     else
         assert_int_equal(qs_store_delete(p, id, NULL, &e), 0);
     ship(c, "632322", p, "630000", QS_FEED_UP, out);
-    bool both_delete = strcmp(kind_of_edit_c, "delete") == 0 && strcmp(kind_of_edit_p, "delete") == 0;
+    bool both_delete =
+        strcmp(kind_of_edit_c, "delete") == 0 && strcmp(kind_of_edit_p, "delete") == 0;
     /* Two deletes of the same version make the same tombstone: a duplicate. */
     assert_int_equal(out[both_delete ? QS_OUT_DUPLICATE : QS_OUT_CONFLICT], 1);
     ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
@@ -569,8 +575,12 @@ static void test_arrival_orders(void **state)
         uint8_t inc[16] = {1};
         for (size_t i = 0; i < npool; i++) {
             qs_apply_result res;
-            qs_apply_batch b = {.peer = "630000", .peer_inc = inc, .dir = QS_FROM_PARENT,
-                                .recs = &pool[order[i]], .n = 1, .cursor = i + 1,
+            qs_apply_batch b = {.peer = "630000",
+                                .peer_inc = inc,
+                                .dir = QS_FROM_PARENT,
+                                .recs = &pool[order[i]],
+                                .n = 1,
+                                .cursor = i + 1,
                                 .results = &res};
             assert_int_equal(qs_store_apply(s, &b, 1, &e), 0);
             assert_int_not_equal(res.outcome, QS_OUT_REJECTED);
@@ -618,8 +628,13 @@ static void test_cursor_atomicity(void **state)
     qs_store_info ci;
     qs_store_info_get(c, &ci, &e);
     qs_apply_result res[10];
-    qs_apply_batch b = {.peer = "632322", .peer_inc = ci.incarnation, .dir = QS_FROM_CHILD,
-                        .recs = recs, .n = n, .cursor = upto, .results = res};
+    qs_apply_batch b = {.peer = "632322",
+                        .peer_inc = ci.incarnation,
+                        .dir = QS_FROM_CHILD,
+                        .recs = recs,
+                        .n = n,
+                        .cursor = upto,
+                        .results = res};
     qs_store_test_fail_after(p, 5);
     assert_int_equal(qs_store_apply(p, &b, 1, &e), QS_EIO);
     uint64_t cnt;
@@ -787,8 +802,13 @@ static void test_disk_full(void **state)
     qs_store_info ci;
     qs_store_info_get(c, &ci, &e);
     qs_apply_result res[5];
-    qs_apply_batch ab = {.peer = "632322", .peer_inc = ci.incarnation, .dir = QS_FROM_CHILD,
-                         .recs = recs, .n = n, .cursor = upto, .results = res};
+    qs_apply_batch ab = {.peer = "632322",
+                         .peer_inc = ci.incarnation,
+                         .dir = QS_FROM_CHILD,
+                         .recs = recs,
+                         .n = n,
+                         .cursor = upto,
+                         .results = res};
     assert_int_equal(qs_store_apply(p, &ab, 1, &e), QS_EFULL);
     unlink(flag);
     assert_int_equal(qs_fx_count(p, QS_K_SERVICE), 1);
@@ -927,7 +947,6 @@ static void test_echo_and_incarnation_reset(void **state)
     qs_store_close(p);
 }
 
-
 /* The down feed (found through versions_scope) gives a child exactly the
  * versions the visibility rule lets it see, for every kind of scope: its
  * ancestors, its subtree, its townships, siblings and their townships,
@@ -941,9 +960,9 @@ static void test_down_feed_scopes(void **state)
     qs_store *p = qs_fx_store("630000", QS_ROLE_AGGREGATOR, NULL, dir);
     qs_fx_create(p, QS_K_COUNTY, NULL, "code=632322", "name=x", NULL);
     static const char *const scopes[] = {
-        "000000",    "630000",    "632300",    "632322",    "632323",    "632322100",
-        "632322199", "632323101", "632200",    "632201",    "632390",    "632399",
-        "620000",    "622322",    "650000",    "632700",    "632722",    "632722001",
+        "000000",    "630000",    "632300", "632322", "632323", "632322100",
+        "632322199", "632323101", "632200", "632201", "632390", "632399",
+        "620000",    "622322",    "650000", "632700", "632722", "632722001",
     };
     const size_t ns = sizeof scopes / sizeof scopes[0];
     char db[600];
@@ -976,8 +995,7 @@ static void test_down_feed_scopes(void **state)
         qs_err e = {0};
         while (more) { /* small batches: the cursor moves through the index too */
             assert_int_equal(
-                qs_store_feed(p, peers[k], QS_FEED_DOWN, since, 3, recs, &n, &upto, &more, &e),
-                0);
+                qs_store_feed(p, peers[k], QS_FEED_DOWN, since, 3, recs, &n, &upto, &more, &e), 0);
             for (uint32_t j = 0; j < n; j++) {
                 size_t i = 0;
                 while (i < ns && strcmp(recs[j].scope, scopes[i]) != 0)
@@ -1007,12 +1025,12 @@ static void test_data_version(void **state)
     uint64_t v1, v2, v3, v4;
     qs_err e = {0};
     assert_int_equal(qs_store_data_version(a, &v1, &e), 0);
-    qs_fx_create(a, QS_K_SERVICE, NULL, "date=2024-05-01", "service_type=visit",
-                 "domain=elderly", "total=1", NULL);
+    qs_fx_create(a, QS_K_SERVICE, NULL, "date=2024-05-01", "service_type=visit", "domain=elderly",
+                 "total=1", NULL);
     assert_int_equal(qs_store_data_version(a, &v2, &e), 0);
     assert_true(v2 == v1); /* our own commit */
-    qs_fx_create(b, QS_K_SERVICE, NULL, "date=2024-05-02", "service_type=visit",
-                 "domain=elderly", "total=2", NULL);
+    qs_fx_create(b, QS_K_SERVICE, NULL, "date=2024-05-02", "service_type=visit", "domain=elderly",
+                 "total=2", NULL);
     assert_int_equal(qs_store_data_version(a, &v3, &e), 0);
     assert_true(v3 != v2); /* the other handle's */
     assert_int_equal(qs_store_data_version(a, &v4, &e), 0);
@@ -1188,20 +1206,20 @@ static void test_precheck_same_outcomes(void **state)
     hand_record(&r[1], QS_K_SERVICE, "632322100", 1, "date=2024-03-02", "service_type=visit",
                 "domain=elderly", "total=1", "content=入户走访", NULL);
     /* forged: the body changed after sealing */
-    hand_record(&r[2], QS_K_SERVICE, c, 2, "date=2024-03-03", "service_type=casework", "domain=assistance",
-                "total=2", NULL);
+    hand_record(&r[2], QS_K_SERVICE, c, 2, "date=2024-03-03", "service_type=casework",
+                "domain=assistance", "total=2", NULL);
     r[2].body[r[2].body_len - 1] ^= 1;
     /* a sibling county's scope */
     hand_record(&r[3], QS_K_SERVICE, "632323", 3, "date=2024-03-04", "service_type=casework",
                 "domain=assistance", "total=2", NULL);
     /* against the schema: no date, total not a number */
-    hand_record(&r[4], QS_K_SERVICE, c, 4, "service_type=casework", "domain=assistance",
-                "total=x", NULL);
+    hand_record(&r[4], QS_K_SERVICE, c, 4, "service_type=casework", "domain=assistance", "total=x",
+                NULL);
     /* a kind this node does not know: parked */
     hand_record(&r[5], 999, c, 5, "total=3", NULL);
     /* a deletion of a record never seen */
-    hand_record(&r[6], QS_K_SERVICE, c, 6, "date=2024-03-05", "service_type=casework", "domain=assistance",
-                "total=1", NULL);
+    hand_record(&r[6], QS_K_SERVICE, c, 6, "date=2024-03-05", "service_type=casework",
+                "domain=assistance", "total=1", NULL);
     r[6].deleted = true;
     qs_record_seal(&r[6]);
     hand_record(&r[7], QS_K_SERVICE, c, 7, "date=2024-03-06", "service_type=community",
@@ -1220,8 +1238,13 @@ static void test_precheck_same_outcomes(void **state)
                 qs_precheck_run("630000", &lim, c, QS_FROM_CHILD, &r[i], mode == 1, &pre[i]);
                 assert_int_equal(pre[i].has_body, mode == 1 && (i <= 1 || i == 7));
             }
-        qs_apply_batch b = {.peer = c, .peer_inc = inc, .dir = QS_FROM_CHILD, .recs = r,
-                            .n = N, .cursor = N, .results = res[mode],
+        qs_apply_batch b = {.peer = c,
+                            .peer_inc = inc,
+                            .dir = QS_FROM_CHILD,
+                            .recs = r,
+                            .n = N,
+                            .cursor = N,
+                            .results = res[mode],
                             .pre = mode > 0 ? pre : NULL};
         qs_err e = {0};
         assert_int_equal(qs_store_apply(p, &b, 1, &e), 0);
@@ -1270,8 +1293,14 @@ static void apply1(qs_store *st, const char *peer, qs_direction dir, const qs_re
     assert_int_equal(qs_store_info_get(st, &si, &e), 0);
     if (pre)
         qs_precheck_run(si.node, &lim, peer, dir, r, true, &pc);
-    qs_apply_batch b = {.peer = peer, .peer_inc = inc, .dir = dir, .recs = r, .n = 1,
-                        .cursor = ++cursor, .results = res, .pre = pre ? &pc : NULL};
+    qs_apply_batch b = {.peer = peer,
+                        .peer_inc = inc,
+                        .dir = dir,
+                        .recs = r,
+                        .n = 1,
+                        .cursor = ++cursor,
+                        .results = res,
+                        .pre = pre ? &pc : NULL};
     if (qs_store_apply(st, &b, 1, &e))
         fail_msg("apply: %s", e.msg);
     if (pre)
@@ -1325,8 +1354,8 @@ static void test_generation_bound(void **state)
         {UINT64_MAX - 2, QS_OUT_REJECTED}, /* the case: two edits would wrap */
         {UINT64_MAX, QS_OUT_REJECTED},     /* sealed as generation 0 */
         {UINT64_C(1) << 62, QS_OUT_REJECTED},
-        {QS_GEN_MAX, QS_OUT_REJECTED},     /* its edit would be 2^53 */
-        {QS_GEN_MAX - 1, QS_OUT_APPLIED},  /* the edit is at the bound: the last */
+        {QS_GEN_MAX, QS_OUT_REJECTED},    /* its edit would be 2^53 */
+        {QS_GEN_MAX - 1, QS_OUT_APPLIED}, /* the edit is at the bound: the last */
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         qs_record r;
@@ -1577,8 +1606,11 @@ static bool has_index(const char *dir, const char *name)
     sqlite3 *db;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'index' "
-                                            "AND name = ?", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT 1 FROM sqlite_master WHERE type = 'index' "
+                                        "AND name = ?",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     bool yes = sqlite3_step(s) == SQLITE_ROW;
     sqlite3_finalize(s);
@@ -1651,8 +1683,8 @@ static void test_projection_indexes_by_role(void **state)
     }
     assert_true(plan_uses(adir, "SELECT count(*) FROM k_service WHERE scope = '632322'",
                           "rep_service_log"));
-    assert_true(plan_uses(cdir, "SELECT id FROM k_service WHERE station = x'00'",
-                          "k_service_station"));
+    assert_true(
+        plan_uses(cdir, "SELECT id FROM k_service WHERE station = x'00'", "k_service_station"));
 }
 
 typedef struct totals_ctx {

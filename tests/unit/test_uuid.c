@@ -30,11 +30,11 @@ static void test_bits(void **state)
     (void)state;
     uint8_t id[QS_ID_LEN];
     for (int i = 0; i < 1000; i++) {
-        qs_uuid7(id, T0 + 1000 * i); /* a new ms each time: the counter is reseeded */
-        assert_int_equal(id[6] >> 4, 7);       /* version */
-        assert_int_equal(id[8] >> 6, 2);       /* variant 10 */
+        qs_uuid7(id, T0 + 1000 * i);     /* a new ms each time: the counter is reseeded */
+        assert_int_equal(id[6] >> 4, 7); /* version */
+        assert_int_equal(id[8] >> 6, 2); /* variant 10 */
         assert_int_equal(id_ms(id), (uint64_t)(T0 + 1000 * i));
-        assert_int_equal(id[6] & 0x08, 0);     /* seeded counter leaves its top bit clear */
+        assert_int_equal(id[6] & 0x08, 0); /* seeded counter leaves its top bit clear */
     }
 }
 
@@ -126,12 +126,12 @@ static void test_parse_bad(void **state)
     (void)state;
     static const char *const bad[] = {
         "",
-        "019acd0e-2f53-7abc-8def-0123456789a",    /* short */
-        "019acd0e-2f53-7abc-8def-0123456789abc",  /* long */
-        "019acd0e-2f53-7abc-8def-0123456789ab ",  /* trailing space */
-        "019acd0e2f537abc8def0123456789ab",       /* no dashes */
-        "019acd0e-2f53-7abc-8def0-123456789ab",   /* dash misplaced */
-        "019acd0e-2f53-7abc-8deg-0123456789ab",   /* not hex */
+        "019acd0e-2f53-7abc-8def-0123456789a",   /* short */
+        "019acd0e-2f53-7abc-8def-0123456789abc", /* long */
+        "019acd0e-2f53-7abc-8def-0123456789ab ", /* trailing space */
+        "019acd0e2f537abc8def0123456789ab",      /* no dashes */
+        "019acd0e-2f53-7abc-8def0-123456789ab",  /* dash misplaced */
+        "019acd0e-2f53-7abc-8deg-0123456789ab",  /* not hex */
         "019acd0e_2f53-7abc-8def-0123456789ab",
         "{019acd0e-2f53-7abc-8def-0123456789ab}",
         "019acd0e-2f53-7abc-8def--123456789ab",
@@ -161,8 +161,8 @@ static void test_hex(void **state)
     assert_memory_equal(out, b, sizeof b);
     assert_int_equal(qs_unhex("00017F80ABFF", out, sizeof out), 0);
     assert_memory_equal(out, b, sizeof b);
-    static const char *const bad[] = {"00017f80abf", "00017f80abff0", "00017f80abfg",
-                                      "0x017f80abff", " 0017f80abff", ""};
+    static const char *const bad[] = {"00017f80abf",  "00017f80abff0", "00017f80abfg",
+                                      "0x017f80abff", " 0017f80abff",  ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (qs_unhex(bad[i], out, sizeof out) != QS_EINVAL)
             fail_msg("unhex accepted \"%s\"", bad[i]);
