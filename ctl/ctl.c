@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "proto/xmalloc.h"
 
 void qs_ctl_sock_path(const char *data_dir, char *out, size_t n)
@@ -119,5 +121,51 @@ out:
     free(line);
     if (fd >= 0)
         close(fd);
+    return rc;
+}
+
+int qs_ctl_parse_request(const char *line, size_t len, qs_ctl_req *out, qs_err *e)
+{
+    static const struct {
+        const char *name;
+        qs_ctl_cmd cmd;
+    } cmds[] = {
+        {"status", QS_CTL_STATUS},
+        {"nodes", QS_CTL_NODES},
+        {"sync", QS_CTL_SYNC},
+        {"reload", QS_CTL_RELOAD},
+    };
+    *out = (qs_ctl_req){.timeout_s = 30};
+    json_error_t jerr;
+    json_t *req = json_loadb(line, len, 0, &jerr);
+    int rc = 0;
+    const char *cmd = req ? json_string_value(json_object_get(req, "cmd")) : NULL;
+    if (!req) {
+        rc = qs_err_set(e, QS_EINVAL, "request is not JSON");
+        goto out;
+    }
+    if (!cmd) {
+        rc = qs_err_set(e, QS_EINVAL, "missing \"cmd\"");
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(cmd, cmds[i].name) == 0)
+            out->cmd = cmds[i].cmd;
+    if (!out->cmd) {
+        rc = qs_err_set(e, QS_EINVAL, "unknown command \"%.64s\"", cmd);
+        goto out;
+    }
+    if (out->cmd == QS_CTL_SYNC) {
+        json_t *jt = json_object_get(req, "timeout");
+        json_int_t t = json_is_integer(jt) ? json_integer_value(jt) : 30;
+        if (t < 1 || t > 3600) {
+            rc = qs_err_set(e, QS_EINVAL, "\"timeout\" must be 1..3600 seconds");
+            goto out;
+        }
+        out->timeout_s = (unsigned)t;
+        out->wait = json_is_true(json_object_get(req, "wait"));
+    }
+out:
+    json_decref(req);
     return rc;
 }

@@ -76,6 +76,27 @@
 /* Socket path for a data directory into out (n bytes). */
 void qs_ctl_sock_path(const char *data_dir, char *out, size_t n);
 
+/* A request as the server reads it. */
+typedef enum qs_ctl_cmd {
+    QS_CTL_STATUS = 1,
+    QS_CTL_NODES,
+    QS_CTL_SYNC,
+    QS_CTL_RELOAD,
+} qs_ctl_cmd;
+
+typedef struct qs_ctl_req {
+    qs_ctl_cmd cmd;
+    int wait;           /* sync: reply when the sync ends */
+    unsigned timeout_s; /* sync: 1..3600, default 30 */
+} qs_ctl_req;
+
+/* Parse one request line (len bytes, no newline; need not be NUL-terminated):
+ * a JSON object with "cmd" and, for sync, "wait" (bool) and "timeout"
+ * (integer seconds). Unknown keys are ignored. 0, or QS_EINVAL with the
+ * sentence a reply's "error" carries ("request is not JSON", "missing
+ * \"cmd\"", "unknown command \"x\"", "\"timeout\" must be 1..3600 seconds"). */
+int qs_ctl_parse_request(const char *line, size_t len, qs_ctl_req *out, qs_err *e);
+
 /*
  * Client (blocking; for the CLI and tests). Connect to sock_path, send the
  * request (one JSON object, no newline needed), read one reply line within

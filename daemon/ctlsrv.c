@@ -132,11 +132,10 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     qs_ctlsrv_hold(cl); /* the callback may close it */
     while (!cl->closing && cl->in.len && (nl = memchr(cl->in.data, '\n', cl->in.len)) != NULL) {
         size_t len = (size_t)(nl - (char *)cl->in.data);
-        json_error_t jerr;
-        json_t *req = json_loadb((const char *)cl->in.data, len, 0, &jerr);
+        char *line = qs_xstrndup((const char *)cl->in.data, len);
         qs_buf_consume(&cl->in, len + 1);
-        cl->srv->fn(cl->srv->data, cl, req);
-        json_decref(req);
+        cl->srv->fn(cl->srv->data, cl, line, len);
+        free(line);
     }
     qs_ctlsrv_release(cl);
 }

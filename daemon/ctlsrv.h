@@ -3,8 +3,8 @@
  * <data_dir>/qianshoud.sock, mode 0660, newline-delimited JSON requests and
  * replies (the protocol and the request/reply shapes: ctl/ctl.h). This
  * module is the transport only: it accepts clients, splits lines (a line
- * longer than QS_CTL_MAX_LINE closes the client), parses each as JSON and
- * hands it to the owner's callback; what a request means is the owner's
+ * longer than QS_CTL_MAX_LINE closes the client) and hands each to the
+ * owner's callback; what a request means is the owner's
  * (daemon/main.c). All on the loop thread.
  *
  * A reply may come later than the callback (a store job, the end of a
@@ -24,9 +24,10 @@
 typedef struct qs_ctlsrv qs_ctlsrv;
 typedef struct qs_ctlsrv_client qs_ctlsrv_client;
 
-/* req: the parsed request, NULL when the line is not JSON (owned by the
- * server: valid during the call only). */
-typedef void (*qs_ctlsrv_request_fn)(void *data, qs_ctlsrv_client *cl, json_t *req);
+/* One request line (len bytes, no newline, not NUL-terminated; valid during
+ * the call only): qs_ctl_parse_request reads it. */
+typedef void (*qs_ctlsrv_request_fn)(void *data, qs_ctlsrv_client *cl, const char *line,
+                                     size_t len);
 
 /* Listen on path (a stale socket file is removed: the caller holds the data
  * directory's lock). 0 or QS_EIO with the reason. */

@@ -361,60 +361,56 @@ static void waiter_timeout(uv_timer_t *t)
     waiter_finish(w->d, w, o);
 }
 
-static void ctl_request(void *data, qs_ctlsrv_client *cl, json_t *req)
+static void ctl_request(void *data, qs_ctlsrv_client *cl, const char *line, size_t len)
 {
     daemon_s *d = data;
-    const char *cmd = req ? json_string_value(json_object_get(req, "cmd")) : NULL;
-    if (!cmd) {
-        qs_ctlsrv_reply(cl, qs_ctlsrv_error(req ? "missing \"cmd\"" : "request is not JSON"));
+    qs_ctl_req req;
+    qs_err e = {0};
+    if (qs_ctl_parse_request(line, len, &req, &e) != 0) {
+        qs_ctlsrv_reply(cl, qs_ctlsrv_error(e.msg));
         return;
     }
-    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "nodes") == 0) {
+    switch (req.cmd) {
+    case QS_CTL_STATUS:
+    case QS_CTL_NODES: {
         ctl_job *j = qs_xcalloc(1, sizeof *j);
         j->job.work = work_ctl;
         j->job.done = done_ctl;
         j->cl = cl;
         j->d = d;
-        j->nodes = strcmp(cmd, "nodes") == 0;
+        j->nodes = req.cmd == QS_CTL_NODES;
         snprintf(j->upstream, sizeof j->upstream, "%s", d->upstream);
         qs_ctlsrv_hold(cl);
         qs_worker_post(d->worker, &j->job);
-    } else if (strcmp(cmd, "reload") == 0) {
-        qs_err e = {0};
+        return;
+    }
+    case QS_CTL_RELOAD:
         qs_ctlsrv_reply(cl, do_reload(d, &e) == 0 ? json_pack("{s:b}", "ok", 1)
                                                   : qs_ctlsrv_error(e.msg));
-    } else if (strcmp(cmd, "sync") == 0) {
-        if (d->cfg.role != QS_ROLE_COUNTY) {
-            qs_ctlsrv_reply(cl, qs_ctlsrv_error("an aggregator has no upstream to sync with"));
-            return;
-        }
-        json_t *jw = json_object_get(req, "wait"), *jt = json_object_get(req, "timeout");
-        json_int_t timeout = json_is_integer(jt) ? json_integer_value(jt) : 30;
-        if (timeout < 1 || timeout > 3600) {
-            qs_ctlsrv_reply(cl, qs_ctlsrv_error("\"timeout\" must be 1..3600 seconds"));
-            return;
-        }
-        if (json_is_true(jw)) {
-            waiter *w = qs_xcalloc(1, sizeof *w);
-            w->cl = cl;
-            w->d = d;
-            w->want = d->sync_no + 1; /* the next sync to start (now, or after this one) */
-            qs_ctlsrv_hold(cl);
-            uv_timer_init(d->loop, &w->timer);
-            w->timer.data = w;
-            uv_timer_start(&w->timer, waiter_timeout, (uint64_t)timeout * 1000,
-                           (uint64_t)timeout * 1000);
-            w->next = d->waiters;
-            d->waiters = w;
-        } else {
-            qs_ctlsrv_reply(cl, json_pack("{s:b, s:b}", "ok", 1, "started", 1));
-        }
-        start_sync(d, QS_WHY_MANUAL);
-    } else {
-        char msg[128];
-        snprintf(msg, sizeof msg, "unknown command \"%.64s\"", cmd);
-        qs_ctlsrv_reply(cl, qs_ctlsrv_error(msg));
+        return;
+    case QS_CTL_SYNC:
+        break;
     }
+    if (d->cfg.role != QS_ROLE_COUNTY) {
+        qs_ctlsrv_reply(cl, qs_ctlsrv_error("an aggregator has no upstream to sync with"));
+        return;
+    }
+    if (req.wait) {
+        waiter *w = qs_xcalloc(1, sizeof *w);
+        w->cl = cl;
+        w->d = d;
+        w->want = d->sync_no + 1; /* the next sync to start (now, or after this one) */
+        qs_ctlsrv_hold(cl);
+        uv_timer_init(d->loop, &w->timer);
+        w->timer.data = w;
+        uint64_t ms = (uint64_t)req.timeout_s * 1000;
+        uv_timer_start(&w->timer, waiter_timeout, ms, ms);
+        w->next = d->waiters;
+        d->waiters = w;
+    } else {
+        qs_ctlsrv_reply(cl, json_pack("{s:b, s:b}", "ok", 1, "started", 1));
+    }
+    start_sync(d, QS_WHY_MANUAL);
 }
 
 static int ctl_listen(daemon_s *d, qs_err *e)
