@@ -104,6 +104,20 @@ int qs_code_prefix(const char *code, char *out, size_t n)
     return (int)len;
 }
 
+int qs_scope_range(const char *code, char lo[QS_CODE_MAX], char hi[QS_CODE_MAX])
+{
+    lo[0] = hi[0] = '\0';
+    int n = qs_code_prefix(code, lo, QS_CODE_MAX);
+    if (n < 0) {
+        lo[0] = '\0';
+        return -1;
+    }
+    memcpy(hi, lo, (size_t)n + 1);
+    if (n > 0)
+        hi[n - 1]++;
+    return n;
+}
+
 static bool starts_with(const char *s, const char *pre, size_t pre_len)
 {
     return strncmp(s, pre, pre_len) == 0;

@@ -47,6 +47,14 @@ int qs_code_level(const char *s);
  * its length, or -1 if the code is invalid. */
 int qs_code_prefix(const char *code, char *out, size_t n);
 
+/* The subtree of a code as a half-open range of scope texts [lo, hi): lo is
+ * its prefix, hi the prefix with its last digit raised by one ("6323" ->
+ * "6324"; '9' -> ':', which still sorts after every digit), so that
+ * `scope >= lo AND scope < hi` walks an index over the subtree only. Returns
+ * the prefix length; 0 for the nation (everything: lo = hi = ""), -1 for an
+ * invalid code (lo = hi = "": an empty range). */
+int qs_scope_range(const char *code, char lo[QS_CODE_MAX], char hi[QS_CODE_MAX]);
+
 /* The rules above. Both return false for invalid codes. */
 bool qs_scope_can_write(const char *node, const char *scope);
 bool qs_scope_visible(const char *node, const char *scope);

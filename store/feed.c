@@ -64,11 +64,8 @@ static bool down_scopes(const char *peer, char lo[QS_CODE_MAX], char hi[QS_CODE_
                         char anc[4][QS_CODE_MAX], int *nanc)
 {
     *nanc = 0;
-    int pl = qs_code_prefix(peer, lo, QS_CODE_MAX);
-    if (pl <= 0)
+    if (qs_scope_range(peer, lo, hi) <= 0)
         return false;
-    memcpy(hi, lo, (size_t)pl + 1);
-    hi[pl - 1]++; /* digits: "6323" -> "6324"; '9' -> ':' still sorts after every digit */
     /* An ancestor's scope S is 6 digits whose prefix leads the child's id:
      * the child's first L digits, L in {0, 2, 4, 6}, padded with zeros. */
     for (int len = 0; len <= 6; len += 2) {

@@ -17,6 +17,7 @@
 
 #include "proto/clock.h"
 #include "proto/date.h"
+#include "proto/scope.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
 #include "store/judge.h"
@@ -413,12 +414,18 @@ static int step_err(ctx *c, int rc, const char *what, qs_err *err)
     return qs__sqlerr(c->st, rc, what, err);
 }
 
+/* hi: the end of county's subtree (qs_scope_range; a county code is its own
+ * prefix, so the range starts at county itself). */
+static void subtree_end(const char *county, char hi[QS_CODE_MAX])
+{
+    char lo[QS_CODE_MAX];
+    if (qs_scope_range(county, lo, hi) <= 0)
+        snprintf(hi, QS_CODE_MAX, "%s", county); /* not a code: an empty range */
+}
+
 static void bind_range(sqlite3_stmt *s, const char *county, char *hi, int32_t from, int32_t to)
 {
-    size_t n = strlen(county);
-    memcpy(hi, county, n + 1);
-    if (n)
-        hi[n - 1]++;
+    subtree_end(county, hi);
     sqlite3_bind_text(s, 1, county, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, hi, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 3, from);
@@ -786,10 +793,7 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     p->townships_covered = v[1];
 
     /* services: one pass over the county's logs in the period */
-    size_t len = strlen(p->county);
-    memcpy(hi, p->county, len + 1);
-    if (len)
-        hi[len - 1]++;
+    subtree_end(p->county, hi);
     if ((rc = services_pass(c, p, hi, err)))
         return rc;
 

@@ -239,12 +239,45 @@ static void test_node_is_below(void **state)
             fail_msg("is_below(%s, %s) should be %d", t[i].parent, t[i].child, t[i].below);
 }
 
+/* The subtree as a text range: every code below is inside, a sibling is not. */
+static void test_scope_range(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *code, *lo, *hi;
+        int n;
+    } t[] = {
+        {"630000", "63", "64", 2},
+        {"632300", "6323", "6324", 4},
+        {"632322", "632322", "632323", 6},
+        {"632329", "632329", "63232:", 6}, /* ':' sorts after every digit */
+        {"632322100", "632322100", "632322101", 9},
+        {"000000", "", "", 0}, /* the nation: no bound */
+        {"6323", "", "", -1},
+        {"abc", "", "", -1},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char lo[QS_CODE_MAX], hi[QS_CODE_MAX];
+        int n = qs_scope_range(t[i].code, lo, hi);
+        if (n != t[i].n || strcmp(lo, t[i].lo) != 0 || strcmp(hi, t[i].hi) != 0)
+            fail_msg("range(%s) = %d [%s, %s)", t[i].code, n, lo, hi);
+    }
+    char lo[QS_CODE_MAX], hi[QS_CODE_MAX];
+    qs_scope_range("632322", lo, hi);
+    static const char *const inside[] = {"632322", "632322100", "632322999"};
+    static const char *const outside[] = {"632321", "632323", "632323100", "630000"};
+    for (size_t i = 0; i < 3; i++)
+        assert_true(strcmp(inside[i], lo) >= 0 && strcmp(inside[i], hi) < 0);
+    for (size_t i = 0; i < 4; i++)
+        assert_false(strcmp(outside[i], lo) >= 0 && strcmp(outside[i], hi) < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_code_valid_and_level),  cmocka_unit_test(test_rules_table),
         cmocka_unit_test(test_invalid_codes_refused), cmocka_unit_test(test_levels),
-        cmocka_unit_test(test_node_is_below),
+        cmocka_unit_test(test_node_is_below),         cmocka_unit_test(test_scope_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
