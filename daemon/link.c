@@ -13,6 +13,7 @@
 #include "proto/clock.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "proto/testhook.h"
 #include "proto/scope.h"
 #include "proto/xmalloc.h"
 
@@ -117,7 +118,7 @@ static void hook_fire(qs_link *l)
 
 static void parse_hook(qs_link_env *env)
 {
-    const char *v = getenv("QIANSHOU_TEST_EXIT_AFTER_FRAME");
+    const char *v = qs_testhook_env(QS_HOOK_EXIT_AFTER_FRAME);
     if (!v || !*v)
         return;
     char *end;

@@ -1,4 +1,5 @@
 #include "proto/clock.h"
+#include "proto/testhook.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -7,7 +8,6 @@
 
 #include "proto/err.h"
 
-#define OFFSET_ENV "QIANSHOU_CLOCK_OFFSET"
 /* Larger shifts are surely typing errors: +-100 years. */
 #define OFFSET_MAX_S (36500LL * 86400)
 
@@ -61,14 +61,14 @@ int qs_clock_parse_offset(const char *s, int64_t *ms)
 
 static void read_env(void)
 {
-    const char *v = getenv(OFFSET_ENV);
+    const char *v = qs_testhook_env(QS_HOOK_CLOCK_OFFSET);
     int64_t ms = 0;
     if (v && *v && qs_clock_parse_offset(v, &ms) != 0) {
         /* The clock must never fail: say so once and run unshifted. */
         fprintf(stderr,
                 "qianshou: ignoring %s=\"%.40s\": expected signed seconds with an optional "
                 "s/m/h/d suffix (e.g. +3600, -2d)\n",
-                OFFSET_ENV, v);
+                qs_testhook_name(QS_HOOK_CLOCK_OFFSET), v);
         ms = 0;
     }
     atomic_store(&offset_ms, ms);

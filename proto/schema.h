@@ -134,7 +134,8 @@ const qs_enum_val *qs_enum_lookup(const qs_enum *e, const char *text);
  * many there are. */
 size_t qs_enum_aliases(const qs_enum *e, uint32_t code, const char **out, size_t max);
 
-/* Tests only: make qs_schema_kind(id) return NULL, as in an older build that
+/* Tests only (one of the hooks listed in testhook.h): make qs_schema_kind(id)
+ * return NULL, as in an older build that
  * does not know the kind (0 = know every kind again). */
 void qs_schema_test_hide_kind(uint32_t id);
 

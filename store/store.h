@@ -387,7 +387,8 @@ int qs_store_check(qs_store *st, qs_err *err);
 int qs_store_lock(const char *dir, int *fd, qs_err *err);
 void qs_store_unlock(int fd);
 
-/* Tests only: make the next qs_store_apply fail with QS_EIO after k records
+/* Tests only (a hook listed in proto/testhook.h): make the next
+ * qs_store_apply fail with QS_EIO after k records
  * were written inside its transaction, or the (k+1)-th local edit fail after
  * it has written its version (k < 0: off). */
 void qs_store_test_fail_after(qs_store *st, int k);

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto/testhook.h"
 #include "store/internal.h"
 
 #define WAL_FRAME_HDR 24
@@ -312,7 +313,7 @@ const char *qs__vfs(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, vfs_register);
-    const char *flag = getenv("QIANSHOU_TEST_DISKFULL");
+    const char *flag = qs_testhook_env(QS_HOOK_DISKFULL);
     if (flag && *flag)
         flag_path = flag;
     return vfs_name; /* NULL (the default VFS) if registering failed */
