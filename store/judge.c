@@ -26,6 +26,17 @@
  */
 
 static const char NA_RULE[] = "本年度不在结对的起止年度内";
+static const char NO_WORKDAYS[] = "本年度本结对没有任何工作日记录";
+
+/* The rules of a yearly count against its standard: what (人数, 数值, …) at
+ * or above it passes; below it fails once the year is over, and is in
+ * progress before. */
+#define COUNT_RULES(what, nodata)                                                                  \
+    {                                                                                              \
+        [QS_VERDICT_PASS] = what " ≥ 标准", [QS_VERDICT_FAIL] = "年度已结束，" what " < 标准",     \
+        [QS_VERDICT_PENDING] = "年度未结束，截至统计日" what " < 标准",                            \
+        [QS_VERDICT_NODATA] = nodata, [QS_VERDICT_NA] = NA_RULE                                    \
+    }
 
 static const qs_crit_def crit_defs[QS_C_COUNT] = {
     [QS_C_COVERAGE] =
@@ -56,62 +67,28 @@ static const qs_crit_def crit_defs[QS_C_COUNT] = {
           [QS_VERDICT_FAIL] = "援派机构或受援县本年度另有结对，或受援机构登记在其他县",
           [QS_VERDICT_NA] = NA_RULE}},
     [QS_C_DISPATCHED_WORKERS] =
-        {QS_C_DISPATCHED_WORKERS,
-         "dispatched_workers",
-         "援派持证社工",
+        {QS_C_DISPATCHED_WORKERS, "dispatched_workers", "援派持证社工",
          "援派机构每年选派至少2名持有社会工作师（中级）及以上职业资格证书、具有2年以上直接服务"
          "经验的社会工作者",
          "本年在本结对有工作日的援派社工中，证书等级达到设置、取证日期不晚于本年首次派驻日、"
          "派驻时直接服务满设置年限的人数",
-         NULL,
-         QS_S_DISPATCHED_MIN_WORKERS,
-         false,
-         {[QS_VERDICT_PASS] = "人数 ≥ 标准",
-          [QS_VERDICT_FAIL] = "年度已结束，人数 < 标准",
-          [QS_VERDICT_PENDING] = "年度未结束，截至统计日人数 < 标准",
-          [QS_VERDICT_NODATA] = "本年度本结对没有任何工作日记录",
-          [QS_VERDICT_NA] = NA_RULE}},
+         NULL, QS_S_DISPATCHED_MIN_WORKERS, false, COUNT_RULES("人数", NO_WORKDAYS)},
     [QS_C_DISPATCHED_DAYS] =
-        {QS_C_DISPATCHED_DAYS,
-         "dispatched_days",
-         "援派工作日",
+        {QS_C_DISPATCHED_DAYS, "dispatched_days", "援派工作日",
          "每名援派社工每年在受援地区服务不少于40个工作日",
          "上述持证社工中，本年在本结对的工作日（同日多条记一天）达到每人标准的人数；其他人员"
          "列出但不影响结论",
-         "上述持证社工本年在本结对的工作日合计",
-         QS_S_DISPATCHED_MIN_WORKERS,
-         false,
-         {[QS_VERDICT_PASS] = "数值 ≥ 标准",
-          [QS_VERDICT_FAIL] = "年度已结束，数值 < 标准",
-          [QS_VERDICT_PENDING] = "年度未结束，截至统计日数值 < 标准",
-          [QS_VERDICT_NODATA] = "本年度本结对没有任何工作日记录",
-          [QS_VERDICT_NA] = NA_RULE}},
-    [QS_C_LOCAL_WORKERS] = {QS_C_LOCAL_WORKERS,
-                            "local_workers",
-                            "本地社工",
+         "上述持证社工本年在本结对的工作日合计", QS_S_DISPATCHED_MIN_WORKERS, false,
+         COUNT_RULES("数值", NO_WORKDAYS)},
+    [QS_C_LOCAL_WORKERS] = {QS_C_LOCAL_WORKERS, "local_workers", "本地社工",
                             "受援机构安排至少3名本地社会工作者参与项目",
-                            "受援机构的本地社工中本年在本结对有工作日的人数",
-                            NULL,
-                            QS_S_LOCAL_MIN_WORKERS,
-                            false,
-                            {[QS_VERDICT_PASS] = "人数 ≥ 标准",
-                             [QS_VERDICT_FAIL] = "年度已结束，人数 < 标准",
-                             [QS_VERDICT_PENDING] = "年度未结束，截至统计日人数 < 标准",
-                             [QS_VERDICT_NODATA] = "本年度本结对没有任何工作日记录",
-                             [QS_VERDICT_NA] = NA_RULE}},
-    [QS_C_LOCAL_DAYS] = {QS_C_LOCAL_DAYS,
-                         "local_days",
-                         "本地工作日",
+                            "受援机构的本地社工中本年在本结对有工作日的人数", NULL,
+                            QS_S_LOCAL_MIN_WORKERS, false, COUNT_RULES("人数", NO_WORKDAYS)},
+    [QS_C_LOCAL_DAYS] = {QS_C_LOCAL_DAYS, "local_days", "本地工作日",
                          "每名本地社会工作者每年参与项目服务不少于120个工作日",
                          "上述本地社工中，本年在本结对的工作日达到每人标准的人数",
-                         "上述本地社工本年在本结对的工作日合计",
-                         QS_S_LOCAL_MIN_WORKERS,
-                         false,
-                         {[QS_VERDICT_PASS] = "数值 ≥ 标准",
-                          [QS_VERDICT_FAIL] = "年度已结束，数值 < 标准",
-                          [QS_VERDICT_PENDING] = "年度未结束，截至统计日数值 < 标准",
-                          [QS_VERDICT_NODATA] = "本年度本结对没有任何工作日记录",
-                          [QS_VERDICT_NA] = NA_RULE}},
+                         "上述本地社工本年在本结对的工作日合计", QS_S_LOCAL_MIN_WORKERS, false,
+                         COUNT_RULES("数值", NO_WORKDAYS)},
     [QS_C_FUNDS] =
         {QS_C_FUNDS,
          "funds",
