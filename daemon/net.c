@@ -72,6 +72,7 @@ struct qs_net_listener {
     unsigned max_conns, nconns;
     unsigned nunauth, nauth; /* conns in the TLS handshake / past it (not closing) */
     qs_net_conn *conns;      /* newest first */
+    qs_net_conn *oldest;     /* the list's other end */
     int port;
     qs_net_listener_stats stats;
     uint64_t last_refusal_log;
@@ -152,6 +153,8 @@ static void on_handle_closed(uv_handle_t *h)
             l->conns = c->next;
         if (c->next)
             c->next->prev = c->prev;
+        else
+            l->oldest = c->prev;
         l->nconns--;
     }
     if (!c->silent && c->cb.on_close) {
@@ -662,15 +665,18 @@ static bool has_spoken(qs_net_conn *c)
 
 static qs_net_conn *unauth_victim(qs_net_listener *l)
 {
-    qs_net_conn *silent = NULL, *oldest = NULL;
-    for (qs_net_conn *x = l->conns; x; x = x->next) {
+    /* From the oldest end: the first silent one ends the walk, so under a
+     * flood (whose sockets are silent) it asks the kernel about few. */
+    qs_net_conn *oldest = NULL;
+    for (qs_net_conn *x = l->oldest; x; x = x->prev) {
         if (!x->counted_unauth)
             continue;
-        oldest = x;
         if (!has_spoken(x))
-            silent = x;
+            return x;
+        if (!oldest)
+            oldest = x;
     }
-    return silent ? silent : oldest;
+    return oldest;
 }
 
 /* Budgets before authentication: at most max_unauth_per_addr conns in the
@@ -734,6 +740,8 @@ static void on_connection(uv_stream_t *s, int status)
     c->next = l->conns;
     if (l->conns)
         l->conns->prev = c;
+    else
+        l->oldest = c;
     l->conns = c;
     l->nconns++;
     c->counted_unauth = 1;
