@@ -24,8 +24,10 @@ enum cli_exit {
 };
 
 typedef struct cli {
-    const char *dir; /* data directory */
-    bool json;       /* --json: machine-readable output on stdout */
+    const char *dir;  /* data directory */
+    bool json;        /* --json: machine-readable output on stdout */
+    const char *user; /* author of edits (NODE/USER); NULL = the process's user (web: the
+                         signed-in user) */
 } cli;
 
 /* Exit code for a QS_E code: environment errors (I/O, disk, permissions, busy,
@@ -91,5 +93,6 @@ int cmd_status(cli *c, int argc, char **argv);
 int cmd_report(cli *c, int argc, char **argv);
 int cmd_nodes(cli *c, int argc, char **argv);
 int cmd_metrics(cli *c, int argc, char **argv);
+int cmd_user(cli *c, int argc, char **argv); /* cmd_user.c: the web's local accounts */
 
 #endif
