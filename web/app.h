@@ -48,6 +48,10 @@ void page_end(wreq *r);
 void page_csrf(wreq *r);
 /* A full error page with status (403, 404, 400) and a sentence. */
 void page_error(wreq *r, int status, const char *sentence);
+/* Show the session's flash sentence (set before a redirect), once. */
+void page_flash(wreq *r);
+/* Set the flash sentence for the next page. */
+void set_flash(wreq *r, const char *sentence);
 /* 303 to target (a path of this site). */
 void page_redirect(wreq *r, const char *target);
 /* A file download of body (taken) as ctype with file name fname. */

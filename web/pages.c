@@ -93,12 +93,7 @@ void page_home(wreq *r)
         page_error(r, 500, e.msg);
         return;
     }
-    const char *flash = kvs_str(&r->q, "msg");
-    if (*flash) {
-        hb_raw(b, "<p class=\"ok\" id=\"flash\">");
-        hb_esc(b, flash);
-        hb_raw(b, "</p>");
-    }
+    page_flash(r);
     /* this month's service logs */
     int32_t today = qs_date_from_time(qs_clock_wall_time());
     int32_t first = today / 100 * 100 + 1, last = today / 100 * 100 + 31;
@@ -158,17 +153,16 @@ void page_sync(wreq *r)
         return;
     char cerr[QS_ERR_MSG] = "";
     json_t *s = ctl_json(r, "{\"cmd\":\"sync\",\"wait\":false}", 3000, cerr, sizeof cerr);
-    hbuf t;
-    hb_init(&t);
-    hb_raw(&t, "/?msg=");
+    char msg[300];
     if (s && json_is_true(json_object_get(s, "ok")))
-        hb_url(&t, "已开始同步。");
+        snprintf(msg, sizeof msg, "已开始同步。");
     else
-        hb_url(&t, s ? json_string_value(json_object_get(s, "error")) : cerr);
+        snprintf(msg, sizeof msg, "没有开始同步：%s",
+                 s ? json_string_value(json_object_get(s, "error")) : cerr);
     json_decref(s);
+    set_flash(r, msg);
     audit(r, "sync", NULL, NULL);
-    page_redirect(r, t.p);
-    hb_free(&t);
+    page_redirect(r, "/");
 }
 
 /* ---- list ------------------------------------------------------------- */
@@ -383,12 +377,7 @@ void page_show(wreq *r)
     qs_uuid_format(id, ids);
     snprintf(title, sizeof title, "%s %s", k->label, rec.deleted ? "（已删除）" : "");
     page_begin(r, title);
-    const char *flash = kvs_str(&r->q, "msg");
-    if (*flash) {
-        hb_raw(b, "<p class=\"ok\" id=\"flash\">");
-        hb_esc(b, flash);
-        hb_raw(b, "</p>");
-    }
+    page_flash(r);
     qs_body body;
     qs_body_init(&body);
     out_body(&rec, &body);
@@ -676,14 +665,10 @@ void page_form(wreq *r)
             if (rc == 0) {
                 audit(r, edit ? "edit" : "add", id, k->name);
                 qs_uuid_format(id, ids);
-                hbuf t;
-                hb_init(&t);
-                hb_raw(&t, "/record?id=");
-                hb_raw(&t, ids);
-                hb_raw(&t, "&msg=");
-                hb_url(&t, edit ? "已保存修改。" : "已保存。");
-                page_redirect(r, t.p);
-                hb_free(&t);
+                char target[80];
+                snprintf(target, sizeof target, "/record?id=%s", ids);
+                set_flash(r, edit ? "已保存修改。" : "已保存。");
+                page_redirect(r, target);
                 goto done;
             }
             snprintf(errs.msg[QS_VERR_MAX], sizeof errs.msg[0], "%s", e.msg);
@@ -747,6 +732,7 @@ void page_delete(wreq *r)
     audit(r, "delete", id, NULL);
     char t[200], ids[40];
     snprintf(t, sizeof t, "/record?id=%s", qs_uuid_format(id, ids));
+    set_flash(r, "已删除（删除也会同步；历史版本仍然保留）。");
     page_redirect(r, t);
 }
 
@@ -885,12 +871,7 @@ void page_conflicts(wreq *r)
     size_t n = 0;
     qs_err e = {0};
     page_begin(r, "冲突");
-    const char *flash = kvs_str(&r->q, "msg");
-    if (*flash) {
-        hb_raw(b, "<p class=\"ok\" id=\"flash\">");
-        hb_esc(b, flash);
-        hb_raw(b, "</p>");
-    }
+    page_flash(r);
     if (qs_store_conflicts(r->app->st, &c, &n, &e) != 0) {
         hb_raw(b, "<p class=\"error\">");
         hb_esc(b, e.msg);
@@ -1025,10 +1006,6 @@ void page_resolve(wreq *r)
     }
     char rv[80];
     audit(r, "resolve", id, qs_rev_format(&take, rv));
-    hbuf t;
-    hb_init(&t);
-    hb_raw(&t, "/conflicts?msg=");
-    hb_url(&t, "冲突已解决。");
-    page_redirect(r, t.p);
-    hb_free(&t);
+    set_flash(r, "冲突已解决。");
+    page_redirect(r, "/conflicts");
 }

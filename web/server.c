@@ -144,6 +144,22 @@ void page_error(wreq *r, int status, const char *sentence)
     page_end(r);
 }
 
+void page_flash(wreq *r)
+{
+    if (!r->s || !r->s->flash[0])
+        return;
+    hb_raw(&r->out, "<p class=\"ok\" id=\"flash\">");
+    hb_esc(&r->out, r->s->flash);
+    hb_raw(&r->out, "</p>");
+    r->s->flash[0] = '\0';
+}
+
+void set_flash(wreq *r, const char *sentence)
+{
+    if (r->s)
+        snprintf(r->s->flash, sizeof r->s->flash, "%s", sentence);
+}
+
 void page_redirect(wreq *r, const char *target)
 {
     r->status = 303;

@@ -96,6 +96,7 @@ typedef struct wsession {
     qs_user_role role;
     int64_t created_ms, seen_ms;
     bool used;
+    char flash[256]; /* a sentence for the next page (after a redirect), "" none */
 } wsession;
 
 typedef struct wsessions {

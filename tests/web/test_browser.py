@@ -34,7 +34,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 QIANSHOU, WEB, XFER = sys.argv[1:4]
 T = tempfile.mkdtemp(prefix="qs-web-")
@@ -197,7 +198,14 @@ def login(base, user, pw):
     el("#user").clear()
     el("#user").send_keys(user)
     el("#password").send_keys(pw)
-    el("#login").click()
+    submit(el("#login"))
+
+
+def submit(button):
+    """Click and wait for the next page (so that a following get() cannot
+    cut the form's POST short)."""
+    button.click()
+    WebDriverWait(drv, 20).until(EC.staleness_of(button))
 
 
 SIDS = []
@@ -252,7 +260,7 @@ try:
     Select(el("#f-service_type")).select_by_visible_text("个案工作")
     Select(el("#f-domain")).select_by_visible_text("儿童关爱")
     el("#f-total").send_keys("两人")
-    el("#save").click()
+    submit(el("#save"))
     err_station = els("#err-station")
     err_total = els("#err-total")
     check(err_station and "632322199 does not exist" in err_station[0].text,
@@ -267,7 +275,7 @@ try:
     el("#f-total").send_keys("3")
     el("#f-minors").send_keys("2")
     el("#f-content").send_keys("入户走访，了解困难")
-    el("#save").click()
+    submit(el("#save"))
     check(els("#flash") and "/record?id=" in drv.current_url, "the corrected record is saved")
     rid = el("#record-id").text
     rec = cli("-d", A, "--json", "show", rid)
@@ -278,7 +286,7 @@ try:
     drv.get(CU + "/new?kind=station")
     el("#f-township").send_keys("632322101")
     el("#f-name").send_keys("<script>window.__xss=1</script><img src=x onerror=window.__xss=2>")
-    el("#save").click()
+    submit(el("#save"))
     check(drv.execute_script("return window.__xss") is None, "the script in a record did not run")
     check("<script>window.__xss=1</script>" in el("#fields").text, "the record shows it as text")
     check("&lt;script&gt;" in drv.page_source, "escaped in the page source")
@@ -303,14 +311,14 @@ try:
                 "2024-03-06,632322100,政策宣传,社会救助,两人,低保政策宣讲\r\n")
     drv.get(CU + "/import")
     el("#file").send_keys(sheet)
-    el("#upload").click()
+    submit(el("#upload"))
     probs = el("#import-problems").text
     check("三月服务记录.csv:3: total (服务人数)" in probs and "nothing was imported" in probs,
           "the bad row is named with its line number; nothing imported")
     shot("04-import-problem")
     el("#file").send_keys(sheet)
     el("#partial").click()
-    el("#upload").click()
+    submit(el("#upload"))
     check("imported 1 service record" in el("#import-problems").text,
           "--partial through the page imports the good row")
 
@@ -323,12 +331,12 @@ try:
 
     # the conflict: both versions side by side, take one
     drv.get(CU + "/conflicts")
-    el("#conflicts a").click()
+    submit(el("#conflicts a"))
     cells = el("#versions").text
     check("坎布拉社工站（县里）" in cells and "坎布拉社工站（站里）" in cells,
           "the conflict's versions side by side")
     shot("05-conflict")
-    el("#take-1").click()
+    submit(el("#take-1"))
     check(els("#no-conflicts") and els("#flash"), "resolved in the page")
     check(subprocess.run([QIANSHOU, "-d", A, "conflicts"], capture_output=True).returncode == 0,
           "the CLI sees no open conflict")
@@ -344,7 +352,7 @@ try:
           "入户走访" in body.decode("utf-8-sig"), "export downloads the CSV")
 
     # sign out
-    el("#logout").click()
+    submit(el("#logout"))
     check(drv.current_url.endswith("/login"), "signed out")
     drv.get(CU + "/records")
     check(drv.current_url.endswith("/login"), "after sign-out pages need a sign-in again")
