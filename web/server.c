@@ -585,6 +585,12 @@ static void on_signal(uv_signal_t *h, int sig)
     uv_stop(h->loop);
 }
 
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
 static SSL_CTX *make_tls(const qs_config *cfg, qs_err *e)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -654,6 +660,9 @@ int main(int argc, char **argv)
     qs_store_opts so = qs_store_opts_default();
     so.dir = APP.cfg.data_dir;
     so.node = APP.cfg.node;
+    /* a long-lived reader of pages: a page cache that holds the indexes and
+     * the rows clerks look at (SQLite's default is 2 MiB) */
+    so.cache_mib = 64;
     if (qs_store_open(&so, &APP.st, &e) != 0 || qs_users_init(APP.st, &e) != 0) {
         qs_log(QS_LOG_ERROR, "web", "store %s: %s", APP.cfg.data_dir, e.msg);
         return 3;
@@ -722,6 +731,13 @@ int main(int argc, char **argv)
     qs_log(QS_LOG_INFO, "web", "serving node %s on %s://%s:%d/", APP.cfg.node,
            APP.tls ? "https" : "http", APP.cfg.web.address, APP.cfg.web.port);
     uv_run(&loop, UV_RUN_DEFAULT);
+    /* Close everything on the loop (listener, signals, connections still
+     * open, libh2o's timers), let the close callbacks run, then free. */
+    h2o_context_dispose(&H2O_CTX);
+    uv_walk(&loop, close_handle, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    h2o_config_dispose(&H2O_CONFIG);
     qs_store_close(APP.st);
     rmdir(APP.tmpdir);
     if (ssl)
