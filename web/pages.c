@@ -132,6 +132,20 @@ void page_home(wreq *r)
         }
         hb_raw(b, "</p>");
     } else {
+        /* no daemon: what the store itself knows of the parent (a county has
+         * one peer, its aggregator) */
+        qs_peer *peers = NULL;
+        size_t np = 0;
+        if (r->app->cfg.role == QS_ROLE_COUNTY && qs_store_peers(st, &peers, &np, NULL) == 0 &&
+            np > 0) {
+            uint64_t pending = 0;
+            if (qs_store_pending(st, peers[0].node, &pending, NULL) == 0) {
+                snprintf(v, sizeof v, "%llu", (unsigned long long)pending);
+                card(b, "c-pending", "等待同步", v);
+            }
+            card(b, "c-last", "上次同步成功", fmt_time(peers[0].last_ok_ms, when, sizeof when));
+        }
+        free(peers);
         hb_raw(b, "</div><p class=\"error\" id=\"daemon\">同步守护进程 qianshoud 没有回答：");
         hb_esc(b, s ? json_string_value(json_object_get(s, "error")) : cerr);
         hb_raw(b, "</p>");

@@ -113,6 +113,11 @@ cli("-d", A, "user", "add", "clerk1", "--role", "clerk", stdin=PW["clerk1"] + "\
 cli("-d", A, "user", "add", "clerk2", "--role", "clerk", stdin=PW["clerk2"] + "\n")
 cli("-d", P, "init", "--node", "630000", "--role", "aggregator", "--name", "青海省民政厅")
 cli("-d", P, "user", "add", "op1", "--role", "admin", stdin=PW["op1"] + "\n")
+# the county's reference data from the province (as a pull would): the county
+# then knows its parent, and its home page can say what waits to go up even
+# with no daemon running
+cli("-d", P, "add", "county", "code=632322", "name=尖扎县", "prefecture=黄南州", "townships=9")
+subprocess.run([XFER, P, A, "down"], check=True, capture_output=True)
 p = subprocess.run([QIANSHOU, "-d", A, "user", "add", "weak", "--role", "clerk"],
                    input="short\n", capture_output=True, text=True)
 check(p.returncode == 2 and "at least 10 characters" in p.stderr, "a short password is refused")
@@ -242,6 +247,8 @@ try:
     check(drv.current_url.rstrip("/") == CU and el("#c-conflicts .big").text == "1",
           "signed in; the home page counts 1 open conflict")
     check(not els("a[href='/fleet']"), "a clerk's menu has no operator pages")
+    check(int(el("#c-pending .big").text) >= 1 and el("#c-last .big").text == "—",
+          "without a daemon the home page still says what waits to sync (from the store)")
     shot("02-home")
 
     # security headers on a page
@@ -283,6 +290,25 @@ try:
     check('"author": "632322/clerk1"' in rec.replace('":"', '": "'),
           "the record's author is NODE/USER (632322/clerk1)")
 
+    # edit it: the form comes filled in; the history shows both versions
+    submit(el("#edit"))
+    check(el("#f-total").get_attribute("value") == "3" and
+          Select(el("#f-service_type")).first_selected_option.text == "个案工作",
+          "the edit form comes filled in")
+    el("#f-total").clear()
+    el("#f-total").send_keys("4")
+    submit(el("#save"))
+    hist = els("#history tr")
+    check(len(hist) == 3 and "服务人数：4" in hist[2].text and "632322/clerk1" in hist[2].text,
+          f"the history shows both versions ({len(hist) - 1})")
+
+    # sync now without a daemon: the daemon's absence is said, not hidden
+    drv.get(CU + "/")
+    check("qianshoud" in el("#daemon").text, "the home page says the daemon does not answer")
+    submit(el("#sync"))
+    check("没有开始同步" in el("#flash").text and "is qianshoud running?" in el("#flash").text,
+          "sync now without a daemon: " + el("#flash").text[:80])
+
     # XSS: a record with markup shows as text
     drv.get(CU + "/new?kind=station")
     el("#f-township").send_keys("632322101")
@@ -294,6 +320,14 @@ try:
     drv.get(CU + "/records?kind=station")
     check(drv.execute_script("return window.__xss") is None and len(els("#records img")) == 0,
           "the list shows it escaped too")
+    # delete it: a tombstone, shown as deleted, gone from the list
+    drv.get(CU + "/records?kind=station")
+    n_before = len(els("#records tbody tr"))
+    els("#records tbody tr a")[-1].click()
+    submit(el("#delete"))
+    check("已删除" in el("h1").text and els("#flash"), "deleted; the page says so")
+    drv.get(CU + "/records?kind=station")
+    check(len(els("#records tbody tr")) == n_before - 1, "the list has one station less")
 
     # CSRF: a POST without the form's token is refused and changes nothing
     before = cli("-d", A, "list", "service")
@@ -410,6 +444,8 @@ check(("clerk1", "login_ok", "") in acts and ("clerk1", "logout", "") in acts, "
 check(("clerk1", "add", rid) in acts, "audit: the add, with the record id")
 check(sum(1 for a in acts if a[:2] == ("clerk2", "login_failed")) == 5, "audit: 5 failures")
 check(any(a[1] == "resolve" for a in acts), "audit: the resolve")
+check(any(a[1] == "edit" for a in acts) and any(a[1] == "delete" for a in acts),
+      "audit: the edit and the delete")
 logs = open(f"{T}/county.log").read() + open(f"{T}/prov.log").read()
 check(not any(pw in logs for pw in PW.values()) and "qs_sid=" not in logs and
       not any(sid in logs for sid in SIDS),
