@@ -156,10 +156,14 @@ void page_home(wreq *r)
         page_csrf(r);
         hb_raw(b, "<button type=\"submit\" id=\"sync\">立即同步</button></form>");
     }
-    hb_raw(b, "<h2>常用</h2><ul><li><a href=\"/new?kind=service\">新增服务记录</a></li>"
-              "<li><a href=\"/records?kind=service\">查看服务记录</a></li>"
-              "<li><a href=\"/import\">导入表格（CSV）</a></li>"
-              "<li><a href=\"/conflicts\">处理冲突</a></li></ul>");
+    bool writer = r->s->role != QS_UROLE_VIEWER;
+    hb_raw(b, "<h2>常用</h2><ul>");
+    if (writer)
+        hb_raw(b, "<li><a href=\"/new?kind=service\">新增服务记录</a></li>");
+    hb_raw(b, "<li><a href=\"/records?kind=service\">查看服务记录</a></li>");
+    if (writer)
+        hb_raw(b, "<li><a href=\"/import\">导入表格（CSV）</a></li>");
+    hb_raw(b, "<li><a href=\"/conflicts\">冲突</a></li></ul>");
     page_end(r);
 }
 
@@ -834,7 +838,8 @@ void page_import(wreq *r)
         }
     }
     hb_raw(b, "<p>表格的第一行是列名（字段名或中文名，见“新增”页面上的名称）；Excel 存的 CSV"
-              "（GB18030）和 UTF-8 都可以。有一行有问题就整个不导入，除非勾选“只导入没有问题的行”。"
+              "（GB18030）和 UTF-8 都可以（.xlsx 请先在 Excel "
+              "里“另存为”CSV）。有一行有问题就整个不导入，除非勾选“只导入没有问题的行”。"
               "</p><form method=\"post\" action=\"/import\" enctype=\"multipart/form-data\">");
     page_csrf(r);
     hb_raw(b, "<p>记录类型 ");

@@ -111,6 +111,8 @@ cli("-d", A, "conflicts", ok=(4,))
 PW = {"clerk1": "清晨的雪山很安静啊啊", "clerk2": "another clerk pw", "op1": "province operator"}
 cli("-d", A, "user", "add", "clerk1", "--role", "clerk", stdin=PW["clerk1"] + "\n")
 cli("-d", A, "user", "add", "clerk2", "--role", "clerk", stdin=PW["clerk2"] + "\n")
+PW["viewer1"] = "just looking around"
+cli("-d", A, "user", "add", "viewer1", "--role", "viewer", stdin=PW["viewer1"] + "\n")
 cli("-d", P, "init", "--node", "630000", "--role", "aggregator", "--name", "青海省民政厅")
 cli("-d", P, "user", "add", "op1", "--role", "admin", stdin=PW["op1"] + "\n")
 # the county's reference data from the province (as a pull would): the county
@@ -149,7 +151,7 @@ tls.wait(timeout=30)
 
 # ---- the two web servers ------------------------------------------------
 CP, PP = free_port(), free_port()
-config(f"{T}/county.conf", "632322", "county", A, f"port = {CP}\nsession_timeout = 600\n")
+config(f"{T}/county.conf", "632322", "county", A, f"port = {CP}\nsession_timeout = 600\nmax_upload = 1048576\n")
 config(f"{T}/prov.conf", "630000", "aggregator", P, f"port = {PP}\n")
 county = start_web(f"{T}/county.conf", f"{T}/county.log")
 prov = start_web(f"{T}/prov.conf", f"{T}/prov.log")
@@ -393,6 +395,29 @@ try:
     check(drv.current_url.endswith("/login"), "after sign-out pages need a sign-in again")
     st, hd, body = status_of(op, CU + "/records")
     check(b'id="records"' not in body, "the old session cookie no longer works")
+
+    # limits: a body past max_upload, headers past 16 KiB, a target past 4 KiB
+    with socket.create_connection(("127.0.0.1", CP), timeout=10) as sk:
+        # announced, not sent: the server answers before reading a byte of it
+        sk.sendall(b"POST /import HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                   b"Content-Length: 1048586\r\n\r\n")
+        line = sk.recv(200).split(b"\r\n")[0]
+    check(line.startswith(b"HTTP/1.1 413"), f"a body past max_upload is refused ({line})")
+    req = urllib.request.Request(CU + "/login", headers={"X-Pad": "y" * 20000})
+    st, _, _ = status_of(op, req)
+    check(st == 431, f"headers past 16 KiB are refused ({st})")
+    st, _, _ = status_of(op, CU + "/records?kind=" + "z" * 5000)
+    check(st == 414, f"a target past 4 KiB is refused ({st})")
+
+    # a viewer reads but writes nothing
+    login(CU, "viewer1", PW["viewer1"])
+    check(not els("#sync") and not els("a[href='/import']"), "a viewer has no sync button or import")
+    drv.get(CU + "/new?kind=service")
+    check(els("#page-error"), "a viewer gets 403 on the new-record form")
+    vop = session_opener()
+    st, _, _ = status_of(vop, CU + "/records?kind=service")
+    check(st == 200, "a viewer reads the list")
+    submit(el("#logout"))
 
     # lockout: five wrong passwords, then even the right one is refused
     for i in range(5):
