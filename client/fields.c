@@ -612,3 +612,9 @@ int fields_warn_duplicate(qs_store *st, const qs_kind *k, const qs_body *b, cons
              qs_date_format((int32_t)dv->u.i, date));
     return 0;
 }
+
+void fields_forget(void)
+{
+    memset(key_cache, 0, sizeof key_cache);
+    memset(ref_cache, 0, sizeof ref_cache);
+}

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/fields.h"
 #include "ctl/ctl.h"
 #include "daemon/log.h"
 #include "proto/clock.h"
@@ -240,7 +241,9 @@ int run_cli(wreq *r, int (*fn)(cli *c, int argc, char **argv), int argc, char **
     dup2(fo, STDOUT_FILENO);
     dup2(fe, STDERR_FILENO);
     cli c = {.dir = APP.cfg.data_dir, .json = false, .user = r->s ? r->s->user : NULL};
+    fields_forget(); /* the command opens a store handle of its own */
     int rc = fn(&c, argc, argv);
+    fields_forget();
     fflush(stdout);
     fflush(stderr);
     dup2(so, STDOUT_FILENO);
@@ -468,6 +471,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     wreq r = {.app = &APP, .req = req, .status = 200, .now = qs_clock_wall_ms()};
     hb_init(&r.out);
+    /* the CLI's reference lookups are cached for a process; ours outlives
+     * many edits (by clerks here, the CLI, a sync) */
+    fields_forget();
     /* limits libh2o leaves to us */
     if (req->path.len > WEB_MAX_TARGET) {
         send_plain(req, 414, "URI Too Long", "request target too long\n");
