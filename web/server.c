@@ -278,6 +278,28 @@ static void page_login(wreq *r, const char *problem, const char *user)
     page_end(r);
 }
 
+/* Sign-ins checked per second, all users together: each costs an argon2id
+ * hash (19 MiB, tens of ms) on the one loop thread, so a flood of them would
+ * stall every page. A bucket of LOGIN_BURST refilled at LOGIN_RATE a second;
+ * an attempt past it is answered at once, unchecked and uncounted. */
+#define LOGIN_BURST 20.0
+#define LOGIN_RATE 5.0
+
+static bool login_allowed(int64_t now_ms)
+{
+    static double tokens = LOGIN_BURST;
+    static int64_t last_ms;
+    if (last_ms)
+        tokens += (double)(now_ms - last_ms) / 1000.0 * LOGIN_RATE;
+    if (tokens > LOGIN_BURST)
+        tokens = LOGIN_BURST;
+    last_ms = now_ms;
+    if (tokens < 1.0)
+        return false;
+    tokens -= 1.0;
+    return true;
+}
+
 static void do_login(wreq *r)
 {
     if (!r->post) {
@@ -299,6 +321,15 @@ static void do_login(wreq *r)
     qs_err e = {0};
     if (strlen(user) >= QS_USER_MAX || strlen(pw) > QS_PW_MAX_LEN) {
         page_login(r, "用户名或密码不对。", NULL);
+        return;
+    }
+    static bool flooded; /* log the start of a flood, not each attempt */
+    bool allowed = login_allowed(r->now);
+    if (!allowed && !flooded)
+        qs_log(QS_LOG_WARN, "web", "sign-ins past %.0f a second: refused unchecked", LOGIN_RATE);
+    flooded = !allowed;
+    if (!allowed) {
+        page_login(r, "登录尝试太多，请过几秒再试。", user);
         return;
     }
     if (qs_user_login(APP.st, user, pw, r->now, &res, &until, &u, &e) != 0) {
