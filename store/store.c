@@ -603,9 +603,9 @@ uint64_t qs_store_cache_bytes(qs_store *st)
  * database and truncated here, or it would grow without bound across short
  * processes (each one's automatic checkpoint copies it all again, and the log
  * restarts only after a complete copy seen by the same index). Rebuilding
- * the index costs ~8 µs a 4 KiB frame, a checkpoint ~3 fsyncs: 512 KiB (about
- * nine one-record adds) measured better than 1 MiB in both the median and the
- * mean of 360 `add`s (7.4 / 7.9 ms against 8.1 / 8.4), 256 KiB no better. */
+ * the index costs time per frame, a checkpoint three fsyncs: 512 KiB (about
+ * nine one-record adds) is where the two balance (the measurement is in
+ * tests/bench/README.md, fourth session, "#3, add"). */
 #define QS_WAL_KEEP (1 << 19)
 
 static void keep_small_wal(qs_store *st)
