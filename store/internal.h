@@ -91,17 +91,6 @@ void qs__project_free(qs_store *st);
 int qs__project(qs_store *st, const qs_record *r, uint64_t seq, const qs_body *body, bool fresh,
                 qs_err *err);
 
-/* report (report.c): the report's indexes on the projection of a store of
- * this role, as SQL that the projection runs (and fingerprints) whenever it
- * builds or upgrades the tables, so that no report builds an index at first
- * use. An aggregator has them; a county's DDL drops them. */
-const char *qs__report_ddl(qs_role role);
-/* Whether the projection of kind, in a store of this role, has an index on
- * its scope or on each of its references (REPORT_DDL in report.c says why
- * the service logs have fewer). */
-typedef enum qs_proj_index { QS_PROJ_SCOPE, QS_PROJ_REFS } qs_proj_index;
-bool qs__projection_index(qs_role role, uint32_t kind, qs_proj_index which);
-
 /* versions (version.c) */
 int qs__row_to_record(sqlite3_stmt *s, int col0, qs_record *r);
 int qs__apply_parked(qs_store *st, qs_err *err);

@@ -7,7 +7,9 @@
  * bound into queries come from the schema by name (proto/schema.c), never
  * written as numbers here; no threshold is read here but to hand it to the
  * judge. Nothing dated after 31 December of the year is read: the period's
- * end is min(as_of, 31 December), for cumulative figures too.
+ * end is min(as_of, 31 December), for cumulative figures too. The indexes
+ * these queries read through are made with the projection (project.c,
+ * REPORT_DDL): nothing here creates or drops one.
  */
 #include "store/report.h"
 
@@ -77,64 +79,6 @@ int qs_report_setting_find(const char *key)
 static const char SETTINGS_DDL[] =
     "CREATE TABLE IF NOT EXISTS report_settings(year INTEGER NOT NULL, key TEXT NOT NULL, "
     "value INTEGER NOT NULL, PRIMARY KEY(year, key))";
-
-/* The report's indexes on the projection of an aggregator's store. They are
- * made with the projection (project.c runs this whenever it builds or
- * upgrades the tables, and its text is part of the projection's fingerprint),
- * never at a report's first use.
- * rep_service_log holds every column the service-log pass reads, so that
- * pass is one range scan of this index per scope and never visits the table.
- * Its order is (scope, seq): arrival order within a scope, so the county
- * records an aggregator takes in are appended at a few places, not inserted
- * all over it (ordered by date, a backlog of a million logs in any date order
- * dirtied a page per log per batch: the initial sync ran 4× slower). The pass
- * reads every year of a scope and keeps the period's logs;
- * rep_workday_cover does the same for the work-day queries. The indexes
- * dropped first are those of the earlier method (a lookup per service log).
- * rep_service_log begins with scope, so the projection's own scope index of
- * k_service would be a second copy of the same order, one more b-tree to
- * write per service log taken in: it goes. So does the index of the service
- * logs' station: nothing at the province reads logs by station but `list
- * service station=…`, and keeping it cost an eighth of the aggregator's work
- * per log taken in (its entries go to the end of each station's run, in the
- * middle of the tree). qs__projection_index says so to project.c, which then
- * does not make them (and drops them from a store an earlier build made). */
-static const char REPORT_DDL[] =
-    "DROP INDEX IF EXISTS rep_service_scope;"
-    "DROP INDEX IF EXISTS rep_workday_person;"
-    "DROP INDEX IF EXISTS rep_service_cover;"
-    "CREATE INDEX IF NOT EXISTS rep_service_log ON k_service(scope, seq, date, service_type, "
-    "domain, categories, minors, minutes, total, workers, pseudonyms);"
-    "DROP INDEX IF EXISTS rep_workday_pairing;"
-    "CREATE INDEX IF NOT EXISTS rep_workday_cover ON k_workday(pairing, date, person);"
-    "CREATE INDEX IF NOT EXISTS rep_expense_pairing ON k_expense(pairing, date);";
-
-/* A county (its own store holds one county's logs, and its imports and edits
- * should not pay for the province's indexes): none; its report is planned
- * over the projection's own indexes (references) and reads the service logs
- * with one scan of the table. Nor does it keep a scope index of its service
- * logs: they all have its own scope (or, given with --scope, one of its
- * townships'), so that index would order nothing and the report reads them
- * all anyway; it cost a tenth of an import. */
-static const char REPORT_DDL_COUNTY[] = "DROP INDEX IF EXISTS rep_service_scope;"
-                                        "DROP INDEX IF EXISTS rep_workday_person;"
-                                        "DROP INDEX IF EXISTS rep_service_cover;"
-                                        "DROP INDEX IF EXISTS rep_service_log;"
-                                        "DROP INDEX IF EXISTS rep_workday_pairing;"
-                                        "DROP INDEX IF EXISTS rep_workday_cover;"
-                                        "DROP INDEX IF EXISTS rep_expense_pairing;";
-
-const char *qs__report_ddl(qs_role role)
-{
-    return role == QS_ROLE_AGGREGATOR ? REPORT_DDL : REPORT_DDL_COUNTY;
-}
-
-bool qs__projection_index(qs_role role, uint32_t kind, qs_proj_index which)
-{
-    if (kind != QS_K_SERVICE)
-        return true;
-    return which == QS_PROJ_REFS && role != QS_ROLE_AGGREGATOR;
-}
 
 static bool table_exists(qs_store *st, const char *name)
 {
