@@ -31,10 +31,13 @@
 
 #define BIT(c) (INT64_C(1) << (c))
 
-/* Category codes are those of proto/schema.c's beneficiary_category. */
+/* Codes by name (schema.h, QS_ENUM_CODES): the bit of code c is BIT(c). */
+#define CAT(c) BIT(QS_CATEGORY_##c)
+#define SPENT(c) BIT(QS_EXPENSE_CATEGORY_##c)
 static const qs_setting_def setting_defs[QS_S_COUNT] = {
     [QS_S_DISPATCHED_MIN_WORKERS] = {"dispatched_min_workers", "援派持证社工人数下限", 2},
-    [QS_S_DISPATCHED_MIN_CERT] = {"dispatched_min_cert", "援派社工证书等级下限（2=社会工作师）", 2},
+    [QS_S_DISPATCHED_MIN_CERT] = {"dispatched_min_cert", "援派社工证书等级下限（2=社会工作师）",
+                                  QS_CERT_LEVEL_SOCIAL_WORKER},
     [QS_S_DISPATCHED_MIN_YEARS] = {"dispatched_min_years",
                                    "援派社工直接服务年限下限（年，按本年首次派驻日计）", 2},
     [QS_S_DISPATCHED_MIN_DAYS] = {"dispatched_min_days", "援派社工年工作日下限", 40},
@@ -44,19 +47,23 @@ static const qs_setting_def setting_defs[QS_S_COUNT] = {
                                QS_DAYS_PER_PERSON},
     [QS_S_FUNDS_MIN_FEN] = {"funds_min_fen", "省内援派机构每家每年提供经费下限（分）", 3000000},
     [QS_S_FUNDS_ALLOWED_CATEGORIES] = {"funds_allowed_categories", "允许的支出类别（位掩码）",
-                                       BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5)},
+                                       SPENT(ACTIVITIES) | SPENT(TRANSPORT) | SPENT(MEALS) |
+                                           SPENT(ALLOWANCE) | SPENT(INSURANCE)},
     [QS_S_CULTIVATED_MIN] = {"cultivated_min", "每县帮扶期内培育社会组织下限", 1},
     [QS_S_STALE_LIMIT_S] = {"stale_limit_s", "同步过期时限（秒）", 3 * 86400},
     [QS_S_ASSISTANCE_CATEGORIES] = {"assistance_categories", "社会救助对象类别（位掩码）",
-                                    BIT(1) | BIT(2) | BIT(3) | BIT(12) | BIT(13)},
-    [QS_S_ELDERLY_CATEGORIES] = {"elderly_categories", "老年人类别（位掩码）", BIT(8) | BIT(10)},
+                                    CAT(DIBAO) | CAT(EXTREME_POVERTY) | CAT(DIBAO_MARGINAL) |
+                                        CAT(TEMPORARY_ASSISTANCE) | CAT(POVERTY_MONITORING)},
+    [QS_S_ELDERLY_CATEGORIES] = {"elderly_categories", "老年人类别（位掩码）",
+                                 CAT(LEFT_BEHIND_ELDERLY) | CAT(ELDERLY_ALONE)},
     [QS_S_MINOR_CATEGORIES] = {"minor_categories", "未成年人类别（位掩码）",
-                               BIT(4) | BIT(5) | BIT(6) | BIT(7)},
+                               CAT(ORPHAN) | CAT(DE_FACTO_ORPHAN) | CAT(CHILD_IN_DIFFICULTY) |
+                                   CAT(LEFT_BEHIND_CHILD)},
     /* expense_source codes: 1 省级财政, 2 福彩公益金 (public funds); 3 慈善组织,
      * 4 自筹, 5 其他 are shown, not counted, unless set */
     [QS_S_FUNDS_SOURCES] = {"funds_sources",
                             "计入经费标准的资金来源（位掩码，默认省级财政、福彩公益金）",
-                            BIT(1) | BIT(2)},
+                            BIT(QS_SOURCE_PROVINCIAL) | BIT(QS_SOURCE_LOTTERY)},
     [QS_S_PLAN_CROSS_PROVINCE] = {"plan_cross_province", "方案跨省结对数（浙江）", 5},
     [QS_S_PLAN_IN_PROVINCE] = {"plan_in_province", "方案省内结对数（青海）", 10},
     [QS_S_CERT_DATE_REQUIRED] = {"cert_date_required",
@@ -146,14 +153,6 @@ int32_t qs_report_default_as_of(int year, time_t now)
 {
     int32_t dec31 = year * 10000 + 1231, today = qs_date_from_time(now);
     return today < dec31 ? today : dec31;
-}
-
-/* The code of enum value `name` of kind.field, from the schema. */
-static int64_t code_of(uint32_t kind, const char *field, const char *name)
-{
-    const qs_field *f = qs_kind_field_by_name(qs_schema_kind(kind), field);
-    const qs_enum_val *v = f ? qs_enum_lookup(f->en, name) : NULL;
-    return v ? (int64_t)v->code : -1;
 }
 
 /* ---------------------------------------------------------------------------
@@ -344,8 +343,6 @@ typedef struct ctx {
     int64_t set[QS_S_COUNT];
     int32_t from, to; /* the period: 1 January to min(as_of, 31 December) */
     int year;
-    int64_t role_dispatched, role_local, dir_received, dir_spent;
-    int64_t out_agency, out_document, out_brand, domain_elderly;
     keyset workdays; /* (person, date) of every work day in the period */
     bool workdays_loaded;
     keyset shared; /* (person, date)s of the period on two pairings or more */
@@ -505,7 +502,7 @@ static int services_of_scope(ctx *c, qs_report_pairing *p, const char *scope, sv
                 add_count(p->by_category, b, 1, min);
         if (cats & set[QS_S_ASSISTANCE_CATEGORIES])
             p->reach_assistance++;
-        if ((cats & set[QS_S_ELDERLY_CATEGORIES]) || dom == c->domain_elderly)
+        if ((cats & set[QS_S_ELDERLY_CATEGORIES]) || dom == QS_SERVICE_DOMAIN_ELDERLY)
             p->reach_elderly++;
         if ((cats & set[QS_S_MINOR_CATEGORIES]) || minors > 0)
             p->reach_minors++;
@@ -644,11 +641,11 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     char hi[QS_CODE_MAX];
 
     /* workers and days */
-    if ((rc = load_workers(c, p, aiding, aiding_len, c->role_dispatched, &p->dispatched,
+    if ((rc = load_workers(c, p, aiding, aiding_len, QS_PERSON_ROLE_DISPATCHED, &p->dispatched,
                            &p->ndispatched, err)))
         return rc;
-    if ((rc = load_workers(c, p, receiving, receiving_len, c->role_local, &p->local, &p->nlocal,
-                           err)))
+    if ((rc = load_workers(c, p, receiving, receiving_len, QS_PERSON_ROLE_LOCAL, &p->local,
+                           &p->nlocal, err)))
         return rc;
     sqlite3_stmt *s = c->q[Q_ANYDAY];
     sqlite3_bind_blob(s, 1, p->id, QS_ID_LEN, SQLITE_STATIC);
@@ -694,10 +691,10 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
         int64_t cat = sqlite3_column_int64(s, 1), src = sqlite3_column_int64(s, 2);
         int64_t sum = sqlite3_column_int64(s, 3), cnt = sqlite3_column_int64(s, 4);
         p->expense_records += cnt;
-        if (dir == c->dir_received) {
+        if (dir == QS_DIRECTION_RECEIVED) {
             if (src >= 0 && src < QS_REPORT_ENUM_MAX)
                 p->received_by_source[src] += sum;
-        } else if (dir == c->dir_spent) {
+        } else if (dir == QS_DIRECTION_SPENT) {
             if (has_cat && cat >= 0 && cat < QS_REPORT_ENUM_MAX) {
                 p->spent_by_category[cat] += sum;
                 p->spent_count_by_category[cat] += cnt;
@@ -717,11 +714,11 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     bind_range(s, p->county, hi, p->start_year * 10000 + 101, c->to);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t type = sqlite3_column_int64(s, 0), n = sqlite3_column_int64(s, 1);
-        if (type == c->out_agency)
+        if (type == QS_OUTPUT_TYPE_AGENCY)
             p->cultivated += n;
-        else if (type == c->out_document)
+        else if (type == QS_OUTPUT_TYPE_DOCUMENT)
             p->documents += n;
-        else if (type == c->out_brand)
+        else if (type == QS_OUTPUT_TYPE_BRAND)
             p->brands += n;
     }
     sqlite3_reset(s);
@@ -826,14 +823,6 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
     c.year = prm->year;
     c.from = r->period_from;
     c.to = r->period_to;
-    c.role_dispatched = code_of(QS_K_PERSON, "role", "dispatched");
-    c.role_local = code_of(QS_K_PERSON, "role", "local");
-    c.dir_received = code_of(QS_K_EXPENSE, "direction", "received");
-    c.dir_spent = code_of(QS_K_EXPENSE, "direction", "spent");
-    c.out_agency = code_of(QS_K_OUTPUT, "type", "agency");
-    c.out_document = code_of(QS_K_OUTPUT, "type", "document");
-    c.out_brand = code_of(QS_K_OUTPUT, "type", "brand");
-    c.domain_elderly = code_of(QS_K_SERVICE, "domain", "elderly");
 
     for (int i = 0; i < Q_COUNT; i++) {
         int src = sqlite3_prepare_v2(st->db, queries[i], -1, &c.q[i], NULL);
