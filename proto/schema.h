@@ -143,12 +143,19 @@ enum qs_kind_id {
  * that name in that enumeration, so a constant cannot drift from the table.
  * Write QS_PERSON_ROLE_LOCAL, never 2. */
 #define QS_ENUM_CODES(X)                                                                           \
+    X(QS_AGENCY_ROLE_AIDING, "agency_role", "aiding", 1)                                           \
+    X(QS_AGENCY_ROLE_RECEIVING, "agency_role", "receiving", 2)                                     \
     X(QS_PAIRING_TYPE_CROSS_PROVINCE, "pairing_type", "cross_province", 1)                         \
     X(QS_PAIRING_TYPE_IN_PROVINCE, "pairing_type", "in_province", 2)                               \
     X(QS_PERSON_ROLE_DISPATCHED, "person_role", "dispatched", 1)                                   \
     X(QS_PERSON_ROLE_LOCAL, "person_role", "local", 2)                                             \
+    X(QS_PERSON_ROLE_SUPERVISOR, "person_role", "supervisor", 3)                                   \
+    X(QS_WORK_MODE_ONSITE, "work_mode", "onsite", 1)                                               \
+    X(QS_WORK_MODE_REMOTE, "work_mode", "remote", 2)                                               \
+    X(QS_CERT_LEVEL_NONE, "cert_level", "none", 0)                                                 \
     X(QS_CERT_LEVEL_ASSISTANT, "cert_level", "assistant", 1)                                       \
     X(QS_CERT_LEVEL_SOCIAL_WORKER, "cert_level", "social_worker", 2)                               \
+    X(QS_CERT_LEVEL_SENIOR, "cert_level", "senior", 3)                                             \
     X(QS_SERVICE_DOMAIN_ELDERLY, "service_domain", "elderly", 2)                                   \
     X(QS_CATEGORY_DIBAO, "beneficiary_category", "dibao", 1)                                       \
     X(QS_CATEGORY_EXTREME_POVERTY, "beneficiary_category", "extreme_poverty", 2)                   \
@@ -171,8 +178,10 @@ enum qs_kind_id {
     X(QS_EXPENSE_CATEGORY_MEALS, "expense_category", "meals", 3)                                   \
     X(QS_EXPENSE_CATEGORY_ALLOWANCE, "expense_category", "allowance", 4)                           \
     X(QS_EXPENSE_CATEGORY_INSURANCE, "expense_category", "insurance", 5)                           \
+    X(QS_EXPENSE_CATEGORY_OTHER, "expense_category", "other", 6)                                   \
     X(QS_SOURCE_PROVINCIAL, "expense_source", "provincial", 1)                                     \
     X(QS_SOURCE_LOTTERY, "expense_source", "lottery", 2)                                           \
+    X(QS_SOURCE_CHARITY, "expense_source", "charity", 3)                                           \
     X(QS_SOURCE_SELF, "expense_source", "self", 4)                                                 \
     X(QS_OUTPUT_TYPE_AGENCY, "output_type", "agency", 1)                                           \
     X(QS_OUTPUT_TYPE_DOCUMENT, "output_type", "document", 2)                                       \
