@@ -331,7 +331,7 @@ int cmd_import(cli *c, int argc, char **argv)
     qs_store_prefault_page_cache(nraw < cache / 4 ? 4 * nraw + (256u << 10) : cache);
     if ((rc = cli_open_write(c, &st)))
         goto done;
-    if (!partial && k->id != QS_K_WORKDAY)
+    if (!partial && !k->dup[0]) /* no duplicate key: see the pipe below */
         look = open_look(c);
     int64_t at_ms;
     uint64_t prev_rows;
@@ -380,11 +380,12 @@ int cmd_import(cli *c, int argc, char **argv)
         goto done;
     }
     in_tx = true;
-    /* All or nothing, and no row looks at rows of the same sheet (the work-day
-     * duplicate warning would): in two threads — this one reads, checks and
-     * seals the rows, a writer stores them — with the rows' lookups through
-     * the second handle, opened before this transaction began. */
-    if (!partial && k->id != QS_K_WORKDAY && look && (rc = qs_pipe_start(st, &pipe, &err))) {
+    /* All or nothing, and no row looks at rows of the same sheet (the
+     * duplicate warning of a kind with a duplicate key, the work day's,
+     * would): in two threads — this one reads, checks and seals the rows, a
+     * writer stores them — with the rows' lookups through the second handle,
+     * opened before this transaction began. */
+    if (!partial && !k->dup[0] && look && (rc = qs_pipe_start(st, &pipe, &err))) {
         rc = cli_fail_err(c, &err);
         goto done;
     }
