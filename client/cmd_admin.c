@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -152,43 +151,11 @@ done:
     return rc;
 }
 
-int cmd_init(cli *c, int argc, char **argv)
+static int init_exec(cli *c, cli_args *a)
 {
-    static const struct option opts[] = {{"node", required_argument, NULL, 'n'},
-                                         {"role", required_argument, NULL, 'r'},
-                                         {"name", required_argument, NULL, 'N'},
-                                         {"group", required_argument, NULL, 'g'},
-                                         {NULL, 0, NULL, 0}};
-    const char *node = NULL, *role = NULL, *name = NULL, *group = NULL;
-    int o, rc;
-    if (cli_wants_help(argc, argv)) {
-        fputs(INIT_HELP, stdout);
-        return CLI_OK;
-    }
-    optind = 0;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (o) {
-        case 'n':
-            node = optarg;
-            break;
-        case 'r':
-            role = optarg;
-            break;
-        case 'N':
-            name = optarg;
-            break;
-        case 'g':
-            group = optarg;
-            break;
-        case ':':
-            return cli_usage(c, "init", "%s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage(c, "init", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage(c, "init", "unexpected \"%s\"", argv[optind]);
+    const char *node = cli_opt(a, "node"), *role = cli_opt(a, "role"), *name = cli_opt(a, "name"),
+               *group = cli_opt(a, "group");
+    int rc;
     qs_store_opts so = qs_store_opts_default();
     if (role && strcmp(role, "county") == 0)
         so.role = QS_ROLE_COUNTY;
@@ -243,6 +210,17 @@ int cmd_init(cli *c, int argc, char **argv)
     }
     return CLI_OK;
 }
+
+const cli_cmd cli_cmd_init = {
+    .name = "init",
+    .options = "node= role= name= group=",
+    .usage = "--node CODE --role county|aggregator [--name NAME] [--group GROUP]\n--name NAME",
+    .summary = "create this node's store (or name it)",
+    .help = INIT_HELP,
+    .max_args = 0,
+    .store = CLI_STORE_NONE, /* it makes the store, or opens the one qianshoud made */
+    .exec = init_exec,
+};
 
 /* ---- schema ----------------------------------------------------------------- */
 
@@ -356,23 +334,13 @@ static void kind_text(const qs_kind *k)
     out_table_free(&t);
 }
 
-int cmd_schema(cli *c, int argc, char **argv)
+static int schema_exec(cli *c, cli_args *a)
 {
-    int rc;
-    if (cli_wants_help(argc, argv)) {
-        fputs(SCHEMA_HELP, stdout);
-        return CLI_OK;
-    }
-    if (argc > 2)
-        return cli_usage(c, "schema", "give at most one kind");
-    if (argc == 2) {
-        const qs_kind *k = cli_kind(c, argv[1], &rc);
-        if (!k)
-            return rc;
+    if (a->kind) {
         if (c->json)
-            out_json(kind_json(k));
+            out_json(kind_json(a->kind));
         else
-            kind_text(k);
+            kind_text(a->kind);
         return CLI_OK;
     }
     if (c->json) {
@@ -406,44 +374,38 @@ int cmd_schema(cli *c, int argc, char **argv)
     return CLI_OK;
 }
 
+const cli_cmd cli_cmd_schema = {
+    .name = "schema",
+    .usage = "[KIND]",
+    .summary = "kinds, fields, types, enums with Chinese labels",
+    .help = SCHEMA_HELP,
+    .args_hint = "give at most one kind",
+    .max_args = 1,
+    .first = CLI_FIRST_KIND,
+    .store = CLI_STORE_NONE,
+    .exec = schema_exec,
+};
+
 /* ---- digest, backup, restore --------------------------------------------------- */
 
-int cmd_digest(cli *c, int argc, char **argv)
+static int digest_check(cli *c, cli_args *a)
 {
-    static const struct option opts[] = {{"scope", required_argument, NULL, 's'},
-                                         {NULL, 0, NULL, 0}};
-    const char *scope = NULL;
-    int o, rc;
-    if (cli_wants_help(argc, argv)) {
-        fputs(DIGEST_HELP, stdout);
-        return CLI_OK;
-    }
-    optind = 0;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        if (o == 's')
-            scope = optarg;
-        else if (o == ':')
-            return cli_usage(c, "digest", "%s needs a value", argv[optind - 1]);
-        else
-            return cli_usage(c, "digest", "unknown option %s", argv[optind - 1]);
-    }
-    if (optind < argc)
-        return cli_usage(c, "digest", "unexpected \"%s\"", argv[optind]);
+    const char *scope = cli_opt(a, "scope");
     if (scope && !qs_code_valid(scope))
         return cli_usage(c, "digest", "--scope needs a division code, not \"%s\"", scope);
-    qs_store *st = NULL;
-    if ((rc = cli_open(c, &st)))
-        return rc;
+    return 0;
+}
+
+static int digest_exec(cli *c, cli_args *a)
+{
+    const char *scope = cli_opt(a, "scope");
+    qs_store *st = a->st;
     uint8_t d[32];
     uint64_t n = 0;
     qs_err err = {0};
     qs_store_info info;
-    if ((rc = qs_store_digest(st, scope, d, &n, &err)) ||
-        (rc = qs_store_info_get(st, &info, &err))) {
-        rc = cli_fail_err(c, &err);
-        goto done;
-    }
+    if (qs_store_digest(st, scope, d, &n, &err) || qs_store_info_get(st, &info, &err))
+        return cli_fail_err(c, &err);
     char hex[65];
     qs_hex(d, sizeof d, hex);
     if (c->json) {
@@ -460,34 +422,32 @@ int cmd_digest(cli *c, int argc, char **argv)
                name[0] ? " (" : "", name, name[0] ? ")" : "", scope ? scope : "all records", hex, n,
                n == 1 ? "" : "s");
     }
-    rc = CLI_OK;
-done:
-    qs_store_close(st);
-    return rc;
+    return CLI_OK;
 }
 
-int cmd_check(cli *c, int argc, char **argv)
+const cli_cmd cli_cmd_digest = {
+    .name = "digest",
+    .options = "scope=",
+    .usage = "[--scope CODE]",
+    .summary = "a digest of the records held, to compare two nodes",
+    .help = DIGEST_HELP,
+    .max_args = 0,
+    .store = CLI_STORE_READ,
+    .check = digest_check,
+    .exec = digest_exec,
+};
+
+static int check_exec(cli *c, cli_args *a)
 {
     int rc;
-    if (cli_wants_help(argc, argv)) {
-        fputs(CHECK_HELP, stdout);
-        return CLI_OK;
-    }
-    if (argc > 1)
-        return cli_usage(c, "check", "unexpected \"%s\"", argv[1]);
-    qs_store *st = NULL;
-    if ((rc = cli_open(c, &st)))
-        return rc;
     qs_err err = {0};
-    int r = qs_store_check(st, &err);
-    if (r == 0) {
+    int r = qs_store_check(a->st, &err);
+    if (r == 0)
         rc = CLI_OK;
-    } else if (r == QS_ECORRUPT) {
+    else if (r == QS_ECORRUPT)
         rc = CLI_DATA;
-    } else {
-        rc = cli_fail_err(c, &err);
-        goto done;
-    }
+    else
+        return cli_fail_err(c, &err);
     if (c->json) {
         json_t *j = json_object();
         json_object_set_new(j, "ok", json_boolean(r == 0));
@@ -498,30 +458,31 @@ int cmd_check(cli *c, int argc, char **argv)
     } else {
         fprintf(stderr, "qianshou: the store is damaged: %s\n", err.msg);
     }
-done:
-    qs_store_close(st);
     return rc;
 }
 
-int cmd_backup(cli *c, int argc, char **argv)
+const cli_cmd cli_cmd_check = {
+    .name = "check",
+    .usage = "",
+    .summary = "PRAGMA integrity_check of the store (exit 0 or 2)",
+    .help = CHECK_HELP,
+    .max_args = 0,
+    .store = CLI_STORE_READ,
+    .exec = check_exec,
+};
+
+static int backup_check(cli *c, cli_args *a)
 {
-    const char *out = NULL;
-    int rc;
-    if (cli_wants_help(argc, argv)) {
-        fputs(BACKUP_HELP, stdout);
-        return CLI_OK;
-    }
-    for (int i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
-            out = argv[++i];
-        else
-            return cli_usage(c, "backup", "unexpected \"%s\"", argv[i]);
-    }
-    if (!out)
+    if (!cli_opt(a, "output"))
         return cli_usage(c, "backup", "say where the backup goes with -o FILE");
-    qs_store *st = NULL;
-    if ((rc = cli_open(c, &st)))
-        return rc;
+    return 0;
+}
+
+static int backup_exec(cli *c, cli_args *a)
+{
+    const char *out = cli_opt(a, "output");
+    qs_store *st = a->st;
+    int rc;
     qs_err err = {0};
     qs_store_info info;
     if ((rc = qs_store_backup(st, out, &err)) || (rc = qs_store_info_get(st, &info, &err))) {
@@ -535,20 +496,25 @@ int cmd_backup(cli *c, int argc, char **argv)
     } else {
         printf("backed up node %s (%" PRIu64 " records) to %s\n", info.node, info.records, out);
     }
-    qs_store_close(st);
     return rc;
 }
 
-int cmd_restore(cli *c, int argc, char **argv)
+const cli_cmd cli_cmd_backup = {
+    .name = "backup",
+    .options = "o|output=",
+    .usage = "-o FILE",
+    .summary = "a consistent copy of the store, made while it is in use",
+    .help = BACKUP_HELP,
+    .max_args = 0,
+    .store = CLI_STORE_READ,
+    .check = backup_check,
+    .exec = backup_exec,
+};
+
+static int restore_exec(cli *c, cli_args *a)
 {
     int rc;
-    if (cli_wants_help(argc, argv)) {
-        fputs(RESTORE_HELP, stdout);
-        return CLI_OK;
-    }
-    if (argc != 2 || argv[1][0] == '-')
-        return cli_usage(c, "restore", "give exactly one backup file");
-    const char *file = argv[1];
+    const char *file = a->argv[0];
     if (access(file, R_OK) != 0)
         return cli_fail(c, CLI_DATA, "cannot read the backup %s: %s", file, strerror(errno));
     if ((rc = cli_check_dir(c, false)) || (rc = make_dir(c, NULL)) || (rc = cli_check_dir(c, true)))
@@ -584,3 +550,15 @@ int cmd_restore(cli *c, int argc, char **argv)
     qs_store_close(st);
     return rc;
 }
+
+const cli_cmd cli_cmd_restore = {
+    .name = "restore",
+    .usage = "FILE",
+    .summary = "replace the store with a backup (qianshoud stopped)",
+    .help = RESTORE_HELP,
+    .args_hint = "give exactly one backup file",
+    .min_args = 1,
+    .max_args = 1,
+    .store = CLI_STORE_NONE, /* it puts the store in place, then opens it */
+    .exec = restore_exec,
+};

@@ -27,8 +27,9 @@ static const char HELP[] =
     "writes a new version that settles the conflict on every node after sync.\n"
     "`list` exits with 4 when there are open conflicts.\n";
 
-static int do_list(cli *c, qs_store *st)
+static int list_exec(cli *c, cli_args *a)
 {
+    qs_store *st = a->st;
     qs_conflict *cf = NULL;
     size_t n = 0;
     qs_err err = {0};
@@ -104,15 +105,14 @@ static int load_heads(cli *c, qs_store *st, const char *ids, const uint8_t id[QS
     return 0;
 }
 
-static int do_show(cli *c, qs_store *st, const char *ids)
+static int show_exec(cli *c, cli_args *a)
 {
-    uint8_t id[QS_ID_LEN];
+    qs_store *st = a->st;
+    const char *ids = a->argv[0];
     qs_version_info *v = NULL;
     size_t nv = 0, nh = 0;
     int rc;
-    if ((rc = records_parse_id(c, "conflicts", ids, id)))
-        return rc;
-    if ((rc = load_heads(c, st, ids, id, &v, &nv, &nh)))
+    if ((rc = load_heads(c, st, ids, a->id, &v, &nv, &nh)))
         goto done;
     const qs_kind *k = qs_schema_kind(v[0].rec.kind);
     if (c->json) {
@@ -191,33 +191,28 @@ done:
     return rc;
 }
 
-static int do_resolve(cli *c, qs_store *st, int argc, char **argv)
+static int resolve_check(cli *c, cli_args *a)
 {
-    uint8_t id[QS_ID_LEN];
+    if ((cli_opt(a, "take") != NULL) == cli_flag(a, "set"))
+        return cli_usage(c, "conflicts", "give either --take REV or --set FIELD=VALUE...");
+    if (cli_flag(a, "set") && a->nrest == 0)
+        return cli_usage(c, "conflicts", "--set needs at least one FIELD=VALUE");
+    return 0;
+}
+
+static int resolve_exec(cli *c, cli_args *a)
+{
+    qs_store *st = a->st;
+    const uint8_t *id = a->id;
+    const char *ids = a->argv[0];
     qs_version_info *v = NULL;
     size_t nv = 0, nh = 0;
-    const char *take = NULL;
-    int set_at = -1, rc;
+    const char *take = cli_opt(a, "take");
+    int rc;
     qs_body b;
     qs_err err = {0};
     qs_body_init(&b);
-    if (argc < 3)
-        return cli_usage(c, "conflicts", "give the record id and --take REV or --set FIELD=VALUE");
-    if ((rc = records_parse_id(c, "conflicts", argv[1], id)))
-        return rc;
-    for (int i = 2; i < argc && set_at < 0; i++) {
-        if (strcmp(argv[i], "--take") == 0 && i + 1 < argc && !take)
-            take = argv[++i];
-        else if (strcmp(argv[i], "--set") == 0)
-            set_at = i + 1;
-        else
-            return cli_usage(c, "conflicts", "unexpected \"%s\"", argv[i]);
-    }
-    if ((take != NULL) == (set_at >= 0))
-        return cli_usage(c, "conflicts", "give either --take REV or --set FIELD=VALUE...");
-    if (set_at >= argc)
-        return cli_usage(c, "conflicts", "--set needs at least one FIELD=VALUE");
-    if ((rc = load_heads(c, st, argv[1], id, &v, &nv, &nh)))
+    if ((rc = load_heads(c, st, ids, id, &v, &nv, &nh)))
         goto done;
     const qs_kind *k = qs_schema_kind(v[0].rec.kind);
     qs_rev rev, chosen;
@@ -237,20 +232,20 @@ static int do_resolve(cli *c, qs_store *st, int argc, char **argv)
             rc = cli_fail(c, CLI_DATA,
                           "%s names %s of the versions of %s — copy a revision from `qianshou "
                           "conflicts show %s`",
-                          take, match ? "more than one" : "none", argv[1], argv[1]);
+                          take, match ? "more than one" : "none", ids, ids);
             goto done;
         }
         takep = &chosen;
     } else {
         if (!k) {
-            rc = cli_fail(c, CLI_ENV, "record %s is of a kind this program does not know", argv[1]);
+            rc = cli_fail(c, CLI_ENV, "record %s is of a kind this program does not know", ids);
             goto done;
         }
         if (out_body(&v[0].rec, &b) != 0) {
-            rc = cli_fail(c, CLI_ENV, "the stored body of %s is damaged", argv[1]);
+            rc = cli_fail(c, CLI_ENV, "the stored body of %s is damaged", ids);
             goto done;
         }
-        if ((rc = records_apply_args(c, st, k, argc - set_at, argv + set_at, &b)))
+        if ((rc = records_apply_args(c, st, k, a->nrest, a->rest, &b)))
             goto done;
         qs_verrs ve;
         if ((rc = fields_finish(st, k, &b, &err))) {
@@ -270,11 +265,11 @@ static int do_resolve(cli *c, qs_store *st, int argc, char **argv)
     qs_rev_format(&rev, revs);
     if (c->json) {
         json_t *j = json_object();
-        json_object_set_new(j, "id", json_string(argv[1]));
+        json_object_set_new(j, "id", json_string(ids));
         json_object_set_new(j, "rev", json_string(revs));
         out_json(j);
     } else {
-        printf("resolved %s: new revision %s settles %zu versions\n", argv[1], revs, nh);
+        printf("resolved %s: new revision %s settles %zu versions\n", ids, revs, nh);
     }
     rc = CLI_OK;
 done:
@@ -283,29 +278,42 @@ done:
     return rc;
 }
 
-int cmd_conflicts(cli *c, int argc, char **argv)
-{
-    qs_store *st = NULL;
-    int rc;
-    if (cli_wants_help(argc, argv)) {
-        fputs(HELP, stdout);
-        return CLI_OK;
-    }
-    const char *sub = argc > 1 ? argv[1] : "list";
-    if (strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0 && strcmp(sub, "resolve") != 0)
-        return cli_usage(c, "conflicts", "\"%s\" is not list, show or resolve", sub);
-    if (strcmp(sub, "list") == 0 && argc > 2)
-        return cli_usage(c, "conflicts", "list takes no arguments");
-    if (strcmp(sub, "show") == 0 && argc != 3)
-        return cli_usage(c, "conflicts", "show takes one record id");
-    if ((rc = strcmp(sub, "resolve") == 0 ? cli_open_write(c, &st) : cli_open(c, &st)))
-        return rc;
-    if (strcmp(sub, "list") == 0)
-        rc = do_list(c, st);
-    else if (strcmp(sub, "show") == 0)
-        rc = do_show(c, st, argv[2]);
-    else
-        rc = do_resolve(c, st, argc - 1, argv + 1);
-    qs_store_close(st);
-    return rc;
-}
+const cli_cmd cli_cmd_conflicts_list = {
+    .name = "conflicts list",
+    .alias = "conflicts",
+    .usage = "",
+    .summary = "records with an open conflict (exit 4 when there are some)",
+    .help = HELP,
+    .args_hint = "list takes no arguments",
+    .max_args = 0,
+    .store = CLI_STORE_READ,
+    .exec = list_exec,
+};
+
+const cli_cmd cli_cmd_conflicts_show = {
+    .name = "conflicts show",
+    .usage = "ID",
+    .summary = "the versions side by side",
+    .help = HELP,
+    .args_hint = "show takes one record id",
+    .min_args = 1,
+    .max_args = 1,
+    .first = CLI_FIRST_ID,
+    .store = CLI_STORE_READ,
+    .exec = show_exec,
+};
+
+const cli_cmd cli_cmd_conflicts_resolve = {
+    .name = "conflicts resolve",
+    .options = "take= set...",
+    .usage = "ID (--take REV | --set F=V...)",
+    .summary = "keep one version, or set fields",
+    .help = HELP,
+    .args_hint = "give the record id and --take REV or --set FIELD=VALUE",
+    .min_args = 1,
+    .max_args = 1,
+    .first = CLI_FIRST_ID,
+    .store = CLI_STORE_WRITE,
+    .check = resolve_check,
+    .exec = resolve_exec,
+};

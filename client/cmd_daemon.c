@@ -2,7 +2,6 @@
  * cmd_daemon.c — sync, status: requests to the running qianshoud over
  * its control socket (ctl/ctl.h documents the JSON).
  */
-#include <getopt.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -68,39 +67,18 @@ static void bytes_text(json_int_t n, char *out, size_t len)
         snprintf(out, len, "%.1f MiB", (double)n / (1024 * 1024));
 }
 
-int cmd_sync(cli *c, int argc, char **argv)
+static int sync_exec(cli *c, cli_args *a)
 {
-    static const struct option opts[] = {{"wait", no_argument, NULL, 'w'},
-                                         {"timeout", required_argument, NULL, 't'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    bool wait = false;
+    bool wait = cli_flag(a, "wait");
+    const char *t = cli_opt(a, "timeout");
     long timeout = 60;
-    int ch, rc;
-    optind = 0;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'w':
-            wait = true;
-            break;
-        case 't': {
-            char *end;
-            timeout = strtol(optarg, &end, 10);
-            if (*end || timeout < 1 || timeout > 3600)
-                return cli_usage(c, "sync", "--timeout takes 1 to 3600 seconds, not \"%s\"",
-                                 optarg);
-            break;
-        }
-        case 'h':
-            fputs(SYNC_HELP, stdout);
-            return CLI_OK;
-        default:
-            return cli_usage(c, "sync", "unknown option %s", argv[optind - 1]);
-        }
+    int rc;
+    if (t) {
+        char *end;
+        timeout = strtol(t, &end, 10);
+        if (*end || timeout < 1 || timeout > 3600)
+            return cli_usage(c, "sync", "--timeout takes 1 to 3600 seconds, not \"%s\"", t);
     }
-    if (optind != argc)
-        return cli_usage(c, "sync", "sync takes no arguments");
     char req[128];
     snprintf(req, sizeof req, "{\"cmd\":\"sync\",\"wait\":%s,\"timeout\":%ld}",
              wait ? "true" : "false", timeout);
@@ -137,6 +115,18 @@ int cmd_sync(cli *c, int argc, char **argv)
     return rc;
 }
 
+const cli_cmd cli_cmd_sync = {
+    .name = "sync",
+    .options = "wait timeout=",
+    .usage = "[--wait] [--timeout S]",
+    .summary = "sync with the aggregator now (qianshoud)",
+    .help = SYNC_HELP,
+    .args_hint = "sync takes no arguments",
+    .max_args = 0,
+    .store = CLI_STORE_NONE, /* a request to qianshoud */
+    .exec = sync_exec,
+};
+
 static void line(const char *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void line(const char *k, const char *fmt, ...)
 {
@@ -148,14 +138,9 @@ static void line(const char *k, const char *fmt, ...)
     putchar('\n');
 }
 
-int cmd_status(cli *c, int argc, char **argv)
+static int status_exec(cli *c, cli_args *a)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(STATUS_HELP, stdout);
-        return CLI_OK;
-    }
-    if (argc != 1)
-        return cli_usage(c, "status", "status takes no arguments");
+    (void)a;
     json_t *r = NULL;
     int rc = request(c, "{\"cmd\":\"status\"}", 10000, &r);
     if (rc)
@@ -222,3 +207,14 @@ int cmd_status(cli *c, int argc, char **argv)
     json_decref(r);
     return CLI_OK;
 }
+
+const cli_cmd cli_cmd_status = {
+    .name = "status",
+    .usage = "",
+    .summary = "the daemon's link, last sync, counters",
+    .help = STATUS_HELP,
+    .args_hint = "status takes no arguments",
+    .max_args = 0,
+    .store = CLI_STORE_NONE, /* a request to qianshoud */
+    .exec = status_exec,
+};

@@ -2,7 +2,6 @@
  * cmd_export.c — export KIND [--format csv|json] [--bom] [--labels] [-o FILE].
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,56 +77,30 @@ static int exp_cb(void *p, const qs_record *r)
     return ferror(x->fp) ? QS_EIO : 0;
 }
 
-int cmd_export(cli *c, int argc, char **argv)
+/* --format, or its default: json with --json, else csv. */
+static const char *export_format(const cli *c, const cli_args *a)
 {
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"bom", no_argument, NULL, 'b'},
-                                         {"labels", no_argument, NULL, 'l'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    const char *format = NULL, *out = NULL;
-    bool bom = false, labels = false;
-    char *tmp = NULL;
-    qs_store *st = NULL;
-    exp_ctx x = {0};
-    int o, rc;
-    if (cli_wants_help(argc, argv)) {
-        fputs(HELP, stdout);
-        return CLI_OK;
-    }
-    optind = 0;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
-        switch (o) {
-        case 'f':
-            format = optarg;
-            break;
-        case 'b':
-            bom = true;
-            break;
-        case 'l':
-            labels = true;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case ':':
-            return cli_usage(c, "export", "%s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage(c, "export", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage(c, "export", "give the kind to export, e.g. `qianshou export service`");
-    if (!format)
-        format = c->json ? "json" : "csv";
+    const char *format = cli_opt(a, "format");
+    return format ? format : c->json ? "json" : "csv";
+}
+
+static int export_check(cli *c, cli_args *a)
+{
+    const char *format = export_format(c, a);
     if (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
         return cli_usage(c, "export", "--format is csv or json, not \"%s\"", format);
-    const qs_kind *k = cli_kind(c, argv[optind], &rc);
-    if (!k)
-        return rc;
-    if ((rc = cli_open(c, &st)))
-        return rc;
+    return 0;
+}
+
+static int export_exec(cli *c, cli_args *a)
+{
+    const qs_kind *k = a->kind;
+    const char *format = export_format(c, a), *out = cli_opt(a, "output");
+    bool bom = cli_flag(a, "bom"), labels = cli_flag(a, "labels");
+    char *tmp = NULL;
+    qs_store *st = a->st;
+    exp_ctx x = {0};
+    int rc;
     x.k = k;
     x.st = st;
     x.json = strcmp(format, "json") == 0;
@@ -201,6 +174,20 @@ done:
         unlink(tmp);
         free(tmp);
     }
-    qs_store_close(st);
     return rc;
 }
+
+const cli_cmd cli_cmd_export = {
+    .name = "export",
+    .options = "format= bom labels o|output=",
+    .usage = "KIND [--format csv|json] [--bom] [--labels] [-o FILE]",
+    .summary = "every record of a kind as CSV (to import again) or JSON",
+    .help = HELP,
+    .args_hint = "give the kind to export, e.g. `qianshou export service`",
+    .min_args = 1,
+    .max_args = 1,
+    .first = CLI_FIRST_KIND,
+    .store = CLI_STORE_READ,
+    .check = export_check,
+    .exec = export_exec,
+};

@@ -1,13 +1,20 @@
 /*
  * cmd_import.c — import KIND FILE.csv [--partial] [--again] [--scope CODE].
  *
- * The sheet is read whole (at most CSV_MAX_BYTES), hashed (SHA-256 of the
- * bytes, to refuse a sheet imported before), decoded (UTF-8 or GB18030),
- * split, and every row is checked. All rows go into the store in one
- * transaction: with a bad row nothing is imported, unless --partial.
+ * In steps, each a function below:
+ *   1. read the sheet whole (at most CSV_MAX_BYTES) and hash it (SHA-256 of
+ *      the bytes), before the store is opened (import_check);
+ *   2. refuse a sheet imported before, unless --again (refuse_again);
+ *   3. decode it (UTF-8 or GB18030) and map its header row to fields
+ *      (open_sheet);
+ *   4. begin one transaction, and the writer thread when it can help (begin);
+ *   5. every row: its cells into a body (row_body), checked (row_check), and
+ *      stored through the pipe or directly (row_store) — import_rows;
+ *   6. all or nothing (or with --partial the good rows): end the writer, note
+ *      the sheet, commit (finish);
+ *   7. say what was imported (summarise).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,291 +200,351 @@ static qs_store *open_look(cli *c)
     return qs_store_open(&o, &look, &e) == 0 ? look : NULL;
 }
 
-/* Check and store one row. 0 = stored, 1 = bad row (reported), else a CLI_ENV
- * exit code after a store failure. */
-static int import_row(cli *c, const sink *to, const qs_kind *k, const char *file,
-                      const csv_row *row, const column *cols, size_t ncols, const char *scope,
-                      report *rep)
+/* One import, from the sheet read to the summary. */
+typedef struct import {
+    const qs_kind *k;
+    const char *file, *scope; /* scope: --scope, for rows without a scope column */
+    bool partial, again;
+    uint8_t *raw; /* the sheet's bytes (qs_xmap) */
+    size_t nraw, raw_cap;
+    uint8_t sha[QS_SHA256_LEN];
+    csv_text text;
+    csv_reader rd;
+    csv_row header;
+    column *cols;
+    sink to;
+    bool in_tx;
+    report rep;
+    size_t good, bad, rows;
+} import;
+
+/* A row being imported: "FILE:LINE: " for its messages, made when the row has
+ * something to say (most have not). */
+typedef struct row_at {
+    const import *im;
+    const csv_row *row;
+    char prefix[600];
+} row_at;
+
+static const char *pfx(row_at *at)
 {
-    qs_store *st = to->pipe ? to->look : to->st;
-    qs_body b;
+    if (!at->prefix[0])
+        snprintf(at->prefix, sizeof at->prefix, "%s:%zu: ", at->im->file, at->row->line);
+    return at->prefix;
+}
+
+/* The row's cells into b (and its scope column into *scope). 0, 1 = bad row
+ * (reported), else a CLI_ENV exit code. */
+static int row_body(cli *c, import *im, row_at *at, qs_body *b, const char **scope)
+{
+    qs_store *st = im->to.pipe ? im->to.look : im->to.st;
+    const csv_row *row = at->row;
     qs_err err = {0};
     bool bad = false;
     int rc;
-    const char *row_scope = scope;
-    /* "FILE:LINE: ", made when the row has something to say (most have not) */
-    char prefix[600];
-    prefix[0] = '\0';
-#define PFX                                                                                        \
-    (prefix[0] ? prefix : (snprintf(prefix, sizeof prefix, "%s:%zu: ", file, row->line), prefix))
-    qs_body_init(&b);
     for (size_t i = 0; i < row->n; i++) {
-        if (i >= ncols) {
+        if (i >= im->header.n) {
             if (row->cells[i][0]) {
-                row_problem(rep, "%smore cells than the first row has columns", PFX);
+                row_problem(&im->rep, "%smore cells than the first row has columns", pfx(at));
                 bad = true;
             }
             continue;
         }
-        if (cols[i].what == COL_SCOPE) {
+        if (im->cols[i].what == COL_SCOPE) {
             char *s = row->cells[i];
             trim(s);
             if (*s)
-                row_scope = s;
-        } else if (cols[i].what == COL_FIELD) {
-            if ((rc = fields_set(st, cols[i].f, row->cells[i], &b, &err))) {
-                if (cli_exit_for(rc) == CLI_ENV) {
-                    qs_body_free(&b);
+                *scope = s;
+        } else if (im->cols[i].what == COL_FIELD) {
+            if ((rc = fields_set(st, im->cols[i].f, row->cells[i], b, &err))) {
+                if (cli_exit_for(rc) == CLI_ENV)
                     return cli_fail_err(c, &err);
-                }
-                row_problem(rep, "%s%s", PFX, err.msg);
+                row_problem(&im->rep, "%s%s", pfx(at), err.msg);
                 bad = true;
             }
         }
     }
-    if (!bad && (rc = fields_finish(st, k, &b, &err))) {
-        row_problem(rep, "%s%s", PFX, err.msg);
-        bad = true;
-    }
-    if (!bad) {
-        qs_verrs ve;
-        if (qs_schema_validate(k, &b, false, &ve, NULL) != 0) {
-            for (uint32_t i = 0; i < ve.n; i++) {
-                const qs_field *f = qs_kind_field(k, ve.e[i].field);
-                if (f)
-                    row_problem(rep, "%s%s (%s): %s", PFX, f->name, f->label, ve.e[i].reason);
-                else
-                    row_problem(rep, "%s%s", PFX, ve.e[i].reason);
-            }
-            bad = true;
-        }
-    }
-    if (!bad && (rc = fields_warn_duplicate(st, k, &b, PFX, &err))) {
-        qs_body_free(&b);
-        return cli_fail_err(c, &err);
-    }
-    if (!bad && (rc = to->pipe ? qs_pipe_create(to->pipe, k->id, row_scope, &b, true, &err)
-                               : qs_store_create(st, k->id, row_scope, &b, NULL, NULL, &err))) {
-        if (cli_exit_for(rc) == CLI_ENV) {
-            qs_body_free(&b);
-            return cli_fail_err(c, &err);
-        }
-        row_problem(rep, "%s%s", PFX, err.msg);
-        bad = true;
-    }
-    qs_body_free(&b);
     return bad ? 1 : 0;
-#undef PFX
 }
 
-int cmd_import(cli *c, int argc, char **argv)
+/* Derived fields, validation, the duplicate warning. 0, 1 = bad row
+ * (reported), else a CLI_ENV exit code. */
+static int row_check(cli *c, import *im, row_at *at, qs_body *b)
 {
-    static const struct option opts[] = {{"partial", no_argument, NULL, 'p'},
-                                         {"again", no_argument, NULL, 'a'},
-                                         {"scope", required_argument, NULL, 's'},
-                                         {NULL, 0, NULL, 0}};
-    bool partial = false, again = false, in_tx = false;
-    const char *scope = NULL;
-    uint8_t *raw = NULL;
-    size_t nraw = 0, raw_cap = 0;
-    csv_text text = {.owned = NULL};
-    csv_reader rd;
-    csv_reader_init(&rd, "", 0, "");
-    csv_row header = {.cells = NULL, .n = 0, .line = 0}, row = header;
-    column *cols = NULL;
-    qs_store *st = NULL, *look = NULL;
-    qs_pipe *pipe = NULL;
+    qs_store *st = im->to.pipe ? im->to.look : im->to.st;
+    const qs_kind *k = im->k;
     qs_err err = {0};
-    report rep = {.errors = NULL, .lines = 0};
-    int o, rc;
-    if (cli_wants_help(argc, argv)) {
-        fputs(HELP, stdout);
-        return CLI_OK;
+    qs_verrs ve;
+    if (fields_finish(st, k, b, &err)) {
+        row_problem(&im->rep, "%s%s", pfx(at), err.msg);
+        return 1;
     }
-    optind = 0;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (o) {
-        case 'p':
-            partial = true;
-            break;
-        case 'a':
-            again = true;
-            break;
-        case 's':
-            scope = optarg;
-            break;
-        case ':':
-            return cli_usage(c, "import", "%s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage(c, "import", "unknown option %s", argv[optind - 1]);
+    if (qs_schema_validate(k, b, false, &ve, NULL) != 0) {
+        for (uint32_t i = 0; i < ve.n; i++) {
+            const qs_field *f = qs_kind_field(k, ve.e[i].field);
+            if (f)
+                row_problem(&im->rep, "%s%s (%s): %s", pfx(at), f->name, f->label, ve.e[i].reason);
+            else
+                row_problem(&im->rep, "%s%s", pfx(at), ve.e[i].reason);
         }
+        return 1;
     }
-    if (argc - optind != 2)
-        return cli_usage(c, "import",
-                         "give the kind and one CSV file, e.g. `qianshou import "
-                         "service 服务记录.csv`");
-    const qs_kind *k = cli_kind(c, argv[optind], &rc);
-    if (!k)
+    if (fields_warn_duplicate(st, k, b, pfx(at), &err))
+        return cli_fail_err(c, &err);
+    return 0;
+}
+
+/* Into the pipe's writer, or straight into the store. 0, 1 = refused row
+ * (reported), else a CLI_ENV exit code. */
+static int row_store(cli *c, import *im, row_at *at, qs_body *b, const char *scope)
+{
+    qs_err err = {0};
+    int rc = im->to.pipe ? qs_pipe_create(im->to.pipe, im->k->id, scope, b, true, &err)
+                         : qs_store_create(im->to.st, im->k->id, scope, b, NULL, NULL, &err);
+    if (rc == 0)
+        return 0;
+    if (cli_exit_for(rc) == CLI_ENV)
+        return cli_fail_err(c, &err);
+    row_problem(&im->rep, "%s%s", pfx(at), err.msg);
+    return 1;
+}
+
+/* One row: 0 = stored, 1 = bad row (reported), else a CLI_ENV exit code
+ * after a store failure. */
+static int import_row(cli *c, import *im, const csv_row *row)
+{
+    row_at at = {.im = im, .row = row, .prefix = ""};
+    const char *scope = im->scope;
+    qs_body b;
+    qs_body_init(&b);
+    int rc = row_body(c, im, &at, &b, &scope);
+    if (rc == 0)
+        rc = row_check(c, im, &at, &b);
+    if (rc == 0)
+        rc = row_store(c, im, &at, &b, scope);
+    qs_body_free(&b);
+    return rc;
+}
+
+static void import_free(void *ctx)
+{
+    import *im = ctx;
+    csv_row_free(&im->header);
+    csv_reader_free(&im->rd);
+    csv_text_free(&im->text);
+    free(im->cols);
+    json_decref(im->rep.errors);
+    qs_xunmap(im->raw, im->raw_cap);
+    free(im);
+}
+
+/* Step 1, before the store is opened: the sheet read and hashed, and the
+ * page cache the transaction will fill faulted in at once. */
+static int import_check(cli *c, cli_args *a)
+{
+    import *im = qs_xcalloc(1, sizeof *im);
+    a->ctx = im;
+    a->ctx_free = import_free;
+    im->k = a->kind;
+    im->file = a->argv[1];
+    im->scope = cli_opt(a, "scope");
+    im->partial = cli_flag(a, "partial");
+    im->again = cli_flag(a, "again");
+    csv_reader_init(&im->rd, "", 0, "");
+    int rc = read_file(c, im->file, &im->raw, &im->nraw, &im->raw_cap);
+    if (rc)
         return rc;
-    const char *file = argv[optind + 1];
-    if ((rc = read_file(c, file, &raw, &nraw, &raw_cap)))
-        return rc;
-    uint8_t sha[QS_SHA256_LEN];
-    qs_sha256(raw, nraw, sha);
+    qs_sha256(im->raw, im->nraw, im->sha);
     /* The transaction's page cache fills to about four times the sheet's
      * bytes, up to IMPORT_CACHE_MIB: faulted in at once, not page by page. */
     size_t cache = (size_t)IMPORT_CACHE_MIB << 20;
-    qs_store_prefault_page_cache(nraw < cache / 4 ? 4 * nraw + (256u << 10) : cache);
-    if ((rc = cli_open_write(c, &st)))
-        goto done;
-    if (!partial && k->id != QS_K_WORKDAY)
-        look = open_look(c);
+    qs_store_prefault_page_cache(im->nraw < cache / 4 ? 4 * im->nraw + (256u << 10) : cache);
+    return 0;
+}
+
+/* Step 2: the same bytes imported before are refused, unless --again. */
+static int refuse_again(cli *c, import *im)
+{
     int64_t at_ms;
     uint64_t prev_rows;
-    rc = qs_store_import_lookup(st, sha, &at_ms, &prev_rows, &err);
-    if (rc == 0 && !again) {
+    qs_err err = {0};
+    int rc = qs_store_import_lookup(im->to.st, im->sha, &at_ms, &prev_rows, &err);
+    if (rc == 0 && !im->again) {
         char when[32];
         time_t t = (time_t)(at_ms / 1000);
         struct tm tm;
         localtime_r(&t, &tm);
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-        rc = cli_fail(c, CLI_DATA,
-                      "%s was already imported on %s (%" PRIu64 " rows): importing it again "
-                      "would add its rows twice — if that is really wanted, add --again",
-                      file, when, prev_rows);
-        goto done;
+        return cli_fail(c, CLI_DATA,
+                        "%s was already imported on %s (%" PRIu64 " rows): importing it again "
+                        "would add its rows twice — if that is really wanted, add --again",
+                        im->file, when, prev_rows);
     }
-    if (rc && rc != QS_ENOTFOUND) {
-        rc = cli_fail_err(c, &err);
-        goto done;
-    }
-    if ((rc = csv_decode(raw, nraw, file, &text, &err))) {
-        rc = cli_fail(c, cli_exit_for(rc), "%s", err.msg);
-        goto done;
-    }
-    /* Row by row: the sheet is never held split into cells. A malformed row
-     * further down ends the import there, and the transaction takes nothing. */
-    csv_reader_init(&rd, text.s, text.len, file);
-    if ((rc = csv_next(&rd, &header, &err)) < 0) {
-        rc = cli_fail(c, cli_exit_for(rc), "%s", err.msg);
-        goto done;
-    }
-    if (rc == 0) {
-        rc = cli_fail(c, CLI_DATA, "%s is empty: the first row must name the columns", file);
-        goto done;
-    }
-    cols = qs_xcalloc(header.n, sizeof *cols);
-    if ((rc = map_header(c, k, file, &header, cols)))
-        goto done;
-    if (c->json)
-        rep.errors = json_array();
-    /* One transaction: all or nothing (a sheet of 500,000 rows adds about
-     * 200 MB to the store), or with --partial the good rows. */
-    if ((rc = partial ? qs_store_begin_bulk(st, IMPORT_CACHE_MIB, &err)
-                      : qs_store_begin_all_or_nothing(st, IMPORT_CACHE_MIB, &err))) {
-        rc = cli_fail_err(c, &err);
-        goto done;
-    }
-    in_tx = true;
-    /* All or nothing, and no row looks at rows of the same sheet (the work-day
-     * duplicate warning would): in two threads — this one reads, checks and
-     * seals the rows, a writer stores them — with the rows' lookups through
-     * the second handle, opened before this transaction began. */
-    if (!partial && k->id != QS_K_WORKDAY && look && (rc = qs_pipe_start(st, &pipe, &err))) {
-        rc = cli_fail_err(c, &err);
-        goto done;
-    }
-    sink to = {.st = st, .pipe = pipe, .look = look};
-    size_t good = 0, bad = 0, data_rows = 0;
+    if (rc && rc != QS_ENOTFOUND)
+        return cli_fail_err(c, &err);
+    return 0;
+}
+
+/* Step 3: the text decoded and its first row mapped to fields. Row by row
+ * from here: the sheet is never held split into cells. */
+static int open_sheet(cli *c, import *im)
+{
+    qs_err err = {0};
+    int rc;
+    if ((rc = csv_decode(im->raw, im->nraw, im->file, &im->text, &err)))
+        return cli_fail(c, cli_exit_for(rc), "%s", err.msg);
+    csv_reader_free(&im->rd);
+    csv_reader_init(&im->rd, im->text.s, im->text.len, im->file);
+    if ((rc = csv_next(&im->rd, &im->header, &err)) < 0)
+        return cli_fail(c, cli_exit_for(rc), "%s", err.msg);
+    if (rc == 0)
+        return cli_fail(c, CLI_DATA, "%s is empty: the first row must name the columns", im->file);
+    im->cols = qs_xcalloc(im->header.n, sizeof *im->cols);
+    return map_header(c, im->k, im->file, &im->header, im->cols);
+}
+
+/* Step 4: one transaction, all or nothing (a sheet of 500,000 rows adds about
+ * 200 MB to the store), or with --partial the good rows. All or nothing, and
+ * no row looks at rows of the same sheet (the duplicate warning of a kind
+ * with a duplicate key, the work day's, would): in two threads — this one reads, checks and seals
+ * the rows, a writer stores them — with the rows' lookups through the second handle, opened before
+ * this transaction began. */
+static int begin(cli *c, import *im)
+{
+    qs_err err = {0};
+    qs_store *st = im->to.st;
+    if (im->partial ? qs_store_begin_bulk(st, IMPORT_CACHE_MIB, &err)
+                    : qs_store_begin_all_or_nothing(st, IMPORT_CACHE_MIB, &err))
+        return cli_fail_err(c, &err);
+    im->in_tx = true;
+    if (!im->partial && !im->k->dup[0] && im->to.look && qs_pipe_start(st, &im->to.pipe, &err))
+        return cli_fail_err(c, &err);
+    return 0;
+}
+
+/* Step 5: every row below the header. A malformed row further down ends the
+ * import there, and the transaction takes nothing. */
+static int import_rows(cli *c, import *im)
+{
+    qs_err err = {0};
+    csv_row row = {.cells = NULL, .n = 0, .line = 0};
     double start = now_s(), last = 0;
     bool tty = isatty(STDERR_FILENO), shown = false;
-    int more;
-    while ((more = csv_next(&rd, &row, &err)) == 1) {
+    int more, rc = 0;
+    while ((more = csv_next(&im->rd, &row, &err)) == 1) {
         if (blank_row(&row)) {
             csv_row_free(&row);
             continue;
         }
-        data_rows++;
-        int r = import_row(c, &to, k, file, &row, cols, header.n, scope, &rep);
+        im->rows++;
+        int r = import_row(c, im, &row);
         size_t line = row.line;
         csv_row_free(&row);
         if (r > 1) {
             rc = r;
-            goto done;
+            break;
         }
         if (r == 1)
-            bad++;
+            im->bad++;
         else
-            good++;
+            im->good++;
         double t = now_s();
         if (tty && t - start > 2.0 && t - last > 0.2) {
-            fprintf(stderr, "\rimporting %s: line %zu (%.0f%%)", file, line,
-                    100.0 * (double)rd.pos / (double)(text.len ? text.len : 1));
+            fprintf(stderr, "\rimporting %s: line %zu (%.0f%%)", im->file, line,
+                    100.0 * (double)im->rd.pos / (double)(im->text.len ? im->text.len : 1));
             last = t;
             shown = true;
         }
     }
     if (shown)
         fprintf(stderr, "\r\033[K");
-    if (more < 0) {
-        rc = cli_fail(c, cli_exit_for(more), "%s — nothing was imported", err.msg);
-        goto done;
-    }
-    if (data_rows == 0) {
-        rc = cli_fail(c, CLI_DATA, "%s has no rows below its header", file);
-        goto done;
-    }
-    rc = qs_pipe_end(pipe, &err);
-    pipe = NULL;
-    if (rc) {
-        rc = cli_fail_err(c, &err);
-        goto done;
-    }
-    if (bad && (!partial || good == 0)) {
-        rc = cli_fail(c, CLI_DATA,
-                      "%s: %zu of %zu rows have problems (listed above); nothing was imported — "
-                      "fix them and import the sheet again%s",
-                      file, bad, data_rows,
-                      partial ? "" : ", or add --partial to import the good rows only");
-        goto done;
-    }
-    if ((rc = qs_store_import_note(st, sha, k->id, file, good, &err)) ||
-        (rc = qs_store_commit(st, &err))) {
-        rc = cli_fail_err(c, &err);
-        goto done;
-    }
-    in_tx = false;
+    if (rc)
+        return rc;
+    if (more < 0)
+        return cli_fail(c, cli_exit_for(more), "%s — nothing was imported", err.msg);
+    if (im->rows == 0)
+        return cli_fail(c, CLI_DATA, "%s has no rows below its header", im->file);
+    return 0;
+}
+
+/* Step 6: the writer's last rows stored; then all or nothing (with --partial
+ * the good rows, if there are any), the sheet noted against a second import,
+ * and the commit. */
+static int finish(cli *c, import *im)
+{
+    qs_err err = {0};
+    int rc = qs_pipe_end(im->to.pipe, &err);
+    im->to.pipe = NULL;
+    if (rc)
+        return cli_fail_err(c, &err);
+    if (im->bad && (!im->partial || im->good == 0))
+        return cli_fail(c, CLI_DATA,
+                        "%s: %zu of %zu rows have problems (listed above); nothing was imported "
+                        "— fix them and import the sheet again%s",
+                        im->file, im->bad, im->rows,
+                        im->partial ? "" : ", or add --partial to import the good rows only");
+    if (qs_store_import_note(im->to.st, im->sha, im->k->id, im->file, im->good, &err) ||
+        qs_store_commit(im->to.st, &err))
+        return cli_fail_err(c, &err);
+    im->in_tx = false;
+    return 0;
+}
+
+/* Step 7. */
+static int summarise(cli *c, import *im)
+{
+    const qs_kind *k = im->k;
     if (c->json) {
         json_t *j = json_object();
-        json_object_set_new(j, "file", json_string(file));
+        json_object_set_new(j, "file", json_string(im->file));
         json_object_set_new(j, "kind", json_string(k->name));
-        json_object_set_new(j, "encoding", json_string(text.encoding));
-        json_object_set_new(j, "imported", json_integer((json_int_t)good));
-        json_object_set_new(j, "skipped", json_integer((json_int_t)bad));
-        json_object_set_new(j, "errors", rep.errors);
-        rep.errors = NULL;
+        json_object_set_new(j, "encoding", json_string(im->text.encoding));
+        json_object_set_new(j, "imported", json_integer((json_int_t)im->good));
+        json_object_set_new(j, "skipped", json_integer((json_int_t)im->bad));
+        json_object_set_new(j, "errors", im->rep.errors);
+        im->rep.errors = NULL;
         out_json(j);
     } else {
-        printf("imported %zu %s record%s from %s (%s)\n", good, k->name, good == 1 ? "" : "s", file,
-               text.encoding);
-        if (bad)
+        printf("imported %zu %s record%s from %s (%s)\n", im->good, k->name,
+               im->good == 1 ? "" : "s", im->file, im->text.encoding);
+        if (im->bad)
             printf("skipped %zu row%s with problems (listed above): fix them in a new sheet with "
                    "only those rows\n",
-                   bad, bad == 1 ? "" : "s");
+                   im->bad, im->bad == 1 ? "" : "s");
     }
-    rc = bad ? CLI_ATTN : CLI_OK;
-done:
-    qs_pipe_end(pipe, NULL); /* a failure: the writer stops before the rollback */
-    if (in_tx)
-        qs_store_rollback(st);
-    qs_store_close(look);
-    json_decref(rep.errors);
-    free(cols);
-    csv_row_free(&header);
-    csv_reader_free(&rd);
-    csv_text_free(&text);
-    qs_xunmap(raw, raw_cap);
-    qs_store_close(st);
+    return im->bad ? CLI_ATTN : CLI_OK;
+}
+
+static int import_exec(cli *c, cli_args *a)
+{
+    import *im = a->ctx;
+    int rc;
+    im->to.st = a->st;
+    if (!im->partial && !im->k->dup[0])
+        im->to.look = open_look(c);
+    if (c->json)
+        im->rep.errors = json_array();
+    if ((rc = refuse_again(c, im)) == 0 && (rc = open_sheet(c, im)) == 0 &&
+        (rc = begin(c, im)) == 0 && (rc = import_rows(c, im)) == 0 && (rc = finish(c, im)) == 0)
+        rc = summarise(c, im);
+    qs_pipe_end(im->to.pipe, NULL); /* a failure: the writer stops before the rollback */
+    if (im->in_tx)
+        qs_store_rollback(im->to.st);
+    qs_store_close(im->to.look);
     return rc;
 }
+
+const cli_cmd cli_cmd_import = {
+    .name = "import",
+    .options = "partial again scope=",
+    .usage = "KIND FILE.csv [--partial] [--again] [--scope CODE]",
+    .summary = "one record per row of a CSV sheet (UTF-8 or GB18030)",
+    .help = HELP,
+    .args_hint = "give the kind and one CSV file, e.g. `qianshou import service 服务记录.csv`",
+    .min_args = 2,
+    .max_args = 2,
+    .first = CLI_FIRST_KIND,
+    .store = CLI_STORE_WRITE,
+    .check = import_check,
+    .exec = import_exec,
+};

@@ -1,7 +1,6 @@
 /*
  * cmd_records.c — add, edit, delete, show, list.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,49 +125,42 @@ int records_parse_id(cli *c, const char *cmd, const char *text, uint8_t id[QS_ID
     return 0;
 }
 
-int cmd_add(cli *c, int argc, char **argv)
+static int add_check(cli *c, cli_args *a)
 {
-    static const struct option opts[] = {{"scope", required_argument, NULL, 's'},
-                                         {NULL, 0, NULL, 0}};
-    const char *scope = NULL;
-    qs_store *st = NULL;
-    qs_body b;
-    int rc, o;
-    qs_body_init(&b);
-    if (cli_wants_help(argc, argv)) {
-        fputs(ADD_HELP, stdout);
-        return CLI_OK;
-    }
-    optind = 0;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        if (o == 's')
-            scope = optarg;
-        else
-            return cli_usage(c, "add", "unknown option %s", argv[optind - 1]);
-    }
-    if (optind >= argc)
-        return cli_usage(c, "add",
-                         "say which kind of record to add, e.g. `qianshou add station "
-                         "township=632322100 name=…`");
-    const qs_kind *k = cli_kind(c, argv[optind], &rc);
-    if (!k)
-        return rc;
-    if (optind + 1 >= argc)
+    if (a->argc < 2)
         return cli_fail(c, CLI_USAGE,
                         "give the fields of the new %s as FIELD=VALUE (its "
                         "fields: `qianshou schema %s`)",
-                        k->name, k->name);
-    if ((rc = cli_open_write(c, &st)))
-        return rc;
-    if ((rc = records_apply_args(c, st, k, argc - optind - 1, argv + optind + 1, &b)))
-        goto done;
-    rc = records_store(c, st, k, scope, &b, "", NULL);
-done:
+                        a->kind->name, a->kind->name);
+    return 0;
+}
+
+static int add_exec(cli *c, cli_args *a)
+{
+    qs_body b;
+    qs_body_init(&b);
+    int rc = records_apply_args(c, a->st, a->kind, a->argc - 1, a->argv + 1, &b);
+    if (rc == 0)
+        rc = records_store(c, a->st, a->kind, cli_opt(a, "scope"), &b, "", NULL);
     qs_body_free(&b);
-    qs_store_close(st);
     return rc;
 }
+
+const cli_cmd cli_cmd_add = {
+    .name = "add",
+    .options = "scope=",
+    .usage = "KIND FIELD=VALUE... [--scope CODE]",
+    .summary = "add a record; prints its id",
+    .help = ADD_HELP,
+    .args_hint = "say which kind of record to add, e.g. `qianshou add station "
+                 "township=632322100 name=…`",
+    .min_args = 1,
+    .max_args = CLI_ARGS_ANY,
+    .first = CLI_FIRST_KIND,
+    .store = CLI_STORE_WRITE,
+    .check = add_check,
+    .exec = add_exec,
+};
 
 int records_store(cli *c, qs_store *st, const qs_kind *k, const char *scope, qs_body *b,
                   const char *prefix, uint8_t out_id[QS_ID_LEN])
@@ -204,10 +196,11 @@ int records_store(cli *c, qs_store *st, const qs_kind *k, const char *scope, qs_
     return CLI_OK;
 }
 
-int cmd_edit(cli *c, int argc, char **argv)
+static int edit_exec(cli *c, cli_args *a)
 {
-    uint8_t id[QS_ID_LEN];
-    qs_store *st = NULL;
+    qs_store *st = a->st;
+    const uint8_t *id = a->id;
+    const char *ids = a->argv[0];
     qs_record r;
     qs_body b;
     qs_err err = {0};
@@ -215,37 +208,26 @@ int cmd_edit(cli *c, int argc, char **argv)
     int rc;
     qs_record_init(&r);
     qs_body_init(&b);
-    if (cli_wants_help(argc, argv)) {
-        fputs(EDIT_HELP, stdout);
-        return CLI_OK;
-    }
-    if (argc < 3)
-        return cli_usage(c, "edit", "give the record's id and at least one FIELD=VALUE");
-    if ((rc = records_parse_id(c, "edit", argv[1], id)))
-        return rc;
-    if ((rc = cli_open_write(c, &st)))
-        return rc;
     if ((rc = qs_store_get(st, id, &r, &err))) {
-        rc = rc == QS_ENOTFOUND
-                 ? cli_fail(c, CLI_DATA, "there is no record %s in this store", argv[1])
-                 : cli_fail_err(c, &err);
+        rc = rc == QS_ENOTFOUND ? cli_fail(c, CLI_DATA, "there is no record %s in this store", ids)
+                                : cli_fail_err(c, &err);
         goto done;
     }
     const qs_kind *k = qs_schema_kind(r.kind);
     if (!k) {
-        rc = cli_fail(c, CLI_ENV, "record %s is of a kind this program does not know: upgrade",
-                      argv[1]);
+        rc =
+            cli_fail(c, CLI_ENV, "record %s is of a kind this program does not know: upgrade", ids);
         goto done;
     }
     if (r.deleted) {
-        rc = cli_fail(c, CLI_DATA, "the %s %s was deleted; it cannot be edited", k->name, argv[1]);
+        rc = cli_fail(c, CLI_DATA, "the %s %s was deleted; it cannot be edited", k->name, ids);
         goto done;
     }
     if (out_body(&r, &b) != 0) {
-        rc = cli_fail(c, CLI_ENV, "the stored body of %s is damaged", argv[1]);
+        rc = cli_fail(c, CLI_ENV, "the stored body of %s is damaged", ids);
         goto done;
     }
-    if ((rc = records_apply_args(c, st, k, argc - 2, argv + 2, &b)))
+    if ((rc = records_apply_args(c, st, k, a->argc - 1, a->argv + 1, &b)))
         goto done;
     if ((rc = fields_finish(st, k, &b, &err))) {
         rc = cli_fail_err(c, &err);
@@ -264,56 +246,68 @@ int cmd_edit(cli *c, int argc, char **argv)
     qs_rev_format(&rev, revs);
     if (c->json) {
         json_t *j = json_object();
-        json_object_set_new(j, "id", json_string(argv[1]));
+        json_object_set_new(j, "id", json_string(ids));
         json_object_set_new(j, "rev", json_string(revs));
         out_json(j);
     } else {
-        printf("updated %s %s (revision %s)\n", k->name, argv[1], revs);
+        printf("updated %s %s (revision %s)\n", k->name, ids, revs);
     }
     rc = CLI_OK;
 done:
     qs_body_free(&b);
     qs_record_free(&r);
-    qs_store_close(st);
     return rc;
 }
 
-int cmd_delete(cli *c, int argc, char **argv)
+const cli_cmd cli_cmd_edit = {
+    .name = "edit",
+    .usage = "ID FIELD=VALUE...",
+    .summary = "change fields (FIELD= with nothing removes one)",
+    .help = EDIT_HELP,
+    .args_hint = "give the record's id and at least one FIELD=VALUE",
+    .min_args = 2,
+    .max_args = CLI_ARGS_ANY,
+    .first = CLI_FIRST_ID,
+    .store = CLI_STORE_WRITE,
+    .exec = edit_exec,
+};
+
+static int delete_exec(cli *c, cli_args *a)
 {
-    uint8_t id[QS_ID_LEN];
-    qs_store *st = NULL;
+    const char *ids = a->argv[0];
     qs_err err = {0};
-    int rc;
-    if (cli_wants_help(argc, argv)) {
-        fputs(DELETE_HELP, stdout);
-        return CLI_OK;
-    }
-    if (argc != 2)
-        return cli_usage(c, "delete", "give exactly one record id");
-    if ((rc = records_parse_id(c, "delete", argv[1], id)))
-        return rc;
-    if ((rc = cli_open_write(c, &st)))
-        return rc;
     qs_rev rev;
-    rc = qs_store_delete(st, id, &rev, &err);
+    int rc = qs_store_delete(a->st, a->id, &rev, &err);
     if (rc == QS_ENOTFOUND)
         rc = cli_fail(c, CLI_DATA, "there is no record %s in this store (or it is already deleted)",
-                      argv[1]);
+                      ids);
     else if (rc)
         rc = cli_fail_err(c, &err);
     else if (c->json) {
         char revs[QS_REV_STR];
         json_t *j = json_object();
-        json_object_set_new(j, "id", json_string(argv[1]));
+        json_object_set_new(j, "id", json_string(ids));
         json_object_set_new(j, "rev", json_string(qs_rev_format(&rev, revs)));
         json_object_set_new(j, "deleted", json_true());
         out_json(j);
     } else {
-        printf("deleted %s\n", argv[1]);
+        printf("deleted %s\n", ids);
     }
-    qs_store_close(st);
     return rc;
 }
+
+const cli_cmd cli_cmd_delete = {
+    .name = "delete",
+    .usage = "ID",
+    .summary = "delete a record",
+    .help = DELETE_HELP,
+    .args_hint = "give exactly one record id",
+    .min_args = 1,
+    .max_args = 1,
+    .first = CLI_FIRST_ID,
+    .store = CLI_STORE_WRITE,
+    .exec = delete_exec,
+};
 
 /* ---- show ------------------------------------------------------------------- */
 
@@ -361,36 +355,18 @@ static const char *head_word(int head)
     return head == 1 ? "current" : head == 2 ? "conflict loser" : "superseded";
 }
 
-int cmd_show(cli *c, int argc, char **argv)
+static int show_exec(cli *c, cli_args *a)
 {
-    uint8_t id[QS_ID_LEN];
-    qs_store *st = NULL;
+    qs_store *st = a->st;
+    const uint8_t *id = a->id;
     qs_record r;
     qs_version_info *v = NULL;
     size_t nv = 0;
     qs_err err = {0};
-    bool history = false;
-    const char *ids = NULL;
+    bool history = cli_flag(a, "history");
+    const char *ids = a->argv[0];
     int rc;
     qs_record_init(&r);
-    if (cli_wants_help(argc, argv)) {
-        fputs(SHOW_HELP, stdout);
-        return CLI_OK;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--history") == 0)
-            history = true;
-        else if (!ids && argv[i][0] != '-')
-            ids = argv[i];
-        else
-            return cli_usage(c, "show", "unexpected \"%s\"", argv[i]);
-    }
-    if (!ids)
-        return cli_usage(c, "show", "give the record's id");
-    if ((rc = records_parse_id(c, "show", ids, id)))
-        return rc;
-    if ((rc = cli_open(c, &st)))
-        return rc;
     if ((rc = qs_store_get(st, id, &r, &err))) {
         rc = rc == QS_ENOTFOUND ? cli_fail(c, CLI_DATA, "there is no record %s in this store", ids)
                                 : cli_fail_err(c, &err);
@@ -443,9 +419,22 @@ int cmd_show(cli *c, int argc, char **argv)
 done:
     qs_version_info_free(v, nv);
     qs_record_free(&r);
-    qs_store_close(st);
     return rc;
 }
+
+const cli_cmd cli_cmd_show = {
+    .name = "show",
+    .options = "history",
+    .usage = "ID [--history]",
+    .summary = "one record, or every version of it",
+    .help = SHOW_HELP,
+    .args_hint = "give the record's id",
+    .min_args = 1,
+    .max_args = 1,
+    .first = CLI_FIRST_ID,
+    .store = CLI_STORE_READ,
+    .exec = show_exec,
+};
 
 /* ---- list ------------------------------------------------------------------- */
 
@@ -569,64 +558,44 @@ static int list_rejected(cli *c, qs_store *st)
     return n ? CLI_ATTN : CLI_OK;
 }
 
-int cmd_list(cli *c, int argc, char **argv)
+/* --limit N: a whole number, or false. */
+static bool parse_limit(const char *text, uint64_t *n)
 {
-    static const struct option opts[] = {{"limit", required_argument, NULL, 'l'},
-                                         {"rejected", no_argument, NULL, 'r'},
-                                         {"deleted", no_argument, NULL, 'x'},
-                                         {NULL, 0, NULL, 0}};
-    qs_store *st = NULL;
-    qs_filter *flt = NULL;
-    size_t nflt = 0;
-    uint64_t limit = 0;
-    bool rejected = false, deleted = false;
-    list_ctx lc = {0};
-    int rc, o;
-    if (cli_wants_help(argc, argv)) {
-        fputs(LIST_HELP, stdout);
-        return CLI_OK;
-    }
-    optind = 0;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        char *end;
-        switch (o) {
-        case 'l':
-            limit = strtoull(optarg, &end, 10);
-            if (*end || !*optarg || optarg[0] == '-')
-                return cli_usage(c, "list", "--limit needs a whole number, not \"%s\"", optarg);
-            break;
-        case 'r':
-            rejected = true;
-            break;
-        case 'x':
-            deleted = true;
-            break;
-        case ':':
-            return cli_usage(c, "list", "%s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage(c, "list", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (rejected) {
-        if (optind < argc)
-            return cli_usage(c, "list", "--rejected takes no kind or filters");
-        if ((rc = cli_open(c, &st)))
-            return rc;
-        rc = list_rejected(c, st);
-        qs_store_close(st);
-        return rc;
-    }
-    if (optind >= argc)
+    char *end;
+    *n = strtoull(text, &end, 10);
+    return !*end && *text && text[0] != '-';
+}
+
+static int list_check(cli *c, cli_args *a)
+{
+    const char *limit = cli_opt(a, "limit");
+    uint64_t n;
+    if (limit && !parse_limit(limit, &n))
+        return cli_usage(c, "list", "--limit needs a whole number, not \"%s\"", limit);
+    if (cli_flag(a, "rejected") && a->argc > 0)
+        return cli_usage(c, "list", "--rejected takes no kind or filters");
+    if (!cli_flag(a, "rejected") && a->argc == 0)
         return cli_usage(c, "list",
                          "say which kind of record to list, e.g. `qianshou list "
                          "station`");
-    const qs_kind *k = cli_kind(c, argv[optind], &rc);
-    if (!k)
-        return rc;
-    if ((rc = cli_open(c, &st)))
-        return rc;
-    for (int i = optind + 1; i < argc; i++) {
+    return 0;
+}
+
+static int list_exec(cli *c, cli_args *a)
+{
+    qs_store *st = a->st;
+    const qs_kind *k = a->kind;
+    qs_filter *flt = NULL;
+    size_t nflt = 0;
+    uint64_t limit = 0;
+    list_ctx lc = {0};
+    int rc;
+    if (cli_flag(a, "rejected"))
+        return list_rejected(c, st);
+    if (cli_opt(a, "limit"))
+        parse_limit(cli_opt(a, "limit"), &limit);
+    for (int i = 1; i < a->argc; i++) {
+        char **argv = a->argv;
         const qs_field *f;
         const char *val;
         qs_err err = {0};
@@ -674,7 +643,7 @@ int cmd_list(cli *c, int argc, char **argv)
                   .filters = flt,
                   .nfilters = nflt,
                   .limit = limit,
-                  .include_deleted = deleted};
+                  .include_deleted = cli_flag(a, "deleted")};
     qs_err err = {0};
     if ((rc = qs_store_list(st, &q, list_cb, &lc, &err))) {
         rc = cli_fail_err(c, &err);
@@ -696,6 +665,19 @@ done:
     for (size_t i = 0; i < nflt; i++)
         qs_value_free(&flt[i].value);
     free(flt);
-    qs_store_close(st);
     return rc;
 }
+
+const cli_cmd cli_cmd_list = {
+    .name = "list",
+    .options = "limit= rejected deleted",
+    .usage = "KIND [FIELD=VALUE...] [--limit N] [--deleted]\n--rejected",
+    .summary = "records of a kind; --rejected: those refused, with reasons",
+    .help = LIST_HELP,
+    .min_args = 0,
+    .max_args = CLI_ARGS_ANY,
+    .first = CLI_FIRST_KIND,
+    .store = CLI_STORE_READ,
+    .check = list_check,
+    .exec = list_exec,
+};

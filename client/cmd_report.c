@@ -125,80 +125,86 @@ static int open_out(cli *c, const char *path, FILE **fp)
     return 0;
 }
 
-static int report_annual(cli *c, int argc, char **argv)
+/* What `report annual` was asked for, checked before the store is opened. */
+typedef struct annual {
+    qs_report_params p;
+    const char *format, *out;
+    bool bom;
+    char *narrative; /* --narrative's text, or NULL */
+} annual;
+
+static void annual_free(void *ctx)
 {
-    qs_report_params p = {0};
-    const char *format = c->json ? "json" : "table", *out = NULL;
-    bool bom = false;
-    int rc = CLI_OK;
-    qs_store *st = NULL;
-    qs_report r;
-    rbook book = {0};
-    bool have_report = false;
-    FILE *fp = NULL;
-    const char *narrative_file = NULL;
-    char *narrative = NULL;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = true;
-        if (strcmp(a, "--year") == 0 && v) {
-            char *end;
-            long y = strtol(v, &end, 10);
-            if (*end || y < 2000 || y > 2099)
-                return cli_usage(c, "report", "--year wants a year like 2024, not \"%s\"", v);
-            p.year = (int)y;
-        } else if (strcmp(a, "--as-of") == 0 && v) {
-            if (qs_date_parse(v, &p.as_of))
-                return cli_usage(c, "report", "--as-of wants a date YYYY-MM-DD, not \"%s\"", v);
-        } else if (strcmp(a, "--county") == 0 && v) {
-            p.county = v;
-        } else if (strcmp(a, "--format") == 0 && v) {
-            format = v;
-        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && v) {
-            out = v;
-        } else if (strcmp(a, "--days-rule") == 0 && v) {
-            if (strcmp(v, "per-person") == 0 || strcmp(v, "per_person") == 0)
-                p.worker_days_rule = QS_DAYS_PER_PERSON;
-            else if (strcmp(v, "total") == 0)
-                p.worker_days_rule = QS_DAYS_TOTAL;
-            else
-                return cli_usage(c, "report", "--days-rule is per-person or total");
-        } else if (strcmp(a, "--stale") == 0 && v) {
-            if (parse_duration_s(v, &p.stale_limit_s))
-                return cli_usage(c, "report", "--stale wants a duration like 3d or 36h");
-        } else if (strcmp(a, "--narrative") == 0 && v) {
-            narrative_file = v;
-        } else if (strcmp(a, "--funds-sources") == 0 && v) {
-            if (parse_sources(v, &p.funds_sources))
-                return cli_usage(c, "report",
-                                 "--funds-sources wants sources like 省级财政,福彩公益金 "
-                                 "(`qianshou schema expense` lists them), not \"%s\"",
-                                 v);
-        } else if (strcmp(a, "--bom") == 0) {
-            bom = true;
-            takes = false;
-        } else {
-            return cli_usage(c, "report", "unexpected \"%s\"", a);
-        }
-        i += takes;
+    annual *an = ctx;
+    free(an->narrative);
+    free(an);
+}
+
+static int annual_check(cli *c, cli_args *a)
+{
+    annual *an = qs_xcalloc(1, sizeof *an);
+    qs_report_params *p = &an->p;
+    const char *v;
+    a->ctx = an;
+    a->ctx_free = annual_free;
+    an->format = c->json ? "json" : "table";
+    if ((v = cli_opt(a, "year"))) {
+        char *end;
+        long y = strtol(v, &end, 10);
+        if (*end || y < 2000 || y > 2099)
+            return cli_usage(c, "report", "--year wants a year like 2024, not \"%s\"", v);
+        p->year = (int)y;
     }
-    if (!p.year)
+    if ((v = cli_opt(a, "as-of")) && qs_date_parse(v, &p->as_of))
+        return cli_usage(c, "report", "--as-of wants a date YYYY-MM-DD, not \"%s\"", v);
+    p->county = cli_opt(a, "county");
+    if ((v = cli_opt(a, "format")))
+        an->format = v;
+    an->out = cli_opt(a, "output");
+    if ((v = cli_opt(a, "days-rule"))) {
+        if (strcmp(v, "per-person") == 0 || strcmp(v, "per_person") == 0)
+            p->worker_days_rule = QS_DAYS_PER_PERSON;
+        else if (strcmp(v, "total") == 0)
+            p->worker_days_rule = QS_DAYS_TOTAL;
+        else
+            return cli_usage(c, "report", "--days-rule is per-person or total");
+    }
+    if ((v = cli_opt(a, "stale")) && parse_duration_s(v, &p->stale_limit_s))
+        return cli_usage(c, "report", "--stale wants a duration like 3d or 36h");
+    if ((v = cli_opt(a, "funds-sources")) && parse_sources(v, &p->funds_sources))
+        return cli_usage(c, "report",
+                         "--funds-sources wants sources like 省级财政,福彩公益金 "
+                         "(`qianshou schema expense` lists them), not \"%s\"",
+                         v);
+    an->bom = cli_flag(a, "bom");
+    if (!p->year)
         return cli_usage(c, "report", "--year is required");
     bool known = false;
     static const char *const formats[] = {"table", "csv", "json", "xlsx", "html"};
     for (size_t i = 0; i < 5; i++)
-        known |= strcmp(format, formats[i]) == 0;
+        known |= strcmp(an->format, formats[i]) == 0;
     if (!known)
         return cli_usage(c, "report", "--format is table, csv, json, xlsx or html");
-    if (strcmp(format, "xlsx") == 0 && (!out || strcmp(out, "-") == 0))
+    if (strcmp(an->format, "xlsx") == 0 && (!an->out || strcmp(an->out, "-") == 0))
         return cli_usage(c, "report", "--format xlsx needs -o FILE.xlsx");
-    if (narrative_file && (rc = read_narrative(c, narrative_file, &narrative)))
-        return rc;
-    p.narrative = narrative;
-    if ((rc = cli_open(c, &st))) {
-        free(narrative);
-        return rc;
-    }
+    if ((v = cli_opt(a, "narrative")))
+        return read_narrative(c, v, &an->narrative);
+    return 0;
+}
+
+static int annual_exec(cli *c, cli_args *a)
+{
+    annual *an = a->ctx;
+    qs_report_params p = an->p;
+    const char *format = an->format, *out = an->out;
+    bool bom = an->bom;
+    int rc = CLI_OK;
+    qs_store *st = a->st;
+    qs_report r;
+    rbook book = {0};
+    bool have_report = false;
+    FILE *fp = NULL;
+    p.narrative = an->narrative;
     qs_err e = {0};
     if (qs_store_report_annual(st, &p, &r, &e)) {
         rc = cli_fail_err(c, &e);
@@ -240,25 +246,24 @@ static int report_annual(cli *c, int argc, char **argv)
         rc = CLI_ATTN;
     }
 done:
-    free(narrative);
     if (have_report)
         qs_report_free(&r);
     rbook_free(&book);
-    if (st)
-        qs_store_close(st);
     return rc;
 }
 
-int cmd_report(cli *c, int argc, char **argv)
-{
-    if (cli_wants_help(argc, argv)) {
-        fputs(REPORT_HELP, stdout);
-        return CLI_OK;
-    }
-    if (argc < 2 || strcmp(argv[1], "annual") != 0)
-        return cli_usage(c, "report", "the only report is `report annual --year YEAR`");
-    return report_annual(c, argc, argv);
-}
+const cli_cmd cli_cmd_report_annual = {
+    .name = "report annual",
+    .options = "year= as-of= county= format= o|output= bom narrative= days-rule= funds-sources= "
+               "stale=",
+    .usage = "--year Y [--as-of D] [--county C] [--format table|csv|json|xlsx|html] [-o F]",
+    .summary = "the plan's annual compliance report (client/REPORTS.md)",
+    .help = REPORT_HELP,
+    .max_args = 0,
+    .store = CLI_STORE_READ,
+    .check = annual_check,
+    .exec = annual_exec,
+};
 
 /* ---- the fleet: nodes and metrics ------------------------------------ */
 
@@ -445,51 +450,31 @@ static char *cert_expiry(int64_t not_after_ms, int64_t now_ms)
     return qs_xasprintf("%s%s (%" PRId64 " d)", left < 30 ? "RENEW " : "", day, left);
 }
 
-/* The common start of `nodes` and `metrics`: --help, --stale DURATION, open the
- * store and load the fleet. *st stays NULL when only the help was printed. */
-static int fleet_start(cli *c, int argc, char **argv, const char *cmd, const char *help,
-                       qs_store **st, fleet *f)
+/* The common start of `nodes` and `metrics`: the store's role (nodes is the
+ * aggregator's) and the fleet, with --stale DURATION. */
+static int fleet_start(cli *c, cli_args *a, const char *cmd, fleet *f)
 {
-    const char *stale = NULL;
-    *st = NULL;
-    if (cli_wants_help(argc, argv)) {
-        fputs(help, stdout);
-        return CLI_OK;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--stale") == 0 && i + 1 < argc)
-            stale = argv[++i];
-        else
-            return cli_usage(c, cmd, "unexpected \"%s\"", argv[i]);
-    }
-    int rc = cli_open(c, st);
-    if (rc)
-        return rc;
     qs_store_info info;
     qs_err e = {0};
+    int rc;
     /* nodes only: metrics keeps writing its file wherever it is run */
-    if ((rc = qs_store_ident(*st, &info, &e)) == 0 && info.role == QS_ROLE_COUNTY &&
+    if ((rc = qs_store_ident(a->st, &info, &e)) == 0 && info.role == QS_ROLE_COUNTY &&
         strcmp(cmd, "nodes") == 0)
-        rc = cli_fail(c, CLI_USAGE,
-                      "`%s` is for the aggregator: it lists the counties that "
-                      "sync to it; this store (%s) is a county's — `qianshou status` shows this "
-                      "node's link and last sync",
-                      cmd, info.node);
-    else if (rc)
-        rc = cli_fail_err(c, &e);
-    if (rc || (rc = fleet_load(c, *st, stale, f))) {
-        qs_store_close(*st);
-        *st = NULL;
-    }
-    return rc;
+        return cli_fail(c, CLI_USAGE,
+                        "`%s` is for the aggregator: it lists the counties that "
+                        "sync to it; this store (%s) is a county's — `qianshou status` shows "
+                        "this node's link and last sync",
+                        cmd, info.node);
+    if (rc)
+        return cli_fail_err(c, &e);
+    return fleet_load(c, a->st, cli_opt(a, "stale"), f);
 }
 
-int cmd_nodes(cli *c, int argc, char **argv)
+static int nodes_exec(cli *c, cli_args *args)
 {
-    qs_store *st;
     fleet f;
-    int rc = fleet_start(c, argc, argv, "nodes", NODES_HELP, &st, &f);
-    if (rc || !st)
+    int rc = fleet_start(c, args, "nodes", &f);
+    if (rc)
         return rc;
     size_t nstale = 0;
     for (size_t i = 0; i < f.n; i++)
@@ -550,9 +535,19 @@ int cmd_nodes(cli *c, int argc, char **argv)
     }
     rc = nstale ? CLI_ATTN : CLI_OK;
     free(f.rows);
-    qs_store_close(st);
     return rc;
 }
+
+const cli_cmd cli_cmd_nodes = {
+    .name = "nodes",
+    .options = "stale=",
+    .usage = "[--stale DURATION]",
+    .summary = "the counties' sync state (exit 4: stale)",
+    .help = NODES_HELP,
+    .max_args = 0,
+    .store = CLI_STORE_READ,
+    .exec = nodes_exec,
+};
 
 static const char METRICS_HELP[] =
     "usage: qianshou metrics [--stale DURATION]\n"
@@ -564,12 +559,11 @@ static void metric_head(const char *name, const char *help)
     printf("# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 }
 
-int cmd_metrics(cli *c, int argc, char **argv)
+static int metrics_exec(cli *c, cli_args *a)
 {
-    qs_store *st;
     fleet f;
-    int rc = fleet_start(c, argc, argv, "metrics", METRICS_HELP, &st, &f);
-    if (rc || !st)
+    int rc = fleet_start(c, a, "metrics", &f);
+    if (rc)
         return rc;
     static const struct {
         const char *name, *help;
@@ -626,6 +620,16 @@ int cmd_metrics(cli *c, int argc, char **argv)
     printf("qianshou_stale_limit_seconds %" PRId64 "\n", f.limit_s);
     rc = fflush(stdout) ? CLI_ENV : CLI_OK;
     free(f.rows);
-    qs_store_close(st);
     return rc;
 }
+
+const cli_cmd cli_cmd_metrics = {
+    .name = "metrics",
+    .options = "stale=",
+    .usage = "[--stale DURATION]",
+    .summary = "the `nodes` figures for Prometheus",
+    .help = METRICS_HELP,
+    .max_args = 0,
+    .store = CLI_STORE_READ,
+    .exec = metrics_exec,
+};

@@ -100,48 +100,29 @@ static int list_users(cli *c, qs_store *st)
     return CLI_OK;
 }
 
-int cmd_user(cli *c, int argc, char **argv)
+static int user_exec(cli *c, cli_args *a)
 {
-    qs_store *st = NULL;
+    qs_store *st = a->st;
     qs_err e = {0};
     char pw[QS_PW_MAX_LEN + 2];
-    int rc;
-    if (cli_wants_help(argc, argv) || argc < 2) {
-        fputs(HELP, argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    const char *sub = argv[1];
-    const char *name = argc > 2 ? argv[2] : NULL;
+    int rc = CLI_OK;
+    const char *sub = a->argv[0];
+    const char *name = a->argc > 1 ? a->argv[1] : NULL;
+    const char *role_opt = cli_opt(a, "role");
     bool is_list = strcmp(sub, "list") == 0;
-    if (!is_list && !name)
-        return cli_usage(c, "user", "`user %s` needs a user name", sub);
-    if ((rc = cli_open(c, &st)))
-        return rc;
-    if (qs_users_init(st, &e) != 0) {
-        rc = cli_fail_err(c, &e);
-        goto done;
-    }
+    if (is_list ? a->argc != 1 : !name)
+        return cli_usage(c, "user", "`user %s` %s", sub,
+                         is_list ? "takes no user name" : "needs a user name");
+    if (qs_users_init(st, &e) != 0)
+        return cli_fail_err(c, &e);
     if (is_list) {
         rc = list_users(c, st);
     } else if (strcmp(sub, "add") == 0) {
-        qs_user_role role = 0;
-        for (int i = 3; i < argc; i++)
-            if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
-                role = qs_user_role_parse(argv[++i]);
-            else if (strncmp(argv[i], "--role=", 7) == 0)
-                role = qs_user_role_parse(argv[i] + 7);
-            else {
-                rc = cli_usage(c, "user", "unknown argument %s", argv[i]);
-                goto done;
-            }
-        if (!role) {
-            rc = cli_usage(c, "user", "`user add` needs --role clerk, viewer or admin");
-            goto done;
-        }
-        if (qs_user_name_check(name, &e) != 0) {
-            rc = cli_fail(c, CLI_DATA, "%s", e.msg);
-            goto done;
-        }
+        qs_user_role role = role_opt ? qs_user_role_parse(role_opt) : 0;
+        if (!role)
+            return cli_usage(c, "user", "`user add` needs --role clerk, viewer or admin");
+        if (qs_user_name_check(name, &e) != 0)
+            return cli_fail(c, CLI_DATA, "%s", e.msg);
         if ((rc = new_password(c, name, pw, sizeof pw)))
             goto done;
         if (qs_user_add(st, name, role, pw, &e) != 0) {
@@ -152,10 +133,8 @@ int cmd_user(cli *c, int argc, char **argv)
         printf("added %s (%s)\n", name, qs_user_role_name(role));
     } else if (strcmp(sub, "passwd") == 0) {
         qs_user u;
-        if (qs_user_get(st, name, &u, &e) != 0) {
-            rc = cli_fail_err(c, &e);
-            goto done;
-        }
+        if (qs_user_get(st, name, &u, &e) != 0)
+            return cli_fail_err(c, &e);
         if ((rc = new_password(c, name, pw, sizeof pw)))
             goto done;
         if (qs_user_passwd(st, name, pw, &e) != 0) {
@@ -166,30 +145,38 @@ int cmd_user(cli *c, int argc, char **argv)
         printf("new password set for %s\n", name);
     } else if (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) {
         bool off = strcmp(sub, "disable") == 0;
-        if (qs_user_set_disabled(st, name, off, &e) != 0) {
-            rc = cli_fail_err(c, &e);
-            goto done;
-        }
+        if (qs_user_set_disabled(st, name, off, &e) != 0)
+            return cli_fail_err(c, &e);
         qs_audit_add(st, qs_clock_wall_ms(), name, sub, NULL, "from the command line", NULL);
         printf("%s %s\n", name, off ? "disabled: it can no longer sign in" : "enabled");
     } else if (strcmp(sub, "role") == 0) {
-        qs_user_role role = argc > 3 ? qs_user_role_parse(argv[3]) : 0;
-        if (!role) {
-            rc = cli_usage(c, "user", "`user role NAME` needs clerk, viewer or admin");
-            goto done;
-        }
-        if (qs_user_set_role(st, name, role, &e) != 0) {
-            rc = cli_fail_err(c, &e);
-            goto done;
-        }
+        qs_user_role role = a->argc > 2 ? qs_user_role_parse(a->argv[2]) : 0;
+        if (!role)
+            return cli_usage(c, "user", "`user role NAME` needs clerk, viewer or admin");
+        if (qs_user_set_role(st, name, role, &e) != 0)
+            return cli_fail_err(c, &e);
         qs_audit_add(st, qs_clock_wall_ms(), name, "role", NULL, qs_user_role_name(role), NULL);
         printf("%s is now %s\n", name, qs_user_role_name(role));
     } else {
-        rc = cli_usage(c, "user",
-                       "unknown subcommand %s (add, passwd, disable, enable, role, list)", sub);
+        return cli_usage(c, "user",
+                         "unknown subcommand %s (add, passwd, disable, enable, role, list)", sub);
     }
+    return rc;
 done:
     explicit_bzero(pw, sizeof pw);
-    qs_store_close(st);
     return rc;
 }
+
+const cli_cmd cli_cmd_user = {
+    .name = "user",
+    .options = "role=",
+    .usage = "add NAME --role clerk|viewer|admin\npasswd NAME\ndisable NAME | enable NAME\n"
+             "role NAME clerk|viewer|admin\nlist",
+    .summary = "accounts of the browser interface (qianshou-web), never synced",
+    .help = HELP,
+    .args_hint = "give a subcommand (add, passwd, disable, enable, role, list) and a user name",
+    .min_args = 1,
+    .max_args = 3,
+    .store = CLI_STORE_READ, /* users, not records: nothing stamped by the clock */
+    .exec = user_exec,
+};

@@ -10,7 +10,6 @@
 
 #include "client/cli.h"
 #include "client/out.h"
-#include "proto/clock.h"
 #include "proto/date.h"
 #include "proto/uuid.h"
 #include "proto/xmalloc.h"
@@ -37,58 +36,6 @@ static int field_err(qs_err *err, const qs_field *f, const char *fmt, ...)
 
 /* ---- looking records up by what a clerk knows ---------------------------- */
 
-typedef struct found {
-    uint8_t id[QS_ID_LEN];
-    long n;
-    int year;                  /* pairing: the current year, for "active" */
-    const qs_field *from, *to; /* pairing: start_year, end_year */
-} found;
-
-static bool int_field(const qs_record *r, const qs_field *f, int64_t *out)
-{
-    qs_limits lim = qs_limits_default();
-    qs_body b;
-    bool ok = false;
-    if (qs_body_decode(r->body, r->body_len, &lim, &b, NULL) != 0)
-        return false;
-    const qs_value *v = qs_body_get(&b, f->id);
-    if (v && v->t == QS_V_INT) {
-        *out = v->u.i;
-        ok = true;
-    }
-    qs_body_free(&b);
-    return ok;
-}
-
-static int found_cb(void *ctx, const qs_record *r)
-{
-    found *fd = ctx;
-    if (fd->from && fd->to) {
-        int64_t a, b;
-        if (!int_field(r, fd->from, &a) || !int_field(r, fd->to, &b) || a > fd->year ||
-            b < fd->year)
-            return 0;
-    }
-    if (fd->n == 0)
-        memcpy(fd->id, r->id, QS_ID_LEN);
-    fd->n++;
-    return 0;
-}
-
-/* Records of kind whose field `by` equals text. */
-static int find_by(qs_store *st, const qs_kind *k, const char *by, const char *text, found *fd,
-                   qs_err *err)
-{
-    const qs_field *f = qs_kind_field_by_name(k, by);
-    if (!f)
-        return qs_err_set(err, QS_ENOTFOUND, "the schema has no %s.%s", k->name, by);
-    qs_filter flt = {.field = f->id, .value = qs_v_str(text)};
-    qs_query q = {.kind = k->id, .filters = &flt, .nfilters = 1};
-    int rc = qs_store_list(st, &q, found_cb, fd, err);
-    qs_value_free(&flt.value);
-    return rc;
-}
-
 /* Whether this store is the province's (reference data is entered here, not
  * pulled from above). */
 static bool at_province(qs_store *st)
@@ -97,13 +44,87 @@ static bool at_province(qs_store *st)
     return qs_store_ident(st, &info, NULL) == 0 && info.role == QS_ROLE_AGGREGATOR;
 }
 
+/* "a 9-digit township code": what a code of this level looks like. */
+static const char *code_words(qs_level level)
+{
+    return level == QS_LEVEL_TOWNSHIP ? "9-digit township code"
+           : level == QS_LEVEL_COUNTY ? "6-digit county code"
+                                      : "division code";
+}
+
+/* The sentence for a key (text) that names no record of rk (n == 0), or
+ * several (n > 1): what to do, in the words of the kind. */
+static int key_error(qs_store *st, const qs_field *f, const qs_kind *rk, const char *text,
+                     uint64_t n, qs_err *err)
+{
+    switch (rk->id) {
+    case QS_K_STATION:
+        if (n == 0)
+            return field_err(err, f,
+                             "station %s does not exist — add it with `qianshou add station "
+                             "township=%s name=…`",
+                             text, text);
+        return field_err(err, f,
+                         "several stations have township code %s — give the station's id "
+                         "(see `qianshou list station township=%s`)",
+                         text, text);
+    case QS_K_PERSON:
+        if (n == 0)
+            return field_err(err, f,
+                             "there is no person named %s — add them with `qianshou add person "
+                             "name=%s agency=… role=…`, or check the spelling with `qianshou "
+                             "list person`",
+                             text, text);
+        return field_err(err, f,
+                         "%ld people are named %s — give the person's id (see "
+                         "`qianshou list person name=%s`)",
+                         (long)n, text, text);
+    case QS_K_AGENCY:
+        if (n == 0 && at_province(st))
+            return field_err(err, f,
+                             "there is no agency named %s — add it with `qianshou add agency "
+                             "name=%s role=…`, or import the agency sheet first (`qianshou "
+                             "import agency agency.csv`); see `qianshou list agency`",
+                             text, text);
+        if (n == 0)
+            return field_err(err, f,
+                             "there is no agency named %s in this store — agencies come from "
+                             "the province with a sync; see `qianshou list agency`",
+                             text);
+        return field_err(err, f,
+                         "several agencies are named %s — give the agency's id (see "
+                         "`qianshou list agency name=%s`)",
+                         text, text);
+    case QS_K_PAIRING:
+        if (n == 0)
+            return field_err(err, f,
+                             "county %s has no active pairing in this store — %s; see `qianshou "
+                             "list pairing county=%s`",
+                             text,
+                             at_province(st) ? "add it with `qianshou add pairing …` or import "
+                                               "the pairing sheet"
+                                             : "pairings come from the province with a sync",
+                             text);
+        return field_err(err, f,
+                         "county %s has several active pairings — give the pairing's id "
+                         "(see `qianshou list pairing county=%s`)",
+                         text, text);
+    default: {
+        const qs_field *kf = qs_kind_key(rk);
+        if (n == 0)
+            return field_err(err, f, "there is no %s with %s %s", rk->name, kf->name, text);
+        return field_err(err, f, "several %s records have %s %s — give the record's id", rk->name,
+                         kf->name, text);
+    }
+    }
+}
+
 /* *held: the record is in this store (false for an id kept without one). */
 static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t id[QS_ID_LEN],
                       bool *held, qs_err *err)
 {
     *held = false;
     const qs_kind *rk = qs_schema_kind(f->ref_kind);
-    found fd = {.n = 0};
     int rc;
     if (!rk)
         return field_err(err, f, "refers to a kind this program does not know");
@@ -134,119 +155,29 @@ static int lookup_ref(qs_store *st, const qs_field *f, const char *text, uint8_t
         *held = true;
         return 0;
     }
-    switch (rk->id) {
-    case QS_K_STATION:
-        if (!qs_code_valid(text) || qs_code_level(text) != QS_LEVEL_TOWNSHIP)
-            return field_err(err, f, "\"%s\" is neither a station id nor a 9-digit township code",
-                             text);
-        if ((rc = find_by(st, rk, "township", text, &fd, err)))
-            return rc;
-        if (fd.n == 0)
-            return field_err(err, f,
-                             "station %s does not exist — add it with `qianshou add station "
-                             "township=%s name=…`",
-                             text, text);
-        if (fd.n > 1)
-            return field_err(err, f,
-                             "several stations have township code %s — give the station's id "
-                             "(see `qianshou list station township=%s`)",
-                             text, text);
-        break;
-    case QS_K_PERSON:
-        if ((rc = find_by(st, rk, "name", text, &fd, err)))
-            return rc;
-        if (fd.n == 0)
-            return field_err(err, f,
-                             "there is no person named %s — add them with `qianshou add person "
-                             "name=%s agency=… role=…`, or check the spelling with `qianshou "
-                             "list person`",
-                             text, text);
-        if (fd.n > 1)
-            return field_err(err, f,
-                             "%ld people are named %s — give the person's id (see "
-                             "`qianshou list person name=%s`)",
-                             fd.n, text, text);
-        break;
-    case QS_K_AGENCY:
-        if ((rc = find_by(st, rk, "name", text, &fd, err)))
-            return rc;
-        if (fd.n == 0 && at_province(st))
-            return field_err(err, f,
-                             "there is no agency named %s — add it with `qianshou add agency "
-                             "name=%s role=…`, or import the agency sheet first (`qianshou "
-                             "import agency agency.csv`); see `qianshou list agency`",
-                             text, text);
-        if (fd.n == 0)
-            return field_err(err, f,
-                             "there is no agency named %s in this store — agencies come from "
-                             "the province with a sync; see `qianshou list agency`",
-                             text);
-        if (fd.n > 1)
-            return field_err(err, f,
-                             "several agencies are named %s — give the agency's id (see "
-                             "`qianshou list agency name=%s`)",
-                             text, text);
-        break;
-    case QS_K_PAIRING:
-        if (!qs_code_valid(text) || qs_code_level(text) != QS_LEVEL_COUNTY)
-            return field_err(err, f, "\"%s\" is neither a pairing id nor a 6-digit county code",
-                             text);
-        /* the county's one pairing, whatever its years (a late entry for a
-         * pairing that has ended); of several, the one active this year */
-        if ((rc = find_by(st, rk, "county", text, &fd, err)))
-            return rc;
-        if (fd.n > 1) {
-            fd = (found){.n = 0};
-            fd.year = qs_date_from_time((time_t)(qs_clock_wall_ms() / 1000)) / 10000;
-            fd.from = qs_kind_field_by_name(rk, "start_year");
-            fd.to = qs_kind_field_by_name(rk, "end_year");
-            if ((rc = find_by(st, rk, "county", text, &fd, err)))
-                return rc;
-        }
-        if (fd.n == 0)
-            return field_err(err, f,
-                             "county %s has no active pairing in this store — %s; see `qianshou "
-                             "list pairing county=%s`",
-                             text,
-                             at_province(st) ? "add it with `qianshou add pairing …` or import "
-                                               "the pairing sheet"
-                                             : "pairings come from the province with a sync",
-                             text);
-        if (fd.n > 1)
-            return field_err(err, f,
-                             "county %s has several active pairings — give the pairing's id "
-                             "(see `qianshou list pairing county=%s`)",
-                             text, text);
-        break;
-    default:
+    /* else by the field people name a record of that kind by (the schema's
+     * key): the store finds it */
+    const qs_field *kf = qs_kind_key(rk);
+    if (!kf)
         return field_err(err, f,
                          "\"%s\" is not a record id (a UUID such as "
                          "01890a5d-ac96-774b-bcce-b302099a8057)",
                          text);
-    }
-    memcpy(id, fd.id, QS_ID_LEN);
+    if (kf->type == QS_F_CODE &&
+        (!qs_code_valid(text) || qs_code_level(text) < (int)kf->min_level ||
+         qs_code_level(text) > (int)kf->max_level))
+        return field_err(err, f, "\"%s\" is neither a %s id nor a %s", text, rk->name,
+                         code_words(kf->min_level));
+    uint64_t n = 0;
+    if ((rc = qs_store_find_key(st, rk->id, text, 0, id, &n, err)))
+        return rc;
+    if (n != 1)
+        return key_error(st, f, rk, text, n, err);
     *held = true;
     return 0;
 }
 
 /* ---- references as text ------------------------------------------------------ */
-
-/* The field a clerk names a record of kind by, or NULL. */
-static const char *key_field(uint32_t kind)
-{
-    switch (kind) {
-    case QS_K_STATION:
-        return "township";
-    case QS_K_PERSON:
-        return "name";
-    case QS_K_AGENCY:
-        return "name";
-    case QS_K_PAIRING:
-        return "county";
-    default:
-        return NULL;
-    }
-}
 
 #define KEY_CACHE 1024
 #define KEY_TEXT 96
@@ -264,8 +195,7 @@ static void key_of(qs_store *st, const qs_field *f, const uint8_t id[QS_ID_LEN],
 {
     out[0] = '\0';
     const qs_kind *rk = qs_schema_kind(f->ref_kind);
-    const char *kf = key_field(f->ref_kind);
-    const qs_field *kfield = rk && kf ? qs_kind_field_by_name(rk, kf) : NULL;
+    const qs_field *kfield = qs_kind_key(rk);
     if (!kfield)
         return;
     qs_record r;
@@ -568,48 +498,29 @@ int fields_assignment(const qs_kind *k, const char *arg, const qs_field **f, con
 
 int fields_finish(qs_store *st, const qs_kind *k, qs_body *b, qs_err *err)
 {
-    if (k->id != QS_K_BENEFICIARY)
-        return 0;
-    const qs_field *idf = qs_kind_field_by_name(k, "id_number");
-    const qs_field *pf = qs_kind_field_by_name(k, "pseudonym");
-    if (!idf || !pf)
-        return 0;
-    const qs_value *v = qs_body_get(b, idf->id);
-    if (!v || v->t != QS_V_STR)
-        return 0;
-    uint8_t ps[16];
-    qs_err e2 = {0};
-    int rc = qs_store_pseudonym(st, v->u.s.p, ps, &e2);
-    if (rc)
-        return field_err(err, idf, "%s", e2.msg);
-    qs_value arr = qs_v_array(1);
-    arr.u.a.v[0] = qs_v_bin(ps, sizeof ps);
-    qs_body_set(b, pf->id, arr);
-    return 0;
+    return qs_store_derive(st, k->id, b, err);
 }
 
 int fields_warn_duplicate(qs_store *st, const qs_kind *k, const qs_body *b, const char *prefix,
                           qs_err *err)
 {
-    if (k->id != QS_K_WORKDAY)
-        return 0;
-    const qs_field *pf = qs_kind_field_by_name(k, "person");
-    const qs_field *df = qs_kind_field_by_name(k, "date");
-    const qs_value *pv = pf ? qs_body_get(b, pf->id) : NULL;
-    const qs_value *dv = df ? qs_body_get(b, df->id) : NULL;
-    if (!pv || !dv || pv->t != QS_V_BIN || dv->t != QS_V_INT)
-        return 0;
-    qs_filter flt[2] = {{.field = pf->id, .value = *pv}, {.field = df->id, .value = *dv}};
     uint64_t n = 0;
-    int rc = qs_store_count_eq(st, k->id, flt, 2, &n, err);
+    int rc = qs_store_count_duplicates(st, k->id, b, &n, err);
     if (rc || n == 0)
         return rc;
-    char date[16], who[QS_UUID_STR];
-    qs_uuid_format((const uint8_t *)pv->u.s.p, who);
-    cli_warn("%sperson %s already has %llu work day%s on %s; this one is kept too (reports "
-             "count distinct days)",
-             prefix, who, (unsigned long long)n, n == 1 ? "" : "s",
-             qs_date_format((int32_t)dv->u.i, date));
+    if (k->id == QS_K_WORKDAY) { /* the key: person and date */
+        const qs_value *pv = qs_body_get(b, k->dup[0]), *dv = qs_body_get(b, k->dup[1]);
+        char date[16], who[QS_UUID_STR] = "?";
+        if (pv->t == QS_V_BIN && pv->u.s.n == QS_ID_LEN)
+            qs_uuid_format((const uint8_t *)pv->u.s.p, who);
+        cli_warn("%sperson %s already has %llu work day%s on %s; this one is kept too (reports "
+                 "count distinct days)",
+                 prefix, who, (unsigned long long)n, n == 1 ? "" : "s",
+                 dv->t == QS_V_INT ? qs_date_format((int32_t)dv->u.i, date) : "?");
+        return 0;
+    }
+    cli_warn("%s%llu %s record%s already stored with the same key values; this one is kept too",
+             prefix, (unsigned long long)n, k->name, n == 1 ? " is" : "s are");
     return 0;
 }
 

@@ -2,11 +2,13 @@
  * fields.h — turning what a clerk types (FIELD=VALUE on the command line, a
  * CSV cell) into body values, with the helpful forms of DESIGN.md:
  *
- *   REF station=     a UUID, or the township code of an existing station
- *   REF person=      a UUID, or the name of exactly one person
- *   REF agency=      a UUID, or the name of exactly one agency
- *   REF pairing=     a UUID, or the county code of a county with one pairing, or
- *                    with exactly one active this year
+ *   REF              a UUID, or the value of the field people name the kind by
+ *                    (the schema's qs_kind.key, found with qs_store_find_key):
+ *     station=       the township code of an existing station
+ *     person=        the name of exactly one person
+ *     agency=        the name of exactly one agency
+ *     pairing=       the county code of a county with one pairing, or with
+ *                    exactly one active this year
  *   REFLIST          a list of the above, separated by , ， 、 or ;
  *   DIGESTS          pseudonyms (32 hex) or ID numbers, which become pseudonyms
  *                    with qs_store_pseudonym (an ID number is never stored)
@@ -34,12 +36,15 @@ int fields_set(qs_store *st, const qs_field *f, const char *text, qs_body *b, qs
 int fields_assignment(const qs_kind *k, const char *arg, const qs_field **f, const char **value,
                       qs_err *err);
 
-/* Derived fields before a body is stored: a beneficiary's pseudonym from its
- * ID number. */
+/* The fields the store derives (a beneficiary's pseudonym from its ID
+ * number) set in b as the store will set them, so that what is validated and
+ * shown is what is stored: qs_store_derive. The store derives them again
+ * itself on every write; this is not what makes them right. */
 int fields_finish(qs_store *st, const qs_kind *k, qs_body *b, qs_err *err);
 
-/* Warn on stderr (prefix, e.g. "FILE:LINE: ") when a work day in b duplicates
- * a stored one (same person and date). Returns 0 or a store error. */
+/* Warn on stderr (prefix, e.g. "FILE:LINE: ") when b duplicates stored
+ * records by its kind's duplicate key (the schema's qs_kind.dup: a work day's
+ * person and date; qs_store_count_duplicates). Returns 0 or a store error. */
 int fields_warn_duplicate(qs_store *st, const qs_kind *k, const qs_body *b, const char *prefix,
                           qs_err *err);
 

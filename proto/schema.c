@@ -116,7 +116,6 @@ static const qs_enum_val direction_v[] = {
     {2, "spent", "支出"},
 };
 static const qs_enum direction = {"expense_direction", direction_v, N(direction_v)};
-enum { DIR_RECEIVED = 1, DIR_SPENT = 2 };
 
 static const qs_enum_val expense_category_v[] = {
     {1, "activities", "活动经费"},
@@ -317,8 +316,9 @@ static const qs_field beneficiary_fields[] = {
     {F(1, "name", "姓名", QS_F_TEXT, REQ | LOCAL), RANGE(1, T_NAME)},
     {F(2, "id_number", "身份证号", QS_F_TEXT, LOCAL), RANGE(T_USCC, T_USCC)},
     /* HMAC of the ID number under the county secret: one 16-byte digest, held
-     * as a DIGESTS list of at most one so it shares service.pseudonyms' form. */
-    {F(3, "pseudonym", "服务对象标识", QS_F_DIGESTS, 0), RANGE(0, 1)},
+     * as a DIGESTS list of at most one so it shares service.pseudonyms' form;
+     * the store sets it from id_number (pseudonym_of), no writer types it. */
+    {F(3, "pseudonym", "服务对象标识", QS_F_DIGESTS, 0), RANGE(0, 1), .pseudonym_of = 2},
     {F(4, "gender", "性别", QS_F_ENUM, 0), .en = &gender},
     {F(5, "birth", "出生日期", QS_F_DATE, 0), RANGE(DATE_MIN, DATE_MAX)},
     {F(6, "categories", "类别", QS_F_ENUMSET, 0), RANGE(0, N(category_v)), .en = &category},
@@ -342,23 +342,32 @@ static void beneficiary_check(const qs_kind *k, const qs_body *b, qs_verrs *e);
 #define PROV QS_LEVEL_PROVINCE, QS_LEVEL_PROVINCE
 #define CNTY QS_LEVEL_COUNTY, QS_LEVEL_TOWNSHIP
 
+/* .key: the field people name a record by (BY_ID: none); .key_from/.key_to:
+ * the years that pick one of several; .dup: a duplicate key (schema.h,
+ * qs_kind). */
+#define BY_ID .key = 0
 static const qs_kind kinds[] = {
-    {QS_K_COUNTY, "county", "县", PROV, false, county_fields, N(county_fields), county_check},
-    {QS_K_AGENCY, "agency", "机构", PROV, false, agency_fields, N(agency_fields), agency_check},
+    {QS_K_COUNTY, "county", "县", PROV, false, county_fields, N(county_fields), county_check,
+     .key = 1 /* code */},
+    {QS_K_AGENCY, "agency", "机构", PROV, false, agency_fields, N(agency_fields), agency_check,
+     .key = 1 /* name */},
     {QS_K_PAIRING, "pairing", "结对", PROV, false, pairing_fields, N(pairing_fields),
-     pairing_check},
-    {QS_K_STATION, "station", "社工站", CNTY, false, station_fields, N(station_fields), NULL},
-    {QS_K_PERSON, "person", "社工", CNTY, false, person_fields, N(person_fields), NULL},
-    {QS_K_WORKDAY, "workday", "工作日", CNTY, false, workday_fields, N(workday_fields), NULL},
+     pairing_check, .key = 3 /* county */, .key_from = 5, .key_to = 6 /* start/end_year */},
+    {QS_K_STATION, "station", "社工站", CNTY, false, station_fields, N(station_fields), NULL,
+     .key = 1 /* township */},
+    {QS_K_PERSON, "person", "社工", CNTY, false, person_fields, N(person_fields), NULL,
+     .key = 2 /* name */},
+    {QS_K_WORKDAY, "workday", "工作日", CNTY, false, workday_fields, N(workday_fields), NULL,
+     .dup = {1, 3} /* person, date: reports count distinct days */},
     {QS_K_SERVICE, "service", "服务记录", CNTY, false, service_fields, N(service_fields),
-     service_check},
+     service_check, BY_ID},
     {QS_K_TRAINING, "training", "培训督导", CNTY, false, training_fields, N(training_fields),
-     training_check},
+     training_check, BY_ID},
     {QS_K_EXPENSE, "expense", "经费", CNTY, false, expense_fields, N(expense_fields),
-     expense_check},
-    {QS_K_OUTPUT, "output", "成果", CNTY, false, output_fields, N(output_fields), output_check},
+     expense_check, BY_ID},
+    {QS_K_OUTPUT, "output", "成果", CNTY, false, output_fields, N(output_fields), output_check, BY_ID},
     {QS_K_BENEFICIARY, "beneficiary", "服务对象", CNTY, true, beneficiary_fields,
-     N(beneficiary_fields), beneficiary_check},
+     N(beneficiary_fields), beneficiary_check, BY_ID},
 };
 /* clang-format on */
 
@@ -417,6 +426,20 @@ const qs_field *qs_kind_field_by_name(const qs_kind *k, const char *name_or_labe
             strcmp(k->fields[i].label, name_or_label) == 0)
             return &k->fields[i];
     return NULL;
+}
+
+const qs_enum *qs_schema_enum(const char *name)
+{
+    for (uint32_t i = 0; name && i < N(kinds); i++)
+        for (uint32_t j = 0; j < kinds[i].nfields; j++)
+            if (kinds[i].fields[j].en && strcmp(kinds[i].fields[j].en->name, name) == 0)
+                return kinds[i].fields[j].en;
+    return NULL;
+}
+
+const qs_field *qs_kind_key(const qs_kind *k)
+{
+    return k && k->key ? qs_kind_field(k, k->key) : NULL;
 }
 
 const qs_enum_val *qs_enum_by_code(const qs_enum *e, uint32_t code)
@@ -907,12 +930,12 @@ static void expense_check(const qs_kind *k, const qs_body *b, qs_verrs *e)
         return;
     const qs_field *cat = qs_kind_field(k, 6), *src = qs_kind_field(k, 7);
     bool has_cat = !is_empty(qs_body_get(b, 6)), has_src = !is_empty(qs_body_get(b, 7));
-    if (dir == DIR_SPENT) {
+    if (dir == QS_DIRECTION_SPENT) {
         if (!has_cat)
             qs_verrs_add(e, cat, "is required when direction is spent (支出)");
         if (has_src)
             qs_verrs_add(e, src, "must be left empty when direction is spent (支出)");
-    } else if (dir == DIR_RECEIVED) {
+    } else if (dir == QS_DIRECTION_RECEIVED) {
         if (!has_src)
             qs_verrs_add(e, src, "is required when direction is received (收入)");
         if (has_cat)
@@ -953,7 +976,8 @@ static void beneficiary_check(const qs_kind *k, const qs_body *b, qs_verrs *e)
     if (get_int(b, 5, &birth) && !has_error(e, 5) && birth != born)
         qs_verrs_add(e, qs_kind_field(k, 5), "does not match the ID number, which says %s",
                      qs_date_format(born, buf));
-    if (get_int(b, 4, &sex) && !has_error(e, 4) && sex != ((s[16] - '0') % 2 ? 1 : 2))
+    if (get_int(b, 4, &sex) && !has_error(e, 4) &&
+        sex != ((s[16] - '0') % 2 ? QS_GENDER_MALE : QS_GENDER_FEMALE))
         qs_verrs_add(e, qs_kind_field(k, 4), "does not match the ID number");
 }
 

@@ -86,7 +86,14 @@ typedef struct qs_field {
     const qs_enum *en;             /* ENUM, ENUMSET */
     uint32_t ref_kind;             /* REF, REFLIST */
     qs_level min_level, max_level; /* CODE */
+    /* A DIGESTS of at most 1 derived by the store, never typed (0: none):
+     * whenever the TEXT field of this id is given, the store sets this field
+     * to that text's pseudonym under the node's secret (qs_store_pseudonym),
+     * replacing whatever the writer put there. */
+    uint32_t pseudonym_of;
 } qs_field;
+
+#define QS_DUP_MAX 4 /* fields in a duplicate key (qs_kind.dup) */
 
 struct qs_verrs;
 struct qs_kind;
@@ -101,6 +108,18 @@ typedef struct qs_kind {
     const qs_field *fields;
     uint32_t nfields;
     qs_kind_check_fn check; /* cross-field rules (minors <= total, ...), may be NULL */
+    /* How people name a record of this kind (0: by its id only): the id of
+     * the field whose value a clerk types to refer to one (a station's
+     * township code, a person's name) and sees for a reference to one. When
+     * several live records share that value, key_from and key_to (INT fields
+     * holding years; 0: none) single out the one whose years hold the current
+     * year (a county's pairings, one after another). qs_store_find_key. */
+    uint32_t key, key_from, key_to;
+    /* Live records with equal values in all these fields (ids, 0-terminated)
+     * are duplicates worth a warning at input; none for most kinds. Never a
+     * refusal: the same work day may arrive from two places, and a unique
+     * index would jam sync. qs_store_count_duplicates. */
+    uint32_t dup[QS_DUP_MAX + 1];
 } qs_kind;
 
 enum qs_kind_id {
@@ -117,6 +136,65 @@ enum qs_kind_id {
     QS_K_BENEFICIARY = 20,
 };
 
+/* Enumeration codes that code singles out (a report rule, a cross-field
+ * check), by name: X(constant, enumeration, value name, code) for each value
+ * some code names, never every value. The codes are schema.c's (stable, never
+ * renumbered); test_schema checks every constant here against the value of
+ * that name in that enumeration, so a constant cannot drift from the table.
+ * Write QS_PERSON_ROLE_LOCAL, never 2. */
+#define QS_ENUM_CODES(X)                                                                           \
+    X(QS_AGENCY_ROLE_AIDING, "agency_role", "aiding", 1)                                           \
+    X(QS_AGENCY_ROLE_RECEIVING, "agency_role", "receiving", 2)                                     \
+    X(QS_PAIRING_TYPE_CROSS_PROVINCE, "pairing_type", "cross_province", 1)                         \
+    X(QS_PAIRING_TYPE_IN_PROVINCE, "pairing_type", "in_province", 2)                               \
+    X(QS_PERSON_ROLE_DISPATCHED, "person_role", "dispatched", 1)                                   \
+    X(QS_PERSON_ROLE_LOCAL, "person_role", "local", 2)                                             \
+    X(QS_PERSON_ROLE_SUPERVISOR, "person_role", "supervisor", 3)                                   \
+    X(QS_WORK_MODE_ONSITE, "work_mode", "onsite", 1)                                               \
+    X(QS_WORK_MODE_REMOTE, "work_mode", "remote", 2)                                               \
+    X(QS_CERT_LEVEL_NONE, "cert_level", "none", 0)                                                 \
+    X(QS_CERT_LEVEL_ASSISTANT, "cert_level", "assistant", 1)                                       \
+    X(QS_CERT_LEVEL_SOCIAL_WORKER, "cert_level", "social_worker", 2)                               \
+    X(QS_CERT_LEVEL_SENIOR, "cert_level", "senior", 3)                                             \
+    X(QS_SERVICE_DOMAIN_ELDERLY, "service_domain", "elderly", 2)                                   \
+    X(QS_CATEGORY_DIBAO, "beneficiary_category", "dibao", 1)                                       \
+    X(QS_CATEGORY_EXTREME_POVERTY, "beneficiary_category", "extreme_poverty", 2)                   \
+    X(QS_CATEGORY_DIBAO_MARGINAL, "beneficiary_category", "dibao_marginal", 3)                     \
+    X(QS_CATEGORY_ORPHAN, "beneficiary_category", "orphan", 4)                                     \
+    X(QS_CATEGORY_DE_FACTO_ORPHAN, "beneficiary_category", "de_facto_orphan", 5)                   \
+    X(QS_CATEGORY_CHILD_IN_DIFFICULTY, "beneficiary_category", "child_in_difficulty", 6)           \
+    X(QS_CATEGORY_LEFT_BEHIND_CHILD, "beneficiary_category", "left_behind_child", 7)               \
+    X(QS_CATEGORY_LEFT_BEHIND_ELDERLY, "beneficiary_category", "left_behind_elderly", 8)           \
+    X(QS_CATEGORY_ELDERLY_ALONE, "beneficiary_category", "elderly_alone", 10)                      \
+    X(QS_CATEGORY_TEMPORARY_ASSISTANCE, "beneficiary_category", "temporary_assistance", 12)        \
+    X(QS_CATEGORY_POVERTY_MONITORING, "beneficiary_category", "poverty_monitoring", 13)            \
+    X(QS_TRAINING_TYPE_TRAINING, "training_type", "training", 1)                                   \
+    X(QS_TRAINING_TYPE_SUPERVISION, "training_type", "supervision", 2)                             \
+    X(QS_TRAINING_TYPE_GUIDANCE, "training_type", "guidance", 3)                                   \
+    X(QS_DIRECTION_RECEIVED, "expense_direction", "received", 1)                                   \
+    X(QS_DIRECTION_SPENT, "expense_direction", "spent", 2)                                         \
+    X(QS_EXPENSE_CATEGORY_ACTIVITIES, "expense_category", "activities", 1)                         \
+    X(QS_EXPENSE_CATEGORY_TRANSPORT, "expense_category", "transport", 2)                           \
+    X(QS_EXPENSE_CATEGORY_MEALS, "expense_category", "meals", 3)                                   \
+    X(QS_EXPENSE_CATEGORY_ALLOWANCE, "expense_category", "allowance", 4)                           \
+    X(QS_EXPENSE_CATEGORY_INSURANCE, "expense_category", "insurance", 5)                           \
+    X(QS_EXPENSE_CATEGORY_OTHER, "expense_category", "other", 6)                                   \
+    X(QS_SOURCE_PROVINCIAL, "expense_source", "provincial", 1)                                     \
+    X(QS_SOURCE_LOTTERY, "expense_source", "lottery", 2)                                           \
+    X(QS_SOURCE_CHARITY, "expense_source", "charity", 3)                                           \
+    X(QS_SOURCE_SELF, "expense_source", "self", 4)                                                 \
+    X(QS_OUTPUT_TYPE_AGENCY, "output_type", "agency", 1)                                           \
+    X(QS_OUTPUT_TYPE_DOCUMENT, "output_type", "document", 2)                                       \
+    X(QS_OUTPUT_TYPE_BRAND, "output_type", "brand", 3)                                             \
+    X(QS_GENDER_MALE, "gender", "male", 1)                                                         \
+    X(QS_GENDER_FEMALE, "gender", "female", 2)
+
+enum qs_enum_code {
+#define QS_ENUM_CODE_(c, en, name, code) c = code,
+    QS_ENUM_CODES(QS_ENUM_CODE_)
+#undef QS_ENUM_CODE_
+};
+
 /* Lookup. NULL when unknown. Pointers are static, valid for the program's life. */
 const qs_kind *qs_schema_kind(uint32_t id);
 const qs_kind *qs_schema_kind_by_name(const char *name_or_label);
@@ -125,6 +203,11 @@ const qs_kind *qs_schema_kind_at(uint32_t i);
 const qs_field *qs_kind_field(const qs_kind *k, uint32_t id);
 const qs_field *qs_kind_field_by_name(const qs_kind *k, const char *name_or_label);
 const qs_enum_val *qs_enum_by_code(const qs_enum *e, uint32_t code);
+/* The enumeration named name ("person_role"), as some field uses it; NULL if
+ * no field does. */
+const qs_enum *qs_schema_enum(const char *name);
+/* The field a clerk names a record of kind k by (qs_kind.key), or NULL. */
+const qs_field *qs_kind_key(const qs_kind *k);
 /* Code, ASCII name, Chinese label, or one of the value's aliases: other
  * words accepted on input for it (the plan's own words: 中级社会工作师 and
  * 社工师 for 社会工作师, 活动费用 for 活动经费, 餐补 for 伙食补助, ...), never

@@ -20,20 +20,19 @@ char *qs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* n bytes (zeroed) for a buffer about to be filled whole, such as a file read
  * into memory: mapped with every page already faulted in, by the kernel in
- * one pass (0.6–0.9 µs a page here) instead of one page fault per 4 KiB as
- * the buffer is first written (15 µs each in this project's VMs: a 58 MB
- * sheet took 0.2 s in faults for each pass over a fresh buffer). Free with
- * qs_xunmap(p, n). */
+ * one pass instead of one page fault per 4 KiB as the buffer is first
+ * written, which is slow on virtual machines (tests/bench/README.md, "Where
+ * the time went"). Free with qs_xunmap(p, n). */
 void *qs_xmap(size_t n);
 void qs_xunmap(void *p, size_t n);
 
 /* Keep freed memory in the allocator while a process works through
  * batches, instead of glibc's defaults (return anything above 128 KiB at
  * once, serve 128 KiB+ blocks by mmap), which made an aggregator's store
- * thread give pages back and fault them in again for every batch: 17 % of
- * an initial sync's time. Up to 8 MiB of free heap is kept per arena; the
- * daemon hands it all back when idle (qs_store_shrink). Call first thing in
- * main; a no-op off glibc. */
+ * thread give pages back and fault them in again for every batch (a large
+ * share of an initial sync's time; tests/bench/README.md). Up to 8 MiB of
+ * free heap is kept per arena; the daemon hands it all back when idle
+ * (qs_store_shrink). Call first thing in main; a no-op off glibc. */
 void qs_malloc_tune(void);
 
 #endif

@@ -48,6 +48,11 @@ struct qs_store {
     int64_t saved_cache; /* PRAGMA cache_size to restore after a bulk transaction; 0 none */
     int fail_after;      /* tests: fail apply after k writes (-1 off) */
     bool scope_index;    /* versions_scope is known to exist (qs__scope_index) */
+    /* The county secret for pseudonyms, read once (qs__secret_load), so that
+     * deriving a pseudonym needs no statement: an import's caller thread
+     * derives while the writer thread has the connection. */
+    uint8_t secret[64];
+    size_t secret_len; /* 0: not read yet */
     stmt_slot cache[QS_STMT_CACHE];
     kind_sql *ksql; /* one per schema kind, same order as qs_schema_kind_at */
     uint32_t nksql;
@@ -70,6 +75,18 @@ int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err);
  * file exists. Its name, or NULL (the default VFS) if it could not register. */
 const char *qs__vfs(void);
 
+/* Pseudonyms (store.c). Read the secret into st (once; a statement). */
+int qs__secret_load(qs_store *st, qs_err *err);
+/* Whether kind k has fields the store derives (qs_field.pseudonym_of). */
+bool qs__derives(const qs_kind *k);
+/* Set the derived fields of a body of kind k in place (qs_store_derive). */
+int qs__derive(qs_store *st, const qs_kind *k, qs_body *b, qs_err *err);
+/* For a writer given a const body: *use = in itself when k derives nothing,
+ * else out, a copy of in with the derived fields set (out is initialised
+ * either way; the caller frees it). */
+int qs__derived_copy(qs_store *st, const qs_kind *k, const qs_body *in, qs_body *out,
+                     const qs_body **use, qs_err *err);
+
 /* Make sure versions(scope, seq), the down feed's index, exists (feed.c). */
 int qs__scope_index(qs_store *st, qs_err *err);
 
@@ -90,17 +107,6 @@ void qs__project_free(qs_store *st);
  * there are no rows of it to replace (a new record made here). */
 int qs__project(qs_store *st, const qs_record *r, uint64_t seq, const qs_body *body, bool fresh,
                 qs_err *err);
-
-/* report (report.c): the report's indexes on the projection of a store of
- * this role, as SQL that the projection runs (and fingerprints) whenever it
- * builds or upgrades the tables, so that no report builds an index at first
- * use. An aggregator has them; a county's DDL drops them. */
-const char *qs__report_ddl(qs_role role);
-/* Whether the projection of kind, in a store of this role, has an index on
- * its scope or on each of its references (REPORT_DDL in report.c says why
- * the service logs have fewer). */
-typedef enum qs_proj_index { QS_PROJ_SCOPE, QS_PROJ_REFS } qs_proj_index;
-bool qs__projection_index(qs_role role, uint32_t kind, qs_proj_index which);
 
 /* versions (version.c) */
 int qs__row_to_record(sqlite3_stmt *s, int col0, qs_record *r);

@@ -223,13 +223,6 @@ const char *qs_report_unit(const qs_report *r, char *buf, size_t n)
  * Helpers
  */
 
-static int64_t code_of(uint32_t kind, const char *field, const char *name)
-{
-    const qs_field *f = qs_kind_field_by_name(qs_schema_kind(kind), field);
-    const qs_enum_val *v = f ? qs_enum_lookup(f->en, name) : NULL;
-    return v ? (int64_t)v->code : -1;
-}
-
 static const char *label_of(uint32_t kind, const char *field, int64_t code)
 {
     const qs_field *f = qs_kind_field_by_name(qs_schema_kind(kind), field);
@@ -410,7 +403,7 @@ static void judge_local(const qs_report *r, qs_report_pairing *p)
 static void judge_money(const qs_report *r, qs_report_pairing *p)
 {
     const int64_t *set = r->settings;
-    int64_t self = code_of(QS_K_EXPENSE, "source", "self");
+    const int64_t self = QS_SOURCE_SELF;
     p->funds_received = p->funds_counted = p->funds_self = 0;
     p->funds_spent = p->spent_uncategorised;
     p->spent_flagged = p->spent_uncategorised;
@@ -457,8 +450,7 @@ static void judge_pairing(const qs_report *r, qs_report_pairing *p, int64_t stal
 {
     const int64_t *set = r->settings;
     const bool open = r->year_open, total = r->worker_days_rule == QS_DAYS_TOTAL;
-    const int64_t cross = code_of(QS_K_PAIRING, "type", "cross_province");
-    const int64_t inprov = code_of(QS_K_PAIRING, "type", "in_province");
+    const int64_t cross = QS_PAIRING_TYPE_CROSS_PROVINCE, inprov = QS_PAIRING_TYPE_IN_PROVINCE;
     char a[16], b[64], c[64];
     char upto[64];
     if (open)
@@ -484,9 +476,10 @@ static void judge_pairing(const qs_report *r, qs_report_pairing *p, int64_t stal
     judge_dispatched(r, p);
     judge_local(r, p);
     judge_money(r, p);
-    p->trainings = p->sessions_by_type[code_of(QS_K_TRAINING, "type", "training") & 31];
-    p->supervisions = p->sessions_by_type[code_of(QS_K_TRAINING, "type", "supervision") & 31];
-    p->guidance = p->sessions_by_type[code_of(QS_K_TRAINING, "type", "guidance") & 31];
+    _Static_assert(QS_TRAINING_TYPE_GUIDANCE < QS_REPORT_ENUM_MAX, "a code indexes the counts");
+    p->trainings = p->sessions_by_type[QS_TRAINING_TYPE_TRAINING];
+    p->supervisions = p->sessions_by_type[QS_TRAINING_TYPE_SUPERVISION];
+    p->guidance = p->sessions_by_type[QS_TRAINING_TYPE_GUIDANCE];
 
     qs_criterion *cr = p->crit;
     if (!p->active) {
@@ -624,8 +617,7 @@ static void judge_pairing(const qs_report *r, qs_report_pairing *p, int64_t stal
 void qs_report_judge(qs_report *r)
 {
     const int64_t *set = r->settings;
-    const int64_t cross = code_of(QS_K_PAIRING, "type", "cross_province");
-    const int64_t inprov = code_of(QS_K_PAIRING, "type", "in_province");
+    const int64_t cross = QS_PAIRING_TYPE_CROSS_PROVINCE, inprov = QS_PAIRING_TYPE_IN_PROVINCE;
     r->year_open = r->as_of < r->year * 10000 + 1231;
     r->worker_days_rule =
         set[QS_S_WORKER_DAYS_RULE] == QS_DAYS_TOTAL ? QS_DAYS_TOTAL : QS_DAYS_PER_PERSON;

@@ -84,7 +84,10 @@ int qs_pipe_start(qs_store *st, qs_pipe **out, qs_err *err)
         return qs_err_set(
             err, QS_EINVAL,
             "a pipe needs an all-or-nothing transaction (qs_store_begin_all_or_nothing)");
-    qs__clock_load(st); /* the writer must never need the store for the clock */
+    qs__clock_load(st);                /* the writer must never need the store for the clock */
+    int rc = qs__secret_load(st, err); /* nor the caller for a pseudonym */
+    if (rc)
+        return rc;
     qs_pipe *p = qs_xcalloc(1, sizeof *p);
     p->st = st;
     for (size_t i = 0; i < PIPE_SLOTS; i++) {
@@ -117,8 +120,17 @@ int qs_pipe_create(qs_pipe *p, uint32_t kind, const char *scope, qs_body *body, 
                    qs_err *err)
 {
     qs_store *st = p->st;
-    int rc = qs__create_check(st, kind, scope, body, validated, err);
-    if (rc)
+    const qs_kind *k = qs_schema_kind(kind);
+    /* the derived fields (a pseudonym, from the secret read at the start: no
+     * statement) are set before the checks: a validated body is checked
+     * again if deriving changed it */
+    int rc = 0;
+    if (qs__derives(k)) {
+        if ((rc = qs__derive(st, k, body, err)))
+            return rc;
+        validated = false;
+    }
+    if ((rc = qs__create_check(st, kind, scope, body, validated, err)))
         return rc; /* a refused record: nothing queued, the pipe goes on */
     qs_record r;
     if ((rc = qs__create_seal(st, kind, scope, body, &r, err)))

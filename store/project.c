@@ -12,10 +12,11 @@
  * record's whole list (the report, one pass over the service logs) gets it
  * from the row, or from an index that covers it, without a lookup per record.
  * A field added to the schema adds its column at the next open, and the kind
- * is re-projected from the stored bodies. The report's indexes
- * (qs__report_ddl: on an aggregator, where the report runs over every county;
- * a county does without them, so its imports and edits do not pay for them)
- * are made here too, with the tables, not at first use.
+ * is re-projected from the stored bodies. Which indexes each kind's table has
+ * in a store of each role, and the report's indexes (REPORT_DDL: on an
+ * aggregator, where the report runs over every county; a county does without
+ * them, so its imports and edits do not pay for them), are decided here too
+ * and made with the tables, not at first use.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,81 @@ static bool is_list(const qs_field *f)
  * existing stores are re-projected at their next open.
  * 2: list fields also as a BLOB column in k_<K>. */
 #define PROJECTION_FORMAT 2
+
+/* ---------------------------------------------------------------------------
+ * Index policy: which indexes the projection of each kind has in a store of
+ * each role, and the indexes the report reads through. All of it is here, so
+ * that the tables and their indexes are made (and fingerprinted) in one place.
+ */
+
+/* Whether the projection of a kind has an index on its scope or on each of its
+ * references. */
+typedef enum proj_index { PROJ_SCOPE, PROJ_REFS } proj_index;
+
+/* The report's indexes on the projection of an aggregator's store (the
+ * queries they serve are in report.c). They are made with the projection
+ * (qs__project_init runs this whenever it builds or upgrades the tables, and
+ * its text is part of the projection's fingerprint), never at a report's
+ * first use.
+ * rep_service_log holds every column the service-log pass reads, so that
+ * pass is one range scan of this index per scope and never visits the table.
+ * Its order is (scope, seq): arrival order within a scope, so the county
+ * records an aggregator takes in are appended at a few places, not inserted
+ * all over it (ordered by date, a backlog of a million logs in any date order
+ * dirtied a page per log per batch: the initial sync ran 4× slower). The pass
+ * reads every year of a scope and keeps the period's logs;
+ * rep_workday_cover does the same for the work-day queries. The indexes
+ * dropped first are those of the earlier method (a lookup per service log).
+ * rep_service_log begins with scope, so the projection's own scope index of
+ * k_service would be a second copy of the same order, one more b-tree to
+ * write per service log taken in: it goes. So does the index of the service
+ * logs' station: nothing at the province reads logs by station but `list
+ * service station=…`, and keeping it cost an eighth of the aggregator's work
+ * per log taken in (its entries go to the end of each station's run, in the
+ * middle of the tree). has_index says so to ensure_tables, which then does not
+ * make them (and drops them from a store an earlier build made). */
+static const char REPORT_DDL[] =
+    "DROP INDEX IF EXISTS rep_service_scope;"
+    "DROP INDEX IF EXISTS rep_workday_person;"
+    "DROP INDEX IF EXISTS rep_service_cover;"
+    "CREATE INDEX IF NOT EXISTS rep_service_log ON k_service(scope, seq, date, service_type, "
+    "domain, categories, minors, minutes, total, workers, pseudonyms);"
+    "DROP INDEX IF EXISTS rep_workday_pairing;"
+    "CREATE INDEX IF NOT EXISTS rep_workday_cover ON k_workday(pairing, date, person);"
+    "CREATE INDEX IF NOT EXISTS rep_expense_pairing ON k_expense(pairing, date);";
+
+/* A county (its own store holds one county's logs, and its imports and edits
+ * should not pay for the province's indexes): none; its report is planned
+ * over the projection's own indexes (references) and reads the service logs
+ * with one scan of the table. Nor does it keep a scope index of its service
+ * logs: they all have its own scope (or, given with --scope, one of its
+ * townships'), so that index would order nothing and the report reads them
+ * all anyway; it cost a tenth of an import. */
+static const char REPORT_DDL_COUNTY[] = "DROP INDEX IF EXISTS rep_service_scope;"
+                                        "DROP INDEX IF EXISTS rep_workday_person;"
+                                        "DROP INDEX IF EXISTS rep_service_cover;"
+                                        "DROP INDEX IF EXISTS rep_service_log;"
+                                        "DROP INDEX IF EXISTS rep_workday_pairing;"
+                                        "DROP INDEX IF EXISTS rep_workday_cover;"
+                                        "DROP INDEX IF EXISTS rep_expense_pairing;";
+
+static const char *report_ddl(qs_role role)
+{
+    return role == QS_ROLE_AGGREGATOR ? REPORT_DDL : REPORT_DDL_COUNTY;
+}
+
+/* Every kind has both, but the service logs: no scope index in any role, and
+ * reference indexes only at a county (REPORT_DDL says why). */
+static bool has_index(qs_role role, uint32_t kind, proj_index which)
+{
+    if (kind != QS_K_SERVICE)
+        return true;
+    return which == PROJ_REFS && role != QS_ROLE_AGGREGATOR;
+}
+
+/* ---------------------------------------------------------------------------
+ * Tables
+ */
 
 static const char *col_type(const qs_field *f)
 {
@@ -83,7 +159,7 @@ static int ensure_tables(qs_store *st, const qs_kind *k, bool *added, qs_err *er
     sqlite3_free(sql);
     if (rc)
         return rc;
-    if (qs__projection_index(st->role, k->id, QS_PROJ_SCOPE))
+    if (has_index(st->role, k->id, PROJ_SCOPE))
         sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_scope\" ON \"%w\"(scope)", table,
                               table);
     else
@@ -116,7 +192,7 @@ static int ensure_tables(qs_store *st, const qs_kind *k, bool *added, qs_err *er
         *added = true;
     }
     /* References are what lookups and report joins go through. */
-    bool refs = qs__projection_index(st->role, k->id, QS_PROJ_REFS);
+    bool refs = has_index(st->role, k->id, PROJ_REFS);
     for (uint32_t i = 0; i < k->nfields; i++) {
         const qs_field *f = &k->fields[i];
         if (f->type != QS_F_REF)
@@ -195,13 +271,13 @@ static int64_t schema_fingerprint(qs_role role)
     uint64_t h = 1469598103934665603ull;
 #define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
     MIX(PROJECTION_FORMAT);
-    for (const char *c = qs__report_ddl(role); *c; c++)
+    for (const char *c = report_ddl(role); *c; c++)
         MIX((unsigned char)*c);
     for (uint32_t i = 0; i < qs_schema_nkinds(); i++) {
         const qs_kind *k = qs_schema_kind_at(i);
         MIX(k->id);
-        MIX(qs__projection_index(role, k->id, QS_PROJ_SCOPE));
-        MIX(qs__projection_index(role, k->id, QS_PROJ_REFS));
+        MIX(has_index(role, k->id, PROJ_SCOPE));
+        MIX(has_index(role, k->id, PROJ_REFS));
         for (const char *c = k->name; *c; c++)
             MIX((unsigned char)*c);
         for (uint32_t j = 0; j < k->nfields; j++) {
@@ -238,7 +314,7 @@ int qs__project_init(qs_store *st, qs_err *err)
         if (added[i])
             rc = reproject_kind(st, st->ksql[i].k, err);
     if (!rc)
-        rc = qs__exec(st, qs__report_ddl(st->role), err);
+        rc = qs__exec(st, report_ddl(st->role), err);
     if (!rc)
         rc = qs__meta_set_int(st, "projection", want, err);
     if (rc)

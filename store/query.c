@@ -1,10 +1,13 @@
 /*
- * query.c — listing records through the typed projection.
+ * query.c — listing records through the typed projection, and finding one by
+ * the field people name it by (the schema's natural key).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/clock.h"
+#include "proto/date.h"
 #include "proto/scope.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
@@ -179,27 +182,95 @@ int qs_store_count_eq(qs_store *st, uint32_t kind, const qs_filter *filters, siz
     return rc;
 }
 
+/* The live records of kind k with key = text (and, with years, whose years
+ * hold year): *n of them, the first (in id order) into id. */
+static int find_key(qs_store *st, const qs_kind *k, const char *text, int64_t year,
+                    uint8_t id[QS_ID_LEN], uint64_t *n, qs_err *err)
+{
+    qs_filter flt[3] = {{.field = k->key, .value = qs_v_str(text)}};
+    size_t nf = 1;
+    if (year) {
+        flt[nf++] =
+            (qs_filter){.field = k->key_from, .value = qs_v_int(INT64_MIN), .upto = qs_v_int(year)};
+        flt[nf++] =
+            (qs_filter){.field = k->key_to, .value = qs_v_int(year), .upto = qs_v_int(INT64_MAX)};
+    }
+    qs_query q = {.kind = k->id, .filters = flt, .nfilters = nf};
+    char *base = build(k, &q, "p.id", err), *sql = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = base ? 0 : (err ? err->code : QS_EINVAL);
+    if (!rc) {
+        sql = sqlite3_mprintf("%s ORDER BY p.id", base);
+        rc = prepare_bound(st, k, &q, sql, &s, err);
+    }
+    int r = SQLITE_DONE;
+    *n = 0;
+    while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == 0 && sqlite3_column_bytes(s, 0) == QS_ID_LEN)
+            memcpy(id, sqlite3_column_blob(s, 0), QS_ID_LEN);
+        (*n)++;
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = qs__sqlerr(st, r, "looking a record up", err);
+    sqlite3_finalize(s);
+    sqlite3_free(sql);
+    sqlite3_free(base);
+    qs_value_free(&flt[0].value);
+    return rc;
+}
+
+int qs_store_find_key(qs_store *st, uint32_t kind, const char *text, int year,
+                      uint8_t id[QS_ID_LEN], uint64_t *n, qs_err *err)
+{
+    const qs_kind *k = qs_schema_kind(kind);
+    *n = 0;
+    if (!k)
+        return qs_err_set(err, QS_ENOTFOUND, "unknown kind %u", kind);
+    if (!qs_kind_key(k))
+        return qs_err_set(err, QS_EINVAL, "a %s is named by its id only", k->name);
+    int rc = find_key(st, k, text, 0, id, n, err);
+    if (rc || *n < 2 || !k->key_from || !k->key_to)
+        return rc;
+    if (year == 0)
+        year = qs_date_from_time((time_t)(qs_clock_wall_ms() / 1000)) / 10000;
+    return find_key(st, k, text, year, id, n, err);
+}
+
+int qs_store_count_duplicates(qs_store *st, uint32_t kind, const qs_body *body, uint64_t *n,
+                              qs_err *err)
+{
+    const qs_kind *k = qs_schema_kind(kind);
+    qs_filter flt[QS_DUP_MAX];
+    size_t nf = 0;
+    *n = 0;
+    if (!k)
+        return qs_err_set(err, QS_ENOTFOUND, "unknown kind %u", kind);
+    for (; nf < QS_DUP_MAX && k->dup[nf]; nf++) {
+        const qs_value *v = qs_body_get(body, k->dup[nf]);
+        if (!v || v->t == QS_V_NIL || v->t == QS_V_ARRAY || v->t == QS_V_RAW)
+            return 0; /* a key not wholly given matches nothing */
+        flt[nf] = (qs_filter){.field = k->dup[nf], .value = *v}; /* borrowed */
+    }
+    return nf ? qs_store_count_eq(st, kind, flt, nf, n, err) : 0;
+}
+
 int qs_store_node_known(qs_store *st, const char *code, bool *known, qs_err *err)
 {
     *known = false;
-    const qs_kind *k;
-    const char *field;
+    uint32_t kind;
     switch (qs_code_level(code)) {
     case QS_LEVEL_COUNTY:
-        k = qs_schema_kind(QS_K_COUNTY);
-        field = "code";
+        kind = QS_K_COUNTY; /* named by its code */
         break;
     case QS_LEVEL_TOWNSHIP:
-        k = qs_schema_kind(QS_K_STATION);
-        field = "township";
+        kind = QS_K_STATION; /* named by its township code */
         break;
     default:
         return 0;
     }
-    qs_filter f = {.field = qs_kind_field_by_name(k, field)->id, .value = qs_v_str(code)};
+    uint8_t id[QS_ID_LEN];
     uint64_t n = 0;
-    int rc = qs_store_count_eq(st, k->id, &f, 1, &n, err);
-    qs_value_free(&f.value);
+    int rc = qs_store_find_key(st, kind, code, 0, id, &n, err);
     if (rc == 0)
         *known = n > 0;
     return rc;

@@ -7,7 +7,9 @@
  * bound into queries come from the schema by name (proto/schema.c), never
  * written as numbers here; no threshold is read here but to hand it to the
  * judge. Nothing dated after 31 December of the year is read: the period's
- * end is min(as_of, 31 December), for cumulative figures too.
+ * end is min(as_of, 31 December), for cumulative figures too. The indexes
+ * these queries read through are made with the projection (project.c,
+ * REPORT_DDL): nothing here creates or drops one.
  */
 #include "store/report.h"
 
@@ -29,10 +31,13 @@
 
 #define BIT(c) (INT64_C(1) << (c))
 
-/* Category codes are those of proto/schema.c's beneficiary_category. */
+/* Codes by name (schema.h, QS_ENUM_CODES): the bit of code c is BIT(c). */
+#define CAT(c) BIT(QS_CATEGORY_##c)
+#define SPENT(c) BIT(QS_EXPENSE_CATEGORY_##c)
 static const qs_setting_def setting_defs[QS_S_COUNT] = {
     [QS_S_DISPATCHED_MIN_WORKERS] = {"dispatched_min_workers", "援派持证社工人数下限", 2},
-    [QS_S_DISPATCHED_MIN_CERT] = {"dispatched_min_cert", "援派社工证书等级下限（2=社会工作师）", 2},
+    [QS_S_DISPATCHED_MIN_CERT] = {"dispatched_min_cert", "援派社工证书等级下限（2=社会工作师）",
+                                  QS_CERT_LEVEL_SOCIAL_WORKER},
     [QS_S_DISPATCHED_MIN_YEARS] = {"dispatched_min_years",
                                    "援派社工直接服务年限下限（年，按本年首次派驻日计）", 2},
     [QS_S_DISPATCHED_MIN_DAYS] = {"dispatched_min_days", "援派社工年工作日下限", 40},
@@ -42,19 +47,23 @@ static const qs_setting_def setting_defs[QS_S_COUNT] = {
                                QS_DAYS_PER_PERSON},
     [QS_S_FUNDS_MIN_FEN] = {"funds_min_fen", "省内援派机构每家每年提供经费下限（分）", 3000000},
     [QS_S_FUNDS_ALLOWED_CATEGORIES] = {"funds_allowed_categories", "允许的支出类别（位掩码）",
-                                       BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5)},
+                                       SPENT(ACTIVITIES) | SPENT(TRANSPORT) | SPENT(MEALS) |
+                                           SPENT(ALLOWANCE) | SPENT(INSURANCE)},
     [QS_S_CULTIVATED_MIN] = {"cultivated_min", "每县帮扶期内培育社会组织下限", 1},
     [QS_S_STALE_LIMIT_S] = {"stale_limit_s", "同步过期时限（秒）", 3 * 86400},
     [QS_S_ASSISTANCE_CATEGORIES] = {"assistance_categories", "社会救助对象类别（位掩码）",
-                                    BIT(1) | BIT(2) | BIT(3) | BIT(12) | BIT(13)},
-    [QS_S_ELDERLY_CATEGORIES] = {"elderly_categories", "老年人类别（位掩码）", BIT(8) | BIT(10)},
+                                    CAT(DIBAO) | CAT(EXTREME_POVERTY) | CAT(DIBAO_MARGINAL) |
+                                        CAT(TEMPORARY_ASSISTANCE) | CAT(POVERTY_MONITORING)},
+    [QS_S_ELDERLY_CATEGORIES] = {"elderly_categories", "老年人类别（位掩码）",
+                                 CAT(LEFT_BEHIND_ELDERLY) | CAT(ELDERLY_ALONE)},
     [QS_S_MINOR_CATEGORIES] = {"minor_categories", "未成年人类别（位掩码）",
-                               BIT(4) | BIT(5) | BIT(6) | BIT(7)},
+                               CAT(ORPHAN) | CAT(DE_FACTO_ORPHAN) | CAT(CHILD_IN_DIFFICULTY) |
+                                   CAT(LEFT_BEHIND_CHILD)},
     /* expense_source codes: 1 省级财政, 2 福彩公益金 (public funds); 3 慈善组织,
      * 4 自筹, 5 其他 are shown, not counted, unless set */
     [QS_S_FUNDS_SOURCES] = {"funds_sources",
                             "计入经费标准的资金来源（位掩码，默认省级财政、福彩公益金）",
-                            BIT(1) | BIT(2)},
+                            BIT(QS_SOURCE_PROVINCIAL) | BIT(QS_SOURCE_LOTTERY)},
     [QS_S_PLAN_CROSS_PROVINCE] = {"plan_cross_province", "方案跨省结对数（浙江）", 5},
     [QS_S_PLAN_IN_PROVINCE] = {"plan_in_province", "方案省内结对数（青海）", 10},
     [QS_S_CERT_DATE_REQUIRED] = {"cert_date_required",
@@ -77,64 +86,6 @@ int qs_report_setting_find(const char *key)
 static const char SETTINGS_DDL[] =
     "CREATE TABLE IF NOT EXISTS report_settings(year INTEGER NOT NULL, key TEXT NOT NULL, "
     "value INTEGER NOT NULL, PRIMARY KEY(year, key))";
-
-/* The report's indexes on the projection of an aggregator's store. They are
- * made with the projection (project.c runs this whenever it builds or
- * upgrades the tables, and its text is part of the projection's fingerprint),
- * never at a report's first use.
- * rep_service_log holds every column the service-log pass reads, so that
- * pass is one range scan of this index per scope and never visits the table.
- * Its order is (scope, seq): arrival order within a scope, so the county
- * records an aggregator takes in are appended at a few places, not inserted
- * all over it (ordered by date, a backlog of a million logs in any date order
- * dirtied a page per log per batch: the initial sync ran 4× slower). The pass
- * reads every year of a scope and keeps the period's logs;
- * rep_workday_cover does the same for the work-day queries. The indexes
- * dropped first are those of the earlier method (a lookup per service log).
- * rep_service_log begins with scope, so the projection's own scope index of
- * k_service would be a second copy of the same order, one more b-tree to
- * write per service log taken in: it goes. So does the index of the service
- * logs' station: nothing at the province reads logs by station but `list
- * service station=…`, and keeping it cost an eighth of the aggregator's work
- * per log taken in (its entries go to the end of each station's run, in the
- * middle of the tree). qs__projection_index says so to project.c, which then
- * does not make them (and drops them from a store an earlier build made). */
-static const char REPORT_DDL[] =
-    "DROP INDEX IF EXISTS rep_service_scope;"
-    "DROP INDEX IF EXISTS rep_workday_person;"
-    "DROP INDEX IF EXISTS rep_service_cover;"
-    "CREATE INDEX IF NOT EXISTS rep_service_log ON k_service(scope, seq, date, service_type, "
-    "domain, categories, minors, minutes, total, workers, pseudonyms);"
-    "DROP INDEX IF EXISTS rep_workday_pairing;"
-    "CREATE INDEX IF NOT EXISTS rep_workday_cover ON k_workday(pairing, date, person);"
-    "CREATE INDEX IF NOT EXISTS rep_expense_pairing ON k_expense(pairing, date);";
-
-/* A county (its own store holds one county's logs, and its imports and edits
- * should not pay for the province's indexes): none; its report is planned
- * over the projection's own indexes (references) and reads the service logs
- * with one scan of the table. Nor does it keep a scope index of its service
- * logs: they all have its own scope (or, given with --scope, one of its
- * townships'), so that index would order nothing and the report reads them
- * all anyway; it cost a tenth of an import. */
-static const char REPORT_DDL_COUNTY[] = "DROP INDEX IF EXISTS rep_service_scope;"
-                                        "DROP INDEX IF EXISTS rep_workday_person;"
-                                        "DROP INDEX IF EXISTS rep_service_cover;"
-                                        "DROP INDEX IF EXISTS rep_service_log;"
-                                        "DROP INDEX IF EXISTS rep_workday_pairing;"
-                                        "DROP INDEX IF EXISTS rep_workday_cover;"
-                                        "DROP INDEX IF EXISTS rep_expense_pairing;";
-
-const char *qs__report_ddl(qs_role role)
-{
-    return role == QS_ROLE_AGGREGATOR ? REPORT_DDL : REPORT_DDL_COUNTY;
-}
-
-bool qs__projection_index(qs_role role, uint32_t kind, qs_proj_index which)
-{
-    if (kind != QS_K_SERVICE)
-        return true;
-    return which == QS_PROJ_REFS && role != QS_ROLE_AGGREGATOR;
-}
 
 static bool table_exists(qs_store *st, const char *name)
 {
@@ -202,14 +153,6 @@ int32_t qs_report_default_as_of(int year, time_t now)
 {
     int32_t dec31 = year * 10000 + 1231, today = qs_date_from_time(now);
     return today < dec31 ? today : dec31;
-}
-
-/* The code of enum value `name` of kind.field, from the schema. */
-static int64_t code_of(uint32_t kind, const char *field, const char *name)
-{
-    const qs_field *f = qs_kind_field_by_name(qs_schema_kind(kind), field);
-    const qs_enum_val *v = f ? qs_enum_lookup(f->en, name) : NULL;
-    return v ? (int64_t)v->code : -1;
 }
 
 /* ---------------------------------------------------------------------------
@@ -400,8 +343,6 @@ typedef struct ctx {
     int64_t set[QS_S_COUNT];
     int32_t from, to; /* the period: 1 January to min(as_of, 31 December) */
     int year;
-    int64_t role_dispatched, role_local, dir_received, dir_spent;
-    int64_t out_agency, out_document, out_brand, domain_elderly;
     keyset workdays; /* (person, date) of every work day in the period */
     bool workdays_loaded;
     keyset shared; /* (person, date)s of the period on two pairings or more */
@@ -561,7 +502,7 @@ static int services_of_scope(ctx *c, qs_report_pairing *p, const char *scope, sv
                 add_count(p->by_category, b, 1, min);
         if (cats & set[QS_S_ASSISTANCE_CATEGORIES])
             p->reach_assistance++;
-        if ((cats & set[QS_S_ELDERLY_CATEGORIES]) || dom == c->domain_elderly)
+        if ((cats & set[QS_S_ELDERLY_CATEGORIES]) || dom == QS_SERVICE_DOMAIN_ELDERLY)
             p->reach_elderly++;
         if ((cats & set[QS_S_MINOR_CATEGORIES]) || minors > 0)
             p->reach_minors++;
@@ -700,11 +641,11 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     char hi[QS_CODE_MAX];
 
     /* workers and days */
-    if ((rc = load_workers(c, p, aiding, aiding_len, c->role_dispatched, &p->dispatched,
+    if ((rc = load_workers(c, p, aiding, aiding_len, QS_PERSON_ROLE_DISPATCHED, &p->dispatched,
                            &p->ndispatched, err)))
         return rc;
-    if ((rc = load_workers(c, p, receiving, receiving_len, c->role_local, &p->local, &p->nlocal,
-                           err)))
+    if ((rc = load_workers(c, p, receiving, receiving_len, QS_PERSON_ROLE_LOCAL, &p->local,
+                           &p->nlocal, err)))
         return rc;
     sqlite3_stmt *s = c->q[Q_ANYDAY];
     sqlite3_bind_blob(s, 1, p->id, QS_ID_LEN, SQLITE_STATIC);
@@ -750,10 +691,10 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
         int64_t cat = sqlite3_column_int64(s, 1), src = sqlite3_column_int64(s, 2);
         int64_t sum = sqlite3_column_int64(s, 3), cnt = sqlite3_column_int64(s, 4);
         p->expense_records += cnt;
-        if (dir == c->dir_received) {
+        if (dir == QS_DIRECTION_RECEIVED) {
             if (src >= 0 && src < QS_REPORT_ENUM_MAX)
                 p->received_by_source[src] += sum;
-        } else if (dir == c->dir_spent) {
+        } else if (dir == QS_DIRECTION_SPENT) {
             if (has_cat && cat >= 0 && cat < QS_REPORT_ENUM_MAX) {
                 p->spent_by_category[cat] += sum;
                 p->spent_count_by_category[cat] += cnt;
@@ -773,11 +714,11 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     bind_range(s, p->county, hi, p->start_year * 10000 + 101, c->to);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t type = sqlite3_column_int64(s, 0), n = sqlite3_column_int64(s, 1);
-        if (type == c->out_agency)
+        if (type == QS_OUTPUT_TYPE_AGENCY)
             p->cultivated += n;
-        else if (type == c->out_document)
+        else if (type == QS_OUTPUT_TYPE_DOCUMENT)
             p->documents += n;
-        else if (type == c->out_brand)
+        else if (type == QS_OUTPUT_TYPE_BRAND)
             p->brands += n;
     }
     sqlite3_reset(s);
@@ -882,14 +823,6 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
     c.year = prm->year;
     c.from = r->period_from;
     c.to = r->period_to;
-    c.role_dispatched = code_of(QS_K_PERSON, "role", "dispatched");
-    c.role_local = code_of(QS_K_PERSON, "role", "local");
-    c.dir_received = code_of(QS_K_EXPENSE, "direction", "received");
-    c.dir_spent = code_of(QS_K_EXPENSE, "direction", "spent");
-    c.out_agency = code_of(QS_K_OUTPUT, "type", "agency");
-    c.out_document = code_of(QS_K_OUTPUT, "type", "document");
-    c.out_brand = code_of(QS_K_OUTPUT, "type", "brand");
-    c.domain_elderly = code_of(QS_K_SERVICE, "domain", "elderly");
 
     for (int i = 0; i < Q_COUNT; i++) {
         int src = sqlite3_prepare_v2(st->db, queries[i], -1, &c.q[i], NULL);

@@ -1,6 +1,7 @@
 /*
  * store.c — opening the database, migrations, meta, transactions, the shared
- * clock, permissions, backups, the daemon lock, pseudonyms and imports.
+ * clock, permissions, backups, the daemon lock, pseudonyms (and the fields
+ * the store derives with them) and imports.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -603,9 +604,9 @@ uint64_t qs_store_cache_bytes(qs_store *st)
  * database and truncated here, or it would grow without bound across short
  * processes (each one's automatic checkpoint copies it all again, and the log
  * restarts only after a complete copy seen by the same index). Rebuilding
- * the index costs ~8 µs a 4 KiB frame, a checkpoint ~3 fsyncs: 512 KiB (about
- * nine one-record adds) measured better than 1 MiB in both the median and the
- * mean of 360 `add`s (7.4 / 7.9 ms against 8.1 / 8.4), 256 KiB no better. */
+ * the index costs time per frame, a checkpoint three fsyncs: 512 KiB (about
+ * nine one-record adds) is where the two balance (the measurement is in
+ * tests/bench/README.md, fourth session, "#3, add"). */
 #define QS_WAL_KEEP (1 << 19)
 
 static void keep_small_wal(qs_store *st)
@@ -627,6 +628,7 @@ void qs_store_close(qs_store *st)
     for (size_t i = 0; i < QS_STMT_CACHE && st->cache[i].sql; i++)
         sqlite3_finalize(st->cache[i].st);
     qs__project_free(st);
+    explicit_bzero(st->secret, sizeof st->secret);
     if (st->db) {
         keep_small_wal(st);
         sqlite3_close_v2(st->db);
@@ -828,6 +830,24 @@ int qs_store_check_cursor(qs_store *st, uint64_t cursor, bool *renewed, qs_err *
 
 /* ---- pseudonyms and imports --------------------------------------------- */
 
+int qs__secret_load(qs_store *st, qs_err *err)
+{
+    if (st->secret_len)
+        return 0;
+    sqlite3_stmt *s = qs__stmt(st, "SELECT v FROM local_secret WHERE k = 'pseudonym'", err);
+    if (!s)
+        return err ? err->code : QS_EIO;
+    int n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_bytes(s, 0) : 0;
+    if (n < 16 || n > (int)sizeof st->secret) {
+        sqlite3_reset(s);
+        return qs_err_set(err, QS_ECORRUPT, "the county secret for pseudonyms is missing");
+    }
+    memcpy(st->secret, sqlite3_column_blob(s, 0), (size_t)n);
+    st->secret_len = (size_t)n;
+    sqlite3_reset(s);
+    return 0;
+}
+
 int qs_store_pseudonym(qs_store *st, const char *id_number, uint8_t out[16], qs_err *err)
 {
     char norm[64];
@@ -842,20 +862,65 @@ int qs_store_pseudonym(qs_store *st, const char *id_number, uint8_t out[16], qs_
     norm[n] = '\0';
     if (n == 0)
         return qs_err_set(err, QS_EINVAL, "empty ID number");
-    sqlite3_stmt *s = qs__stmt(st, "SELECT v FROM local_secret WHERE k = 'pseudonym'", err);
-    if (!s)
-        return err ? err->code : QS_EIO;
-    if (sqlite3_step(s) != SQLITE_ROW || sqlite3_column_bytes(s, 0) < 16) {
-        sqlite3_reset(s);
-        return qs_err_set(err, QS_ECORRUPT, "the county secret for pseudonyms is missing");
-    }
+    int rc = qs__secret_load(st, err);
+    if (rc)
+        return rc;
     uint8_t mac[QS_SHA256_LEN];
-    qs_hmac_sha256(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), norm, n, mac);
-    sqlite3_reset(s);
+    qs_hmac_sha256(st->secret, st->secret_len, norm, n, mac);
     memcpy(out, mac, 16);
     explicit_bzero(norm, sizeof norm);
     explicit_bzero(mac, sizeof mac);
     return 0;
+}
+
+bool qs__derives(const qs_kind *k)
+{
+    for (uint32_t i = 0; k && i < k->nfields; i++)
+        if (k->fields[i].pseudonym_of)
+            return true;
+    return false;
+}
+
+int qs__derive(qs_store *st, const qs_kind *k, qs_body *b, qs_err *err)
+{
+    for (uint32_t i = 0; k && i < k->nfields; i++) {
+        const qs_field *f = &k->fields[i], *src = qs_kind_field(k, f->pseudonym_of);
+        if (!f->pseudonym_of || !src)
+            continue;
+        const qs_value *v = qs_body_get(b, src->id);
+        if (!v || v->t != QS_V_STR) /* not given: what the writer put there stays */
+            continue;
+        uint8_t ps[16];
+        qs_err e2 = {0};
+        int rc = qs_store_pseudonym(st, v->u.s.p, ps, &e2);
+        if (rc)
+            return qs_err_set(err, rc, "%s (%s): %s", src->name, src->label, e2.msg);
+        qs_value one = qs_v_array(1);
+        one.u.a.v[0] = qs_v_bin(ps, sizeof ps);
+        qs_body_set(b, f->id, one);
+    }
+    return 0;
+}
+
+int qs__derived_copy(qs_store *st, const qs_kind *k, const qs_body *in, qs_body *out,
+                     const qs_body **use, qs_err *err)
+{
+    qs_body_init(out);
+    *use = in;
+    if (!in || !qs__derives(k))
+        return 0;
+    for (size_t i = 0; i < in->n; i++)
+        qs_body_set(out, in->f[i].id, qs_value_dup(&in->f[i].v));
+    *use = out;
+    return qs__derive(st, k, out, err);
+}
+
+int qs_store_derive(qs_store *st, uint32_t kind, qs_body *b, qs_err *err)
+{
+    const qs_kind *k = qs_schema_kind(kind);
+    if (!k)
+        return qs_err_set(err, QS_ENOTFOUND, "unknown kind %u", kind);
+    return qs__derive(st, k, b, err);
 }
 
 int qs_store_import_lookup(qs_store *st, const uint8_t sha[32], int64_t *at_ms, uint64_t *rows,

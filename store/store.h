@@ -203,6 +203,21 @@ int qs_store_list(qs_store *st, const qs_query *q, qs_record_cb cb, void *ctx, q
  * days: same person and date). */
 int qs_store_count_eq(qs_store *st, uint32_t kind, const qs_filter *filters, size_t n,
                       uint64_t *count, qs_err *err);
+/* Records of kind by the field people name them by (the schema's qs_kind.key:
+ * a station's township code, a person's or an agency's name, a pairing's
+ * county code): *n live records have that value, and id gets the first of
+ * them (in id order) when there is one. When there are several and the kind
+ * has key years (a county's pairings), only those whose years hold year count
+ * (year 0: this year by the wall clock, proto/clock.h). QS_EINVAL for a kind
+ * named by its id only. */
+int qs_store_find_key(qs_store *st, uint32_t kind, const char *text, int year,
+                      uint8_t id[QS_ID_LEN], uint64_t *n, qs_err *err);
+/* How many live records of kind duplicate body by the kind's duplicate key
+ * (the schema's qs_kind.dup: a work day's person and date): 0 for a kind
+ * without one, or a body that lacks one of its fields. For a warning, never
+ * a refusal (reports count distinct days). */
+int qs_store_count_duplicates(qs_store *st, uint32_t kind, const qs_body *body, uint64_t *n,
+                              qs_err *err);
 /* Whether this node's reference data knows node code: a live county record
  * with that code (a 6-digit county code), or a live station with that
  * township code (9 digits). Any other code is not known. */
@@ -364,6 +379,17 @@ int qs_store_digest(qs_store *st, const char *scope, uint8_t out[32], uint64_t *
  * county's secret (kept in a local-only table, so backups carry it),
  * truncated to 16 bytes. */
 int qs_store_pseudonym(qs_store *st, const char *id_number, uint8_t out[16], qs_err *err);
+/* The fields the store derives (the schema's qs_field.pseudonym_of: a
+ * beneficiary's pseudonym from its ID number) set in b, a body of kind, as
+ * the store will set them. Every local write (qs_store_create, _update,
+ * _resolve with a body, qs_pipe_create) does this itself, replacing whatever
+ * the writer put in a derived field, so no writer can store a pseudonym that
+ * does not match the ID number beside it; a writer calls it only to validate
+ * or show the body as it will be stored. A derived field whose source is not
+ * given keeps what the writer put there. Versions applied from peers are
+ * never changed (their bodies are hashed; derived kinds are local-only, and
+ * their sources never leave the node). Error: "id_number (身份证号): …". */
+int qs_store_derive(qs_store *st, uint32_t kind, qs_body *b, qs_err *err);
 
 /* Imports: a sheet's SHA-256 and when it was imported, so the same sheet is
  * not imported twice by accident. lookup: QS_ENOTFOUND if never imported. */

@@ -435,12 +435,19 @@ int qs__create_write(qs_store *st, const qs_record *r, const qs_body *body, qs_e
 int qs_store_create(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
                     uint8_t id_out[QS_ID_LEN], qs_rev *rev, qs_err *err)
 {
-    int rc = qs__create_check(st, kind, scope, body, false, err);
-    if (rc)
+    qs_body derived; /* body with the fields the store derives set */
+    int rc = qs__derived_copy(st, qs_schema_kind(kind), body, &derived, &body, err);
+    if (!rc)
+        rc = qs__create_check(st, kind, scope, body, false, err);
+    if (rc) {
+        qs_body_free(&derived);
         return rc;
+    }
     bool mine;
-    if ((rc = qs__tx_begin(st, &mine, err))) /* the clock reading is the transaction's */
+    if ((rc = qs__tx_begin(st, &mine, err))) { /* the clock reading is the transaction's */
+        qs_body_free(&derived);
         return rc;
+    }
     qs_record r;
     qs_record_init(&r);
     if (!(rc = qs__create_seal(st, kind, scope, body, &r, err)))
@@ -450,6 +457,7 @@ int qs_store_create(qs_store *st, uint32_t kind, const char *scope, const qs_bod
     if (!rc && rev)
         *rev = r.rev;
     qs_record_free(&r);
+    qs_body_free(&derived);
     return qs__tx_end(st, mine, rc, err);
 }
 
@@ -463,6 +471,8 @@ static int edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, 
     const qs_kind *k = qs_schema_kind(cur.kind);
     qs_buf b;
     qs_buf_init(&b, st->lim.max_body);
+    qs_body derived;
+    qs_body_init(&derived);
     char idtxt[QS_UUID_STR];
     if (!k) {
         rc = qs_err_set(err, QS_ESCHEMA, "record %s is of a kind this version does not know",
@@ -482,7 +492,8 @@ static int edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, 
         qs_body empty;
         qs_body_init(&empty);
         rc = qs_body_encode(&empty, &b, err);
-    } else if (!(rc = check_body(k, body, err)) &&
+    } else if (!(rc = qs__derived_copy(st, k, body, &derived, &body, err)) &&
+               !(rc = check_body(k, body, err)) &&
                !(rc = qs__refs_check(st, k->id, cur.scope, body, err))) {
         rc = qs_body_encode(body, &b, err);
     }
@@ -490,6 +501,7 @@ static int edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, 
         rc = write_local(st, k, cur.scope, id, &cur.rev, 1, deleted, &b, rev, err);
 out:
     qs_buf_free(&b);
+    qs_body_free(&derived);
     qs_record_free(&cur);
     return rc;
 }
@@ -639,6 +651,8 @@ int qs_store_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *ta
     qs_buf b;
     qs_buf_init(&b, st->lim.max_body);
     qs_rev *parents = NULL;
+    qs_body derived;
+    qs_body_init(&derived);
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
@@ -679,7 +693,8 @@ int qs_store_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *ta
             rc = qs_err_set(err, QS_EINVAL, "resolve needs a revision to take or a body");
             goto done;
         }
-        if (!(rc = check_body(k, body, err)))
+        if (!(rc = qs__derived_copy(st, k, body, &derived, &body, err)) &&
+            !(rc = check_body(k, body, err)))
             rc = qs_body_encode(body, &b, err);
     }
     if (rc)
@@ -692,6 +707,7 @@ done:
     free(parents);
     free(h);
     qs_buf_free(&b);
+    qs_body_free(&derived);
     qs_record_free(&chosen);
     return qs__tx_end(st, mine, rc, err);
 }

@@ -296,8 +296,8 @@ static const char *vfs_name;
 static void vfs_register(void)
 {
     /* Process-wide settings, before anything initialises SQLite. Its memory
-     * statistics take a global mutex on every allocation (5 % of an
-     * aggregator's store thread while it applies a backlog); nothing here
+     * statistics take a global mutex on every allocation, a cost on an
+     * aggregator's store thread while it applies a backlog; nothing here
      * reads them. Fails harmlessly if the program used SQLite already. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     real_vfs = sqlite3_vfs_find(NULL);

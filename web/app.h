@@ -65,11 +65,11 @@ void audit(wreq *r, const char *action, const uint8_t *id, const char *detail);
 /* Format ms since the epoch as local "YYYY-MM-DD HH:MM" ("—" for 0). */
 const char *fmt_time(int64_t ms, char *buf, size_t n);
 
-/* Run a `qianshou` command in this process (client/), as the signed-in
+/* Run a `qianshou` command line (argv[0] the command, as cli_run takes it)
+ * in this process (client/'s table and dispatcher), as the signed-in
  * user (author NODE/USER), its standard output and error captured into out
  * and err (NUL-terminated, caller frees). Returns its exit code. */
-int run_cli(wreq *r, int (*fn)(cli *c, int argc, char **argv), int argc, char **argv, char **out,
-            char **err);
+int run_cli(wreq *r, int argc, char **argv, char **out, char **err);
 
 /* ---- clerk pages (pages.c) ---- */
 void page_home(wreq *r);

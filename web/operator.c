@@ -68,7 +68,7 @@ static int report_file(wreq *r, int year, const char *fmt, hbuf *body, char **er
     snprintf(y, sizeof y, "%d", year);
     char *argv[] = {"report", "annual", "--year", y, "--format", (char *)fmt, "-o", path, NULL};
     char *out = NULL;
-    int rc = run_cli(r, cmd_report, 8, argv, &out, err);
+    int rc = run_cli(r, 8, argv, &out, err);
     free(out);
     if (rc != 0 && rc != CLI_ATTN) {
         unlink(path);

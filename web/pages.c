@@ -805,7 +805,7 @@ void page_import(wreq *r)
                 if (partial)
                     argv[argc++] = "--partial";
                 char *out = NULL, *err = NULL;
-                int rc = run_cli(r, cmd_import, argc, argv, &out, &err);
+                int rc = run_cli(r, argc, argv, &out, &err);
                 unlink(path);
                 hb_fmt(b, "<div id=\"import-result\" class=\"%s\">", rc == 0 ? "ok" : "error");
                 hb_raw(b, rc == 0 ? "<p>导入完成。</p>"
@@ -862,7 +862,7 @@ void page_export(wreq *r)
     snprintf(path, sizeof path, "%s/export-%s.csv", r->app->tmpdir, k->name);
     char *argv[] = {"export", (char *)k->name, "--bom", "--labels", "-o", path, NULL};
     char *out = NULL, *err = NULL;
-    int rc = run_cli(r, cmd_export, 6, argv, &out, &err);
+    int rc = run_cli(r, 6, argv, &out, &err);
     free(out);
     FILE *fp = rc == 0 ? fopen(path, "rb") : NULL;
     if (!fp) {

@@ -218,8 +218,7 @@ static char *slurp_fd(int fd)
     return b.p;
 }
 
-int run_cli(wreq *r, int (*fn)(cli *c, int argc, char **argv), int argc, char **argv, char **out,
-            char **err)
+int run_cli(wreq *r, int argc, char **argv, char **out, char **err)
 {
     char po[300], pe[300];
     snprintf(po, sizeof po, "%s/out.XXXXXX", APP.tmpdir);
@@ -242,7 +241,7 @@ int run_cli(wreq *r, int (*fn)(cli *c, int argc, char **argv), int argc, char **
     dup2(fe, STDERR_FILENO);
     cli c = {.dir = APP.cfg.data_dir, .json = false, .user = r->s ? r->s->user : NULL};
     fields_forget(); /* the command opens a store handle of its own */
-    int rc = fn(&c, argc, argv);
+    int rc = cli_run(&c, argc, argv);
     fields_forget();
     fflush(stdout);
     fflush(stderr);

@@ -173,9 +173,9 @@ static void open_county(county *c, uint32_t window)
 
 /* Before the clock, each county's store thread makes the zstd context it
  * will frame its batches with, as a county daemon does at its session's
- * first batch on its own machine: ~1 MiB written whole, 256 page faults.
- * For 300 counties in one process that was ~50,000 page faults (~0.8 s of
- * CPU on this VM) inside the measured window, on the aggregator's cores. */
+ * first batch on its own machine: ~1 MiB written whole. Made inside the
+ * measured window, 300 counties' contexts would fault their pages on the
+ * aggregator's cores (README.md, "Where the time went"). */
 static size_t g_warming;
 
 static void warm_work(qs_job *job, qs_store *st)

@@ -390,7 +390,7 @@ static void test_boundaries(void **state)
     assert_int_equal(p->dispatched_credentialed, 1);
     bool assistant_seen = false;
     for (uint32_t i = 0; i < p->ndispatched; i++)
-        if (p->dispatched[i].cert_level == 1) {
+        if (p->dispatched[i].cert_level == QS_CERT_LEVEL_ASSISTANT) {
             assistant_seen = true;
             assert_false(p->dispatched[i].credentialed);
             assert_true(p->dispatched[i].service_years >= 2);

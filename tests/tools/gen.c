@@ -39,7 +39,7 @@
  * are what the plan says, to state the expected verdicts). */
 enum {
     PLAN_DISPATCHED = 2,
-    PLAN_CERT = 2, /* 社会工作师 */
+    PLAN_CERT = QS_CERT_LEVEL_SOCIAL_WORKER,
     PLAN_YEARS = 2,
     PLAN_DAYS = 40,
     PLAN_LOCAL = 3,
@@ -314,7 +314,11 @@ static void set_days(gen *g, person *x, int yi, int n)
     x->ndays[yi] = n > 0 ? n : 0;
 }
 
-enum { R_DISPATCHED = 1, R_LOCAL = 2, R_SUPERVISOR = 3 };
+enum {
+    R_DISPATCHED = QS_PERSON_ROLE_DISPATCHED,
+    R_LOCAL = QS_PERSON_ROLE_LOCAL,
+    R_SUPERVISOR = QS_PERSON_ROLE_SUPERVISOR
+};
 
 static void plan_pairing(gen *g, pairing *p)
 {
@@ -322,32 +326,36 @@ static void plan_pairing(gen *g, pairing *p)
     int boundary = g->y1 - 1 >= g->y0 ? g->y1 - 1 : g->y0; /* the cases' decisive year */
     p->start_year = k == CASE_LATE_START_SELF && g->y1 > g->y0 ? g->y0 + 1 : g->y0;
     p->cty.townships = rint_(6, 15);
-    person *a = add_person(p, R_DISPATCHED, rint_(2, 3), rint_(2012, 2018) * 10000 + 301, true);
-    person *b = add_person(p, R_DISPATCHED, 2, rint_(2010, 2017) * 10000 + 915, true);
+    enum { NONE = QS_CERT_LEVEL_NONE, ASSISTANT = QS_CERT_LEVEL_ASSISTANT };
+    enum { SW = QS_CERT_LEVEL_SOCIAL_WORKER, SENIOR = QS_CERT_LEVEL_SENIOR };
+    person *a =
+        add_person(p, R_DISPATCHED, rint_(SW, SENIOR), rint_(2012, 2018) * 10000 + 301, true);
+    person *b = add_person(p, R_DISPATCHED, SW, rint_(2010, 2017) * 10000 + 915, true);
     person *cx = NULL, *d = NULL;
     if (k == CASE_ASSISTANT)
-        b->cert = 1; /* 助理社会工作师, long service and many days: still not counted */
+        b->cert = ASSISTANT; /* 助理社会工作师, long service and many days: still not counted */
     if (k == CASE_2Y_AFTER_DISPATCH) {
         /* service began on 1 December two years before the boundary year: 2 years
          * by 31 December of it, but not at its first working day (January) */
         b->since = (boundary - 2) * 10000 + 1201;
         b->cert_date = b->since;
-        cx = add_person(p, R_DISPATCHED, 3, 2014 * 10000 + 610, true);
+        cx = add_person(p, R_DISPATCHED, SENIOR, 2014 * 10000 + 610, true);
     }
     if (k == CASE_CERT_AFTER_DISPATCH) {
         /* A's 社会工作师 certificate is dated 15 June of the boundary year, after
          * A's first working day that year: A counts from the next year only */
-        a->cert = 2;
+        a->cert = SW;
         a->cert_date = boundary * 10000 + 615;
-        cx = add_person(p, R_DISPATCHED, 2, 2013 * 10000 + 510, true);
+        cx = add_person(p, R_DISPATCHED, SW, 2013 * 10000 + 510, true);
     }
     if (k == CASE_SHORT_STAY)
-        d = add_person(p, R_DISPATCHED, 2, 2015 * 10000 + 820, true);
-    person *sup = add_person(p, R_SUPERVISOR, 3, 2008 * 10000 + 101, true);
+        d = add_person(p, R_DISPATCHED, SW, 2015 * 10000 + 820, true);
+    person *sup = add_person(p, R_SUPERVISOR, SENIOR, 2008 * 10000 + 101, true);
     int nlocal = k == CASE_TWO_LOCALS ? 2 : 3;
     person *loc[3];
     for (int i = 0; i < nlocal; i++) {
-        loc[i] = add_person(p, R_LOCAL, rint_(0, 1), rint_(2019, 2021) * 10000 + 401, false);
+        loc[i] =
+            add_person(p, R_LOCAL, rint_(NONE, ASSISTANT), rint_(2019, 2021) * 10000 + 401, false);
         /* two of them sat the national exam, in a year that varies by county */
         loc[i]->exam_year = i < 2 ? g->y0 + (p->idx + i) % g->ny : 0;
     }
@@ -465,14 +473,14 @@ static int write_reference(gen *g)
             snprintf(p->aiding_name, sizeof p->aiding_name, "%s社会工作服务中心",
                      qh_aiding[i % 12]);
         put_str(&b, QS_K_AGENCY, "name", p->aiding_name);
-        put_int(&b, QS_K_AGENCY, "role", 1);
+        put_int(&b, QS_K_AGENCY, "role", QS_AGENCY_ROLE_AIDING);
         put_str(&b, QS_K_AGENCY, "province", p->cross ? "浙江省" : "青海省");
         put_str(&b, QS_K_AGENCY, "contact", p->ppl[0].name);
         TRY(create(g, n, QS_K_AGENCY, &b, p->aiding));
 
         snprintf(p->receiving_name, sizeof p->receiving_name, "%s社会工作服务中心", c->name);
         put_str(&b, QS_K_AGENCY, "name", p->receiving_name);
-        put_int(&b, QS_K_AGENCY, "role", 2);
+        put_int(&b, QS_K_AGENCY, "role", QS_AGENCY_ROLE_RECEIVING);
         put_str(&b, QS_K_AGENCY, "province", "青海省");
         put_str(&b, QS_K_AGENCY, "county", c->code);
         TRY(create(g, n, QS_K_AGENCY, &b, p->receiving));
@@ -480,7 +488,8 @@ static int write_reference(gen *g)
         put_ref(&b, QS_K_PAIRING, "aiding", p->aiding);
         put_ref(&b, QS_K_PAIRING, "receiving", p->receiving);
         put_str(&b, QS_K_PAIRING, "county", c->code);
-        put_int(&b, QS_K_PAIRING, "type", p->cross ? 1 : 2);
+        put_int(&b, QS_K_PAIRING, "type",
+                p->cross ? QS_PAIRING_TYPE_CROSS_PROVINCE : QS_PAIRING_TYPE_IN_PROVINCE);
         put_int(&b, QS_K_PAIRING, "start_year", p->start_year);
         put_int(&b, QS_K_PAIRING, "end_year", g->y1);
         TRY(create(g, n, QS_K_PAIRING, &b, p->id));
@@ -498,7 +507,7 @@ static int workday(gen *g, node *n, pairing *p, person *x, int32_t date, const c
     put_ref(&b, QS_K_WORKDAY, "person", x->id);
     put_ref(&b, QS_K_WORKDAY, "pairing", p->id);
     put_int(&b, QS_K_WORKDAY, "date", date);
-    put_int(&b, QS_K_WORKDAY, "mode", rnd() % 5 ? 1 : 2);
+    put_int(&b, QS_K_WORKDAY, "mode", rnd() % 5 ? QS_WORK_MODE_ONSITE : QS_WORK_MODE_REMOTE);
     put_str(&b, QS_K_WORKDAY, "summary", summary);
     return create(g, n, QS_K_WORKDAY, &b, id);
 }
@@ -575,7 +584,7 @@ static int expense(gen *g, node *n, pairing *p, int yi, int32_t date, bool recei
     char v[32];
     put_ref(&b, QS_K_EXPENSE, "pairing", p->id);
     put_int(&b, QS_K_EXPENSE, "date", date);
-    put_int(&b, QS_K_EXPENSE, "direction", received ? 1 : 2);
+    put_int(&b, QS_K_EXPENSE, "direction", received ? QS_DIRECTION_RECEIVED : QS_DIRECTION_SPENT);
     put_int(&b, QS_K_EXPENSE, "amount", fen);
     snprintf(v, sizeof v, "PZ%d-%04d", date / 10000, (int)(rnd() % 10000));
     put_str(&b, QS_K_EXPENSE, "voucher", v);
@@ -677,7 +686,7 @@ static int write_county(gen *g, pairing *p, node *n)
         /* outputs */
         if (p->documents[yi]) {
             snprintf(buf, sizeof buf, "%s社会工作服务管理办法（%d年修订）", p->cty.name, y);
-            put_int(&b, QS_K_OUTPUT, "type", 2);
+            put_int(&b, QS_K_OUTPUT, "type", QS_OUTPUT_TYPE_DOCUMENT);
             put_str(&b, QS_K_OUTPUT, "name", buf);
             put_int(&b, QS_K_OUTPUT, "date", p->documents[yi]);
             put_ref(&b, QS_K_OUTPUT, "pairing", p->id);
@@ -685,7 +694,7 @@ static int write_county(gen *g, pairing *p, node *n)
         }
         if (p->cultivated_on / 10000 == y) {
             snprintf(buf, sizeof buf, "%s阳光社会工作服务社", p->cty.name);
-            put_int(&b, QS_K_OUTPUT, "type", 1);
+            put_int(&b, QS_K_OUTPUT, "type", QS_OUTPUT_TYPE_AGENCY);
             put_str(&b, QS_K_OUTPUT, "name", buf);
             put_int(&b, QS_K_OUTPUT, "date", p->cultivated_on);
             put_ref(&b, QS_K_OUTPUT, "pairing", p->id);
@@ -693,7 +702,7 @@ static int write_county(gen *g, pairing *p, node *n)
         }
         if (p->brand_on / 10000 == y) {
             snprintf(buf, sizeof buf, "“%s暖心”服务品牌", p->cty.name);
-            put_int(&b, QS_K_OUTPUT, "type", 3);
+            put_int(&b, QS_K_OUTPUT, "type", QS_OUTPUT_TYPE_BRAND);
             put_str(&b, QS_K_OUTPUT, "name", buf);
             put_int(&b, QS_K_OUTPUT, "date", p->brand_on);
             TRY(create(g, n, QS_K_OUTPUT, &b, NULL));
@@ -718,7 +727,8 @@ static int write_county(gen *g, pairing *p, node *n)
             bool sup = t >= 4;
             int minutes = 60 * rint_(2, 6), part = rint_(8, 30), local = rint_(2, 8);
             put_int(&b, QS_K_TRAINING, "date", y * 10000 + (t * 2 + 1) * 100 + rint_(1, 28));
-            put_int(&b, QS_K_TRAINING, "type", sup ? 2 : 1);
+            put_int(&b, QS_K_TRAINING, "type",
+                    sup ? QS_TRAINING_TYPE_SUPERVISION : QS_TRAINING_TYPE_TRAINING);
             put_str(&b, QS_K_TRAINING, "trainer", p->ppl[sup ? 2 : 0].name);
             put_str(&b, QS_K_TRAINING, "topic", topics[rnd() % 6]);
             put_int(&b, QS_K_TRAINING, "minutes", minutes);
@@ -736,7 +746,7 @@ static int write_county(gen *g, pairing *p, node *n)
         { /* 项目指导: the aiding agency's on-site guidance of the project */
             int minutes = 60 * rint_(2, 4), local = rint_(2, 6);
             put_int(&b, QS_K_TRAINING, "date", y * 10000 + 700 + rint_(1, 28));
-            put_int(&b, QS_K_TRAINING, "type", 3);
+            put_int(&b, QS_K_TRAINING, "type", QS_TRAINING_TYPE_GUIDANCE);
             put_str(&b, QS_K_TRAINING, "trainer", p->ppl[0].name);
             put_str(&b, QS_K_TRAINING, "topic", "项目设计与实施指导");
             put_int(&b, QS_K_TRAINING, "minutes", minutes);
@@ -749,28 +759,35 @@ static int write_county(gen *g, pairing *p, node *n)
             p->tr_local[yi] += local;
         }
         /* funds */
+        enum { PROVINCIAL = QS_SOURCE_PROVINCIAL, LOTTERY = QS_SOURCE_LOTTERY };
+        enum { CHARITY = QS_SOURCE_CHARITY, SELF = QS_SOURCE_SELF };
         if (p->kase == CASE_FUNDS_LOW) {
-            TRY(expense(g, n, p, yi, y * 10000 + 315, true, 1, 1800000, false));
-            TRY(expense(g, n, p, yi, y * 10000 + 815, true, 2, 1000000, false));
-            TRY(expense(g, n, p, yi, y * 10000 + 420, false, 1, 1200000, false));
-            TRY(expense(g, n, p, yi, y * 10000 + 620, false, 2, 800000, false));
-            TRY(expense(g, n, p, yi, y * 10000 + 920, false, 3, 400000, false));
-            TRY(expense(g, n, p, yi, y * 10000 + 1020, false, 6, 160000, true));
+            TRY(expense(g, n, p, yi, y * 10000 + 315, true, PROVINCIAL, 1800000, false));
+            TRY(expense(g, n, p, yi, y * 10000 + 815, true, LOTTERY, 1000000, false));
+            TRY(expense(g, n, p, yi, y * 10000 + 420, false, QS_EXPENSE_CATEGORY_ACTIVITIES,
+                        1200000, false));
+            TRY(expense(g, n, p, yi, y * 10000 + 620, false, QS_EXPENSE_CATEGORY_TRANSPORT, 800000,
+                        false));
+            TRY(expense(g, n, p, yi, y * 10000 + 920, false, QS_EXPENSE_CATEGORY_MEALS, 400000,
+                        false));
+            TRY(expense(g, n, p, yi, y * 10000 + 1020, false, QS_EXPENSE_CATEGORY_OTHER, 160000,
+                        true));
         } else {
-            /* public funds (省级财政 1, 福彩公益金 2) count; 慈善组织 3 and 自筹 4 are
+            /* public funds (省级财政, 福彩公益金) count; 慈善组织 and 自筹 are
              * shown apart */
             int64_t pub = p->kase == CASE_FUNDS_EXACT       ? 1200000
                           : p->kase == CASE_LATE_START_SELF ? 999999
                                                             : 1500000;
-            TRY(expense(g, n, p, yi, y * 10000 + 310, true, 1,
+            TRY(expense(g, n, p, yi, y * 10000 + 310, true, PROVINCIAL,
                         p->kase == CASE_FUNDS_EXACT ? 1800000 : 2000000, false));
-            TRY(expense(g, n, p, yi, y * 10000 + 810, true, 2, pub, false));
+            TRY(expense(g, n, p, yi, y * 10000 + 810, true, LOTTERY, pub, false));
             if (p->kase == CASE_FUNDS_EXACT || p->kase == CASE_LATE_START_SELF)
-                TRY(expense(g, n, p, yi, y * 10000 + 905, true, 4,
+                TRY(expense(g, n, p, yi, y * 10000 + 905, true, SELF,
                             p->kase == CASE_FUNDS_EXACT ? 500000 : 600000, false));
             else if (p->idx % 4 == 1)
-                TRY(expense(g, n, p, yi, y * 10000 + 906, true, 3, 250000, false));
-            for (int c = 1; c <= 5; c++)
+                TRY(expense(g, n, p, yi, y * 10000 + 906, true, CHARITY, 250000, false));
+            /* the five categories the plan allows: 活动经费 to 保险 */
+            for (int c = QS_EXPENSE_CATEGORY_ACTIVITIES; c <= QS_EXPENSE_CATEGORY_INSURANCE; c++)
                 TRY(expense(g, n, p, yi, y * 10000 + (c + 3) * 100 + 12, false, c,
                             INT64_C(100) * rint_(6200, 6800), false));
         }

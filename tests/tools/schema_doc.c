@@ -156,11 +156,17 @@ static void emit_doc(qs_buf *b)
         out(b, "|---:|---|---|---|---|---|\n");
         for (uint32_t j = 0; j < k->nfields; j++) {
             const qs_field *f = &k->fields[j];
-            char bd[160];
+            char bd[160], derived[160] = "";
             bounds(f, bd, sizeof bd);
-            out(b, "| %" PRIu32 " | `%s` | %s | %s | %s | %s%s |\n", f->id, f->name, f->label,
+            const qs_field *src = qs_kind_field(k, f->pseudonym_of);
+            if (src)
+                snprintf(derived, sizeof derived,
+                         "; whenever `%s` is given, the writing node's store sets this to its "
+                         "pseudonym (HMAC-SHA-256 under the node's secret, truncated)",
+                         src->name);
+            out(b, "| %" PRIu32 " | `%s` | %s | %s | %s | %s%s%s |\n", f->id, f->name, f->label,
                 qs_ftype_name(f->type), (f->flags & QS_FF_REQUIRED) ? "yes" : "", bd,
-                (f->flags & QS_FF_LOCAL) ? "; local: never leaves the node" : "");
+                (f->flags & QS_FF_LOCAL) ? "; local: never leaves the node" : "", derived);
         }
     }
 

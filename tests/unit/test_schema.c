@@ -187,13 +187,105 @@ static void test_self_consistency(void **state)
                 fail_msg("%s: enum on a non-enum field", where);
             if ((f->flags & QS_FF_LOCAL) && !k->local_only)
                 fail_msg("%s: local field in a kind that syncs", where);
+            if (f->pseudonym_of) {
+                const qs_field *src = qs_kind_field(k, f->pseudonym_of);
+                if (f->type != QS_F_DIGESTS || f->max != 1 || !src || src->type != QS_F_TEXT ||
+                    !(src->flags & QS_FF_LOCAL))
+                    fail_msg("%s: a pseudonym is one digest of a local text field", where);
+            }
         }
+        /* the natural key, its years and the duplicate key name fields of the
+         * kind, of the types the store's lookups bind */
+        const qs_field *key = qs_kind_key(k);
+        if (k->key && (!key || (key->type != QS_F_TEXT && key->type != QS_F_CODE)))
+            fail_msg("kind %s: its key is not a text or code field", k->name);
+        if ((k->key_from || k->key_to) &&
+            (!key || !qs_kind_field(k, k->key_from) || !qs_kind_field(k, k->key_to) ||
+             qs_kind_field(k, k->key_from)->type != QS_F_INT ||
+             qs_kind_field(k, k->key_to)->type != QS_F_INT))
+            fail_msg("kind %s: key years are not two INT fields", k->name);
+        uint32_t nd = 0;
+        while (nd <= QS_DUP_MAX && k->dup[nd])
+            if (!qs_kind_field(k, k->dup[nd++]))
+                fail_msg("kind %s: its duplicate key names an unknown field", k->name);
+        if (nd > QS_DUP_MAX)
+            fail_msg("kind %s: duplicate key not 0-terminated", k->name);
     }
     /* The ids schema.h promises, and the levels DESIGN.md fixes. */
     assert_int_equal(qs_schema_kind(QS_K_SERVICE)->min_level, QS_LEVEL_COUNTY);
     assert_int_equal(qs_schema_kind(QS_K_PAIRING)->max_level, QS_LEVEL_PROVINCE);
     assert_true(qs_schema_kind(QS_K_BENEFICIARY)->local_only);
     assert_false(qs_schema_kind(QS_K_SERVICE)->local_only);
+}
+
+/* Every named enumeration code (schema.h, QS_ENUM_CODES) is the code of the
+ * value of that name in that enumeration of the schema, and the natural and
+ * duplicate keys are the ones the CLI and the report were written for. */
+static void test_named_codes_and_keys(void **state)
+{
+    (void)state;
+    static const struct {
+        int constant;
+        const char *en, *name;
+        uint32_t code;
+    } named[] = {
+#define ROW(c, en, name, code) {c, en, name, code},
+        QS_ENUM_CODES(ROW)
+#undef ROW
+    };
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        const qs_enum *e = qs_schema_enum(named[i].en);
+        if (!e)
+            fail_msg("%s: no field uses enumeration %s", named[i].name, named[i].en);
+        const qs_enum_val *v = qs_enum_lookup(e, named[i].name);
+        if (!v || strcmp(v->name, named[i].name) != 0)
+            fail_msg("%s has no value named %s", named[i].en, named[i].name);
+        if (v->code != named[i].code || (uint32_t)named[i].constant != v->code)
+            fail_msg("%s.%s: the constant says %d, the schema %u", named[i].en, named[i].name,
+                     named[i].constant, v->code);
+    }
+    assert_null(qs_schema_enum("no_such_enum"));
+    assert_int_equal(QS_DIRECTION_SPENT, 2);
+    assert_int_equal(QS_PERSON_ROLE_LOCAL, 2);
+
+    static const struct {
+        uint32_t kind;
+        const char *key, *from, *to, *dup[3];
+    } keys[] = {
+        {QS_K_COUNTY, "code", NULL, NULL, {NULL}},
+        {QS_K_AGENCY, "name", NULL, NULL, {NULL}},
+        {QS_K_PAIRING, "county", "start_year", "end_year", {NULL}},
+        {QS_K_STATION, "township", NULL, NULL, {NULL}},
+        {QS_K_PERSON, "name", NULL, NULL, {NULL}},
+        {QS_K_WORKDAY, NULL, NULL, NULL, {"person", "date", NULL}},
+        {QS_K_SERVICE, NULL, NULL, NULL, {NULL}},
+        {QS_K_TRAINING, NULL, NULL, NULL, {NULL}},
+        {QS_K_EXPENSE, NULL, NULL, NULL, {NULL}},
+        {QS_K_OUTPUT, NULL, NULL, NULL, {NULL}},
+        {QS_K_BENEFICIARY, NULL, NULL, NULL, {NULL}},
+    };
+    assert_int_equal(sizeof keys / sizeof keys[0], qs_schema_nkinds());
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const qs_kind *k = qs_schema_kind(keys[i].kind);
+        const qs_field *key = qs_kind_key(k);
+        if (keys[i].key ? !key || strcmp(key->name, keys[i].key) != 0 : key != NULL)
+            fail_msg("%s: key %s, expected %s", k->name, key ? key->name : "none",
+                     keys[i].key ? keys[i].key : "none");
+        const qs_field *from = qs_kind_field(k, k->key_from), *to = qs_kind_field(k, k->key_to);
+        assert_true(keys[i].from ? from && strcmp(from->name, keys[i].from) == 0 : !from);
+        assert_true(keys[i].to ? to && strcmp(to->name, keys[i].to) == 0 : !to);
+        size_t j = 0;
+        for (; keys[i].dup[j]; j++) {
+            const qs_field *f = qs_kind_field(k, k->dup[j]);
+            if (!f || strcmp(f->name, keys[i].dup[j]) != 0)
+                fail_msg("%s: duplicate key field %zu is not %s", k->name, j, keys[i].dup[j]);
+        }
+        assert_int_equal(k->dup[j], 0);
+    }
+    /* the beneficiary's pseudonym is its ID number's */
+    const qs_kind *b = qs_schema_kind(QS_K_BENEFICIARY);
+    assert_int_equal(qs_kind_field_by_name(b, "pseudonym")->pseudonym_of,
+                     qs_kind_field_by_name(b, "id_number")->id);
 }
 
 static void test_lookups(void **state)
@@ -1079,6 +1171,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_self_consistency),
+        cmocka_unit_test(test_named_codes_and_keys),
         cmocka_unit_test(test_lookups),
         cmocka_unit_test(test_enum_lookup),
         cmocka_unit_test(test_examples),
