@@ -102,11 +102,12 @@ for i in range(60):
 print(refused, round(time.time() - t0, 1))
 EOP
 read -r refused secs <"$T/flood.out"
-# at most 20 + 5 a second were checked (a slow build hashes slowly, so fewer
-# are refused there); on this machine a flood of 60 always outruns it
-python3 -c "import sys; r, t = int(sys.argv[1]), float(sys.argv[2]); sys.exit(not (60 - r <= 20 + 5 * t + 2 and r > 0))" \
+# at most 20 + 5 a second were checked, and whatever the bucket could not
+# cover was refused (a slow build hashes slowly: the hashing itself then keeps
+# the rate down, and fewer or none are refused)
+python3 -c "import sys; r, t = int(sys.argv[1]), float(sys.argv[2]); cap = 20 + 5 * t + 2; sys.exit(not (60 - r <= cap and (r > 0 or cap >= 60)))" \
     "$refused" "$secs" || fail "60 sign-ins in a row in ${secs} s: $((60 - refused)) checked, $refused refused"
-grep -q 'refused unchecked' "$T/web-c1.log" || fail "the flood is not in the log"
+[ "$refused" = 0 ] || grep -q 'refused unchecked' "$T/web-c1.log" || fail "the flood is not in the log"
 sleep 2
 web "http://127.0.0.1:$WC" clerk "clerk password one" / >"$T/home2.html"
 grep -q 'id="c-pending"' "$T/home2.html" || fail "a sign-in after the flood did not work"

@@ -35,7 +35,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 QIANSHOU, WEB, XFER = sys.argv[1:4]
@@ -212,9 +212,18 @@ def login(base, user, pw):
 
 def submit(button):
     """Click and wait for the next page (so that a following get() cannot
-    cut the form's POST short)."""
+    cut the form's POST short): the button's node is gone from the page."""
     button.click()
-    WebDriverWait(drv, 20).until(EC.staleness_of(button))
+
+    def gone(_):
+        try:
+            button.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:  # asked while the old page is torn down
+            return "does not belong to the document" in str(e)
+    WebDriverWait(drv, 20).until(gone)
 
 
 SIDS = []
