@@ -170,6 +170,7 @@ int cli_open(cli *c, qs_store **st)
         return rc;
     qs_store_opts o = qs_store_opts_default();
     o.dir = c->dir;
+    o.user = c->user;
     qs_err err = {0};
     if ((rc = qs_store_open(&o, st, &err)) != 0) {
         /* No store, an unreadable file, a newer format: all environment. */

@@ -31,8 +31,10 @@ enum cli_exit {
 };
 
 typedef struct cli {
-    const char *dir; /* data directory */
-    bool json;       /* --json: machine-readable output on stdout */
+    const char *dir;  /* data directory */
+    bool json;        /* --json: machine-readable output on stdout */
+    const char *user; /* author of edits (NODE/USER); NULL = the process's user (web: the
+                         signed-in user) */
 } cli;
 
 /* Exit code for a QS_E code: environment errors (I/O, disk, permissions, busy,

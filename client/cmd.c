@@ -52,6 +52,7 @@ extern const cli_cmd cli_cmd_status;            /* cmd_daemon.c */
 extern const cli_cmd cli_cmd_report_annual;     /* cmd_report.c */
 extern const cli_cmd cli_cmd_nodes;             /* cmd_report.c */
 extern const cli_cmd cli_cmd_metrics;           /* cmd_report.c */
+extern const cli_cmd cli_cmd_user;              /* cmd_user.c */
 
 const cli_cmd *const cli_commands[] = {
     &cli_cmd_init,
@@ -75,6 +76,7 @@ const cli_cmd *const cli_commands[] = {
     &cli_cmd_report_annual,
     &cli_cmd_nodes,
     &cli_cmd_metrics,
+    &cli_cmd_user,
 };
 /* clang-format on */
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];

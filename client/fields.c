@@ -523,3 +523,9 @@ int fields_warn_duplicate(qs_store *st, const qs_kind *k, const qs_body *b, cons
              prefix, (unsigned long long)n, k->name, n == 1 ? " is" : "s are");
     return 0;
 }
+
+void fields_forget(void)
+{
+    memset(key_cache, 0, sizeof key_cache);
+    memset(ref_cache, 0, sizeof ref_cache);
+}

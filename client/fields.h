@@ -57,6 +57,11 @@ int fields_warn_duplicate(qs_store *st, const qs_kind *k, const qs_body *b, cons
  * cached for the process. Caller frees. */
 char *fields_display(qs_store *st, const qs_field *f, const qs_value *v, bool labels);
 
+/* Drop every cached lookup of fields_parse and fields_display. A process
+ * that lives longer than one command (qianshou-web) calls it before each
+ * request: records may have been added, renamed or deleted since. */
+void fields_forget(void);
+
 /* "name (label)" of a field, into buf. */
 const char *fields_title(const qs_field *f, char *buf, size_t n);
 

@@ -1,6 +1,7 @@
 /* config.c — see config.h. */
 #include "daemon/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -264,6 +265,31 @@ static int handler(void *user, const char *section, const char *key, const char 
         }
         BAD("[limits] %s: unknown limit", key);
     }
+    if (IS("web", "address")) {
+        struct in6_addr a6;
+        struct in_addr a4;
+        if (inet_pton(AF_INET, value, &a4) != 1 && inet_pton(AF_INET6, value, &a6) != 1)
+            BAD("[web] address: \"%s\" is not a numeric IPv4 or IPv6 address", value);
+        STR(c->web.address, 0);
+    }
+    if (IS("web", "port"))
+        PORT(c->web.port, 0);
+    if (IS("web", "cert"))
+        STR(c->web.cert, 0);
+    if (IS("web", "key"))
+        STR(c->web.key, 0);
+    if (IS("web", "session_timeout")) {
+        if (parse_uint(value, 86400, &u) != 0 || u < 60)
+            BAD("[web] session_timeout: \"%s\" is not a number of seconds (60..86400)", value);
+        c->web.session_timeout = (unsigned)u;
+        return 1;
+    }
+    if (IS("web", "max_upload")) {
+        if (parse_uint(value, 64u << 20, &u) != 0 || u < 65536)
+            BAD("[web] max_upload: \"%s\" is not a byte count (65536..67108864)", value);
+        c->web.max_upload = (size_t)u;
+        return 1;
+    }
     if (IS("log", "level")) {
         int l = qs_log_parse_level(value);
         if (l < 0)
@@ -323,6 +349,10 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
     cfg->hello_timeout = 5;
     cfg->idle_timeout = 120;
     cfg->log_level = QS_LOG_INFO;
+    snprintf(cfg->web.address, sizeof cfg->web.address, "127.0.0.1");
+    cfg->web.port = 8080;
+    cfg->web.session_timeout = 900;
+    cfg->web.max_upload = 8u << 20;
 
     parse_state ps = {.cfg = cfg, .e = e};
     FILE *f = fopen(path, "r");
@@ -351,6 +381,17 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
     if (m)
         return qs_err_set(e, QS_EINVAL, "config %s: %s: missing (required for role %s)", path, m,
                           cfg->role == QS_ROLE_AGGREGATOR ? "aggregator" : "county");
+    if (!cfg->web.cert[0] != !cfg->web.key[0])
+        return qs_err_set(e, QS_EINVAL,
+                          "config %s: [web] cert and key: give both (HTTPS) or neither", path);
+    if (!cfg->web.cert[0] && !qs_config_is_loopback(cfg->web.address))
+        return qs_err_set(e, QS_EINVAL,
+                          "config %s: [web] address %s is not a loopback address, and there is no "
+                          "[web] cert and key: the browser interface listens on the office "
+                          "network only with HTTPS (passwords would cross it in the clear) — "
+                          "give it a certificate (qs-pki can issue one with this box's name "
+                          "and address) or keep address = 127.0.0.1",
+                          path, cfg->web.address);
     for (unsigned i = 0; i < cfg->listen.nchildren; i++)
         if (!qs_node_is_below(cfg->node, cfg->listen.children[i]))
             return qs_err_set(e, QS_EINVAL,
@@ -358,6 +399,17 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
                               "below [node] id %s",
                               path, cfg->listen.children[i], cfg->node);
     return 0;
+}
+
+bool qs_config_is_loopback(const char *address)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, address, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, address, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return false;
 }
 
 void qs_config_sock_path(const qs_config *cfg, char *out, size_t n)

@@ -38,6 +38,14 @@
  *              up to the child's HELLO, parent only, default 5), idle_timeout
  *              (nothing received and nothing sent taken by the peer while the
  *              connection waits on it, default 120)
+ *   [web]      qianshou-web, the browser interface (web/): address (default
+ *              127.0.0.1), port (default 8080), cert and key (PEM paths: HTTPS;
+ *              both or neither), session_timeout (idle seconds before a
+ *              sign-in ends, 60..86400, default 900), max_upload (bytes of a
+ *              request body, e.g. a sheet, 65536..67108864, default 8 MiB).
+ *              An address that is not loopback (127.0.0.0/8, ::1) without
+ *              cert and key is refused: passwords would cross the office
+ *              network in the clear.
  *   [log]      level = debug|info|warn|error
  *
  * An unknown section or key, a bad value, or a missing required key is an
@@ -46,6 +54,7 @@
 #ifndef QS_CONFIG_H
 #define QS_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "proto/err.h"
@@ -87,11 +96,21 @@ typedef struct qs_config {
     unsigned store_queue;
     unsigned handshake_timeout, hello_timeout, idle_timeout; /* seconds */
     int log_level;
+    struct {
+        char address[64];
+        int port;
+        char cert[QS_CFG_PATH], key[QS_CFG_PATH]; /* "" = plain HTTP (loopback only) */
+        unsigned session_timeout;                 /* seconds */
+        size_t max_upload;                        /* bytes */
+    } web;
 } qs_config;
 
 /* Parse and validate path into *cfg. QS_EINVAL (bad content, message names
  * the file, line where known, section and key) or QS_EIO (unreadable). */
 int qs_config_load(qs_config *cfg, const char *path, qs_err *e);
+
+/* Whether address (numeric IPv4 or IPv6) is a loopback address. */
+bool qs_config_is_loopback(const char *address);
 
 /* The node's TLS context from its config: a server one (with the CRL) for
  * an aggregator, a client one (with [upstream] crl if set) for a county. */

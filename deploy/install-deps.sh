@@ -15,6 +15,9 @@ PKGS=(
                                      # as PID 1 needed), maintainer-script lint, dpkg -i
   chromium                           # tests/report: the HTML report renders headless
   ninja-build                        # tests/bench/run.sh builds its Release tree with Ninja
+  libh2o-dev libargon2-dev           # qianshou-web: HTTP (libh2o on libuv + OpenSSL), argon2id
+  chromium-driver python3-selenium   # tests/web: the browser interface driven by WebDriver
+  fonts-noto-cjk                     # Chinese glyphs in headless Chromium's screenshots
 )
 
 missing=()

@@ -7,7 +7,9 @@
 # 632323 泽库县, 632301 同仁市) and records services at each while the
 # aggregator is down (they keep trying), starts the aggregator, syncs those
 # three and then the other twelve counties, shows what the province sees,
-# writes the 2024 annual report, stops the daemons and leaves everything in DIR.
+# writes the 2024 annual report, starts the browser interface (qianshou-web)
+# for 尖扎县 and the province and prints their addresses and a login each,
+# stops the daemons and leaves everything in DIR.
 # Run as root on a fresh Debian 12 (install-deps needs apt). Exit 0 = it all matched.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +35,7 @@ if [ -z "$BUILD" ]; then
     # one line that counts up, instead of pages of compiler output (all of it
     # is in DIR/build.log)
     if ! cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" \
-        --target qianshoud qianshou qs-gen 2>&1 | tee -a "$DIR/build.log" |
+        --target qianshoud qianshou qianshou-web qs-gen 2>&1 | tee -a "$DIR/build.log" |
         while IFS= read -r l; do
             case $l in "["*"%]"*) printf '\r  %s' "${l%%]*}]" ;; esac
         done; then
@@ -41,9 +43,10 @@ if [ -z "$BUILD" ]; then
         tail -n 30 "$DIR/build.log" >&2
         exit 1
     fi
-    printf '\r  built: qianshoud, qianshou, qs-gen (log: %s)\n' "$DIR/build.log"
+    printf '\r  built: qianshoud, qianshou, qianshou-web, qs-gen (log: %s)\n' "$DIR/build.log"
 fi
 QSD=$BUILD/daemon/qianshoud
+WEB=$BUILD/web/qianshou-web
 Q=$BUILD/client/qianshou
 GEN=$BUILD/tests/tools/qs-gen
 PKI=$SRC/deploy/pki/qs-pki
@@ -53,7 +56,10 @@ AGG=630000
 CODES=(632322 632323 632301)   # the three whose daemons run throughout
 NAMES=(尖扎县 泽库县 同仁市)
 HOST=qianshou-agg.local
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+WEB_PORT_COUNTY=$(free_port)
+WEB_PORT_AGG=$(free_port)
 PIDS=()
 stop_all() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -114,6 +120,8 @@ ca = $DIR/pki/ca/ca.crt
 cert = $DIR/pki/$AGG/node.crt
 key = $DIR/pki/$AGG/node.key
 crl = $DIR/pki/crl.pem
+[web]
+port = $WEB_PORT_AGG
 EOC
 for c in "${ALL[@]}"; do
     cat > "$DIR/$c.ini" <<EOC
@@ -130,6 +138,9 @@ cert = $DIR/pki/$c/node.crt
 key = $DIR/pki/$c/node.key
 interval = 3600
 EOC
+    if [ "$c" = 632322 ]; then
+        printf '[web]\nport = %s\n' "$WEB_PORT_COUNTY" >>"$DIR/$c.ini"
+    fi
 done
 echo "aggregator config $DIR/$AGG.ini (127.0.0.1:$PORT); county configs $DIR/632322.ini …"
 
@@ -194,6 +205,29 @@ for c in "${ALL[@]}"; do
     moved "$c" "$c" >>"$DIR/logs/moved.tsv"
 done
 table <"$DIR/logs/moved.tsv"
+
+say "the browser interface (qianshou-web) for 尖扎县 and the province"
+# throwaway passwords for this trial (12 characters), printed below
+PW_CLERK=$(openssl rand -base64 9)
+PW_OPERATOR=$(openssl rand -base64 9)
+printf '%s\n' "$PW_CLERK" | "$Q" -d "$DIR/632322" user add clerk --role clerk >/dev/null
+printf '%s\n' "$PW_OPERATOR" | "$Q" -d "$DIR/$AGG" user add operator --role admin >/dev/null
+start_web() { # CODE PORT
+    "$WEB" -c "$DIR/$1.ini" </dev/null >/dev/null 2>>"$DIR/logs/web-$1.log" &
+    PIDS+=("$!")
+    for _ in $(seq 100); do
+        python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$2/login')" \
+            2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "quickstart: qianshou-web $1 did not start; see $DIR/logs/web-$1.log" >&2
+    exit 1
+}
+start_web 632322 "$WEB_PORT_COUNTY"
+start_web $AGG "$WEB_PORT_AGG"
+echo "尖扎县 (632322): http://127.0.0.1:$WEB_PORT_COUNTY/  user clerk     password $PW_CLERK"
+echo "province (630000): http://127.0.0.1:$WEB_PORT_AGG/  user operator  password $PW_OPERATOR"
+echo "(running until the end of the quickstart; the commands to start them again are below)"
 
 say "what the province sees"
 fails=0
@@ -276,6 +310,9 @@ cat <<EOT
 Start them again:
   $QSD -c $DIR/$AGG.ini &
   for c in ${ALL[*]}; do $QSD -c $DIR/\$c.ini & done
+The browser interface (sign in as clerk / operator with the passwords above):
+  $WEB -c $DIR/632322.ini &    # http://127.0.0.1:$WEB_PORT_COUNTY/
+  $WEB -c $DIR/$AGG.ini &    # http://127.0.0.1:$WEB_PORT_AGG/
 Look around:
   $Q -d $DIR/632322 list service
   $Q -d $DIR/$AGG list service --json

@@ -130,9 +130,12 @@ int qs_store_list(qs_store *st, const qs_query *q, qs_record_cb cb, void *ctx, q
                        err);
     if (!base)
         return err ? err->code : QS_EINVAL;
-    char *sql = q->limit ? sqlite3_mprintf("%s ORDER BY v.id LIMIT %llu", base,
+    /* Live records: ordered by the projection's key (p.id = v.id), so that a
+     * first page walks its primary key instead of sorting every row. */
+    const char *order = q->include_deleted ? "v.id" : "p.id";
+    char *sql = q->limit ? sqlite3_mprintf("%s ORDER BY %s LIMIT %llu", base, order,
                                            (unsigned long long)q->limit)
-                         : sqlite3_mprintf("%s ORDER BY v.id", base);
+                         : sqlite3_mprintf("%s ORDER BY %s", base, order);
     sqlite3_free(base);
     sqlite3_stmt *s = NULL;
     int rc = prepare_bound(st, k, q, sql, &s, err);

@@ -35,7 +35,7 @@ cmake --build build-asan -j"$JOBS"
 step "build: fuzz (clang)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQS_FUZZ=ON \
   -DQS_WERROR=ON >/dev/null
-cmake --build build-fuzz -j"$JOBS" --target fuzz_decode fuzz_csv fuzz_ctl   # only the harnesses
+cmake --build build-fuzz -j"$JOBS" --target fuzz_decode fuzz_csv fuzz_ctl fuzz_web   # only the harnesses
 
 rc=$fmt_rc
 step "tier quick (plain)"

@@ -52,6 +52,7 @@ static const struct sample {
     {"report annual", "report annual --year 2024 --format csv -o @/r.csv", 0},
     {"nodes", "nodes --stale 3d", 4}, /* the county never synced: stale */
     {"metrics", "metrics", 0},
+    {"user", "user list", 0},
 };
 
 static char dir[64];   /* the test's directory */

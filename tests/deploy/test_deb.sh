@@ -58,7 +58,7 @@ ok "built $(basename "$DEB1") and $(basename "$DEB2")"
 [ "$(dpkg-deb -f "$DEB1" Package)" = qianshou ] || fail "package name"
 dep=$(dpkg-deb -f "$DEB1" Depends)
 for d in adduser openssl libuv1 libsqlite3-0 libssl3 libjansson4 libinih1 libzstd1 libmsgpackc2 \
-    libxlsxwriter4; do
+    libxlsxwriter4 libh2o0.13 libargon2-1; do
     [[ $dep == *"$d"* ]] || fail "Depends lacks $d: $dep"
 done
 ok "Depends: $dep"
@@ -74,11 +74,13 @@ cat >"$T/want" <<'EOW'
 /lib/systemd/system/qianshou-backup@.timer
 /lib/systemd/system/qianshou-metrics.service
 /lib/systemd/system/qianshou-metrics.timer
+/lib/systemd/system/qianshou-web.service
 /lib/systemd/system/qianshoud.service
 /lib/systemd/system/qianshoud@.service
 /usr/bin/qianshou
 /usr/sbin/qianshou-backup
 /usr/sbin/qianshou-metrics
+/usr/sbin/qianshou-web
 /usr/sbin/qianshoud
 /usr/sbin/qs-pki
 /usr/share/doc/qianshou/PKI.md

@@ -12,7 +12,7 @@ trap '[ -n "${QS_KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 UNITS=(qianshoud.service qianshou-backup.service qianshou-backup.timer
-       qianshou-metrics.service qianshou-metrics.timer
+       qianshou-metrics.service qianshou-metrics.timer qianshou-web.service
        qianshoud@.service qianshou-backup@.service qianshou-backup@.timer)
 # the templates are verified as instances (two roles on one machine)
 INSTANCES=(qianshoud@630000.service qianshou-backup@630000.service qianshou-backup@630000.timer)
@@ -143,7 +143,7 @@ for m in share/man/man8/qianshoud.8.gz share/man/man1/qianshou.1.gz share/man/ma
     share/man/man8/qianshou-backup.8.gz share/man/man8/qianshou-metrics.8.gz \
     share/qianshou/reference/county.csv share/qianshou/reference/agency.csv \
     share/qianshou/reference/pairing.csv sbin/qs-pki \
-    sbin/qianshou-backup sbin/qianshou-metrics sbin/qianshoud bin/qianshou \
+    sbin/qianshou-backup sbin/qianshou-metrics sbin/qianshoud bin/qianshou sbin/qianshou-web \
     share/doc/qianshou/README.md share/doc/qianshou/PKI.md; do
     [ -e "$R/usr/$m" ] || fail "/usr/$m not installed"
 done

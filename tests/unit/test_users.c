@@ -1,0 +1,169 @@
+/* test_users.c — the web's local accounts (store/users.h): argon2id hashes,
+ * the password rules, lockout after five failures for fifteen minutes, the
+ * audit trail, authorship NODE/USER; and that none of it is synced. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/schema.h"
+#include "store/users.h"
+#include "tests/support/fixture.h"
+
+static void test_password_rules(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *user, *pw;
+        bool ok;
+    } t[] = {
+        {"alice", "correct horse", true},
+        {"alice", "九个汉字的密码短句子呀", true}, /* 11 characters, 33 bytes */
+        {"alice", "short", false},
+        {"alice", "九个汉字的密码短句", false}, /* 9 characters */
+        {"alice", "aaaaaaaaaaaa", false},
+        {"alice", "alicealice", false},
+        {"alice", "", false},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        qs_err e = {0};
+        int rc = qs_password_check(t[i].user, t[i].pw, &e);
+        if (t[i].ok)
+            assert_int_equal(rc, 0);
+        else
+            assert_int_equal(rc, QS_EINVAL);
+    }
+    static const struct {
+        const char *name;
+        bool ok;
+    } n[] = {{"alice", true},  {"li.ming-2", true},
+             {"Alice", false}, {"1abc", false},
+             {"a b", false},   {"", false},
+             {"a/b", false},   {"abcdefghijabcdefghijabcdefghijabc", false}};
+    for (size_t i = 0; i < sizeof n / sizeof n[0]; i++)
+        assert_int_equal(qs_user_name_check(n[i].name, NULL) == 0, n[i].ok);
+}
+
+static void test_hash(void **state)
+{
+    (void)state;
+    char h1[QS_PW_HASH_MAX], h2[QS_PW_HASH_MAX];
+    assert_int_equal(qs_password_hash("correct horse", h1, NULL), 0);
+    assert_int_equal(qs_password_hash("correct horse", h2, NULL), 0);
+    assert_true(strncmp(h1, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0);
+    assert_string_not_equal(h1, h2); /* fresh salt each time */
+    assert_true(qs_password_verify(h1, "correct horse"));
+    assert_true(qs_password_verify(h2, "correct horse"));
+    assert_false(qs_password_verify(h1, "correct horsf"));
+    assert_false(qs_password_verify(h1, ""));
+    assert_false(qs_password_verify("garbage", "correct horse"));
+}
+
+static void test_accounts_and_lockout(void **state)
+{
+    (void)state;
+    char dir[512];
+    qs_store *st = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, dir);
+    qs_err e = {0};
+    assert_int_equal(qs_users_init(st, &e), 0);
+    assert_int_equal(qs_users_init(st, &e), 0); /* again: nothing to do */
+    assert_int_equal(qs_user_add(st, "alice", QS_UROLE_CLERK, "correct horse", &e), 0);
+    assert_int_equal(qs_user_add(st, "alice", QS_UROLE_CLERK, "correct horse", &e), QS_EEXIST);
+    assert_int_equal(qs_user_add(st, "bob", QS_UROLE_VIEWER, "short", &e), QS_EINVAL);
+    qs_login_result res;
+    int64_t until, t0 = 1700000000000LL;
+    qs_user u;
+    assert_int_equal(qs_user_login(st, "alice", "correct horse", t0, &res, &until, &u, &e), 0);
+    assert_int_equal(res, QS_LOGIN_OK);
+    assert_int_equal(u.role, QS_UROLE_CLERK);
+    assert_int_equal(qs_user_login(st, "nobody", "correct horse", t0, &res, &until, &u, &e), 0);
+    assert_int_equal(res, QS_LOGIN_BAD);
+    /* four failures: still open; the fifth locks for 15 minutes */
+    for (int i = 1; i <= 4; i++) {
+        assert_int_equal(qs_user_login(st, "alice", "wrong one!", t0 + i, &res, &until, &u, &e), 0);
+        assert_int_equal(res, QS_LOGIN_BAD);
+    }
+    assert_int_equal(qs_user_login(st, "alice", "wrong one!", t0 + 5, &res, &until, &u, &e), 0);
+    assert_int_equal(res, QS_LOGIN_LOCKED);
+    assert_int_equal(until, t0 + 5 + QS_LOGIN_LOCK_MS);
+    /* locked: even the right password is refused */
+    assert_int_equal(qs_user_login(st, "alice", "correct horse", t0 + 60000, &res, &until, &u, &e),
+                     0);
+    assert_int_equal(res, QS_LOGIN_LOCKED);
+    /* after the lock, the right password works and resets the count */
+    assert_int_equal(qs_user_login(st, "alice", "correct horse", t0 + 5 + QS_LOGIN_LOCK_MS + 1,
+                                   &res, &until, &u, &e),
+                     0);
+    assert_int_equal(res, QS_LOGIN_OK);
+    assert_int_equal(qs_user_get(st, "alice", &u, &e), 0);
+    assert_int_equal(u.failures, 0);
+    /* a success in between resets the count: 4 + ok + 4 does not lock */
+    int64_t t1 = t0 + 10 * QS_LOGIN_LOCK_MS;
+    for (int i = 0; i < 4; i++)
+        qs_user_login(st, "alice", "wrong one!", t1 + i, &res, &until, &u, &e);
+    qs_user_login(st, "alice", "correct horse", t1 + 10, &res, &until, &u, &e);
+    assert_int_equal(res, QS_LOGIN_OK);
+    for (int i = 0; i < 4; i++)
+        qs_user_login(st, "alice", "wrong one!", t1 + 20 + i, &res, &until, &u, &e);
+    assert_int_equal(res, QS_LOGIN_BAD);
+    /* passwd unlocks; disable refuses */
+    assert_int_equal(qs_user_passwd(st, "alice", "another good one", &e), 0);
+    assert_int_equal(qs_user_set_disabled(st, "alice", true, &e), 0);
+    assert_int_equal(qs_user_login(st, "alice", "another good one", t1 + 100, &res, &until, &u, &e),
+                     0);
+    assert_int_equal(res, QS_LOGIN_DISABLED);
+    assert_int_equal(qs_user_set_disabled(st, "nobody", true, &e), QS_ENOTFOUND);
+    /* the audit trail has every attempt, newest first, and no password */
+    qs_audit_row *a;
+    size_t n;
+    assert_int_equal(qs_audit_list(st, 100, &a, &n, &e), 0);
+    assert_true(n >= 17);
+    assert_string_equal(a[0].action, "login_disabled");
+    size_t failed = 0, ok = 0, locked = 0;
+    for (size_t i = 0; i < n; i++) {
+        failed += strcmp(a[i].action, "login_failed") == 0;
+        ok += strcmp(a[i].action, "login_ok") == 0;
+        locked += strcmp(a[i].action, "login_locked") == 0;
+        assert_null(strstr(a[i].detail, "wrong one"));
+        assert_null(strstr(a[i].detail, "correct horse"));
+    }
+    assert_int_equal(ok, 3);
+    assert_int_equal(locked, 1);
+    assert_int_equal(failed, 14); /* 5 + 4 + 4 and the unknown user */
+    free(a);
+    /* authorship: NODE/USER */
+    assert_int_equal(qs_store_set_user(st, "alice", &e), 0);
+    assert_int_equal(qs_store_set_user(st, "../x", &e), QS_EINVAL);
+    uint8_t id[QS_ID_LEN];
+    qs_fx_create(st, QS_K_STATION, id, "township=632322100", "name=站", NULL);
+    qs_record r;
+    qs_record_init(&r);
+    assert_int_equal(qs_store_get(st, id, &r, &e), 0);
+    assert_string_equal(r.author, "632322/alice");
+    qs_record_free(&r);
+    /* nothing of it is in the feed: only the station goes up */
+    qs_record out[8];
+    uint32_t got;
+    uint64_t upto;
+    bool more;
+    assert_int_equal(qs_store_feed(st, "630000", QS_FEED_UP, 0, 8, out, &got, &upto, &more, &e), 0);
+    assert_int_equal(got, 1);
+    assert_int_equal(out[0].kind, QS_K_STATION);
+    qs_record_free(&out[0]);
+    qs_store_close(st);
+}
+
+int main(void)
+{
+    qs_fx_init("users");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_password_rules),
+        cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_accounts_and_lockout),
+    };
+    return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
+}
