@@ -22,6 +22,9 @@
 #define PW_SALT 16
 #define PW_TAG 32
 
+/* Local accounts and their audit trail. The indexes the web's pages read
+ * through (open conflicts, service logs by month and by station) are the
+ * projection's: store/project.c. */
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS web_users("
     " name TEXT PRIMARY KEY, role INTEGER NOT NULL,"
@@ -33,18 +36,7 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS web_audit("
     " seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"
     " user TEXT NOT NULL, action TEXT NOT NULL,"
-    " record TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');"
-    /* Indexes the web's pages need to stay under 50 ms at a million service
-     * logs (tests/bench/web_pages.py); they belong with the store's
-     * migrations and projection, and until then the web makes them:
-     * - open conflicts, asked on every home and conflicts page: a partial
-     *   index holding only their heads (else every version is scanned, ~0.5 s);
-     * - service logs by month (the home page's count, the list's month
-     *   filter) and by station and month (the list's filters): a county's
-     *   projection has only a station index (else ~0.2 s a page). */
-    "CREATE INDEX IF NOT EXISTS versions_open ON versions(id) WHERE head = 2;"
-    "CREATE INDEX IF NOT EXISTS web_service_date ON k_service(date);"
-    "CREATE INDEX IF NOT EXISTS web_service_station_date ON k_service(station, date);";
+    " record TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');";
 
 int qs_users_init(qs_store *st, qs_err *err)
 {
@@ -53,14 +45,13 @@ int qs_users_init(qs_store *st, qs_err *err)
      * must not need the write lock. */
     int rc = sqlite3_prepare_v2(st->db,
                                 "SELECT count(*) FROM sqlite_master WHERE name IN "
-                                "('web_users','web_audit','versions_open','web_service_date',"
-                                "'web_service_station_date')",
+                                "('web_users','web_audit')",
                                 -1, &s, NULL);
     if (rc != SQLITE_OK)
         return qs__sqlerr(st, rc, "web users", err);
     int have = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
     sqlite3_finalize(s);
-    if (have == 5)
+    if (have == 2)
         return 0;
     return qs__exec(st, SCHEMA, err);
 }

@@ -1639,7 +1639,8 @@ static bool plan_uses(const char *dir, const char *sql, const char *index)
 /* The service logs' projection has only the indexes its role reads: an
  * aggregator's are ordered by scope in the report's index already, and
  * nothing there reads them by station; a county's all have its scope, and it
- * lists them by station. Other kinds keep both. A store an earlier build made
+ * lists them by station and by month (list_service_*). Other kinds keep
+ * both; both roles index the heads of records in conflict. A store an earlier build made
  * with the indexes loses them at its first open, and the projection's
  * lookups still use an index. */
 static void test_projection_indexes_by_role(void **state)
@@ -1650,8 +1651,12 @@ static void test_projection_indexes_by_role(void **state)
     qs_store_close(c);
     qs_store_close(a);
     assert_false(has_index(cdir, "k_service_scope"));
-    assert_true(has_index(cdir, "k_service_station"));
+    assert_false(has_index(cdir, "k_service_station")); /* list_service_station_date */
+    assert_true(has_index(cdir, "list_service_station_date"));
+    assert_true(has_index(cdir, "list_service_date"));
     assert_false(has_index(cdir, "rep_service_log"));
+    assert_false(has_index(adir, "list_service_station_date"));
+    assert_false(has_index(adir, "list_service_date"));
     assert_false(has_index(adir, "k_service_scope"));
     assert_false(has_index(adir, "k_service_station"));
     assert_true(has_index(adir, "rep_service_log"));
@@ -1659,6 +1664,7 @@ static void test_projection_indexes_by_role(void **state)
         const char *dir = i ? adir : cdir;
         assert_true(has_index(dir, "k_station_scope"));
         assert_true(has_index(dir, "k_workday_person"));
+        assert_true(has_index(dir, "versions_open"));
     }
 
     /* as an earlier build left them: the indexes there, another fingerprint */
@@ -1679,12 +1685,18 @@ static void test_projection_indexes_by_role(void **state)
         sqlite3_close(db);
         qs_store_close(qs_fx_reopen(dir));
         assert_false(has_index(dir, "k_service_scope"));
-        assert_int_equal(has_index(dir, "k_service_station"), dir == cdir);
+        assert_false(has_index(dir, "k_service_station"));
+        assert_int_equal(has_index(dir, "list_service_station_date"), dir == cdir);
     }
     assert_true(plan_uses(adir, "SELECT count(*) FROM k_service WHERE scope = '632322'",
                           "rep_service_log"));
+    assert_true(plan_uses(cdir, "SELECT id FROM k_service WHERE station = x'00'",
+                          "list_service_station_date"));
     assert_true(
-        plan_uses(cdir, "SELECT id FROM k_service WHERE station = x'00'", "k_service_station"));
+        plan_uses(cdir, "SELECT count(*) FROM k_service WHERE date >= 20240301 AND date < 20240401",
+                  "list_service_date"));
+    assert_true(
+        plan_uses(cdir, "SELECT count(DISTINCT id) FROM versions WHERE head = 2", "versions_open"));
 }
 
 typedef struct totals_ctx {
