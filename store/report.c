@@ -20,6 +20,7 @@
 #include "proto/scope.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
+#include "store/pg.h"
 #include "store/judge.h"
 
 /* ---------------------------------------------------------------------------
@@ -151,6 +152,8 @@ static bool table_exists(qs_store *st, const char *name)
 
 int qs_report_setting_get(qs_store *st, int year, qs_setting_id id, int64_t *value, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_unsupported(st, "report settings", err);
     if ((unsigned)id >= QS_S_COUNT)
         return qs_err_set(err, QS_EINVAL, "unknown report setting %d", (int)id);
     *value = setting_defs[id].def;
@@ -177,6 +180,8 @@ int qs_report_setting_get(qs_store *st, int year, qs_setting_id id, int64_t *val
 
 int qs_report_setting_set(qs_store *st, int year, qs_setting_id id, int64_t value, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_unsupported(st, "report settings", err);
     if ((unsigned)id >= QS_S_COUNT)
         return qs_err_set(err, QS_EINVAL, "unknown report setting %d", (int)id);
     int rc = qs__exec(st, SETTINGS_DDL, err);
@@ -838,6 +843,8 @@ static int load_counties(ctx *c, qs_report *r, const char *county, qs_err *err)
 
 int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report *r, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_unsupported(st, "the annual report (not yet on PostgreSQL)", err);
     int rc = 0;
     ctx c = {.st = st};
     qs_peer *peers = NULL;

@@ -53,6 +53,9 @@ typedef struct qs_store_opts {
     int64_t max_clock_offset_ms; /* HLC: remote readings further ahead are not taken */
     int busy_timeout_ms;         /* 0 = 5000 */
     unsigned cache_mib;          /* this handle's page cache; 0 = SQLite's default (2 MiB) */
+    const char *conninfo;        /* aggregator on PostgreSQL: a libpq conninfo (no password;
+                                    see store/pg.h), remembered in dir; NULL = SQLite, unless
+                                    dir holds a store.conninfo */
 } qs_store_opts;
 
 /* Defaults: limits from qs_limits_default(), max offset 5 minutes, busy 5 s. */
