@@ -38,6 +38,11 @@
  *              up to the child's HELLO, parent only, default 5), idle_timeout
  *              (nothing received and nothing sent taken by the peer while the
  *              connection waits on it, default 120)
+ *   [store]    (aggregator) backend = sqlite|postgresql (default sqlite);
+ *              conninfo = a libpq connection string (required with postgresql,
+ *              e.g. "host=/run/postgresql dbname=qianshou"): no password in it,
+ *              which comes from a passfile (passfile=PATH or PGPASSFILE); the
+ *              value is never logged. A county refuses backend = postgresql.
  *   [log]      level = debug|info|warn|error
  *
  * An unknown section or key, a bad value, or a missing required key is an
@@ -46,6 +51,7 @@
 #ifndef QS_CONFIG_H
 #define QS_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "proto/err.h"
@@ -82,6 +88,10 @@ typedef struct qs_config {
         char children[QS_CFG_MAX_CHILDREN][QS_NODE_MAX];
         unsigned nchildren;
     } listen;
+    struct {
+        bool postgresql;     /* [store] backend = postgresql */
+        char conninfo[1024]; /* libpq conninfo, no password */
+    } store;
     qs_limits limits;
     size_t net_max_queued;
     unsigned store_queue;

@@ -15,6 +15,8 @@ PKGS=(
                                      # as PID 1 needed), maintainer-script lint, dpkg -i
   chromium                           # tests/report: the HTML report renders headless
   ninja-build                        # tests/bench/run.sh builds its Release tree with Ninja
+  libpq-dev postgresql               # the aggregator's store on PostgreSQL (store/pg*.c);
+                                     # tests/pg/pgtest.sh runs a private server from it
 )
 
 missing=()

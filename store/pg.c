@@ -253,7 +253,7 @@ void qs__pg_county(const char *scope, char out[QS_CODE_MAX])
 
 /* ---- conninfo ---------------------------------------------------------- */
 
-int qs_pg_conninfo_check(const char *conninfo, qs_err *err)
+int qs_store_conninfo_check(const char *conninfo, qs_err *err)
 {
     char *msg = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
@@ -582,7 +582,7 @@ int qs__pg_open(const qs_store_opts *o, const char *conninfo, qs_store **out, qs
 {
     int rc;
     *out = NULL;
-    if ((rc = qs_pg_conninfo_check(conninfo, err)))
+    if ((rc = qs_store_conninfo_check(conninfo, err)))
         return rc;
     if (o->create && o->role == QS_ROLE_COUNTY)
         return qs_err_set(err, QS_EINVAL, "%s", ROLE_REFUSED);

@@ -38,9 +38,6 @@
 /* Read dir/QS_PG_FILE into out (trailing newline dropped): 1 when there is
  * one, 0 when not, negative on a read error. */
 int qs__pg_conninfo_file(const char *dir, char *out, size_t n, qs_err *err);
-/* Whether a conninfo is acceptable: it parses and names no password (the
- * password comes from a passfile, never from a config file or a log). */
-int qs_pg_conninfo_check(const char *conninfo, qs_err *err);
 
 /* ---- the store.h functions on PostgreSQL ---- */
 /* qs_store_open's first step: when opts->conninfo is set, or dir holds

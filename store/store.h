@@ -58,6 +58,11 @@ typedef struct qs_store_opts {
                                     dir holds a store.conninfo */
 } qs_store_opts;
 
+/* Whether conninfo (qs_store_opts.conninfo, [store] conninfo) is usable: it
+ * parses and holds no password (that comes from a passfile: passfile=PATH in
+ * it, or PGPASSFILE). The message never repeats the values. */
+int qs_store_conninfo_check(const char *conninfo, qs_err *err);
+
 /* Defaults: limits from qs_limits_default(), max offset 5 minutes, busy 5 s. */
 qs_store_opts qs_store_opts_default(void);
 
