@@ -74,6 +74,7 @@ const qs_kind *cli_kind(cli *c, const char *name, int *exit);
 int cmd_init(cli *c, int argc, char **argv);
 int cmd_schema(cli *c, int argc, char **argv);
 int cmd_digest(cli *c, int argc, char **argv);
+int cmd_migrate(cli *c, int argc, char **argv); /* cmd_migrate.c */
 int cmd_backup(cli *c, int argc, char **argv);
 int cmd_check(cli *c, int argc, char **argv);
 int cmd_restore(cli *c, int argc, char **argv);

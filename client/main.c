@@ -57,7 +57,7 @@ static const command COMMANDS[] = {
     {"conflicts", cmd_conflicts}, {"digest", cmd_digest},   {"backup", cmd_backup},
     {"check", cmd_check},         {"restore", cmd_restore}, {"sync", cmd_sync},
     {"status", cmd_status},       {"report", cmd_report},   {"nodes", cmd_nodes},
-    {"metrics", cmd_metrics},
+    {"metrics", cmd_metrics},     {"migrate", cmd_migrate},
 };
 
 int main(int argc, char **argv)

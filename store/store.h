@@ -386,6 +386,20 @@ int qs_store_backup(qs_store *st, const char *path, qs_err *err);
  * open), and give it a new incarnation. */
 int qs_store_restore(const char *dir, const char *path, qs_err *err);
 
+/* Move this aggregator's SQLite store (src, opened on its directory, with
+ * no daemon running) into the empty PostgreSQL database of conninfo:
+ * versions with their sequence numbers, history, conflicts, peers and
+ * cursors, rejections, parked versions, imports, the settings (node,
+ * incarnation, clock, name). Then compare: qs_store_digest and the counters
+ * of both sides must be equal (QS_ECORRUPT otherwise). The caller switches
+ * the directory over (writes store.conninfo) only after it succeeded; src
+ * is not changed. */
+typedef struct qs_migrate_stats {
+    uint64_t versions, history, peers, rejections, parked, imports, projected, heads;
+    uint8_t digest[32], digest_pg[32];
+} qs_migrate_stats;
+int qs_store_migrate_pg(qs_store *src, const char *conninfo, qs_migrate_stats *stats, qs_err *err);
+
 /* Run PRAGMA integrity_check; 0 or QS_ECORRUPT with the first problem. */
 int qs_store_check(qs_store *st, qs_err *err);
 
