@@ -122,9 +122,35 @@ static PGresult *check(qs_store *st, PGresult *r, const char *what, qs_err *err)
     return NULL;
 }
 
+/* A connection the server dropped (a restart, a failover) is made again
+ * before the next statement outside a transaction; inside one, the
+ * transaction is lost and its statements fail until it ends. Prepared
+ * statements died with the old session. */
+static int alive(qs_store *st, const char *what, qs_err *err)
+{
+    struct qs_pg *pg = st->pg;
+    if (PQstatus(pg->c) == CONNECTION_OK)
+        return 0;
+    if (!st->in_tx) {
+        PQreset(pg->c);
+        pg->nprepared = 0;
+        if (PQstatus(pg->c) == CONNECTION_OK) {
+            PGresult *r = PQexec(pg->c, "SET client_min_messages = warning");
+            PQclear(r);
+            return 0;
+        }
+    }
+    char line[300];
+    snprintf(line, sizeof line, "%s", PQerrorMessage(pg->c));
+    line[strcspn(line, "\n")] = '\0';
+    return qs_err_set(err, QS_EIO, "%s: the connection to PostgreSQL is lost: %s", what, line);
+}
+
 PGresult *qs__pg_q(qs_store *st, const char *sql, const qs_pgp *p, const char *what, qs_err *err)
 {
     struct qs_pg *pg = st->pg;
+    if (alive(st, what, err))
+        return NULL;
     int i;
     for (i = 0; i < pg->nprepared && pg->prepared[i] != sql; i++)
         ;
@@ -147,6 +173,8 @@ PGresult *qs__pg_q(qs_store *st, const char *sql, const qs_pgp *p, const char *w
 
 PGresult *qs__pg_qd(qs_store *st, const char *sql, const qs_pgp *p, const char *what, qs_err *err)
 {
+    if (alive(st, what, err))
+        return NULL;
     return check(st,
                  PQexecParams(st->pg->c, sql, p ? p->n : 0, NULL, p ? p->v : NULL,
                               p ? p->len : NULL, p ? p->fmt : NULL, 1),
@@ -164,6 +192,9 @@ int qs__pg_cmd(qs_store *st, const char *sql, const qs_pgp *p, const char *what,
 
 int qs__pg_exec(qs_store *st, const char *sql, const char *what, qs_err *err)
 {
+    /* ROLLBACK on a lost connection: nothing to undo there */
+    if (alive(st, what, err))
+        return strncmp(sql, "ROLLBACK", 8) == 0 ? 0 : (err ? err->code : QS_EIO);
     PGresult *r = check(st, PQexec(st->pg->c, sql), what, err);
     if (!r)
         return err ? err->code : QS_EIO;
@@ -452,21 +483,28 @@ int qs__pg_tx_end(qs_store *st, bool mine, int rc, qs_err *err)
     if (!rc && st->hlc_dirty) {
         qs_pgp p = {0};
         qs__pgp_int(&p, (int64_t)st->hlc);
-        rc = qs__pg_cmd(st, "UPDATE meta SET i = greatest(i, $1::int8) WHERE k = 'hlc'", &p, "storing the clock", err);
+        rc = qs__pg_cmd(st, "UPDATE meta SET i = greatest(i, $1::int8) WHERE k = 'hlc'", &p,
+                        "storing the clock", err);
     }
-    st->in_tx = false;
     st->hlc_loaded = st->hlc_dirty = false;
     st->all_or_nothing = st->failed = false;
+    /* in_tx stays set until the end: a connection lost on the way is not
+     * made again in the middle of this transaction (alive()) */
     if (!rc)
         rc = number_versions(st, err);
     st->pg->placeholders = 0;
-    if (rc) {
-        qs__pg_exec(st, "ROLLBACK", "rolling back", NULL);
-        return rc;
+    if (!rc) {
+        PGresult *r = PQexec(st->pg->c, "COMMIT");
+        /* COMMIT of a failed transaction answers ROLLBACK, not an error */
+        if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0)
+            rc = map_error(st, r, "committing", err);
+        PQclear(r);
+        if (rc && err && !err->msg[0])
+            rc = qs_err_set(err, QS_EIO, "committing: the transaction was rolled back");
     }
-    rc = qs__pg_exec(st, "COMMIT", "committing", err);
     if (rc)
         qs__pg_exec(st, "ROLLBACK", "rolling back", NULL);
+    st->in_tx = false;
     return rc;
 }
 
