@@ -34,12 +34,10 @@ static const char DDL[] =
     "  schema integer NOT NULL, body bytea NOT NULL,"
     "  head smallint NOT NULL," /* 0 superseded, 1 winner, 2 open loser */
     "  local boolean NOT NULL, src_peer text, src_inc bytea, stored_ms bigint NOT NULL,"
-    "  xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
     "  PRIMARY KEY (county, id, hash));"
     "CREATE INDEX IF NOT EXISTS versions_id ON versions(id) INCLUDE (head);"
     "CREATE INDEX IF NOT EXISTS versions_seq ON versions(seq);"
     "CREATE INDEX IF NOT EXISTS versions_scope ON versions(scope, seq);"
-    "CREATE INDEX IF NOT EXISTS versions_unnumbered ON versions(xid) WHERE seq < 0;"
     "CREATE INDEX IF NOT EXISTS versions_conflicts ON versions(id) WHERE head = 2;"
     "CREATE TABLE IF NOT EXISTS history(county text NOT NULL, id bytea NOT NULL,"
     "  hash bytea NOT NULL, PRIMARY KEY (county, id, hash));"
@@ -441,10 +439,11 @@ static int number_versions(qs_store *st, qs_err *err)
     PQclear(r);
     qs_pgp q = {0};
     qs__pgp_int(&q, top - n);
-    return qs__pg_cmd(st,
-                      "UPDATE versions SET seq = $1::int8 - seq "
-                      "WHERE seq < 0 AND xid = pg_current_xact_id()",
-                      &q, "numbering the new versions", err);
+    /* Only this transaction's rows can have seq < 0: other transactions'
+     * are numbered before they commit, and what they have not committed is
+     * invisible to this UPDATE (and never waited for). */
+    return qs__pg_cmd(st, "UPDATE versions SET seq = $1::int8 - seq WHERE seq < 0", &q,
+                      "numbering the new versions", err);
 }
 
 int qs__pg_tx_begin(qs_store *st, bool *mine, qs_err *err)

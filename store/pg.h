@@ -178,7 +178,8 @@ int64_t qs__pg_placeholder(qs_store *st);
 void qs__pg_clock_tick(qs_store *st, qs_hlc *out);
 
 /* Projection (pg_version.c): the typed row of a record's winner. */
-int qs__pg_project(qs_store *st, const qs_record *r, const qs_body *body, qs_err *err);
+/* fresh: the record has no rows in the projection yet (a new id). */
+int qs__pg_project(qs_store *st, const qs_record *r, const qs_body *body, bool fresh, qs_err *err);
 /* DDL of the projection and views (pg_version.c), run by qs__pg_open. */
 int qs__pg_project_ddl(qs_store *st, qs_err *err);
 void qs__pg_project_free(qs_store *st);

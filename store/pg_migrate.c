@@ -134,7 +134,7 @@ static int project_all(qs_store *dst, uint64_t *n, qs_err *err)
     for (int i = 0; i < PQntuples(r) && !rc; i++) {
         qs_record rec;
         qs__pg_row_record(r, i, 0, &rec);
-        rc = qs__pg_project(dst, &rec, NULL, err);
+        rc = qs__pg_project(dst, &rec, NULL, true, err);
         qs_record_free(&rec);
         (*n)++;
     }

@@ -297,7 +297,7 @@ static void param_value(qs_pgp *p, const qs_field *f, const qs_value *v, uint8_t
     }
 }
 
-int qs__pg_project(qs_store *st, const qs_record *r, const qs_body *body, qs_err *err)
+int qs__pg_project(qs_store *st, const qs_record *r, const qs_body *body, bool fresh, qs_err *err)
 {
     qs_pg_kind *pk = pg_kind(st, r->kind);
     if (!pk || pk->k->local_only)
@@ -306,7 +306,7 @@ int qs__pg_project(qs_store *st, const qs_record *r, const qs_body *body, qs_err
     char county[QS_CODE_MAX];
     qs__pg_county(r->scope, county);
     int rc = 0;
-    for (uint32_t i = 0; i < k->nfields && !rc; i++) {
+    for (uint32_t i = 0; i < k->nfields && !rc && !fresh; i++) {
         if (!pk->child_del[i])
             continue;
         qs_pgp p = {0};
@@ -365,32 +365,33 @@ typedef struct head {
     int flag; /* 1 winner, 2 loser; negated: superseded by the new version */
 } head;
 
-/* Record decisions on one id take turns across front-ends. */
-static int lock_id(qs_store *st, const uint8_t id[QS_ID_LEN], qs_err *err)
-{
-    int64_t key = 0;
-    for (int i = 8; i < 16; i++) /* the random end of a UUIDv7 */
-        key = (int64_t)((uint64_t)key << 8 | id[i]);
-    qs_pgp p = {0};
-    qs__pgp_int(&p, key);
-    return qs__pg_cmd(st, "SELECT pg_advisory_xact_lock($1::int8)", &p, "locking a record", err);
-}
-
+/* The heads of record id, after taking its transaction-scoped advisory lock:
+ * record decisions on one id take turns across front-ends. */
 static int load_heads(qs_store *st, const uint8_t id[QS_ID_LEN], head **out, size_t *n,
                       uint32_t *kind, char scope[QS_CODE_MAX], bool *exists, qs_err *err)
 {
     *out = NULL;
     *n = 0;
     *exists = false;
+    /* One round trip: the record's advisory lock, then its heads.
+     * The lock is the preserved side of the join, so it is taken even when
+     * there is no head (a new record: one row of NULLs). */
+    int64_t key = 0;
+    for (int i = 8; i < 16; i++)
+        key = (int64_t)((uint64_t)key << 8 | id[i]);
     qs_pgp p = {0};
     qs__pgp_bin(&p, id, QS_ID_LEN);
+    qs__pgp_int(&p, key);
     PGresult *r = qs__pg_q(st,
-                           "SELECT gen, hash, head, kind, scope FROM versions "
-                           "WHERE id = $1 AND head > 0",
+                           "SELECT v.gen, v.hash, v.head, v.kind, v.scope "
+                           "FROM (SELECT pg_advisory_xact_lock($2::int8)) l "
+                           "LEFT JOIN versions v ON v.id = $1 AND v.head > 0",
                            &p, "reading a record", err);
     if (!r)
         return err ? err->code : QS_EIO;
     int rows = PQntuples(r);
+    if (rows == 1 && PQgetisnull(r, 0, 1))
+        rows = 0;
     if (rows > 0) {
         *out = qs_xcalloc((size_t)rows, sizeof **out);
         *exists = true;
@@ -588,13 +589,13 @@ static int install(qs_store *st, const qs_record *r, head *h, size_t n, const ch
                 return rc;
     }
     if (r_wins) {
-        rc = qs__pg_project(st, r, body, err);
+        rc = qs__pg_project(st, r, body, n == 0, err); /* no head: no rows to replace */
     } else if (winner != old_winner) {
         qs_record w;
         qs_record_init(&w);
         if ((rc = load_version(st, r->scope, r->id, winner->rev.hash, &w, err)))
             return rc;
-        rc = qs__pg_project(st, &w, NULL, err);
+        rc = qs__pg_project(st, &w, NULL, false, err);
         qs_record_free(&w);
     }
     *conflict = remaining > 0;
@@ -664,7 +665,7 @@ static int write_local(qs_store *st, const qs_kind *k, const char *scope,
     bool exists, conflict;
     qs_record r;
     qs_record_init(&r);
-    if ((rc = lock_id(st, id, err)) || (rc = load_heads(st, id, &h, &n, NULL, NULL, &exists, err)))
+    if ((rc = load_heads(st, id, &h, &n, NULL, NULL, &exists, err)))
         goto done;
     memcpy(r.id, id, QS_ID_LEN);
     r.kind = k->id;
@@ -899,8 +900,7 @@ int qs__pg_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *take
     int rc = qs__pg_tx_begin(st, &mine, err);
     if (rc)
         return rc;
-    if ((rc = lock_id(st, id, err)) ||
-        (rc = load_heads(st, id, &h, &n, &kind, scope, &exists, err)))
+    if ((rc = load_heads(st, id, &h, &n, &kind, scope, &exists, err)))
         goto done;
     if (n < 2) {
         rc = qs_err_set(err, QS_ENOTFOUND, "record %s has no open conflict", qs_uuid_format(id, t));
@@ -1087,8 +1087,7 @@ static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs
     }
     if (verdict != QS_PRE_OK && verdict != QS_PRE_AUTHOR)
         goto rejected;
-    if ((rc = lock_id(st, r->id, err)) ||
-        (rc = load_heads(st, r->id, &h, &n, &kind, scope, &exists, err)))
+    if ((rc = load_heads(st, r->id, &h, &n, &kind, scope, &exists, err)))
         goto out;
     dup = exists && in_history(st, scope, r->id, r->rev.hash, &rc, err);
     if (rc)

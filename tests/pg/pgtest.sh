@@ -57,9 +57,12 @@ if ! "${as_owner[@]}" "$PGBIN/initdb" -D "$data" -U qs --auth=trust -E UTF8 --lo
   exit 3
 fi
 # No TCP (listen_addresses empty); the socket lives in the cluster's directory.
-# fsync off: a test cluster is thrown away, durability is not what is tested here.
+# fsync off: a test cluster is thrown away, durability is not what is tested
+# here — unless QS_PG_FSYNC=1 (benchmarks: durable like SQLite's FULL).
+durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[ "${QS_PG_FSYNC:-0}" = 1 ] && durability="-c fsync=on -c synchronous_commit=on"
 if ! "${as_owner[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
-     -o "-c listen_addresses= -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60" \
+     -o "-c listen_addresses= -k $dir $durability -c max_connections=60" \
      start >/dev/null 2>&1; then
   cat "$dir/server.log" >&2 || true
   echo "pgtest: the server did not start" >&2
