@@ -53,7 +53,9 @@ static const char DDL[] =
     "  hash bytea NOT NULL, kind integer, peer text, dir integer, wire bytea NOT NULL,"
     "  at bigint, PRIMARY KEY (county, id, hash));"
     "CREATE TABLE IF NOT EXISTS imports(sha bytea PRIMARY KEY, kind integer, file text,"
-    "  rows bigint, at bigint);";
+    "  rows bigint, at bigint);"
+    "CREATE TABLE IF NOT EXISTS report_settings(year integer NOT NULL, key text NOT NULL,"
+    "  value bigint NOT NULL, PRIMARY KEY (year, key));";
 
 /* ---- parameters and results ------------------------------------------- */
 
@@ -831,4 +833,38 @@ int qs__pg_name(qs_store *st, char out[QS_NAME_MAX], qs_err *err)
     if (!rc)
         out[n] = '\0';
     return rc;
+}
+
+int qs__pg_setting_get(qs_store *st, int year, const char *key, int64_t *value, qs_err *err)
+{
+    qs_pgp p = {0};
+    qs__pgp_text(&p, key);
+    qs__pgp_int(&p, year);
+    PGresult *r = qs__pg_q(st,
+                           "SELECT value FROM report_settings WHERE key = $1 AND "
+                           "year IN ($2, 0) ORDER BY year DESC LIMIT 1",
+                           &p, "reading report settings", err);
+    if (!r)
+        return err ? err->code : QS_EIO;
+    if (PQntuples(r))
+        *value = qs__pg_int(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+int qs__pg_setting_set(qs_store *st, int year, const char *key, int64_t value, qs_err *err)
+{
+    bool mine;
+    int rc = qs__pg_tx_begin(st, &mine, err);
+    if (rc)
+        return rc;
+    qs_pgp p = {0};
+    qs__pgp_int(&p, year);
+    qs__pgp_text(&p, key);
+    qs__pgp_int(&p, value);
+    rc = qs__pg_cmd(st,
+                    "INSERT INTO report_settings(year, key, value) VALUES ($1, $2, $3) "
+                    "ON CONFLICT (year, key) DO UPDATE SET value = EXCLUDED.value",
+                    &p, "saving a report setting", err);
+    return qs__pg_tx_end(st, mine, rc, err);
 }

@@ -64,6 +64,9 @@ int qs__pg_import_lookup(qs_store *st, const uint8_t sha[32], int64_t *at_ms, ui
 int qs__pg_import_note(qs_store *st, const uint8_t sha[32], uint32_t kind, const char *file,
                        uint64_t rows, qs_err *err);
 int qs__pg_name(qs_store *st, char out[QS_NAME_MAX], qs_err *err);
+/* report.c's settings table: *value is left alone when none is stored. */
+int qs__pg_setting_get(qs_store *st, int year, const char *key, int64_t *value, qs_err *err);
+int qs__pg_setting_set(qs_store *st, int year, const char *key, int64_t value, qs_err *err);
 int qs__pg_unsupported(qs_store *st, const char *what, qs_err *err);
 
 /* pg_version.c */

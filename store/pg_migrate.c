@@ -123,6 +123,24 @@ static int copy_meta(qs_store *src, qs_store *dst, qs_err *err)
     return rc;
 }
 
+/* The report's settings, when the SQLite store has any. */
+static int copy_settings(qs_store *src, qs_store *dst, qs_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    bool have = sqlite3_prepare_v2(src->db,
+                                   "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                   "name = 'report_settings'",
+                                   -1, &s, NULL) == SQLITE_OK &&
+                sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    if (!have)
+        return 0;
+    uint64_t n;
+    return copy_rows(src, dst, "SELECT year, key, value FROM report_settings",
+                     "INSERT INTO report_settings(year, key, value) VALUES ($1, $2, $3)", -1, false,
+                     &n, err);
+}
+
 static int project_all(qs_store *dst, uint64_t *n, qs_err *err)
 {
     PGresult *r = qs__pg_q(dst, "SELECT " QS_PG_VCOLS " FROM versions WHERE head = 1", NULL,
@@ -195,6 +213,7 @@ int qs_store_migrate_pg(qs_store *src, const char *conninfo, qs_migrate_stats *s
                         "coalesce((SELECT scope FROM versions v WHERE v.id = p.id LIMIT 1), "
                         "p.peer) AS scope FROM parked p",
                         INS_PARKED, 7, true, &stats->parked, err)) ||
+        (rc = copy_settings(src, dst, err)) ||
         (rc = copy_rows(src, dst, "SELECT sha, kind, file, rows, at FROM imports", INS_IMPORT, -1,
                         false, &stats->imports, err)))
         goto out_tx;

@@ -152,11 +152,11 @@ static bool table_exists(qs_store *st, const char *name)
 
 int qs_report_setting_get(qs_store *st, int year, qs_setting_id id, int64_t *value, qs_err *err)
 {
-    if (st->pg)
-        return qs__pg_unsupported(st, "report settings", err);
     if ((unsigned)id >= QS_S_COUNT)
         return qs_err_set(err, QS_EINVAL, "unknown report setting %d", (int)id);
     *value = setting_defs[id].def;
+    if (st->pg)
+        return qs__pg_setting_get(st, year, setting_defs[id].key, value, err);
     if (!table_exists(st, "report_settings"))
         return 0;
     sqlite3_stmt *s = NULL;
@@ -180,10 +180,10 @@ int qs_report_setting_get(qs_store *st, int year, qs_setting_id id, int64_t *val
 
 int qs_report_setting_set(qs_store *st, int year, qs_setting_id id, int64_t value, qs_err *err)
 {
-    if (st->pg)
-        return qs__pg_unsupported(st, "report settings", err);
     if ((unsigned)id >= QS_S_COUNT)
         return qs_err_set(err, QS_EINVAL, "unknown report setting %d", (int)id);
+    if (st->pg)
+        return qs__pg_setting_set(st, year, setting_defs[id].key, value, err);
     int rc = qs__exec(st, SETTINGS_DDL, err);
     if (rc)
         return rc;

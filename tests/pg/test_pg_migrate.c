@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "proto/schema.h"
+#include "store/report.h"
 #include "store/store.h"
 #include "tests/support/fixture.h"
 
@@ -121,6 +122,7 @@ static void test_migrate_keeps_everything(void **state)
     assert_int_equal(qs_store_note_rejected(agg, "632323", &r, "test refusal", &e), 0);
     qs_record_free(&r);
 
+    assert_int_equal(qs_report_setting_set(agg, 2024, QS_S_DISPATCHED_MIN_DAYS, 33, &e), 0);
     qs_store_info before;
     assert_int_equal(qs_store_info_get(agg, &before, &e), 0);
     qs_peer pbefore;
@@ -168,6 +170,11 @@ static void test_migrate_keeps_everything(void **state)
     }
     qs_version_info_free(hv, hn);
     qs_version_info_free(hv2, hn2);
+    int64_t days = 0;
+    assert_int_equal(qs_report_setting_get(pg, 2024, QS_S_DISPATCHED_MIN_DAYS, &days, &e), 0);
+    assert_int_equal(days, 33); /* the report's settings came along */
+    assert_int_equal(qs_report_setting_get(pg, 2023, QS_S_DISPATCHED_MIN_DAYS, &days, &e), 0);
+    assert_int_not_equal(days, 33); /* another year: the default */
     /* The projection was rebuilt: lists and counts work on the moved store. */
     assert_int_equal(qs_fx_count(pg, QS_K_SERVICE), qs_fx_count(agg, QS_K_SERVICE));
     assert_int_equal(qs_fx_count(pg, QS_K_COUNTY), 1);
