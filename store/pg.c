@@ -146,10 +146,44 @@ static int alive(qs_store *st, const char *what, qs_err *err)
     return qs_err_set(err, QS_EIO, "%s: the connection to PostgreSQL is lost: %s", what, line);
 }
 
+/* Read the results of the statements sent in pipeline mode and leave it:
+ * 0, or the first failure. */
+static int drain(qs_store *st, qs_err *err)
+{
+    struct qs_pg *pg = st->pg;
+    if (PQpipelineStatus(pg->c) == PQ_PIPELINE_OFF)
+        return 0;
+    int rc = 0;
+    if (!PQpipelineSync(pg->c))
+        rc = qs_err_set(err, QS_EIO, "%s: PostgreSQL: %s", pg->pending_what, PQerrorMessage(pg->c));
+    for (;;) {
+        PGresult *r = PQgetResult(pg->c);
+        if (!r) {
+            if (rc || PQstatus(pg->c) != CONNECTION_OK)
+                break; /* no sync was sent, or the connection is gone */
+            continue;  /* the end of one statement's results */
+        }
+        ExecStatusType t = PQresultStatus(r);
+        if (t == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (!rc && t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+            rc = t == PGRES_PIPELINE_ABORTED
+                     ? qs_err_set(err, QS_EIO, "%s: PostgreSQL: aborted", pg->pending_what)
+                     : map_error(st, r, pg->pending_what, err);
+        PQclear(r);
+    }
+    pg->pending = 0;
+    if (!PQexitPipelineMode(pg->c) && !rc)
+        rc = qs_err_set(err, QS_EIO, "leaving pipeline mode: %s", PQerrorMessage(pg->c));
+    return rc;
+}
+
 PGresult *qs__pg_q(qs_store *st, const char *sql, const qs_pgp *p, const char *what, qs_err *err)
 {
     struct qs_pg *pg = st->pg;
-    if (alive(st, what, err))
+    if (drain(st, err) || alive(st, what, err))
         return NULL;
     int i;
     for (i = 0; i < pg->nprepared && pg->prepared[i] != sql; i++)
@@ -173,7 +207,7 @@ PGresult *qs__pg_q(qs_store *st, const char *sql, const qs_pgp *p, const char *w
 
 PGresult *qs__pg_qd(qs_store *st, const char *sql, const qs_pgp *p, const char *what, qs_err *err)
 {
-    if (alive(st, what, err))
+    if (drain(st, err) || alive(st, what, err))
         return NULL;
     return check(st,
                  PQexecParams(st->pg->c, sql, p ? p->n : 0, NULL, p ? p->v : NULL,
@@ -181,8 +215,56 @@ PGresult *qs__pg_qd(qs_store *st, const char *sql, const qs_pgp *p, const char *
                  what, err);
 }
 
+/* The name of sql's prepared statement, preparing it first if need be
+ * (outside pipeline mode); NULL when the cache is full. */
+static const char *prepared_name(qs_store *st, const char *sql, char name[16], const char *what,
+                                 qs_err *err, int *rc)
+{
+    struct qs_pg *pg = st->pg;
+    int i;
+    *rc = 0;
+    for (i = 0; i < pg->nprepared && pg->prepared[i] != sql; i++)
+        ;
+    if (i == QS_PG_STMTS)
+        return NULL;
+    snprintf(name, 16, "q%d", i);
+    if (i == pg->nprepared) {
+        if ((*rc = drain(st, err)))
+            return NULL;
+        PGresult *r = check(st, PQprepare(pg->c, name, sql, 0, NULL), what, err);
+        if (!r) {
+            *rc = err ? err->code : QS_EIO;
+            return NULL;
+        }
+        PQclear(r);
+        pg->prepared[pg->nprepared++] = sql;
+    }
+    return name;
+}
+
 int qs__pg_cmd(qs_store *st, const char *sql, const qs_pgp *p, const char *what, qs_err *err)
 {
+    struct qs_pg *pg = st->pg;
+    if (pg->defer && st->in_tx && PQstatus(pg->c) == CONNECTION_OK) {
+        char name[16];
+        int rc;
+        if (!prepared_name(st, sql, name, what, err, &rc)) {
+            if (rc)
+                return rc;
+        } else {
+            if (PQpipelineStatus(pg->c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(pg->c))
+                return qs_err_set(err, QS_EIO, "%s: PostgreSQL: %s", what, PQerrorMessage(pg->c));
+            if (!PQsendQueryPrepared(pg->c, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
+                                     p ? p->fmt : NULL, 1))
+                return qs_err_set(err, QS_EIO, "%s: PostgreSQL: %s", what, PQerrorMessage(pg->c));
+            if (pg->pending++ == 0)
+                snprintf(pg->pending_what, sizeof pg->pending_what, "%s", what);
+            /* keep the send buffer from growing without bound */
+            if (pg->pending >= 256)
+                return drain(st, err);
+            return 0;
+        }
+    }
     PGresult *r = qs__pg_q(st, sql, p, what, err);
     if (!r)
         return err ? err->code : QS_EIO;
@@ -192,6 +274,9 @@ int qs__pg_cmd(qs_store *st, const char *sql, const qs_pgp *p, const char *what,
 
 int qs__pg_exec(qs_store *st, const char *sql, const char *what, qs_err *err)
 {
+    int drc = drain(st, err);
+    if (drc && strncmp(sql, "ROLLBACK", 8) != 0)
+        return drc;
     /* ROLLBACK on a lost connection: nothing to undo there */
     if (alive(st, what, err))
         return strncmp(sql, "ROLLBACK", 8) == 0 ? 0 : (err ? err->code : QS_EIO);
@@ -491,6 +576,10 @@ int qs__pg_tx_end(qs_store *st, bool mine, int rc, qs_err *err)
     st->all_or_nothing = st->failed = false;
     /* in_tx stays set until the end: a connection lost on the way is not
      * made again in the middle of this transaction (alive()) */
+    if (!rc)
+        rc = drain(st, err); /* what a batch sent without waiting */
+    else
+        drain(st, NULL);
     if (!rc)
         rc = number_versions(st, err);
     st->pg->placeholders = 0;

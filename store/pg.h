@@ -122,6 +122,9 @@ struct qs_pg {
     PGconn *c;
     const char *prepared[QS_PG_STMTS]; /* statement "q<i>" is prepared[i] */
     int nprepared;
+    bool defer;  /* qs__pg_cmd sends without waiting (pipeline mode) */
+    int pending; /* statements sent in pipeline mode, results not read */
+    char pending_what[64];
     int64_t placeholders; /* placeholder seqs handed out in this transaction */
     int64_t saved_placeholders;
     qs_pg_kind *kinds; /* one per schema kind */
@@ -154,7 +157,11 @@ void qs__pgp_bin(qs_pgp *p, const void *b, size_t n);
 PGresult *qs__pg_q(qs_store *st, const char *sql, const qs_pgp *p, const char *what, qs_err *err);
 /* The same for SQL built at run time (not prepared). */
 PGresult *qs__pg_qd(qs_store *st, const char *sql, const qs_pgp *p, const char *what, qs_err *err);
-/* qs__pg_q without a result: 0 or the error code. */
+/* qs__pg_q without a result: 0 or the error code. While pg->defer is set
+ * (applying a batch) the statement is only sent (libpq pipeline mode) and
+ * its result read with the next statement that returns rows, or at the end
+ * of the transaction: a failure then fails that later call, and the
+ * transaction. */
 int qs__pg_cmd(qs_store *st, const char *sql, const qs_pgp *p, const char *what, qs_err *err);
 /* Run a constant statement without parameters (DDL, BEGIN); text results. */
 int qs__pg_exec(qs_store *st, const char *sql, const char *what, qs_err *err);

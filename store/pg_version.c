@@ -1068,8 +1068,11 @@ static int verdict_of(qs_store *st, const char *peer, qs_direction dir, const qs
     return QS_PRE_OK;
 }
 
+/* new: the batch's lookup (prefetch) found no version of r->id and r is
+ * its first record with that id, so there are no heads to read. */
 static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs_direction dir,
-                     const qs_record *r, const qs_precheck *pre, qs_apply_result *res, qs_err *err)
+                     const qs_record *r, const qs_precheck *pre, bool new, qs_apply_result *res,
+                     qs_err *err)
 {
     int rc = 0;
     qs_body scratch;
@@ -1087,7 +1090,7 @@ static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs
     }
     if (verdict != QS_PRE_OK && verdict != QS_PRE_AUTHOR)
         goto rejected;
-    if ((rc = load_heads(st, r->id, &h, &n, &kind, scope, &exists, err)))
+    if (!new && (rc = load_heads(st, r->id, &h, &n, &kind, scope, &exists, err)))
         goto out;
     dup = exists && in_history(st, scope, r->id, r->rev.hash, &rc, err);
     if (rc)
@@ -1132,16 +1135,96 @@ out:
     return rc;
 }
 
+static uint64_t id_key(const uint8_t id[QS_ID_LEN])
+{
+    uint64_t key = 0;
+    for (int i = 8; i < 16; i++)
+        key = key << 8 | id[i];
+    return key;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Two round trips for a whole batch: every record's advisory lock, taken in
+ * key order (so two front-ends never wait on each other in a cycle), then
+ * which of its ids are held already. fresh[j]: recs[j]'s id is not, and no
+ * earlier record of the batch has it. */
+static int prefetch(qs_store *st, const qs_apply_batch *b, bool *fresh, qs_err *err)
+{
+    if (b->n == 0)
+        return 0;
+    int64_t *keys = qs_xcalloc(b->n, sizeof *keys);
+    size_t cap = (size_t)b->n * 40 + 8;
+    char *ka = qs_xmalloc(cap), *ia = qs_xmalloc(cap);
+    size_t kl = 0, il = 0;
+    for (uint32_t j = 0; j < b->n; j++)
+        keys[j] = (int64_t)id_key(b->recs[j].id);
+    qsort(keys, b->n, sizeof *keys, cmp_key);
+    ka[kl++] = '{';
+    ia[il++] = '{';
+    for (uint32_t j = 0; j < b->n; j++) {
+        kl += (size_t)snprintf(ka + kl, cap - kl, "%s%lld", j ? "," : "", (long long)keys[j]);
+        il += (size_t)snprintf(ia + il, cap - il, "%s\"\\\\x", j ? "," : "");
+        for (int k = 0; k < QS_ID_LEN; k++)
+            il += (size_t)snprintf(ia + il, cap - il, "%02x", b->recs[j].id[k]);
+        ia[il++] = '"';
+    }
+    snprintf(ka + kl, cap - kl, "}");
+    snprintf(ia + il, cap - il, "}");
+    qs_pgp p = {0};
+    qs__pgp_text(&p, ka);
+    int rc = 0;
+    PGresult *r = qs__pg_q(st,
+                           "SELECT count(pg_advisory_xact_lock(k)) FROM "
+                           "(SELECT k FROM unnest($1::int8[]) k ORDER BY k) s",
+                           &p, "locking records", err);
+    if (!r)
+        rc = err ? err->code : QS_EIO;
+    PQclear(r);
+    qs_pgp q = {0};
+    qs__pgp_text(&q, ia);
+    r = rc ? NULL
+           : qs__pg_q(st,
+                      "SELECT DISTINCT id FROM versions WHERE id = ANY($1::bytea[]) AND head > 0",
+                      &q, "reading records", err);
+    if (!rc && !r)
+        rc = err ? err->code : QS_EIO;
+    for (uint32_t j = 0; j < b->n && !rc; j++) {
+        bool held = false, earlier = false;
+        for (int x = 0; x < PQntuples(r) && !held; x++)
+            held = PQgetlength(r, x, 0) == QS_ID_LEN &&
+                   memcmp(PQgetvalue(r, x, 0), b->recs[j].id, QS_ID_LEN) == 0;
+        for (uint32_t y = 0; y < j && !earlier; y++)
+            earlier = memcmp(b->recs[y].id, b->recs[j].id, QS_ID_LEN) == 0;
+        fresh[j] = !held && !earlier;
+    }
+    PQclear(r);
+    free(keys);
+    free(ka);
+    free(ia);
+    return rc;
+}
+
 int qs__pg_apply(qs_store *st, qs_apply_batch *b, size_t nb, qs_err *err)
 {
     bool mine;
     int rc = qs__pg_tx_begin(st, &mine, err);
     if (rc)
         return rc;
+    /* The writes of the batch go out without waiting for each answer
+     * (pipeline mode): each record costs the round trip of its lookup. */
+    st->pg->defer = true;
     for (size_t i = 0; i < nb && !rc; i++) {
+        bool *fresh = qs_xcalloc(b[i].n ? b[i].n : 1, sizeof *fresh);
+        rc = prefetch(st, &b[i], fresh, err);
         for (uint32_t j = 0; j < b[i].n && !rc; j++)
             rc = apply_one(st, b[i].peer, b[i].peer_inc, b[i].dir, &b[i].recs[j],
-                           b[i].pre ? &b[i].pre[j] : NULL, &b[i].results[j], err);
+                           b[i].pre ? &b[i].pre[j] : NULL, fresh[j], &b[i].results[j], err);
+        free(fresh);
         if (!rc) {
             qs_pgp p = {0};
             qs__pgp_text(&p, b[i].peer);
@@ -1153,6 +1236,7 @@ int qs__pg_apply(qs_store *st, qs_apply_batch *b, size_t nb, qs_err *err)
         }
     }
     st->fail_after = -1;
+    st->pg->defer = false;
     return qs__pg_tx_end(st, mine, rc, err);
 }
 
@@ -1229,8 +1313,8 @@ int qs__pg_apply_parked(qs_store *st, qs_err *err)
         qs_apply_result res;
         if (qs_record_decode((const uint8_t *)PQgetvalue(r, i, 6), (size_t)PQgetlength(r, i, 6),
                              &st->lim, &rec, NULL) == 0) {
-            rc =
-                apply_one(st, peer, NULL, (qs_direction)qs__pg_int(r, i, 5), &rec, NULL, &res, err);
+            rc = apply_one(st, peer, NULL, (qs_direction)qs__pg_int(r, i, 5), &rec, NULL, false,
+                           &res, err);
             qs_record_free(&rec);
         }
         qs_pgp p = {0};
