@@ -705,6 +705,46 @@ static int load_meta(qs_store *st, qs_err *err)
     return 0;
 }
 
+/* What shapes the tables: the DDL above, the format of pg*.c's generated
+ * tables and views (raise PG_FORMAT when they change), and the schema's
+ * kinds and fields (FNV-1a). */
+#define PG_FORMAT 1
+static int64_t ddl_fingerprint(void)
+{
+    uint64_t h = 1469598103934665603ull;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
+    MIX(PG_FORMAT);
+    for (const char *c = DDL; *c; c++)
+        MIX((unsigned char)*c);
+    for (uint32_t i = 0; i < qs_schema_nkinds(); i++) {
+        const qs_kind *k = qs_schema_kind_at(i);
+        MIX(k->id);
+        for (const char *c = k->name; *c; c++)
+            MIX((unsigned char)*c);
+        for (uint32_t j = 0; j < k->nfields; j++) {
+            MIX(k->fields[j].id);
+            MIX(k->fields[j].type);
+            for (const char *c = k->fields[j].name; *c; c++)
+                MIX((unsigned char)*c);
+            for (const char *c = k->fields[j].label ? k->fields[j].label : ""; *c; c++)
+                MIX((unsigned char)*c);
+        }
+    }
+#undef MIX
+    return (int64_t)(h >> 1);
+}
+
+/* Whether the database has this build's tables (meta pg_ddl). */
+static bool ddl_current(qs_store *st)
+{
+    PGresult *r = qs__pg_q(st, "SELECT to_regclass('meta') IS NOT NULL", NULL, "opening", NULL);
+    bool have = r && PQntuples(r) && qs__pg_int(r, 0, 0) != 0;
+    PQclear(r);
+    int64_t v = 0;
+    return have && qs__pg_meta_get(st, "pg_ddl", &v, NULL, 0, NULL, NULL) == 0 &&
+           v == ddl_fingerprint();
+}
+
 static const char ROLE_REFUSED[] =
     "a county's store stays in SQLite: backend = postgresql is for role = aggregator";
 
@@ -741,8 +781,16 @@ int qs__pg_open(const qs_store_opts *o, const char *conninfo, qs_store **out, qs
         goto fail;
     }
     PQsetClientEncoding(st->pg->c, "UTF8");
-    if ((rc = qs__pg_exec(st, "SET client_min_messages = warning", "setting up", err)) ||
-        (rc = qs__pg_exec(st, "BEGIN", "creating the tables", err)) ||
+    if ((rc = qs__pg_exec(st, "SET client_min_messages = warning", "setting up", err)))
+        goto fail;
+    /* The tables of this very build exist already: no DDL (an open costs a
+     * few milliseconds, as for every `qianshou` command). */
+    if (!o->create && ddl_current(st)) {
+        if ((rc = load_meta(st, err)) || (rc = qs__pg_project_ddl(st, false, err)))
+            goto fail;
+        goto opened;
+    }
+    if ((rc = qs__pg_exec(st, "BEGIN", "creating the tables", err)) ||
         (rc = qs__pg_exec(st, "SELECT pg_advisory_xact_lock(7163756)", "creating the tables",
                           err)) ||
         (rc = qs__pg_exec(st, DDL, "creating the tables", err)))
@@ -751,10 +799,12 @@ int qs__pg_open(const qs_store_opts *o, const char *conninfo, qs_store **out, qs
         goto fail_tx;
     if ((rc = load_meta(st, err)))
         goto fail_tx;
-    if ((rc = qs__pg_project_ddl(st, err)))
+    if ((rc = qs__pg_project_ddl(st, true, err)) ||
+        (rc = qs__pg_meta_set(st, "pg_ddl", ddl_fingerprint(), NULL, 0, err)))
         goto fail_tx;
     if ((rc = qs__pg_exec(st, "COMMIT", "creating the tables", err)))
         goto fail;
+opened:
     if (st->role == QS_ROLE_COUNTY) {
         rc = qs_err_set(err, QS_EINVAL, "%s", ROLE_REFUSED);
         goto fail;

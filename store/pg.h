@@ -190,8 +190,9 @@ void qs__pg_clock_tick(qs_store *st, qs_hlc *out);
 /* Projection (pg_version.c): the typed row of a record's winner. */
 /* fresh: the record has no rows in the projection yet (a new id). */
 int qs__pg_project(qs_store *st, const qs_record *r, const qs_body *body, bool fresh, qs_err *err);
-/* DDL of the projection and views (pg_version.c), run by qs__pg_open. */
-int qs__pg_project_ddl(qs_store *st, qs_err *err);
+/* The projection's statements, and with make its tables and views
+ * (pg_version.c), by qs__pg_open. */
+int qs__pg_project_ddl(qs_store *st, bool make, qs_err *err);
 void qs__pg_project_free(qs_store *st);
 
 #endif

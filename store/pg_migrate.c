@@ -191,7 +191,7 @@ int qs_store_migrate_pg(qs_store *src, const char *conninfo, qs_migrate_stats *s
     }
     if ((rc = qs__pg_exec(dst, "BEGIN", "starting the copy", err)))
         goto out_read;
-    if ((rc = qs__pg_exec(dst, "DELETE FROM meta", "starting the copy", err)) ||
+    if ((rc = qs__pg_exec(dst, "DELETE FROM meta WHERE k <> 'pg_ddl'", "starting the copy", err)) ||
         (rc = copy_meta(src, dst, err)) ||
         (rc = copy_rows(src, dst,
                         "SELECT seq, id, kind, scope, gen, hash, parents, ancestry, hlc, author, "

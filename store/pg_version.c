@@ -148,7 +148,7 @@ static void build_kind(qs_pg_kind *pk)
     free(set);
 }
 
-int qs__pg_project_ddl(qs_store *st, qs_err *err)
+int qs__pg_project_ddl(qs_store *st, bool make, qs_err *err)
 {
     uint32_t n = qs_schema_nkinds();
     struct qs_pg *pg = st->pg;
@@ -163,8 +163,8 @@ int qs__pg_project_ddl(qs_store *st, qs_err *err)
                 continue;
             pg->kinds[i].k = k;
             build_kind(&pg->kinds[i]);
-            if (k->local_only)
-                continue; /* never on an aggregator */
+            if (k->local_only || !make)
+                continue; /* local-only kinds: never on an aggregator */
             rc = ddl(st,
                      xasprintf("CREATE TABLE IF NOT EXISTS \"k_%s\"(qs_county text NOT NULL, "
                                "id bytea NOT NULL, scope text NOT NULL, "
