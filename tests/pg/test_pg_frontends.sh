@@ -62,6 +62,26 @@ for id in 632322 632323 632324; do q fe1 add county code=$id name="县 $id" >/de
 [ "$(count fe2 county)" = 3 ] || fail "fe2 sees $(count fe2 county) county records"
 ok "two front-ends on one database; the CLI works through either data directory"
 
+# the tables for distribution and BI: a county key everywhere, views read-only
+# with Chinese column comments
+psql_q() { "$QS_PG_BIN/psql" -XAtq "$QS_PG_CONNINFO" -c "$1"; }
+n=$(psql_q "SELECT count(*) FROM information_schema.columns WHERE column_name = 'county'
+            AND table_name IN ('versions', 'history', 'rejections', 'parked')")
+[ "$n" = 4 ] || fail "county key in $n of 4 tables"
+n=$(psql_q "SELECT count(*) FROM information_schema.tables t WHERE t.table_name LIKE 'k\_%'
+            AND NOT EXISTS (SELECT 1 FROM information_schema.columns c WHERE
+            c.table_name = t.table_name AND c.column_name = 'qs_county')")
+[ "$n" = 0 ] || fail "$n typed tables without qs_county"
+c=$(psql_q "SELECT col_description('v_county'::regclass, a.attnum) FROM pg_attribute a
+            WHERE a.attrelid = 'v_county'::regclass AND a.attname = 'county_name'")
+[ "$c" = "县名" ] || fail "v_county.county_name comment: [$c]"
+c=$(psql_q "SELECT count(*) FROM pg_attribute a WHERE a.attrelid = 'v_service'::regclass
+            AND a.attnum > 0 AND col_description(a.attrelid, a.attnum) ~ '[一-龥]'")
+[ "$c" -ge 14 ] || fail "v_service: $c columns with a Chinese comment"
+[ "$(psql_q "SELECT name FROM v_county WHERE code = '632322'")" = "县 632322" ] || fail "v_county"
+! psql_q "INSERT INTO v_county(code, name) VALUES ('632399', 'x')" 2>/dev/null || fail "v_county took an INSERT"
+ok "county key on every large table; views read-only, commented in Chinese"
+
 NAMES=(c1 c2 c3); IDS=(632322 632323 632324); PORTS=("$PORT" "$PORT2" "$PORT")
 for i in 0 1 2; do
     n=${NAMES[$i]}
