@@ -59,6 +59,8 @@ grep -q "creating a new store" "$T/fe1.log" || fail "fe1 did not create the stor
 ! grep -q "creating a new store" "$T/fe2.log" || fail "fe2 made a second store"
 [ -f "$T/fe1data/store.conninfo" ] || fail "no store.conninfo in fe1's data directory"
 for id in 632322 632323 632324; do q fe1 add county code=$id name="县 $id" >/dev/null; done
+q fe2 init --name 青海省民政厅 >/dev/null || fail "naming the store through fe2's directory"
+q fe1 init --json | grep -q '青海省民政厅' || fail "fe1 does not see the store's name"
 [ "$(count fe2 county)" = 3 ] || fail "fe2 sees $(count fe2 county) county records"
 ok "two front-ends on one database; the CLI works through either data directory"
 
