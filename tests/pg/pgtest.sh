@@ -7,7 +7,8 @@
 # over a Unix socket in that directory, no TCP), starts it with pg_ctl, runs
 # CMD with QS_PG_CONNINFO (a libpq conninfo for the database "qs", user "qs")
 # and QS_PG_DIR in its environment, and stops and removes the cluster when CMD
-# ends, however it ends (trap). The exit status is CMD's.
+# ends, however it ends (trap; a watcher process when this script is
+# SIGKILLed, as by ctest's timeout). The exit status is CMD's.
 #
 # initdb refuses to run as root, and CI runs as root: then the cluster
 # belongs to the unprivileged user QS_PG_USER (default nobody), which runs
@@ -69,6 +70,17 @@ if ! "${as_owner[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
   exit 3
 fi
 "${as_owner[@]}" "$PGBIN/createdb" -h "$dir" -U qs qs
+# A watcher in a session of its own stops and removes the cluster should
+# this script be killed without running its trap (ctest's timeout, a
+# SIGKILL of the whole process group).
+setsid bash -c '
+    me=$1 dir=$2 data=$3 pgbin=$4; shift 4
+    trap "" HUP INT TERM
+    while kill -0 "$me" 2>/dev/null; do sleep 1; done
+    if [ -f "$data/postmaster.pid" ]; then
+        (cd "$dir" && "$@" "$pgbin/pg_ctl" -D "$data" -m immediate -w stop) >/dev/null 2>&1
+    fi
+    rm -rf "$dir"' _ "$$" "$dir" "$data" "$PGBIN" "${as_owner[@]}" </dev/null >/dev/null 2>&1 &
 
 export QS_PG_DIR="$dir"
 export QS_PG_BIN="$PGBIN"
