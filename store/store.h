@@ -224,6 +224,8 @@ int qs_store_node_known(qs_store *st, const char *code, bool *known, qs_err *err
  * (look records up through a second handle of the same store: it sees what
  * was committed before). */
 typedef struct qs_pipe qs_pipe;
+/* *out stays NULL for a store on PostgreSQL: there the caller writes each
+ * record itself (qs_store_create; qs_pipe_end(NULL) is a no-op). */
 int qs_pipe_start(qs_store *st, qs_pipe **out, qs_err *err);
 /* qs_store_create's checks, then queue the record; takes body's contents
  * (*body is left empty). validated: the caller checked body with

@@ -108,6 +108,17 @@ NCOUNTY=3
 check_all "first syncs" $((6 + 7 + 8))
 ok "three counties through two front-ends: digests equal everywhere"
 
+# a reference sheet imported at the aggregator (one thread on PostgreSQL)
+printf 'name,role,province,contact\n' >"$T/agencies.csv"
+for i in 1 2 3 4 5; do printf '服务中心%d,receiving,青海省,联系人%d\n' "$i" "$i" >>"$T/agencies.csv"; done
+q fe1 import agency "$T/agencies.csv" >/dev/null || fail "import at fe1"
+[ "$(count fe2 agency)" = 5 ] || fail "fe2 sees $(count fe2 agency) agencies"
+set +e; q fe2 import agency "$T/agencies.csv" >/dev/null 2>&1; rc=$?; set -e
+[ $rc != 0 ] || fail "the same sheet imported twice"
+q c2 sync --wait --timeout 30 >/dev/null || fail "c2 pull"
+[ "$(count c2 agency)" = 5 ] || fail "c2 holds $(count c2 agency) agencies"
+ok "an agency sheet imported at fe1 (and refused again at fe2) reached a county through fe2"
+
 # c1 moves to the other front-end: nothing is sent twice, nothing is missed
 stop c1; to_port "$T/c1.ini" "$PORT2"; add_services c1 5; start c1 "$T/c1.ini"
 r=$(q c1 sync --wait --timeout 30) || fail "c1 sync via fe2: $r"
