@@ -53,6 +53,7 @@ extern const cli_cmd cli_cmd_report_annual;     /* cmd_report.c */
 extern const cli_cmd cli_cmd_nodes;             /* cmd_report.c */
 extern const cli_cmd cli_cmd_metrics;           /* cmd_report.c */
 extern const cli_cmd cli_cmd_user;              /* cmd_user.c */
+extern const cli_cmd cli_cmd_migrate;           /* cmd_migrate.c */
 
 const cli_cmd *const cli_commands[] = {
     &cli_cmd_init,
@@ -77,6 +78,7 @@ const cli_cmd *const cli_commands[] = {
     &cli_cmd_nodes,
     &cli_cmd_metrics,
     &cli_cmd_user,
+    &cli_cmd_migrate,
 };
 /* clang-format on */
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];

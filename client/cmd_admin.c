@@ -170,9 +170,10 @@ static int init_exec(cli *c, cli_args *a)
                         node);
     if (name && (!*name || strlen(name) >= QS_NAME_MAX))
         return cli_usage(c, "init", "--name takes 1 to %d bytes", QS_NAME_MAX - 1);
-    char db[4200];
+    char db[4200], pgfile[4200];
     snprintf(db, sizeof db, "%s/%s", c->dir, QS_DB_FILE);
-    if (access(db, F_OK) == 0) {
+    snprintf(pgfile, sizeof pgfile, "%s/store.conninfo", c->dir); /* a store in PostgreSQL */
+    if (access(db, F_OK) == 0 || access(pgfile, F_OK) == 0) {
         if (group && (rc = make_dir(c, group)))
             return rc;
         return init_existing(c, node, so.role, role != NULL, name);

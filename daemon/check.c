@@ -116,11 +116,12 @@ int qs_check_run(const qs_config *cfg, bool connect)
     }
     char db[QS_CFG_PATH + 32];
     snprintf(db, sizeof db, "%s/%s", cfg->data_dir, QS_DB_FILE);
-    if (access(db, F_OK) != 0) {
+    if (!cfg->store.postgresql && access(db, F_OK) != 0) {
         printf("store: none yet in %s (created at the first start)\n", cfg->data_dir);
     } else {
         qs_store_opts o = qs_store_opts_default();
         o.dir = cfg->data_dir;
+        o.conninfo = cfg->store.postgresql ? cfg->store.conninfo : NULL;
         o.limits = cfg->limits;
         qs_store_info si;
         if (qs_store_open(&o, &st, &e) != 0 || qs_store_info_get(st, &si, &e) != 0) {

@@ -130,6 +130,25 @@ static int handler(void *user, const char *section, const char *key, const char 
     }
     if (IS("node", "data_dir"))
         STR(c->data_dir, SEEN_DIR);
+    if (IS("store", "backend")) {
+        if (strcmp(value, "sqlite") == 0)
+            c->store.postgresql = false;
+        else if (strcmp(value, "postgresql") == 0)
+            c->store.postgresql = true;
+        else
+            BAD("[store] backend: \"%s\" is neither sqlite nor postgresql", value);
+        return 1;
+    }
+    if (IS("store", "conninfo")) {
+        /* never echo the value: it may be wrong in a way that shows a secret */
+        if (set_str(c->store.conninfo, sizeof c->store.conninfo, value) != 0)
+            BAD("[store] conninfo: empty or longer than %zu bytes", sizeof c->store.conninfo - 1);
+        if (qs_store_conninfo_check(value, ps->e) != 0) {
+            ps->failed = 1;
+            return 0;
+        }
+        return 1;
+    }
     if (IS("upstream", "host"))
         STR(c->up.host, SEEN_UP_HOST);
     if (IS("upstream", "address"))
@@ -392,6 +411,16 @@ int qs_config_load(qs_config *cfg, const char *path, qs_err *e)
                           "give it a certificate (qs-pki can issue one with this box's name "
                           "and address) or keep address = 127.0.0.1",
                           path, cfg->web.address);
+    if (cfg->store.postgresql && cfg->role == QS_ROLE_COUNTY)
+        return qs_err_set(e, QS_EINVAL,
+                          "config %s: [store] backend = postgresql is for role = aggregator: a "
+                          "county's store stays in SQLite (offline for days, one small machine)",
+                          path);
+    if (cfg->store.postgresql && !cfg->store.conninfo[0])
+        return qs_err_set(e, QS_EINVAL,
+                          "config %s: [store] conninfo: missing (required with backend = "
+                          "postgresql), e.g. conninfo = host=/run/postgresql dbname=qianshou",
+                          path);
     for (unsigned i = 0; i < cfg->listen.nchildren; i++)
         if (!qs_node_is_below(cfg->node, cfg->listen.children[i]))
             return qs_err_set(e, QS_EINVAL,

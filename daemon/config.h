@@ -46,6 +46,11 @@
  *              An address that is not loopback (127.0.0.0/8, ::1) without
  *              cert and key is refused: passwords would cross the office
  *              network in the clear.
+ *   [store]    (aggregator) backend = sqlite|postgresql (default sqlite);
+ *              conninfo = a libpq connection string (required with postgresql,
+ *              e.g. "host=/run/postgresql dbname=qianshou"): no password in it,
+ *              which comes from a passfile (passfile=PATH or PGPASSFILE); the
+ *              value is never logged. A county refuses backend = postgresql.
  *   [log]      level = debug|info|warn|error
  *
  * An unknown section or key, a bad value, or a missing required key is an
@@ -91,6 +96,10 @@ typedef struct qs_config {
         char children[QS_CFG_MAX_CHILDREN][QS_NODE_MAX];
         unsigned nchildren;
     } listen;
+    struct {
+        bool postgresql;     /* [store] backend = postgresql */
+        char conninfo[1024]; /* libpq conninfo, no password */
+    } store;
     qs_limits limits;
     size_t net_max_queued;
     unsigned store_queue;

@@ -100,6 +100,21 @@ struct daemon_s {
 
 /* ---- helpers ---- */
 
+/* Whether the PostgreSQL database of so holds a store already (any error
+ * but "none" counts as yes: the open that follows reports it). */
+static bool store_exists_pg(const qs_store_opts *so)
+{
+    qs_store_opts o = *so;
+    o.create = false;
+    qs_store *st = NULL;
+    qs_err e = {0};
+    if (qs_store_open(&o, &st, &e) == 0) {
+        qs_store_close(st);
+        return true;
+    }
+    return e.code != QS_ENOTFOUND;
+}
+
 static void json_time(json_t *o, const char *name, int64_t ms)
 {
     char buf[32], key[64];
@@ -1041,7 +1056,11 @@ static int run_daemon(daemon_s *d)
     so.cache_mib = c->role == QS_ROLE_AGGREGATOR ? 32 : 0;
     char db[QS_CFG_PATH + 32];
     snprintf(db, sizeof db, "%s/%s", c->data_dir, QS_DB_FILE);
-    if (access(db, F_OK) != 0) {
+    if (c->store.postgresql) {
+        so.conninfo = c->store.conninfo;
+        so.cache_mib = 0;
+    }
+    if (c->store.postgresql ? !store_exists_pg(&so) : access(db, F_OK) != 0) {
         so.create = true;
         so.role = c->role;
         qs_log(QS_LOG_INFO, "store",

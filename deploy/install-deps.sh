@@ -18,6 +18,8 @@ PKGS=(
   libh2o-dev libargon2-dev           # qianshou-web: HTTP (libh2o on libuv + OpenSSL), argon2id
   chromium-driver python3-selenium   # tests/web: the browser interface driven by WebDriver
   fonts-noto-cjk                     # Chinese glyphs in headless Chromium's screenshots
+  libpq-dev postgresql               # the aggregator's store on PostgreSQL (store/pg*.c);
+                                     # tests/pg/pgtest.sh runs a private server from it
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include "proto/sha256.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
+#include "store/pg.h"
 
 static const char FEED_UP[] =
     "SELECT seq, id, kind, scope, gen, hash, parents, hlc, author, deleted, schema, body "
@@ -115,6 +116,8 @@ static int max_seq(qs_store *st, uint64_t *out, qs_err *err)
 int qs_store_feed(qs_store *st, const char *peer, qs_feed_dir dir, uint64_t since, uint32_t max,
                   qs_record *out, uint32_t *n, uint64_t *upto, bool *more, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_feed(st, peer, dir, since, max, out, n, upto, more, err);
     *n = 0;
     *upto = since;
     *more = false;
@@ -195,6 +198,8 @@ done:
 
 int qs_store_pending(qs_store *st, const char *parent, uint64_t *count, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_pending(st, parent, count, err);
     qs_peer p;
     int rc = qs_store_peer_get(st, parent, &p, err);
     if (rc)
@@ -248,6 +253,8 @@ static void row_to_peer(sqlite3_stmt *s, qs_peer *p)
 
 int qs_store_peer_get(qs_store *st, const char *peer, qs_peer *out, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_peer_get(st, peer, out, err);
     sqlite3_stmt *s = qs__stmt(st, PEER_COLS " WHERE peer = ?", err);
     if (!s)
         return err ? err->code : QS_EIO;
@@ -273,6 +280,8 @@ static int exec_peer(qs_store *st, sqlite3_stmt *s, qs_err *err)
 int qs_store_peer_hello(qs_store *st, const char *peer, const uint8_t inc[QS_INC_LEN],
                         int64_t skew_ms, bool *reset, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_peer_hello(st, peer, inc, skew_ms, reset, err);
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
@@ -306,6 +315,8 @@ done:
 
 int qs_store_peer_cert(qs_store *st, const char *peer, int64_t not_after_ms, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_peer_cert(st, peer, not_after_ms, err);
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
@@ -326,6 +337,8 @@ int qs_store_peer_cert(qs_store *st, const char *peer, int64_t not_after_ms, qs_
 
 int qs_store_peer_acked(qs_store *st, const char *peer, uint64_t seq, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_peer_acked(st, peer, seq, err);
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
@@ -347,6 +360,8 @@ int qs_store_peer_acked(qs_store *st, const char *peer, uint64_t seq, qs_err *er
 int qs_store_peer_done(qs_store *st, const char *peer, bool ok, const char *error, uint64_t pending,
                        qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_peer_done(st, peer, ok, error, pending, err);
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
@@ -376,6 +391,8 @@ int qs_store_peer_done(qs_store *st, const char *peer, bool ok, const char *erro
 
 int qs_store_peers(qs_store *st, qs_peer **out, size_t *n, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_peers(st, out, n, err);
     *out = NULL;
     *n = 0;
     sqlite3_stmt *s = qs__stmt(st, PEER_COLS " ORDER BY peer", err);
@@ -392,6 +409,8 @@ int qs_store_peers(qs_store *st, qs_peer **out, size_t *n, qs_err *err)
 
 int qs_store_rejections(qs_store *st, qs_rejection **out, size_t *n, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_rejections(st, out, n, err);
     *out = NULL;
     *n = 0;
     sqlite3_stmt *s = qs__stmt(st,
@@ -427,6 +446,8 @@ int qs_store_rejections(qs_store *st, qs_rejection **out, size_t *n, qs_err *err
 
 int qs_store_digest(qs_store *st, const char *scope, uint8_t out[32], uint64_t *count, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_digest(st, scope, out, count, err);
     char prefix[QS_CODE_MAX] = "";
     if (scope && qs_code_prefix(scope, prefix, sizeof prefix) < 0)
         return qs_err_set(err, QS_EINVAL, "\"%s\" is not a division code", scope);

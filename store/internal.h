@@ -29,6 +29,7 @@ typedef struct kind_sql {
 
 struct qs_store {
     sqlite3 *db;
+    struct qs_pg *pg; /* the PostgreSQL backend (pg.h), NULL for SQLite */
     char dir[4096];
     char node[QS_NODE_MAX];
     char prefix[QS_CODE_MAX];

@@ -80,6 +80,8 @@ static void *writer(void *arg)
 int qs_pipe_start(qs_store *st, qs_pipe **out, qs_err *err)
 {
     *out = NULL;
+    if (st->pg)
+        return 0; /* PostgreSQL: no writer thread, the caller writes (store.h) */
     if (!st->in_tx || !st->all_or_nothing)
         return qs_err_set(
             err, QS_EINVAL,

@@ -11,6 +11,7 @@
 #include "proto/scope.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
+#include "store/pg.h"
 
 static bool is_list(const qs_field *f)
 {
@@ -121,6 +122,8 @@ static int prepare_bound(qs_store *st, const qs_kind *k, const qs_query *q, cons
 
 int qs_store_list(qs_store *st, const qs_query *q, qs_record_cb cb, void *ctx, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_list(st, q, cb, ctx, err);
     const qs_kind *k = qs_schema_kind(q->kind);
     if (!k)
         return qs_err_set(err, QS_ENOTFOUND, "unknown kind %u", q->kind);
@@ -162,6 +165,8 @@ int qs_store_list(qs_store *st, const qs_query *q, qs_record_cb cb, void *ctx, q
 int qs_store_count_eq(qs_store *st, uint32_t kind, const qs_filter *filters, size_t n,
                       uint64_t *count, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_count_eq(st, kind, filters, n, count, err);
     const qs_kind *k = qs_schema_kind(kind);
     if (!k)
         return qs_err_set(err, QS_ENOTFOUND, "unknown kind %u", kind);

@@ -22,6 +22,7 @@
 #include "proto/scope.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
+#include "store/pg.h"
 #include "store/judge.h"
 
 /* ---------------------------------------------------------------------------
@@ -105,6 +106,8 @@ int qs_report_setting_get(qs_store *st, int year, qs_setting_id id, int64_t *val
     if ((unsigned)id >= QS_S_COUNT)
         return qs_err_set(err, QS_EINVAL, "unknown report setting %d", (int)id);
     *value = setting_defs[id].def;
+    if (st->pg)
+        return qs__pg_setting_get(st, year, setting_defs[id].key, value, err);
     if (!table_exists(st, "report_settings"))
         return 0;
     sqlite3_stmt *s = NULL;
@@ -130,6 +133,8 @@ int qs_report_setting_set(qs_store *st, int year, qs_setting_id id, int64_t valu
 {
     if ((unsigned)id >= QS_S_COUNT)
         return qs_err_set(err, QS_EINVAL, "unknown report setting %d", (int)id);
+    if (st->pg)
+        return qs__pg_setting_set(st, year, setting_defs[id].key, value, err);
     int rc = qs__exec(st, SETTINGS_DDL, err);
     if (rc)
         return rc;
@@ -779,6 +784,8 @@ static int load_counties(ctx *c, qs_report *r, const char *county, qs_err *err)
 
 int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report *r, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_unsupported(st, "the annual report (not yet on PostgreSQL)", err);
     int rc = 0;
     ctx c = {.st = st};
     qs_peer *peers = NULL;

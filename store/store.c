@@ -22,6 +22,7 @@
 #include "proto/uuid.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
+#include "store/pg.h"
 
 /* Migrations by PRAGMA user_version: entry i brings the database to version i+1. */
 static const char *const MIGRATIONS[] = {
@@ -153,6 +154,8 @@ static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO qs_op";
 
 int qs__tx_begin(qs_store *st, bool *mine, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_tx_begin(st, mine, err);
     *mine = false;
     /* Inside the caller's transaction each operation is still all-or-nothing:
      * a savepoint undoes just its own writes when it fails. */
@@ -180,6 +183,8 @@ static void restore_cache(qs_store *st)
 
 int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_tx_end(st, mine, rc, err);
     if (!mine && st->all_or_nothing) {
         if (rc)
             st->failed = true;
@@ -216,6 +221,8 @@ int qs__tx_end(qs_store *st, bool mine, int rc, qs_err *err)
 
 int qs_store_begin(qs_store *st, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_begin(st, false, err);
     if (st->in_tx)
         return qs_err_set(err, QS_EBUSY, "a transaction is already open");
     bool mine;
@@ -224,6 +231,8 @@ int qs_store_begin(qs_store *st, qs_err *err)
 
 int qs_store_begin_bulk(qs_store *st, unsigned cache_mib, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_begin(st, false, err);
     if (st->in_tx)
         return qs_err_set(err, QS_EBUSY, "a transaction is already open");
     int64_t old = 0;
@@ -252,6 +261,8 @@ int qs_store_begin_bulk(qs_store *st, unsigned cache_mib, qs_err *err)
 
 int qs_store_begin_all_or_nothing(qs_store *st, unsigned cache_mib, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_begin(st, true, err);
     int rc = qs_store_begin_bulk(st, cache_mib, err);
     if (!rc)
         st->all_or_nothing = true;
@@ -260,6 +271,8 @@ int qs_store_begin_all_or_nothing(qs_store *st, unsigned cache_mib, qs_err *err)
 
 int qs_store_commit(qs_store *st, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_commit(st, err);
     if (!st->in_tx)
         return qs_err_set(err, QS_EINVAL, "no transaction is open");
     if (st->failed) {
@@ -273,12 +286,18 @@ int qs_store_commit(qs_store *st, qs_err *err)
 
 void qs_store_rollback(qs_store *st)
 {
+    if (st->pg) {
+        qs__pg_rollback(st);
+        return;
+    }
     if (st->in_tx)
         qs__tx_end(st, true, QS_EIO, NULL);
 }
 
 int qs__meta_get_int(qs_store *st, const char *k, int64_t *v, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_meta_get(st, k, v, NULL, 0, NULL, err);
     sqlite3_stmt *s = qs__stmt(st, "SELECT v FROM meta WHERE k = ?", err);
     if (!s)
         return err ? err->code : QS_EIO;
@@ -297,6 +316,8 @@ int qs__meta_get_int(qs_store *st, const char *k, int64_t *v, qs_err *err)
 
 static int meta_set(qs_store *st, const char *k, const void *p, int n, int64_t v, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_meta_set(st, k, p ? 0 : v, p, p ? (size_t)n : 0, err);
     sqlite3_stmt *s = qs__stmt(st, "INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", err);
     if (!s)
         return err ? err->code : QS_EIO;
@@ -474,7 +495,9 @@ static int load_meta(qs_store *st, qs_err *err)
 
 int qs_store_open(const qs_store_opts *o, qs_store **out, qs_err *err)
 {
-    int rc;
+    int rc = qs__pg_maybe_open(o, out, err); /* [store] backend = postgresql */
+    if (rc != 1)
+        return rc;
     *out = NULL;
     if (!o->dir || !*o->dir)
         return qs_err_set(err, QS_EINVAL, "no data directory given");
@@ -582,6 +605,8 @@ bool qs_store_prefault_page_cache(size_t bytes)
 
 void qs_store_shrink(qs_store *st)
 {
+    if (st->pg)
+        return;
     sqlite3_db_release_memory(st->db);
 #ifdef __GLIBC__
     malloc_trim(0);
@@ -590,6 +615,8 @@ void qs_store_shrink(qs_store *st)
 
 uint64_t qs_store_cache_bytes(qs_store *st)
 {
+    if (st->pg)
+        return 0;
     int cur = 0, hi = 0;
     sqlite3_db_status(st->db, SQLITE_DBSTATUS_CACHE_USED, &cur, &hi, 0);
     return cur > 0 ? (uint64_t)cur : 0;
@@ -623,6 +650,10 @@ void qs_store_close(qs_store *st)
 {
     if (!st)
         return;
+    if (st->pg) {
+        qs__pg_close(st);
+        return;
+    }
     if (st->in_tx)
         qs_store_rollback(st);
     for (size_t i = 0; i < QS_STMT_CACHE && st->cache[i].sql; i++)
@@ -649,6 +680,8 @@ static int count_q(qs_store *st, const char *sql, uint64_t *out, qs_err *err)
 
 int qs_store_ident(qs_store *st, qs_store_info *o, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_info(st, o, false, err);
     memset(o, 0, sizeof *o);
     snprintf(o->node, sizeof o->node, "%s", st->node);
     o->role = st->role;
@@ -659,6 +692,8 @@ int qs_store_ident(qs_store *st, qs_store_info *o, qs_err *err)
 
 int qs_store_info_get(qs_store *st, qs_store_info *o, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_info(st, o, true, err);
     int rc;
     memset(o, 0, sizeof *o);
     snprintf(o->node, sizeof o->node, "%s", st->node);
@@ -679,6 +714,8 @@ int qs_store_info_get(qs_store *st, qs_store_info *o, qs_err *err)
 
 int qs_store_data_version(qs_store *st, uint64_t *out, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_data_version(st, out, err);
     return count_q(st, "PRAGMA data_version", out, err);
 }
 
@@ -708,6 +745,8 @@ int qs__clock_tick(qs_store *st, qs_hlc *out, qs_err *err)
 
 int qs_store_clock_now(qs_store *st, qs_hlc *out, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_clock_now(st, out, err);
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
@@ -718,6 +757,8 @@ int qs_store_clock_now(qs_store *st, qs_hlc *out, qs_err *err)
 
 int qs_store_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rejected, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_clock_recv(st, remote, skew_ms, rejected, err);
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
@@ -745,6 +786,8 @@ static int meta_get_opt(qs_store *st, const char *k, int64_t *v, qs_err *err)
 
 int qs_store_clock_last(qs_store *st, qs_hlc *out, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_clock_last(st, out, err);
     int64_t v;
     int rc = meta_get_opt(st, "hlc", &v, err);
     *out = (qs_hlc)v;
@@ -787,6 +830,8 @@ int qs_store_set_name(qs_store *st, const char *name, qs_err *err)
 
 int qs_store_name(qs_store *st, char out[QS_NAME_MAX], qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_name(st, out, err);
     out[0] = '\0';
     sqlite3_stmt *s = qs__stmt(st, "SELECT v FROM meta WHERE k = 'name'", err);
     if (!s)
@@ -809,6 +854,8 @@ int qs_store_name(qs_store *st, char out[QS_NAME_MAX], qs_err *err)
 
 int qs_store_check_cursor(qs_store *st, uint64_t cursor, bool *renewed, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_check_cursor(st, cursor, renewed, err);
     uint64_t max;
     *renewed = false;
     int rc = count_q(st, "SELECT coalesce(max(seq), 0) FROM versions", &max, err);
@@ -850,6 +897,8 @@ int qs__secret_load(qs_store *st, qs_err *err)
 
 int qs_store_pseudonym(qs_store *st, const char *id_number, uint8_t out[16], qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_unsupported(st, "a pseudonym (a county computes it)", err);
     char norm[64];
     size_t n = 0;
     for (const char *p = id_number; *p; p++) {
@@ -926,6 +975,8 @@ int qs_store_derive(qs_store *st, uint32_t kind, qs_body *b, qs_err *err)
 int qs_store_import_lookup(qs_store *st, const uint8_t sha[32], int64_t *at_ms, uint64_t *rows,
                            qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_import_lookup(st, sha, at_ms, rows, err);
     sqlite3_stmt *s = qs__stmt(st, "SELECT at, rows FROM imports WHERE sha = ?", err);
     if (!s)
         return err ? err->code : QS_EIO;
@@ -944,6 +995,8 @@ int qs_store_import_lookup(qs_store *st, const uint8_t sha[32], int64_t *at_ms, 
 int qs_store_import_note(qs_store *st, const uint8_t sha[32], uint32_t kind, const char *file,
                          uint64_t rows, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_import_note(st, sha, kind, file, rows, err);
     sqlite3_stmt *s = qs__stmt(
         st, "INSERT OR REPLACE INTO imports(sha, kind, file, rows, at) VALUES (?, ?, ?, ?, ?)",
         err);
@@ -963,6 +1016,8 @@ int qs_store_import_note(qs_store *st, const uint8_t sha[32], uint32_t kind, con
 
 int qs_store_backup(qs_store *st, const char *path, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_unsupported(st, "qianshou backup", err);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     unlink(tmp);
@@ -1145,6 +1200,8 @@ done:
 
 int qs_store_check(qs_store *st, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_unsupported(st, "qianshou check", err);
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK)
         return qs__sqlerr(st, SQLITE_ERROR, "integrity check", err);

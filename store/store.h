@@ -53,7 +53,15 @@ typedef struct qs_store_opts {
     int64_t max_clock_offset_ms; /* HLC: remote readings further ahead are not taken */
     int busy_timeout_ms;         /* 0 = 5000 */
     unsigned cache_mib;          /* this handle's page cache; 0 = SQLite's default (2 MiB) */
+    const char *conninfo;        /* aggregator on PostgreSQL: a libpq conninfo (no password;
+                                    see store/pg.h), remembered in dir; NULL = SQLite, unless
+                                    dir holds a store.conninfo */
 } qs_store_opts;
+
+/* Whether conninfo (qs_store_opts.conninfo, [store] conninfo) is usable: it
+ * parses and holds no password (that comes from a passfile: passfile=PATH in
+ * it, or PGPASSFILE). The message never repeats the values. */
+int qs_store_conninfo_check(const char *conninfo, qs_err *err);
 
 /* Defaults: limits from qs_limits_default(), max offset 5 minutes, busy 5 s. */
 qs_store_opts qs_store_opts_default(void);
@@ -231,6 +239,8 @@ int qs_store_node_known(qs_store *st, const char *code, bool *known, qs_err *err
  * (look records up through a second handle of the same store: it sees what
  * was committed before). */
 typedef struct qs_pipe qs_pipe;
+/* *out stays NULL for a store on PostgreSQL: there the caller writes each
+ * record itself (qs_store_create; qs_pipe_end(NULL) is a no-op). */
 int qs_pipe_start(qs_store *st, qs_pipe **out, qs_err *err);
 /* qs_store_create's checks, then queue the record; takes body's contents
  * (*body is left empty). validated: the caller checked body with
@@ -403,6 +413,20 @@ int qs_store_backup(qs_store *st, const char *path, qs_err *err);
 /* Replace the store in dir with the backup at path (no process may have it
  * open), and give it a new incarnation. */
 int qs_store_restore(const char *dir, const char *path, qs_err *err);
+
+/* Move this aggregator's SQLite store (src, opened on its directory, with
+ * no daemon running) into the empty PostgreSQL database of conninfo:
+ * versions with their sequence numbers, history, conflicts, peers and
+ * cursors, rejections, parked versions, imports, the settings (node,
+ * incarnation, clock, name). Then compare: qs_store_digest and the counters
+ * of both sides must be equal (QS_ECORRUPT otherwise). The caller switches
+ * the directory over (writes store.conninfo) only after it succeeded; src
+ * is not changed. */
+typedef struct qs_migrate_stats {
+    uint64_t versions, history, peers, rejections, parked, imports, projected, heads;
+    uint8_t digest[32], digest_pg[32];
+} qs_migrate_stats;
+int qs_store_migrate_pg(qs_store *src, const char *conninfo, qs_migrate_stats *stats, qs_err *err);
 
 /* Run PRAGMA integrity_check; 0 or QS_ECORRUPT with the first problem. */
 int qs_store_check(qs_store *st, qs_err *err);

@@ -40,6 +40,12 @@ static const char SCHEMA[] =
 
 int qs_users_init(qs_store *st, qs_err *err)
 {
+    /* Every other function here needs this one first. */
+    if (st->pg)
+        return qs_err_set(err, QS_EINVAL,
+                          "web accounts are kept in a SQLite store only: not yet with [store] "
+                          "backend = postgresql (run qianshou-web beside a county, or an "
+                          "aggregator on SQLite)");
     sqlite3_stmt *s = NULL;
     /* Only write when the tables are missing: a reader (a viewer's page)
      * must not need the write lock. */

@@ -13,6 +13,7 @@
 #include "proto/scope.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
+#include "store/pg.h"
 
 #define VCOLS "id, kind, scope, gen, hash, parents, hlc, author, deleted, schema, body"
 
@@ -435,6 +436,8 @@ int qs__create_write(qs_store *st, const qs_record *r, const qs_body *body, qs_e
 int qs_store_create(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
                     uint8_t id_out[QS_ID_LEN], qs_rev *rev, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_create(st, kind, scope, body, id_out, rev, err);
     qs_body derived; /* body with the fields the store derives set */
     int rc = qs__derived_copy(st, qs_schema_kind(kind), body, &derived, &body, err);
     if (!rc)
@@ -509,16 +512,22 @@ out:
 int qs_store_update(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, qs_rev *rev,
                     qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_edit(st, id, body, false, rev, err);
     return edit(st, id, body, false, rev, err);
 }
 
 int qs_store_delete(qs_store *st, const uint8_t id[QS_ID_LEN], qs_rev *rev, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_edit(st, id, NULL, true, rev, err);
     return edit(st, id, NULL, true, rev, err);
 }
 
 int qs_store_get(qs_store *st, const uint8_t id[QS_ID_LEN], qs_record *out, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_get(st, id, out, err);
     qs_record_init(out);
     sqlite3_stmt *s = qs__stmt(st, "SELECT " VCOLS " FROM versions WHERE id = ? AND head = 1", err);
     if (!s)
@@ -540,6 +549,8 @@ int qs_store_get(qs_store *st, const uint8_t id[QS_ID_LEN], qs_record *out, qs_e
 int qs_store_history(qs_store *st, const uint8_t id[QS_ID_LEN], qs_version_info **out, size_t *n,
                      qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_history(st, id, out, n, err);
     *out = NULL;
     *n = 0;
     sqlite3_stmt *s = qs__stmt(
@@ -586,6 +597,8 @@ void qs_version_info_free(qs_version_info *v, size_t n)
 
 int qs_store_conflicts(qs_store *st, qs_conflict **out, size_t *n, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_conflicts(st, out, n, err);
     *out = NULL;
     *n = 0;
     sqlite3_stmt *s = qs__stmt(st,
@@ -640,6 +653,8 @@ void qs_conflicts_free(qs_conflict *c, size_t n)
 int qs_store_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *take,
                      const qs_body *body, qs_rev *rev, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_resolve(st, id, take, body, rev, err);
     head *h = NULL;
     size_t n = 0;
     bool exists;
@@ -757,6 +772,8 @@ static int note_rejection(qs_store *st, const char *peer, const qs_record *r, bo
 int qs_store_note_rejected(qs_store *st, const char *peer, const qs_record *rec, const char *reason,
                            qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_note_rejected(st, peer, rec, reason, err);
     return note_rejection(st, peer, rec, true, reason, err);
 }
 
@@ -953,6 +970,8 @@ static int store_cursor(qs_store *st, const char *peer, uint64_t cursor, qs_err 
 
 int qs_store_apply(qs_store *st, qs_apply_batch *b, size_t nb, qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_apply(st, b, nb, err);
     bool mine;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)

@@ -53,6 +53,7 @@ static const struct sample {
     {"nodes", "nodes --stale 3d", 4}, /* the county never synced: stale */
     {"metrics", "metrics", 0},
     {"user", "user list", 0},
+    {"migrate", "migrate --to postgresql --conninfo host=@/nopg", 3}, /* no server there */
 };
 
 static char dir[64];   /* the test's directory */

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <libpq-fe.h>
+#include <unistd.h>
+
 #include "proto/schema.h"
 #include "tests/support/fixture.h"
 
@@ -42,6 +45,53 @@ int qs_fx_finish(int rc)
     return rc;
 }
 
+bool qs_fx_pg(void)
+{
+    const char *on = getenv("QS_TEST_PG"), *ci = getenv("QS_PG_CONNINFO");
+    return on && *on && strcmp(on, "0") != 0 && ci && *ci;
+}
+
+/* A fresh PostgreSQL schema for one store: its conninfo (a static buffer). */
+static const char *pg_store_conninfo(void)
+{
+    static char out[1024];
+    static int seq;
+    const char *base = getenv("QS_PG_CONNINFO");
+    PGconn *c = PQconnectdb(base);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("PostgreSQL: %s", PQerrorMessage(c));
+    char schema[64], sql[256];
+    snprintf(schema, sizeof schema, "t%d_%d", (int)getpid(), seq++);
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("PostgreSQL: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    snprintf(out, sizeof out, "%s options='-csearch_path=%s'", base, schema);
+    return out;
+}
+
+void qs_fx_pg_exec(const char *dir, const char *sql)
+{
+    char path[600], ci[1024] = "";
+    snprintf(path, sizeof path, "%s/store.conninfo", dir);
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(ci, sizeof ci, f))
+        fail_msg("no %s", path);
+    fclose(f);
+    ci[strcspn(ci, "\n")] = '\0';
+    PGconn *c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("PostgreSQL: %s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType t = PQresultStatus(r);
+    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+        fail_msg("PostgreSQL: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
 qs_store *qs_fx_store(const char *node, qs_role role, const qs_limits *lim, char *dir_out)
 {
     char dir[512];
@@ -58,6 +108,8 @@ qs_store *qs_fx_store(const char *node, qs_role role, const qs_limits *lim, char
     o.user = "tester";
     if (lim)
         o.limits = *lim;
+    if (role == QS_ROLE_AGGREGATOR && qs_fx_pg())
+        o.conninfo = pg_store_conninfo();
     qs_store *st = NULL;
     qs_err e = {0};
     if (qs_store_open(&o, &st, &e))

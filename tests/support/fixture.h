@@ -7,6 +7,7 @@
 #define QS_TEST_FIXTURE_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,22 @@ void qs_fx_init(const char *name);
 const char *qs_fx_root(void);
 /* Remove the root when rc == 0 (keep it for a post-mortem otherwise); returns rc. */
 int qs_fx_finish(int rc);
+
+/* Whether stores of role aggregator are made on PostgreSQL: QS_TEST_PG is
+ * set (not "0") and QS_PG_CONNINFO names a server (tests/pg/pgtest.sh). Each
+ * such store gets a schema of its own. The store contract tests run once on
+ * each backend. */
+bool qs_fx_pg(void);
+/* In a test that exercises SQLite itself (its VFS, WAL, page cache, backup
+ * file): skip it when the aggregator's stores are on PostgreSQL. */
+#define QS_FX_SQLITE_ONLY()                                                                        \
+    do {                                                                                           \
+        if (qs_fx_pg())                                                                            \
+            skip();                                                                                \
+    } while (0)
+
+/* Run sql in the PostgreSQL database of the store in dir (its store.conninfo). */
+void qs_fx_pg_exec(const char *dir, const char *sql);
 
 /* Create a store for node in a new directory under the root; the directory is
  * written to dir_out when not NULL (>= 512 bytes). lim may be NULL. */
