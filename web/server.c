@@ -405,29 +405,64 @@ static const route ROUTES[] = {
     {"/audit", page_audit, false, true},
 };
 
+/* The security headers of every response (with Cache-Control and, under
+ * TLS, HSTS). */
+static const struct {
+    const char *k, *v;
+} SEC_HEADERS[] = {
+    {"content-security-policy",
+     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+     "frame-ancestors 'none'; base-uri 'none'"},
+    {"x-content-type-options", "nosniff"},
+    {"referrer-policy", "no-referrer"},
+    {"x-frame-options", "DENY"},
+    {"cross-origin-opener-policy", "same-origin"},
+};
+#define N_SEC_HEADERS (sizeof SEC_HEADERS / sizeof SEC_HEADERS[0])
+static const char HSTS[] = "max-age=31536000";
+
 static void sec_headers(h2o_req_t *req, bool is_static)
 {
-    static const struct {
-        const char *k, *v;
-    } H[] = {
-        {"content-security-policy",
-         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-         "frame-ancestors 'none'; base-uri 'none'"},
-        {"x-content-type-options", "nosniff"},
-        {"referrer-policy", "no-referrer"},
-        {"x-frame-options", "DENY"},
-        {"cross-origin-opener-policy", "same-origin"},
-    };
-    for (size_t i = 0; i < sizeof H / sizeof H[0]; i++)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H[i].k, strlen(H[i].k), 0, NULL,
-                              H[i].v, strlen(H[i].v));
+    for (size_t i = 0; i < N_SEC_HEADERS; i++)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, SEC_HEADERS[i].k,
+                              strlen(SEC_HEADERS[i].k), 0, NULL, SEC_HEADERS[i].v,
+                              strlen(SEC_HEADERS[i].v));
     const char *cc = is_static ? "max-age=3600" : "no-store";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, cc, strlen(cc));
-    if (APP.tls) {
-        static const char hsts[] = "max-age=31536000";
+    if (APP.tls)
         h2o_add_header_by_str(&req->pool, &req->res.headers,
-                              H2O_STRLIT("strict-transport-security"), 0, NULL, hsts, strlen(hsts));
-    }
+                              H2O_STRLIT("strict-transport-security"), 0, NULL, HSTS, strlen(HSTS));
+}
+
+/* libh2o's own refusals (413 for a body past max_upload, told by its
+ * Content-Length or found while reading it) are made before our handler is
+ * called, on the host's fallback path; a headers filter there gives them the
+ * same security headers as our responses. (Its 400 for a request it cannot
+ * parse is written straight to the socket and passes no filter.) */
+static h2o_iovec_t SEC_NAMES[N_SEC_HEADERS + 2];
+static h2o_headers_command_t SEC_CMDS[N_SEC_HEADERS + 3];
+
+static void refusal_header(size_t *n, const char *name, const char *value)
+{
+    /* the filter wants libh2o's token for a name it has one for */
+    const h2o_token_t *t = h2o_lookup_token(name, strlen(name));
+    SEC_NAMES[*n] = h2o_iovec_init(name, strlen(name));
+    SEC_CMDS[*n] =
+        (h2o_headers_command_t){H2O_HEADERS_CMD_SET, t ? (h2o_iovec_t *)&t->buf : &SEC_NAMES[*n],
+                                h2o_iovec_init(value, strlen(value))};
+    (*n)++;
+}
+
+static void refusal_headers(h2o_hostconf_t *host)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_SEC_HEADERS; i++)
+        refusal_header(&n, SEC_HEADERS[i].k, SEC_HEADERS[i].v);
+    refusal_header(&n, "cache-control", "no-store");
+    if (APP.tls)
+        refusal_header(&n, "strict-transport-security", HSTS);
+    SEC_CMDS[n] = (h2o_headers_command_t){H2O_HEADERS_CMD_NULL, NULL, {NULL, 0}};
+    h2o_headers_register(&host->fallback_path, SEC_CMDS);
 }
 
 static void send_plain(h2o_req_t *req, int status, const char *reason, const char *body)
@@ -736,6 +771,7 @@ int main(int argc, char **argv)
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(pc, sizeof *h);
     h->on_req = on_req;
+    refusal_headers(host);
 
     uv_loop_t loop;
     uv_loop_init(&loop);

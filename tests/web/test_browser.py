@@ -395,6 +395,19 @@ try:
     drv.get(CU + "/records?kind=service&month=2024-03&station=632322100")
     rows = els("#records tbody tr")
     check(len(rows) == 2, f"list filtered by month and station: {len(rows)} rows")
+    # export downloads what the list shows (its filters), not the whole kind
+    href = el("#export").get_attribute("href")
+    check("month=2024-03" in href and "station=632322100" in href,
+          "the list's export link carries its filters: " + href)
+    st, hd, body = status_of(op, href)
+    lines = [x for x in body.decode("utf-8-sig").split("\r\n")[1:] if x]
+    check(st == 200 and len(lines) == 2 and all(",632322100," in x or "坎布拉" in x for x in lines),
+          f"the filtered export has the list's {len(lines)} rows")
+    st, hd, body = status_of(op, CU + "/export?kind=service")
+    n_all = len([x for x in body.decode("utf-8-sig").split("\r\n")[1:] if x])
+    check(st == 200 and n_all > 2, f"without filters the export has all {n_all} service logs")
+    st, _, body = status_of(op, CU + "/export?kind=service&month=2024-13")
+    check(st == 400 and "2024-13" in body.decode(), f"a bad month in an export is refused ({st})")
     drv.get(CU + "/records?kind=service&month=2024-04")
     check(len(els("#records tbody tr")) == 0, "another month: no rows")
 
@@ -433,8 +446,19 @@ try:
         # announced, not sent: the server answers before reading a byte of it
         sk.sendall(b"POST /import HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
                    b"Content-Length: 1048586\r\n\r\n")
-        line = sk.recv(200).split(b"\r\n")[0]
+        head = b""
+        while b"\r\n\r\n" not in head:
+            got = sk.recv(4096)
+            if not got:
+                break
+            head += got
+        line = head.split(b"\r\n")[0]
     check(line.startswith(b"HTTP/1.1 413"), f"a body past max_upload is refused ({line})")
+    lhead = head.lower()
+    check(b"content-security-policy: default-src 'none'" in lhead and
+          b"frame-ancestors 'none'" in lhead and b"x-content-type-options: nosniff" in lhead and
+          b"cache-control: no-store" in lhead and lhead.count(b"content-security-policy") == 1,
+          "libh2o's own 413 has the security headers too")
     req = urllib.request.Request(CU + "/login", headers={"X-Pad": "y" * 20000})
     st, _, _ = status_of(op, req)
     check(st == 431, f"headers past 16 KiB are refused ({st})")
