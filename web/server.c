@@ -597,6 +597,28 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (cookie_get(v.base, v.len, COOKIE, sid, sizeof sid))
             r.s = session_find(&APP.sess, sid, r.now);
     }
+    /* A signed-in session follows its account, read again at every request:
+     * disabled or removed since the sign-in (at the users page or with
+     * `qianshou user disable`) ends it; a changed role applies at once. */
+    if (r.s && r.s->user[0]) {
+        qs_user u;
+        qs_err e = {0};
+        int rc = qs_user_get(APP.st, r.s->user, &u, &e);
+        if (rc == 0 && !u.disabled) {
+            r.s->role = u.role;
+        } else if (rc == 0 || rc == QS_ENOTFOUND) {
+            qs_log(QS_LOG_WARN, "web", "%s: account %s since the sign-in; session ended", r.s->user,
+                   rc ? "removed" : "disabled");
+            audit(&r, "session_ended", NULL, rc ? "account removed" : "account disabled");
+            session_drop(r.s);
+            r.s = NULL;
+        } else {
+            qs_log(QS_LOG_ERROR, "web", "users: %s", e.msg);
+            page_error(&r, 500, "数据库暂时不能使用，请稍后再试。");
+            finish(&r);
+            goto done;
+        }
+    }
     /* Every POST: a session and its CSRF token. */
     if (r.post && (!r.s || !session_csrf_ok(r.s, kvs_str(&r.f, "csrf")))) {
         qs_log(QS_LOG_WARN, "web", "POST %s refused: no valid form token", r.path);

@@ -113,6 +113,8 @@ PW = {"clerk1": "清晨的雪山很安静啊啊", "clerk2": "another clerk pw", 
 cli("-d", A, "user", "add", "clerk1", "--role", "clerk", stdin=PW["clerk1"] + "\n")
 cli("-d", A, "user", "add", "clerk2", "--role", "clerk", stdin=PW["clerk2"] + "\n")
 PW["viewer1"] = "just looking around"
+PW["clerk3"] = "a clerk who moves on"
+cli("-d", A, "user", "add", "clerk3", "--role", "clerk", stdin=PW["clerk3"] + "\n")
 cli("-d", A, "user", "add", "viewer1", "--role", "viewer", stdin=PW["viewer1"] + "\n")
 cli("-d", P, "init", "--node", "630000", "--role", "aggregator", "--name", "青海省民政厅")
 cli("-d", P, "user", "add", "op1", "--role", "admin", stdin=PW["op1"] + "\n")
@@ -475,6 +477,26 @@ try:
     check(st == 200, "a viewer reads the list")
     submit(el("#logout"))
 
+    # a signed-in session follows its account: a role taken away applies at
+    # the next request, a disabled account is signed out
+    login(CU, "clerk3", PW["clerk3"])
+    op3 = session_opener()
+    st, _, _ = status_of(op3, CU + "/new?kind=service")
+    check(st == 200, f"clerk3 opens the new-record form ({st})")
+    cli("-d", A, "user", "role", "clerk3", "viewer")
+    st, _, _ = status_of(op3, CU + "/new?kind=service")
+    check(st == 403, f"made a viewer: the same session gets 403 on the form ({st})")
+    cli("-d", A, "user", "role", "clerk3", "admin")
+    st, _, _ = status_of(op3, CU + "/users")
+    check(st == 200, f"made an admin: the same session opens /users ({st})")
+    cli("-d", A, "user", "disable", "clerk3")
+    st, _, body = status_of(op3, CU + "/records?kind=service")
+    check(b'id="records"' not in body and b'id="login"' in body,
+          "disabled: the live session is signed out")
+    cli("-d", A, "user", "enable", "clerk3")
+    st, _, body = status_of(op3, CU + "/records?kind=service")
+    check(b'id="records"' not in body, "enabled again: the ended session stays ended")
+
     # lockout: five wrong passwords, then even the right one is refused
     for i in range(5):
         login(CU, "clerk2", f"wrong password {i}")
@@ -523,6 +545,7 @@ db = sqlite3.connect(os.path.join(A, "qianshou.db"))
 acts = db.execute("SELECT user, action, record FROM web_audit").fetchall()
 check(("clerk1", "login_ok", "") in acts and ("clerk1", "logout", "") in acts, "audit: sign-in/out")
 check(("clerk1", "add", rid) in acts, "audit: the add, with the record id")
+check(("clerk3", "session_ended", "") in acts, "audit: the session of a disabled account ended")
 check(sum(1 for a in acts if a[:2] == ("clerk2", "login_failed")) == 5, "audit: 5 failures")
 check(any(a[1] == "resolve" for a in acts), "audit: the resolve")
 check(any(a[1] == "edit" for a in acts) and any(a[1] == "delete" for a in acts),
