@@ -240,6 +240,11 @@ def session_opener():
     return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
 
 
+def csrf_of(body):
+    m = re.search(rb'name="csrf" value="([0-9a-f]{64})"', body)
+    return m.group(1).decode() if m else ""
+
+
 def status_of(opener, url, data=None):
     try:
         r = opener.open(url, data=data)
@@ -426,10 +431,18 @@ try:
           "the CLI sees no open conflict")
 
     # a clerk cannot open the operator's pages
-    for page in ("/fleet", "/report", "/users", "/rejected", "/audit"):
+    for page in ("/fleet", "/report", "/users", "/rejected", "/reference", "/audit"):
         drv.get(CU + page)
         check(els("#page-error") and status_of(op, CU + page)[0] == 403,
               f"clerk gets 403 on {page}")
+    # not by a POST with the session's own token either
+    tok = csrf_of(status_of(op, CU + "/records")[2])
+    check(len(tok) == 64, "the clerk's page carries the session's form token")
+    st, _, _ = status_of(op, CU + "/users", urllib.parse.urlencode(
+        {"csrf": tok, "action": "add", "name": "mallory", "role": "admin",
+         "password": "mallory's long password"}).encode())
+    check(st == 403 and "mallory" not in cli("-d", A, "user", "list"),
+          f"a clerk's POST to /users with a valid token is refused ({st}), no user made")
     # export
     st, hd, body = status_of(op, CU + "/export?kind=service")
     check(st == 200 and "attachment" in hd.get("Content-Disposition", "") and
@@ -473,8 +486,20 @@ try:
     drv.get(CU + "/new?kind=service")
     check(els("#page-error"), "a viewer gets 403 on the new-record form")
     vop = session_opener()
-    st, _, _ = status_of(vop, CU + "/records?kind=service")
+    st, _, body = status_of(vop, CU + "/records?kind=service")
     check(st == 200, "a viewer reads the list")
+    # every writing POST, with the viewer's valid token: 403, nothing changed
+    tok = csrf_of(body)
+    check(len(tok) == 64, "the viewer's page carries the session's form token (sign-out form)")
+    before = cli("-d", A, "list", "service")
+    for page, fields in (("/new", {"kind": "service", "date": "2024-03-09", "station": "632322100",
+                                   "service_type": "1", "domain": "1", "total": "1"}),
+                         ("/edit", {"id": rid, "total": "9"}), ("/delete", {"id": rid}),
+                         ("/resolve", {"id": rid, "take": "1"}), ("/sync", {}),
+                         ("/import", {"kind": "service"})):
+        st, _, _ = status_of(vop, CU + page, urllib.parse.urlencode({"csrf": tok, **fields}).encode())
+        check(st == 403, f"a viewer's POST to {page} with a valid token is refused ({st})")
+    check(cli("-d", A, "list", "service") == before, "the viewer's POSTs changed nothing")
     submit(el("#logout"))
 
     # a signed-in session follows its account: a role taken away applies at
