@@ -123,6 +123,13 @@ cli("-d", P, "user", "add", "op1", "--role", "admin", stdin=PW["op1"] + "\n")
 # with no daemon running
 cli("-d", P, "add", "county", "code=632322", "name=尖扎县", "prefecture=黄南州", "townships=9")
 subprocess.run([XFER, P, A, "down"], check=True, capture_output=True)
+# the province's own reference data beyond the county (not sent down here)
+cli("-d", P, "add", "county", "code=632323", "name=同仁市", "prefecture=黄南州")
+cli("-d", P, "add", "agency", "name=浙江某社工机构", "role=aiding", "province=浙江省",
+    "contact=<b>王</b>")
+cli("-d", P, "add", "agency", "name=尖扎县社工中心", "role=receiving", "county=632322")
+cli("-d", P, "add", "pairing", "aiding=浙江某社工机构", "receiving=尖扎县社工中心",
+    "county=632322", "type=cross_province", "start_year=2024", "end_year=2026")
 p = subprocess.run([QIANSHOU, "-d", A, "user", "add", "weak", "--role", "clerk"],
                    input="short\n", capture_output=True, text=True)
 check(p.returncode == 2 and "at least 10 characters" in p.stderr, "a short password is refused")
@@ -551,6 +558,23 @@ try:
     st, hd, body = status_of(op2, PU + "/report?year=2024&format=html")
     check(st == 200 and b"<html" in body[:500].lower() and "attachment" in
           hd.get("Content-Disposition", ""), "HTML download (as an attachment)")
+    # reference data: a page of counties, agencies and pairings, cross-referenced
+    drv.get(PU + "/reference")
+    rows = {r.find_elements(By.TAG_NAME, "td")[2].text: r.text for r in els("#ref-county tbody tr")}
+    check(set(rows) == {"尖扎县", "同仁市"} and "黄南州" in rows["尖扎县"] and
+          rows["尖扎县"].endswith(" 1") and rows["同仁市"].endswith(" 0"),
+          f"counties with their prefecture and number of pairings: {rows}")
+    ag = {r.find_elements(By.TAG_NAME, "td")[1].text: r.text for r in els("#ref-agency tbody tr")}
+    check(len(ag) == 2 and "援派机构" in ag.get("浙江某社工机构", "") and
+          ag.get("浙江某社工机构", "").endswith(" 1") and "<b>王</b>" in ag["浙江某社工机构"] and
+          not els("#ref-agency b"), f"agencies, their pairings, a contact shown as text: {ag}")
+    pr = [r.text for r in els("#ref-pairing tbody tr")]
+    check(len(pr) == 1 and all(x in pr[0] for x in ("浙江某社工机构", "尖扎县社工中心", "跨省",
+                                                   "2024", "2026")) and pr[0].endswith("尖扎县"),
+          f"the pairing names its agencies and its county: {pr}")
+    shot("09-reference")
+    submit(els("#ref-pairing tbody tr a")[0])
+    check("浙江某社工机构" in el("#fields").text, "a reference row opens the record's page")
     drv.get(PU + "/users")
     check("op1" in el("#users").text, "users page")
     shot("08-users")
