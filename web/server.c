@@ -342,6 +342,7 @@ static void do_login(wreq *r)
         session_renew(r->s, r->now);
         snprintf(r->s->user, sizeof r->s->user, "%s", u.name);
         r->s->role = u.role;
+        memcpy(r->s->pw_tag, u.pw_tag, sizeof r->s->pw_tag);
         r->set_cookie = true;
         qs_log(QS_LOG_INFO, "web", "%s signed in (%s)", u.name, qs_user_role_name(u.role));
         page_redirect(r, "/");
@@ -598,25 +599,31 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             r.s = session_find(&APP.sess, sid, r.now);
     }
     /* A signed-in session follows its account, read again at every request:
-     * disabled or removed since the sign-in (at the users page or with
-     * `qianshou user disable`) ends it; a changed role applies at once. */
+     * disabled, removed or given a new password since the sign-in (at the
+     * users page or with `qianshou user disable|passwd`) ends it; a changed
+     * role applies at once. */
     if (r.s && r.s->user[0]) {
         qs_user u;
         qs_err e = {0};
         int rc = qs_user_get(APP.st, r.s->user, &u, &e);
-        if (rc == 0 && !u.disabled) {
-            r.s->role = u.role;
-        } else if (rc == 0 || rc == QS_ENOTFOUND) {
-            qs_log(QS_LOG_WARN, "web", "%s: account %s since the sign-in; session ended", r.s->user,
-                   rc ? "removed" : "disabled");
-            audit(&r, "session_ended", NULL, rc ? "account removed" : "account disabled");
-            session_drop(r.s);
-            r.s = NULL;
-        } else {
+        const char *why = rc == QS_ENOTFOUND                                    ? "account removed"
+                          : rc != 0                                             ? NULL
+                          : u.disabled                                          ? "account disabled"
+                          : memcmp(u.pw_tag, r.s->pw_tag, sizeof u.pw_tag) != 0 ? "new password"
+                                                                                : NULL;
+        if (rc != 0 && rc != QS_ENOTFOUND) {
             qs_log(QS_LOG_ERROR, "web", "users: %s", e.msg);
             page_error(&r, 500, "数据库暂时不能使用，请稍后再试。");
             finish(&r);
             goto done;
+        }
+        if (why) {
+            qs_log(QS_LOG_WARN, "web", "%s: %s since the sign-in; session ended", r.s->user, why);
+            audit(&r, "session_ended", NULL, why);
+            session_drop(r.s);
+            r.s = NULL;
+        } else {
+            r.s->role = u.role;
         }
     }
     /* Every POST: a session and its CSRF token. */

@@ -521,6 +521,16 @@ try:
     cli("-d", A, "user", "role", "clerk3", "admin")
     st, _, _ = status_of(op3, CU + "/users")
     check(st == 200, f"made an admin: the same session opens /users ({st})")
+    # a new password (here at the command line) ends the sessions of the old one
+    PW["clerk3"] = "a new password for clerk3"
+    cli("-d", A, "user", "passwd", "clerk3", stdin=PW["clerk3"] + "\n")
+    st, _, body = status_of(op3, CU + "/records?kind=service")
+    check(b'id="records"' not in body and b'id="login"' in body,
+          "a new password: the session signed in with the old one is signed out")
+    login(CU, "clerk3", PW["clerk3"])
+    op3 = session_opener()
+    st, _, body = status_of(op3, CU + "/records?kind=service")
+    check(b'id="records"' in body, "signed in again with the new password")
     cli("-d", A, "user", "disable", "clerk3")
     st, _, body = status_of(op3, CU + "/records?kind=service")
     check(b'id="records"' not in body and b'id="login"' in body,
@@ -594,7 +604,10 @@ db = sqlite3.connect(os.path.join(A, "qianshou.db"))
 acts = db.execute("SELECT user, action, record FROM web_audit").fetchall()
 check(("clerk1", "login_ok", "") in acts and ("clerk1", "logout", "") in acts, "audit: sign-in/out")
 check(("clerk1", "add", rid) in acts, "audit: the add, with the record id")
-check(("clerk3", "session_ended", "") in acts, "audit: the session of a disabled account ended")
+ended = db.execute("SELECT detail FROM web_audit WHERE user = 'clerk3' AND action = 'session_ended'"
+                   " ORDER BY rowid").fetchall()
+check(ended == [("new password",), ("account disabled",)],
+      f"audit: clerk3's sessions ended by the new password and the disabling: {ended}")
 check(sum(1 for a in acts if a[:2] == ("clerk2", "login_failed")) == 5, "audit: 5 failures")
 check(any(a[1] == "resolve" for a in acts), "audit: the resolve")
 check(any(a[1] == "edit" for a in acts) and any(a[1] == "delete" for a in acts),
