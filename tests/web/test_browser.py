@@ -156,6 +156,17 @@ cookie = r.headers.get("Set-Cookie", "")
 check("Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie,
       "under TLS the session cookie is Secure, HttpOnly, SameSite=Strict")
 check(r.headers.get("Strict-Transport-Security", "").startswith("max-age="), "HSTS under TLS")
+with ctx.wrap_socket(socket.create_connection(("127.0.0.1", TLS_PORT), timeout=10)) as sk:
+    sk.sendall(b"POST /import HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+               b"Content-Length: 9000000\r\n\r\n")  # past the default max_upload, 8 MiB
+    head = b""
+    while b"\r\n\r\n" not in head:
+        got = sk.recv(4096)
+        if not got:
+            break
+        head += got
+check(head.startswith(b"HTTP/1.1 413") and b"strict-transport-security: max-age=" in head.lower()
+      and b"frame-ancestors 'none'" in head, "under TLS libh2o's 413 has HSTS and the CSP")
 tls.terminate()
 tls.wait(timeout=30)
 
