@@ -11,7 +11,7 @@
 #include "proto/xmalloc.h"
 
 static const char MIGRATE_HELP[] =
-    "usage: qianshou [-d DATADIR] migrate --to postgresql --conninfo CONNINFO\n"
+    "usage: qianshou migrate --to postgresql --conninfo CONNINFO   (-d DATADIR: the aggregator's)\n"
     "\n"
     "Move this aggregator's store from SQLite (DATADIR/qianshou.db) into an empty\n"
     "PostgreSQL database: every version with its sequence number, history,\n"

@@ -893,7 +893,7 @@ int qs__pg_data_version(qs_store *st, uint64_t *out, qs_err *err)
 
 int qs__pg_check_cursor(qs_store *st, uint64_t cursor, bool *renewed, qs_err *err)
 {
-    uint64_t max;
+    uint64_t max = 0;
     *renewed = false;
     int rc = count1(st, "SELECT v FROM seq_counter", &max, err);
     if (rc || cursor <= max)

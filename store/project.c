@@ -55,8 +55,8 @@ typedef enum proj_index { PROJ_SCOPE, PROJ_REFS } proj_index;
  * pass is one range scan of this index per scope and never visits the table.
  * Its order is (scope, seq): arrival order within a scope, so the county
  * records an aggregator takes in are appended at a few places, not inserted
- * all over it (ordered by date, a backlog of a million logs in any date order
- * dirtied a page per log per batch: the initial sync ran 4× slower). The pass
+ * all over it (ordered by date, a backlog in any date order dirties a page per
+ * log per batch, and the initial sync is several times slower). The pass
  * reads every year of a scope and keeps the period's logs;
  * rep_workday_cover does the same for the work-day queries. The indexes
  * dropped first are those of the earlier method (a lookup per service log).
@@ -64,10 +64,11 @@ typedef enum proj_index { PROJ_SCOPE, PROJ_REFS } proj_index;
  * k_service would be a second copy of the same order, one more b-tree to
  * write per service log taken in: it goes. So does the index of the service
  * logs' station: nothing at the province reads logs by station but `list
- * service station=…`, and keeping it cost an eighth of the aggregator's work
- * per log taken in (its entries go to the end of each station's run, in the
- * middle of the tree). has_index says so to ensure_tables, which then does not
- * make them (and drops them from a store an earlier build made). */
+ * service station=…`, and keeping it is a large share of the aggregator's
+ * work per log taken in (its entries go to the end of each station's run, in
+ * the middle of the tree; the measurements are in tests/bench/README.md). has_index says so to
+ * ensure_tables, which then does not make them (and drops them from a store an earlier build made).
+ */
 /* The heads of records in conflict, asked by every status, home page and
  * conflicts list: a partial index holds only them (else every version is
  * read). Both roles. */
@@ -91,7 +92,7 @@ static const char REPORT_DDL[] =
  * with one scan of the table. Nor does it keep a scope index of its service
  * logs: they all have its own scope (or, given with --scope, one of its
  * townships'), so that index would order nothing and the report reads them
- * all anyway; it cost a tenth of an import. */
+ * all anyway; it was a noticeable share of an import (tests/bench/README.md). */
 static const char REPORT_DDL_COUNTY[] =
     "DROP INDEX IF EXISTS rep_service_scope;"
     "DROP INDEX IF EXISTS rep_workday_person;"
