@@ -1,5 +1,6 @@
 /*
- * cmd_export.c — export KIND [--format csv|json] [--bom] [--labels] [-o FILE].
+ * cmd_export.c — export KIND [FIELD=VALUE...] [--format csv|json] [--bom] [--labels]
+ *                [-o FILE].
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,15 +13,18 @@
 #include "client/fields.h"
 #include "client/csv.h"
 #include "client/out.h"
+#include "client/records.h"
 #include "proto/uuid.h"
 #include "proto/xmalloc.h"
 
 static const char HELP[] =
-    "usage: qianshou export KIND [--format csv|json] [--bom] [--labels] [-o FILE]\n"
+    "usage: qianshou export KIND [FIELD=VALUE...] [--format csv|json] [--bom] [--labels]\n"
+    "                            [-o FILE]\n"
     "\n"
-    "Write every KIND record (oldest first) as CSV (the default; with --json the\n"
-    "default is json) to FILE or standard output. The CSV has an id and a scope\n"
-    "column, then one column per field, and can be imported again.\n"
+    "Write every KIND record (oldest first) that matches every FIELD=VALUE (the\n"
+    "filters of `qianshou list`: date=2024-03 is a month) as CSV (the default;\n"
+    "with --json the default is json) to FILE or standard output. The CSV has an\n"
+    "id and a scope column, then one column per field, and can be imported again.\n"
     "  --bom      start the CSV with a UTF-8 mark, so Excel on Windows reads Chinese\n"
     "  --labels   Chinese column headers and enum labels instead of ASCII names\n"
     "  -o FILE    write to FILE (replaced only once the export is complete)\n";
@@ -100,7 +104,11 @@ static int export_exec(cli *c, cli_args *a)
     char *tmp = NULL;
     qs_store *st = a->st;
     exp_ctx x = {0};
+    qs_filter *flt = NULL;
+    size_t nflt = 0;
     int rc;
+    if ((rc = records_filters(c, st, k, a->argc - 1, a->argv + 1, &flt, &nflt)))
+        return rc;
     x.k = k;
     x.st = st;
     x.json = strcmp(format, "json") == 0;
@@ -129,7 +137,7 @@ static int export_exec(cli *c, cli_args *a)
         }
         fputs("\r\n", x.fp);
     }
-    qs_query q = {.kind = k->id};
+    qs_query q = {.kind = k->id, .filters = flt, .nfilters = nflt};
     qs_err err = {0};
     rc = qs_store_list(st, &q, exp_cb, &x, &err);
     if (x.shown)
@@ -174,18 +182,19 @@ done:
         unlink(tmp);
         free(tmp);
     }
+    records_filters_free(flt, nflt);
     return rc;
 }
 
 const cli_cmd cli_cmd_export = {
     .name = "export",
     .options = "format= bom labels o|output=",
-    .usage = "KIND [--format csv|json] [--bom] [--labels] [-o FILE]",
-    .summary = "every record of a kind as CSV (to import again) or JSON",
+    .usage = "KIND [FIELD=VALUE...] [--format csv|json] [--bom] [--labels] [-o FILE]",
+    .summary = "the records of a kind (all, or those matching) as CSV or JSON",
     .help = HELP,
     .args_hint = "give the kind to export, e.g. `qianshou export service`",
     .min_args = 1,
-    .max_args = 1,
+    .max_args = CLI_ARGS_ANY,
     .first = CLI_FIRST_KIND,
     .store = CLI_STORE_READ,
     .check = export_check,

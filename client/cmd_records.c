@@ -558,6 +558,58 @@ static int list_rejected(cli *c, qs_store *st)
     return n ? CLI_ATTN : CLI_OK;
 }
 
+int records_filters(cli *c, qs_store *st, const qs_kind *k, int argc, char **argv, qs_filter **out,
+                    size_t *nout)
+{
+    qs_filter *flt = NULL;
+    size_t nflt = 0;
+    int rc = CLI_OK;
+    for (int i = 0; i < argc; i++) {
+        const qs_field *f;
+        const char *val;
+        qs_err err = {0};
+        qs_value v;
+        int32_t from, to;
+        if ((rc = fields_assignment(k, argv[i], &f, &val, &err)) == 0 && f->type == QS_F_DATE &&
+            date_span(val, &from, &to)) {
+            /* date=2024-03 (a month) or date=2024 (a year) */
+            flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
+            flt[nflt++] =
+                (qs_filter){.field = f->id, .value = qs_v_int(from), .upto = qs_v_int(to)};
+            continue;
+        }
+        if (rc || (rc = fields_parse(st, f, val, &v, &err))) {
+            rc = cli_exit_for(rc) == CLI_ENV ? cli_fail_err(c, &err)
+                                             : cli_fail(c, CLI_DATA, "%s", err.msg);
+            records_filters_free(flt, nflt);
+            return rc;
+        }
+        if ((f->type == QS_F_REFLIST || f->type == QS_F_DIGESTS) && v.t == QS_V_ARRAY) {
+            /* one filter per element: the record must contain each */
+            for (uint32_t j = 0; j < v.u.a.n; j++) {
+                flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
+                flt[nflt++] = (qs_filter){.field = f->id, .value = qs_value_dup(&v.u.a.v[j])};
+            }
+            qs_value_free(&v);
+        } else {
+            flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
+            flt[nflt++] = (qs_filter){.field = f->id, .value = v};
+        }
+    }
+    *out = flt;
+    *nout = nflt;
+    return CLI_OK;
+}
+
+void records_filters_free(qs_filter *flt, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        qs_value_free(&flt[i].value);
+        qs_value_free(&flt[i].upto);
+    }
+    free(flt);
+}
+
 /* --limit N: a whole number, or false. */
 static bool parse_limit(const char *text, uint64_t *n)
 {
@@ -594,38 +646,8 @@ static int list_exec(cli *c, cli_args *a)
         return list_rejected(c, st);
     if (cli_opt(a, "limit"))
         parse_limit(cli_opt(a, "limit"), &limit);
-    for (int i = 1; i < a->argc; i++) {
-        char **argv = a->argv;
-        const qs_field *f;
-        const char *val;
-        qs_err err = {0};
-        qs_value v;
-        int32_t from, to;
-        if ((rc = fields_assignment(k, argv[i], &f, &val, &err)) == 0 && f->type == QS_F_DATE &&
-            date_span(val, &from, &to)) {
-            /* date=2024-03 (a month) or date=2024 (a year) */
-            flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
-            flt[nflt++] =
-                (qs_filter){.field = f->id, .value = qs_v_int(from), .upto = qs_v_int(to)};
-            continue;
-        }
-        if (rc || (rc = fields_parse(st, f, val, &v, &err))) {
-            rc = cli_exit_for(rc) == CLI_ENV ? cli_fail_err(c, &err)
-                                             : cli_fail(c, CLI_DATA, "%s", err.msg);
-            goto done;
-        }
-        if ((f->type == QS_F_REFLIST || f->type == QS_F_DIGESTS) && v.t == QS_V_ARRAY) {
-            /* one filter per element: the record must contain each */
-            for (uint32_t j = 0; j < v.u.a.n; j++) {
-                flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
-                flt[nflt++] = (qs_filter){.field = f->id, .value = qs_value_dup(&v.u.a.v[j])};
-            }
-            qs_value_free(&v);
-        } else {
-            flt = qs_xreallocarray(flt, nflt + 1, sizeof *flt);
-            flt[nflt++] = (qs_filter){.field = f->id, .value = v};
-        }
-    }
+    if ((rc = records_filters(c, st, k, a->argc - 1, a->argv + 1, &flt, &nflt)))
+        goto done;
     lc.k = k;
     lc.st = st;
     if (c->json) {
@@ -662,9 +684,7 @@ static int list_exec(cli *c, cli_args *a)
 done:
     json_decref(lc.arr);
     out_table_free(&lc.tab);
-    for (size_t i = 0; i < nflt; i++)
-        qs_value_free(&flt[i].value);
-    free(flt);
+    records_filters_free(flt, nflt);
     return rc;
 }
 

@@ -20,5 +20,11 @@ int records_store(cli *c, qs_store *st, const qs_kind *k, const char *scope, qs_
 /* The fields of r, one per line, enums as Chinese labels, references as
  * codes or names (fields_display). */
 void records_print_fields(qs_store *st, const qs_record *r, const char *indent);
+/* FIELD=VALUE filters of `list` and `export` (a date field also takes a month
+ * or a year: date=2024-03) into *out (caller frees with records_filters_free).
+ * Exit code; a bad one is reported. */
+int records_filters(cli *c, qs_store *st, const qs_kind *k, int argc, char **argv, qs_filter **out,
+                    size_t *nout);
+void records_filters_free(qs_filter *flt, size_t n);
 
 #endif

@@ -13,6 +13,7 @@
 #include <sys/random.h>
 
 #include "proto/clock.h"
+#include "proto/sha256.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
 
@@ -261,8 +262,12 @@ static int get_user(qs_store *st, const char *name, qs_user *out, char hash[QS_P
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         row_user(s, out);
+        const char *h = (const char *)sqlite3_column_text(s, 7);
+        uint8_t d[QS_SHA256_LEN];
+        qs_sha256(h ? h : "", h ? strlen(h) : 0, d);
+        memcpy(out->pw_tag, d, sizeof out->pw_tag);
         if (hash)
-            snprintf(hash, QS_PW_HASH_MAX, "%s", (const char *)sqlite3_column_text(s, 7));
+            snprintf(hash, QS_PW_HASH_MAX, "%s", h ? h : "");
         rc = 0;
     } else if (rc == SQLITE_DONE) {
         rc = qs_err_set(err, QS_ENOTFOUND, "no user %s (see `qianshou user list`)", name);

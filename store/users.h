@@ -49,6 +49,9 @@ typedef struct qs_user {
     int64_t locked_until; /* ms since the epoch; 0 = not locked */
     int64_t created_ms;
     int64_t last_login_ms; /* 0 = never */
+    /* qs_user_get and qs_user_login: 8 bytes of SHA-256 of the stored hash,
+     * which every new password (fresh salt) changes; zero from the list */
+    uint8_t pw_tag[8];
 } qs_user;
 
 /* Create the tables if missing. */

@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "client/csv.h"
+#include "client/fields.h"
+#include "client/out.h"
+#include "daemon/log.h"
 #include "proto/clock.h"
 #include "proto/date.h"
 #include "proto/uuid.h"
@@ -219,26 +222,179 @@ void page_rejected(wreq *r)
     page_end(r);
 }
 
+/* ---- reference data: counties, agencies, pairings ---------------------- */
+
+#define REF_MAX 5000 /* rows of one kind on the page (Qinghai has 45 counties) */
+
+typedef struct ref_row {
+    uint8_t id[QS_ID_LEN];
+    qs_body body;
+} ref_row;
+
+typedef struct ref_set {
+    const qs_kind *k;
+    ref_row *v;
+    size_t n, cap;
+    bool more;
+} ref_set;
+
+static int ref_collect(void *ctx, const qs_record *rec)
+{
+    ref_set *s = ctx;
+    if (s->n == REF_MAX) {
+        s->more = true;
+        return 1;
+    }
+    if (s->n == s->cap)
+        s->v = qs_xreallocarray(s->v, s->cap = s->cap ? 2 * s->cap : 64, sizeof *s->v);
+    ref_row *row = &s->v[s->n++];
+    memcpy(row->id, rec->id, QS_ID_LEN);
+    qs_body_init(&row->body);
+    out_body(rec, &row->body);
+    return 0;
+}
+
+static void ref_load(wreq *r, ref_set *s, uint32_t kind)
+{
+    s->k = qs_schema_kind(kind);
+    qs_query q = {.kind = kind};
+    qs_err e = {0};
+    if (qs_store_list(r->app->st, &q, ref_collect, s, &e) < 0)
+        qs_log(QS_LOG_ERROR, "web", "reference %s: %s", s->k->name, e.msg);
+}
+
+static void ref_free(ref_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        qs_body_free(&s->v[i].body);
+    free(s->v);
+}
+
+/* The text of a STR field, or "". */
+static const char *ref_str(const ref_row *row, const qs_kind *k, const char *field)
+{
+    const qs_field *f = qs_kind_field_by_name(k, field);
+    const qs_value *v = f ? qs_body_get(&row->body, f->id) : NULL;
+    return v && v->t == QS_V_STR ? v->u.s.p : "";
+}
+
+/* Whether a REF field holds the record id. */
+static bool ref_is(const ref_row *row, const qs_kind *k, const char *field, const uint8_t *id)
+{
+    const qs_field *f = qs_kind_field_by_name(k, field);
+    const qs_value *v = f ? qs_body_get(&row->body, f->id) : NULL;
+    return v && v->t == QS_V_BIN && v->u.s.n == QS_ID_LEN && memcmp(v->u.s.p, id, QS_ID_LEN) == 0;
+}
+
+/* One kind's table: every field, then an extra column made by extra(). */
+static void ref_table(wreq *r, const ref_set *s, const char *extra_label,
+                      void (*extra)(wreq *, const ref_set *, const ref_row *, const void *),
+                      const void *arg)
+{
+    hbuf *b = &r->out;
+    const qs_kind *k = s->k;
+    hb_fmt(b, "<h2 id=\"h-%s\">", k->name);
+    hb_esc(b, k->label);
+    hb_fmt(b, "（%zu%s 条）</h2><p>", s->n, s->more ? "+" : "");
+    if (r->s->role != QS_UROLE_VIEWER) {
+        hb_raw(b, "<a href=\"/new?kind=");
+        hb_url(b, k->name);
+        hb_fmt(b, "\" id=\"new-%s\">新增", k->name);
+        hb_esc(b, k->label);
+        hb_raw(b, "</a> · ");
+    }
+    hb_raw(b, "<a href=\"/export?kind=");
+    hb_url(b, k->name);
+    hb_raw(b, "\">导出（CSV）</a></p>");
+    hb_fmt(b, "<table id=\"ref-%s\" class=\"ref\"><thead><tr><th>编号</th>", k->name);
+    for (uint32_t i = 0; i < k->nfields; i++) {
+        hb_raw(b, "<th>");
+        hb_esc(b, k->fields[i].label);
+        hb_raw(b, "</th>");
+    }
+    hb_raw(b, "<th>");
+    hb_esc(b, extra_label);
+    hb_raw(b, "</th></tr></thead><tbody>");
+    for (size_t j = 0; j < s->n; j++) {
+        const ref_row *row = &s->v[j];
+        char ids[40];
+        qs_uuid_format(row->id, ids);
+        hb_raw(b, "<tr><td><a href=\"/record?id=");
+        hb_raw(b, ids);
+        hb_raw(b, "\">");
+        hb_rawn(b, ids + 24, 12);
+        hb_raw(b, "</a></td>");
+        for (uint32_t i = 0; i < k->nfields; i++) {
+            const qs_field *f = &k->fields[i];
+            char *t = fields_display(r->app->st, f, qs_body_get(&row->body, f->id), true);
+            hb_raw(b, "<td>");
+            hb_esc(b, t);
+            hb_raw(b, "</td>");
+            free(t);
+        }
+        hb_raw(b, "<td class=\"extra\">");
+        extra(r, s, row, arg);
+        hb_raw(b, "</td></tr>");
+    }
+    hb_raw(b, "</tbody></table>");
+    if (s->more)
+        hb_fmt(b, "<p>只显示了前 %d 条，其余的见导出。</p>", REF_MAX);
+}
+
+/* county: how many pairings name it */
+static void extra_county(wreq *r, const ref_set *s, const ref_row *row, const void *arg)
+{
+    const ref_set *pairings = arg;
+    const char *code = ref_str(row, s->k, "code");
+    size_t n = 0;
+    for (size_t i = 0; *code && i < pairings->n; i++)
+        n += strcmp(ref_str(&pairings->v[i], pairings->k, "county"), code) == 0;
+    hb_fmt(&r->out, "%zu", n);
+}
+
+/* agency: how many pairings it is in, on either side */
+static void extra_agency(wreq *r, const ref_set *s, const ref_row *row, const void *arg)
+{
+    const ref_set *pairings = arg;
+    size_t n = 0;
+    for (size_t i = 0; i < pairings->n; i++)
+        n += ref_is(&pairings->v[i], pairings->k, "aiding", row->id) ||
+             ref_is(&pairings->v[i], pairings->k, "receiving", row->id);
+    hb_fmt(&r->out, "%zu", n);
+}
+
+/* pairing: the name of its county ("—" when no county has its code) */
+static void extra_pairing(wreq *r, const ref_set *s, const ref_row *row, const void *arg)
+{
+    const ref_set *counties = arg;
+    const char *code = ref_str(row, s->k, "county");
+    for (size_t i = 0; *code && i < counties->n; i++)
+        if (strcmp(ref_str(&counties->v[i], counties->k, "code"), code) == 0) {
+            hb_esc(&r->out, ref_str(&counties->v[i], counties->k, "name"));
+            return;
+        }
+    hb_raw(&r->out, "—");
+}
+
 void page_reference(wreq *r)
 {
     if (!need_admin(r))
         return;
     hbuf *b = &r->out;
+    ref_set counties = {0}, agencies = {0}, pairings = {0};
+    ref_load(r, &counties, QS_K_COUNTY);
+    ref_load(r, &agencies, QS_K_AGENCY);
+    ref_load(r, &pairings, QS_K_PAIRING);
     page_begin(r, "基础数据");
-    hb_raw(b, "<p>县、机构和结对关系由省里录入，同步到各县。</p><ul>");
-    static const uint32_t kinds[] = {QS_K_COUNTY, QS_K_AGENCY, QS_K_PAIRING};
-    for (size_t i = 0; i < 3; i++) {
-        const qs_kind *k = qs_schema_kind(kinds[i]);
-        uint64_t n = 0;
-        qs_store_count_eq(r->app->st, k->id, NULL, 0, &n, NULL);
-        hb_raw(b, "<li><a href=\"/records?kind=");
-        hb_url(b, k->name);
-        hb_raw(b, "\">");
-        hb_esc(b, k->label);
-        hb_fmt(b, "</a>（%llu 条）</li>", (unsigned long long)n);
-    }
-    hb_raw(b, "</ul>");
+    hb_raw(b, "<p>县、机构和结对关系由省里录入，同步到各县。<a href=\"#h-county\">县</a> · "
+              "<a href=\"#h-agency\">机构</a> · <a href=\"#h-pairing\">结对</a></p>");
+    ref_table(r, &counties, "结对数", extra_county, &pairings);
+    ref_table(r, &agencies, "结对数", extra_agency, &pairings);
+    ref_table(r, &pairings, "受援县名", extra_pairing, &counties);
     page_end(r);
+    ref_free(&counties);
+    ref_free(&agencies);
+    ref_free(&pairings);
 }
 
 void page_users(wreq *r)

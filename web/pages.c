@@ -302,7 +302,16 @@ void page_list(wreq *r)
     }
     hb_raw(b, "<a href=\"/export?kind=");
     hb_url(b, k->name);
-    hb_raw(b, "\" id=\"export\">导出全部（CSV）</a></p>");
+    if (*month) {
+        hb_raw(b, "&amp;month=");
+        hb_url(b, month);
+    }
+    if (*station) {
+        hb_raw(b, "&amp;station=");
+        hb_url(b, station);
+    }
+    hb_raw(b, *month || *station ? "\" id=\"export\">导出筛选出的记录（CSV）</a></p>"
+                                 : "\" id=\"export\">导出全部（CSV）</a></p>");
     list_ctx c = {
         .r = r, .k = k, .page = WEB_PAGE_ROWS, .skip = (uint64_t)(pg - 1) * WEB_PAGE_ROWS};
     for (uint32_t i = 0; i < k->nfields && c.ncols < LIST_COLS; i++)
@@ -860,13 +869,24 @@ void page_export(wreq *r)
     }
     char path[300];
     snprintf(path, sizeof path, "%s/export-%s.csv", r->app->tmpdir, k->name);
-    char *argv[] = {"export", (char *)k->name, "--bom", "--labels", "-o", path, NULL};
+    /* the list's filters (month, station): the export is the list the clerk
+     * is looking at, every page of it */
+    const char *month = kvs_str(&r->q, "month"), *station = kvs_str(&r->q, "station");
+    char *fdate = NULL, *fstation = NULL;
+    char *argv[9] = {"export", (char *)k->name, "--bom", "--labels", "-o", path};
+    int argc = 6;
+    if (*month && qs_kind_field_by_name(k, "date"))
+        argv[argc++] = fdate = qs_xasprintf("date=%s", month);
+    if (*station && qs_kind_field_by_name(k, "station"))
+        argv[argc++] = fstation = qs_xasprintf("station=%s", station);
     char *out = NULL, *err = NULL;
-    int rc = run_cli(r, 6, argv, &out, &err);
+    int rc = run_cli(r, argc, argv, &out, &err);
     free(out);
+    free(fdate);
+    free(fstation);
     FILE *fp = rc == 0 ? fopen(path, "rb") : NULL;
     if (!fp) {
-        page_error(r, 500, *err ? err : "导出失败。");
+        page_error(r, rc == CLI_DATA || rc == CLI_USAGE ? 400 : 500, *err ? err : "导出失败。");
         free(err);
         unlink(path);
         return;

@@ -342,6 +342,7 @@ static void do_login(wreq *r)
         session_renew(r->s, r->now);
         snprintf(r->s->user, sizeof r->s->user, "%s", u.name);
         r->s->role = u.role;
+        memcpy(r->s->pw_tag, u.pw_tag, sizeof r->s->pw_tag);
         r->set_cookie = true;
         qs_log(QS_LOG_INFO, "web", "%s signed in (%s)", u.name, qs_user_role_name(u.role));
         page_redirect(r, "/");
@@ -405,29 +406,64 @@ static const route ROUTES[] = {
     {"/audit", page_audit, false, true},
 };
 
+/* The security headers of every response (with Cache-Control and, under
+ * TLS, HSTS). */
+static const struct {
+    const char *k, *v;
+} SEC_HEADERS[] = {
+    {"content-security-policy",
+     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+     "frame-ancestors 'none'; base-uri 'none'"},
+    {"x-content-type-options", "nosniff"},
+    {"referrer-policy", "no-referrer"},
+    {"x-frame-options", "DENY"},
+    {"cross-origin-opener-policy", "same-origin"},
+};
+#define N_SEC_HEADERS (sizeof SEC_HEADERS / sizeof SEC_HEADERS[0])
+static const char HSTS[] = "max-age=31536000";
+
 static void sec_headers(h2o_req_t *req, bool is_static)
 {
-    static const struct {
-        const char *k, *v;
-    } H[] = {
-        {"content-security-policy",
-         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-         "frame-ancestors 'none'; base-uri 'none'"},
-        {"x-content-type-options", "nosniff"},
-        {"referrer-policy", "no-referrer"},
-        {"x-frame-options", "DENY"},
-        {"cross-origin-opener-policy", "same-origin"},
-    };
-    for (size_t i = 0; i < sizeof H / sizeof H[0]; i++)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H[i].k, strlen(H[i].k), 0, NULL,
-                              H[i].v, strlen(H[i].v));
+    for (size_t i = 0; i < N_SEC_HEADERS; i++)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, SEC_HEADERS[i].k,
+                              strlen(SEC_HEADERS[i].k), 0, NULL, SEC_HEADERS[i].v,
+                              strlen(SEC_HEADERS[i].v));
     const char *cc = is_static ? "max-age=3600" : "no-store";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, cc, strlen(cc));
-    if (APP.tls) {
-        static const char hsts[] = "max-age=31536000";
+    if (APP.tls)
         h2o_add_header_by_str(&req->pool, &req->res.headers,
-                              H2O_STRLIT("strict-transport-security"), 0, NULL, hsts, strlen(hsts));
-    }
+                              H2O_STRLIT("strict-transport-security"), 0, NULL, HSTS, strlen(HSTS));
+}
+
+/* libh2o's own refusals (413 for a body past max_upload, told by its
+ * Content-Length or found while reading it) are made before our handler is
+ * called, on the host's fallback path; a headers filter there gives them the
+ * same security headers as our responses. (Its 400 for a request it cannot
+ * parse is written straight to the socket and passes no filter.) */
+static h2o_iovec_t SEC_NAMES[N_SEC_HEADERS + 2];
+static h2o_headers_command_t SEC_CMDS[N_SEC_HEADERS + 3];
+
+static void refusal_header(size_t *n, const char *name, const char *value)
+{
+    /* the filter wants libh2o's token for a name it has one for */
+    const h2o_token_t *t = h2o_lookup_token(name, strlen(name));
+    SEC_NAMES[*n] = h2o_iovec_init(name, strlen(name));
+    SEC_CMDS[*n] =
+        (h2o_headers_command_t){H2O_HEADERS_CMD_SET, t ? (h2o_iovec_t *)&t->buf : &SEC_NAMES[*n],
+                                h2o_iovec_init(value, strlen(value))};
+    (*n)++;
+}
+
+static void refusal_headers(h2o_hostconf_t *host)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_SEC_HEADERS; i++)
+        refusal_header(&n, SEC_HEADERS[i].k, SEC_HEADERS[i].v);
+    refusal_header(&n, "cache-control", "no-store");
+    if (APP.tls)
+        refusal_header(&n, "strict-transport-security", HSTS);
+    SEC_CMDS[n] = (h2o_headers_command_t){H2O_HEADERS_CMD_NULL, NULL, {NULL, 0}};
+    h2o_headers_register(&host->fallback_path, SEC_CMDS);
 }
 
 static void send_plain(h2o_req_t *req, int status, const char *reason, const char *body)
@@ -561,6 +597,34 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_iovec_t v = req->headers.entries[ki].value;
         if (cookie_get(v.base, v.len, COOKIE, sid, sizeof sid))
             r.s = session_find(&APP.sess, sid, r.now);
+    }
+    /* A signed-in session follows its account, read again at every request:
+     * disabled, removed or given a new password since the sign-in (at the
+     * users page or with `qianshou user disable|passwd`) ends it; a changed
+     * role applies at once. */
+    if (r.s && r.s->user[0]) {
+        qs_user u;
+        qs_err e = {0};
+        int rc = qs_user_get(APP.st, r.s->user, &u, &e);
+        const char *why = rc == QS_ENOTFOUND                                    ? "account removed"
+                          : rc != 0                                             ? NULL
+                          : u.disabled                                          ? "account disabled"
+                          : memcmp(u.pw_tag, r.s->pw_tag, sizeof u.pw_tag) != 0 ? "new password"
+                                                                                : NULL;
+        if (rc != 0 && rc != QS_ENOTFOUND) {
+            qs_log(QS_LOG_ERROR, "web", "users: %s", e.msg);
+            page_error(&r, 500, "数据库暂时不能使用，请稍后再试。");
+            finish(&r);
+            goto done;
+        }
+        if (why) {
+            qs_log(QS_LOG_WARN, "web", "%s: %s since the sign-in; session ended", r.s->user, why);
+            audit(&r, "session_ended", NULL, why);
+            session_drop(r.s);
+            r.s = NULL;
+        } else {
+            r.s->role = u.role;
+        }
     }
     /* Every POST: a session and its CSRF token. */
     if (r.post && (!r.s || !session_csrf_ok(r.s, kvs_str(&r.f, "csrf")))) {
@@ -736,6 +800,7 @@ int main(int argc, char **argv)
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(pc, sizeof *h);
     h->on_req = on_req;
+    refusal_headers(host);
 
     uv_loop_t loop;
     uv_loop_init(&loop);

@@ -94,6 +94,7 @@ typedef struct wsession {
     char csrf[WEB_TOKEN_HEX + 1];
     char user[QS_USER_MAX]; /* "" = not signed in (a login form's session) */
     qs_user_role role;
+    uint8_t pw_tag[8]; /* the account's qs_user.pw_tag at sign-in */
     int64_t created_ms, seen_ms;
     bool used;
     char flash[256]; /* a sentence for the next page (after a redirect), "" none */

@@ -70,4 +70,17 @@ run 0 -d "$C" export service --format json
 run 0 -d "$C" --json export expense -o "$T/e.json"
 py 'j["records"]' | grep -qx 2 || fail "export --json -o summary"
 python3 -c "import json; assert len(json.load(open('$T/e.json'))) == 2" || fail "e.json"
+
+# filters (those of list): only the matching records, with the header line
+run 0 -d "$C" export expense date=2024-04-05
+[ "$(grep -c '^[0-9a-f]\{8\}-' "$T/out")" = 1 ] && grep -q '2024-04-05' "$T/out" \
+    && ! grep -q '2024-04-06' "$T/out" && head -1 "$T/out" | grep -q '^id,scope,' \
+    || fail "export expense date=2024-04-05"
+run 0 -d "$C" export expense date=2024-04 direction=spent
+[ "$(grep -c '^[0-9a-f]\{8\}-' "$T/out")" = 1 ] && grep -q '2024-04-06' "$T/out" \
+    || fail "export expense date=2024-04 direction=spent"
+run 0 -d "$C" export expense date=2024-05
+[ "$(wc -l <"$T/out")" = 1 ] || fail "export with no match: the header alone"
+run 2 -d "$C" export expense date=2024-13
+grep -q '2024-13' "$T/err" || fail "a bad filter value is named"
 echo ok

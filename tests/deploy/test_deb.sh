@@ -88,6 +88,7 @@ cat >"$T/want" <<'EOW'
 /usr/share/man/man1/qianshou.1.gz
 /usr/share/man/man8/qianshou-backup.8.gz
 /usr/share/man/man8/qianshou-metrics.8.gz
+/usr/share/man/man8/qianshou-web.8.gz
 /usr/share/man/man8/qianshoud.8.gz
 /usr/share/man/man8/qs-pki.8.gz
 /usr/share/qianshou/reference/README.md

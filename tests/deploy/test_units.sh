@@ -141,6 +141,7 @@ ok "example configs name every key of config.c and parse"
 
 for m in share/man/man8/qianshoud.8.gz share/man/man1/qianshou.1.gz share/man/man8/qs-pki.8.gz \
     share/man/man8/qianshou-backup.8.gz share/man/man8/qianshou-metrics.8.gz \
+    share/man/man8/qianshou-web.8.gz \
     share/qianshou/reference/county.csv share/qianshou/reference/agency.csv \
     share/qianshou/reference/pairing.csv sbin/qs-pki \
     sbin/qianshou-backup sbin/qianshou-metrics sbin/qianshoud bin/qianshou sbin/qianshou-web \
@@ -154,4 +155,11 @@ for m in "$R"/usr/share/man/man*/*.gz; do
     [ -z "$w" ] || fail "$(basename "$m"): $w"
 done
 zcat "$R/usr/share/man/man1/qianshou.1.gz" | grep -q '^\.SH EXAMPLES' || fail "qianshou.1 has no EXAMPLES"
+# each [web] key of config.c is in qianshou-web.8
+keys=$(sed -n 's/.*IS("web", "\([a-z_]*\)").*/\1/p' "$SRC/daemon/config.c")
+[ "$(wc -w <<<"$keys")" -ge 6 ] || fail "the [web] keys of config.c not found: $keys"
+for key in $keys; do
+    zcat "$R/usr/share/man/man8/qianshou-web.8.gz" | grep -q "^\.B.* $key\b\|^\.B $key\$" ||
+        fail "qianshou-web.8 does not describe [web] $key"
+done
 ok "binaries, scripts, man pages and docs installed"

@@ -157,6 +157,34 @@ static void test_accounts_and_lockout(void **state)
     qs_store_close(st);
 }
 
+/* pw_tag: the same for the same stored hash (get and login agree), another
+ * after every new password, even the same password again (fresh salt) */
+static void test_password_tag(void **state)
+{
+    (void)state;
+    char dir[512];
+    qs_store *st = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, dir);
+    qs_err e = {0};
+    assert_int_equal(qs_users_init(st, &e), 0);
+    assert_int_equal(qs_user_add(st, "carol", QS_UROLE_CLERK, "carol's first pw", &e), 0);
+    qs_user a, b, c, d;
+    qs_login_result res;
+    int64_t until;
+    static const uint8_t zero[8];
+    assert_int_equal(qs_user_get(st, "carol", &a, &e), 0);
+    assert_memory_not_equal(a.pw_tag, zero, 8);
+    assert_int_equal(qs_user_login(st, "carol", "carol's first pw", 1000, &res, &until, &b, &e), 0);
+    assert_int_equal(res, QS_LOGIN_OK);
+    assert_memory_equal(a.pw_tag, b.pw_tag, 8);
+    assert_int_equal(qs_user_set_role(st, "carol", QS_UROLE_VIEWER, &e), 0);
+    assert_int_equal(qs_user_get(st, "carol", &c, &e), 0);
+    assert_memory_equal(a.pw_tag, c.pw_tag, 8); /* a role is not a password */
+    assert_int_equal(qs_user_passwd(st, "carol", "carol's first pw", &e), 0);
+    assert_int_equal(qs_user_get(st, "carol", &d, &e), 0);
+    assert_memory_not_equal(a.pw_tag, d.pw_tag, 8);
+    qs_store_close(st);
+}
+
 int main(void)
 {
     qs_fx_init("users");
@@ -164,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_password_rules),
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_accounts_and_lockout),
+        cmocka_unit_test(test_password_tag),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -113,6 +113,8 @@ PW = {"clerk1": "清晨的雪山很安静啊啊", "clerk2": "another clerk pw", 
 cli("-d", A, "user", "add", "clerk1", "--role", "clerk", stdin=PW["clerk1"] + "\n")
 cli("-d", A, "user", "add", "clerk2", "--role", "clerk", stdin=PW["clerk2"] + "\n")
 PW["viewer1"] = "just looking around"
+PW["clerk3"] = "a clerk who moves on"
+cli("-d", A, "user", "add", "clerk3", "--role", "clerk", stdin=PW["clerk3"] + "\n")
 cli("-d", A, "user", "add", "viewer1", "--role", "viewer", stdin=PW["viewer1"] + "\n")
 cli("-d", P, "init", "--node", "630000", "--role", "aggregator", "--name", "青海省民政厅")
 cli("-d", P, "user", "add", "op1", "--role", "admin", stdin=PW["op1"] + "\n")
@@ -121,6 +123,13 @@ cli("-d", P, "user", "add", "op1", "--role", "admin", stdin=PW["op1"] + "\n")
 # with no daemon running
 cli("-d", P, "add", "county", "code=632322", "name=尖扎县", "prefecture=黄南州", "townships=9")
 subprocess.run([XFER, P, A, "down"], check=True, capture_output=True)
+# the province's own reference data beyond the county (not sent down here)
+cli("-d", P, "add", "county", "code=632323", "name=同仁市", "prefecture=黄南州")
+cli("-d", P, "add", "agency", "name=浙江某社工机构", "role=aiding", "province=浙江省",
+    "contact=<b>王</b>")
+cli("-d", P, "add", "agency", "name=尖扎县社工中心", "role=receiving", "county=632322")
+cli("-d", P, "add", "pairing", "aiding=浙江某社工机构", "receiving=尖扎县社工中心",
+    "county=632322", "type=cross_province", "start_year=2024", "end_year=2026")
 p = subprocess.run([QIANSHOU, "-d", A, "user", "add", "weak", "--role", "clerk"],
                    input="short\n", capture_output=True, text=True)
 check(p.returncode == 2 and "at least 10 characters" in p.stderr, "a short password is refused")
@@ -147,6 +156,17 @@ cookie = r.headers.get("Set-Cookie", "")
 check("Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie,
       "under TLS the session cookie is Secure, HttpOnly, SameSite=Strict")
 check(r.headers.get("Strict-Transport-Security", "").startswith("max-age="), "HSTS under TLS")
+with ctx.wrap_socket(socket.create_connection(("127.0.0.1", TLS_PORT), timeout=10)) as sk:
+    sk.sendall(b"POST /import HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+               b"Content-Length: 9000000\r\n\r\n")  # past the default max_upload, 8 MiB
+    head = b""
+    while b"\r\n\r\n" not in head:
+        got = sk.recv(4096)
+        if not got:
+            break
+        head += got
+check(head.startswith(b"HTTP/1.1 413") and b"strict-transport-security: max-age=" in head.lower()
+      and b"frame-ancestors 'none'" in head, "under TLS libh2o's 413 has HSTS and the CSP")
 tls.terminate()
 tls.wait(timeout=30)
 
@@ -236,6 +256,11 @@ def session_opener():
     jar.set_cookie(http.cookiejar.Cookie(0, "qs_sid", c["value"], None, False, "127.0.0.1", False,
                                          False, "/", True, False, None, False, None, None, {}))
     return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+
+def csrf_of(body):
+    m = re.search(rb'name="csrf" value="([0-9a-f]{64})"', body)
+    return m.group(1).decode() if m else ""
 
 
 def status_of(opener, url, data=None):
@@ -395,6 +420,19 @@ try:
     drv.get(CU + "/records?kind=service&month=2024-03&station=632322100")
     rows = els("#records tbody tr")
     check(len(rows) == 2, f"list filtered by month and station: {len(rows)} rows")
+    # export downloads what the list shows (its filters), not the whole kind
+    href = el("#export").get_attribute("href")
+    check("month=2024-03" in href and "station=632322100" in href,
+          "the list's export link carries its filters: " + href)
+    st, hd, body = status_of(op, href)
+    lines = [x for x in body.decode("utf-8-sig").split("\r\n")[1:] if x]
+    check(st == 200 and len(lines) == 2 and all(",632322100," in x or "坎布拉" in x for x in lines),
+          f"the filtered export has the list's {len(lines)} rows")
+    st, hd, body = status_of(op, CU + "/export?kind=service")
+    n_all = len([x for x in body.decode("utf-8-sig").split("\r\n")[1:] if x])
+    check(st == 200 and n_all > 2, f"without filters the export has all {n_all} service logs")
+    st, _, body = status_of(op, CU + "/export?kind=service&month=2024-13")
+    check(st == 400 and "2024-13" in body.decode(), f"a bad month in an export is refused ({st})")
     drv.get(CU + "/records?kind=service&month=2024-04")
     check(len(els("#records tbody tr")) == 0, "another month: no rows")
 
@@ -411,10 +449,18 @@ try:
           "the CLI sees no open conflict")
 
     # a clerk cannot open the operator's pages
-    for page in ("/fleet", "/report", "/users", "/rejected", "/audit"):
+    for page in ("/fleet", "/report", "/users", "/rejected", "/reference", "/audit"):
         drv.get(CU + page)
         check(els("#page-error") and status_of(op, CU + page)[0] == 403,
               f"clerk gets 403 on {page}")
+    # not by a POST with the session's own token either
+    tok = csrf_of(status_of(op, CU + "/records")[2])
+    check(len(tok) == 64, "the clerk's page carries the session's form token")
+    st, _, _ = status_of(op, CU + "/users", urllib.parse.urlencode(
+        {"csrf": tok, "action": "add", "name": "mallory", "role": "admin",
+         "password": "mallory's long password"}).encode())
+    check(st == 403 and "mallory" not in cli("-d", A, "user", "list"),
+          f"a clerk's POST to /users with a valid token is refused ({st}), no user made")
     # export
     st, hd, body = status_of(op, CU + "/export?kind=service")
     check(st == 200 and "attachment" in hd.get("Content-Disposition", "") and
@@ -433,8 +479,19 @@ try:
         # announced, not sent: the server answers before reading a byte of it
         sk.sendall(b"POST /import HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
                    b"Content-Length: 1048586\r\n\r\n")
-        line = sk.recv(200).split(b"\r\n")[0]
+        head = b""
+        while b"\r\n\r\n" not in head:
+            got = sk.recv(4096)
+            if not got:
+                break
+            head += got
+        line = head.split(b"\r\n")[0]
     check(line.startswith(b"HTTP/1.1 413"), f"a body past max_upload is refused ({line})")
+    lhead = head.lower()
+    check(b"content-security-policy: default-src 'none'" in lhead and
+          b"frame-ancestors 'none'" in lhead and b"x-content-type-options: nosniff" in lhead and
+          b"cache-control: no-store" in lhead and lhead.count(b"content-security-policy") == 1,
+          "libh2o's own 413 has the security headers too")
     req = urllib.request.Request(CU + "/login", headers={"X-Pad": "y" * 20000})
     st, _, _ = status_of(op, req)
     check(st == 431, f"headers past 16 KiB are refused ({st})")
@@ -447,9 +504,51 @@ try:
     drv.get(CU + "/new?kind=service")
     check(els("#page-error"), "a viewer gets 403 on the new-record form")
     vop = session_opener()
-    st, _, _ = status_of(vop, CU + "/records?kind=service")
+    st, _, body = status_of(vop, CU + "/records?kind=service")
     check(st == 200, "a viewer reads the list")
+    # every writing POST, with the viewer's valid token: 403, nothing changed
+    tok = csrf_of(body)
+    check(len(tok) == 64, "the viewer's page carries the session's form token (sign-out form)")
+    before = cli("-d", A, "list", "service")
+    for page, fields in (("/new", {"kind": "service", "date": "2024-03-09", "station": "632322100",
+                                   "service_type": "1", "domain": "1", "total": "1"}),
+                         ("/edit", {"id": rid, "total": "9"}), ("/delete", {"id": rid}),
+                         ("/resolve", {"id": rid, "take": "1"}), ("/sync", {}),
+                         ("/import", {"kind": "service"})):
+        st, _, _ = status_of(vop, CU + page, urllib.parse.urlencode({"csrf": tok, **fields}).encode())
+        check(st == 403, f"a viewer's POST to {page} with a valid token is refused ({st})")
+    check(cli("-d", A, "list", "service") == before, "the viewer's POSTs changed nothing")
     submit(el("#logout"))
+
+    # a signed-in session follows its account: a role taken away applies at
+    # the next request, a disabled account is signed out
+    login(CU, "clerk3", PW["clerk3"])
+    op3 = session_opener()
+    st, _, _ = status_of(op3, CU + "/new?kind=service")
+    check(st == 200, f"clerk3 opens the new-record form ({st})")
+    cli("-d", A, "user", "role", "clerk3", "viewer")
+    st, _, _ = status_of(op3, CU + "/new?kind=service")
+    check(st == 403, f"made a viewer: the same session gets 403 on the form ({st})")
+    cli("-d", A, "user", "role", "clerk3", "admin")
+    st, _, _ = status_of(op3, CU + "/users")
+    check(st == 200, f"made an admin: the same session opens /users ({st})")
+    # a new password (here at the command line) ends the sessions of the old one
+    PW["clerk3"] = "a new password for clerk3"
+    cli("-d", A, "user", "passwd", "clerk3", stdin=PW["clerk3"] + "\n")
+    st, _, body = status_of(op3, CU + "/records?kind=service")
+    check(b'id="records"' not in body and b'id="login"' in body,
+          "a new password: the session signed in with the old one is signed out")
+    login(CU, "clerk3", PW["clerk3"])
+    op3 = session_opener()
+    st, _, body = status_of(op3, CU + "/records?kind=service")
+    check(b'id="records"' in body, "signed in again with the new password")
+    cli("-d", A, "user", "disable", "clerk3")
+    st, _, body = status_of(op3, CU + "/records?kind=service")
+    check(b'id="records"' not in body and b'id="login"' in body,
+          "disabled: the live session is signed out")
+    cli("-d", A, "user", "enable", "clerk3")
+    st, _, body = status_of(op3, CU + "/records?kind=service")
+    check(b'id="records"' not in body, "enabled again: the ended session stays ended")
 
     # lockout: five wrong passwords, then even the right one is refused
     for i in range(5):
@@ -480,6 +579,23 @@ try:
     st, hd, body = status_of(op2, PU + "/report?year=2024&format=html")
     check(st == 200 and b"<html" in body[:500].lower() and "attachment" in
           hd.get("Content-Disposition", ""), "HTML download (as an attachment)")
+    # reference data: a page of counties, agencies and pairings, cross-referenced
+    drv.get(PU + "/reference")
+    rows = {r.find_elements(By.TAG_NAME, "td")[2].text: r.text for r in els("#ref-county tbody tr")}
+    check(set(rows) == {"尖扎县", "同仁市"} and "黄南州" in rows["尖扎县"] and
+          rows["尖扎县"].endswith(" 1") and rows["同仁市"].endswith(" 0"),
+          f"counties with their prefecture and number of pairings: {rows}")
+    ag = {r.find_elements(By.TAG_NAME, "td")[1].text: r.text for r in els("#ref-agency tbody tr")}
+    check(len(ag) == 2 and "援派机构" in ag.get("浙江某社工机构", "") and
+          ag.get("浙江某社工机构", "").endswith(" 1") and "<b>王</b>" in ag["浙江某社工机构"] and
+          not els("#ref-agency b"), f"agencies, their pairings, a contact shown as text: {ag}")
+    pr = [r.text for r in els("#ref-pairing tbody tr")]
+    check(len(pr) == 1 and all(x in pr[0] for x in ("浙江某社工机构", "尖扎县社工中心", "跨省",
+                                                   "2024", "2026")) and pr[0].endswith("尖扎县"),
+          f"the pairing names its agencies and its county: {pr}")
+    shot("09-reference")
+    submit(els("#ref-pairing tbody tr a")[0])
+    check("浙江某社工机构" in el("#fields").text, "a reference row opens the record's page")
     drv.get(PU + "/users")
     check("op1" in el("#users").text, "users page")
     shot("08-users")
@@ -499,6 +615,10 @@ db = sqlite3.connect(os.path.join(A, "qianshou.db"))
 acts = db.execute("SELECT user, action, record FROM web_audit").fetchall()
 check(("clerk1", "login_ok", "") in acts and ("clerk1", "logout", "") in acts, "audit: sign-in/out")
 check(("clerk1", "add", rid) in acts, "audit: the add, with the record id")
+ended = db.execute("SELECT detail FROM web_audit WHERE user = 'clerk3' AND action = 'session_ended'"
+                   " ORDER BY rowid").fetchall()
+check(ended == [("new password",), ("account disabled",)],
+      f"audit: clerk3's sessions ended by the new password and the disabling: {ended}")
 check(sum(1 for a in acts if a[:2] == ("clerk2", "login_failed")) == 5, "audit: 5 failures")
 check(any(a[1] == "resolve" for a in acts), "audit: the resolve")
 check(any(a[1] == "edit" for a in acts) and any(a[1] == "delete" for a in acts),
