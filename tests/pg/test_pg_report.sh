@@ -30,6 +30,19 @@ cp -a "$SQ" "$T/pg"
     { cat "$T/migrate.log" >&2; fail "migrate"; }
 [ -f "$T/pg/store.conninfo" ] || fail "the copy did not move to PostgreSQL"
 ok "one province (qs-gen --seed 3) in SQLite and, migrated, in PostgreSQL"
+# What qs-gen does not make, written at the province into both stores: a
+# station without an opening date, one in a township scope opened mid-year,
+# a cultivated agency in a township scope.
+both() { # scope kind fields...
+    local scope=$1
+    shift
+    for dir in "$SQ" "$T/pg"; do
+        "$QS" -d "$dir" add "$@" --scope "$scope" >/dev/null || fail "add $* on $dir"
+    done
+}
+both 632323 station township=632323101 name=测试站
+both 632323101 station township=632323102 name=测试站二 opened=2023-05-01
+both 632323102 output type=agency name=测试社会组织 date=2023-06-01
 
 # The generation time is the one thing that may differ.
 norm() {
