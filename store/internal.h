@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "proto/schema.h"
+#include "store/report.h"
 #include "store/store.h"
 
 #define QS_STMT_CACHE 96
@@ -130,5 +131,45 @@ int qs__refs_check(qs_store *st, uint32_t kind, const char *scope, const qs_body
 void qs__clock_load(qs_store *st);
 /* Build the outgoing ancestry of a held version. */
 int qs__ancestry(qs_store *st, qs_record *r, qs_err *err);
+
+/* The report's measure (report.c), shared by both backends' measures. */
+#define QS_KEY_MAX (QS_ID_LEN + 4)
+/* A set of QS_KEY_MAX-byte keys; zero-initialised is empty. */
+typedef struct qs_keyset {
+    uint8_t *slots; /* cap slots of QS_KEY_MAX bytes */
+    uint8_t *used;  /* cap flags */
+    size_t cap, n;
+} qs_keyset;
+/* Insert; true when the key was not there yet. */
+bool qs__keyset_add(qs_keyset *ks, const uint8_t *k);
+bool qs__keyset_has(const qs_keyset *ks, const uint8_t *k);
+void qs__keyset_clear(qs_keyset *ks);
+void qs__keyset_free(qs_keyset *ks);
+/* The key of a person's day. */
+void qs__day_key(uint8_t k[QS_KEY_MAX], const void *person, int32_t date);
+/* One service log of the period, as read from k_service (NULL figures 0). */
+typedef struct qs_svc_row {
+    int32_t date;
+    int64_t type, domain, cats, minors, minutes, total;
+    const uint8_t *workers, *pseudonyms; /* nworkers, npseudonyms ids */
+    int nworkers, npseudonyms;
+} qs_svc_row;
+typedef struct qs_svc_acc {
+    int64_t with_pseudo, heads;
+} qs_svc_acc;
+/* Add a service log to p: counts by type, domain and category, reach, logs
+ * with a worker without a work day (in workdays) that date, pseudonyms. */
+void qs__report_service_row(qs_report_pairing *p, const int64_t *set, const qs_keyset *workdays,
+                            qs_keyset *pseudonyms, const qs_svc_row *r, qs_svc_acc *a);
+/* p's people served, after its last service log. */
+void qs__report_people(qs_report_pairing *p, const qs_keyset *pseudonyms, const qs_svc_acc *a);
+/* A row of (direction, category, source, SUM(amount), COUNT(*)) of p's expenses. */
+void qs__report_expense_row(qs_report_pairing *p, int64_t dir, bool has_cat, int64_t cat,
+                            int64_t src, int64_t sum, int64_t cnt);
+/* A row of (type, COUNT(*)) of the county's outputs. */
+void qs__report_output_row(qs_report_pairing *p, int64_t type, int64_t n);
+/* A row of (type, COUNT(*), SUM(minutes), SUM(local_participants)) of trainings. */
+void qs__report_training_row(qs_report_pairing *p, int64_t type, int64_t n, int64_t minutes,
+                             int64_t local);
 
 #endif

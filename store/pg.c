@@ -705,9 +705,9 @@ static int load_meta(qs_store *st, qs_err *err)
     return 0;
 }
 
-/* What shapes the tables: the DDL above, the format of pg*.c's generated
- * tables and views (raise PG_FORMAT when they change), and the schema's
- * kinds and fields (FNV-1a). */
+/* What shapes the tables: the DDL above, the report's indexes (pg_report.c), the format of pg*.c's
+ * generated tables and views (raise PG_FORMAT when they change), and the schema's kinds and fields
+ * (FNV-1a). */
 #define PG_FORMAT 1
 static int64_t ddl_fingerprint(void)
 {
@@ -715,6 +715,8 @@ static int64_t ddl_fingerprint(void)
 #define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
     MIX(PG_FORMAT);
     for (const char *c = DDL; *c; c++)
+        MIX((unsigned char)*c);
+    for (const char *c = qs__pg_report_ddl; *c; c++)
         MIX((unsigned char)*c);
     for (uint32_t i = 0; i < qs_schema_nkinds(); i++) {
         const qs_kind *k = qs_schema_kind_at(i);
@@ -800,6 +802,7 @@ int qs__pg_open(const qs_store_opts *o, const char *conninfo, qs_store **out, qs
     if ((rc = load_meta(st, err)))
         goto fail_tx;
     if ((rc = qs__pg_project_ddl(st, true, err)) ||
+        (rc = qs__pg_exec(st, qs__pg_report_ddl, "creating the report's indexes", err)) ||
         (rc = qs__pg_meta_set(st, "pg_ddl", ddl_fingerprint(), NULL, 0, err)))
         goto fail_tx;
     if ((rc = qs__pg_exec(st, "COMMIT", "creating the tables", err)))

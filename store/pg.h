@@ -27,6 +27,7 @@
 
 #include <libpq-fe.h>
 
+#include "store/report.h"
 #include "store/store.h"
 
 /* The file in a data directory that sends the store to PostgreSQL: one line,
@@ -105,6 +106,15 @@ int qs__pg_digest(qs_store *st, const char *scope, uint8_t out[32], uint64_t *co
 int qs__pg_list(qs_store *st, const qs_query *q, qs_record_cb cb, void *ctx, qs_err *err);
 int qs__pg_count_eq(qs_store *st, uint32_t kind, const qs_filter *filters, size_t n,
                     uint64_t *count, qs_err *err);
+
+/* pg_report.c: the annual report's measure (report.h): the counties and
+ * pairings (county filter or NULL) with every measured field but freshness,
+ * under the settings in force set[QS_S_COUNT]; r's period is set. */
+int qs__pg_report_measure(qs_store *st, const char *county, const int64_t *set, qs_report *r,
+                          qs_err *err);
+/* The report's indexes on the projection (made with it, part of the DDL's
+ * fingerprint). */
+extern const char qs__pg_report_ddl[];
 
 /* ---- shared by pg*.c ---- */
 

@@ -275,7 +275,16 @@ int qs_store_node_known(qs_store *st, const char *code, bool *known, qs_err *err
     }
     uint8_t id[QS_ID_LEN];
     uint64_t n = 0;
-    int rc = qs_store_find_key(st, kind, code, 0, id, &n, err);
+    int rc;
+    if (st->pg) { /* find_key is SQLite's: count the records with that key */
+        qs_filter f = {.field = qs_schema_kind(kind)->key, .value = qs_v_str(code)};
+        rc = qs__pg_count_eq(st, kind, &f, 1, &n, err);
+        qs_value_free(&f.value);
+        if (rc == 0)
+            *known = n > 0;
+        return rc;
+    }
+    rc = qs_store_find_key(st, kind, code, 0, id, &n, err);
     if (rc == 0)
         *known = n > 0;
     return rc;

@@ -252,16 +252,12 @@ static const char *const queries[Q_COUNT] = {
 };
 
 /* ---------------------------------------------------------------------------
- * A set of fixed-size keys (open addressing, linear probing): distinct
- * pseudonyms, and (person, date) work days. Grows at 1/2 load; no removal.
+ * A set of fixed-size keys (qs_keyset, internal.h; open addressing, linear
+ * probing): distinct pseudonyms, and (person, date) work days. Grows at 1/2
+ * load; no removal. Shared with pg_report.c.
  */
-#define KEY_MAX (QS_ID_LEN + 4)
-
-typedef struct keyset {
-    uint8_t *slots; /* cap slots of KEY_MAX bytes */
-    uint8_t *used;  /* cap flags */
-    size_t cap, n;
-} keyset;
+#define KEY_MAX QS_KEY_MAX
+typedef qs_keyset keyset;
 
 static uint64_t key_hash(const uint8_t *k)
 {
@@ -271,22 +267,19 @@ static uint64_t key_hash(const uint8_t *k)
     return h ^ (h >> 29);
 }
 
-static void keyset_clear(keyset *ks)
+void qs__keyset_clear(keyset *ks)
 {
     if (ks->used)
         memset(ks->used, 0, ks->cap);
     ks->n = 0;
 }
 
-static void keyset_free(keyset *ks)
+void qs__keyset_free(keyset *ks)
 {
     free(ks->slots);
     free(ks->used);
     memset(ks, 0, sizeof *ks);
 }
-
-/* Insert; true when the key was not there yet. */
-static bool keyset_add(keyset *ks, const uint8_t *k);
 
 static void keyset_grow(keyset *ks)
 {
@@ -297,12 +290,12 @@ static void keyset_grow(keyset *ks)
     ks->n = 0;
     for (size_t i = 0; i < old.cap; i++)
         if (old.used[i])
-            keyset_add(ks, old.slots + i * KEY_MAX);
+            qs__keyset_add(ks, old.slots + i * KEY_MAX);
     free(old.slots);
     free(old.used);
 }
 
-static bool keyset_add(keyset *ks, const uint8_t *k)
+bool qs__keyset_add(keyset *ks, const uint8_t *k)
 {
     if ((ks->n + 1) * 2 > ks->cap)
         keyset_grow(ks);
@@ -318,7 +311,7 @@ static bool keyset_add(keyset *ks, const uint8_t *k)
     return true;
 }
 
-static bool keyset_has(const keyset *ks, const uint8_t *k)
+bool qs__keyset_has(const keyset *ks, const uint8_t *k)
 {
     if (!ks->cap)
         return false;
@@ -331,8 +324,7 @@ static bool keyset_has(const keyset *ks, const uint8_t *k)
     return false;
 }
 
-/* The key of a person's day, and of a pseudonym (zero-padded). */
-static void day_key(uint8_t k[KEY_MAX], const void *person, int32_t date)
+void qs__day_key(uint8_t k[QS_KEY_MAX], const void *person, int32_t date)
 {
     memcpy(k, person, QS_ID_LEN);
     uint32_t d = (uint32_t)date;
@@ -341,6 +333,12 @@ static void day_key(uint8_t k[KEY_MAX], const void *person, int32_t date)
     k[18] = (uint8_t)(d >> 8);
     k[19] = (uint8_t)d;
 }
+
+#define keyset_clear qs__keyset_clear
+#define keyset_free qs__keyset_free
+#define keyset_add qs__keyset_add
+#define keyset_has qs__keyset_has
+#define day_key qs__day_key
 
 typedef struct ctx {
     qs_store *st;
@@ -477,62 +475,79 @@ static int load_workdays(ctx *c, qs_err *err)
     return 0;
 }
 
-/* Accumulators of services_pass over the scopes of one county. */
-typedef struct svc_acc {
-    int64_t with_pseudo, heads;
-} svc_acc;
+typedef qs_svc_acc svc_acc;
+
+void qs__report_service_row(qs_report_pairing *p, const int64_t *set, const qs_keyset *workdays,
+                            qs_keyset *pseudonyms, const qs_svc_row *r, qs_svc_acc *a)
+{
+    uint8_t k[KEY_MAX];
+    p->services++;
+    p->service_minutes += r->minutes;
+    add_count(p->by_type, r->type, 1, r->minutes);
+    add_count(p->by_domain, r->domain, 1, r->minutes);
+    for (int64_t b = 0; b < QS_REPORT_ENUM_MAX; b++)
+        if (r->cats & BIT(b))
+            add_count(p->by_category, b, 1, r->minutes);
+    if (r->cats & set[QS_S_ASSISTANCE_CATEGORIES])
+        p->reach_assistance++;
+    if ((r->cats & set[QS_S_ELDERLY_CATEGORIES]) || r->domain == QS_SERVICE_DOMAIN_ELDERLY)
+        p->reach_elderly++;
+    if ((r->cats & set[QS_S_MINOR_CATEGORIES]) || r->minors > 0)
+        p->reach_minors++;
+    for (int i = 0; i < r->nworkers; i++) {
+        day_key(k, r->workers + i * QS_ID_LEN, r->date);
+        if (!keyset_has(workdays, k)) {
+            p->services_without_workday++;
+            break;
+        }
+    }
+    if (r->npseudonyms == 0) {
+        a->heads += r->total;
+        return;
+    }
+    a->with_pseudo++;
+    memset(k, 0, sizeof k);
+    for (int i = 0; i < r->npseudonyms; i++) {
+        memcpy(k, r->pseudonyms + i * QS_ID_LEN, QS_ID_LEN);
+        keyset_add(pseudonyms, k);
+    }
+}
+
+void qs__report_people(qs_report_pairing *p, const qs_keyset *pseudonyms, const qs_svc_acc *a)
+{
+    p->people_pseudonyms = (int64_t)pseudonyms->n;
+    p->people_headcount = a->heads;
+    p->people_served = p->people_pseudonyms + p->people_headcount;
+    p->people_basis = p->services == 0                ? "none"
+                      : a->with_pseudo == 0           ? "head counts"
+                      : a->with_pseudo == p->services ? "pseudonyms"
+                                                      : "mixed";
+}
 
 /* The service logs of one scope in the period (see services_pass). */
 static int services_of_scope(ctx *c, qs_report_pairing *p, const char *scope, svc_acc *a,
                              qs_err *err)
 {
-    const int64_t *set = c->set;
-    uint8_t k[KEY_MAX];
     int rc;
     sqlite3_stmt *s = c->q[Q_SERVICES];
     sqlite3_bind_text(s, 1, scope, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, c->from);
     sqlite3_bind_int(s, 3, c->to);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int32_t date = sqlite3_column_int(s, 0);
-        int64_t type = sqlite3_column_int64(s, 1), dom = sqlite3_column_int64(s, 2);
-        int64_t cats = sqlite3_column_int64(s, 3), minors = sqlite3_column_int64(s, 4);
-        int64_t min = sqlite3_column_int64(s, 5), total = sqlite3_column_int64(s, 6);
-        p->services++;
-        p->service_minutes += min;
-        add_count(p->by_type, type, 1, min);
-        add_count(p->by_domain, dom, 1, min);
-        for (int64_t b = 0; b < QS_REPORT_ENUM_MAX; b++)
-            if (cats & BIT(b))
-                add_count(p->by_category, b, 1, min);
-        if (cats & set[QS_S_ASSISTANCE_CATEGORIES])
-            p->reach_assistance++;
-        if ((cats & set[QS_S_ELDERLY_CATEGORIES]) || dom == QS_SERVICE_DOMAIN_ELDERLY)
-            p->reach_elderly++;
-        if ((cats & set[QS_S_MINOR_CATEGORIES]) || minors > 0)
-            p->reach_minors++;
-
-        const uint8_t *w = sqlite3_column_blob(s, 7);
-        int nw = sqlite3_column_bytes(s, 7) / QS_ID_LEN;
-        for (int i = 0; i < nw; i++) {
-            day_key(k, w + i * QS_ID_LEN, date);
-            if (!keyset_has(&c->workdays, k)) {
-                p->services_without_workday++;
-                break;
-            }
-        }
-        const uint8_t *ps = sqlite3_column_blob(s, 8);
-        int np = sqlite3_column_bytes(s, 8) / QS_ID_LEN;
-        if (np == 0) {
-            a->heads += total;
-            continue;
-        }
-        a->with_pseudo++;
-        memset(k, 0, sizeof k);
-        for (int i = 0; i < np; i++) {
-            memcpy(k, ps + i * QS_ID_LEN, QS_ID_LEN);
-            keyset_add(&c->pseudonyms, k);
-        }
+        qs_svc_row row = {
+            .date = sqlite3_column_int(s, 0),
+            .type = sqlite3_column_int64(s, 1),
+            .domain = sqlite3_column_int64(s, 2),
+            .cats = sqlite3_column_int64(s, 3),
+            .minors = sqlite3_column_int64(s, 4),
+            .minutes = sqlite3_column_int64(s, 5),
+            .total = sqlite3_column_int64(s, 6),
+            .workers = sqlite3_column_blob(s, 7),
+            .nworkers = sqlite3_column_bytes(s, 7) / QS_ID_LEN,
+            .pseudonyms = sqlite3_column_blob(s, 8),
+            .npseudonyms = sqlite3_column_bytes(s, 8) / QS_ID_LEN,
+        };
+        qs__report_service_row(p, c->set, &c->workdays, &c->pseudonyms, &row, a);
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -575,13 +590,7 @@ static int services_pass(ctx *c, qs_report_pairing *p, const char *hi, qs_err *e
     }
     if (rc)
         return rc;
-    p->people_pseudonyms = (int64_t)c->pseudonyms.n;
-    p->people_headcount = a.heads;
-    p->people_served = p->people_pseudonyms + p->people_headcount;
-    p->people_basis = p->services == 0               ? "none"
-                      : a.with_pseudo == 0           ? "head counts"
-                      : a.with_pseudo == p->services ? "pseudonyms"
-                                                     : "mixed";
+    qs__report_people(p, &c->pseudonyms, &a);
     return 0;
 }
 
@@ -621,6 +630,43 @@ static int count_shared(ctx *c, qs_report_pairing *p, qs_err *err)
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return rc == SQLITE_DONE ? 0 : step_err(c, rc, "reading work days", err);
+}
+
+void qs__report_expense_row(qs_report_pairing *p, int64_t dir, bool has_cat, int64_t cat,
+                            int64_t src, int64_t sum, int64_t cnt)
+{
+    p->expense_records += cnt;
+    if (dir == QS_DIRECTION_RECEIVED) {
+        if (src >= 0 && src < QS_REPORT_ENUM_MAX)
+            p->received_by_source[src] += sum;
+    } else if (dir == QS_DIRECTION_SPENT) {
+        if (has_cat && cat >= 0 && cat < QS_REPORT_ENUM_MAX) {
+            p->spent_by_category[cat] += sum;
+            p->spent_count_by_category[cat] += cnt;
+        } else {
+            p->spent_uncategorised += sum;
+            p->spent_uncategorised_count += cnt;
+        }
+    }
+}
+
+void qs__report_output_row(qs_report_pairing *p, int64_t type, int64_t n)
+{
+    if (type == QS_OUTPUT_TYPE_AGENCY)
+        p->cultivated += n;
+    else if (type == QS_OUTPUT_TYPE_DOCUMENT)
+        p->documents += n;
+    else if (type == QS_OUTPUT_TYPE_BRAND)
+        p->brands += n;
+}
+
+void qs__report_training_row(qs_report_pairing *p, int64_t type, int64_t n, int64_t minutes,
+                             int64_t local)
+{
+    if (type >= 0 && type < QS_REPORT_ENUM_MAX)
+        p->sessions_by_type[type] += n;
+    p->training_minutes += minutes;
+    p->training_local_participants += local;
 }
 
 /* One count from a statement binding (blob id, text or int64) ?1, ?2 and ?3. */
@@ -691,23 +737,10 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     sqlite3_bind_int(s, 2, c->from);
     sqlite3_bind_int(s, 3, c->to);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t dir = sqlite3_column_int64(s, 0);
-        bool has_cat = sqlite3_column_type(s, 1) != SQLITE_NULL;
-        int64_t cat = sqlite3_column_int64(s, 1), src = sqlite3_column_int64(s, 2);
-        int64_t sum = sqlite3_column_int64(s, 3), cnt = sqlite3_column_int64(s, 4);
-        p->expense_records += cnt;
-        if (dir == QS_DIRECTION_RECEIVED) {
-            if (src >= 0 && src < QS_REPORT_ENUM_MAX)
-                p->received_by_source[src] += sum;
-        } else if (dir == QS_DIRECTION_SPENT) {
-            if (has_cat && cat >= 0 && cat < QS_REPORT_ENUM_MAX) {
-                p->spent_by_category[cat] += sum;
-                p->spent_count_by_category[cat] += cnt;
-            } else {
-                p->spent_uncategorised += sum;
-                p->spent_uncategorised_count += cnt;
-            }
-        }
+        qs__report_expense_row(p, sqlite3_column_int64(s, 0),
+                               sqlite3_column_type(s, 1) != SQLITE_NULL, sqlite3_column_int64(s, 1),
+                               sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3),
+                               sqlite3_column_int64(s, 4));
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -718,13 +751,7 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     s = c->q[Q_OUTPUTS];
     bind_range(s, p->county, hi, p->start_year * 10000 + 101, c->to);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t type = sqlite3_column_int64(s, 0), n = sqlite3_column_int64(s, 1);
-        if (type == QS_OUTPUT_TYPE_AGENCY)
-            p->cultivated += n;
-        else if (type == QS_OUTPUT_TYPE_DOCUMENT)
-            p->documents += n;
-        else if (type == QS_OUTPUT_TYPE_BRAND)
-            p->brands += n;
+        qs__report_output_row(p, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1));
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -746,11 +773,8 @@ static int fill_pairing(ctx *c, qs_report_pairing *p, const void *aiding, int ai
     s = c->q[Q_TRAININGS];
     bind_range(s, p->county, hi, c->from, c->to);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t type = sqlite3_column_int64(s, 0), n = sqlite3_column_int64(s, 1);
-        if (type >= 0 && type < QS_REPORT_ENUM_MAX)
-            p->sessions_by_type[type] += n;
-        p->training_minutes += sqlite3_column_int64(s, 2);
-        p->training_local_participants += sqlite3_column_int64(s, 3);
+        qs__report_training_row(p, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                                sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3));
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -782,15 +806,64 @@ static int load_counties(ctx *c, qs_report *r, const char *county, qs_err *err)
     return rc == SQLITE_DONE ? 0 : step_err(c, rc, "reading counties", err);
 }
 
+/* The SQLite measure: counties and pairings with everything recorded for
+ * them (freshness aside). */
+static int measure(ctx *c, const char *county, qs_report *r, qs_err *err)
+{
+    int rc = 0;
+    size_t cap = 0;
+    for (int i = 0; i < Q_COUNT; i++) {
+        int src = sqlite3_prepare_v2(c->st->db, queries[i], -1, &c->q[i], NULL);
+        if (src != SQLITE_OK)
+            return qs__sqlerr(c->st, src, "preparing the report", err);
+    }
+    if ((rc = load_counties(c, r, county, err)))
+        return rc;
+
+    sqlite3_stmt *s = c->q[Q_PAIRINGS];
+    if (county)
+        sqlite3_bind_text(s, 1, county, -1, SQLITE_STATIC);
+    int src;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        if (r->npairings == cap) {
+            cap = cap ? cap * 2 : 16;
+            r->pairings = qs_xrealloc(r->pairings, cap * sizeof *r->pairings);
+        }
+        qs_report_pairing *p = &r->pairings[r->npairings++];
+        memset(p, 0, sizeof *p);
+        memcpy(p->id, sqlite3_column_blob(s, 0), QS_ID_LEN);
+        copy_text(p->county, sizeof p->county, s, 1);
+        p->type = sqlite3_column_int(s, 2);
+        p->start_year = sqlite3_column_int(s, 3);
+        p->end_year = sqlite3_column_int(s, 4);
+        copy_text(p->aiding, sizeof p->aiding, s, 5);
+        copy_text(p->aiding_province, sizeof p->aiding_province, s, 6);
+        copy_text(p->receiving, sizeof p->receiving, s, 7);
+        p->has_receiving = sqlite3_column_int(s, 8);
+        copy_text(p->county_name, sizeof p->county_name, s, 9);
+        copy_text(p->prefecture, sizeof p->prefecture, s, 10);
+        p->townships = sqlite3_column_int64(s, 11);
+        if (sqlite3_column_bytes(s, 12) == QS_ID_LEN)
+            memcpy(p->aiding_id, sqlite3_column_blob(s, 12), QS_ID_LEN);
+        p->county_known = sqlite3_column_int(s, 14);
+        copy_text(p->receiving_county, sizeof p->receiving_county, s, 15);
+        rc = fill_pairing(c, p, sqlite3_column_blob(s, 12), sqlite3_column_bytes(s, 12),
+                          sqlite3_column_blob(s, 13), sqlite3_column_bytes(s, 13), err);
+        if (rc)
+            break;
+    }
+    sqlite3_reset(s);
+    if (!rc && src != SQLITE_DONE)
+        rc = step_err(c, src, "reading pairings", err);
+    return rc;
+}
+
 int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report *r, qs_err *err)
 {
-    if (st->pg)
-        return qs__pg_unsupported(st, "the annual report (not yet on PostgreSQL)", err);
     int rc = 0;
     ctx c = {.st = st};
     qs_peer *peers = NULL;
     size_t npeers = 0;
-    size_t cap = 0;
     memset(r, 0, sizeof *r);
     if (!prm || prm->year < 2000 || prm->year > 2099)
         return qs_err_set(err, QS_EINVAL, "report year must be between 2000 and 2099");
@@ -831,50 +904,17 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
     c.from = r->period_from;
     c.to = r->period_to;
 
-    for (int i = 0; i < Q_COUNT; i++) {
-        int src = sqlite3_prepare_v2(st->db, queries[i], -1, &c.q[i], NULL);
-        if (src != SQLITE_OK) {
-            rc = qs__sqlerr(st, src, "preparing the report", err);
-            goto out;
-        }
-    }
     if ((rc = qs_store_peers(st, &peers, &npeers, err)))
         goto out;
-    if ((rc = load_counties(&c, r, prm->county, err)))
+    if (st->pg)
+        rc = qs__pg_report_measure(st, prm->county, c.set, r, err);
+    else
+        rc = measure(&c, prm->county, r, err);
+    if (rc)
         goto out;
-
-    sqlite3_stmt *s = c.q[Q_PAIRINGS];
-    if (prm->county)
-        sqlite3_bind_text(s, 1, prm->county, -1, SQLITE_STATIC);
-    int src;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        if (r->npairings == cap) {
-            cap = cap ? cap * 2 : 16;
-            r->pairings = qs_xrealloc(r->pairings, cap * sizeof *r->pairings);
-        }
-        qs_report_pairing *p = &r->pairings[r->npairings++];
-        memset(p, 0, sizeof *p);
-        memcpy(p->id, sqlite3_column_blob(s, 0), QS_ID_LEN);
-        copy_text(p->county, sizeof p->county, s, 1);
-        p->type = sqlite3_column_int(s, 2);
-        p->start_year = sqlite3_column_int(s, 3);
-        p->end_year = sqlite3_column_int(s, 4);
-        copy_text(p->aiding, sizeof p->aiding, s, 5);
-        copy_text(p->aiding_province, sizeof p->aiding_province, s, 6);
-        copy_text(p->receiving, sizeof p->receiving, s, 7);
-        p->has_receiving = sqlite3_column_int(s, 8);
-        copy_text(p->county_name, sizeof p->county_name, s, 9);
-        copy_text(p->prefecture, sizeof p->prefecture, s, 10);
-        p->townships = sqlite3_column_int64(s, 11);
-        if (sqlite3_column_bytes(s, 12) == QS_ID_LEN)
-            memcpy(p->aiding_id, sqlite3_column_blob(s, 12), QS_ID_LEN);
-        p->county_known = sqlite3_column_int(s, 14);
-        copy_text(p->receiving_county, sizeof p->receiving_county, s, 15);
-        rc = fill_pairing(&c, p, sqlite3_column_blob(s, 12), sqlite3_column_bytes(s, 12),
-                          sqlite3_column_blob(s, 13), sqlite3_column_bytes(s, 13), err);
-        if (rc)
-            break;
-        /* freshness: only for counties other than this node */
+    /* freshness: only for counties other than this node */
+    for (uint32_t j = 0; j < r->npairings; j++) {
+        qs_report_pairing *p = &r->pairings[j];
         if (strcmp(p->county, st->node) == 0) {
             p->last_ok_ms = -1;
         } else {
@@ -883,11 +923,7 @@ int qs_store_report_annual(qs_store *st, const qs_report_params *prm, qs_report 
                     p->last_ok_ms = peers[i].last_ok_ms;
         }
     }
-    sqlite3_reset(s);
-    if (!rc && src != SQLITE_DONE)
-        rc = step_err(&c, src, "reading pairings", err);
-    if (!rc)
-        qs_report_judge(r);
+    qs_report_judge(r);
 out:
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(c.q[i]);
