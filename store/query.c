@@ -187,6 +187,20 @@ int qs_store_count_eq(qs_store *st, uint32_t kind, const qs_filter *filters, siz
     return rc;
 }
 
+typedef struct first_id {
+    uint8_t *id;
+    uint64_t *n;
+} first_id;
+
+static int first_id_cb(void *ctx, const qs_record *r)
+{
+    first_id *f = ctx;
+    if (*f->n == 0)
+        memcpy(f->id, r->id, QS_ID_LEN);
+    (*f->n)++;
+    return 0;
+}
+
 /* The live records of kind k with key = text (and, with years, whose years
  * hold year): *n of them, the first (in id order) into id. */
 static int find_key(qs_store *st, const qs_kind *k, const char *text, int64_t year,
@@ -201,6 +215,13 @@ static int find_key(qs_store *st, const qs_kind *k, const char *text, int64_t ye
             (qs_filter){.field = k->key_to, .value = qs_v_int(year), .upto = qs_v_int(INT64_MAX)};
     }
     qs_query q = {.kind = k->id, .filters = flt, .nfilters = nf};
+    *n = 0;
+    if (st->pg) { /* the same query through the backend's list, in id order */
+        first_id f = {id, n};
+        int rc = qs__pg_list(st, &q, first_id_cb, &f, err);
+        qs_value_free(&flt[0].value);
+        return rc;
+    }
     char *base = build(k, &q, "p.id", err), *sql = NULL;
     sqlite3_stmt *s = NULL;
     int rc = base ? 0 : (err ? err->code : QS_EINVAL);
@@ -209,7 +230,6 @@ static int find_key(qs_store *st, const qs_kind *k, const char *text, int64_t ye
         rc = prepare_bound(st, k, &q, sql, &s, err);
     }
     int r = SQLITE_DONE;
-    *n = 0;
     while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
         if (*n == 0 && sqlite3_column_bytes(s, 0) == QS_ID_LEN)
             memcpy(id, sqlite3_column_blob(s, 0), QS_ID_LEN);
@@ -276,14 +296,6 @@ int qs_store_node_known(qs_store *st, const char *code, bool *known, qs_err *err
     uint8_t id[QS_ID_LEN];
     uint64_t n = 0;
     int rc;
-    if (st->pg) { /* find_key is SQLite's: count the records with that key */
-        qs_filter f = {.field = qs_schema_kind(kind)->key, .value = qs_v_str(code)};
-        rc = qs__pg_count_eq(st, kind, &f, 1, &n, err);
-        qs_value_free(&f.value);
-        if (rc == 0)
-            *known = n > 0;
-        return rc;
-    }
     rc = qs_store_find_key(st, kind, code, 0, id, &n, err);
     if (rc == 0)
         *known = n > 0;
