@@ -371,16 +371,19 @@ void qs__pg_county(const char *scope, char out[QS_CODE_MAX])
 
 int qs_store_conninfo_check(const char *conninfo, qs_err *err)
 {
+    /* The first thing any use of PostgreSQL does: libpq is loaded here. */
+    int rc = qs_pq_load(err);
+    if (rc)
+        return rc;
     char *msg = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
     if (!opts) {
         /* libpq's message names the bad syntax, never the values */
-        int rc = qs_err_set(err, QS_EINVAL, "[store] conninfo does not parse: %s",
-                            msg ? msg : "out of memory");
+        rc = qs_err_set(err, QS_EINVAL, "[store] conninfo does not parse: %s",
+                        msg ? msg : "out of memory");
         PQfreemem(msg);
         return rc;
     }
-    int rc = 0;
     for (PQconninfoOption *o = opts; o->keyword; o++)
         if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
             rc = qs_err_set(err, QS_EINVAL,

@@ -25,7 +25,7 @@
 #ifndef QS_STORE_PG_H
 #define QS_STORE_PG_H
 
-#include <libpq-fe.h>
+#include "store/pq.h"
 
 #include "store/report.h"
 #include "store/store.h"

@@ -58,7 +58,7 @@ ok "built $(basename "$DEB1") and $(basename "$DEB2")"
 [ "$(dpkg-deb -f "$DEB1" Package)" = qianshou ] || fail "package name"
 dep=$(dpkg-deb -f "$DEB1" Depends)
 for d in adduser openssl libuv1 libsqlite3-0 libssl3 libjansson4 libinih1 libzstd1 libmsgpackc2 \
-    libxlsxwriter4 libh2o0.13 libargon2-1; do
+    libxlsxwriter4 libh2o0.13 libargon2-1 libpq5; do
     [[ $dep == *"$d"* ]] || fail "Depends lacks $d: $dep"
 done
 ok "Depends: $dep"
