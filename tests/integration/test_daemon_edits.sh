@@ -44,7 +44,13 @@ while [ $(( $(date +%s%3N) - t0 )) -lt 10000 ]; do
     n=$((n + 1))
     q c1 add service date=2024-06-0$(( n % 9 + 1 )) service_type=visit domain=elderly total=$n >/dev/null
     if [ "$n" = 3 ]; then
-        s=$(q c1 status --json)
+        # the daemon looks at the store once a second (later on a loaded
+        # machine): within 2 s it has seen the edits and says so
+        for _ in $(seq 20); do
+            s=$(q c1 status --json)
+            [ "$(jget "$s" next_reason)" = edit ] || [ "$(jget "$s" reason)" = edit ] && break
+            sleep 0.1
+        done
         [ "$(jget "$s" next_reason)" = edit ] || [ "$(jget "$s" reason)" = edit ] ||
             fail "while writing, the next attempt is $(jget "$s" next_reason), not edit"
     fi
