@@ -22,12 +22,11 @@
  * start at once (the open holds an advisory lock around it anyway). */
 static const char DDL[] =
     "CREATE TABLE IF NOT EXISTS meta(k text PRIMARY KEY, i bigint, b bytea);"
-    "CREATE TABLE IF NOT EXISTS seq_counter(one boolean PRIMARY KEY DEFAULT true CHECK (one),"
-    "  v bigint NOT NULL);"
-    "INSERT INTO seq_counter(one, v) VALUES (true, 0) ON CONFLICT DO NOTHING;"
+    /* the clock's last reading of each front-end (pg.c "the clock") */
+    "CREATE TABLE IF NOT EXISTS clocks(fe bytea PRIMARY KEY, hlc bigint NOT NULL);"
     "CREATE TABLE IF NOT EXISTS versions("
     "  county text NOT NULL," /* distribution key: the county of scope */
-    "  seq bigint NOT NULL,"  /* < 0 until its transaction commits (pg.h) */
+    "  seq bigint NOT NULL,"  /* seq_base + xid << 20 + slot (pg.h) */
     "  id bytea NOT NULL, kind integer NOT NULL, scope text NOT NULL,"
     "  gen bigint NOT NULL, hash bytea NOT NULL, parents bytea, ancestry bytea,"
     "  hlc bigint NOT NULL, author text NOT NULL, deleted boolean NOT NULL,"
@@ -272,6 +271,28 @@ int qs__pg_cmd(qs_store *st, const char *sql, const qs_pgp *p, const char *what,
     return 0;
 }
 
+int qs__pg_cmd_sql(qs_store *st, const char *sql, int n, const char *const *v, const int *len,
+                   const int *fmt, const char *what, qs_err *err)
+{
+    struct qs_pg *pg = st->pg;
+    if (pg->defer && st->in_tx && PQstatus(pg->c) == CONNECTION_OK) {
+        if (PQpipelineStatus(pg->c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(pg->c))
+            return qs_err_set(err, QS_EIO, "%s: PostgreSQL: %s", what, PQerrorMessage(pg->c));
+        if (!PQsendQueryParams(pg->c, sql, n, NULL, v, len, fmt, 1))
+            return qs_err_set(err, QS_EIO, "%s: PostgreSQL: %s", what, PQerrorMessage(pg->c));
+        if (pg->pending++ == 0)
+            snprintf(pg->pending_what, sizeof pg->pending_what, "%s", what);
+        return pg->pending >= 256 ? drain(st, err) : 0;
+    }
+    if (drain(st, err) || alive(st, what, err))
+        return err ? err->code : QS_EIO;
+    PGresult *r = check(st, PQexecParams(pg->c, sql, n, NULL, v, len, fmt, 1), what, err);
+    if (!r)
+        return err ? err->code : QS_EIO;
+    PQclear(r);
+    return 0;
+}
+
 int qs__pg_exec(qs_store *st, const char *sql, const char *what, qs_err *err)
 {
     int drc = drain(st, err);
@@ -490,20 +511,45 @@ static int64_t meta_int_or0(qs_store *st, const char *k)
 
 /* ---- transactions and the commit-order sequence ----------------------- */
 
-int64_t qs__pg_placeholder(qs_store *st)
+int qs__pg_slot(qs_store *st, int64_t *slot, qs_err *err)
 {
-    return -(++st->pg->placeholders);
+    if (st->pg->slots >= QS_PG_SLOTS - 1)
+        return qs_err_set(err, QS_ELIMIT,
+                          "more than %lld versions in one transaction: split the import",
+                          (long long)(QS_PG_SLOTS - 1));
+    *slot = ++st->pg->slots;
+    return 0;
 }
+
+int qs__pg_seq_top(qs_store *st, int64_t *top, qs_err *err)
+{
+    qs_pgp p = {0};
+    qs__pgp_int(&p, st->pg->seq_base);
+    PGresult *r = qs__pg_q(st,
+                           "SELECT $1::int8 + (pg_snapshot_xmin(pg_current_snapshot())::text::int8 "
+                           "<< " QS_PG_SLOT_BITS_SQL ")",
+                           &p, "reading the sequence", err);
+    if (!r)
+        return err ? err->code : QS_EIO;
+    *top = qs__pg_int(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+/* The clock. Each front-end keeps its last reading in its own row of
+ * clocks (a row that every front-end raised at each commit would make
+ * their commits wait for one another); a transaction starts from the
+ * highest reading of all and of meta's "hlc" (the floor `migrate` sets).
+ * Two front-ends may hand out equal readings, which is harmless: no
+ * clock decides anything. */
+static const char CLOCK_READ[] =
+    "SELECT greatest((SELECT i FROM meta WHERE k = 'hlc'), (SELECT max(hlc) FROM clocks))";
 
 void qs__pg_clock_tick(qs_store *st, qs_hlc *out)
 {
     if (!st->hlc_loaded) {
-        /* No lock: front-ends share the clock's stored reading, and each
-         * commit raises it (greatest) — two front-ends may hand out equal
-         * readings, which is harmless, as no clock decides anything. */
-        PGresult *r =
-            qs__pg_q(st, "SELECT i FROM meta WHERE k = 'hlc'", NULL, "reading the clock", NULL);
-        st->hlc = r && PQntuples(r) ? (qs_hlc)qs__pg_int(r, 0, 0) : 0;
+        PGresult *r = qs__pg_q(st, CLOCK_READ, NULL, "reading the clock", NULL);
+        st->hlc = r && PQntuples(r) && !qs__pg_isnull(r, 0, 0) ? (qs_hlc)qs__pg_int(r, 0, 0) : 0;
         PQclear(r);
         st->hlc_loaded = true;
     }
@@ -511,36 +557,10 @@ void qs__pg_clock_tick(qs_store *st, qs_hlc *out)
     st->hlc_dirty = true;
 }
 
-/* Number the versions this transaction wrote: the next numbers of
- * seq_counter, whose row lock is held until COMMIT, so numbers are given in
- * commit order. Placeholders -1, -2, ... become base+1, base+2, ... */
-static int number_versions(qs_store *st, qs_err *err)
-{
-    int64_t n = st->pg->placeholders;
-    if (n == 0)
-        return 0;
-    qs_pgp p = {0};
-    qs__pgp_int(&p, n);
-    PGresult *r = qs__pg_q(st, "UPDATE seq_counter SET v = v + $1::int8 RETURNING v", &p,
-                           "numbering the new versions", err);
-    if (!r)
-        return err ? err->code : QS_EIO;
-    int64_t top = PQntuples(r) ? qs__pg_int(r, 0, 0) : 0;
-    PQclear(r);
-    qs_pgp q = {0};
-    qs__pgp_int(&q, top - n);
-    /* Only this transaction's rows can have seq < 0: other transactions'
-     * are numbered before they commit, and what they have not committed is
-     * invisible to this UPDATE (and never waited for). */
-    return qs__pg_cmd(st, "UPDATE versions SET seq = $1::int8 - seq WHERE seq < 0", &q,
-                      "numbering the new versions", err);
-}
-
 int qs__pg_tx_begin(qs_store *st, bool *mine, qs_err *err)
 {
     *mine = false;
     if (st->in_tx) {
-        st->pg->saved_placeholders = st->pg->placeholders;
         return st->all_or_nothing ? 0 : qs__pg_exec(st, "SAVEPOINT qs_op", "a savepoint", err);
     }
     int rc = qs__pg_exec(st, "BEGIN", "starting a transaction", err);
@@ -548,7 +568,7 @@ int qs__pg_tx_begin(qs_store *st, bool *mine, qs_err *err)
         return rc;
     st->in_tx = true;
     st->hlc_loaded = st->hlc_dirty = false;
-    st->pg->placeholders = 0;
+    st->pg->slots = 0;
     *mine = true;
     return 0;
 }
@@ -562,7 +582,6 @@ int qs__pg_tx_end(qs_store *st, bool mine, int rc, qs_err *err)
     }
     if (!mine) {
         if (rc) {
-            st->pg->placeholders = st->pg->saved_placeholders;
             qs__pg_exec(st, "ROLLBACK TO SAVEPOINT qs_op", "rolling back", NULL);
             qs__pg_exec(st, "RELEASE SAVEPOINT qs_op", "rolling back", NULL);
             return rc;
@@ -571,9 +590,12 @@ int qs__pg_tx_end(qs_store *st, bool mine, int rc, qs_err *err)
     }
     if (!rc && st->hlc_dirty) {
         qs_pgp p = {0};
+        qs__pgp_bin(&p, st->pg->fe, sizeof st->pg->fe);
         qs__pgp_int(&p, (int64_t)st->hlc);
-        rc = qs__pg_cmd(st, "UPDATE meta SET i = greatest(i, $1::int8) WHERE k = 'hlc'", &p,
-                        "storing the clock", err);
+        rc = qs__pg_cmd(st,
+                        "INSERT INTO clocks(fe, hlc) VALUES ($1, $2) ON CONFLICT (fe) "
+                        "DO UPDATE SET hlc = greatest(clocks.hlc, EXCLUDED.hlc)",
+                        &p, "storing the clock", err);
     }
     st->hlc_loaded = st->hlc_dirty = false;
     st->all_or_nothing = st->failed = false;
@@ -583,9 +605,7 @@ int qs__pg_tx_end(qs_store *st, bool mine, int rc, qs_err *err)
         rc = drain(st, err); /* what a batch sent without waiting */
     else
         drain(st, NULL);
-    if (!rc)
-        rc = number_versions(st, err);
-    st->pg->placeholders = 0;
+    st->pg->slots = 0;
     if (!rc) {
         PGresult *r = PQexec(st->pg->c, "COMMIT");
         /* COMMIT of a failed transaction answers ROLLBACK, not an error */
@@ -660,8 +680,11 @@ int qs__pg_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rejec
 
 int qs__pg_clock_last(qs_store *st, qs_hlc *out, qs_err *err)
 {
-    (void)err;
-    *out = (qs_hlc)meta_int_or0(st, "hlc");
+    PGresult *r = qs__pg_q(st, CLOCK_READ, NULL, "reading the clock", err);
+    if (!r)
+        return err ? err->code : QS_EIO;
+    *out = PQntuples(r) && !qs__pg_isnull(r, 0, 0) ? (qs_hlc)qs__pg_int(r, 0, 0) : 0;
+    PQclear(r);
     return 0;
 }
 
@@ -705,6 +728,7 @@ static int load_meta(qs_store *st, qs_err *err)
         return qs_err_set(err, QS_ECORRUPT, "the stored node id %s is not a division code",
                           st->node);
     snprintf(st->author, sizeof st->author, "%s/%s", st->node, st->user);
+    st->pg->seq_base = meta_int_or0(st, "seq_base");
     return 0;
 }
 
@@ -767,6 +791,7 @@ int qs__pg_open(const qs_store_opts *o, const char *conninfo, qs_store **out, qs
                           o->node ? o->node : "");
     qs_store *st = qs_xcalloc(1, sizeof *st);
     st->pg = qs_xcalloc(1, sizeof *st->pg);
+    qs_random_bytes(st->pg->fe, sizeof st->pg->fe);
     snprintf(st->dir, sizeof st->dir, "%s", o->dir ? o->dir : "");
     st->lim = o->limits.max_body ? o->limits : qs_limits_default();
     st->max_offset_ms = o->max_clock_offset_ms;
@@ -823,7 +848,10 @@ opened:
     }
     if (o->dir && *o->dir && (rc = write_conninfo_file(o->dir, conninfo, err)))
         goto fail;
-    if ((rc = qs__pg_apply_parked(st, err)))
+    /* the clocks of front-ends gone: the highest reading is what counts */
+    if ((rc = qs__pg_exec(st, "DELETE FROM clocks WHERE hlc < (SELECT max(hlc) FROM clocks)",
+                          "opening", err)) ||
+        (rc = qs__pg_apply_parked(st, err)))
         goto fail;
     *out = st;
     return 0;
@@ -853,6 +881,7 @@ void qs__pg_close(qs_store *st)
         return;
     if (st->pg) {
         qs__pg_project_free(st);
+        qs__pg_bulk_free_all(st);
         if (st->pg->c)
             PQfinish(st->pg->c);
         free(st->pg);
@@ -877,7 +906,7 @@ int qs__pg_info(qs_store *st, qs_store_info *o, bool counts, qs_err *err)
     o->role = st->role;
     memcpy(o->incarnation, st->inc, QS_INC_LEN);
     o->schema = QS_SCHEMA_VERSION;
-    int rc = count1(st, "SELECT v FROM seq_counter", &o->max_seq, err);
+    int rc = count1(st, "SELECT coalesce(max(seq), 0) FROM versions", &o->max_seq, err);
     if (rc || !counts)
         return rc;
     o->created_ms = meta_int_or0(st, "created");
@@ -891,18 +920,25 @@ int qs__pg_info(qs_store *st, qs_store_info *o, bool counts, qs_err *err)
     return 0;
 }
 
-/* What another process committed changes the highest sequence number. */
+/* What another process commits raises the sequence's top (pg.h). */
 int qs__pg_data_version(qs_store *st, uint64_t *out, qs_err *err)
 {
-    return count1(st, "SELECT v FROM seq_counter", out, err);
+    int64_t top;
+    int rc = qs__pg_seq_top(st, &top, err);
+    *out = rc ? 0 : (uint64_t)top;
+    return rc;
 }
 
 int qs__pg_check_cursor(qs_store *st, uint64_t cursor, bool *renewed, qs_err *err)
 {
     uint64_t max = 0;
+    int64_t top = 0;
     *renewed = false;
-    int rc = count1(st, "SELECT v FROM seq_counter", &max, err);
-    if (rc || cursor <= max)
+    /* a feed that found nothing more answers top - 1, above every seq */
+    int rc = count1(st, "SELECT coalesce(max(seq), 0) FROM versions", &max, err);
+    if (!rc)
+        rc = qs__pg_seq_top(st, &top, err);
+    if (rc || cursor <= max || cursor < (uint64_t)top)
         return rc;
     uint8_t inc[QS_INC_LEN];
     qs_random_bytes(inc, sizeof inc);

@@ -12,12 +12,18 @@
  * the typed projection k_<kind> generated from proto's schema like
  * project.c's; read-only views v_<kind> with Chinese column comments for BI.
  *
- * Sequence numbers (PROTOCOL-session.md "Feed on PostgreSQL"): a version is
- * written with a negative placeholder seq; the transaction that wrote it
- * takes the next numbers from the one-row table seq_counter just before it
- * commits, holding that row's lock through COMMIT. So numbers are handed
- * out in commit order: a snapshot that sees seq N sees every seq below it,
- * and a cursor never passes a change that commits later.
+ * Sequence numbers (PROTOCOL-session.md "Feed on PostgreSQL"): a version's
+ * seq is seq_base + (xid << QS_PG_SLOT_BITS) + slot, where xid is the
+ * PostgreSQL transaction id of the transaction that wrote it (the top-level
+ * one) and slot counts the versions that transaction wrote (1, 2, ...).
+ * Nothing is locked to hand numbers out, so front-ends commit side by side.
+ * The feed serves only seqs below the top of its snapshot, seq_base +
+ * (xmin << QS_PG_SLOT_BITS), xmin being the oldest transaction still running
+ * when the snapshot was taken: every transaction below it has ended, so
+ * every version below the top is committed and seen (or rolled back and
+ * gone), and no version can appear below it later. A cursor therefore never
+ * passes a change that commits afterwards. seq_base (meta) is 0, or the
+ * highest seq a `migrate` brought from SQLite.
  *
  * Several processes (front-ends) may use one database at once: record
  * decisions take a transaction-scoped advisory lock on the record id.
@@ -124,8 +130,10 @@ extern const char qs__pg_report_ddl[];
  * addresses key the prepared-statement cache). */
 typedef struct qs_pg_kind {
     const qs_kind *k;
-    char *upsert, *del;
-    char **child_del, **child_ins; /* per field index; NULL unless a list field */
+    char *del;
+    char **child_del;              /* per field index; NULL unless a list field */
+    struct qs_pg_bulk *upsert;     /* the winner's row */
+    struct qs_pg_bulk **child_ins; /* per field index, as child_del */
 } qs_pg_kind;
 
 struct qs_pg {
@@ -135,9 +143,14 @@ struct qs_pg {
     bool defer;  /* qs__pg_cmd sends without waiting (pipeline mode) */
     int pending; /* statements sent in pipeline mode, results not read */
     char pending_what[64];
-    int64_t placeholders; /* placeholder seqs handed out in this transaction */
-    int64_t saved_placeholders;
-    qs_pg_kind *kinds; /* one per schema kind */
+    int64_t slots;             /* seq slots handed out in this transaction */
+    int64_t seq_base;          /* meta seq_base */
+    uint8_t fe[16];            /* this front-end's row in clocks */
+    bool bulking;              /* gather rows (pg_bulk.c) */
+    struct qs_pg_bulk **bulks; /* every gatherer of this connection */
+    int nbulks;
+    struct qs_pg_bulk *vbulk, *hbulk; /* versions, history */
+    qs_pg_kind *kinds;                /* one per schema kind */
     uint32_t nkinds;
 };
 
@@ -173,6 +186,10 @@ PGresult *qs__pg_qd(qs_store *st, const char *sql, const qs_pgp *p, const char *
  * of the transaction: a failure then fails that later call, and the
  * transaction. */
 int qs__pg_cmd(qs_store *st, const char *sql, const qs_pgp *p, const char *what, qs_err *err);
+/* qs__pg_cmd for SQL built at run time (not prepared), with the
+ * parameters as arrays. */
+int qs__pg_cmd_sql(qs_store *st, const char *sql, int n, const char *const *v, const int *len,
+                   const int *fmt, const char *what, qs_err *err);
 /* Run a constant statement without parameters (DDL, BEGIN); text results. */
 int qs__pg_exec(qs_store *st, const char *sql, const char *what, qs_err *err);
 
@@ -192,10 +209,35 @@ void qs__pg_county(const char *scope, char out[QS_CODE_MAX]);
 /* Transactions, as qs__tx_begin/qs__tx_end (a savepoint inside the caller's). */
 int qs__pg_tx_begin(qs_store *st, bool *mine, qs_err *err);
 int qs__pg_tx_end(qs_store *st, bool mine, int rc, qs_err *err);
-/* A placeholder seq for a version written in this transaction (< 0). */
-int64_t qs__pg_placeholder(qs_store *st);
+/* Sequence numbers (above). The SQL that stores a version computes its seq
+ * as QS_PG_SEQ_SQL(base, slot), base and slot being parameters that
+ * qs__pg_slot gives (QS_ELIMIT past QS_PG_SLOTS - 1 in one transaction).
+ * qs__pg_seq_top: the exclusive top of what this transaction's snapshot may
+ * serve. */
+#define QS_PG_SLOT_BITS_SQL "20"
+#define QS_PG_SLOTS (INT64_C(1) << 20)
+#define QS_PG_SEQ_SQL(base, slot)                                                                  \
+    "(" base "::int8 + (pg_current_xact_id()::text::int8 << " QS_PG_SLOT_BITS_SQL ") + " slot      \
+    "::int8)"
+int qs__pg_slot(qs_store *st, int64_t *slot, qs_err *err);
+int qs__pg_seq_top(qs_store *st, int64_t *top, qs_err *err);
 /* The clock's next reading inside the transaction (written back at commit). */
 void qs__pg_clock_tick(qs_store *st, qs_hlc *out);
+
+/* Multi-row INSERTs (pg_bulk.c): "head SELECT select FROM unnest($1, ...)
+ * AS u(c1, ...) tail", select naming the columns c1..cn of one row, elems
+ * giving each column's array type ('t' text[], 'b' bytea[]); a value given in
+ * text format is cast in select (c4::int4). While pg->bulking is set, add
+ * gathers p (copied) and sends a full statement; else it sends the one row.
+ * Flush sends what every gatherer holds; discard drops it (a rolled-back
+ * transaction). */
+typedef struct qs_pg_bulk qs_pg_bulk;
+qs_pg_bulk *qs__pg_bulk_new(qs_store *st, const char *head, const char *select, const char *elems,
+                            const char *tail);
+int qs__pg_bulk_add(qs_store *st, qs_pg_bulk *b, const qs_pgp *p, const char *what, qs_err *err);
+int qs__pg_bulk_flush(qs_store *st, qs_err *err);
+void qs__pg_bulk_discard(qs_store *st);
+void qs__pg_bulk_free_all(qs_store *st);
 
 /* Projection (pg_version.c): the typed row of a record's winner. */
 /* fresh: the record has no rows in the projection yet (a new id). */

@@ -2,12 +2,13 @@
  * pg_feed.c — on PostgreSQL: the change feed, peers and cursors,
  * rejections, digests, listing and counting through the projection.
  *
- * The feed reads the highest sequence number (seq_counter) first and then
- * only rows at or below it: since numbers are handed out in commit order
- * (pg.h), every number up to that one belongs to a committed transaction,
- * which the later read sees. So the upto a peer's cursor advances to never
- * passes a change still to commit. (It reads in one REPEATABLE READ
- * snapshot too, when it opens its own transaction.)
+ * The feed reads the top of its snapshot first (qs__pg_seq_top) and then
+ * only rows below it: every version below the top was written by a
+ * transaction that had ended when the snapshot was taken (pg.h), which this
+ * read and every later one sees. So the upto a peer's cursor advances to
+ * never passes a change still to commit. (It reads in one REPEATABLE READ
+ * snapshot, when it opens its own transaction; inside a caller's READ
+ * COMMITTED one, a later statement's snapshot sees at least as much.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,11 +67,11 @@ static void down_scopes(const char *peer, char lo[QS_CODE_MAX], char hi[QS_CODE_
 static const char FEED_UP[] =
     "SELECT seq, " QS_PG_VCOLS " FROM versions WHERE seq > $1 AND head > 0 AND NOT local "
     "AND NOT (src_peer IS NOT DISTINCT FROM $2 AND src_inc IS NOT DISTINCT FROM $3) "
-    "AND left(scope, length($4)) = $4 AND seq <= $6 ORDER BY seq LIMIT $5";
+    "AND left(scope, length($4)) = $4 AND seq < $6 ORDER BY seq LIMIT $5";
 static const char FEED_DOWN[] =
     "SELECT seq, " QS_PG_VCOLS " FROM versions WHERE seq > $1 AND head > 0 AND NOT local "
     "AND NOT (src_peer IS NOT DISTINCT FROM $2 AND src_inc IS NOT DISTINCT FROM $3) "
-    "AND ((scope >= $4 AND scope < $6) OR scope IN ($7, $8, $9, $10)) AND seq <= $11 "
+    "AND ((scope >= $4 AND scope < $6) OR scope IN ($7, $8, $9, $10)) AND seq < $11 "
     "ORDER BY seq LIMIT $5";
 
 int qs__pg_feed(qs_store *st, const char *peer, qs_feed_dir dir, uint64_t since, uint32_t max,
@@ -89,17 +90,10 @@ int qs__pg_feed(qs_store *st, const char *peer, qs_feed_dir dir, uint64_t since,
     bool known;
     if ((rc = peer_inc(st, peer, inc, &known, err)))
         goto done;
-    /* The highest number first, and no row above it: every number up to it
-     * belongs to a committed transaction (numbers go in commit order), so
-     * this holds in any isolation level, also inside a caller's transaction. */
-    r = qs__pg_q(st, "SELECT v FROM seq_counter", NULL, "reading the sequence", err);
-    if (!r) {
-        rc = err ? err->code : QS_EIO;
+    /* The top first, and no row at or above it (pg.h). */
+    int64_t top;
+    if ((rc = qs__pg_seq_top(st, &top, err)))
         goto done;
-    }
-    int64_t top = qs__pg_int(r, 0, 0);
-    PQclear(r);
-    r = NULL;
     qs_pgp p = {0};
     qs__pgp_int(&p, (int64_t)since);
     qs__pgp_text(&p, peer);
@@ -146,7 +140,7 @@ int qs__pg_feed(qs_store *st, const char *peer, qs_feed_dir dir, uint64_t since,
         *upto = last;
         *more = true;
     } else {
-        *upto = top > 0 ? (uint64_t)top : 0;
+        *upto = top > 0 ? (uint64_t)top - 1 : 0;
         if (*upto < since)
             *upto = since;
     }

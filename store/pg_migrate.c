@@ -226,8 +226,11 @@ int qs_store_migrate_pg(qs_store *src, const char *conninfo, qs_migrate_stats *s
         sqlite3_finalize(s);
         qs_pgp p = {0};
         qs__pgp_int(&p, (int64_t)top);
-        if ((rc = qs__pg_cmd(dst, "UPDATE seq_counter SET v = $1::int8", &p, "setting the sequence",
-                             err)))
+        /* new versions are numbered above the highest seq brought over */
+        if ((rc = qs__pg_cmd(dst,
+                             "INSERT INTO meta(k, i) VALUES ('seq_base', $1::int8) "
+                             "ON CONFLICT (k) DO UPDATE SET i = EXCLUDED.i",
+                             &p, "setting the sequence", err)))
             goto out_tx;
     }
     if ((rc = project_all(dst, &stats->projected, err)))

@@ -116,21 +116,30 @@ static int make_view(qs_store *st, const qs_kind *k, qs_err *err)
     return rc;
 }
 
-static void build_kind(qs_pg_kind *pk)
+static void build_kind(qs_store *st, qs_pg_kind *pk)
 {
     const qs_kind *k = pk->k;
     size_t cap = 4096;
-    char *cols = qs_xcalloc(1, cap), *vals = qs_xcalloc(1, cap), *set = qs_xcalloc(1, cap);
+    char *cols = qs_xcalloc(1, cap), *sel = qs_xcalloc(1, cap), *set = qs_xcalloc(1, cap),
+         *elems = qs_xcalloc(1, k->nfields + 4);
     size_t lc = 0, lv = 0, ls = 0;
+    memcpy(elems, "tbt", 3); /* qs_county, id, scope */
     for (uint32_t i = 0; i < k->nfields; i++) {
+        const char *t = col_type(&k->fields[i]);
         lc += (size_t)snprintf(cols + lc, cap - lc, ", \"%s\"", k->fields[i].name);
-        lv += (size_t)snprintf(vals + lv, cap - lv, ", $%u", i + 4);
+        lv += (size_t)snprintf(sel + lv, cap - lv, ", c%u::%s", i + 4, t);
         ls += (size_t)snprintf(set + ls, cap - ls, ", \"%s\" = EXCLUDED.\"%s\"", k->fields[i].name,
                                k->fields[i].name);
+        elems[3 + i] = strcmp(t, "bytea") == 0 ? 'b' : 't';
     }
-    pk->upsert = xasprintf("INSERT INTO \"k_%s\"(qs_county, id, scope%s) VALUES ($1, $2, $3%s) "
-                           "ON CONFLICT (qs_county, id) DO UPDATE SET scope = EXCLUDED.scope%s",
-                           k->name, cols, vals, set);
+    char *head = xasprintf("INSERT INTO \"k_%s\"(qs_county, id, scope%s)", k->name, cols);
+    char *select = xasprintf("c1, c2, c3%s", sel);
+    char *tail =
+        xasprintf(" ON CONFLICT (qs_county, id) DO UPDATE SET scope = EXCLUDED.scope%s", set);
+    pk->upsert = qs__pg_bulk_new(st, head, select, elems, tail);
+    free(head);
+    free(select);
+    free(tail);
     pk->del = xasprintf("DELETE FROM \"k_%s\" WHERE qs_county = $1 AND id = $2", k->name);
     pk->child_del = qs_xcalloc(k->nfields ? k->nfields : 1, sizeof *pk->child_del);
     pk->child_ins = qs_xcalloc(k->nfields ? k->nfields : 1, sizeof *pk->child_ins);
@@ -139,13 +148,14 @@ static void build_kind(qs_pg_kind *pk)
             continue;
         pk->child_del[i] = xasprintf("DELETE FROM \"k_%s__%s\" WHERE qs_county = $1 AND id = $2",
                                      k->name, k->fields[i].name);
-        pk->child_ins[i] =
-            xasprintf("INSERT INTO \"k_%s__%s\"(qs_county, id, v) VALUES ($1, $2, $3)", k->name,
-                      k->fields[i].name);
+        head = xasprintf("INSERT INTO \"k_%s__%s\"(qs_county, id, v)", k->name, k->fields[i].name);
+        pk->child_ins[i] = qs__pg_bulk_new(st, head, "c1, c2, c3", "tbb", "");
+        free(head);
     }
     free(cols);
-    free(vals);
+    free(sel);
     free(set);
+    free(elems);
 }
 
 int qs__pg_project_ddl(qs_store *st, bool make, qs_err *err)
@@ -162,7 +172,7 @@ int qs__pg_project_ddl(qs_store *st, bool make, qs_err *err)
             if ((pass == 0) != (k->id == QS_K_COUNTY))
                 continue;
             pg->kinds[i].k = k;
-            build_kind(&pg->kinds[i]);
+            build_kind(st, &pg->kinds[i]);
             if (k->local_only || !make)
                 continue; /* local-only kinds: never on an aggregator */
             rc = ddl(st,
@@ -212,13 +222,10 @@ void qs__pg_project_free(qs_store *st)
     struct qs_pg *pg = st->pg;
     for (uint32_t i = 0; pg && i < pg->nkinds; i++) {
         qs_pg_kind *pk = &pg->kinds[i];
-        for (uint32_t j = 0; pk->k && j < pk->k->nfields; j++) {
+        for (uint32_t j = 0; pk->k && j < pk->k->nfields; j++)
             free(pk->child_del[j]);
-            free(pk->child_ins[j]);
-        }
         free(pk->child_del);
-        free(pk->child_ins);
-        free(pk->upsert);
+        free(pk->child_ins); /* the gatherers: qs__pg_bulk_free_all */
         free(pk->del);
     }
     if (pg)
@@ -337,7 +344,7 @@ int qs__pg_project(qs_store *st, const qs_record *r, const qs_body *body, bool f
     qs__pgp_text(&p, r->scope);
     for (uint32_t i = 0; i < k->nfields; i++)
         param_value(&p, &k->fields[i], qs_body_get(body, k->fields[i].id), &owned[i]);
-    rc = qs__pg_cmd(st, pk->upsert, &p, "updating the projection", err);
+    rc = qs__pg_bulk_add(st, pk->upsert, &p, "updating the projection", err);
     for (uint32_t i = 0; i < k->nfields; i++)
         free(owned[i]);
     for (uint32_t i = 0; i < k->nfields && !rc; i++) {
@@ -351,7 +358,7 @@ int qs__pg_project(qs_store *st, const qs_record *r, const qs_body *body, bool f
             qs__pgp_text(&c, county);
             qs__pgp_bin(&c, r->id, QS_ID_LEN);
             qs__pgp_bin(&c, v->u.a.v[j].u.s.p, v->u.a.v[j].u.s.n);
-            rc = qs__pg_cmd(st, pk->child_ins[i], &c, "updating the projection", err);
+            rc = qs__pg_bulk_add(st, pk->child_ins[i], &c, "updating the projection", err);
         }
     }
     qs_body_free(&decoded);
@@ -475,10 +482,10 @@ static int add_history(qs_store *st, const char *county, const uint8_t id[QS_ID_
     qs__pgp_text(&p, county);
     qs__pgp_bin(&p, id, QS_ID_LEN);
     qs__pgp_bin(&p, hash, QS_HASH_LEN);
-    return qs__pg_cmd(st,
-                      "INSERT INTO history(county, id, hash) VALUES ($1, $2, $3) "
-                      "ON CONFLICT DO NOTHING",
-                      &p, "writing history", err);
+    if (!st->pg->hbulk)
+        st->pg->hbulk = qs__pg_bulk_new(st, "INSERT INTO history(county, id, hash)", "c1, c2, c3",
+                                        "tbb", " ON CONFLICT DO NOTHING");
+    return qs__pg_bulk_add(st, st->pg->hbulk, &p, "writing history", err);
 }
 
 static void put_be64(uint8_t *p, uint64_t v)
@@ -500,9 +507,15 @@ static int insert_version(qs_store *st, const qs_record *r, int flag, const char
         put_be64(pb + i * PARENT_BYTES, r->parents[i].gen);
         memcpy(pb + i * PARENT_BYTES + 8, r->parents[i].hash, QS_HASH_LEN);
     }
+    int64_t slot;
+    int rc = qs__pg_slot(st, &slot, err);
+    if (rc) {
+        free(pb);
+        return rc;
+    }
     qs_pgp p = {0};
     qs__pgp_text(&p, county);
-    qs__pgp_int(&p, qs__pg_placeholder(st));
+    qs__pgp_int(&p, slot);
     qs__pgp_bin(&p, r->id, QS_ID_LEN);
     qs__pgp_int(&p, r->kind);
     qs__pgp_text(&p, r->scope);
@@ -529,12 +542,19 @@ static int insert_version(qs_store *st, const qs_record *r, int flag, const char
     else
         qs__pgp_text(&p, NULL);
     qs__pgp_int(&p, qs_clock_wall_ms());
-    int rc = qs__pg_cmd(st,
-                        "INSERT INTO versions(county, seq, id, kind, scope, gen, hash, parents, "
-                        "ancestry, hlc, author, deleted, schema, body, head, local, src_peer, "
-                        "src_inc, stored_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                        "$11, $12, $13, $14, $15, $16, $17, $18, $19)",
-                        &p, "storing a version", err);
+    qs__pgp_int(&p, st->pg->seq_base);
+    if (!st->pg->vbulk)
+        st->pg->vbulk = qs__pg_bulk_new(
+            st,
+            "INSERT INTO versions(county, seq, id, kind, scope, gen, hash, parents, ancestry, "
+            "hlc, author, deleted, schema, body, head, local, src_peer, src_inc, stored_ms)",
+            "c1, " QS_PG_SEQ_SQL(
+                "c20",
+                "c2") ", c3, c4::int4, c5, c6::int8, c7, c8, c9, "
+                      "c10::int8, c11, c12::bool, c13::int4, c14, c15::int2, c16::bool, c17, c18, "
+                      "c19::int8",
+            "ttbtttbbbttttbtttbtt", ""); /* the parameters of insert_version, in order */
+    rc = qs__pg_bulk_add(st, st->pg->vbulk, &p, "storing a version", err);
     free(pb);
     return rc;
 }
@@ -1090,7 +1110,10 @@ static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs
     }
     if (verdict != QS_PRE_OK && verdict != QS_PRE_AUTHOR)
         goto rejected;
-    if (!new && (rc = load_heads(st, r->id, &h, &n, &kind, scope, &exists, err)))
+    /* gathered rows first (pg_bulk.c): an earlier record of the batch may
+     * be this one */
+    if (!new && ((rc = qs__pg_bulk_flush(st, err)) ||
+                 (rc = load_heads(st, r->id, &h, &n, &kind, scope, &exists, err))))
         goto out;
     dup = exists && in_history(st, scope, r->id, r->rev.hash, &rc, err);
     if (rc)
@@ -1218,6 +1241,7 @@ int qs__pg_apply(qs_store *st, qs_apply_batch *b, size_t nb, qs_err *err)
     /* The writes of the batch go out without waiting for each answer
      * (pipeline mode): each record costs the round trip of its lookup. */
     st->pg->defer = true;
+    st->pg->bulking = true;
     for (size_t i = 0; i < nb && !rc; i++) {
         bool *fresh = qs_xcalloc(b[i].n ? b[i].n : 1, sizeof *fresh);
         rc = prefetch(st, &b[i], fresh, err);
@@ -1235,6 +1259,11 @@ int qs__pg_apply(qs_store *st, qs_apply_batch *b, size_t nb, qs_err *err)
                             &p, "storing a cursor", err);
         }
     }
+    if (!rc)
+        rc = qs__pg_bulk_flush(st, err);
+    else
+        qs__pg_bulk_discard(st);
+    st->pg->bulking = false;
     st->fail_after = -1;
     st->pg->defer = false;
     return qs__pg_tx_end(st, mine, rc, err);

@@ -44,6 +44,7 @@
     X(PQreset)                                                                                     \
     X(PQresultErrorField)                                                                          \
     X(PQresultStatus)                                                                              \
+    X(PQsendQueryParams)                                                                           \
     X(PQsendQueryPrepared)                                                                         \
     X(PQsetClientEncoding)                                                                         \
     X(PQstatus)
@@ -87,6 +88,7 @@ int qs_pq_load(qs_err *err);
 #define PQreset qs_pq.PQreset
 #define PQresultErrorField qs_pq.PQresultErrorField
 #define PQresultStatus qs_pq.PQresultStatus
+#define PQsendQueryParams qs_pq.PQsendQueryParams
 #define PQsendQueryPrepared qs_pq.PQsendQueryPrepared
 #define PQsetClientEncoding qs_pq.PQsetClientEncoding
 #define PQstatus qs_pq.PQstatus

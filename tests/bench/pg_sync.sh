@@ -82,10 +82,55 @@ daemon() { # CONF LOG
     tail "$2" >&2; exit 1
 }
 stop_all() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
+# CPU seconds of the PostgreSQL server: the postmaster, its children that
+# have ended (cutime/cstime: the front-ends' backends, once they close) and
+# those still running (checkpointer, WAL writer...). 0 without a server.
+server_cpu() {
+    [ -n "${QS_PG_DIR:-}" ] || { echo 0; return; }
+    local pm; pm=$(head -1 "$QS_PG_DIR/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+    "$PY" - "$pm" <<'EOP'
+import os, sys
+pm = sys.argv[1]
+hz = os.sysconf("SC_CLK_TCK")
+def f(pid):
+    try:
+        return open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+s = f(pm)
+t = sum(int(x) for x in s[11:15]) if s else 0
+try:
+    kids = open("/proc/%s/task/%s/children" % (pm, pm)).read().split()
+except OSError:
+    kids = []
+for k in kids:
+    c = f(k)
+    if c:
+        t += int(c[11]) + int(c[12])
+print("%.3f" % (t / hz))
+EOP
+}
+# CPU seconds of processes (utime + stime), while they run
+procs_cpu() {
+    "$PY" - "$@" <<'EOP'
+import os, sys
+hz = os.sysconf("SC_CLK_TCK")
+t = 0
+for pid in sys.argv[1:]:
+    try:
+        s = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+        t += int(s[11]) + int(s[12])
+    except OSError:
+        pass
+print("%.3f" % (t / hz))
+EOP
+}
 
-# run CASE FRONTENDS CONNINFO|"": prints "CASE rate"
+# run CASE FRONTENDS CONNINFO|"": prints "CASE rate server_us fe_us", the
+# last two CPU microseconds per record of the PostgreSQL server and of the
+# aggregator front-ends (qianshoud) over the case
 run() {
-    local name=$1 fe=$2 ci=$3 ports=() i=0
+    local name=$1 fe=$2 ci=$3 ports=() i=0 s0; s0=$(server_cpu)
     for f in $(seq "$fe"); do
         local port; port=$(free_port); ports+=("$port")
         agg_ini "$W/$name-fe$f.ini" "$W/$name-fe$f" "$port" "$ci"
@@ -119,8 +164,11 @@ EOC
     local held; held=$("$QS" -d "$W/$name-fe1" status --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["records"])')
     local want=$((C * (N + 1)))
     [ "$held" -ge "$want" ] || { echo "$name: the aggregator holds $held records, want $want" >&2; exit 1; }
+    local fcpu; fcpu=$(procs_cpu "${PIDS[@]:0:$fe}")
     stop_all
-    "$PY" -c "import sys; print('%s %.0f' % (sys.argv[1], $want / ($t1 - $t0)))" "$name"
+    sleep 0.3 # the backends end and the postmaster reaps them
+    local s1; s1=$(server_cpu)
+    "$PY" -c "import sys; print('%s %.0f %.1f %.1f' % (sys.argv[1], $want / ($t1 - $t0), ($s1 - $s0) * 1e6 / $want, $fcpu * 1e6 / $want))" "$name"
 }
 log "SQLite, one qianshoud"
 r1=$(run sqlite 1 "")
@@ -130,8 +178,14 @@ r2=$(run pg1 1 "$QS_PG_CONNINFO")
 psql_reset
 log "PostgreSQL, two front-ends"
 r3=$(run pg2 2 "$QS_PG_CONNINFO")
-a=${r1#* }; b=${r2#* }; c=${r3#* }
+read -r _ a _ fa <<<"$r1"
+read -r _ b sb fb <<<"$r2"
+read -r _ c sc fc <<<"$r3"
 echo "initial sync, $C counties x $((N + 1)) records, all at once (records/s, wall time)"
 echo "  SQLite, one qianshoud:          $a"
 echo "  PostgreSQL, one front-end:      $b   ($("$PY" -c "print('%.2f' % ($b / $a))")x SQLite; target >= 0.5)"
 echo "  PostgreSQL, two front-ends:     $c   ($("$PY" -c "print('%.2f' % ($c / $b))")x one front-end; target >= 1.6)"
+echo "CPU per record (microseconds; steadier than rates on a shared machine)"
+echo "  SQLite qianshoud: $fa"
+echo "  one front-end:  PostgreSQL server $sb, qianshoud $fb"
+echo "  two front-ends: PostgreSQL server $sc, qianshouds $fc"
