@@ -33,8 +33,9 @@ static const char DDL[] =
     "  schema integer NOT NULL, body bytea NOT NULL,"
     "  head smallint NOT NULL," /* 0 superseded, 1 winner, 2 open loser */
     "  local boolean NOT NULL, src_peer text, src_inc bytea, stored_ms bigint NOT NULL,"
-    "  PRIMARY KEY (county, id, hash));"
-    "CREATE INDEX IF NOT EXISTS versions_id ON versions(id) INCLUDE (head);"
+    /* id first: a record is looked up by id (its heads), and a second
+     * index on id would cost every insert another index entry */
+    "  PRIMARY KEY (id, county, hash));"
     "CREATE INDEX IF NOT EXISTS versions_seq ON versions(seq);"
     "CREATE INDEX IF NOT EXISTS versions_scope ON versions(scope, seq);"
     "CREATE INDEX IF NOT EXISTS versions_conflicts ON versions(id) WHERE head = 2;"

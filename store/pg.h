@@ -7,7 +7,7 @@
  * Layout (pg.c "DDL"): the tables of the SQLite store (versions, history,
  * peers, rejections, parked, imports, meta) in the schema the connection's
  * search_path names, each large table with a `county` column (the six-digit
- * county code of the row's scope) leading its primary key, so that it can be
+ * county code of the row's scope) in its primary key, so that it can be
  * partitioned or distributed by county (Citus: distribute by county);
  * the typed projection k_<kind> generated from proto's schema like
  * project.c's; read-only views v_<kind> with Chinese column comments for BI.

@@ -178,14 +178,9 @@ int qs__pg_project_ddl(qs_store *st, bool make, qs_err *err)
             rc = ddl(st,
                      xasprintf("CREATE TABLE IF NOT EXISTS \"k_%s\"(qs_county text NOT NULL, "
                                "id bytea NOT NULL, scope text NOT NULL, "
-                               "PRIMARY KEY (qs_county, id))",
+                               "PRIMARY KEY (id, qs_county))", /* id first: see pg.c */
                                k->name),
                      err);
-            if (!rc)
-                rc = ddl(st,
-                         xasprintf("CREATE INDEX IF NOT EXISTS \"k_%s_id\" ON \"k_%s\"(id)",
-                                   k->name, k->name),
-                         err);
             for (uint32_t j = 0; j < k->nfields && !rc; j++) {
                 const qs_field *f = &k->fields[j];
                 rc = ddl(st,
