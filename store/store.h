@@ -46,6 +46,10 @@ typedef enum qs_role {
 typedef struct qs_store_opts {
     const char *dir;             /* data directory; the database is dir/QS_DB_FILE */
     bool create;                 /* create a new store (fails with QS_EEXIST if one exists) */
+    bool exist_ok;               /* create on PostgreSQL: a store another process created
+                                    meanwhile (front-ends starting at once on an empty
+                                    database) is opened instead; SQLite's data directory
+                                    lets one process in, and ignores this */
     const char *node;            /* create: the node id (division code); open: must match if set */
     qs_role role;                /* create only */
     const char *user;            /* local user for authorship; NULL = the process's user name */
