@@ -802,8 +802,7 @@ int qs__pg_open(const qs_store_opts *o, const char *conninfo, qs_store **out, qs
         goto opened;
     }
     if ((rc = qs__pg_exec(st, "BEGIN", "creating the tables", err)) ||
-        (rc = qs__pg_exec(st, "SELECT pg_advisory_xact_lock(7163756)", "creating the tables",
-                          err)) ||
+        (rc = qs__pg_exec(st, QS_PG_DDL_LOCK, "creating the tables", err)) ||
         (rc = qs__pg_exec(st, DDL, "creating the tables", err)))
         goto fail_tx;
     if (o->create && (rc = create_meta(st, o, err)))
