@@ -428,6 +428,7 @@ int qs_store_restore(const char *dir, const char *path, qs_err *err);
  * is not changed. */
 typedef struct qs_migrate_stats {
     uint64_t versions, history, peers, rejections, parked, imports, projected, heads;
+    uint64_t users, audit; /* the web's accounts and audit rows (users.h) */
     uint8_t digest[32], digest_pg[32];
 } qs_migrate_stats;
 int qs_store_migrate_pg(qs_store *src, const char *conninfo, qs_migrate_stats *stats, qs_err *err);
