@@ -116,6 +116,11 @@ int qs__pg_report_measure(qs_store *st, const char *county, const int64_t *set, 
  * fingerprint). */
 extern const char qs__pg_report_ddl[];
 
+/* pg_check.c: `qianshou check` (qs_store_check): every version verifies,
+ * numbers, heads and the projection agree; 0 or QS_ECORRUPT with the first
+ * problem. */
+int qs__pg_check(qs_store *st, qs_err *err);
+
 /* pg_users.c: the web's accounts and audit trail (users.h) on PostgreSQL,
  * the statements only (the rules are users.c's, for both backends): tables
  * web_users and web_audit, local to the province's database (shared by its

@@ -57,7 +57,8 @@ q fe1 init --json >/dev/null || fail "the CLI through fe1's directory"
 q fe2 init --json >/dev/null || fail "the CLI through fe2's directory"
 n=$("$QS_PG_BIN/psql" -XAtq "$QS_PG_CONNINFO" -c "SELECT count(*) FROM meta WHERE k = 'role'")
 [ "$n" = 1 ] || fail "$n stores in the database"
-ok "two front-ends started at once on an empty database: both up, one store"
+[ "$(q fe2 check)" = ok ] || fail "qianshou check on the new store: $(q fe2 check 2>&1)"
+ok "two front-ends started at once on an empty database: both up, one store (check: ok)"
 
 printf 'operator password\n' | q fe2 user add op --role admin >/dev/null || fail "user add on PostgreSQL"
 q fe1 user list | grep -q '^op  *admin  *active  *never' || fail "fe1 does not list op: $(q fe1 user list)"
