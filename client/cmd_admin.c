@@ -41,8 +41,11 @@ static const char DIGEST_HELP[] =
     "digest.\n";
 
 static const char CHECK_HELP[] =
-    "usage: qianshou check\n\nRun SQLite's integrity check on the store: exit 0 and \"ok\" when "
-    "the database is sound, exit 2 with the first problem when it is not.\n";
+    "usage: qianshou check\n\nCheck the store: exit 0 and \"ok\" when it is sound, exit 2 with "
+    "the first problem when it is not. SQLite: its integrity check of the database. "
+    "PostgreSQL: every version's hash and generation recomputed, the sequence numbers, one "
+    "winner per record, and the typed tables against the winners (the server's own pages "
+    "and indexes: amcheck).\n";
 
 static const char BACKUP_HELP[] = "usage: qianshou backup -o FILE\n\nA consistent copy of the "
                                   "store, made while it is in use (mode 0600).\n";
@@ -465,7 +468,7 @@ static int check_exec(cli *c, cli_args *a)
 const cli_cmd cli_cmd_check = {
     .name = "check",
     .usage = "",
-    .summary = "PRAGMA integrity_check of the store (exit 0 or 2)",
+    .summary = "check the store's integrity (exit 0 or 2)",
     .help = CHECK_HELP,
     .max_args = 0,
     .store = CLI_STORE_READ,

@@ -81,16 +81,21 @@ static int migrate_exec(cli *c, cli_args *a)
         snprintf(hex + 2 * i, 3, "%02x", ms.digest_pg[i]);
     if (c->json) {
         printf("{\"versions\": %llu, \"history\": %llu, \"peers\": %llu, \"rejections\": %llu, "
-               "\"parked\": %llu, \"heads\": %llu, \"digest\": \"%s\"}\n",
+               "\"parked\": %llu, \"users\": %llu, \"audit\": %llu, \"heads\": %llu, "
+               "\"digest\": \"%s\"}\n",
                (unsigned long long)ms.versions, (unsigned long long)ms.history,
                (unsigned long long)ms.peers, (unsigned long long)ms.rejections,
-               (unsigned long long)ms.parked, (unsigned long long)ms.heads, hex);
+               (unsigned long long)ms.parked, (unsigned long long)ms.users,
+               (unsigned long long)ms.audit, (unsigned long long)ms.heads, hex);
     } else {
         printf("moved %llu versions, %llu history hashes, %llu peers, %llu refusals, %llu "
                "parked\n",
                (unsigned long long)ms.versions, (unsigned long long)ms.history,
                (unsigned long long)ms.peers, (unsigned long long)ms.rejections,
                (unsigned long long)ms.parked);
+        if (ms.users || ms.audit)
+            printf("and the web's %llu accounts with %llu rows of their audit trail\n",
+                   (unsigned long long)ms.users, (unsigned long long)ms.audit);
         printf("digest %s over %llu heads: equal on both sides\n", hex,
                (unsigned long long)ms.heads);
         printf("%s now uses PostgreSQL; set [store] backend = postgresql and conninfo in "

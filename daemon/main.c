@@ -1062,6 +1062,7 @@ static int run_daemon(daemon_s *d)
     }
     if (c->store.postgresql ? !store_exists_pg(&so) : access(db, F_OK) != 0) {
         so.create = true;
+        so.exist_ok = true; /* another front-end may be creating it at this moment */
         so.role = c->role;
         qs_log(QS_LOG_INFO, "store",
                "creating a new store in %s for node %s (its name: "

@@ -18,7 +18,9 @@
 # with [store] backend = postgresql. Without CONNINFO a private PostgreSQL 15
 # runs for the length of the script (tests/pg/pgtest.sh) and is removed
 # afterwards; with it, an empty database of your server is used and kept.
-# The annual report is made from PostgreSQL as from SQLite (store/pg_report.c).
+# The annual report is made from PostgreSQL as from SQLite (store/pg_report.c),
+# and the province's browser interface keeps its accounts there
+# (store/pg_users.c).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 PG=
@@ -236,9 +238,8 @@ say "the browser interface (qianshou-web) for 尖扎县 and the province"
 PW_CLERK=$(openssl rand -base64 9)
 PW_OPERATOR=$(openssl rand -base64 9)
 printf '%s\n' "$PW_CLERK" | "$Q" -d "$DIR/632322" user add clerk --role clerk >/dev/null
-# web accounts are kept in SQLite only: on PostgreSQL the province has no web interface yet
-[ -n "$PG" ] ||
-    printf '%s\n' "$PW_OPERATOR" | "$Q" -d "$DIR/$AGG" user add operator --role admin >/dev/null
+# on PostgreSQL the province's accounts are tables in its database (store/pg_users.c)
+printf '%s\n' "$PW_OPERATOR" | "$Q" -d "$DIR/$AGG" user add operator --role admin >/dev/null
 start_web() { # CODE PORT
     "$WEB" -c "$DIR/$1.ini" </dev/null >/dev/null 2>>"$DIR/logs/web-$1.log" &
     PIDS+=("$!")
@@ -250,14 +251,25 @@ start_web() { # CODE PORT
     echo "quickstart: qianshou-web $1 did not start; see $DIR/logs/web-$1.log" >&2
     exit 1
 }
+signs_in() { # PORT USER PASSWORD: the sign-in works (the page after it has 退出)
+    python3 - "$@" <<'EOP'
+import http.cookiejar, re, sys, urllib.parse, urllib.request
+base, user, pw = "http://127.0.0.1:" + sys.argv[1], sys.argv[2], sys.argv[3]
+op = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+tok = re.search(r'name="csrf" value="([0-9a-f]+)"', op.open(base + "/login").read().decode())
+page = op.open(base + "/login", urllib.parse.urlencode(
+    {"csrf": tok.group(1), "user": user, "password": pw}).encode()).read().decode()
+sys.exit('id="logout"' not in page)
+EOP
+}
 start_web 632322 "$WEB_PORT_COUNTY"
-[ -n "$PG" ] || start_web $AGG "$WEB_PORT_AGG"
+start_web $AGG "$WEB_PORT_AGG"
+for w in "$WEB_PORT_COUNTY clerk $PW_CLERK" "$WEB_PORT_AGG operator $PW_OPERATOR"; do
+    # shellcheck disable=SC2086 # three words: port, user, password (base64, no spaces)
+    signs_in $w || { echo "quickstart: signing in on port ${w%% *} failed" >&2; exit 1; }
+done
 echo "尖扎县 (632322): http://127.0.0.1:$WEB_PORT_COUNTY/  user clerk     password $PW_CLERK"
-if [ -n "$PG" ]; then
-    echo "province (630000): no browser interface on a PostgreSQL store yet (web accounts are SQLite's)"
-else
-    echo "province (630000): http://127.0.0.1:$WEB_PORT_AGG/  user operator  password $PW_OPERATOR"
-fi
+echo "province (630000): http://127.0.0.1:$WEB_PORT_AGG/  user operator  password $PW_OPERATOR"
 echo "(running until the end of the quickstart; the commands to start them again are below)"
 
 say "what the province sees"

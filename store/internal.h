@@ -28,6 +28,22 @@ typedef struct kind_sql {
     sqlite3_stmt **child_ins;
 } kind_sql;
 
+/* users.c: a change to one web account, the same for both backends
+ * (users.c's SQLite statements, pg_users.c). Start from QS__USER_SET_NONE;
+ * NULL, 0 (role) or -1 leaves a column as it is. */
+typedef struct qs__user_set {
+    const char *hash;      /* a new argon2id hash */
+    int role;              /* qs_user_role */
+    int disabled;          /* 0 or 1 */
+    int64_t failures;      /* wrong passwords in a row */
+    int64_t locked_until;  /* ms */
+    int64_t last_login_ms; /* ms */
+} qs__user_set;
+#define QS__USER_SET_NONE                                                                          \
+    {                                                                                              \
+        NULL, 0, -1, -1, -1, -1                                                                    \
+    }
+
 struct qs_store {
     sqlite3 *db;
     struct qs_pg *pg; /* the PostgreSQL backend (pg.h), NULL for SQLite */

@@ -691,13 +691,19 @@ int qs__pg_clock_last(qs_store *st, qs_hlc *out, qs_err *err)
 
 /* ---- open, info -------------------------------------------------------- */
 
+/* Called under the open's advisory lock, so the check and the creation are
+ * one step for every front-end: one that waited for the lock sees the store
+ * the first one committed, and with o->exist_ok opens it (load_meta, then
+ * the node id check at "opened"). */
 static int create_meta(qs_store *st, const qs_store_opts *o, qs_err *err)
 {
     uint8_t inc[QS_INC_LEN];
     qs_random_bytes(inc, sizeof inc);
     int64_t role;
     if (qs__pg_meta_get(st, "role", &role, NULL, 0, NULL, NULL) == 0)
-        return qs_err_set(err, QS_EEXIST, "a store already exists in this PostgreSQL database");
+        return o->exist_ok ? 0
+                           : qs_err_set(err, QS_EEXIST,
+                                        "a store already exists in this PostgreSQL database");
     int rc;
     if ((rc = qs__pg_meta_set(st, "node", 0, o->node, strlen(o->node), err)) ||
         (rc = qs__pg_meta_set(st, "role", o->role, NULL, 0, err)) ||
@@ -822,8 +828,7 @@ int qs__pg_open(const qs_store_opts *o, const char *conninfo, qs_store **out, qs
         goto opened;
     }
     if ((rc = qs__pg_exec(st, "BEGIN", "creating the tables", err)) ||
-        (rc = qs__pg_exec(st, "SELECT pg_advisory_xact_lock(7163756)", "creating the tables",
-                          err)) ||
+        (rc = qs__pg_exec(st, QS_PG_DDL_LOCK, "creating the tables", err)) ||
         (rc = qs__pg_exec(st, DDL, "creating the tables", err)))
         goto fail_tx;
     if (o->create && (rc = create_meta(st, o, err)))

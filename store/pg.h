@@ -122,7 +122,43 @@ int qs__pg_report_measure(qs_store *st, const char *county, const int64_t *set, 
  * fingerprint). */
 extern const char qs__pg_report_ddl[];
 
+/* pg_check.c: `qianshou check` (qs_store_check): every version verifies,
+ * numbers, heads and the projection agree; 0 or QS_ECORRUPT with the first
+ * problem. */
+int qs__pg_check(qs_store *st, qs_err *err);
+
+/* pg_users.c: the web's accounts and audit trail (users.h) on PostgreSQL,
+ * the statements only (the rules are users.c's, for both backends): tables
+ * web_users and web_audit, local to the province's database (shared by its
+ * front-ends, never synced). QS_EEXIST and QS_ENOTFOUND come without a
+ * message (users.c words them). */
+struct qs_user;
+struct qs_audit_row;
+struct qs__user_set;
+/* Create the tables if missing (under QS_PG_DDL_LOCK: front-ends start at
+ * once); no write when they are there. */
+int qs__pg_users_init(qs_store *st, qs_err *err);
+/* QS_EEXIST when the name is taken. */
+int qs__pg_user_insert(qs_store *st, const char *name, int role, const char *hash,
+                       int64_t created_ms, qs_err *err);
+/* QS_ENOTFOUND when there is no such user. */
+int qs__pg_user_update(qs_store *st, const char *name, const struct qs__user_set *set, qs_err *err);
+/* The user (pw_tag left zero) and its stored hash (QS_PW_HASH_MAX bytes);
+ * QS_ENOTFOUND. */
+int qs__pg_user_get(qs_store *st, const char *name, struct qs_user *out, char *hash, qs_err *err);
+/* Every user by name into *out (the caller frees it), *n of them. */
+int qs__pg_users_list(qs_store *st, struct qs_user **out, size_t *n, qs_err *err);
+int qs__pg_audit_add(qs_store *st, int64_t at_ms, const char *user, const char *action,
+                     const char *record, const char *detail, qs_err *err);
+/* The newest max rows into v, newest first; *n of them. */
+int qs__pg_audit_list(qs_store *st, size_t max, struct qs_audit_row *v, size_t *n, qs_err *err);
+
 /* ---- shared by pg*.c ---- */
+
+/* The transaction-scoped advisory lock that every creation of tables takes
+ * (the store's at open, the web's accounts), so that front-ends starting at
+ * once on one database take turns. */
+#define QS_PG_DDL_LOCK "SELECT pg_advisory_xact_lock(7163756)"
 
 #define QS_PG_STMTS 160 /* prepared statements of one connection */
 

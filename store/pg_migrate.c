@@ -2,8 +2,9 @@
  * pg_migrate.c — moving an aggregator's SQLite store to PostgreSQL
  * (`qianshou migrate --to postgresql`): every version with its sequence
  * number, head flag and origin, history, peers and their cursors,
- * rejections, parked versions, imports and the settings (node, incarnation,
- * clock, name), in one PostgreSQL transaction; then the typed projection of
+ * rejections, parked versions, imports, the settings (node, incarnation,
+ * clock, name) and the web's accounts and audit trail, in one PostgreSQL
+ * transaction; then the typed projection of
  * every winner; then proof: qs_store_digest and the counts of both sides.
  * Sequence numbers and the incarnation are kept, so the counties' cursors
  * stay valid: they notice nothing.
@@ -66,7 +67,7 @@ static int copy_rows(qs_store *src, qs_store *dst, const char *select, const cha
             /* SQLite's 0/1 flags go to PostgreSQL booleans as t/f */
             const char *name = sqlite3_column_name(s, c);
             if (strcmp(name, "deleted") == 0 || strcmp(name, "local") == 0 ||
-                strcmp(name, "outgoing") == 0)
+                strcmp(name, "outgoing") == 0 || strcmp(name, "disabled") == 0)
                 qs__pgp_bool(&p, sqlite3_column_int(s, c) != 0);
             else
                 p_col(&p, s, c);
@@ -95,6 +96,13 @@ static const char INS_REJECTION[] =
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
 static const char INS_PARKED[] = "INSERT INTO parked(county, id, hash, kind, peer, dir, wire, at) "
                                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
+static const char INS_WEB_USER[] =
+    "INSERT INTO web_users(name, role, hash, disabled, failures, locked_until, created_ms, "
+    "last_login_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/* in their order: the new numbers (seq) keep it */
+static const char INS_WEB_AUDIT[] =
+    "INSERT INTO web_audit(at_ms, user_name, action, record, detail) "
+    "VALUES ($1, $2, $3, $4, $5)";
 static const char INS_IMPORT[] = "INSERT INTO imports(sha, kind, file, rows, at) "
                                  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
 
@@ -123,22 +131,45 @@ static int copy_meta(qs_store *src, qs_store *dst, qs_err *err)
     return rc;
 }
 
-/* The report's settings, when the SQLite store has any. */
-static int copy_settings(qs_store *src, qs_store *dst, qs_err *err)
+static bool has_table(qs_store *src, const char *name)
 {
     sqlite3_stmt *s = NULL;
     bool have = sqlite3_prepare_v2(src->db,
                                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                                   "name = 'report_settings'",
+                                   "name = ?1",
                                    -1, &s, NULL) == SQLITE_OK &&
+                sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC) == SQLITE_OK &&
                 sqlite3_step(s) == SQLITE_ROW;
     sqlite3_finalize(s);
-    if (!have)
+    return have;
+}
+
+/* The report's settings, when the SQLite store has any. */
+static int copy_settings(qs_store *src, qs_store *dst, qs_err *err)
+{
+    if (!has_table(src, "report_settings"))
         return 0;
     uint64_t n;
     return copy_rows(src, dst, "SELECT year, key, value FROM report_settings",
                      "INSERT INTO report_settings(year, key, value) VALUES ($1, $2, $3)", -1, false,
                      &n, err);
+}
+
+/* The web's accounts and audit trail, when the SQLite store has them (their
+ * tables in PostgreSQL are made before the copy's transaction). */
+static int copy_accounts(qs_store *src, qs_store *dst, qs_migrate_stats *stats, qs_err *err)
+{
+    int rc;
+    if (!has_table(src, "web_users"))
+        return 0;
+    if ((rc = copy_rows(src, dst,
+                        "SELECT name, role, hash, disabled, failures, locked_until, created_ms, "
+                        "last_login_ms FROM web_users",
+                        INS_WEB_USER, -1, false, &stats->users, err)))
+        return rc;
+    return copy_rows(src, dst,
+                     "SELECT at_ms, user, action, record, detail FROM web_audit ORDER BY seq",
+                     INS_WEB_AUDIT, -1, false, &stats->audit, err);
 }
 
 static int project_all(qs_store *dst, uint64_t *n, qs_err *err)
@@ -184,6 +215,8 @@ int qs_store_migrate_pg(qs_store *src, const char *conninfo, qs_migrate_stats *s
                                             "migrate into an empty one")
                                : rc;
     uint64_t top = 0;
+    if (has_table(src, "web_users") && (rc = qs__pg_users_init(dst, err)))
+        goto out;
     /* one read snapshot of SQLite, one PostgreSQL transaction */
     if (sqlite3_exec(src->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         rc = step_err(src, 0, "starting a read", err);
@@ -213,7 +246,7 @@ int qs_store_migrate_pg(qs_store *src, const char *conninfo, qs_migrate_stats *s
                         "coalesce((SELECT scope FROM versions v WHERE v.id = p.id LIMIT 1), "
                         "p.peer) AS scope FROM parked p",
                         INS_PARKED, 7, true, &stats->parked, err)) ||
-        (rc = copy_settings(src, dst, err)) ||
+        (rc = copy_settings(src, dst, err)) || (rc = copy_accounts(src, dst, stats, err)) ||
         (rc = copy_rows(src, dst, "SELECT sha, kind, file, rows, at FROM imports", INS_IMPORT, -1,
                         false, &stats->imports, err)))
         goto out_tx;

@@ -1201,7 +1201,7 @@ done:
 int qs_store_check(qs_store *st, qs_err *err)
 {
     if (st->pg)
-        return qs__pg_unsupported(st, "qianshou check", err);
+        return qs__pg_check(st, err);
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK)
         return qs__sqlerr(st, SQLITE_ERROR, "integrity check", err);

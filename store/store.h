@@ -46,6 +46,10 @@ typedef enum qs_role {
 typedef struct qs_store_opts {
     const char *dir;             /* data directory; the database is dir/QS_DB_FILE */
     bool create;                 /* create a new store (fails with QS_EEXIST if one exists) */
+    bool exist_ok;               /* create on PostgreSQL: a store another process created
+                                    meanwhile (front-ends starting at once on an empty
+                                    database) is opened instead; SQLite's data directory
+                                    lets one process in, and ignores this */
     const char *node;            /* create: the node id (division code); open: must match if set */
     qs_role role;                /* create only */
     const char *user;            /* local user for authorship; NULL = the process's user name */
@@ -424,6 +428,7 @@ int qs_store_restore(const char *dir, const char *path, qs_err *err);
  * is not changed. */
 typedef struct qs_migrate_stats {
     uint64_t versions, history, peers, rejections, parked, imports, projected, heads;
+    uint64_t users, audit; /* the web's accounts and audit rows (users.h) */
     uint8_t digest[32], digest_pg[32];
 } qs_migrate_stats;
 int qs_store_migrate_pg(qs_store *src, const char *conninfo, qs_migrate_stats *stats, qs_err *err);

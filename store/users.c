@@ -1,7 +1,9 @@
 /*
  * users.c — local web accounts and the audit trail (users.h). Kept out of
  * store.c's migrations on purpose: the tables are created here, on demand,
- * and no other part of the store reads them.
+ * and no other part of the store reads them. The rules (names, passwords,
+ * argon2id, lockout, what the audit says) are here once for both backends;
+ * only the statements have a PostgreSQL twin (pg_users.c).
  */
 #include "store/users.h"
 
@@ -16,6 +18,7 @@
 #include "proto/sha256.h"
 #include "proto/xmalloc.h"
 #include "store/internal.h"
+#include "store/pg.h"
 
 #define PW_T_COST 2
 #define PW_M_COST 19456 /* KiB */
@@ -43,10 +46,7 @@ int qs_users_init(qs_store *st, qs_err *err)
 {
     /* Every other function here needs this one first. */
     if (st->pg)
-        return qs_err_set(err, QS_EINVAL,
-                          "web accounts are kept in a SQLite store only: not yet with [store] "
-                          "backend = postgresql (run qianshou-web beside a county, or an "
-                          "aggregator on SQLite)");
+        return qs__pg_users_init(st, err);
     sqlite3_stmt *s = NULL;
     /* Only write when the tables are missing: a reader (a viewer's page)
      * must not need the write lock. */
@@ -147,6 +147,10 @@ bool qs_password_verify(const char *encoded, const char *pw)
     return argon2id_verify(encoded, pw, strlen(pw)) == ARGON2_OK;
 }
 
+/* ---- storage: one function per statement, each with its PostgreSQL
+ * twin in pg_users.c (the one-line dispatch first); everything else in this
+ * file is the same for both backends. */
+
 static int prep(qs_store *st, const char *sql, sqlite3_stmt **s, qs_err *err)
 {
     int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
@@ -161,79 +165,61 @@ static int run(qs_store *st, sqlite3_stmt *s, qs_err *err)
     return rc == SQLITE_DONE ? 0 : qs__sqlerr(st, rc, "web users", err);
 }
 
-int qs_user_add(qs_store *st, const char *name, qs_user_role role, const char *pw, qs_err *err)
+/* QS_EEXIST (no message) when the name is taken. */
+static int db_insert(qs_store *st, const char *name, qs_user_role role, const char *hash,
+                     int64_t created_ms, qs_err *err)
 {
-    char hash[QS_PW_HASH_MAX];
+    if (st->pg)
+        return qs__pg_user_insert(st, name, (int)role, hash, created_ms, err);
     sqlite3_stmt *s;
-    int rc;
-    if ((rc = qs_user_name_check(name, err)) || (rc = qs_password_check(name, pw, err)))
-        return rc;
-    if (role < QS_UROLE_VIEWER || role > QS_UROLE_ADMIN)
-        return qs_err_set(err, QS_EINVAL, "a role is clerk, viewer or admin");
-    qs_user u;
-    if (qs_user_get(st, name, &u, NULL) == 0)
-        return qs_err_set(err, QS_EEXIST, "user %s exists already", name);
-    if ((rc = qs_password_hash(pw, hash, err)))
-        return rc;
-    if ((rc =
-             prep(st, "INSERT INTO web_users(name, role, hash, created_ms) VALUES (?1, ?2, ?3, ?4)",
-                  &s, err)))
+    int rc = prep(st,
+                  "INSERT INTO web_users(name, role, hash, created_ms) VALUES (?1, ?2, ?3, ?4) "
+                  "ON CONFLICT (name) DO NOTHING",
+                  &s, err);
+    if (rc)
         return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, (int)role);
     sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, qs_clock_wall_ms());
-    return run(st, s, err);
-}
-
-/* Run an UPDATE of one user; QS_ENOTFOUND when no row changed. */
-static int update_user(qs_store *st, sqlite3_stmt *s, const char *name, qs_err *err)
-{
-    int rc = run(st, s, err);
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        return qs_err_set(err, QS_ENOTFOUND, "no user %s (see `qianshou user list`)", name);
-    return rc;
-}
-
-int qs_user_passwd(qs_store *st, const char *name, const char *pw, qs_err *err)
-{
-    char hash[QS_PW_HASH_MAX];
-    sqlite3_stmt *s;
-    int rc;
-    if ((rc = qs_password_check(name, pw, err)) || (rc = qs_password_hash(pw, hash, err)))
+    sqlite3_bind_int64(s, 4, created_ms);
+    if ((rc = run(st, s, err)))
         return rc;
-    if ((rc = prep(st,
-                   "UPDATE web_users SET hash = ?2, failures = 0, locked_until = 0 "
-                   "WHERE name = ?1",
-                   &s, err)))
-        return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, hash, -1, SQLITE_STATIC);
-    return update_user(st, s, name, err);
+    return sqlite3_changes(st->db) ? 0 : QS_EEXIST;
 }
 
-int qs_user_set_disabled(qs_store *st, const char *name, bool disabled, qs_err *err)
+static void bind_opt(sqlite3_stmt *s, int i, int64_t v)
 {
+    if (v < 0)
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_int64(s, i, v);
+}
+
+/* Apply set to one user; QS_ENOTFOUND (no message) when there is none. */
+static int db_update(qs_store *st, const char *name, const qs__user_set *set, qs_err *err)
+{
+    if (st->pg)
+        return qs__pg_user_update(st, name, set, err);
     sqlite3_stmt *s;
-    int rc = prep(st, "UPDATE web_users SET disabled = ?2 WHERE name = ?1", &s, err);
+    int rc = prep(st,
+                  "UPDATE web_users SET hash = coalesce(?2, hash), role = coalesce(?3, role), "
+                  "disabled = coalesce(?4, disabled), failures = coalesce(?5, failures), "
+                  "locked_until = coalesce(?6, locked_until), "
+                  "last_login_ms = coalesce(?7, last_login_ms) WHERE name = ?1",
+                  &s, err);
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, disabled);
-    return update_user(st, s, name, err);
-}
-
-int qs_user_set_role(qs_store *st, const char *name, qs_user_role role, qs_err *err)
-{
-    sqlite3_stmt *s;
-    if (role < QS_UROLE_VIEWER || role > QS_UROLE_ADMIN)
-        return qs_err_set(err, QS_EINVAL, "a role is clerk, viewer or admin");
-    int rc = prep(st, "UPDATE web_users SET role = ?2 WHERE name = ?1", &s, err);
-    if (rc)
+    if (set->hash)
+        sqlite3_bind_text(s, 2, set->hash, -1, SQLITE_STATIC);
+    bind_opt(s, 3, set->role ? set->role : -1);
+    bind_opt(s, 4, set->disabled);
+    bind_opt(s, 5, set->failures);
+    bind_opt(s, 6, set->locked_until);
+    bind_opt(s, 7, set->last_login_ms);
+    if ((rc = run(st, s, err)))
         return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, (int)role);
-    return update_user(st, s, name, err);
+    return sqlite3_changes(st->db) ? 0 : QS_ENOTFOUND;
 }
 
 #define USER_COLS "name, role, disabled, failures, locked_until, created_ms, last_login_ms"
@@ -250,10 +236,12 @@ static void row_user(sqlite3_stmt *s, qs_user *u)
     u->last_login_ms = sqlite3_column_int64(s, 6);
 }
 
-/* The user and, if hash is not NULL, the stored hash. */
-static int get_user(qs_store *st, const char *name, qs_user *out, char hash[QS_PW_HASH_MAX],
-                    qs_err *err)
+/* The user (pw_tag not set) and its stored hash; QS_ENOTFOUND (no message). */
+static int db_get(qs_store *st, const char *name, qs_user *out, char hash[QS_PW_HASH_MAX],
+                  qs_err *err)
 {
+    if (st->pg)
+        return qs__pg_user_get(st, name, out, hash, err);
     sqlite3_stmt *s;
     int rc = prep(st, "SELECT " USER_COLS ", hash FROM web_users WHERE name = ?1", &s, err);
     if (rc)
@@ -263,32 +251,21 @@ static int get_user(qs_store *st, const char *name, qs_user *out, char hash[QS_P
     if (rc == SQLITE_ROW) {
         row_user(s, out);
         const char *h = (const char *)sqlite3_column_text(s, 7);
-        uint8_t d[QS_SHA256_LEN];
-        qs_sha256(h ? h : "", h ? strlen(h) : 0, d);
-        memcpy(out->pw_tag, d, sizeof out->pw_tag);
-        if (hash)
-            snprintf(hash, QS_PW_HASH_MAX, "%s", h ? h : "");
+        snprintf(hash, QS_PW_HASH_MAX, "%s", h ? h : "");
         rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = qs_err_set(err, QS_ENOTFOUND, "no user %s (see `qianshou user list`)", name);
     } else {
-        rc = qs__sqlerr(st, rc, "web users", err);
+        rc = rc == SQLITE_DONE ? QS_ENOTFOUND : qs__sqlerr(st, rc, "web users", err);
     }
     sqlite3_finalize(s);
     return rc;
 }
 
-int qs_user_get(qs_store *st, const char *name, qs_user *out, qs_err *err)
+static int db_list(qs_store *st, qs_user **out, size_t *n, qs_err *err)
 {
-    return get_user(st, name, out, NULL, err);
-}
-
-int qs_users_list(qs_store *st, qs_user **out, size_t *n, qs_err *err)
-{
+    if (st->pg)
+        return qs__pg_users_list(st, out, n, err);
     sqlite3_stmt *s;
     size_t cap = 8;
-    *out = NULL;
-    *n = 0;
     int rc = prep(st, "SELECT " USER_COLS " FROM web_users ORDER BY name", &s, err);
     if (rc)
         return rc;
@@ -308,6 +285,142 @@ int qs_users_list(qs_store *st, qs_user **out, size_t *n, qs_err *err)
     return 0;
 }
 
+static int db_audit_add(qs_store *st, int64_t at_ms, const char *user, const char *action,
+                        const char *record, const char *detail, qs_err *err)
+{
+    if (st->pg)
+        return qs__pg_audit_add(st, at_ms, user, action, record, detail, err);
+    sqlite3_stmt *s;
+    int rc = prep(st,
+                  "INSERT INTO web_audit(at_ms, user, action, record, detail) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5)",
+                  &s, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, at_ms);
+    sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, record, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, detail, -1, SQLITE_STATIC);
+    return run(st, s, err);
+}
+
+/* The newest max rows into v (max of them), newest first. */
+static int db_audit_list(qs_store *st, size_t max, qs_audit_row *v, size_t *n, qs_err *err)
+{
+    if (st->pg)
+        return qs__pg_audit_list(st, max, v, n, err);
+    sqlite3_stmt *s;
+    int rc = prep(st,
+                  "SELECT at_ms, user, action, record, detail FROM web_audit "
+                  "ORDER BY seq DESC LIMIT ?1",
+                  &s, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)max);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+        qs_audit_row *a = &v[(*n)++];
+        a->at_ms = sqlite3_column_int64(s, 0);
+        snprintf(a->user, sizeof a->user, "%s", (const char *)sqlite3_column_text(s, 1));
+        snprintf(a->action, sizeof a->action, "%s", (const char *)sqlite3_column_text(s, 2));
+        snprintf(a->record, sizeof a->record, "%s", (const char *)sqlite3_column_text(s, 3));
+        snprintf(a->detail, sizeof a->detail, "%s", (const char *)sqlite3_column_text(s, 4));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        *n = 0;
+        return qs__sqlerr(st, rc, "web audit", err);
+    }
+    return 0;
+}
+
+/* ---- accounts (both backends) ----------------------------------------- */
+
+static int no_user(const char *name, qs_err *err)
+{
+    return qs_err_set(err, QS_ENOTFOUND, "no user %s (see `qianshou user list`)", name);
+}
+
+static int update_user(qs_store *st, const char *name, const qs__user_set *set, qs_err *err)
+{
+    int rc = db_update(st, name, set, err);
+    return rc == QS_ENOTFOUND ? no_user(name, err) : rc;
+}
+
+int qs_user_add(qs_store *st, const char *name, qs_user_role role, const char *pw, qs_err *err)
+{
+    char hash[QS_PW_HASH_MAX];
+    int rc;
+    if ((rc = qs_user_name_check(name, err)) || (rc = qs_password_check(name, pw, err)))
+        return rc;
+    if (role < QS_UROLE_VIEWER || role > QS_UROLE_ADMIN)
+        return qs_err_set(err, QS_EINVAL, "a role is clerk, viewer or admin");
+    qs_user u;
+    if (qs_user_get(st, name, &u, NULL) == 0)
+        return qs_err_set(err, QS_EEXIST, "user %s exists already", name);
+    if ((rc = qs_password_hash(pw, hash, err)))
+        return rc;
+    rc = db_insert(st, name, role, hash, qs_clock_wall_ms(), err);
+    return rc == QS_EEXIST ? qs_err_set(err, QS_EEXIST, "user %s exists already", name) : rc;
+}
+
+int qs_user_passwd(qs_store *st, const char *name, const char *pw, qs_err *err)
+{
+    char hash[QS_PW_HASH_MAX];
+    int rc;
+    if ((rc = qs_password_check(name, pw, err)) || (rc = qs_password_hash(pw, hash, err)))
+        return rc;
+    qs__user_set set = QS__USER_SET_NONE;
+    set.hash = hash;
+    set.failures = 0;
+    set.locked_until = 0;
+    return update_user(st, name, &set, err);
+}
+
+int qs_user_set_disabled(qs_store *st, const char *name, bool disabled, qs_err *err)
+{
+    qs__user_set set = QS__USER_SET_NONE;
+    set.disabled = disabled;
+    return update_user(st, name, &set, err);
+}
+
+int qs_user_set_role(qs_store *st, const char *name, qs_user_role role, qs_err *err)
+{
+    if (role < QS_UROLE_VIEWER || role > QS_UROLE_ADMIN)
+        return qs_err_set(err, QS_EINVAL, "a role is clerk, viewer or admin");
+    qs__user_set set = QS__USER_SET_NONE;
+    set.role = (int)role;
+    return update_user(st, name, &set, err);
+}
+
+/* The user with its pw_tag and, if hash is not NULL, the stored hash. */
+static int get_user(qs_store *st, const char *name, qs_user *out, char hash[QS_PW_HASH_MAX],
+                    qs_err *err)
+{
+    char h[QS_PW_HASH_MAX];
+    int rc = db_get(st, name, out, h, err);
+    if (rc)
+        return rc == QS_ENOTFOUND ? no_user(name, err) : rc;
+    uint8_t d[QS_SHA256_LEN];
+    qs_sha256(h, strlen(h), d);
+    memcpy(out->pw_tag, d, sizeof out->pw_tag);
+    if (hash)
+        memcpy(hash, h, QS_PW_HASH_MAX);
+    return 0;
+}
+
+int qs_user_get(qs_store *st, const char *name, qs_user *out, qs_err *err)
+{
+    return get_user(st, name, out, NULL, err);
+}
+
+int qs_users_list(qs_store *st, qs_user **out, size_t *n, qs_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return db_list(st, out, n, err);
+}
+
 int qs_user_login(qs_store *st, const char *name, const char *pw, int64_t now_ms,
                   qs_login_result *res, int64_t *until, qs_user *out, qs_err *err)
 {
@@ -316,7 +429,6 @@ int qs_user_login(qs_store *st, const char *name, const char *pw, int64_t now_ms
                                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     char hash[QS_PW_HASH_MAX];
     qs_user u;
-    sqlite3_stmt *s;
     int rc;
     *until = 0;
     bool known = qs_user_name_check(name, NULL) == 0 && get_user(st, name, &u, hash, NULL) == 0;
@@ -340,15 +452,11 @@ int qs_user_login(qs_store *st, const char *name, const char *pw, int64_t now_ms
     if ((rc = qs_store_begin(st, err)))
         return rc;
     if (ok) {
-        rc = prep(st,
-                  "UPDATE web_users SET failures = 0, locked_until = 0, last_login_ms = ?2 "
-                  "WHERE name = ?1",
-                  &s, err);
-        if (!rc) {
-            sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(s, 2, now_ms);
-            rc = run(st, s, err);
-        }
+        qs__user_set set = QS__USER_SET_NONE;
+        set.failures = 0;
+        set.locked_until = 0;
+        set.last_login_ms = now_ms;
+        rc = update_user(st, name, &set, err);
         if (!rc)
             rc = qs_audit_add(st, now_ms, name, "login_ok", NULL, NULL, err);
         *res = QS_LOGIN_OK;
@@ -359,14 +467,10 @@ int qs_user_login(qs_store *st, const char *name, const char *pw, int64_t now_ms
     } else {
         uint32_t fails = u.failures + 1;
         int64_t lock = fails >= QS_LOGIN_MAX_FAILS ? now_ms + QS_LOGIN_LOCK_MS : 0;
-        rc = prep(st, "UPDATE web_users SET failures = ?2, locked_until = ?3 WHERE name = ?1", &s,
-                  err);
-        if (!rc) {
-            sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-            sqlite3_bind_int(s, 2, lock ? 0 : (int)fails);
-            sqlite3_bind_int64(s, 3, lock);
-            rc = run(st, s, err);
-        }
+        qs__user_set set = QS__USER_SET_NONE;
+        set.failures = lock ? 0 : fails;
+        set.locked_until = lock;
+        rc = update_user(st, name, &set, err);
         char detail[64];
         snprintf(detail, sizeof detail, "wrong password (%u in a row)%s", fails,
                  lock ? "; locked for 15 minutes" : "");
@@ -385,49 +489,21 @@ int qs_user_login(qs_store *st, const char *name, const char *pw, int64_t now_ms
 int qs_audit_add(qs_store *st, int64_t at_ms, const char *user, const char *action,
                  const char *record, const char *detail, qs_err *err)
 {
-    sqlite3_stmt *s;
-    int rc = prep(st,
-                  "INSERT INTO web_audit(at_ms, user, action, record, detail) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5)",
-                  &s, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(s, 1, at_ms);
-    sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, action, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, record ? record : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, detail ? detail : "", -1, SQLITE_STATIC);
-    return run(st, s, err);
+    return db_audit_add(st, at_ms, user, action, record ? record : "", detail ? detail : "", err);
 }
 
 int qs_audit_list(qs_store *st, size_t max, qs_audit_row **out, size_t *n, qs_err *err)
 {
-    sqlite3_stmt *s;
     *out = NULL;
     *n = 0;
     if (max == 0)
         return 0;
-    int rc = prep(st,
-                  "SELECT at_ms, user, action, record, detail FROM web_audit "
-                  "ORDER BY seq DESC LIMIT ?1",
-                  &s, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)max);
     qs_audit_row *v = qs_xcalloc(max, sizeof *v);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
-        qs_audit_row *a = &v[(*n)++];
-        a->at_ms = sqlite3_column_int64(s, 0);
-        snprintf(a->user, sizeof a->user, "%s", (const char *)sqlite3_column_text(s, 1));
-        snprintf(a->action, sizeof a->action, "%s", (const char *)sqlite3_column_text(s, 2));
-        snprintf(a->record, sizeof a->record, "%s", (const char *)sqlite3_column_text(s, 3));
-        snprintf(a->detail, sizeof a->detail, "%s", (const char *)sqlite3_column_text(s, 4));
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    int rc = db_audit_list(st, max, v, n, err);
+    if (rc) {
         free(v);
         *n = 0;
-        return qs__sqlerr(st, rc, "web audit", err);
+        return rc;
     }
     *out = v;
     return 0;

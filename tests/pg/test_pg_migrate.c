@@ -18,6 +18,7 @@
 #include "proto/schema.h"
 #include "store/report.h"
 #include "store/store.h"
+#include "store/users.h"
 #include "tests/support/fixture.h"
 
 /* Ship what the feed of from gives to, in batches of 5; outcomes counted. */
@@ -131,6 +132,16 @@ static void test_migrate_keeps_everything(void **state)
     size_t hn;
     assert_int_equal(qs_store_history(agg, ids[0], &hv, &hn, &e), 0);
 
+    /* the web's accounts: one, with a failed and a good sign-in */
+    qs_login_result res;
+    int64_t until;
+    qs_user u;
+    assert_int_equal(qs_users_init(agg, &e), 0);
+    assert_int_equal(qs_user_add(agg, "op", QS_UROLE_ADMIN, "operator password", &e), 0);
+    assert_int_equal(qs_user_login(agg, "op", "wrong password", 1000, &res, &until, &u, &e), 0);
+    assert_int_equal(qs_user_login(agg, "op", "operator password", 2000, &res, &until, &u, &e), 0);
+    assert_int_equal(res, QS_LOGIN_OK);
+
     qs_migrate_stats ms;
     const char *ci = getenv("QS_PG_CONNINFO");
     if (qs_store_migrate_pg(agg, ci, &ms, &e) != 0)
@@ -145,6 +156,23 @@ static void test_migrate_keeps_everything(void **state)
     o.conninfo = ci;
     qs_store *pg = NULL;
     assert_int_equal(qs_store_open(&o, &pg, &e), 0);
+    /* the accounts came along: the same hash signs in, the audit in its order */
+    assert_int_equal(ms.users, 1);
+    assert_int_equal(ms.audit, 2);
+    assert_int_equal(qs_users_init(pg, &e), 0);
+    assert_int_equal(qs_user_get(pg, "op", &u, &e), 0);
+    assert_int_equal(u.role, QS_UROLE_ADMIN);
+    assert_int_equal(u.last_login_ms, 2000);
+    assert_int_equal(qs_user_login(pg, "op", "operator password", 3000, &res, &until, &u, &e), 0);
+    assert_int_equal(res, QS_LOGIN_OK);
+    qs_audit_row *a;
+    size_t an;
+    assert_int_equal(qs_audit_list(pg, 10, &a, &an, &e), 0);
+    assert_int_equal(an, 3);
+    assert_int_equal(a[0].at_ms, 3000);
+    assert_int_equal(a[1].at_ms, 2000);
+    assert_string_equal(a[2].action, "login_failed");
+    free(a);
     qs_store_info after;
     assert_int_equal(qs_store_info_get(pg, &after, &e), 0);
     assert_memory_equal(before.incarnation, after.incarnation, sizeof before.incarnation);

@@ -30,6 +30,10 @@ cp -a "$SQ" "$T/pg"
     { cat "$T/migrate.log" >&2; fail "migrate"; }
 [ -f "$T/pg/store.conninfo" ] || fail "the copy did not move to PostgreSQL"
 ok "one province (qs-gen --seed 3) in SQLite and, migrated, in PostgreSQL"
+t0=$(date +%s%N)
+out=$("$QS" -d "$T/pg" check) || fail "qianshou check on the migrated province: $out"
+[ "$out" = ok ] || fail "qianshou check said: $out"
+ok "qianshou check on PostgreSQL: ok over $("$QS_PG_BIN/psql" -XAtq "$QS_PG_CONNINFO" -c 'SELECT count(*) FROM versions') versions in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 # What qs-gen does not make, written at the province into both stores: a
 # station without an opening date, one in a township scope opened mid-year,
 # a cultivated agency in a township scope.

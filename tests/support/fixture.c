@@ -51,8 +51,7 @@ bool qs_fx_pg(void)
     return on && *on && strcmp(on, "0") != 0 && ci && *ci;
 }
 
-/* A fresh PostgreSQL schema for one store: its conninfo (a static buffer). */
-static const char *pg_store_conninfo(void)
+const char *qs_fx_pg_conninfo(void)
 {
     static char out[1024];
     static int seq;
@@ -109,7 +108,7 @@ qs_store *qs_fx_store(const char *node, qs_role role, const qs_limits *lim, char
     if (lim)
         o.limits = *lim;
     if (role == QS_ROLE_AGGREGATOR && qs_fx_pg())
-        o.conninfo = pg_store_conninfo();
+        o.conninfo = qs_fx_pg_conninfo();
     qs_store *st = NULL;
     qs_err e = {0};
     if (qs_store_open(&o, &st, &e))

@@ -33,6 +33,10 @@ bool qs_fx_pg(void);
             skip();                                                                                \
     } while (0)
 
+/* A new empty PostgreSQL schema: a conninfo that names it (a static buffer,
+ * overwritten by the next call). */
+const char *qs_fx_pg_conninfo(void);
+
 /* Run sql in the PostgreSQL database of the store in dir (its store.conninfo). */
 void qs_fx_pg_exec(const char *dir, const char *sql);
 

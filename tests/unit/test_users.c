@@ -1,10 +1,14 @@
 /* test_users.c — the web's local accounts (store/users.h): argon2id hashes,
  * the password rules, lockout after five failures for fifteen minutes, the
- * audit trail, authorship NODE/USER; and that none of it is synced. */
+ * audit trail, authorship NODE/USER; and that none of it is synced. A
+ * county's store on SQLite; run as test_users_pg (tests/pg/pgtest.sh,
+ * QS_TEST_PG=1), the province's store on PostgreSQL (store/pg_users.c). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +17,18 @@
 #include "proto/schema.h"
 #include "store/users.h"
 #include "tests/support/fixture.h"
+
+/* The store the accounts live in: a county's (SQLite), or with QS_TEST_PG
+ * the province's on PostgreSQL. */
+static const char *node(void)
+{
+    return qs_fx_pg() ? "630000" : "632322";
+}
+
+static qs_store *users_store(char dir[512])
+{
+    return qs_fx_store(node(), qs_fx_pg() ? QS_ROLE_AGGREGATOR : QS_ROLE_COUNTY, NULL, dir);
+}
 
 static void test_password_rules(void **state)
 {
@@ -67,7 +83,7 @@ static void test_accounts_and_lockout(void **state)
 {
     (void)state;
     char dir[512];
-    qs_store *st = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, dir);
+    qs_store *st = users_store(dir);
     qs_err e = {0};
     assert_int_equal(qs_users_init(st, &e), 0);
     assert_int_equal(qs_users_init(st, &e), 0); /* again: nothing to do */
@@ -139,20 +155,32 @@ static void test_accounts_and_lockout(void **state)
     assert_int_equal(qs_store_set_user(st, "alice", &e), 0);
     assert_int_equal(qs_store_set_user(st, "../x", &e), QS_EINVAL);
     uint8_t id[QS_ID_LEN];
-    qs_fx_create(st, QS_K_STATION, id, "township=632322100", "name=站", NULL);
+    /* a record this node may write: a station at a county, a county at the province */
+    uint32_t kind = qs_fx_pg() ? QS_K_COUNTY : QS_K_STATION;
+    if (qs_fx_pg())
+        qs_fx_create(st, kind, id, "code=632322", "name=尖扎县", NULL);
+    else
+        qs_fx_create(st, kind, id, "township=632322100", "name=站", NULL);
     qs_record r;
     qs_record_init(&r);
     assert_int_equal(qs_store_get(st, id, &r, &e), 0);
-    assert_string_equal(r.author, "632322/alice");
+    char author[64];
+    snprintf(author, sizeof author, "%s/alice", node());
+    assert_string_equal(r.author, author);
     qs_record_free(&r);
-    /* nothing of it is in the feed: only the station goes up */
+    /* nothing of it is in the feed: only that record goes up (or down) */
     qs_record out[8];
     uint32_t got;
     uint64_t upto;
     bool more;
-    assert_int_equal(qs_store_feed(st, "630000", QS_FEED_UP, 0, 8, out, &got, &upto, &more, &e), 0);
+    if (qs_fx_pg())
+        assert_int_equal(
+            qs_store_feed(st, "632322", QS_FEED_DOWN, 0, 8, out, &got, &upto, &more, &e), 0);
+    else
+        assert_int_equal(qs_store_feed(st, "630000", QS_FEED_UP, 0, 8, out, &got, &upto, &more, &e),
+                         0);
     assert_int_equal(got, 1);
-    assert_int_equal(out[0].kind, QS_K_STATION);
+    assert_int_equal(out[0].kind, kind);
     qs_record_free(&out[0]);
     qs_store_close(st);
 }
@@ -163,7 +191,7 @@ static void test_password_tag(void **state)
 {
     (void)state;
     char dir[512];
-    qs_store *st = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, dir);
+    qs_store *st = users_store(dir);
     qs_err e = {0};
     assert_int_equal(qs_users_init(st, &e), 0);
     assert_int_equal(qs_user_add(st, "carol", QS_UROLE_CLERK, "carol's first pw", &e), 0);
@@ -185,14 +213,66 @@ static void test_password_tag(void **state)
     qs_store_close(st);
 }
 
+/* Front-ends (here: threads, each with its own handle) starting at once on
+ * a store without the tables all make or find them, and see each other's
+ * accounts. */
+#define STARTERS 4
+typedef struct starter {
+    const char *dir;
+    int rc;
+    char msg[sizeof(qs_err){0}.msg];
+} starter;
+
+static void *start_main(void *arg)
+{
+    starter *s = arg;
+    qs_store *st = qs_fx_reopen(s->dir);
+    qs_err e = {0};
+    s->rc = qs_users_init(st, &e);
+    snprintf(s->msg, sizeof s->msg, "%s", e.msg);
+    qs_store_close(st);
+    return NULL;
+}
+
+static void test_init_at_once(void **state)
+{
+    (void)state;
+    char dir[512];
+    qs_store *st = users_store(dir);
+    pthread_t th[STARTERS];
+    starter s[STARTERS];
+    for (int i = 0; i < STARTERS; i++) {
+        s[i] = (starter){.dir = dir};
+        pthread_create(&th[i], NULL, start_main, &s[i]);
+    }
+    for (int i = 0; i < STARTERS; i++) {
+        pthread_join(th[i], NULL);
+        if (s[i].rc)
+            fail_msg("starter %d: %s", i, s[i].msg);
+    }
+    qs_err e = {0};
+    assert_int_equal(qs_users_init(st, &e), 0);
+    assert_int_equal(qs_user_add(st, "dave", QS_UROLE_ADMIN, "dave's long pw", &e), 0);
+    qs_store *other = qs_fx_reopen(dir);
+    qs_user *v;
+    size_t n;
+    assert_int_equal(qs_users_init(other, &e), 0);
+    assert_int_equal(qs_users_list(other, &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].name, "dave");
+    assert_int_equal(v[0].role, QS_UROLE_ADMIN);
+    free(v);
+    qs_store_close(other);
+    qs_store_close(st);
+}
+
 int main(void)
 {
     qs_fx_init("users");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_password_rules),
-        cmocka_unit_test(test_hash),
-        cmocka_unit_test(test_accounts_and_lockout),
-        cmocka_unit_test(test_password_tag),
+        cmocka_unit_test(test_password_rules),       cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_accounts_and_lockout), cmocka_unit_test(test_password_tag),
+        cmocka_unit_test(test_init_at_once),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }
