@@ -88,6 +88,8 @@ int qs__pg_apply_parked(qs_store *st, qs_err *err);
 int qs__pg_ancestry(qs_store *st, qs_record *r, qs_err *err);
 int qs__pg_note_rejected(qs_store *st, const char *peer, const qs_record *rec, const char *reason,
                          qs_err *err);
+/* refs.c's lookup: *known, whether code is a county record's (k_county). */
+int qs__pg_county_known(qs_store *st, const char *code, bool *known, qs_err *err);
 
 /* pg_feed.c */
 int qs__pg_feed(qs_store *st, const char *peer, qs_feed_dir dir, uint64_t since, uint32_t max,
