@@ -50,8 +50,6 @@ void qs__pg_close(qs_store *st);
 int qs__pg_info(qs_store *st, qs_store_info *o, bool counts, qs_err *err);
 int qs__pg_data_version(qs_store *st, uint64_t *out, qs_err *err);
 int qs__pg_begin(qs_store *st, bool all_or_nothing, qs_err *err);
-int qs__pg_commit(qs_store *st, qs_err *err);
-void qs__pg_rollback(qs_store *st);
 int qs__pg_clock_now(qs_store *st, qs_hlc *out, qs_err *err);
 int qs__pg_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rejected, qs_err *err);
 int qs__pg_clock_last(qs_store *st, qs_hlc *out, qs_err *err);
