@@ -145,6 +145,19 @@ void page_error(wreq *r, int status, const char *sentence)
     page_end(r);
 }
 
+void page_problem(wreq *r, const char *sentence)
+{
+    hb_raw(&r->out, "<p class=\"error\">");
+    hb_esc(&r->out, sentence);
+    hb_raw(&r->out, "</p>");
+}
+
+void page_end_error(wreq *r, const char *sentence)
+{
+    page_problem(r, sentence);
+    page_end(r);
+}
+
 void page_flash(wreq *r)
 {
     if (!r->s || !r->s->flash[0])
