@@ -132,7 +132,7 @@ void qs__clock_load(qs_store *st);
 /* Build the outgoing ancestry of a held version. */
 int qs__ancestry(qs_store *st, qs_record *r, qs_err *err);
 
-/* Decisions (decide.c): what version.c and pg_version.c decide alike,
+/* decide.c: what version.c and pg_version.c decide and build alike,
  * reading and writing nothing; each backend does the reads and writes. */
 /* Set res's outcome, and its reason from fmt (NULL: none). */
 void qs__result(qs_apply_result *res, int outcome, const char *fmt, ...)
