@@ -307,13 +307,8 @@ static void ref_table(wreq *r, const ref_set *s, const char *extra_label,
     hb_raw(b, "</th></tr></thead><tbody>");
     for (size_t j = 0; j < s->n; j++) {
         const ref_row *row = &s->v[j];
-        char ids[40];
-        qs_uuid_format(row->id, ids);
-        hb_raw(b, "<tr><td><a href=\"/record?id=");
-        hb_raw(b, ids);
-        hb_raw(b, "\">");
-        hb_rawn(b, ids + 24, 12);
-        hb_raw(b, "</a></td>");
+        hb_raw(b, "<tr>");
+        page_record_cell(r, row->id);
         for (uint32_t i = 0; i < k->nfields; i++) {
             const qs_field *f = &k->fields[i];
             char *t = fields_display(r->app->st, f, qs_body_get(&row->body, f->id), true);

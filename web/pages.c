@@ -212,13 +212,8 @@ static int list_row(void *ctx, const qs_record *rec)
     qs_body body;
     qs_body_init(&body);
     out_body(rec, &body);
-    char ids[40];
-    qs_uuid_format(rec->id, ids);
-    hb_raw(b, "<tr><td><a href=\"/record?id=");
-    hb_raw(b, ids);
-    hb_raw(b, "\">");
-    hb_rawn(b, ids + 24, 12);
-    hb_raw(b, "</a></td>");
+    hb_raw(b, "<tr>");
+    page_record_cell(c->r, rec->id);
     for (size_t i = 0; i < c->ncols; i++) {
         char *t = field_text(c->r, c->cols[i], &body);
         hb_raw(b, "<td>");
