@@ -148,6 +148,75 @@ void qs__clock_load(qs_store *st);
 /* Build the outgoing ancestry of a held version. */
 int qs__ancestry(qs_store *st, qs_record *r, qs_err *err);
 
+/* decide.c: what version.c and pg_version.c decide and build alike,
+ * reading and writing nothing; each backend does the reads and writes. */
+/* Set res's outcome, and its reason from fmt (NULL: none). */
+void qs__result(qs_apply_result *res, int outcome, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The verdict (QS_PRE_*) of the checks that need nothing stored on received
+ * version r, with the outcome and reason in *res: from pre when a network
+ * thread ran them (*use: the body it kept, left where it is, freed on the
+ * thread that made it; one it did not keep is decoded again into *scratch,
+ * already validated), else run here (qs_precheck_check) into *scratch. */
+int qs__received_verdict(const qs_store *st, const char *peer, qs_direction dir, const qs_record *r,
+                         const qs_precheck *pre, qs_body *scratch, const qs_body **use,
+                         qs_apply_result *res);
+/* What becomes of received version r with verdict QS_PRE_OK or
+ * QS_PRE_AUTHOR once its record's heads are read. */
+typedef enum qs_apply_step {
+    QS_STEP_DONE,   /* the outcome is in *res (a duplicate): nothing to write */
+    QS_STEP_REJECT, /* the outcome is in *res: note the rejection with note */
+    QS_STEP_INSTALL /* store r as a head (its outcome: applied or conflict) */
+} qs_apply_step;
+/* exists: the id is held, as kind in scope; dup: r's revision is held (in
+ * its versions or history). note: the reason a rejection is kept with (the
+ * whole story, which the sender hears only if it may see the held record). */
+qs_apply_step qs__apply_decide(const char *peer, int verdict, const qs_record *r, bool exists,
+                               bool dup, uint32_t kind, const char *scope, qs_apply_result *res,
+                               char note[QS_REASON_MAX]);
+/* The test hook (qs_store_test_fail_after). Before a received version is
+ * stored: QS_EIO when the count is 0, else one off it. */
+int qs__hook_apply(qs_store *st, qs_err *err);
+/* After a local write that returned rc: QS_EIO when rc is 0 and the count
+ * is 0 (then off), else one off the count and rc as it is. */
+int qs__hook_local(qs_store *st, int rc, qs_err *err);
+/* body against kind k's schema; the sentence starts with the kind's name. */
+int qs__check_body(const qs_kind *k, const qs_body *body, qs_err *err);
+/* Whether this node may edit or delete record id, whose winner is cur;
+ * *k: its kind when known. */
+int qs__edit_check(const qs_store *st, const uint8_t id[QS_ID_LEN], const qs_record *cur,
+                   const qs_kind **k, qs_err *err);
+/* Whether this node may resolve record id, with nheads heads, of kind in
+ * scope, by taking revision take or by a new body; *k: its kind when known. */
+int qs__resolve_check(const qs_store *st, const uint8_t id[QS_ID_LEN], size_t nheads, uint32_t kind,
+                      const char *scope, const qs_rev *take, const qs_body *body, const qs_kind **k,
+                      qs_err *err);
+/* *at: where take stands among heads[0..n) (a conflict's revisions). */
+int qs__resolve_pick(const qs_rev *heads, size_t n, const qs_rev *take, size_t *at, qs_err *err);
+/* Fill *r (initialised) with a version written here, sealed: record id of
+ * kind in scope after parents[0..np) (the heads it settles, none for a new
+ * record), deleted or not, body (encoded), clock reading hlc, this store's
+ * author. */
+void qs__local_version(const qs_store *st, qs_record *r, const uint8_t id[QS_ID_LEN], uint32_t kind,
+                       const char *scope, const qs_rev *parents, uint32_t np, bool deleted,
+                       const qs_buf *body, qs_hlc hlc);
+/* One row of a conflict list read in order of id (the heads of records with
+ * a loser): c, the entry of the row before (NULL at the first), or a new
+ * entry appended to *out (*n entries, room for *cap) with id, kind and scope
+ * when id is another record's; rv goes in as its winner or as one more
+ * loser. Returns the row's entry. */
+qs_conflict *qs__conflict_row(qs_conflict **out, size_t *n, size_t *cap, qs_conflict *c,
+                              const uint8_t *id, uint32_t kind, const char *scope, const qs_rev *rv,
+                              bool winner);
+/* A stored parents column: each parent a big-endian u64 generation and a hash. */
+#define QS_PARENT_BYTES (8 + QS_HASH_LEN)
+/* Add to a[0..*n), at most max, the hashes of col (len bytes, NULL none),
+ * a held version's parents column (parents) or ancestry column (hashes),
+ * each one not there yet: a step of the breadth-first walk for the feed's
+ * ancestry. */
+void qs__ancestry_add(uint8_t (*a)[QS_HASH_LEN], uint32_t *n, uint32_t max, const uint8_t *col,
+                      int len, bool parents);
+
 /* The report's measure (report.c), shared by both backends' measures. */
 #define QS_KEY_MAX (QS_ID_LEN + 4)
 /* A set of QS_KEY_MAX-byte keys; zero-initialised is empty. */

@@ -633,25 +633,6 @@ int qs__pg_begin(qs_store *st, bool all_or_nothing, qs_err *err)
     return rc;
 }
 
-int qs__pg_commit(qs_store *st, qs_err *err)
-{
-    if (!st->in_tx)
-        return qs_err_set(err, QS_EINVAL, "no transaction is open");
-    if (st->failed) {
-        qs__pg_tx_end(st, true, QS_EINVAL, NULL);
-        return qs_err_set(err, QS_EINVAL,
-                          "an edit failed inside an all-or-nothing transaction: nothing was "
-                          "stored");
-    }
-    return qs__pg_tx_end(st, true, 0, err);
-}
-
-void qs__pg_rollback(qs_store *st)
-{
-    if (st->in_tx)
-        qs__pg_tx_end(st, true, QS_EIO, NULL);
-}
-
 /* ---- the clock --------------------------------------------------------- */
 
 int qs__pg_clock_now(qs_store *st, qs_hlc *out, qs_err *err)

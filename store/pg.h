@@ -56,8 +56,6 @@ void qs__pg_close(qs_store *st);
 int qs__pg_info(qs_store *st, qs_store_info *o, bool counts, qs_err *err);
 int qs__pg_data_version(qs_store *st, uint64_t *out, qs_err *err);
 int qs__pg_begin(qs_store *st, bool all_or_nothing, qs_err *err);
-int qs__pg_commit(qs_store *st, qs_err *err);
-void qs__pg_rollback(qs_store *st);
 int qs__pg_clock_now(qs_store *st, qs_hlc *out, qs_err *err);
 int qs__pg_clock_recv(qs_store *st, qs_hlc remote, int64_t *skew_ms, bool *rejected, qs_err *err);
 int qs__pg_clock_last(qs_store *st, qs_hlc *out, qs_err *err);
@@ -94,6 +92,8 @@ int qs__pg_apply_parked(qs_store *st, qs_err *err);
 int qs__pg_ancestry(qs_store *st, qs_record *r, qs_err *err);
 int qs__pg_note_rejected(qs_store *st, const char *peer, const qs_record *rec, const char *reason,
                          qs_err *err);
+/* refs.c's lookup: *known, whether code is a county record's (k_county). */
+int qs__pg_county_known(qs_store *st, const char *code, bool *known, qs_err *err);
 
 /* pg_feed.c */
 int qs__pg_feed(qs_store *st, const char *peer, qs_feed_dir dir, uint64_t since, uint32_t max,

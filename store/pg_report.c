@@ -126,22 +126,35 @@ static void pgp_period(qs_pgp *p, const pctx *c, const uint8_t *id)
     qs__pgp_int(p, c->to);
 }
 
-/* (person, date) rows into ks. */
-static int load_days(pctx *c, const char *sql, const qs_pgp *p, qs_keyset *ks, qs_err *err)
+/* The key of row i of (person, date) rows; false when the person is not a
+ * record id (it matches no worker). */
+static bool day_key(const PGresult *r, int i, uint8_t k[QS_KEY_MAX])
 {
-    PGresult *r = qs__pg_q(c->st, sql, p, "reading work days", err);
+    int n;
+    const uint8_t *person = blob(r, i, 0, &n);
+    if (n != QS_ID_LEN)
+        return false;
+    qs__day_key(k, person, (int32_t)qs__pg_int(r, i, 1));
+    return true;
+}
+
+/* The (person, date) rows of sql in the period into ks, once a report
+ * (*loaded). */
+static int load_days(pctx *c, const char *sql, qs_keyset *ks, bool *loaded, qs_err *err)
+{
+    if (*loaded)
+        return 0;
+    qs_pgp prm = {0};
+    pgp_period(&prm, c, NULL);
+    PGresult *r = qs__pg_q(c->st, sql, &prm, "reading work days", err);
     if (!r)
         return err ? err->code : QS_EIO;
     uint8_t k[QS_KEY_MAX];
-    for (int i = 0; i < PQntuples(r); i++) {
-        int n;
-        const uint8_t *person = blob(r, i, 0, &n);
-        if (n != QS_ID_LEN)
-            continue; /* not a record id: matches no worker */
-        qs__day_key(k, person, (int32_t)qs__pg_int(r, i, 1));
-        qs__keyset_add(ks, k);
-    }
+    for (int i = 0; i < PQntuples(r); i++)
+        if (day_key(r, i, k))
+            qs__keyset_add(ks, k);
     PQclear(r);
+    *loaded = true;
     return 0;
 }
 
@@ -195,31 +208,21 @@ static int one_row(pctx *c, const char *sql, const qs_pgp *p, int64_t *v, int n,
 /* The pairing's (person, day)s also logged on another pairing. */
 static int count_shared(pctx *c, qs_report_pairing *p, qs_err *err)
 {
-    int rc;
-    qs_pgp prm = {0};
-    if (!c->shared_loaded) {
-        pgp_period(&prm, c, NULL);
-        if ((rc = load_days(c, Q_SHARED_ALL, &prm, &c->shared, err)))
-            return rc;
-        c->shared_loaded = true;
-    }
+    int rc = load_days(c, Q_SHARED_ALL, &c->shared, &c->shared_loaded, err);
+    if (rc)
+        return rc;
     p->shared_person_days = 0;
     if (c->shared.n == 0)
         return 0;
-    memset(&prm, 0, sizeof prm);
+    qs_pgp prm = {0};
     pgp_period(&prm, c, p->id);
     PGresult *r = qs__pg_q(c->st, Q_SHARED, &prm, "reading work days", err);
     if (!r)
         return err ? err->code : QS_EIO;
     uint8_t k[QS_KEY_MAX];
-    for (int i = 0; i < PQntuples(r); i++) {
-        int n;
-        const uint8_t *person = blob(r, i, 0, &n);
-        if (n != QS_ID_LEN)
-            continue;
-        qs__day_key(k, person, (int32_t)qs__pg_int(r, i, 1));
-        p->shared_person_days += qs__keyset_has(&c->shared, k);
-    }
+    for (int i = 0; i < PQntuples(r); i++)
+        if (day_key(r, i, k))
+            p->shared_person_days += qs__keyset_has(&c->shared, k);
     PQclear(r);
     return 0;
 }
@@ -227,15 +230,10 @@ static int count_shared(pctx *c, qs_report_pairing *p, qs_err *err)
 /* The service logs of p's county in the period, aggregated in C (report.c). */
 static int services_pass(pctx *c, qs_report_pairing *p, qs_err *err)
 {
-    int rc;
+    int rc = load_days(c, Q_WORKDAYS, &c->workdays, &c->workdays_loaded, err);
+    if (rc)
+        return rc;
     qs_pgp prm = {0};
-    if (!c->workdays_loaded) {
-        pgp_period(&prm, c, NULL);
-        if ((rc = load_days(c, Q_WORKDAYS, &prm, &c->workdays, err)))
-            return rc;
-        c->workdays_loaded = true;
-        memset(&prm, 0, sizeof prm);
-    }
     qs__keyset_clear(&c->pseudonyms);
     qs_svc_acc a = {0};
     qs__pgp_text(&prm, p->county);

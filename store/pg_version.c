@@ -2,9 +2,12 @@
  * pg_version.c — versions on PostgreSQL: the typed projection and its
  * views, local edits, get and history, conflicts and resolution, applying
  * remote versions with the four outcomes (DESIGN.md "Records and versions"),
- * parking. The rules are version.c's; what is pure is shared: the checks of
- * a received version (qs_precheck_check), the order of revisions
- * (qs_rev_cmp), hashing (qs_record_seal), the scope rules (proto/scope.h).
+ * parking. The rules are version.c's; what is pure is shared: the decisions
+ * (decide.c: the outcome of a received version and its reason, the checks of
+ * an edit and of a resolution), the checks of a received version
+ * (qs_precheck_check), the order of revisions (qs_rev_cmp), hashing
+ * (qs_record_seal), the scope rules (proto/scope.h), the reference checks
+ * (refs.c, with qs__pg_county_known for its lookup).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,7 +23,7 @@
 #include "store/internal.h"
 #include "store/pg.h"
 
-#define PARENT_BYTES (8 + QS_HASH_LEN)
+#define PARENT_BYTES QS_PARENT_BYTES
 
 static bool is_list(const qs_field *f)
 {
@@ -619,46 +622,18 @@ static int install(qs_store *st, const qs_record *r, head *h, size_t n, const ch
 
 /* ---- local edits (the aggregator's corrections, reference data) -------- */
 
-static int check_body(const qs_kind *k, const qs_body *body, qs_err *err)
+/* refs.c's lookup: whether code is a county record's. */
+int qs__pg_county_known(qs_store *st, const char *code, bool *known, qs_err *err)
 {
-    qs_verrs ve;
-    if (qs_schema_validate(k, body, false, &ve, err))
-        return qs_err_prefix(err, "%s", k->name);
-    return 0;
-}
-
-/* refs.c's rule: a pairing's county is a county record of the province. */
-static int refs_check(qs_store *st, uint32_t kind, const char *scope, const qs_body *body,
-                      qs_err *err)
-{
-    if (!body || kind != QS_K_PAIRING)
-        return 0;
-    const qs_field *f = qs_kind_field_by_name(qs_schema_kind(kind), "county");
-    const qs_value *v = f ? qs_body_get(body, f->id) : NULL;
-    const char *county = v && v->t == QS_V_STR && v->u.s.n ? v->u.s.p : NULL;
-    if (!county)
-        return 0;
-    char prefix[QS_CODE_MAX];
-    if (qs_code_prefix(scope, prefix, sizeof prefix) < 0 ||
-        strncmp(county, prefix, strlen(prefix)) != 0)
-        return qs_err_set(err, QS_EINVAL,
-                          "pairing: county (受援县) %s is outside this pairing's area %s: the "
-                          "plan pairs agencies with counties of this province",
-                          county, scope);
     qs_pgp p = {0};
-    qs__pgp_text(&p, county);
+    qs__pgp_text(&p, code);
     PGresult *r = qs__pg_q(st, "SELECT 1 FROM k_county WHERE code = $1 LIMIT 1", &p,
                            "checking the pairing's county", err);
     if (!r)
         return err ? err->code : QS_EIO;
-    int found = PQntuples(r);
+    *known = PQntuples(r) > 0;
     PQclear(r);
-    if (found)
-        return 0;
-    return qs_err_set(err, QS_EINVAL,
-                      "pairing: county (受援县) %s is not a county of the plan: add its county "
-                      "record first (qianshou add county code=%s name=…)",
-                      county, county);
+    return 0;
 }
 
 static int write_local(qs_store *st, const qs_kind *k, const char *scope,
@@ -678,27 +653,15 @@ static int write_local(qs_store *st, const qs_kind *k, const char *scope,
     head *h = NULL;
     size_t n = 0;
     bool exists, conflict;
+    qs_hlc hlc;
     qs_record r;
     qs_record_init(&r);
     if ((rc = load_heads(st, id, &h, &n, NULL, NULL, &exists, err)))
         goto done;
-    memcpy(r.id, id, QS_ID_LEN);
-    r.kind = k->id;
-    snprintf(r.scope, sizeof r.scope, "%s", scope);
-    qs_record_set_parents(&r, parents, np);
-    qs__pg_clock_tick(st, &r.hlc);
-    memcpy(r.author, st->author, sizeof r.author);
-    r.deleted = deleted;
-    r.schema = QS_SCHEMA_VERSION;
-    qs_record_set_body(&r, body->data, (uint32_t)body->len);
-    qs_record_seal(&r);
+    qs__pg_clock_tick(st, &hlc);
+    qs__local_version(st, &r, id, k->id, scope, parents, np, deleted, body, hlc);
     rc = install(st, &r, h, n, NULL, NULL, decoded, &conflict, err);
-    if (!rc && st->fail_after == 0) {
-        st->fail_after = -1;
-        rc = qs_err_set(err, QS_EIO, "injected failure (test hook)");
-    } else if (st->fail_after > 0) {
-        st->fail_after--;
-    }
+    rc = qs__hook_local(st, rc, err);
     if (!rc && rev_out)
         *rev_out = r.rev;
 done:
@@ -724,9 +687,9 @@ int qs__pg_create(qs_store *st, uint32_t kind, const char *scope, const qs_body 
                           scope);
     if (k->local_only)
         return qs_err_set(err, QS_ESCOPE, "a %s is kept only at its county", k->name);
-    int rc = check_body(k, body, err);
+    int rc = qs__check_body(k, body, err);
     if (!rc)
-        rc = refs_check(st, kind, scope, body, err);
+        rc = qs__refs_check(st, kind, scope, body, err);
     if (rc)
         return rc;
     qs_buf b;
@@ -740,23 +703,15 @@ int qs__pg_create(qs_store *st, uint32_t kind, const char *scope, const qs_body 
         qs_buf_free(&b);
         return rc;
     }
+    uint8_t id[QS_ID_LEN];
+    qs_hlc hlc;
+    qs_uuid7(id, qs_clock_wall_ms());
+    qs__pg_clock_tick(st, &hlc);
     qs_record r;
     qs_record_init(&r);
-    qs_uuid7(r.id, qs_clock_wall_ms());
-    r.kind = kind;
-    snprintf(r.scope, sizeof r.scope, "%s", scope);
-    qs__pg_clock_tick(st, &r.hlc);
-    memcpy(r.author, st->author, sizeof r.author);
-    r.schema = QS_SCHEMA_VERSION;
-    qs_record_set_body(&r, b.data, (uint32_t)b.len);
-    qs_record_seal(&r);
+    qs__local_version(st, &r, id, kind, scope, NULL, 0, false, &b, hlc);
     rc = install(st, &r, NULL, 0, NULL, NULL, body, &conflict, err);
-    if (!rc && st->fail_after == 0) {
-        st->fail_after = -1;
-        rc = qs_err_set(err, QS_EIO, "injected failure (test hook)");
-    } else if (st->fail_after > 0) {
-        st->fail_after--;
-    }
+    rc = qs__hook_local(st, rc, err);
     if (!rc && id_out)
         memcpy(id_out, r.id, QS_ID_LEN);
     if (!rc && rev)
@@ -773,29 +728,22 @@ int qs__pg_edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, 
     int rc = qs__pg_get(st, id, &cur, err);
     if (rc)
         return rc;
-    const qs_kind *k = qs_schema_kind(cur.kind);
+    const qs_kind *k;
     qs_buf b;
     qs_buf_init(&b, st->lim.max_body);
-    char idtxt[QS_UUID_STR];
     qs_body empty;
     qs_body_init(&empty);
-    if (!k) {
-        rc = qs_err_set(err, QS_ESCHEMA, "record %s is of a kind this version does not know",
-                        qs_uuid_format(id, idtxt));
-    } else if (cur.deleted) {
-        rc = qs_err_set(err, QS_ENOTFOUND, "record %s was deleted", qs_uuid_format(id, idtxt));
-    } else if (!qs_scope_can_write(st->node, cur.scope)) {
-        rc = qs_err_set(err, QS_ESCOPE, "record %s belongs to %s: this node (%s) may not change it",
-                        qs_uuid_format(id, idtxt), cur.scope, st->node);
-    } else if (deleted) {
+    if ((rc = qs__edit_check(st, id, &cur, &k, err)))
+        goto out;
+    if (deleted)
         rc = qs_body_encode(&empty, &b, err);
-    } else if (!(rc = check_body(k, body, err)) &&
-               !(rc = refs_check(st, k->id, cur.scope, body, err))) {
+    else if (!(rc = qs__check_body(k, body, err)) &&
+             !(rc = qs__refs_check(st, k->id, cur.scope, body, err)))
         rc = qs_body_encode(body, &b, err);
-    }
     if (!rc)
         rc = write_local(st, k, cur.scope, id, &cur.rev, 1, deleted, &b, deleted ? NULL : body, rev,
                          err);
+out:
     qs_buf_free(&b);
     qs_record_free(&cur);
     return rc;
@@ -871,26 +819,11 @@ int qs__pg_conflicts(qs_store *st, qs_conflict **out, size_t *n, qs_err *err)
     qs_conflict *c = NULL;
     size_t cap = 0;
     for (int i = 0; i < PQntuples(r); i++) {
-        const char *id = PQgetvalue(r, i, 0);
         qs_rev rv = {.gen = (uint64_t)qs__pg_int(r, i, 3)};
         memcpy(rv.hash, PQgetvalue(r, i, 4), QS_HASH_LEN);
-        if (!c || memcmp(c->id, id, QS_ID_LEN) != 0) {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 4;
-                *out = qs_xreallocarray(*out, cap, sizeof **out);
-            }
-            c = &(*out)[(*n)++];
-            memset(c, 0, sizeof *c);
-            memcpy(c->id, id, QS_ID_LEN);
-            c->kind = (uint32_t)qs__pg_int(r, i, 1);
-            qs__pg_str(r, i, 2, c->scope, sizeof c->scope);
-        }
-        if (qs__pg_int(r, i, 5) == 1) {
-            c->winner = rv;
-        } else {
-            c->losers = qs_xreallocarray(c->losers, c->nlosers + 1, sizeof *c->losers);
-            c->losers[c->nlosers++] = rv;
-        }
+        c = qs__conflict_row(out, n, &cap, c, (const uint8_t *)PQgetvalue(r, i, 0),
+                             (uint32_t)qs__pg_int(r, i, 1), PQgetvalue(r, i, 2), &rv,
+                             qs__pg_int(r, i, 5) == 1);
     }
     PQclear(r);
     return 0;
@@ -904,7 +837,6 @@ int qs__pg_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *take
     bool exists;
     uint32_t kind = 0;
     char scope[QS_CODE_MAX] = "";
-    char t[QS_UUID_STR];
     qs_record chosen;
     qs_record_init(&chosen);
     qs_buf b;
@@ -912,48 +844,27 @@ int qs__pg_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *take
     qs_rev *parents = NULL;
     bool mine, deleted = false;
     const qs_kind *k = NULL;
+    size_t at = 0;
     int rc = qs__pg_tx_begin(st, &mine, err);
     if (rc)
         return rc;
-    if ((rc = load_heads(st, id, &h, &n, &kind, scope, &exists, err)))
-        goto done;
-    if (n < 2) {
-        rc = qs_err_set(err, QS_ENOTFOUND, "record %s has no open conflict", qs_uuid_format(id, t));
-        goto done;
-    }
-    if (!(k = qs_schema_kind(kind))) {
-        rc = qs_err_set(err, QS_ESCHEMA, "unknown kind %u", kind);
-        goto done;
-    }
-    if (!qs_scope_can_write(st->node, scope)) {
-        rc = qs_err_set(err, QS_ESCOPE, "record %s belongs to %s: this node may not resolve it",
-                        qs_uuid_format(id, t), scope);
-        goto done;
-    }
-    if (take) {
-        size_t i;
-        for (i = 0; i < n && !qs_rev_eq(&h[i].rev, take); i++)
-            ;
-        if (i == n) {
-            char rt[QS_REV_STR];
-            rc = qs_err_set(err, QS_ENOTFOUND, "revision %s is not one of the conflicting versions",
-                            qs_rev_format(take, rt));
-            goto done;
-        }
-        if ((rc = load_version(st, scope, id, h[i].rev.hash, &chosen, err)))
-            goto done;
-        deleted = chosen.deleted;
-        rc = qs_buf_append(&b, chosen.body, chosen.body_len);
-    } else if (!body) {
-        rc = qs_err_set(err, QS_EINVAL, "resolve needs a revision to take or a body");
-    } else if (!(rc = check_body(k, body, err))) {
-        rc = qs_body_encode(body, &b, err);
-    }
-    if (rc)
+    if ((rc = load_heads(st, id, &h, &n, &kind, scope, &exists, err)) ||
+        (rc = qs__resolve_check(st, id, n, kind, scope, take, body, &k, err)))
         goto done;
     parents = qs_xcalloc(n, sizeof *parents);
     for (size_t i = 0; i < n; i++)
         parents[i] = h[i].rev;
+    if (take) {
+        if ((rc = qs__resolve_pick(parents, n, take, &at, err)) ||
+            (rc = load_version(st, scope, id, parents[at].hash, &chosen, err)))
+            goto done;
+        deleted = chosen.deleted;
+        rc = qs_buf_append(&b, chosen.body, chosen.body_len);
+    } else if (!(rc = qs__check_body(k, body, err))) {
+        rc = qs_body_encode(body, &b, err);
+    }
+    if (rc)
+        goto done;
     rc = write_local(st, k, scope, id, parents, (uint32_t)n, deleted, &b, NULL, rev, err);
 done:
     free(parents);
@@ -964,20 +875,6 @@ done:
 }
 
 /* ---- applying remote versions ------------------------------------------ */
-
-static void result(qs_apply_result *res, int outcome, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void result(qs_apply_result *res, int outcome, const char *fmt, ...)
-{
-    res->outcome = (uint8_t)outcome;
-    res->reason[0] = '\0';
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(res->reason, sizeof res->reason, fmt, ap);
-        va_end(ap);
-    }
-}
 
 static int note_rejection(qs_store *st, const char *peer, const qs_record *r, bool outgoing,
                           const char *reason, qs_err *err)
@@ -1041,48 +938,6 @@ static int park(qs_store *st, const char *peer, qs_direction dir, const qs_recor
     return rc;
 }
 
-static bool peer_sees(const char *peer, uint32_t kind, const char *scope)
-{
-    const qs_kind *k = qs_schema_kind(kind);
-    return k && !k->local_only && qs_scope_visible(peer, scope);
-}
-
-/* version.c's received_verdict: the precheck a network thread ran, or run here. */
-static int verdict_of(qs_store *st, const char *peer, qs_direction dir, const qs_record *r,
-                      const qs_precheck *pre, qs_body *scratch, const qs_body **use,
-                      qs_apply_result *res)
-{
-    *use = scratch;
-    if (!pre || pre->verdict == QS_PRE_NONE) {
-        int v = qs_precheck_check(st->node, &st->lim, peer, dir, r, scratch, res->reason);
-        res->outcome = v == QS_PRE_OK       ? QS_OUT_APPLIED
-                       : v == QS_PRE_PARKED ? QS_OUT_PARKED
-                                            : QS_OUT_REJECTED;
-        return v;
-    }
-    if (pre->verdict == QS_PRE_REJECTED || pre->verdict == QS_PRE_AUTHOR) {
-        result(res, QS_OUT_REJECTED, "%s", pre->reason ? pre->reason : "refused");
-        return pre->verdict;
-    }
-    if (pre->verdict == QS_PRE_PARKED) {
-        result(res, QS_OUT_PARKED, "kind %u is unknown to this node: kept until it is upgraded",
-               r->kind);
-        return QS_PRE_PARKED;
-    }
-    if (r->deleted)
-        return QS_PRE_OK;
-    if (pre->has_body) {
-        *use = &pre->body;
-        return QS_PRE_OK;
-    }
-    qs_err e = {0};
-    if (qs_body_decode(r->body, r->body_len, &st->lim, scratch, &e)) {
-        result(res, QS_OUT_REJECTED, "body: %s", e.msg);
-        return QS_PRE_REJECTED;
-    }
-    return QS_PRE_OK;
-}
-
 /* new: the batch's lookup (prefetch) found no version of r->id and r is
  * its first record with that id, so there are no heads to read. */
 static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs_direction dir,
@@ -1097,14 +952,16 @@ static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs
     size_t n = 0;
     bool exists = false, conflict = false, dup = false;
     uint32_t kind = 0;
-    char scope[QS_CODE_MAX] = "";
-    int verdict = verdict_of(st, peer, dir, r, pre, &scratch, &body, res);
+    char scope[QS_CODE_MAX] = "", note[QS_REASON_MAX];
+    int verdict = qs__received_verdict(st, peer, dir, r, pre, &scratch, &body, res);
     if (verdict == QS_PRE_PARKED) {
         rc = park(st, peer, dir, r, err);
         goto out;
     }
-    if (verdict != QS_PRE_OK && verdict != QS_PRE_AUTHOR)
-        goto rejected;
+    if (verdict != QS_PRE_OK && verdict != QS_PRE_AUTHOR) {
+        rc = note_rejection(st, peer, r, false, res->reason, err);
+        goto out;
+    }
     /* gathered rows first (pg_bulk.c): an earlier record of the batch may
      * be this one */
     if (!new && ((rc = qs__pg_bulk_flush(st, err)) ||
@@ -1113,40 +970,20 @@ static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs
     dup = exists && in_history(st, scope, r->id, r->rev.hash, &rc, err);
     if (rc)
         goto out;
-    if (verdict == QS_PRE_AUTHOR) {
-        if (dup && kind == r->kind && strcmp(scope, r->scope) == 0) {
-            result(res, QS_OUT_DUPLICATE, NULL);
-            goto out;
-        }
-        goto rejected;
+    switch (qs__apply_decide(peer, verdict, r, exists, dup, kind, scope, res, note)) {
+    case QS_STEP_DONE:
+        break;
+    case QS_STEP_REJECT:
+        rc = note_rejection(st, peer, r, false, note, err);
+        break;
+    case QS_STEP_INSTALL:
+        if ((rc = qs__hook_apply(st, err)))
+            break;
+        rc = install(st, r, h, n, peer, peer_inc, r->deleted ? NULL : body, &conflict, err);
+        if (!rc)
+            qs__result(res, conflict ? QS_OUT_CONFLICT : QS_OUT_APPLIED, NULL);
+        break;
     }
-    if (exists && (kind != r->kind || strcmp(scope, r->scope) != 0)) {
-        char full[QS_REASON_MAX];
-        snprintf(full, sizeof full, "record kind/scope changed from %u/%s to %u/%s", kind, scope,
-                 r->kind, r->scope);
-        if (peer_sees(peer, kind, scope))
-            result(res, QS_OUT_REJECTED, "%s", full);
-        else
-            result(res, QS_OUT_REJECTED, "record id already in use by another record");
-        rc = note_rejection(st, peer, r, false, full, err);
-        goto out;
-    }
-    if (dup) {
-        result(res, QS_OUT_DUPLICATE, NULL);
-        goto out;
-    }
-    if (st->fail_after == 0) {
-        rc = qs_err_set(err, QS_EIO, "injected failure (test hook)");
-        goto out;
-    }
-    if (st->fail_after > 0)
-        st->fail_after--;
-    rc = install(st, r, h, n, peer, peer_inc, r->deleted ? NULL : body, &conflict, err);
-    if (!rc)
-        result(res, conflict ? QS_OUT_CONFLICT : QS_OUT_APPLIED, NULL);
-    goto out;
-rejected:
-    rc = note_rejection(st, peer, r, false, res->reason, err);
 out:
     free(h);
     qs_body_free(&scratch);
@@ -1291,20 +1128,9 @@ int qs__pg_ancestry(qs_store *st, qs_record *r, qs_err *err)
             rc = err ? err->code : QS_EIO;
             break;
         }
-        for (int col = 0; col < 2 && PQntuples(res) > 0; col++) {
-            int stride = col == 0 ? PARENT_BYTES : QS_HASH_LEN;
-            int off = col == 0 ? 8 : 0;
-            const uint8_t *pp = (const uint8_t *)PQgetvalue(res, 0, col);
-            int cnt = PQgetlength(res, 0, col) / stride;
-            for (int j = 0; j < cnt && n < max; j++) {
-                const uint8_t *hsh = pp + j * stride + off;
-                bool seen = false;
-                for (uint32_t k = 0; k < n && !seen; k++)
-                    seen = memcmp(a[k], hsh, QS_HASH_LEN) == 0;
-                if (!seen)
-                    memcpy(a[n++], hsh, QS_HASH_LEN);
-            }
-        }
+        for (int col = 0; col < 2 && PQntuples(res) > 0; col++)
+            qs__ancestry_add(a, &n, max, (const uint8_t *)PQgetvalue(res, 0, col),
+                             PQgetlength(res, 0, col), col == 0);
         PQclear(res);
     }
     if (!rc)

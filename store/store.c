@@ -269,29 +269,29 @@ int qs_store_begin_all_or_nothing(qs_store *st, unsigned cache_mib, qs_err *err)
     return rc;
 }
 
+/* The end of the caller's transaction, the same on both backends. */
+static int tx_end(qs_store *st, int rc, qs_err *err)
+{
+    return st->pg ? qs__pg_tx_end(st, true, rc, err) : qs__tx_end(st, true, rc, err);
+}
+
 int qs_store_commit(qs_store *st, qs_err *err)
 {
-    if (st->pg)
-        return qs__pg_commit(st, err);
     if (!st->in_tx)
         return qs_err_set(err, QS_EINVAL, "no transaction is open");
     if (st->failed) {
-        qs__tx_end(st, true, QS_EINVAL, NULL);
+        tx_end(st, QS_EINVAL, NULL);
         return qs_err_set(err, QS_EINVAL,
                           "an edit failed inside an all-or-nothing transaction: nothing was "
                           "stored");
     }
-    return qs__tx_end(st, true, 0, err);
+    return tx_end(st, 0, err);
 }
 
 void qs_store_rollback(qs_store *st)
 {
-    if (st->pg) {
-        qs__pg_rollback(st);
-        return;
-    }
     if (st->in_tx)
-        qs__tx_end(st, true, QS_EIO, NULL);
+        tx_end(st, QS_EIO, NULL);
 }
 
 int qs__meta_get_int(qs_store *st, const char *k, int64_t *v, qs_err *err)

@@ -2,7 +2,6 @@
  * version.c — versions of records: local edits, applying remote versions
  * (the four outcomes), heads and conflicts, resolution, history, parking.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +32,7 @@ static uint64_t get_be64(const uint8_t *p)
     return v;
 }
 
-#define PARENT_BYTES (8 + QS_HASH_LEN)
+#define PARENT_BYTES QS_PARENT_BYTES
 
 int qs__row_to_record(sqlite3_stmt *s, int c, qs_record *r)
 {
@@ -296,15 +295,6 @@ static int install(qs_store *st, const qs_record *r, head *h, size_t n, const ch
 
 /* ---- local edits ------------------------------------------------------- */
 
-static int check_body(const qs_kind *k, const qs_body *body, qs_err *err)
-{
-    qs_verrs ve;
-    int rc = qs_schema_validate(k, body, false, &ve, err);
-    if (rc)
-        return qs_err_prefix(err, "%s", k->name);
-    return 0;
-}
-
 /* Write a local version of held record id (an edit or a deletion) with the
  * given parents (the heads it settles) and body (encoded). New records go
  * through qs__create_seal and qs__create_write. */
@@ -328,28 +318,15 @@ static int write_local(qs_store *st, const qs_kind *k, const char *scope,
     head *h = NULL;
     size_t n = 0;
     bool exists, conflict;
+    qs_hlc hlc;
     qs_record r;
     qs_record_init(&r);
-    if ((rc = load_heads(st, id, &h, &n, NULL, NULL, &exists, err)))
+    if ((rc = load_heads(st, id, &h, &n, NULL, NULL, &exists, err)) ||
+        (rc = qs__clock_tick(st, &hlc, err)))
         goto done;
-    memcpy(r.id, id, QS_ID_LEN);
-    r.kind = k->id;
-    snprintf(r.scope, sizeof r.scope, "%s", scope);
-    qs_record_set_parents(&r, parents, np);
-    if ((rc = qs__clock_tick(st, &r.hlc, err)))
-        goto done;
-    memcpy(r.author, st->author, sizeof r.author);
-    r.deleted = deleted;
-    r.schema = QS_SCHEMA_VERSION;
-    qs_record_set_body(&r, body->data, (uint32_t)body->len);
-    qs_record_seal(&r);
+    qs__local_version(st, &r, id, k->id, scope, parents, np, deleted, body, hlc);
     rc = install(st, &r, h, n, NULL, NULL, NULL, false, &conflict, err);
-    if (!rc && st->fail_after == 0) {
-        st->fail_after = -1;
-        rc = qs_err_set(err, QS_EIO, "injected failure (test hook)");
-    } else if (st->fail_after > 0) {
-        st->fail_after--;
-    }
+    rc = qs__hook_local(st, rc, err);
     if (!rc && rev_out)
         *rev_out = r.rev;
 done:
@@ -383,7 +360,7 @@ int qs__create_check(qs_store *st, uint32_t kind, const char *scope, const qs_bo
     if (!qs_scope_can_write(st->node, scope))
         return qs_err_set(err, QS_ESCOPE, "this node (%s) may not write records of %s", st->node,
                           scope);
-    return validated ? 0 : check_body(k, body, err);
+    return validated ? 0 : qs__check_body(k, body, err);
 }
 
 /* A new record, checked (qs__create_check), sealed into *r: a new id, the
@@ -424,12 +401,7 @@ int qs__create_write(qs_store *st, const qs_record *r, const qs_body *body, qs_e
         return rc;
     if (!(rc = qs__refs_check(st, r->kind, r->scope, body, err)))
         rc = install(st, r, NULL, 0, NULL, NULL, body, true, &conflict, err);
-    if (!rc && st->fail_after == 0) {
-        st->fail_after = -1;
-        rc = qs_err_set(err, QS_EIO, "injected failure (test hook)");
-    } else if (st->fail_after > 0) {
-        st->fail_after--;
-    }
+    rc = qs__hook_local(st, rc, err);
     return qs__tx_end(st, mine, rc, err);
 }
 
@@ -471,32 +443,19 @@ static int edit(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_body *body, 
     int rc = qs_store_get(st, id, &cur, err);
     if (rc)
         return rc;
-    const qs_kind *k = qs_schema_kind(cur.kind);
+    const qs_kind *k;
     qs_buf b;
     qs_buf_init(&b, st->lim.max_body);
     qs_body derived;
     qs_body_init(&derived);
-    char idtxt[QS_UUID_STR];
-    if (!k) {
-        rc = qs_err_set(err, QS_ESCHEMA, "record %s is of a kind this version does not know",
-                        qs_uuid_format(id, idtxt));
+    if ((rc = qs__edit_check(st, id, &cur, &k, err)))
         goto out;
-    }
-    if (cur.deleted) {
-        rc = qs_err_set(err, QS_ENOTFOUND, "record %s was deleted", qs_uuid_format(id, idtxt));
-        goto out;
-    }
-    if (!qs_scope_can_write(st->node, cur.scope)) {
-        rc = qs_err_set(err, QS_ESCOPE, "record %s belongs to %s: this node (%s) may not change it",
-                        qs_uuid_format(id, idtxt), cur.scope, st->node);
-        goto out;
-    }
     if (deleted) {
         qs_body empty;
         qs_body_init(&empty);
         rc = qs_body_encode(&empty, &b, err);
     } else if (!(rc = qs__derived_copy(st, k, body, &derived, &body, err)) &&
-               !(rc = check_body(k, body, err)) &&
+               !(rc = qs__check_body(k, body, err)) &&
                !(rc = qs__refs_check(st, k->id, cur.scope, body, err))) {
         rc = qs_body_encode(body, &b, err);
     }
@@ -612,26 +571,11 @@ int qs_store_conflicts(qs_store *st, qs_conflict **out, size_t *n, qs_err *err)
     size_t cap = 0;
     qs_conflict *c = NULL;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const void *id = sqlite3_column_blob(s, 0);
         qs_rev rv = {.gen = (uint64_t)sqlite3_column_int64(s, 3)};
         memcpy(rv.hash, sqlite3_column_blob(s, 4), QS_HASH_LEN);
-        if (!c || memcmp(c->id, id, QS_ID_LEN) != 0) {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 4;
-                *out = qs_xreallocarray(*out, cap, sizeof **out);
-            }
-            c = &(*out)[(*n)++];
-            memset(c, 0, sizeof *c);
-            memcpy(c->id, id, QS_ID_LEN);
-            c->kind = (uint32_t)sqlite3_column_int64(s, 1);
-            snprintf(c->scope, sizeof c->scope, "%s", (const char *)sqlite3_column_text(s, 2));
-        }
-        if (sqlite3_column_int(s, 5) == 1) {
-            c->winner = rv;
-        } else {
-            c->losers = qs_xreallocarray(c->losers, c->nlosers + 1, sizeof *c->losers);
-            c->losers[c->nlosers++] = rv;
-        }
+        c = qs__conflict_row(
+            out, n, &cap, c, sqlite3_column_blob(s, 0), (uint32_t)sqlite3_column_int64(s, 1),
+            (const char *)sqlite3_column_text(s, 2), &rv, sqlite3_column_int(s, 5) == 1);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
@@ -660,7 +604,6 @@ int qs_store_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *ta
     bool exists;
     uint32_t kind = 0;
     char scope[QS_CODE_MAX] = "";
-    char t[QS_UUID_STR];
     qs_record chosen;
     qs_record_init(&chosen);
     qs_buf b;
@@ -668,55 +611,30 @@ int qs_store_resolve(qs_store *st, const uint8_t id[QS_ID_LEN], const qs_rev *ta
     qs_rev *parents = NULL;
     qs_body derived;
     qs_body_init(&derived);
-    bool mine;
+    const qs_kind *k;
+    size_t at = 0;
+    bool mine, deleted = false;
     int rc = qs__tx_begin(st, &mine, err);
     if (rc)
         return rc;
-    if ((rc = load_heads(st, id, &h, &n, &kind, scope, &exists, err)))
-        goto done;
-    if (n < 2) {
-        rc = qs_err_set(err, QS_ENOTFOUND, "record %s has no open conflict", qs_uuid_format(id, t));
-        goto done;
-    }
-    const qs_kind *k = qs_schema_kind(kind);
-    if (!k) {
-        rc = qs_err_set(err, QS_ESCHEMA, "unknown kind %u", kind);
-        goto done;
-    }
-    if (!qs_scope_can_write(st->node, scope)) {
-        rc = qs_err_set(err, QS_ESCOPE, "record %s belongs to %s: this node may not resolve it",
-                        qs_uuid_format(id, t), scope);
-        goto done;
-    }
-    bool deleted = false;
-    if (take) {
-        size_t i;
-        for (i = 0; i < n && !qs_rev_eq(&h[i].rev, take); i++)
-            ;
-        if (i == n) {
-            char rt[QS_REV_STR];
-            rc = qs_err_set(err, QS_ENOTFOUND, "revision %s is not one of the conflicting versions",
-                            qs_rev_format(take, rt));
-            goto done;
-        }
-        if ((rc = load_version(st, h[i].seq, &chosen, err)))
-            goto done;
-        deleted = chosen.deleted;
-        rc = qs_buf_append(&b, chosen.body, chosen.body_len);
-    } else {
-        if (!body) {
-            rc = qs_err_set(err, QS_EINVAL, "resolve needs a revision to take or a body");
-            goto done;
-        }
-        if (!(rc = qs__derived_copy(st, k, body, &derived, &body, err)) &&
-            !(rc = check_body(k, body, err)))
-            rc = qs_body_encode(body, &b, err);
-    }
-    if (rc)
+    if ((rc = load_heads(st, id, &h, &n, &kind, scope, &exists, err)) ||
+        (rc = qs__resolve_check(st, id, n, kind, scope, take, body, &k, err)))
         goto done;
     parents = qs_xcalloc(n, sizeof *parents);
     for (size_t i = 0; i < n; i++)
         parents[i] = h[i].rev;
+    if (take) {
+        if ((rc = qs__resolve_pick(parents, n, take, &at, err)) ||
+            (rc = load_version(st, h[at].seq, &chosen, err)))
+            goto done;
+        deleted = chosen.deleted;
+        rc = qs_buf_append(&b, chosen.body, chosen.body_len);
+    } else if (!(rc = qs__derived_copy(st, k, body, &derived, &body, err)) &&
+               !(rc = qs__check_body(k, body, err))) {
+        rc = qs_body_encode(body, &b, err);
+    }
+    if (rc)
+        goto done;
     rc = write_local(st, k, scope, id, parents, (uint32_t)n, deleted, &b, rev, err);
 done:
     free(parents);
@@ -728,21 +646,6 @@ done:
 }
 
 /* ---- applying remote versions ------------------------------------------ */
-
-static void result(qs_apply_result *res, int outcome, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void result(qs_apply_result *res, int outcome, const char *fmt, ...)
-{
-    res->outcome = (uint8_t)outcome;
-    res->reason[0] = '\0';
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(res->reason, sizeof res->reason, fmt, ap);
-        va_end(ap);
-    }
-}
 
 /* Keep a refusal: ours refused by peer (outgoing), or peer's refused here. */
 static int note_rejection(qs_store *st, const char *peer, const qs_record *r, bool outgoing,
@@ -808,60 +711,6 @@ out:
     return rc;
 }
 
-/* The checks that need nothing stored (proto/precheck.h), with the outcome
- * in *res: the store runs them itself for a record nobody checked ahead. */
-static int check_received(const char *node, const qs_limits *lim, const char *peer,
-                          qs_direction dir, const qs_record *r, qs_body *body, qs_apply_result *res)
-{
-    int v = qs_precheck_check(node, lim, peer, dir, r, body, res->reason);
-    res->outcome = v == QS_PRE_OK       ? QS_OUT_APPLIED
-                   : v == QS_PRE_PARKED ? QS_OUT_PARKED
-                                        : QS_OUT_REJECTED;
-    return v;
-}
-
-/* The verdict of check_received for r, from pre when a network thread ran it
- * (*use: the body it kept, left where it is — freed on the thread that made
- * it; one it did not keep is decoded again into *scratch, already
- * validated), else by running it here into *scratch. */
-static int received_verdict(qs_store *st, const char *peer, qs_direction dir, const qs_record *r,
-                            const qs_precheck *pre, qs_body *scratch, const qs_body **use,
-                            qs_apply_result *res)
-{
-    *use = scratch;
-    if (!pre || pre->verdict == QS_PRE_NONE)
-        return check_received(st->node, &st->lim, peer, dir, r, scratch, res);
-    if (pre->verdict == QS_PRE_REJECTED || pre->verdict == QS_PRE_AUTHOR) {
-        result(res, QS_OUT_REJECTED, "%s", pre->reason ? pre->reason : "refused");
-        return pre->verdict;
-    }
-    if (pre->verdict == QS_PRE_PARKED) {
-        result(res, QS_OUT_PARKED, "kind %u is unknown to this node: kept until it is upgraded",
-               r->kind);
-        return QS_PRE_PARKED;
-    }
-    if (r->deleted)
-        return QS_PRE_OK;
-    if (pre->has_body) {
-        *use = &pre->body;
-        return QS_PRE_OK;
-    }
-    qs_err e = {0};
-    if (qs_body_decode(r->body, r->body_len, &st->lim, scratch, &e)) {
-        result(res, QS_OUT_REJECTED, "body: %s", e.msg);
-        return QS_PRE_REJECTED;
-    }
-    return QS_PRE_OK;
-}
-
-/* Whether peer may see a held record of kind in scope: what a reason sent to
- * it may say about that record. Never a local-only one. */
-static bool peer_sees(const char *peer, uint32_t kind, const char *scope)
-{
-    const qs_kind *k = qs_schema_kind(kind);
-    return k && !k->local_only && qs_scope_visible(peer, scope);
-}
-
 /* Decide and apply one remote version. Returns non-zero only for a storage
  * failure; the outcome goes into *res. scratch: room for r's decoded body (the
  * caller frees it), which the projection then uses as it is. pre: what a
@@ -872,75 +721,49 @@ static int apply_decoded(qs_store *st, const char *peer, const uint8_t *peer_inc
 {
     int rc;
     const qs_body *body;
-    int verdict = received_verdict(st, peer, dir, r, pre, scratch, &body, res);
+    int verdict = qs__received_verdict(st, peer, dir, r, pre, scratch, &body, res);
     switch (verdict) {
     case QS_PRE_OK:
         break;
     case QS_PRE_AUTHOR:
-        break; /* unless held already: below */
+        break; /* unless held already: qs__apply_decide */
     case QS_PRE_PARKED:
         return park(st, peer, dir, r, err);
     default:
-        goto rejected;
+        return note_rejection(st, peer, r, false, res->reason, err);
     }
     head *h = NULL;
     size_t n = 0;
     bool exists, conflict = false;
     uint32_t kind = 0;
-    char scope[QS_CODE_MAX] = "";
+    char scope[QS_CODE_MAX] = "", note[QS_REASON_MAX];
     if ((rc = load_heads(st, r->id, &h, &n, &kind, scope, &exists, err)))
         return rc;
     /* Neither versions nor history rows are ever deleted, and history rows
      * of an id are written only with a version of it: an id never held (the
      * common case: a backlog of new records) has no history to look up. */
     bool dup = exists && in_history(st, r->id, r->rev.hash, &rc, err);
-    if (rc) {
-        free(h);
-        return rc;
-    }
-    if (verdict == QS_PRE_AUTHOR) {
-        /* The hash verified and this revision is held already: a node relaying
-         * what it got from us (after our restore, say) credits no one anew. */
-        free(h);
-        if (dup && kind == r->kind && strcmp(scope, r->scope) == 0) {
-            result(res, QS_OUT_DUPLICATE, NULL);
-            return 0;
-        }
-        goto rejected;
-    }
-    if (exists && (kind != r->kind || strcmp(scope, r->scope) != 0)) {
-        free(h);
-        /* The full story stays here (rejections); the sender hears it only
-         * if it may see the record that holds the id. */
-        char full[QS_REASON_MAX];
-        snprintf(full, sizeof full, "record kind/scope changed from %u/%s to %u/%s", kind, scope,
-                 r->kind, r->scope);
-        if (peer_sees(peer, kind, scope))
-            result(res, QS_OUT_REJECTED, "%s", full);
-        else
-            result(res, QS_OUT_REJECTED, "record id already in use by another record");
-        return note_rejection(st, peer, r, false, full, err);
-    }
-    if (dup) {
-        free(h);
-        result(res, QS_OUT_DUPLICATE, NULL);
-        return 0;
-    }
-    if (st->fail_after == 0) {
-        free(h);
-        return qs_err_set(err, QS_EIO, "injected failure (test hook)");
-    }
-    if (st->fail_after > 0)
-        st->fail_after--;
-    /* no version of this id held: no projection row of it to replace */
-    rc = install(st, r, h, n, peer, peer_inc, r->deleted ? NULL : body, !exists, &conflict, err);
-    free(h);
     if (rc)
-        return rc;
-    result(res, conflict ? QS_OUT_CONFLICT : QS_OUT_APPLIED, NULL);
-    return 0;
-rejected:
-    return note_rejection(st, peer, r, false, res->reason, err);
+        goto out;
+    switch (qs__apply_decide(peer, verdict, r, exists, dup, kind, scope, res, note)) {
+    case QS_STEP_DONE:
+        break;
+    case QS_STEP_REJECT:
+        rc = note_rejection(st, peer, r, false, note, err);
+        break;
+    case QS_STEP_INSTALL:
+        if ((rc = qs__hook_apply(st, err)))
+            break;
+        /* no version of this id held: no projection row of it to replace */
+        rc =
+            install(st, r, h, n, peer, peer_inc, r->deleted ? NULL : body, !exists, &conflict, err);
+        if (!rc)
+            qs__result(res, conflict ? QS_OUT_CONFLICT : QS_OUT_APPLIED, NULL);
+        break;
+    }
+out:
+    free(h);
+    return rc;
 }
 
 static int apply_one(qs_store *st, const char *peer, const uint8_t *peer_inc, qs_direction dir,
@@ -1069,20 +892,9 @@ int qs__ancestry(qs_store *st, qs_record *r, qs_err *err)
         sqlite3_bind_blob(s, 2, a[q], QS_HASH_LEN, SQLITE_STATIC);
         int r2 = sqlite3_step(s);
         if (r2 == SQLITE_ROW) {
-            for (int col = 0; col < 2; col++) {
-                int stride = col == 0 ? PARENT_BYTES : QS_HASH_LEN;
-                int off = col == 0 ? 8 : 0;
-                const uint8_t *p = sqlite3_column_blob(s, col);
-                int cnt = sqlite3_column_bytes(s, col) / stride;
-                for (int j = 0; p && j < cnt && n < max; j++) {
-                    const uint8_t *hsh = p + j * stride + off;
-                    bool seen = false;
-                    for (uint32_t k = 0; k < n && !seen; k++)
-                        seen = memcmp(a[k], hsh, QS_HASH_LEN) == 0;
-                    if (!seen)
-                        memcpy(a[n++], hsh, QS_HASH_LEN);
-                }
-            }
+            for (int col = 0; col < 2; col++)
+                qs__ancestry_add(a, &n, max, sqlite3_column_blob(s, col),
+                                 sqlite3_column_bytes(s, col), col == 0);
         } else if (r2 != SQLITE_DONE) {
             rc = qs__sqlerr(st, r2, "reading ancestry", err);
         }

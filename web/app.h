@@ -48,6 +48,12 @@ void page_end(wreq *r);
 void page_csrf(wreq *r);
 /* A full error page with status (403, 404, 400) and a sentence. */
 void page_error(wreq *r, int status, const char *sentence);
+/* An error sentence in the page, as a paragraph of class "error". */
+void page_problem(wreq *r, const char *sentence);
+/* page_problem, then page_end: a page that could not show what it is for. */
+void page_end_error(wreq *r, const char *sentence);
+/* A table cell linking to record id's page, named by its id's last 12 hex digits. */
+void page_record_cell(wreq *r, const uint8_t id[QS_ID_LEN]);
 /* Show the session's flash sentence (set before a redirect), once. */
 void page_flash(wreq *r);
 /* Set the flash sentence for the next page. */

@@ -31,10 +31,7 @@ void page_fleet(wreq *r)
     char when[32], when2[32];
     page_begin(r, "各县同步");
     if (qs_store_peers(r->app->st, &p, &n, &e) != 0) {
-        hb_raw(b, "<p class=\"error\">");
-        hb_esc(b, e.msg);
-        hb_raw(b, "</p>");
-        page_end(r);
+        page_end_error(r, e.msg);
         return;
     }
     hb_raw(b, "<p>三天以上没有成功同步的节点标为红色。</p><table id=\"fleet\"><tr><th>节点</th>"
@@ -133,9 +130,7 @@ void page_report(wreq *r)
            "<a id=\"dl-html\" href=\"/report?year=%ld&amp;format=html\">HTML（可打印）</a></p>",
            year, year, year);
     if (report_file(r, (int)year, "csv", &body, &err) != 0) {
-        hb_raw(b, "<p class=\"error\">");
-        hb_esc(b, err && *err ? err : "报告没有生成。");
-        hb_raw(b, "</p>");
+        page_problem(r, err && *err ? err : "报告没有生成。");
     } else {
         csv_text text = {.owned = NULL};
         csv_row *rows = NULL;
@@ -169,9 +164,7 @@ void page_report(wreq *r)
                 hb_raw(b, "</table>");
             csv_rows_free(rows, nrows);
         } else {
-            hb_raw(b, "<p class=\"error\">");
-            hb_esc(b, e.msg);
-            hb_raw(b, "</p>");
+            page_problem(r, e.msg);
         }
         csv_text_free(&text);
     }
@@ -191,10 +184,7 @@ void page_rejected(wreq *r)
     char when[32], ids[40];
     page_begin(r, "被拒记录");
     if (qs_store_rejections(r->app->st, &v, &n, &e) != 0) {
-        hb_raw(b, "<p class=\"error\">");
-        hb_esc(b, e.msg);
-        hb_raw(b, "</p>");
-        page_end(r);
+        page_end_error(r, e.msg);
         return;
     }
     hb_raw(b, "<table id=\"rejected\"><tr><th>时间</th><th>方向</th><th>节点</th><th>记录</th>"
@@ -317,13 +307,8 @@ static void ref_table(wreq *r, const ref_set *s, const char *extra_label,
     hb_raw(b, "</th></tr></thead><tbody>");
     for (size_t j = 0; j < s->n; j++) {
         const ref_row *row = &s->v[j];
-        char ids[40];
-        qs_uuid_format(row->id, ids);
-        hb_raw(b, "<tr><td><a href=\"/record?id=");
-        hb_raw(b, ids);
-        hb_raw(b, "\">");
-        hb_rawn(b, ids + 24, 12);
-        hb_raw(b, "</a></td>");
+        hb_raw(b, "<tr>");
+        page_record_cell(r, row->id);
         for (uint32_t i = 0; i < k->nfields; i++) {
             const qs_field *f = &k->fields[i];
             char *t = fields_display(r->app->st, f, qs_body_get(&row->body, f->id), true);

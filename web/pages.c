@@ -212,13 +212,8 @@ static int list_row(void *ctx, const qs_record *rec)
     qs_body body;
     qs_body_init(&body);
     out_body(rec, &body);
-    char ids[40];
-    qs_uuid_format(rec->id, ids);
-    hb_raw(b, "<tr><td><a href=\"/record?id=");
-    hb_raw(b, ids);
-    hb_raw(b, "\">");
-    hb_rawn(b, ids + 24, 12);
-    hb_raw(b, "</a></td>");
+    hb_raw(b, "<tr>");
+    page_record_cell(c->r, rec->id);
     for (size_t i = 0; i < c->ncols; i++) {
         char *t = field_text(c->r, c->cols[i], &body);
         hb_raw(b, "<td>");
@@ -287,11 +282,8 @@ void page_list(wreq *r)
         hb_raw(b, "\">");
     }
     hb_raw(b, " <button type=\"submit\">筛选</button></form>");
-    if (*problem) {
-        hb_raw(b, "<p class=\"error\">");
-        hb_esc(b, problem);
-        hb_raw(b, "</p>");
-    }
+    if (*problem)
+        page_problem(r, problem);
     hb_raw(b, "<p>");
     if (r->s->role != QS_UROLE_VIEWER) {
         hb_raw(b, "<a href=\"/new?kind=");
@@ -333,11 +325,8 @@ void page_list(wreq *r)
         qs_value_free(&flt[i].value);
         qs_value_free(&flt[i].upto);
     }
-    if (rc < 0) {
-        hb_raw(b, "<p class=\"error\">");
-        hb_esc(b, e.msg);
-        hb_raw(b, "</p>");
-    }
+    if (rc < 0)
+        page_problem(r, e.msg);
     hb_fmt(b, "<p>第 %ld 页，本页 %llu 条。", pg, (unsigned long long)c.shown);
     hbuf link;
     hb_init(&link);
@@ -916,10 +905,7 @@ void page_conflicts(wreq *r)
     page_begin(r, "冲突");
     page_flash(r);
     if (qs_store_conflicts(r->app->st, &c, &n, &e) != 0) {
-        hb_raw(b, "<p class=\"error\">");
-        hb_esc(b, e.msg);
-        hb_raw(b, "</p>");
-        page_end(r);
+        page_end_error(r, e.msg);
         return;
     }
     hb_raw(b, "<p>同一条记录在两处被修改（同步之前）时，两个版本都保留在这里，直到有人选定一个。"

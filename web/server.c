@@ -145,6 +145,30 @@ void page_error(wreq *r, int status, const char *sentence)
     page_end(r);
 }
 
+void page_problem(wreq *r, const char *sentence)
+{
+    hb_raw(&r->out, "<p class=\"error\">");
+    hb_esc(&r->out, sentence);
+    hb_raw(&r->out, "</p>");
+}
+
+void page_end_error(wreq *r, const char *sentence)
+{
+    page_problem(r, sentence);
+    page_end(r);
+}
+
+void page_record_cell(wreq *r, const uint8_t id[QS_ID_LEN])
+{
+    char ids[40];
+    qs_uuid_format(id, ids);
+    hb_raw(&r->out, "<td><a href=\"/record?id=");
+    hb_raw(&r->out, ids);
+    hb_raw(&r->out, "\">");
+    hb_rawn(&r->out, ids + 24, 12);
+    hb_raw(&r->out, "</a></td>");
+}
+
 void page_flash(wreq *r)
 {
     if (!r->s || !r->s->flash[0])
