@@ -154,12 +154,16 @@ static int drain(qs_store *st, qs_err *err)
     if (PQpipelineStatus(pg->c) == PQ_PIPELINE_OFF)
         return 0;
     int rc = 0;
-    if (!PQpipelineSync(pg->c))
+    bool synced = PQpipelineSync(pg->c) == 1;
+    if (!synced)
         rc = qs_err_set(err, QS_EIO, "%s: PostgreSQL: %s", pg->pending_what, PQerrorMessage(pg->c));
+    /* Every result up to the sync's is read, those after a failure too
+     * (PGRES_PIPELINE_ABORTED): leaving one unread would leave the
+     * connection unable to leave pipeline mode, for good. */
     for (;;) {
         PGresult *r = PQgetResult(pg->c);
         if (!r) {
-            if (rc || PQstatus(pg->c) != CONNECTION_OK)
+            if (!synced || PQstatus(pg->c) != CONNECTION_OK)
                 break; /* no sync was sent, or the connection is gone */
             continue;  /* the end of one statement's results */
         }

@@ -256,6 +256,9 @@ int qs__pg_tx_end(qs_store *st, bool mine, int rc, qs_err *err);
     "(" base "::int8 + (pg_current_xact_id()::text::int8 << " QS_PG_SLOT_BITS_SQL ") + " slot      \
     "::int8)"
 int qs__pg_slot(qs_store *st, int64_t *slot, qs_err *err);
+/* Records applied in one transaction, at most, unless one batch is larger
+ * (qs__pg_apply says why). */
+#define QS_PG_TX_RECORDS 512
 int qs__pg_seq_top(qs_store *st, int64_t *top, qs_err *err);
 /* The clock's next reading inside the transaction (written back at commit). */
 void qs__pg_clock_tick(qs_store *st, qs_hlc *out);

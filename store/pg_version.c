@@ -1074,7 +1074,23 @@ int qs__pg_apply(qs_store *st, qs_apply_batch *b, size_t nb, qs_err *err)
      * (pipeline mode): each record costs the round trip of its lookup. */
     st->pg->defer = true;
     st->pg->bulking = true;
+    size_t held = 0; /* records (advisory locks) in this transaction */
     for (size_t i = 0; i < nb && !rc; i++) {
+        /* Each record holds an advisory lock to the end of its transaction,
+         * in PostgreSQL's shared lock table (max_locks_per_transaction x
+         * max_connections entries for the whole server): a transaction of
+         * many batches (link.c groups up to 64) commits every
+         * QS_PG_TX_RECORDS records, at a batch's end. Safe: a batch is
+         * whole with its cursor in one transaction, and a failure later on
+         * only makes the caller apply the committed ones again, as
+         * duplicates. */
+        if (mine && held > 0 && held + b[i].n > QS_PG_TX_RECORDS) {
+            if ((rc = qs__pg_bulk_flush(st, err)) || (rc = qs__pg_tx_end(st, true, 0, err)) ||
+                (rc = qs__pg_tx_begin(st, &mine, err)))
+                break;
+            held = 0;
+        }
+        held += b[i].n;
         bool *fresh = qs_xcalloc(b[i].n ? b[i].n : 1, sizeof *fresh);
         rc = prefetch(st, &b[i], fresh, err);
         for (uint32_t j = 0; j < b[i].n && !rc; j++)

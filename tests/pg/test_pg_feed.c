@@ -316,6 +316,123 @@ static void test_same_versions_through_two(void **state)
     qs_store_close(agg);
 }
 
+/* A county store of n service logs (total=i % 1000 for the i-th) and its up
+ * feed in batches of per records: recs (n, freed by the caller). */
+static qs_store *county_feed(int n, uint32_t per, qs_record **recs, uint8_t inc[16])
+{
+    qs_store *c = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, NULL);
+    qs_err e = {0};
+    assert_int_equal(qs_store_begin(c, &e), 0);
+    for (int i = 0; i < n; i++) {
+        char total[32];
+        snprintf(total, sizeof total, "total=%d", i % 1000);
+        qs_fx_create(c, QS_K_SERVICE, NULL, "date=2024-03-01", "service_type=casework",
+                     "domain=assistance", total, NULL);
+    }
+    assert_int_equal(qs_store_commit(c, &e), 0);
+    *recs = calloc((size_t)n + per, sizeof **recs);
+    uint32_t got = 0;
+    uint64_t since = 0;
+    bool more = true;
+    while (more) {
+        uint32_t k;
+        uint64_t upto;
+        assert_int_equal(
+            qs_store_feed(c, "630000", QS_FEED_UP, since, per, *recs + got, &k, &upto, &more, &e),
+            0);
+        got += k;
+        since = upto;
+    }
+    assert_int_equal(got, n);
+    qs_store_info ci;
+    assert_int_equal(qs_store_ident(c, &ci, &e), 0);
+    memcpy(inc, ci.incarnation, 16);
+    return c;
+}
+
+/* 64 batches in one apply (the daemon groups that many): 12,800 records,
+ * each holding an advisory lock, more than the private server's shared lock
+ * table holds (max_locks_per_transaction 64 x ~80 processes). The apply
+ * commits every QS_PG_TX_RECORDS records and everything arrives. */
+#define MANY_BATCHES 64
+#define PER_BATCH 200
+static void test_many_batches_one_apply(void **state)
+{
+    (void)state;
+    char dir[512];
+    qs_store *agg = qs_fx_store("630000", QS_ROLE_AGGREGATOR, NULL, dir);
+    qs_record *recs;
+    uint8_t inc[16];
+    qs_store *c = county_feed(MANY_BATCHES * PER_BATCH, PER_BATCH, &recs, inc);
+    static qs_apply_batch b[MANY_BATCHES];
+    static qs_apply_result res[MANY_BATCHES * PER_BATCH];
+    for (int i = 0; i < MANY_BATCHES; i++)
+        b[i] = (qs_apply_batch){.peer = "632322",
+                                .peer_inc = inc,
+                                .dir = QS_FROM_CHILD,
+                                .recs = recs + i * PER_BATCH,
+                                .n = PER_BATCH,
+                                .cursor = (uint64_t)(i + 1) * PER_BATCH,
+                                .results = res + i * PER_BATCH};
+    qs_err e = {0};
+    if (qs_store_apply(agg, b, MANY_BATCHES, &e) != 0)
+        fail_msg("apply: %s", e.msg);
+    for (int i = 0; i < MANY_BATCHES * PER_BATCH; i++)
+        assert_int_equal(res[i].outcome, QS_OUT_APPLIED);
+    assert_int_equal(qs_fx_count(agg, QS_K_SERVICE), MANY_BATCHES * PER_BATCH);
+    qs_peer pe;
+    assert_int_equal(qs_store_peer_get(agg, "632322", &pe, &e), 0);
+    assert_int_equal(pe.recv_cursor, MANY_BATCHES * PER_BATCH);
+    qs_fx_assert_digest_eq(c, agg, "632322");
+    for (int i = 0; i < MANY_BATCHES * PER_BATCH; i++)
+        qs_record_free(&recs[i]);
+    free(recs);
+    qs_store_close(c);
+    qs_store_close(agg);
+}
+
+/* The server refuses a statement sent in pipeline mode (here a trigger
+ * refuses one projected row): the apply fails, nothing of it is stored, and
+ * the same connection goes on (every result of the pipeline was read, so it
+ * could leave pipeline mode). */
+static void test_refused_in_pipeline(void **state)
+{
+    (void)state;
+    char dir[512];
+    qs_store *agg = qs_fx_store("630000", QS_ROLE_AGGREGATOR, NULL, dir);
+    qs_record *recs;
+    uint8_t inc[16];
+    qs_store *c = county_feed(40, 40, &recs, inc);
+    qs_fx_pg_exec(dir, "CREATE FUNCTION qs_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$BEGIN IF NEW.total = 17 THEN RAISE EXCEPTION 'refused by the test'; "
+                       "END IF; RETURN NEW; END$$");
+    qs_fx_pg_exec(dir, "CREATE TRIGGER qs_test_refuse BEFORE INSERT ON k_service FOR EACH ROW "
+                       "EXECUTE FUNCTION qs_test_refuse()");
+    qs_apply_result res[40];
+    qs_apply_batch b = {.peer = "632322",
+                        .peer_inc = inc,
+                        .dir = QS_FROM_CHILD,
+                        .recs = recs,
+                        .n = 40,
+                        .cursor = 40,
+                        .results = res};
+    qs_err e = {0};
+    assert_int_not_equal(qs_store_apply(agg, &b, 1, &e), 0);
+    assert_int_equal(qs_fx_count(agg, QS_K_SERVICE), 0);
+    qs_fx_pg_exec(dir, "DROP TRIGGER qs_test_refuse ON k_service");
+    memset(&e, 0, sizeof e);
+    if (qs_store_apply(agg, &b, 1, &e) != 0)
+        fail_msg("apply after a refusal: %s", e.msg);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(res[i].outcome, QS_OUT_APPLIED);
+    assert_int_equal(qs_fx_count(agg, QS_K_SERVICE), 40);
+    for (int i = 0; i < 40; i++)
+        qs_record_free(&recs[i]);
+    free(recs);
+    qs_store_close(c);
+    qs_store_close(agg);
+}
+
 int main(void)
 {
     if (!qs_fx_pg()) {
@@ -329,6 +446,8 @@ int main(void)
         cmocka_unit_test(test_rollback_leaves_no_gap),
         cmocka_unit_test(test_concurrent_writers_and_reader),
         cmocka_unit_test(test_same_versions_through_two),
+        cmocka_unit_test(test_many_batches_one_apply),
+        cmocka_unit_test(test_refused_in_pipeline),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }
