@@ -10,11 +10,17 @@
 #   --small   every size divided by 10 (for trying the driver; the table says so)
 #   --keep    keep the work directory (printed at the end)
 #   --full-report  accepted and ignored (#8 now always runs at the issue's size)
-#   --only LIST  only these benchmarks, comma-separated from 1,3,4,5,7,8,9
-#             (2 and 6 come with 1); what one needs comes too: 1 needs 4's
-#             stores, 5 needs 1's rate, 3 and 9 need 7's store
+#   --only LIST  only these benchmarks, comma-separated from
+#             1,3,4,5,7,8,9,10,11,12 (2 and 6 come with 1); what one needs
+#             comes too: 1 needs 4's stores, 5 needs 1's rate, 3 and 9 need
+#             7's store; 10, 11 and 12 need none of the others
 #
-# A benchmark whose subject is not in the tree yet is printed as
+# 10, 11, 12 are issue 22's, on PostgreSQL (each script starts a private
+# PostgreSQL 15 through tests/pg/pgtest.sh, fsync on): 10 initial sync
+# (pg_sync.sh), 11 the fan-in (pg_fanin.sh), each into SQLite, PostgreSQL
+# with one front-end and with two; 12 the annual report (pg_report.sh).
+# A benchmark whose subject is not in the tree yet, or whose server is not
+# installed (/usr/lib/postgresql/15/bin), is printed as
 # "not measured: <reason>", never with a figure; the driver still exits 0.
 set -euo pipefail
 
@@ -31,7 +37,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --full-report) shift ;; # #8 runs at the issue's size by default now
     --only) ONLY=${2:?--only needs a list}; shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
     esac
 done
@@ -70,6 +76,10 @@ N5R=$(div 2000)       # #5: records per county
 N7=$(div 20000)       # #7, #9 and #3's store
 N8SCALE=90            # #8: qs-gen --scale (90 ≈ 2,000,000 service logs, the issue's size)
 [ "$SMALL" = 1 ] && N8SCALE=9
+N10R=$(div 10000)     # #10: records per county (pg_sync.sh), N10C counties
+N10C=2
+N12SCALE=9            # #12: qs-gen --scale for pg_report.sh (≈ 200,000 service logs)
+[ "$SMALL" = 1 ] && N12SCALE=0.9
 RUNS=3
 ADDS=50               # #3: processes per run
 
@@ -279,6 +289,10 @@ elif has_report && [ -x "$GEN" ]; then
 else
     not_measured 8 "annual report over 2,000,000 service logs" "qianshou report / qs-gen are not on main"
 fi
+
+# ---- #10, #11, #12: PostgreSQL (issue 22) -------------------------------------
+. "$HERE/pg_bench.sh"
+bench_pg
 
 # ---- the table --------------------------------------------------------------
 "$PY" "$HERE/report.py" "$RES" "$OUT" "$SMALL" "$(($(date +%s) - T0))"

@@ -12,10 +12,13 @@
  * feed from its store and records the aggregator's ACKs in it as a county
  * daemon does.
  *
- *   qs-bench-swarm [--window N] [--timeout S] [--quiet] ADDRESS PORT HOST CA LIST
+ *   qs-bench-swarm [--window N] [--timeout S] [--quiet] ADDRESS PORT[,PORT...] HOST CA LIST
  *
  * LIST: one county a line, "NODE_ID DATA_DIR CERT KEY". HOST is the DNS name
- * in the aggregator's certificate, CA the provincial CA certificate.
+ * in the aggregator's certificate, CA the provincial CA certificate. With
+ * several ports (front-ends of one aggregator on PostgreSQL, all with the
+ * same certificate), the counties are dealt out in turn: the k-th county of
+ * LIST (from 0) connects to port k mod the number of ports.
  * Every county's TLS context and store are opened (and its store thread
  * started and its compression context made) before the clock starts; then
  * every county connects at once.
@@ -26,6 +29,7 @@
  * Exit 0 when every session completed, 1 otherwise, 2 on a setup error.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +66,8 @@ static uv_timer_t g_timer;
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: qs-bench-swarm [--window N] [--timeout S] [--quiet] ADDRESS PORT "
-                    "HOST CA LIST\n  LIST: lines \"NODE_ID DATA_DIR CERT KEY\"\n");
+    fprintf(stderr, "usage: qs-bench-swarm [--window N] [--timeout S] [--quiet] ADDRESS "
+                    "PORT[,PORT...] HOST CA LIST\n  LIST: lines \"NODE_ID DATA_DIR CERT KEY\"\n");
     exit(2);
 }
 
@@ -90,8 +94,30 @@ static void on_timeout(uv_timer_t *t)
         qs_link_close_all(&g_c[i].env);
 }
 
-static void read_list(const char *path, const char *addr, int port, const char *host,
-                      const char *ca)
+enum { MAX_PORTS = 16 };
+
+/* PORTS: "P" or "P1,P2,...": the ports in OUT, their number returned. */
+static size_t parse_ports(const char *ports, int out[MAX_PORTS])
+{
+    size_t n = 0;
+    const char *p = ports;
+    for (;;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 65535 || n == MAX_PORTS || (*end != ',' && *end != '\0')) {
+            fprintf(stderr, "qs-bench-swarm: PORT: \"%s\" is not a port or a list of up to %d\n",
+                    ports, MAX_PORTS);
+            exit(2);
+        }
+        out[n++] = (int)v;
+        if (*end == '\0')
+            return n;
+        p = end + 1;
+    }
+}
+
+static void read_list(const char *path, const char *addr, const int *ports, size_t nports,
+                      const char *host, const char *ca)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -122,7 +148,7 @@ static void read_list(const char *path, const char *addr, int port, const char *
         snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", dir);
         snprintf(cfg->up.host, sizeof cfg->up.host, "%s", host);
         snprintf(cfg->up.address, sizeof cfg->up.address, "%s", addr);
-        cfg->up.port = port;
+        cfg->up.port = ports[(g_n - 1) % nports];
         snprintf(cfg->up.ca, sizeof cfg->up.ca, "%s", ca);
         snprintf(cfg->up.cert, sizeof cfg->up.cert, "%s", cert);
         snprintf(cfg->up.key, sizeof cfg->up.key, "%s", key);
@@ -221,6 +247,9 @@ int main(int argc, char **argv)
     int quiet = 0;
     int i = 1;
     qs_malloc_tune(); /* as qianshoud does first thing (daemon/main.c) */
+    /* A write to a connection the aggregator has closed fails with EPIPE, as in
+     * qianshoud, instead of killing every county with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         if (strcmp(argv[i], "--window") == 0 && i + 1 < argc)
             window = (uint32_t)strtoul(argv[++i], NULL, 10);
@@ -234,10 +263,11 @@ int main(int argc, char **argv)
     if (argc - i != 5)
         usage();
     const char *addr = argv[i], *host = argv[i + 2], *ca = argv[i + 3], *list = argv[i + 4];
-    int port = atoi(argv[i + 1]);
+    int ports[MAX_PORTS];
+    size_t nports = parse_ports(argv[i + 1], ports);
     qs_log_set_level(QS_LOG_WARN);
     uv_loop_init(&g_loop);
-    read_list(list, addr, port, host, ca);
+    read_list(list, addr, ports, nports, host, ca);
     for (size_t k = 0; k < g_n; k++)
         open_county(&g_c[k], window);
     warm_up();

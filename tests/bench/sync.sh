@@ -187,10 +187,18 @@ fanin_setup() { # certificates, stores and $W/swarm.list for N5C counties
     export -f node_key fanin_county_store
     export W PKI QS FAN
     printf '%s\n' "${FAN_IDS[@]}" | xargs -P 2 -I{} bash -c 'node_key {}'
-    printf '%s\n' "${FAN_IDS[@]}" | xargs -P 2 -I{} bash -c 'fanin_county_store {}' &
+    rm -f "$W/stores.rc"
+    { printf '%s\n' "${FAN_IDS[@]}" | xargs -P 2 -I{} bash -c 'fanin_county_store {}'
+      echo $? >"$W/stores.rc"; } &
     stores=$!
     for id in "${FAN_IDS[@]}"; do node_cert "$id"; done
-    wait "$stores" || { echo "run.sh: #5: making the county stores failed" >&2; exit 1; }
+    # The status is read from a file: bash forgets an ended job's status when
+    # one of its later children gets the same pid, and the signing loop makes
+    # over a thousand processes (pid_max is 32768 here; "wait: pid N is not a
+    # child of this shell" on a busy machine).
+    wait "$stores" 2>/dev/null || true
+    [ "$(cat "$W/stores.rc" 2>/dev/null)" = 0 ] ||
+        { echo "run.sh: #5: making the county stores failed" >&2; exit 1; }
     : >"$W/swarm.list"
     for id in "${FAN_IDS[@]}"; do
         echo "$id $FAN/$id $W/pki/$id/node.crt $W/pki/$id/node.key" >>"$W/swarm.list"
