@@ -169,6 +169,7 @@ typedef struct qs_pg_kind {
     char *del;
     char **child_del;              /* per field index; NULL unless a list field */
     struct qs_pg_bulk *upsert;     /* the winner's row */
+    struct qs_pg_bulk *insert;     /* the same, for a record that had none */
     struct qs_pg_bulk **child_ins; /* per field index, as child_del */
 } qs_pg_kind;
 

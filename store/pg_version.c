@@ -140,6 +140,9 @@ static void build_kind(qs_store *st, qs_pg_kind *pk)
     char *tail =
         xasprintf(" ON CONFLICT (qs_county, id) DO UPDATE SET scope = EXCLUDED.scope%s", set);
     pk->upsert = qs__pg_bulk_new(st, head, select, elems, tail);
+    /* a record's first row: a plain INSERT spares the server the
+     * speculative insertion of ON CONFLICT */
+    pk->insert = qs__pg_bulk_new(st, head, select, elems, "");
     free(head);
     free(select);
     free(tail);
@@ -342,7 +345,7 @@ int qs__pg_project(qs_store *st, const qs_record *r, const qs_body *body, bool f
     qs__pgp_text(&p, r->scope);
     for (uint32_t i = 0; i < k->nfields; i++)
         param_value(&p, &k->fields[i], qs_body_get(body, k->fields[i].id), &owned[i]);
-    rc = qs__pg_bulk_add(st, pk->upsert, &p, "updating the projection", err);
+    rc = qs__pg_bulk_add(st, fresh ? pk->insert : pk->upsert, &p, "updating the projection", err);
     for (uint32_t i = 0; i < k->nfields; i++)
         free(owned[i]);
     for (uint32_t i = 0; i < k->nfields && !rc; i++) {
