@@ -118,7 +118,7 @@ char *qs_hex(const uint8_t *p, size_t n, char *buf)
     return buf;
 }
 
-static int hexval(char c)
+int qs_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -133,10 +133,10 @@ static int hexval(char c)
 static int unhex_n(const char *s, uint8_t *out, size_t n)
 {
     for (size_t i = 0; i < 2 * n; i++)
-        if (hexval(s[i]) < 0)
+        if (qs_hexval(s[i]) < 0)
             return QS_EINVAL;
     for (size_t i = 0; i < n; i++)
-        out[i] = (uint8_t)(hexval(s[2 * i]) << 4 | hexval(s[2 * i + 1]));
+        out[i] = (uint8_t)(qs_hexval(s[2 * i]) << 4 | qs_hexval(s[2 * i + 1]));
     return 0;
 }
 

@@ -33,5 +33,7 @@ int qs_uuid_parse(const char *s, uint8_t out[QS_ID_LEN]);
  * QS_EINVAL (out untouched). */
 char *qs_hex(const uint8_t *p, size_t n, char *buf);
 int qs_unhex(const char *s, uint8_t *out, size_t n);
+/* The value of one hex digit (either case), or -1. */
+int qs_hexval(char c);
 
 #endif

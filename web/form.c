@@ -5,19 +5,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/uuid.h"
 #include "proto/xmalloc.h"
 #include "web/web.h"
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Percent-decode s[0..n) ('+' is a space) into a new string. */
 static char *pct_decode(const char *s, size_t n, size_t *outlen)
@@ -29,7 +19,7 @@ static char *pct_decode(const char *s, size_t n, size_t *outlen)
             o[j++] = ' ';
         } else if (s[i] == '%') {
             int h, l;
-            if (i + 2 >= n || (h = hexval(s[i + 1])) < 0 || (l = hexval(s[i + 2])) < 0) {
+            if (i + 2 >= n || (h = qs_hexval(s[i + 1])) < 0 || (l = qs_hexval(s[i + 2])) < 0) {
                 free(o);
                 return NULL;
             }

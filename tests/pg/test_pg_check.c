@@ -25,39 +25,6 @@
 
 /* Everything from's feed holds for to (from the start: what to has already
  * is a duplicate). */
-static void ship_up(qs_store *from, const char *from_node, qs_store *to, int out[5])
-{
-    qs_store_info fi;
-    qs_err e = {0};
-    bool reset;
-    assert_int_equal(qs_store_info_get(from, &fi, &e), 0);
-    assert_int_equal(qs_store_peer_hello(to, from_node, fi.incarnation, 0, &reset, &e), 0);
-    memset(out, 0, 5 * sizeof *out);
-    uint64_t since = 0;
-    for (bool more = true; more;) {
-        qs_record recs[8];
-        uint32_t n;
-        uint64_t upto;
-        if (qs_store_feed(from, "630000", QS_FEED_UP, since, 8, recs, &n, &upto, &more, &e))
-            fail_msg("feed: %s", e.msg);
-        qs_apply_result res[8];
-        qs_apply_batch b = {.peer = from_node,
-                            .peer_inc = fi.incarnation,
-                            .dir = QS_FROM_CHILD,
-                            .recs = recs,
-                            .n = n,
-                            .cursor = upto,
-                            .results = res};
-        if (qs_store_apply(to, &b, 1, &e))
-            fail_msg("apply: %s", e.msg);
-        for (uint32_t i = 0; i < n; i++) {
-            out[res[i].outcome]++;
-            qs_record_free(&recs[i]);
-        }
-        since = upto;
-    }
-}
-
 static void service_body(qs_body *b, const char *total)
 {
     char t[32];
@@ -116,7 +83,7 @@ static void test_check(void **state)
     assert_int_equal(qs_store_create(c1, QS_K_SERVICE, "632322", &b, svc, NULL, &e), 0);
     qs_body_free(&b);
     int out[5];
-    ship_up(c1, "632322", agg, out);
+    qs_fx_ship(c1, "632322", agg, "630000", QS_FEED_UP, out);
     assert_int_equal(out[QS_OUT_APPLIED], 1);
     service_body(&b, "9");
     assert_int_equal(qs_store_update(agg, svc, &b, NULL, &e), 0);
@@ -124,7 +91,7 @@ static void test_check(void **state)
     service_body(&b, "8");
     assert_int_equal(qs_store_update(c1, svc, &b, NULL, &e), 0);
     qs_body_free(&b);
-    ship_up(c1, "632322", agg, out);
+    qs_fx_ship(c1, "632322", agg, "630000", QS_FEED_UP, out);
     assert_int_equal(out[QS_OUT_CONFLICT], 1);
     if (qs_store_check(agg, &e) != 0)
         fail_msg("a sound store: %s", e.msg);

@@ -267,55 +267,6 @@ static void *apply_main(void *arg)
     return NULL;
 }
 
-static void test_same_versions_through_two(void **state)
-{
-    (void)state;
-    char dir[512];
-    qs_store *agg = qs_fx_store("630000", QS_ROLE_AGGREGATOR, NULL, dir);
-    qs_store *c = qs_fx_store("632322", QS_ROLE_COUNTY, NULL, NULL);
-    for (int i = 0; i < SAME; i++)
-        qs_fx_create(c, QS_K_SERVICE, NULL, "date=2024-03-01", "service_type=casework",
-                     "domain=assistance", "total=3", NULL);
-    qs_record *recs = calloc(SAME + 8, sizeof *recs);
-    uint32_t n = 0;
-    uint64_t since = 0;
-    bool more = true;
-    qs_err e = {0};
-    while (more) {
-        uint32_t k;
-        uint64_t upto;
-        assert_int_equal(
-            qs_store_feed(c, "630000", QS_FEED_UP, since, 8, recs + n, &k, &upto, &more, &e), 0);
-        n += k;
-        since = upto;
-    }
-    assert_int_equal(n, SAME);
-    qs_store_info ci;
-    assert_int_equal(qs_store_ident(c, &ci, &e), 0);
-    both b[2];
-    pthread_t th[2];
-    for (int t = 0; t < 2; t++) {
-        memset(&b[t], 0, sizeof b[t]);
-        snprintf(b[t].dir, sizeof b[t].dir, "%s", dir);
-        b[t].recs = recs;
-        b[t].n = n;
-        memcpy(b[t].inc, ci.incarnation, 16);
-        pthread_create(&th[t], NULL, apply_main, &b[t]);
-    }
-    for (int t = 0; t < 2; t++)
-        pthread_join(th[t], NULL);
-    assert_int_equal(b[0].failed + b[1].failed, 0);
-    assert_int_equal(b[0].applied + b[1].applied, SAME);
-    assert_int_equal(b[0].duplicates + b[1].duplicates, SAME);
-    qs_fx_assert_digest_eq(c, agg, "632322");
-    assert_int_equal(qs_fx_count(agg, QS_K_SERVICE), SAME);
-    for (uint32_t i = 0; i < n; i++)
-        qs_record_free(&recs[i]);
-    free(recs);
-    qs_store_close(c);
-    qs_store_close(agg);
-}
-
 /* A county store of n service logs (total=i % 1000 for the i-th) and its up
  * feed in batches of per records: recs (n, freed by the caller). */
 static qs_store *county_feed(int n, uint32_t per, qs_record **recs, uint8_t inc[16])
@@ -348,6 +299,39 @@ static qs_store *county_feed(int n, uint32_t per, qs_record **recs, uint8_t inc[
     assert_int_equal(qs_store_ident(c, &ci, &e), 0);
     memcpy(inc, ci.incarnation, 16);
     return c;
+}
+
+static void test_same_versions_through_two(void **state)
+{
+    (void)state;
+    char dir[512];
+    qs_store *agg = qs_fx_store("630000", QS_ROLE_AGGREGATOR, NULL, dir);
+    qs_record *recs;
+    uint8_t inc[16];
+    qs_store *c = county_feed(SAME, 8, &recs, inc);
+    uint32_t n = SAME;
+    both b[2];
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) {
+        memset(&b[t], 0, sizeof b[t]);
+        snprintf(b[t].dir, sizeof b[t].dir, "%s", dir);
+        b[t].recs = recs;
+        b[t].n = n;
+        memcpy(b[t].inc, inc, 16);
+        pthread_create(&th[t], NULL, apply_main, &b[t]);
+    }
+    for (int t = 0; t < 2; t++)
+        pthread_join(th[t], NULL);
+    assert_int_equal(b[0].failed + b[1].failed, 0);
+    assert_int_equal(b[0].applied + b[1].applied, SAME);
+    assert_int_equal(b[0].duplicates + b[1].duplicates, SAME);
+    qs_fx_assert_digest_eq(c, agg, "632322");
+    assert_int_equal(qs_fx_count(agg, QS_K_SERVICE), SAME);
+    for (uint32_t i = 0; i < n; i++)
+        qs_record_free(&recs[i]);
+    free(recs);
+    qs_store_close(c);
+    qs_store_close(agg);
 }
 
 /* 64 batches in one apply (the daemon groups that many): 12,800 records,

@@ -22,54 +22,6 @@
 #include "tests/support/fixture.h"
 
 /* Ship what the feed of from gives to, in batches of 5; outcomes counted. */
-static void ship(qs_store *from, const char *from_node, qs_store *to, const char *to_node,
-                 qs_feed_dir dir, int out[5])
-{
-    qs_store_info fi, ti;
-    qs_err e = {0};
-    bool reset;
-    assert_int_equal(qs_store_info_get(from, &fi, &e), 0);
-    assert_int_equal(qs_store_info_get(to, &ti, &e), 0);
-    assert_int_equal(qs_store_peer_hello(to, from_node, fi.incarnation, 0, &reset, &e), 0);
-    assert_false(reset);
-    assert_int_equal(qs_store_peer_hello(from, to_node, ti.incarnation, 0, &reset, &e), 0);
-    assert_false(reset); /* the moved store kept its incarnation */
-    qs_peer p;
-    assert_int_equal(qs_store_peer_get(to, from_node, &p, &e), 0);
-    uint64_t since = p.recv_cursor;
-    if (dir == QS_FEED_DOWN) {
-        assert_int_equal(qs_store_peer_get(from, to_node, &p, &e), 0);
-        qs_peer q;
-        assert_int_equal(qs_store_peer_get(to, from_node, &q, &e), 0);
-        since = q.recv_cursor;
-    }
-    memset(out, 0, 5 * sizeof *out);
-    for (bool more = true; more;) {
-        qs_record recs[5];
-        uint32_t n;
-        uint64_t upto;
-        if (qs_store_feed(from, to_node, dir, since, 5, recs, &n, &upto, &more, &e))
-            fail_msg("feed: %s", e.msg);
-        qs_apply_result res[5];
-        qs_apply_batch b = {.peer = from_node,
-                            .peer_inc = fi.incarnation,
-                            .dir = dir == QS_FEED_UP ? QS_FROM_CHILD : QS_FROM_PARENT,
-                            .recs = recs,
-                            .n = n,
-                            .cursor = upto,
-                            .results = res};
-        if (qs_store_apply(to, &b, 1, &e))
-            fail_msg("apply: %s", e.msg);
-        for (uint32_t i = 0; i < n; i++) {
-            out[res[i].outcome]++;
-            qs_record_free(&recs[i]);
-        }
-        if (qs_store_peer_acked(from, to_node, upto, &e))
-            fail_msg("acked: %s", e.msg);
-        since = upto;
-    }
-}
-
 static qs_store *sqlite_aggregator(char *dir)
 {
     /* QS_TEST_PG makes the fixture's aggregators PostgreSQL ones: not this one */
@@ -101,10 +53,10 @@ static void test_migrate_keeps_everything(void **state)
         add_service(c1, i == 0 ? "3" : "4", ids[i]);
     add_service(c2, "7", ids[5]);
     int out[5];
-    ship(c1, "632322", agg, "630000", QS_FEED_UP, out);
+    assert_false(qs_fx_ship(c1, "632322", agg, "630000", QS_FEED_UP, out));
     assert_int_equal(out[QS_OUT_APPLIED], 5);
-    ship(c2, "632323", agg, "630000", QS_FEED_UP, out);
-    ship(agg, "630000", c1, "632322", QS_FEED_DOWN, out);
+    assert_false(qs_fx_ship(c2, "632323", agg, "630000", QS_FEED_UP, out));
+    assert_false(qs_fx_ship(agg, "630000", c1, "632322", QS_FEED_DOWN, out));
     /* A conflict: the province corrects a record the county edits too. */
     qs_body b;
     qs_fx_body(&b, QS_K_SERVICE, "date=2024-03-01", "service_type=casework", "domain=assistance",
@@ -115,7 +67,7 @@ static void test_migrate_keeps_everything(void **state)
                "total=8", NULL);
     assert_int_equal(qs_store_update(c1, ids[0], &b, NULL, &e), 0);
     qs_body_free(&b);
-    ship(c1, "632322", agg, "630000", QS_FEED_UP, out);
+    assert_false(qs_fx_ship(c1, "632322", agg, "630000", QS_FEED_UP, out));
     assert_int_equal(out[QS_OUT_CONFLICT], 1);
     /* A refusal noted for a county's record. */
     qs_record r;
@@ -209,10 +161,12 @@ static void test_migrate_keeps_everything(void **state)
     /* Counties notice nothing: one more edit goes up and comes down. */
     uint8_t nid[16];
     add_service(c2, "5", nid);
-    ship(c2, "632323", pg, "630000", QS_FEED_UP, out);
+    assert_false(qs_fx_ship(c2, "632323", pg, "630000", QS_FEED_UP,
+                            out));            /* the moved store kept its incarnation */
     assert_int_equal(out[QS_OUT_APPLIED], 1); /* just the new one: the cursor held */
     assert_int_equal(out[QS_OUT_DUPLICATE], 0);
-    ship(pg, "630000", c1, "632322", QS_FEED_DOWN, out);
+    assert_false(qs_fx_ship(pg, "630000", c1, "632322", QS_FEED_DOWN,
+                            out));              /* the moved store kept its incarnation */
     assert_int_equal(out[QS_OUT_DUPLICATE], 0); /* nothing it had is sent again */
     qs_store_close(pg);
     qs_store_close(agg);

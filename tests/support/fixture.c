@@ -208,3 +208,46 @@ void qs_fx_assert_digest_eq(qs_store *a, qs_store *b, const char *scope)
     assert_int_equal(na, nb);
     assert_memory_equal(da, db, 32);
 }
+
+bool qs_fx_ship(qs_store *from, const char *from_node, qs_store *to, const char *to_node,
+                qs_feed_dir dir, int out[5])
+{
+    qs_store_info fi, ti;
+    qs_err e = {0};
+    bool reset1, reset2;
+    assert_int_equal(qs_store_info_get(from, &fi, &e), 0);
+    assert_int_equal(qs_store_info_get(to, &ti, &e), 0);
+    assert_int_equal(qs_store_peer_hello(to, from_node, fi.incarnation, 0, &reset1, &e), 0);
+    assert_int_equal(qs_store_peer_hello(from, to_node, ti.incarnation, 0, &reset2, &e), 0);
+    qs_peer p;
+    assert_int_equal(qs_store_peer_get(to, from_node, &p, &e), 0);
+    uint64_t since = p.recv_cursor;
+    if (out)
+        memset(out, 0, 5 * sizeof *out);
+    for (bool more = true; more;) {
+        qs_record recs[7];
+        uint32_t n;
+        uint64_t upto;
+        if (qs_store_feed(from, to_node, dir, since, 7, recs, &n, &upto, &more, &e))
+            fail_msg("feed: %s", e.msg);
+        qs_apply_result res[7];
+        qs_apply_batch b = {.peer = from_node,
+                            .peer_inc = fi.incarnation,
+                            .dir = dir == QS_FEED_UP ? QS_FROM_CHILD : QS_FROM_PARENT,
+                            .recs = recs,
+                            .n = n,
+                            .cursor = upto,
+                            .results = res};
+        if (qs_store_apply(to, &b, 1, &e))
+            fail_msg("apply: %s", e.msg);
+        for (uint32_t i = 0; i < n; i++) {
+            if (out)
+                out[res[i].outcome]++;
+            qs_record_free(&recs[i]);
+        }
+        if (qs_store_peer_acked(from, to_node, upto, &e))
+            fail_msg("acked: %s", e.msg);
+        since = upto;
+    }
+    return reset1 || reset2;
+}

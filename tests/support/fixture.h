@@ -55,6 +55,13 @@ void qs_fx_create(qs_store *st, uint32_t kind, uint8_t *id, ...);
  * bytes); returns the byte count. Fails the test on malformed input. */
 size_t qs_fx_unhex(const char *s, uint8_t *out, size_t cap);
 
+/* One sync between two stores as a session makes it: HELLO both ways, then
+ * from's feed (dir) applied to to in batches of 7 with the cursor, each
+ * acknowledged at from. out (may be NULL) counts the outcomes (QS_OUT_*).
+ * Returns whether either HELLO reset a cursor (a new incarnation). */
+bool qs_fx_ship(qs_store *from, const char *from_node, qs_store *to, const char *to_node,
+                qs_feed_dir dir, int out[5]);
+
 /* Live records of kind. */
 uint64_t qs_fx_count(qs_store *st, uint32_t kind);
 /* Both stores hold the same heads for scope's subtree (NULL = everything). */

@@ -86,52 +86,6 @@ static void update_service(qs_store *st, const uint8_t id[16], const char *total
 /* Ship everything `from` would send to `to` and apply it there. dir: the
  * direction as seen by `from` (QS_FEED_UP: from is the child). Returns the
  * count of each outcome in out[5]. */
-static void ship(qs_store *from, const char *from_node, qs_store *to, const char *to_node,
-                 qs_feed_dir dir, int out[5])
-{
-    qs_store_info fi;
-    qs_err e = {0};
-    assert_int_equal(qs_store_info_get(from, &fi, &e), 0);
-    bool reset;
-    assert_int_equal(qs_store_peer_hello(to, from_node, fi.incarnation, 0, &reset, &e), 0);
-    qs_store_info ti;
-    assert_int_equal(qs_store_info_get(to, &ti, &e), 0);
-    assert_int_equal(qs_store_peer_hello(from, to_node, ti.incarnation, 0, &reset, &e), 0);
-    qs_peer p;
-    assert_int_equal(qs_store_peer_get(to, from_node, &p, &e), 0);
-    uint64_t since = p.recv_cursor;
-    if (out)
-        memset(out, 0, 5 * sizeof *out);
-    for (;;) {
-        qs_record recs[7];
-        uint32_t n;
-        uint64_t upto;
-        bool more;
-        if (qs_store_feed(from, to_node, dir, since, 7, recs, &n, &upto, &more, &e))
-            fail_msg("feed: %s", e.msg);
-        qs_apply_result res[7];
-        qs_apply_batch b = {.peer = from_node,
-                            .peer_inc = fi.incarnation,
-                            .dir = dir == QS_FEED_UP ? QS_FROM_CHILD : QS_FROM_PARENT,
-                            .recs = recs,
-                            .n = n,
-                            .cursor = upto,
-                            .results = res};
-        if (qs_store_apply(to, &b, 1, &e))
-            fail_msg("apply: %s", e.msg);
-        for (uint32_t i = 0; i < n; i++) {
-            if (out)
-                out[res[i].outcome]++;
-            qs_record_free(&recs[i]);
-        }
-        if (qs_store_peer_acked(from, to_node, upto, &e))
-            fail_msg("acked: %s", e.msg);
-        since = upto;
-        if (!more)
-            break;
-    }
-}
-
 static void digest(qs_store *st, const char *scope, uint8_t d[32], uint64_t *count)
 {
     qs_err e = {0};
@@ -351,11 +305,11 @@ static void test_apply_outcomes(void **state)
     uint8_t id[16];
     int out[5];
     create_service(c, "2024-03-01", "5", id);
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     assert_int_equal(out[QS_OUT_APPLIED], 1);
     assert_int_equal(total_of(p, id), 5);
     /* The cursor moved: nothing more to send. */
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     assert_int_equal(out[QS_OUT_APPLIED] + out[QS_OUT_DUPLICATE], 0);
 
     /* Re-sending the same version: duplicate. */
@@ -426,7 +380,7 @@ static void test_apply_outcomes(void **state)
     mkbody(&cb, QS_K_COUNTY, "code=632322", "name=尖扎县", NULL);
     uint8_t cid[16];
     assert_int_equal(qs_store_create(p, QS_K_COUNTY, NULL, &cb, cid, NULL, &e), 0);
-    ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
+    qs_fx_ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
     assert_int_equal(out[QS_OUT_APPLIED], 1);
     qs_record ref;
     assert_int_equal(qs_store_get(c, cid, &ref, &e), 0);
@@ -489,7 +443,7 @@ static void conflict_case(const char *kind_of_edit_c, const char *kind_of_edit_p
     int out[5];
     qs_err e = {0};
     create_service(c, "2024-03-01", "5", id);
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     if (strcmp(kind_of_edit_c, "edit") == 0)
         update_service(c, id, "6");
     else
@@ -498,12 +452,12 @@ static void conflict_case(const char *kind_of_edit_c, const char *kind_of_edit_p
         update_service(p, id, "9");
     else
         assert_int_equal(qs_store_delete(p, id, NULL, &e), 0);
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     bool both_delete =
         strcmp(kind_of_edit_c, "delete") == 0 && strcmp(kind_of_edit_p, "delete") == 0;
     /* Two deletes of the same version make the same tombstone: a duplicate. */
     assert_int_equal(out[both_delete ? QS_OUT_DUPLICATE : QS_OUT_CONFLICT], 1);
-    ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
+    qs_fx_ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
     qs_record wc, wp;
     assert_int_equal(qs_store_get(c, id, &wc, &e), 0);
     assert_int_equal(qs_store_get(p, id, &wp, &e), 0);
@@ -519,7 +473,7 @@ static void conflict_case(const char *kind_of_edit_c, const char *kind_of_edit_p
         qs_conflicts_free(cf, 1);
         assert_int_equal(qs_store_resolve(p, id, &take, NULL, NULL, &e), 0);
         assert_int_equal(nconflicts(p, NULL), 0);
-        ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
+        qs_fx_ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
         assert_int_equal(out[QS_OUT_APPLIED], 1);
         assert_int_equal(nconflicts(c, NULL), 0);
         assert_same_digest(c, p, "632322");
@@ -557,13 +511,13 @@ static void test_conflict_beyond_k(void **state)
     uint8_t id[16];
     int out[5];
     create_service(c, "2024-03-01", "1", id);
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     char t[8];
     for (int i = 2; i <= 10; i++) {
         snprintf(t, sizeof t, "%d", i);
         update_service(c, id, t);
     }
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     assert_int_equal(out[QS_OUT_CONFLICT], 1);
     /* Newer generation wins; the older one is listed; nothing lost. */
     assert_int_equal(total_of(p, id), 10);
@@ -588,7 +542,7 @@ static void test_arrival_orders(void **state)
     int out[5];
     qs_err e = {0};
     create_service(c, "2024-03-01", "1", id);
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     /* Versions: c edits twice (a chain), p edits once, p deletes in a 4th
      * store copy... collect all heads' histories as the version pool. */
     update_service(c, id, "2");
@@ -724,10 +678,10 @@ static void test_feed_scope(void **state)
     qs_err e = {0};
     assert_int_equal(qs_store_create(p, QS_K_COUNTY, NULL, &cb, NULL, NULL, &e), 0);
     qs_body_free(&cb);
-    ship(a, "632322", p, "630000", QS_FEED_UP, out);
-    ship(b, "632323", p, "630000", QS_FEED_UP, out);
-    ship(p, "630000", a, "632322", QS_FEED_DOWN, out);
-    ship(p, "630000", b, "632323", QS_FEED_DOWN, out);
+    qs_fx_ship(a, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(b, "632323", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(p, "630000", a, "632322", QS_FEED_DOWN, out);
+    qs_fx_ship(p, "630000", b, "632323", QS_FEED_DOWN, out);
     /* a: its own record + the reference record; never b's. */
     uint64_t n;
     assert_int_equal(qs_store_count_eq(a, QS_K_SERVICE, NULL, 0, &n, &e), 0);
@@ -773,7 +727,7 @@ static void test_unknown_fields_and_local_only(void **state)
     assert_int_equal(qs_store_create(c, QS_K_BENEFICIARY, NULL, &bb, bid, NULL, &e), 0);
     qs_body_free(&bb);
     int out[5];
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     assert_int_equal(out[QS_OUT_APPLIED], 1);
     qs_record r;
     assert_int_equal(qs_store_get(p, bid, &r, &e), QS_ENOTFOUND);
@@ -812,7 +766,7 @@ static void test_parked_until_upgrade(void **state)
     create_service(c, "2024-03-01", "4", id);
     qs_schema_test_hide_kind(QS_K_SERVICE);
     int out[5];
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     assert_int_equal(out[QS_OUT_PARKED], 1);
     qs_record r;
     qs_err e = {0};
@@ -987,9 +941,9 @@ static void test_echo_and_incarnation_reset(void **state)
     uint8_t id[16];
     int out[5];
     create_service(c, "2024-03-01", "1", id);
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     /* Pulling back: the county's own version is not echoed. */
-    ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
+    qs_fx_ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
     assert_int_equal(out[QS_OUT_APPLIED] + out[QS_OUT_DUPLICATE], 0);
     /* A county with a new incarnation (restored) gets it back. */
     qs_err e = {0};
@@ -1561,11 +1515,11 @@ static void test_author_rule(void **state)
     uint8_t id[16];
     int out[5];
     create_service(c, "2024-03-01", "1", id);
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     assert_int_equal(out[QS_OUT_APPLIED], 1);
     /* The province corrects it; the county pulls the correction. */
     update_service(p, id, "2");
-    ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
+    qs_fx_ship(p, "630000", c, "632322", QS_FEED_DOWN, out);
     assert_int_equal(out[QS_OUT_APPLIED], 1);
     /* Both start over (as after the province's restore: a new incarnation,
      * its cursor for the county back at 0): the county pushes all it may
@@ -1581,13 +1535,13 @@ static void test_author_rule(void **state)
     assert_true(renewed);
     uint8_t other_inc[QS_INC_LEN] = {4, 2};
     assert_int_equal(qs_store_peer_hello(p, "632322", other_inc, 0, &reset, &e), 0);
-    ship(c, "632322", p, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", p, "630000", QS_FEED_UP, out);
     assert_int_equal(out[QS_OUT_DUPLICATE], 1);
     assert_int_equal(out[QS_OUT_REJECTED], 0);
     /* An aggregator restored from before the correction does not take it
      * from the county: it names the province (documented in README). */
     qs_store *restored = open_store("630000", QS_ROLE_AGGREGATOR, NULL);
-    ship(c, "632322", restored, "630000", QS_FEED_UP, out);
+    qs_fx_ship(c, "632322", restored, "630000", QS_FEED_UP, out);
     assert_int_equal(out[QS_OUT_REJECTED], 1);
     qs_rejection *rj;
     size_t n;
