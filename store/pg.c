@@ -727,7 +727,7 @@ static int load_meta(qs_store *st, qs_err *err)
 /* What shapes the tables: the DDL above, the report's indexes (pg_report.c), the format of pg*.c's
  * generated tables and views (raise PG_FORMAT when they change), and the schema's kinds and fields
  * (FNV-1a). */
-#define PG_FORMAT 1
+#define PG_FORMAT 2
 static int64_t ddl_fingerprint(void)
 {
     uint64_t h = 1469598103934665603ull;

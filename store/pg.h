@@ -264,16 +264,18 @@ int qs__pg_seq_top(qs_store *st, int64_t *top, qs_err *err);
 /* The clock's next reading inside the transaction (written back at commit). */
 void qs__pg_clock_tick(qs_store *st, qs_hlc *out);
 
-/* Multi-row INSERTs (pg_bulk.c): "head SELECT select FROM unnest($1, ...)
- * AS u(c1, ...) tail", select naming the columns c1..cn of one row, elems
- * giving each column's array type ('t' text[], 'b' bytea[]); a value given in
- * text format is cast in select (c4::int4). While pg->bulking is set, add
- * gathers p (copied) and sends a full statement; else it sends the one row.
- * Flush sends what every gatherer holds; discard drops it (a rolled-back
- * transaction). */
+/* Multi-row INSERTs (pg_bulk.c): "head SELECT select FROM
+ * unnest($1::qs_row_E[]) AS u(c1, ...) tail", select naming the columns
+ * c1..cn of one row, elems (E) giving each column's type ('t' text, 'b'
+ * bytea); a value given in text format is cast in select (c4::int4). Types
+ * makes (with make) and looks up each gatherer's row type, once all are
+ * made. While pg->bulking is set, add gathers p (copied) and sends a full
+ * statement; else it sends the one row. Flush sends what every gatherer
+ * holds; discard drops it (a rolled-back transaction). */
 typedef struct qs_pg_bulk qs_pg_bulk;
 qs_pg_bulk *qs__pg_bulk_new(qs_store *st, const char *head, const char *select, const char *elems,
                             const char *tail);
+int qs__pg_bulk_types(qs_store *st, bool make, qs_err *err);
 int qs__pg_bulk_add(qs_store *st, qs_pg_bulk *b, const qs_pgp *p, const char *what, qs_err *err);
 int qs__pg_bulk_flush(qs_store *st, qs_err *err);
 void qs__pg_bulk_discard(qs_store *st);

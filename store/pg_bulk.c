@@ -5,9 +5,16 @@
  * versions and a row of its kind's projection (and of history for an edited
  * one). One INSERT per row costs PostgreSQL a statement's whole round of
  * work per row. Gathered, up to BULK_ROWS rows go in one prepared statement,
- * INSERT ... SELECT ... FROM unnest($1, $2, ...), each parameter an array
- * holding one column (a multi-row VALUES list would be parsed anew each
- * time, which costs more than it saves: tests/bench/README.md, issue 22).
+ * INSERT ... SELECT ... FROM unnest($1::qs_row_E[]) AS u(c1, ...), the one
+ * parameter an array of rows of a composite type made for the gatherer's
+ * columns (qs_row_E, E the columns' letters: t text, b bytea), sent in
+ * PostgreSQL's binary format. Two ways measured slower on the server
+ * (tests/bench/README.md, issue 22): a multi-row VALUES list is parsed anew
+ * each time, and unnest($1::text[], $2::bytea[], ...) with an array per
+ * column makes the server materialize each array on its own before it
+ * zips them (about 4 us a row for versions' 19 columns, against under 1 us
+ * for the one array of rows).
+ *
  * Rows are gathered only while pg->bulking is set (qs__pg_apply); otherwise
  * qs__pg_bulk_add sends the one row at once.
  *
@@ -24,10 +31,14 @@
 #include "store/pg.h"
 
 #define BULK_ROWS 500 /* rows of one statement, at most */
+#define OID_BYTEA 17
+#define OID_TEXT 25
 
 struct qs_pg_bulk {
-    char *sql;   /* INSERT ... SELECT ... FROM unnest($1, ...) ...: prepared */
-    char *elems; /* per column: 't' a text[] parameter, 'b' a bytea[] one */
+    char *sql;     /* INSERT ... SELECT ... FROM unnest($1::qs_row_E[]) ...: prepared */
+    char *elems;   /* per column: 't' text, 'b' bytea */
+    char type[64]; /* qs_row_E */
+    uint32_t oid;  /* its type's oid (qs__pg_bulk_types) */
     int np, rows;
     char *data; /* the gathered values' bytes */
     size_t len, cap;
@@ -42,13 +53,14 @@ qs_pg_bulk *qs__pg_bulk_new(qs_store *st, const char *head, const char *select, 
     qs_pg_bulk *b = qs_xcalloc(1, sizeof *b);
     b->np = (int)strlen(elems);
     b->elems = qs_xstrdup(elems);
-    size_t cap = strlen(head) + strlen(select) + strlen(tail) + (size_t)b->np * 32 + 64;
+    /* a type name is at most 63 bytes: 56 columns, more than any kind has */
+    if (b->np < 1 || b->np > 56)
+        abort();
+    snprintf(b->type, sizeof b->type, "qs_row_%s", elems);
+    size_t cap = strlen(head) + strlen(select) + strlen(tail) + (size_t)b->np * 8 + 128;
     b->sql = qs_xmalloc(cap);
-    size_t n = (size_t)snprintf(b->sql, cap, "%s SELECT %s FROM unnest(", head, select);
-    for (int i = 0; i < b->np; i++)
-        n += (size_t)snprintf(b->sql + n, cap - n, "%s$%d::%s[]", i ? ", " : "", i + 1,
-                              elems[i] == 'b' ? "bytea" : "text");
-    n += (size_t)snprintf(b->sql + n, cap - n, ") AS u(");
+    size_t n = (size_t)snprintf(b->sql, cap, "%s SELECT %s FROM unnest($1::%s[]) AS u(", head,
+                                select, b->type);
     for (int i = 0; i < b->np; i++)
         n += (size_t)snprintf(b->sql + n, cap - n, "%sc%d", i ? ", " : "", i + 1);
     snprintf(b->sql + n, cap - n, ")%s", tail);
@@ -76,32 +88,86 @@ static void put32(char **data, size_t *len, size_t *cap, uint32_t v)
     put(data, len, cap, be, 4);
 }
 
-/* One column of the gathered rows as a one-dimensional array in
- * PostgreSQL's binary format (array_recv): ndim, has-nulls, element type,
- * size and lower bound, then each element's length (-1: NULL) and bytes. */
-static char *column(const qs_pg_bulk *b, int col, size_t *n)
+/* The gathered rows as a one-dimensional array of b->type in PostgreSQL's
+ * binary format (array_recv): ndim, has-nulls, element type, size and lower
+ * bound, then each element's length and bytes; an element is a row
+ * (record_recv): its number of columns, then each column's type, length
+ * (-1: NULL) and bytes. */
+static char *rows(const qs_pg_bulk *b, size_t *n)
 {
     char *a = NULL;
     size_t len = 0, cap = 0;
-    bool nulls = false;
-    for (int k = 0; k < b->rows; k++)
-        nulls = nulls || b->off[k * b->np + col] == SIZE_MAX;
     put32(&a, &len, &cap, 1);
-    put32(&a, &len, &cap, nulls);
-    put32(&a, &len, &cap, b->elems[col] == 'b' ? 17 : 25); /* bytea, text */
+    put32(&a, &len, &cap, 0);
+    put32(&a, &len, &cap, b->oid);
     put32(&a, &len, &cap, (uint32_t)b->rows);
     put32(&a, &len, &cap, 1);
     for (int k = 0; k < b->rows; k++) {
-        size_t at = b->off[k * b->np + col];
-        if (at == SIZE_MAX) {
-            put32(&a, &len, &cap, UINT32_MAX);
-            continue;
+        size_t at = len;
+        put32(&a, &len, &cap, 0); /* the row's length, filled in below */
+        put32(&a, &len, &cap, (uint32_t)b->np);
+        for (int col = 0; col < b->np; col++) {
+            size_t off = b->off[k * b->np + col];
+            put32(&a, &len, &cap, b->elems[col] == 'b' ? OID_BYTEA : OID_TEXT);
+            if (off == SIZE_MAX) {
+                put32(&a, &len, &cap, UINT32_MAX);
+                continue;
+            }
+            put32(&a, &len, &cap, b->vlen[k * b->np + col]);
+            put(&a, &len, &cap, b->data + off, b->vlen[k * b->np + col]);
         }
-        put32(&a, &len, &cap, b->vlen[k * b->np + col]);
-        put(&a, &len, &cap, b->data + at, b->vlen[k * b->np + col]);
+        uint32_t row = (uint32_t)(len - at - 4);
+        unsigned char be[4] = {(unsigned char)(row >> 24), (unsigned char)(row >> 16),
+                               (unsigned char)(row >> 8), (unsigned char)row};
+        memcpy(a + at, be, 4);
     }
     *n = len;
     return a;
+}
+
+/* Each gatherer's row type: with make, created where missing (in the
+ * transaction that creates the tables, under its lock); then every
+ * gatherer learns its type's oid, which its binary rows carry. */
+int qs__pg_bulk_types(qs_store *st, bool make, qs_err *err)
+{
+    struct qs_pg *pg = st->pg;
+    for (int i = 0; make && i < pg->nbulks; i++) {
+        const qs_pg_bulk *b = pg->bulks[i];
+        size_t cap = 256 + (size_t)b->np * 16, n;
+        char *sql = qs_xmalloc(cap);
+        n = (size_t)snprintf(sql, cap,
+                             "DO $$BEGIN IF to_regtype('%s') IS NULL THEN CREATE TYPE %s AS (",
+                             b->type, b->type);
+        for (int c = 0; c < b->np; c++)
+            n += (size_t)snprintf(sql + n, cap - n, "%sc%d %s", c ? ", " : "", c + 1,
+                                  b->elems[c] == 'b' ? "bytea" : "text");
+        snprintf(sql + n, cap - n, "); END IF; END$$");
+        int rc = qs__pg_exec(st, sql, "creating the tables", err);
+        free(sql);
+        if (rc)
+            return rc;
+    }
+    PGresult *r = qs__pg_q(st,
+                           "SELECT typname::text, oid::int8 FROM pg_type WHERE typname LIKE "
+                           "'qs\\_row\\_%' AND pg_type_is_visible(oid)",
+                           NULL, "opening", err);
+    if (!r)
+        return err ? err->code : QS_EIO;
+    for (int i = 0; i < pg->nbulks; i++) {
+        qs_pg_bulk *b = pg->bulks[i];
+        b->oid = 0;
+        for (int k = 0; k < PQntuples(r) && !b->oid; k++)
+            if (strcmp(PQgetvalue(r, k, 0), b->type) == 0)
+                b->oid = (uint32_t)qs__pg_int(r, k, 1);
+    }
+    PQclear(r);
+    for (int i = 0; i < pg->nbulks; i++)
+        if (!pg->bulks[i]->oid)
+            return qs_err_set(err, QS_ECORRUPT,
+                              "PostgreSQL has no type %s: the tables were made by another "
+                              "build; open the store with this build's qianshoud once",
+                              pg->bulks[i]->type);
+    return 0;
 }
 
 static int flush_one(qs_store *st, qs_pg_bulk *b, const char *what, qs_err *err)
@@ -109,17 +175,13 @@ static int flush_one(qs_store *st, qs_pg_bulk *b, const char *what, qs_err *err)
     if (b->rows == 0)
         return 0;
     qs_pgp p = {0};
-    char *arr[QS_PG_MAXP] = {0};
-    for (int i = 0; i < b->np; i++) {
-        size_t n;
-        arr[i] = column(b, i, &n);
-        qs__pgp_bin(&p, arr[i], n);
-    }
+    size_t n;
+    char *arr = rows(b, &n);
+    qs__pgp_bin(&p, arr, n);
     b->rows = 0;
     b->len = 0;
     int rc = qs__pg_cmd(st, b->sql, &p, what, err);
-    for (int i = 0; i < b->np; i++)
-        free(arr[i]);
+    free(arr);
     return rc;
 }
 

@@ -215,6 +215,21 @@ int qs__pg_project_ddl(qs_store *st, bool make, qs_err *err)
                 rc = make_view(st, k, err);
         }
     }
+    /* the gatherers of versions and history, beside those of build_kind */
+    pg->hbulk = qs__pg_bulk_new(st, "INSERT INTO history(county, id, hash)", "c1, c2, c3", "tbb",
+                                " ON CONFLICT DO NOTHING");
+    pg->vbulk = qs__pg_bulk_new(
+        st,
+        "INSERT INTO versions(county, seq, id, kind, scope, gen, hash, parents, ancestry, "
+        "hlc, author, deleted, schema, body, head, local, src_peer, src_inc, stored_ms)",
+        "c1, " QS_PG_SEQ_SQL(
+            "c20",
+            "c2") ", c3, c4::int4, c5, c6::int8, c7, c8, c9, "
+                  "c10::int8, c11, c12::bool, c13::int4, c14, c15::int2, c16::bool, c17, c18, "
+                  "c19::int8",
+        "ttbtttbbbttttbtttbtt", ""); /* the parameters of insert_version, in order */
+    if (!rc)
+        rc = qs__pg_bulk_types(st, make, err);
     return rc;
 }
 
@@ -483,9 +498,6 @@ static int add_history(qs_store *st, const char *county, const uint8_t id[QS_ID_
     qs__pgp_text(&p, county);
     qs__pgp_bin(&p, id, QS_ID_LEN);
     qs__pgp_bin(&p, hash, QS_HASH_LEN);
-    if (!st->pg->hbulk)
-        st->pg->hbulk = qs__pg_bulk_new(st, "INSERT INTO history(county, id, hash)", "c1, c2, c3",
-                                        "tbb", " ON CONFLICT DO NOTHING");
     return qs__pg_bulk_add(st, st->pg->hbulk, &p, "writing history", err);
 }
 
@@ -544,17 +556,6 @@ static int insert_version(qs_store *st, const qs_record *r, int flag, const char
         qs__pgp_text(&p, NULL);
     qs__pgp_int(&p, qs_clock_wall_ms());
     qs__pgp_int(&p, st->pg->seq_base);
-    if (!st->pg->vbulk)
-        st->pg->vbulk = qs__pg_bulk_new(
-            st,
-            "INSERT INTO versions(county, seq, id, kind, scope, gen, hash, parents, ancestry, "
-            "hlc, author, deleted, schema, body, head, local, src_peer, src_inc, stored_ms)",
-            "c1, " QS_PG_SEQ_SQL(
-                "c20",
-                "c2") ", c3, c4::int4, c5, c6::int8, c7, c8, c9, "
-                      "c10::int8, c11, c12::bool, c13::int4, c14, c15::int2, c16::bool, c17, c18, "
-                      "c19::int8",
-            "ttbtttbbbttttbtttbtt", ""); /* the parameters of insert_version, in order */
     rc = qs__pg_bulk_add(st, st->pg->vbulk, &p, "storing a version", err);
     free(pb);
     return rc;

@@ -62,6 +62,9 @@ fi
 # here — unless QS_PG_FSYNC=1 (benchmarks: durable like SQLite's FULL).
 durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 [ "${QS_PG_FSYNC:-0}" = 1 ] && durability="-c fsync=on -c synchronous_commit=on"
+# QS_PG_OPTS: more server options, for profiling (e.g. "-c
+# shared_preload_libraries=pg_stat_statements")
+durability="$durability ${QS_PG_OPTS:-}"
 if ! "${as_owner[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
      -o "-c listen_addresses= -k $dir $durability -c max_connections=60" \
      start >/dev/null 2>&1; then
