@@ -20,14 +20,18 @@
 
 /* The tables; every statement is idempotent, so that several front-ends may
  * start at once (the open holds an advisory lock around it anyway). */
+/* Division codes (county, scope) are compared byte by byte, COLLATE "C",
+ * whatever the database's locale: a scope's range test (scope >= '6323' AND
+ * scope < '6324') means a prefix only in byte order, and a locale's collation
+ * costs every index entry a strcoll (tests/bench/README.md, issue 22). */
 static const char DDL[] =
     "CREATE TABLE IF NOT EXISTS meta(k text PRIMARY KEY, i bigint, b bytea);"
     /* the clock's last reading of each front-end (pg.c "the clock") */
     "CREATE TABLE IF NOT EXISTS clocks(fe bytea PRIMARY KEY, hlc bigint NOT NULL);"
     "CREATE TABLE IF NOT EXISTS versions("
-    "  county text NOT NULL," /* distribution key: the county of scope */
-    "  seq bigint NOT NULL,"  /* seq_base + xid << 20 + slot (pg.h) */
-    "  id bytea NOT NULL, kind integer NOT NULL, scope text NOT NULL,"
+    "  county text COLLATE \"C\" NOT NULL," /* distribution key: the county of scope */
+    "  seq bigint NOT NULL,"                /* seq_base + xid << 20 + slot (pg.h) */
+    "  id bytea NOT NULL, kind integer NOT NULL, scope text COLLATE \"C\" NOT NULL,"
     "  gen bigint NOT NULL, hash bytea NOT NULL, parents bytea, ancestry bytea,"
     "  hlc bigint NOT NULL, author text NOT NULL, deleted boolean NOT NULL,"
     "  schema integer NOT NULL, body bytea NOT NULL,"
@@ -39,17 +43,17 @@ static const char DDL[] =
     "CREATE INDEX IF NOT EXISTS versions_seq ON versions(seq);"
     "CREATE INDEX IF NOT EXISTS versions_scope ON versions(scope, seq);"
     "CREATE INDEX IF NOT EXISTS versions_conflicts ON versions(id) WHERE head = 2;"
-    "CREATE TABLE IF NOT EXISTS history(county text NOT NULL, id bytea NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS history(county text COLLATE \"C\" NOT NULL, id bytea NOT NULL,"
     "  hash bytea NOT NULL, PRIMARY KEY (county, id, hash));"
     "CREATE TABLE IF NOT EXISTS peers(peer text PRIMARY KEY, inc bytea,"
     "  recv_cursor bigint NOT NULL DEFAULT 0, acked bigint NOT NULL DEFAULT 0,"
     "  last_contact bigint, last_ok bigint, skew bigint, pending bigint, last_error text,"
     "  cert_not_after bigint);"
-    "CREATE TABLE IF NOT EXISTS rejections(county text NOT NULL, rid bigserial,"
+    "CREATE TABLE IF NOT EXISTS rejections(county text COLLATE \"C\" NOT NULL, rid bigserial,"
     "  id bytea NOT NULL, kind integer, scope text, gen bigint, hash bytea NOT NULL,"
     "  peer text NOT NULL, outgoing boolean NOT NULL, reason text, at bigint,"
     "  PRIMARY KEY (county, id, hash, peer, outgoing));"
-    "CREATE TABLE IF NOT EXISTS parked(county text NOT NULL, id bytea NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS parked(county text COLLATE \"C\" NOT NULL, id bytea NOT NULL,"
     "  hash bytea NOT NULL, kind integer, peer text, dir integer, wire bytea NOT NULL,"
     "  at bigint, PRIMARY KEY (county, id, hash));"
     "CREATE TABLE IF NOT EXISTS imports(sha bytea PRIMARY KEY, kind integer, file text,"

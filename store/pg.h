@@ -253,9 +253,10 @@ int qs__pg_tx_end(qs_store *st, bool mine, int rc, qs_err *err);
  * serve. */
 #define QS_PG_SLOT_BITS_SQL "20"
 #define QS_PG_SLOTS (INT64_C(1) << 20)
+/* (the sub-select is evaluated once per statement, not per row) */
 #define QS_PG_SEQ_SQL(base, slot)                                                                  \
-    "(" base "::int8 + (pg_current_xact_id()::text::int8 << " QS_PG_SLOT_BITS_SQL ") + " slot      \
-    "::int8)"
+    "(" base "::int8 + ((SELECT pg_current_xact_id()::text::int8) << " QS_PG_SLOT_BITS_SQL         \
+    ") + " slot "::int8)"
 int qs__pg_slot(qs_store *st, int64_t *slot, qs_err *err);
 /* Records applied in one transaction, at most, unless one batch is larger
  * (qs__pg_apply says why). */

@@ -182,8 +182,8 @@ int qs__pg_project_ddl(qs_store *st, bool make, qs_err *err)
             if (k->local_only || !make)
                 continue; /* local-only kinds: never on an aggregator */
             rc = ddl(st,
-                     xasprintf("CREATE TABLE IF NOT EXISTS \"k_%s\"(qs_county text NOT NULL, "
-                               "id bytea NOT NULL, scope text NOT NULL, "
+                     xasprintf("CREATE TABLE IF NOT EXISTS \"k_%s\"(qs_county text COLLATE \"C\" "
+                               "NOT NULL, id bytea NOT NULL, scope text COLLATE \"C\" NOT NULL, "
                                "PRIMARY KEY (id, qs_county))", /* id first: see pg.c */
                                k->name),
                      err);
@@ -194,16 +194,17 @@ int qs__pg_project_ddl(qs_store *st, bool make, qs_err *err)
                                    k->name, f->name, col_type(f)),
                          err);
                 if (!rc && is_list(f))
-                    rc = ddl(st,
-                             xasprintf("CREATE TABLE IF NOT EXISTS \"k_%s__%s\"(qs_county text "
-                                       "NOT NULL, id bytea NOT NULL, v bytea NOT NULL);"
-                                       "CREATE INDEX IF NOT EXISTS \"k_%s__%s_id\" ON "
-                                       "\"k_%s__%s\"(id);"
-                                       "CREATE INDEX IF NOT EXISTS \"k_%s__%s_v\" ON "
-                                       "\"k_%s__%s\"(v)",
-                                       k->name, f->name, k->name, f->name, k->name, f->name,
-                                       k->name, f->name, k->name, f->name),
-                             err);
+                    rc = ddl(
+                        st,
+                        xasprintf("CREATE TABLE IF NOT EXISTS \"k_%s__%s\"(qs_county text "
+                                  "COLLATE \"C\" NOT NULL, id bytea NOT NULL, v bytea NOT NULL);"
+                                  "CREATE INDEX IF NOT EXISTS \"k_%s__%s_id\" ON "
+                                  "\"k_%s__%s\"(id);"
+                                  "CREATE INDEX IF NOT EXISTS \"k_%s__%s_v\" ON "
+                                  "\"k_%s__%s\"(v)",
+                                  k->name, f->name, k->name, f->name, k->name, f->name, k->name,
+                                  f->name, k->name, f->name),
+                        err);
                 if (!rc && (f->type == QS_F_REF || f->type == QS_F_CODE))
                     rc = ddl(st,
                              xasprintf("CREATE INDEX IF NOT EXISTS \"k_%s_%s\" ON "
