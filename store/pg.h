@@ -144,8 +144,9 @@ int qs__pg_user_insert(qs_store *st, const char *name, int role, const char *has
 /* QS_ENOTFOUND when there is no such user. */
 int qs__pg_user_update(qs_store *st, const char *name, const struct qs__user_set *set, qs_err *err);
 /* The user (pw_tag left zero) and its stored hash (QS_PW_HASH_MAX bytes);
- * QS_ENOTFOUND. */
-int qs__pg_user_get(qs_store *st, const char *name, struct qs_user *out, char *hash, qs_err *err);
+ * QS_ENOTFOUND. With lock, the row is locked until the transaction ends. */
+int qs__pg_user_get(qs_store *st, const char *name, struct qs_user *out, char *hash, bool lock,
+                    qs_err *err);
 /* Every user by name into *out (the caller frees it), *n of them. */
 int qs__pg_users_list(qs_store *st, struct qs_user **out, size_t *n, qs_err *err);
 int qs__pg_audit_add(qs_store *st, int64_t at_ms, const char *user, const char *action,

@@ -115,12 +115,16 @@ static void row_user(const PGresult *r, int row, qs_user *u)
     u->last_login_ms = qs__pg_int(r, row, 6);
 }
 
-int qs__pg_user_get(qs_store *st, const char *name, qs_user *out, char *hash, qs_err *err)
+int qs__pg_user_get(qs_store *st, const char *name, qs_user *out, char *hash, bool lock,
+                    qs_err *err)
 {
     qs_pgp p = {0};
     qs__pgp_text(&p, name);
-    PGresult *r = qs__pg_q(st, "SELECT " USER_COLS ", hash FROM web_users WHERE name = $1", &p,
-                           "web users", err);
+    PGresult *r = qs__pg_q(st,
+                           lock ? "SELECT " USER_COLS ", hash FROM web_users WHERE name = $1 "
+                                  "FOR UPDATE"
+                                : "SELECT " USER_COLS ", hash FROM web_users WHERE name = $1",
+                           &p, "web users", err);
     if (!r)
         return err ? err->code : QS_EIO;
     int rc = QS_ENOTFOUND;

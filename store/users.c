@@ -238,10 +238,12 @@ static void row_user(sqlite3_stmt *s, qs_user *u)
 
 /* The user (pw_tag not set) and its stored hash; QS_ENOTFOUND (no message). */
 static int db_get(qs_store *st, const char *name, qs_user *out, char hash[QS_PW_HASH_MAX],
-                  qs_err *err)
+                  bool lock, qs_err *err)
 {
+    /* lock: inside a transaction, the row stays as read until it ends (on
+     * SQLite, BEGIN IMMEDIATE holds the whole database already) */
     if (st->pg)
-        return qs__pg_user_get(st, name, out, hash, err);
+        return qs__pg_user_get(st, name, out, hash, lock, err);
     sqlite3_stmt *s;
     int rc = prep(st, "SELECT " USER_COLS ", hash FROM web_users WHERE name = ?1", &s, err);
     if (rc)
@@ -393,12 +395,13 @@ int qs_user_set_role(qs_store *st, const char *name, qs_user_role role, qs_err *
     return update_user(st, name, &set, err);
 }
 
-/* The user with its pw_tag and, if hash is not NULL, the stored hash. */
+/* The user with its pw_tag and, if hash is not NULL, the stored hash; with
+ * lock, as db_get. */
 static int get_user(qs_store *st, const char *name, qs_user *out, char hash[QS_PW_HASH_MAX],
-                    qs_err *err)
+                    bool lock, qs_err *err)
 {
     char h[QS_PW_HASH_MAX];
-    int rc = db_get(st, name, out, h, err);
+    int rc = db_get(st, name, out, h, lock, err);
     if (rc)
         return rc == QS_ENOTFOUND ? no_user(name, err) : rc;
     uint8_t d[QS_SHA256_LEN];
@@ -411,7 +414,7 @@ static int get_user(qs_store *st, const char *name, qs_user *out, char hash[QS_P
 
 int qs_user_get(qs_store *st, const char *name, qs_user *out, qs_err *err)
 {
-    return get_user(st, name, out, NULL, err);
+    return get_user(st, name, out, NULL, false, err);
 }
 
 int qs_users_list(qs_store *st, qs_user **out, size_t *n, qs_err *err)
@@ -421,17 +424,64 @@ int qs_users_list(qs_store *st, qs_user **out, size_t *n, qs_err *err)
     return db_list(st, out, n, err);
 }
 
+/* The verdict of a login on the account's row u (ok: the password
+ * matches its hash), written with its audit row: a disabled or locked
+ * account refuses, a match resets the count, a failure counts and the
+ * QS_LOGIN_MAX_FAILS-th locks. */
+static int login_decide(qs_store *st, const char *name, qs_user *u, bool ok, int64_t now_ms,
+                        qs_login_result *res, int64_t *until, qs_err *err)
+{
+    int rc;
+    if (u->disabled) {
+        *res = QS_LOGIN_DISABLED;
+        return qs_audit_add(st, now_ms, name, "login_disabled", NULL, NULL, err);
+    }
+    if (u->locked_until > now_ms) {
+        *res = QS_LOGIN_LOCKED;
+        *until = u->locked_until;
+        return qs_audit_add(st, now_ms, name, "login_locked", NULL, "refused while locked", err);
+    }
+    qs__user_set set = QS__USER_SET_NONE;
+    if (ok) {
+        set.failures = 0;
+        set.locked_until = 0;
+        set.last_login_ms = now_ms;
+        if ((rc = update_user(st, name, &set, err)))
+            return rc;
+        *res = QS_LOGIN_OK;
+        u->failures = 0;
+        u->locked_until = 0;
+        u->last_login_ms = now_ms;
+        return qs_audit_add(st, now_ms, name, "login_ok", NULL, NULL, err);
+    }
+    uint32_t fails = u->failures + 1;
+    int64_t lock = fails >= QS_LOGIN_MAX_FAILS ? now_ms + QS_LOGIN_LOCK_MS : 0;
+    set.failures = lock ? 0 : fails;
+    set.locked_until = lock;
+    if ((rc = update_user(st, name, &set, err)))
+        return rc;
+    char detail[64];
+    snprintf(detail, sizeof detail, "wrong password (%u in a row)%s", fails,
+             lock ? "; locked for 15 minutes" : "");
+    *res = lock ? QS_LOGIN_LOCKED : QS_LOGIN_BAD;
+    *until = lock;
+    return qs_audit_add(st, now_ms, name, "login_failed", NULL, detail, err);
+}
+
+void (*qs__user_login_pause)(void);
+
 int qs_user_login(qs_store *st, const char *name, const char *pw, int64_t now_ms,
                   qs_login_result *res, int64_t *until, qs_user *out, qs_err *err)
 {
     /* A hash of a password nobody has, so an unknown name costs the same. */
     static const char DUMMY[] = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$"
                                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    char hash[QS_PW_HASH_MAX];
+    char hash[QS_PW_HASH_MAX], now_hash[QS_PW_HASH_MAX];
     qs_user u;
     int rc;
     *until = 0;
-    bool known = qs_user_name_check(name, NULL) == 0 && get_user(st, name, &u, hash, NULL) == 0;
+    bool known =
+        qs_user_name_check(name, NULL) == 0 && get_user(st, name, &u, hash, false, NULL) == 0;
     if (!known) {
         qs_password_verify(DUMMY, pw);
         *res = QS_LOGIN_BAD;
@@ -439,51 +489,35 @@ int qs_user_login(qs_store *st, const char *name, const char *pw, int64_t now_ms
         snprintf(shown, sizeof shown, "%s", name);
         return qs_audit_add(st, now_ms, shown, "login_failed", NULL, "unknown user", err);
     }
-    if (u.disabled) {
-        *res = QS_LOGIN_DISABLED;
-        return qs_audit_add(st, now_ms, name, "login_disabled", NULL, NULL, err);
+    /* refused before the costly hash; decided again below */
+    if (!u.disabled && u.locked_until <= now_ms) {
+        bool ok = qs_password_verify(hash, pw);
+        if (qs__user_login_pause)
+            qs__user_login_pause();
+        if ((rc = qs_store_begin(st, err)))
+            return rc;
+        /* The row again, held until the commit: another login (another
+         * front-end of the same PostgreSQL, another process on the same
+         * file) may have counted a failure, locked the account or changed
+         * the password while the hash ran. Counting from the first read
+         * would let simultaneous guesses count once. */
+        if ((rc = get_user(st, name, &u, now_hash, true, err))) {
+            qs_store_rollback(st);
+            return rc;
+        }
+        ok = ok && strcmp(now_hash, hash) == 0;
+        rc = login_decide(st, name, &u, ok, now_ms, res, until, err);
+        if (rc) {
+            qs_store_rollback(st);
+            return rc;
+        }
+        if ((rc = qs_store_commit(st, err)))
+            return rc;
+        if (*res == QS_LOGIN_OK)
+            *out = u;
+        return 0;
     }
-    if (u.locked_until > now_ms) {
-        *res = QS_LOGIN_LOCKED;
-        *until = u.locked_until;
-        return qs_audit_add(st, now_ms, name, "login_locked", NULL, "refused while locked", err);
-    }
-    bool ok = qs_password_verify(hash, pw);
-    if ((rc = qs_store_begin(st, err)))
-        return rc;
-    if (ok) {
-        qs__user_set set = QS__USER_SET_NONE;
-        set.failures = 0;
-        set.locked_until = 0;
-        set.last_login_ms = now_ms;
-        rc = update_user(st, name, &set, err);
-        if (!rc)
-            rc = qs_audit_add(st, now_ms, name, "login_ok", NULL, NULL, err);
-        *res = QS_LOGIN_OK;
-        u.failures = 0;
-        u.locked_until = 0;
-        u.last_login_ms = now_ms;
-        *out = u;
-    } else {
-        uint32_t fails = u.failures + 1;
-        int64_t lock = fails >= QS_LOGIN_MAX_FAILS ? now_ms + QS_LOGIN_LOCK_MS : 0;
-        qs__user_set set = QS__USER_SET_NONE;
-        set.failures = lock ? 0 : fails;
-        set.locked_until = lock;
-        rc = update_user(st, name, &set, err);
-        char detail[64];
-        snprintf(detail, sizeof detail, "wrong password (%u in a row)%s", fails,
-                 lock ? "; locked for 15 minutes" : "");
-        if (!rc)
-            rc = qs_audit_add(st, now_ms, name, "login_failed", NULL, detail, err);
-        *res = lock ? QS_LOGIN_LOCKED : QS_LOGIN_BAD;
-        *until = lock;
-    }
-    if (rc) {
-        qs_store_rollback(st);
-        return rc;
-    }
-    return qs_store_commit(st, err);
+    return login_decide(st, name, &u, false, now_ms, res, until, err);
 }
 
 int qs_audit_add(qs_store *st, int64_t at_ms, const char *user, const char *action,

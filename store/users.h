@@ -99,6 +99,9 @@ typedef enum qs_login_result {
  * write one audit row (login_ok, login_failed, login_locked,
  * login_disabled). *out is filled on QS_LOGIN_OK. Returns 0 (the verdict in
  * *res) or a store error. An unknown user costs a hash too (no timing hint). */
+/* Tests only: called, when set, between a login's password hash and its
+ * transaction, to make another login happen in between. */
+extern void (*qs__user_login_pause)(void);
 int qs_user_login(qs_store *st, const char *name, const char *pw, int64_t now_ms,
                   qs_login_result *res, int64_t *until, qs_user *out, qs_err *err);
 

@@ -266,13 +266,90 @@ static void test_init_at_once(void **state)
     qs_store_close(st);
 }
 
+/* Logins that overlap, as on two front-ends of one PostgreSQL or two
+ * processes on one file: each is decided on the account's row as it is when
+ * it writes, not as it was before its password hash ran. */
+static qs_store *race_other;
+static int64_t race_at;
+static const char *race_pw;
+static qs_login_result race_res;
+
+static void race_pause(void)
+{
+    qs__user_login_pause = NULL; /* the other login runs without a pause */
+    int64_t until;
+    qs_user u;
+    qs_err e = {0};
+    if (qs_user_login(race_other, "erin", race_pw, race_at, &race_res, &until, &u, &e))
+        fail_msg("the other login: %s", e.msg);
+}
+
+/* the password changed while a login's hash runs */
+static void change_pause(void)
+{
+    qs__user_login_pause = NULL;
+    qs_err e = {0};
+    if (qs_user_passwd(race_other, "erin", "erin's third passphrase", &e))
+        fail_msg("passwd: %s", e.msg);
+}
+
+static void test_login_overlap(void **state)
+{
+    (void)state;
+    char dir[512];
+    qs_store *st = users_store(dir);
+    qs_err e = {0};
+    assert_int_equal(qs_users_init(st, &e), 0);
+    assert_int_equal(qs_user_add(st, "erin", QS_UROLE_CLERK, "erin's passphrase", &e), 0);
+    race_other = qs_fx_reopen(dir);
+    qs_login_result res;
+    int64_t until, t0 = 1700000000000LL;
+    qs_user u;
+    /* two wrong guesses at once count twice */
+    race_pw = "guess one!";
+    race_at = t0;
+    qs__user_login_pause = race_pause;
+    assert_int_equal(qs_user_login(st, "erin", "guess two!", t0, &res, &until, &u, &e), 0);
+    assert_null(qs__user_login_pause); /* the pause ran */
+    assert_int_equal(race_res, QS_LOGIN_BAD);
+    assert_int_equal(res, QS_LOGIN_BAD);
+    assert_int_equal(qs_user_get(st, "erin", &u, &e), 0);
+    assert_int_equal(u.failures, 2);
+    for (int i = 1; i <= 2; i++) {
+        assert_int_equal(qs_user_login(st, "erin", "guess more", t0 + i, &res, &until, &u, &e), 0);
+        assert_int_equal(res, QS_LOGIN_BAD);
+    }
+    /* the fifth guess locks while the right password's hash runs: locked */
+    race_at = t0 + 10;
+    qs__user_login_pause = race_pause;
+    assert_int_equal(qs_user_login(st, "erin", "erin's passphrase", t0 + 10, &res, &until, &u, &e),
+                     0);
+    assert_int_equal(race_res, QS_LOGIN_LOCKED);
+    assert_int_equal(res, QS_LOGIN_LOCKED);
+    assert_int_equal(until, t0 + 10 + QS_LOGIN_LOCK_MS);
+    /* a new password set while the old one's hash runs: the old one fails */
+    int64_t t1 = t0 + 2 * QS_LOGIN_LOCK_MS;
+    assert_int_equal(qs_user_passwd(race_other, "erin", "erin's new passphrase", &e), 0);
+    assert_int_equal(qs_user_login(st, "erin", "erin's new passphrase", t1, &res, &until, &u, &e),
+                     0);
+    assert_int_equal(res, QS_LOGIN_OK);
+    qs__user_login_pause = change_pause;
+    assert_int_equal(
+        qs_user_login(st, "erin", "erin's new passphrase", t1 + 1, &res, &until, &u, &e), 0);
+    assert_int_equal(res, QS_LOGIN_BAD);
+    assert_int_equal(qs_user_get(st, "erin", &u, &e), 0);
+    assert_int_equal(u.failures, 1);
+    qs_store_close(race_other);
+    qs_store_close(st);
+}
+
 int main(void)
 {
     qs_fx_init("users");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_password_rules),       cmocka_unit_test(test_hash),
         cmocka_unit_test(test_accounts_and_lockout), cmocka_unit_test(test_password_tag),
-        cmocka_unit_test(test_init_at_once),
+        cmocka_unit_test(test_init_at_once),         cmocka_unit_test(test_login_overlap),
     };
     return qs_fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }
