@@ -165,10 +165,11 @@ EOC
     local want=$((C * (N + 1)))
     [ "$held" -ge "$want" ] || { echo "$name: the aggregator holds $held records, want $want" >&2; exit 1; }
     local fcpu; fcpu=$(procs_cpu "${PIDS[@]:0:$fe}")
+    local ccpu; ccpu=$(procs_cpu "${PIDS[@]:$fe}")
     stop_all
     sleep 0.3 # the backends end and the postmaster reaps them
     local s1; s1=$(server_cpu)
-    "$PY" -c "import sys; print('%s %.0f %.1f %.1f' % (sys.argv[1], $want / ($t1 - $t0), ($s1 - $s0) * 1e6 / $want, $fcpu * 1e6 / $want))" "$name"
+    "$PY" -c "import sys; print('%s %.0f %.1f %.1f %.1f' % (sys.argv[1], $want / ($t1 - $t0), ($s1 - $s0) * 1e6 / $want, $fcpu * 1e6 / $want, $ccpu * 1e6 / $want))" "$name"
 }
 log "SQLite, one qianshoud"
 r1=$(run sqlite 1 "")
@@ -178,14 +179,25 @@ r2=$(run pg1 1 "$QS_PG_CONNINFO")
 psql_reset
 log "PostgreSQL, two front-ends"
 r3=$(run pg2 2 "$QS_PG_CONNINFO")
-read -r _ a _ fa <<<"$r1"
-read -r _ b sb fb <<<"$r2"
-read -r _ c sc fc <<<"$r3"
+read -r _ a _ fa ca <<<"$r1"
+read -r _ b sb fb cb <<<"$r2"
+read -r _ c sc fc cc <<<"$r3"
+cores=$(nproc)
 echo "initial sync, $C counties x $((N + 1)) records, all at once (records/s, wall time)"
 echo "  SQLite, one qianshoud:          $a"
 echo "  PostgreSQL, one front-end:      $b   ($("$PY" -c "print('%.2f' % ($b / $a))")x SQLite; target >= 0.5)"
 echo "  PostgreSQL, two front-ends:     $c   ($("$PY" -c "print('%.2f' % ($c / $b))")x one front-end; target >= 1.6)"
 echo "CPU per record (microseconds; steadier than rates on a shared machine)"
-echo "  SQLite qianshoud: $fa"
-echo "  one front-end:  PostgreSQL server $sb, qianshoud $fb"
-echo "  two front-ends: PostgreSQL server $sc, qianshouds $fc"
+echo "  SQLite qianshoud: $fa, counties $ca"
+echo "  one front-end:  PostgreSQL server $sb, qianshoud $fb, counties $cb"
+echo "  two front-ends: PostgreSQL server $sc, qianshouds $fc, counties $cc"
+# Two front-ends cannot go faster than the machine's cores divided by the CPU
+# every process spends on a record: on a small machine that ceiling, not the
+# store, is what bounds the ratio.
+"$PY" - "$cores" "$b" "$c" "$sc" "$fc" "$cc" <<'EOP'
+import sys
+cores, b, c, s, f, k = (float(x) for x in sys.argv[1:])
+ceil = cores * 1e6 / (s + f + k)
+print("  two front-ends' CPU-bound ceiling on %d cores: %.0f records/s = %.2fx one front-end; reached %.0f%%"
+      % (cores, ceil, ceil / b, 100 * c / ceil))
+EOP
