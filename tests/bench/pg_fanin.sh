@@ -59,6 +59,8 @@ export QIANSHOU_CLOCK_OFFSET=0
 make_ca
 fanin_setup # $FAN: the county stores; $W/swarm.list; FAN_IDS
 
+. "$HERE/pg_cpu.sh" # server_cpu, procs_cpu, children_cpu, ceiling
+
 psql_reset() { "$PSQL" -q "$QS_PG_CONNINFO" -c "DROP SCHEMA public CASCADE; CREATE SCHEMA public" >/dev/null 2>&1; }
 
 # fanin RUN CASE FRONTENDS [pg]: one case into a new aggregator; prints a line
@@ -94,9 +96,16 @@ fanin() {
     cp -a "$FAN" "$cdir"
     sed "s| $FAN/| $cdir/|" "$W/swarm.list" >"$W/swarm-$name.list"
     out=$W/swarm-$name-$run.out
-    local src=0
+    # CPU from here to the swarm's end (not the front-ends' start-up and DDL)
+    local src=0 s0 w0 f0 s1 fcpu
+    s0=$(server_cpu)
+    w0=$(children_cpu)
+    f0=$(procs_cpu "${agg[@]}")
     "$SWARM" --timeout 1800 127.0.0.1 "$ports" "$AGG_DNS" "$W/ca/ca.crt" "$W/swarm-$name.list" \
         >"$out" 2>"$W/swarm-$name-$run.err" || src=$?
+    local wcpu; wcpu=$("$PY" -c "print($(children_cpu) - $w0)")
+    fcpu=$("$PY" -c "print($(procs_cpu "${agg[@]}") - $f0)")
+    s1=$(server_cpu)
     for k in "${agg[@]}"; do
         f=$(kib "$k" VmHWM)
         [ "$f" -gt "$rss" ] && rss=$f
@@ -112,6 +121,8 @@ fanin() {
         sqlite3 "$W/$name-fe1/qianshou.db" "$q" | tr '|' ' ' >"$W/$name.counts"
     fi
     for k in "${agg[@]}"; do stop_daemon "$k"; done
+    # CPU microseconds per record of every process: server, front-ends, swarm
+    local cpu; cpu=$("$PY" -c "print('%.1f' % (($s1 - $s0 + $fcpu + $wcpu) * 1e6 / $(field pushed "$sum")))")
     for id in "${FAN_IDS[@]}"; do
         line=$(grep "^county=$id " "$out" || true)
         ok=$(field ok "$line")
@@ -122,12 +133,12 @@ fanin() {
         fi
     done
     rm -rf "$cdir" "$W/$name"-fe*/
-    LINE="run=$run case=$name records=$(field pushed "$sum") ms=$(field ms "$sum") rate=$(field rate "$sum") errors=$fail rss_mib=$((rss / 1024))"
+    LINE="run=$run case=$name records=$(field pushed "$sum") ms=$(field ms "$sum") rate=$(field rate "$sum") errors=$fail rss_mib=$((rss / 1024)) cpu_us=$cpu"
     PIDS=()
     echo "$LINE"
 }
 
-R_SQ=() R_PG1=() R_PG2=() ERR=0
+R_SQ=() R_PG1=() R_PG2=() R_CEIL=() ERR=0
 for r in $(seq "$RUNS"); do
     log "run $r: SQLite, one qianshoud"
     fanin "$r" sqlite 1
@@ -138,6 +149,8 @@ for r in $(seq "$RUNS"); do
     log "run $r: PostgreSQL, two front-ends"
     fanin "$r" pg2 2 pg
     R_PG2+=("$(field rate "$LINE")") ERR=$((ERR + $(field errors "$LINE")))
+    read -r m _ <<<"$(ceiling "$(nproc)" 1 "$(field cpu_us "$LINE")")"
+    R_CEIL+=("$m")
 done
 median() { tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]}'; }
 a=$(echo "${R_SQ[*]}" | median)
@@ -147,5 +160,9 @@ echo "fan-in, $N5C counties x $((N5R + 1)) records, all at once, one qs-bench-sw
 echo "  SQLite, one qianshoud:          $a"
 echo "  PostgreSQL, one front-end:      $b   ($("$PY" -c "print('%.2f' % ($b / $a))")x SQLite; target >= 0.5)"
 echo "  PostgreSQL, two front-ends:     $c   ($("$PY" -c "print('%.2f' % ($c / $b))")x one front-end; target >= 1.6)"
+m=$(echo "${R_CEIL[*]}" | median)
+# as in pg_sync.sh: two front-ends go no faster than the cores divided by the
+# CPU all processes spend on a record (server, front-ends, the swarm)
+echo "  two front-ends' CPU-bound ceiling on $(nproc) cores: $m records/s = $("$PY" -c "print('%.2f' % ($m / $b))")x one front-end; reached $("$PY" -c "print('%.0f' % (100 * $c / $m))")%"
 echo "  errors (counties failed or incomplete at the aggregator, all cases and runs): $ERR"
 [ "$ERR" = 0 ]

@@ -82,55 +82,13 @@ daemon() { # CONF LOG
     tail "$2" >&2; exit 1
 }
 stop_all() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
-# CPU seconds of the PostgreSQL server: the postmaster, its children that
-# have ended (cutime/cstime: the front-ends' backends, once they close) and
-# those still running (checkpointer, WAL writer...). 0 without a server.
-server_cpu() {
-    [ -n "${QS_PG_DIR:-}" ] || { echo 0; return; }
-    local pm; pm=$(head -1 "$QS_PG_DIR/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
-    "$PY" - "$pm" <<'EOP'
-import os, sys
-pm = sys.argv[1]
-hz = os.sysconf("SC_CLK_TCK")
-def f(pid):
-    try:
-        return open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-s = f(pm)
-t = sum(int(x) for x in s[11:15]) if s else 0
-try:
-    kids = open("/proc/%s/task/%s/children" % (pm, pm)).read().split()
-except OSError:
-    kids = []
-for k in kids:
-    c = f(k)
-    if c:
-        t += int(c[11]) + int(c[12])
-print("%.3f" % (t / hz))
-EOP
-}
-# CPU seconds of processes (utime + stime), while they run
-procs_cpu() {
-    "$PY" - "$@" <<'EOP'
-import os, sys
-hz = os.sysconf("SC_CLK_TCK")
-t = 0
-for pid in sys.argv[1:]:
-    try:
-        s = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
-        t += int(s[11]) + int(s[12])
-    except OSError:
-        pass
-print("%.3f" % (t / hz))
-EOP
-}
+. "$SRC/tests/bench/pg_cpu.sh" # server_cpu, procs_cpu
 
 # run CASE FRONTENDS CONNINFO|"": prints "CASE rate server_us fe_us", the
 # last two CPU microseconds per record of the PostgreSQL server and of the
 # aggregator front-ends (qianshoud) over the case
 run() {
-    local name=$1 fe=$2 ci=$3 ports=() i=0 s0; s0=$(server_cpu)
+    local name=$1 fe=$2 ci=$3 ports=() i=0 s0 f0
     for f in $(seq "$fe"); do
         local port; port=$(free_port); ports+=("$port")
         agg_ini "$W/$name-fe$f.ini" "$W/$name-fe$f" "$port" "$ci"
@@ -155,20 +113,22 @@ interval = 86400
 EOC
         i=$((i + 1))
     done
-    # counties start after the aggregator: their start-up sync is the one timed
+    # counties start after the aggregator: their start-up sync is the one
+    # timed, and CPU counts from here (not the front-ends' start-up and DDL)
+    s0=$(server_cpu)
+    f0=$(procs_cpu "${PIDS[@]}")
     local t0 t1; t0=$(date +%s.%N)
     for id in "${IDS[@]}"; do daemon "$W/$name-$id.ini" "$W/$name-$id.log"; done
     for id in "${IDS[@]}"; do "$QS" -d "$W/$name-$id" sync --wait --timeout 600 >/dev/null & done
     wait $(jobs -p | tail -n "$C") 2>/dev/null || true
     t1=$(date +%s.%N)
+    local s1; s1=$(server_cpu)
     local held; held=$("$QS" -d "$W/$name-fe1" status --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["records"])')
     local want=$((C * (N + 1)))
     [ "$held" -ge "$want" ] || { echo "$name: the aggregator holds $held records, want $want" >&2; exit 1; }
-    local fcpu; fcpu=$(procs_cpu "${PIDS[@]:0:$fe}")
+    local fcpu; fcpu=$("$PY" -c "print($(procs_cpu "${PIDS[@]:0:$fe}") - $f0)")
     local ccpu; ccpu=$(procs_cpu "${PIDS[@]:$fe}")
     stop_all
-    sleep 0.3 # the backends end and the postmaster reaps them
-    local s1; s1=$(server_cpu)
     "$PY" -c "import sys; print('%s %.0f %.1f %.1f %.1f' % (sys.argv[1], $want / ($t1 - $t0), ($s1 - $s0) * 1e6 / $want, $fcpu * 1e6 / $want, $ccpu * 1e6 / $want))" "$name"
 }
 log "SQLite, one qianshoud"
@@ -194,10 +154,5 @@ echo "  two front-ends: PostgreSQL server $sc, qianshouds $fc, counties $cc"
 # Two front-ends cannot go faster than the machine's cores divided by the CPU
 # every process spends on a record: on a small machine that ceiling, not the
 # store, is what bounds the ratio.
-"$PY" - "$cores" "$b" "$c" "$sc" "$fc" "$cc" <<'EOP'
-import sys
-cores, b, c, s, f, k = (float(x) for x in sys.argv[1:])
-ceil = cores * 1e6 / (s + f + k)
-print("  two front-ends' CPU-bound ceiling on %d cores: %.0f records/s = %.2fx one front-end; reached %.0f%%"
-      % (cores, ceil, ceil / b, 100 * c / ceil))
-EOP
+read -r m x <<<"$(ceiling "$cores" "$b" "$("$PY" -c "print($sc + $fc + $cc)")")"
+echo "  two front-ends' CPU-bound ceiling on $cores cores: $m records/s = ${x}x one front-end; reached $("$PY" -c "print('%.0f' % (100 * $c / $m))")%"

@@ -86,7 +86,7 @@ ADDS=50               # #3: processes per run
 # ---- build ------------------------------------------------------------------
 log "building a Release tree in $BUILD"
 cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQS_WERROR=ON >"$W/cmake.log"
-ninja -C "$BUILD" >"$W/build.log" || { tail -n 40 "$W/build.log" >&2; exit 1; }
+ninja -C "$BUILD" -j "${QS_BENCH_JOBS:-$(nproc)}" >"$W/build.log" || { tail -n 40 "$W/build.log" >&2; exit 1; }
 QS=$BUILD/client/qianshou
 QSD=$BUILD/daemon/qianshoud
 RAW=$BUILD/tests/bench/qs-bench-raw
